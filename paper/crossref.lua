@@ -1,0 +1,86 @@
+-- Quarto-style cross-references (@fig-*, @tbl-*, @sec-*) for plain Pandoc.
+-- Used only when Quarto is not installed (src/medal/paper.py).
+--   Typst output: a reference becomes a native Typst reference, which Typst numbers itself.
+--   Other output: figures and tables get "Figure N:"/"Table N:" caption prefixes, and a
+--   reference becomes a link "Figure N", "Table N" or "Section N".
+-- A reference whose prefix is fig-, tbl- or sec- but whose target does not exist is an error.
+
+local PREFIXES = { fig = "Figure", tbl = "Table", sec = "Section" }
+local numbers = {}
+
+local function kind_of(id)
+  local prefix = id:match("^(%a+)%-")
+  return prefix and PREFIXES[prefix] and prefix or nil
+end
+
+local function caption_prefix(caption, text)
+  local long = caption.long
+  if #long > 0 and long[1].t == "Plain" or #long > 0 and long[1].t == "Para" then
+    long[1].content:insert(1, pandoc.Space())
+    long[1].content:insert(1, pandoc.Str(text .. ":"))
+  end
+  return caption
+end
+
+local function number_document(doc)
+  local counters = { fig = 0, tbl = 0 }
+  local sections = {}
+  local is_typst = FORMAT:match("typst")
+  local function visit(block)
+    if block.t == "Header" and not block.classes:includes("unnumbered") then
+      sections[block.level] = (sections[block.level] or 0) + 1
+      for level = block.level + 1, 6 do sections[level] = nil end
+      local parts = {}
+      for level = 1, block.level do parts[#parts + 1] = tostring(sections[level] or 0) end
+      if block.identifier ~= "" then numbers[block.identifier] = table.concat(parts, ".") end
+    elseif (block.t == "Figure" or block.t == "Table") and kind_of(block.identifier) then
+      local kind = kind_of(block.identifier)
+      counters[kind] = counters[kind] + 1
+      numbers[block.identifier] = tostring(counters[kind])
+      if not is_typst then caption_prefix(block.caption, PREFIXES[kind] .. " " .. counters[kind]) end
+    end
+  end
+  for _, block in ipairs(doc.blocks) do visit(block) end
+  return doc
+end
+
+local function resolve(cite)
+  if #cite.citations ~= 1 then return nil end
+  local id = cite.citations[1].id
+  local kind = kind_of(id)
+  if not kind then return nil end
+  if not numbers[id] then
+    error("unresolved cross-reference @" .. id .. ": no figure, table or section has that id")
+  end
+  if FORMAT:match("typst") then
+    return pandoc.RawInline("typst", "@" .. id)
+  end
+  return pandoc.Link(PREFIXES[kind] .. " " .. numbers[id], "#" .. id)
+end
+
+-- Typst prints its own bibliography heading: give it the title of the references section instead
+-- of printing that heading twice.
+local function references_heading(header)
+  if FORMAT:match("typst") and header.identifier == "sec-references" then
+    return pandoc.RawBlock("typst", "#set bibliography(title: [" .. pandoc.utils.stringify(header) .. "])")
+  end
+end
+
+-- Pandoc's Typst template inserts keywords unquoted into a Typst array; quote them.
+local function typst_keywords(meta)
+  if FORMAT:match("typst") and meta.keywords then
+    local quoted = pandoc.List()
+    for _, keyword in ipairs(meta.keywords) do
+      local text = pandoc.utils.stringify(keyword):gsub('\\', '\\\\'):gsub('"', '\\"')
+      quoted:insert(pandoc.MetaInlines({ pandoc.RawInline("typst", '"' .. text .. '"') }))
+    end
+    meta.keywords = quoted
+  end
+  return meta
+end
+
+return {
+  { Meta = typst_keywords },
+  { Pandoc = number_document },
+  { Cite = resolve, Header = references_heading },
+}

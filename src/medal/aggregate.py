@@ -1,0 +1,142 @@
+"""Aggregate run files into learning curves, AULC and labels-to-target summaries, DVC metrics and plots data."""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+
+from medal.errors import UserError
+from medal.fileio import read_json, write_json_atomic, write_text_atomic
+from medal.metrics import METRIC_NAMES
+from medal.runner import run_file_name
+from medal.stats import aulc, labels_to_target, mean_ci
+
+BASELINE = "random"
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return "" if math.isnan(value) else f"{value:.6f}"
+    return str(value)
+
+
+def csv_text(header: list[str], rows: Iterable[list[Any]]) -> str:
+    """CSV with fixed float formatting (six decimals, empty for NaN) so equal numbers give equal bytes."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow([_fmt(value) for value in row])
+    return buffer.getvalue()
+
+
+def load_runs(runs_dir: Path, dataset: str, strategy: str, learner: str, seeds: int) -> list[dict[str, Any]]:
+    """The run files of one configuration, in seed order; a missing file is an error naming the stage to rerun."""
+    runs = []
+    for seed in range(seeds):
+        path = runs_dir / dataset / strategy / run_file_name(learner, seed)
+        if not path.is_file():
+            raise UserError(f"{path} missing; run `dvc repro al@{dataset}-{strategy}` first")
+        runs.append(read_json(path))
+    return runs
+
+
+def _series(run: dict[str, Any], metric: str) -> tuple[list[int], list[float]]:
+    return [c["labels"] for c in run["cycles"]], [c[metric] for c in run["cycles"]]
+
+
+def summarise_configuration(
+    runs: list[dict[str, Any]], reference: list[dict[str, float]], metric: str, fraction: float
+) -> dict[str, Any]:
+    """Per-seed AULC and labels-to-target of one (dataset, learner, strategy), with means and CIs."""
+    per_seed_aulc, per_seed_labels, finals = [], [], []
+    for run, ref in zip(runs, reference):
+        labels, scores = _series(run, metric)
+        per_seed_aulc.append(aulc(labels, scores))
+        per_seed_labels.append(labels_to_target(labels, scores, fraction * ref[metric]))
+        finals.append(scores[-1])
+    reached = [n for n in per_seed_labels if n is not None]
+    return {
+        "aulc": mean_ci(per_seed_aulc),
+        "final": mean_ci(finals),
+        "full_pool": mean_ci([ref[metric] for ref in reference]),
+        "labels_to_target": mean_ci(reached),
+        "per_seed_labels": per_seed_labels,
+        "reached": len(reached),
+        "seeds": len(runs),
+    }
+
+
+def paired_saving(baseline: list[int | None], strategy: list[int | None]) -> tuple[tuple[float, float, float], int]:
+    """Labels saved versus the baseline, paired by seed over seeds where both reached the target."""
+    diffs = [b - s for b, s in zip(baseline, strategy) if b is not None and s is not None]
+    return mean_ci(diffs), len(diffs)
+
+
+def aggregate(params: dict[str, Any], runs_dir: Path, reference_dir: Path, out_dir: Path, metrics_path: Path) -> None:
+    """Write ``curves.csv``, ``summary.csv`` and ``plots/*.csv`` under ``out_dir``, and the DVC metrics file."""
+    study, seeds = params["study"], params["al"]["seeds"]
+    metric = params["evaluation"]["primary_metric"]
+    fraction = params["evaluation"]["target_fraction"]
+    curve_rows, summary_rows, metrics = [], [], {}
+    plot_files: dict[str, str] = {}
+    for dataset in study["datasets"]:
+        reference = read_json(reference_dir / f"{dataset}.json")["learners"]
+        for learner in study["learners"]:
+            summaries: dict[str, dict[str, Any]] = {}
+            plot_rows: list[list[Any]] = []
+            for strategy in study["strategies"]:
+                runs = load_runs(runs_dir, dataset, strategy, learner, seeds)
+                labels_axis = [c["labels"] for c in runs[0]["cycles"]]
+                for name in METRIC_NAMES:
+                    matrix = np.array([[c[name] for c in run["cycles"]] for run in runs], dtype=float)
+                    for column, n_labels in enumerate(labels_axis):
+                        mean, low, high = mean_ci(matrix[:, column])
+                        curve_rows.append([dataset, learner, strategy, name, n_labels, mean, low, high, len(runs)])
+                        if name == metric:
+                            plot_rows.append([n_labels, strategy, mean, low, high])
+                summaries[strategy] = summarise_configuration(runs, reference[learner][:seeds], metric, fraction)
+            for strategy, summary in summaries.items():
+                if BASELINE in summaries:
+                    (saving, s_low, s_high), pairs = paired_saving(
+                        summaries[BASELINE]["per_seed_labels"], summary["per_seed_labels"]
+                    )
+                else:
+                    saving, s_low, s_high, pairs = math.nan, math.nan, math.nan, 0
+                summary_rows.append(
+                    [dataset, learner, strategy, metric, *summary["aulc"], *summary["final"], *summary["full_pool"],
+                     summary["reached"], summary["seeds"], *summary["labels_to_target"], saving, s_low, s_high, pairs]
+                )
+                metrics.setdefault(dataset, {}).setdefault(learner, {})[strategy] = {
+                    "aulc": round(summary["aulc"][0], 6),
+                    "final": round(summary["final"][0], 6),
+                    "labels_to_target": None if summary["reached"] == 0 else round(summary["labels_to_target"][0], 2),
+                }
+            plot_files[f"{dataset}__{learner}.csv"] = csv_text(["labels", "strategy", metric, "ci_low", "ci_high"], plot_rows)
+    write_text_atomic(
+        out_dir / "curves.csv",
+        csv_text(["dataset", "learner", "strategy", "metric", "labels", "mean", "ci_low", "ci_high", "n"], curve_rows),
+    )
+    write_text_atomic(
+        out_dir / "summary.csv",
+        csv_text(
+            ["dataset", "learner", "strategy", "metric", "aulc", "aulc_low", "aulc_high", "final", "final_low",
+             "final_high", "full_pool", "full_pool_low", "full_pool_high", "reached", "seeds", "labels_to_target",
+             "labels_low", "labels_high", "saving", "saving_low", "saving_high", "saving_pairs"],
+            summary_rows,
+        ),
+    )
+    write_json_atomic(metrics_path, metrics)
+    for name, text in plot_files.items():
+        write_text_atomic(out_dir / "plots" / name, text)
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    """Rows of a CSV written by this module."""
+    with open(path, encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle))

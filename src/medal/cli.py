@@ -1,0 +1,134 @@
+"""Command line: one subcommand per pipeline stage; ``dvc.yaml`` calls these and nothing else."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from medal.config import DEFAULT_PARAMS, load_params
+from medal.errors import UserError
+
+RAW = Path("data/raw")
+PREPARED = Path("data/prepared")
+REFERENCE = Path("data/reference")
+RUNS = Path("data/runs")
+TIMINGS = Path("data/timings")
+AGGREGATE = Path("data/aggregate")
+METRICS = Path("data/metrics.json")
+GENERATED = Path("paper/generated")
+PAPER = Path("paper")
+PAPER_OUT = Path("paper/_output")
+
+
+def _check_dataset(params: dict, name: str) -> None:
+    if name not in params["datasets"]:
+        raise UserError(f"unknown dataset '{name}'; valid: {', '.join(sorted(params['datasets']))}")
+
+
+def _check_strategy(params: dict, name: str) -> None:
+    if name not in params["strategies"]:
+        raise UserError(f"unknown strategy '{name}'; valid: {', '.join(sorted(params['strategies']))}")
+
+
+def cmd_fetch(params: dict, args: argparse.Namespace) -> None:
+    from medal.datasets import fetch
+
+    _check_dataset(params, args.dataset)
+    provenance = fetch(args.dataset, params, RAW)
+    print(f"{args.dataset}: {provenance['variant']} copy, canonical md5 {provenance['canonical_md5']}")
+
+
+def cmd_prepare(params: dict, args: argparse.Namespace) -> None:
+    from medal.fileio import load_npz, write_npz_atomic
+    from medal.prepare import prepare
+
+    _check_dataset(params, args.dataset)
+    if args.dataset not in params["prepare"]:
+        raise UserError(f"params.yaml: prepare.{args.dataset} is missing; add its feature settings")
+    prepared = prepare(load_npz(RAW / f"{args.dataset}.npz"), params["prepare"][args.dataset])
+    write_npz_atomic(PREPARED / f"{args.dataset}.npz", prepared)
+    print(f"{args.dataset}: pool {prepared['X_pool'].shape}, test {prepared['X_test'].shape}")
+
+
+def cmd_reference(params: dict, args: argparse.Namespace) -> None:
+    from medal.runner import run_reference
+
+    _check_dataset(params, args.dataset)
+    run_reference(params, args.dataset, PREPARED / f"{args.dataset}.npz", REFERENCE / f"{args.dataset}.json")
+
+
+def cmd_al(params: dict, args: argparse.Namespace) -> None:
+    from medal.runner import run_strategy
+
+    _check_dataset(params, args.dataset)
+    _check_strategy(params, args.strategy)
+    run_strategy(
+        params,
+        args.dataset,
+        args.strategy,
+        PREPARED / f"{args.dataset}.npz",
+        RUNS / args.dataset / args.strategy,
+        TIMINGS / args.dataset / args.strategy,
+    )
+
+
+def cmd_aggregate(params: dict, args: argparse.Namespace) -> None:
+    from medal.aggregate import aggregate
+
+    aggregate(params, RUNS, REFERENCE, AGGREGATE, METRICS)
+
+
+def cmd_figures(params: dict, args: argparse.Namespace) -> None:
+    from medal.figures import build_all
+
+    build_all(params, RAW, AGGREGATE, TIMINGS, GENERATED, PAPER / "_variables.yml")
+
+
+def cmd_paper(params: dict, args: argparse.Namespace) -> None:
+    from medal.paper import render
+
+    for path in render(PAPER, PAPER_OUT, renderer=args.renderer or params["paper"]["renderer"]):
+        print(f"wrote {path}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="medal",
+        description="Pool-based active learning on medical images: the stages of the DVC pipeline.",
+    )
+    parser.add_argument("--params", type=Path, default=DEFAULT_PARAMS, help="parameters file (default: params.yaml)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, func, help_text: str) -> argparse.ArgumentParser:
+        command = sub.add_parser(name, help=help_text, description=help_text)
+        command.set_defaults(func=func)
+        return command
+
+    add("fetch", cmd_fetch, "find or download a dataset, verify its checksum, write its canonical file").add_argument("dataset")
+    add("prepare", cmd_prepare, "compute pool and test features for a dataset").add_argument("dataset")
+    add("reference", cmd_reference, "score each learner trained on the whole pool").add_argument("dataset")
+    al = add("al", cmd_al, "run every (learner, seed) of one strategy on one dataset")
+    al.add_argument("dataset")
+    al.add_argument("strategy")
+    add("aggregate", cmd_aggregate, "learning curves with CIs, AULC and labels-to-target summaries")
+    add("figures", cmd_figures, "figures, tables and variables for the manuscript")
+    paper = add("paper", cmd_paper, "render the manuscript to PDF and HTML")
+    paper.add_argument("--renderer", choices=["auto", "quarto", "pandoc"], help="override paper.renderer")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``medal`` command."""
+    args = build_parser().parse_args(argv)
+    try:
+        params = load_params(args.params)
+        args.func(params, args)
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,328 @@
+"""Figures, tables and variables for the manuscript, all generated from DVC outputs."""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import yaml  # noqa: E402
+
+from medal.aggregate import BASELINE, read_csv  # noqa: E402
+from medal.fileio import read_json, write_text_atomic  # noqa: E402
+from medal.metrics import METRIC_LABELS  # noqa: E402
+
+# Okabe-Ito: a colour-blind-safe palette; each strategy keeps its colour in every figure.
+PALETTE = ["#000000", "#E69F00", "#56B4E9", "#009E73", "#CC79A7", "#0072B2", "#D55E00", "#F0E442"]
+
+STRATEGY_LABELS = {
+    "random": "Random",
+    "least_confident": "Least confident",
+    "margin": "Margin",
+    "entropy": "Entropy",
+}
+
+LEARNER_LABELS = {
+    "logreg": "Logistic regression (fit)",
+    "sgd_partial_fit": "SGD log-loss (partial_fit)",
+    "sgd_refit": "SGD log-loss (fit)",
+}
+
+
+def label(name: str, labels: dict[str, str]) -> str:
+    """Display name for a params.yaml key; unknown keys fall back to a readable form of the key."""
+    return labels.get(name, name.replace("_", " ").capitalize())
+
+
+def strategy_colours(strategies: list[str]) -> dict[str, str]:
+    """A fixed colour per strategy, in the order the study lists them."""
+    return {name: PALETTE[i % len(PALETTE)] for i, name in enumerate(strategies)}
+
+
+def _figure_style() -> None:
+    plt.rcParams.update(
+        {
+            "svg.hashsalt": "medal",
+            "svg.fonttype": "path",
+            "font.size": 9,
+            "axes.spines.top": False,
+            "axes.spines.right": False,
+        }
+    )
+
+
+def _save(fig: plt.Figure, path: Path) -> None:
+    """Save an SVG without dates or random ids, atomically."""
+    import io
+
+    buffer = io.StringIO()
+    fig.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None}, bbox_inches="tight")
+    plt.close(fig)
+    write_text_atomic(path, buffer.getvalue())
+
+
+def learning_curves_figure(params: dict[str, Any], provenance: dict[str, dict[str, Any]], curves: list[dict[str, str]], summary: list[dict[str, str]], path: Path) -> None:
+    """One panel per (learner, dataset): mean primary metric versus labels with 95 % CI bands."""
+    _figure_style()
+    study = params["study"]
+    metric = params["evaluation"]["primary_metric"]
+    colours = strategy_colours(study["strategies"])
+    series: dict[tuple[str, str, str], list[tuple[float, float, float, float]]] = defaultdict(list)
+    for row in curves:
+        if row["metric"] == metric:
+            key = (row["dataset"], row["learner"], row["strategy"])
+            series[key].append(tuple(_num(row[k]) for k in ("labels", "mean", "ci_low", "ci_high")))
+    full_pool = {(r["dataset"], r["learner"]): _num(r["full_pool"]) for r in summary}
+    datasets, learners = study["datasets"], study["learners"]
+    fig, axes = plt.subplots(
+        len(learners), len(datasets), figsize=(2.6 * len(datasets), 2.1 * len(learners)), squeeze=False, sharex="col"
+    )
+    for i, learner in enumerate(learners):
+        for j, dataset in enumerate(datasets):
+            ax = axes[i][j]
+            for strategy in study["strategies"]:
+                points = np.array(series[(dataset, learner, strategy)], dtype=float)
+                ax.plot(points[:, 0], points[:, 1], color=colours[strategy], lw=1.2, label=label(strategy, STRATEGY_LABELS))
+                ax.fill_between(points[:, 0], points[:, 2], points[:, 3], color=colours[strategy], alpha=0.18, lw=0)
+            ax.axhline(full_pool[(dataset, learner)], color="0.4", ls="--", lw=0.8, label="Full pool")
+            if i == 0:
+                ax.set_title(provenance[dataset]["title"])
+            if j == 0:
+                ax.set_ylabel(f"{label(learner, LEARNER_LABELS)}\n{METRIC_LABELS[metric]}", fontsize=8)
+            if i == len(learners) - 1:
+                ax.set_xlabel("Labelled images")
+    handles, names = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, names, loc="lower center", ncol=len(names), frameon=False, bbox_to_anchor=(0.5, -0.02))
+    fig.tight_layout(rect=(0, 0.04, 1, 1))
+    _save(fig, path)
+
+
+def _num(text: str) -> float:
+    return float(text) if text != "" else math.nan
+
+
+def fmt_ci(mean: float, low: float, high: float, digits: int = 3) -> str:
+    """``mean [low, high]``, or just the mean when the interval is undefined."""
+    if math.isnan(mean):
+        return "n/a"
+    if math.isnan(low):
+        return f"{mean:.{digits}f}"
+    return f"{mean:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
+
+
+def markdown_table(header: list[str], rows: list[list[str]], caption: str, label_id: str) -> str:
+    """A pipe table with a caption and a cross-reference id, understood by Quarto and by Pandoc."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join([":--"] + ["--:"] * (len(header) - 1)) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines) + f"\n\n: {caption} {{#{label_id}}}\n"
+
+
+def datasets_table(params: dict[str, Any], provenance: dict[str, dict[str, Any]]) -> str:
+    """Datasets as used: modality, classes, pool and test sizes, class balance, copy and checksum."""
+    rows = []
+    for dataset in params["study"]["datasets"]:
+        p = provenance[dataset]
+        pool, test = p["counts"]["train"], p["counts"]["test"]
+        balance = " / ".join(f"{n} {c}" for n, c in zip(pool, p["class_names"]))
+        copy = {"mirror": "GitHub mirror", "official": "Zenodo (official)", "bundled": "scikit-learn bundled"}[p["variant"]]
+        rows.append([p["title"], p["modality"], str(sum(pool)), str(sum(test)), balance, copy, f"`{p['canonical_md5'][:8]}`"])
+    header = ["Dataset", "Modality", "Pool", "Test", "Pool classes", "Copy used", "md5 (canonical)"]
+    return markdown_table(header, rows, "Datasets as used in this study, computed from the canonical data files.", "tbl-datasets")
+
+
+def _best(values: dict[str, float]) -> set[str]:
+    finite = {k: v for k, v in values.items() if not math.isnan(v)}
+    if not finite:
+        return set()
+    top = max(finite.values())
+    return {k for k, v in finite.items() if v == top}
+
+
+def aulc_table(params: dict[str, Any], provenance: dict[str, dict[str, Any]], summary: list[dict[str, str]]) -> str:
+    """AULC mean [95 % CI] per (dataset, learner) and strategy; the best mean in bold."""
+    strategies = params["study"]["strategies"]
+    by_key = {(r["dataset"], r["learner"], r["strategy"]): r for r in summary}
+    rows = []
+    for dataset in params["study"]["datasets"]:
+        for learner in params["study"]["learners"]:
+            cells = {s: by_key[(dataset, learner, s)] for s in strategies}
+            best = _best({s: _num(r["aulc"]) for s, r in cells.items()})
+            row = [provenance[dataset]["title"], label(learner, LEARNER_LABELS)]
+            for s in strategies:
+                text = fmt_ci(_num(cells[s]["aulc"]), _num(cells[s]["aulc_low"]), _num(cells[s]["aulc_high"]))
+                row.append(f"**{text}**" if s in best else text)
+            rows.append(row)
+    metric = METRIC_LABELS[params["evaluation"]["primary_metric"]].lower()
+    caption = (
+        f"Normalised area under the learning curve ({metric}), mean [95 % CI] over "
+        f"{params['al']['seeds']} seeds; the highest mean per row in bold."
+    )
+    return markdown_table(["Dataset", "Learner", *(label(s, STRATEGY_LABELS) for s in strategies)], rows, caption, "tbl-aulc")
+
+
+def savings_table(params: dict[str, Any], provenance: dict[str, dict[str, Any]], summary: list[dict[str, str]]) -> str:
+    """Labels needed to reach the target fraction of the full-pool score, and labels saved versus random."""
+    rows = []
+    for r in summary:
+        seeds = int(r["seeds"])
+        reached = int(r["reached"])
+        needed = fmt_ci(_num(r["labels_to_target"]), _num(r["labels_low"]), _num(r["labels_high"]), 0)
+        saving = "" if r["strategy"] == BASELINE else fmt_ci(_num(r["saving"]), _num(r["saving_low"]), _num(r["saving_high"]), 0)
+        rows.append([
+            provenance[r["dataset"]]["title"],
+            label(r["learner"], LEARNER_LABELS),
+            label(r["strategy"], STRATEGY_LABELS),
+            f"{reached}/{seeds}",
+            needed if reached else "not reached",
+            saving if saving != "n/a" else "n/a",
+        ])
+    pct = _percent(params["evaluation"]["target_fraction"])
+    caption = (
+        f"Labels needed to reach {pct} % of the full-pool score, mean [95 % CI] over the seeds that reached it "
+        f"within the budget of {params['al']['budget']} labels, and labels saved versus random sampling "
+        "(paired by seed, over seeds where both reached it)."
+    )
+    header = ["Dataset", "Learner", "Strategy", "Seeds reaching", "Labels needed", "Saved vs random"]
+    return markdown_table(header, rows, caption, "tbl-savings")
+
+
+def timing_table(params: dict[str, Any], provenance: dict[str, dict[str, Any]], timings_dir: Path) -> str:
+    """Mean seconds per cycle spent updating the learner and querying, per dataset and learner."""
+    rows = []
+    for dataset in params["study"]["datasets"]:
+        for learner in params["study"]["learners"]:
+            fit, query = [], []
+            for strategy in params["study"]["strategies"]:
+                for seed in range(params["al"]["seeds"]):
+                    cycles = read_json(timings_dir / dataset / strategy / f"{learner}-seed{seed}.json")["cycles"]
+                    fit += [c["fit_seconds"] for c in cycles]
+                    query += [c["query_seconds"] for c in cycles[:-1]]
+            rows.append([
+                provenance[dataset]["title"],
+                label(learner, LEARNER_LABELS),
+                f"{1000 * np.mean(fit):.2f}",
+                f"{1000 * np.mean(query):.2f}",
+            ])
+    caption = "Wall-clock milliseconds per cycle to update the learner and to select the next batch, averaged over strategies and seeds (measured on the machine that built this paper)."
+    return markdown_table(["Dataset", "Learner", "Update (ms)", "Query (ms)"], rows, caption, "tbl-timing")
+
+
+def _percent(fraction: float) -> str:
+    return f"{100 * fraction:g}"
+
+
+def results_text(params: dict[str, Any], provenance: dict[str, dict[str, Any]], summary: list[dict[str, str]]) -> str:
+    """One generated paragraph per dataset stating which strategy had the highest AULC and how it compares with random."""
+    paragraphs = []
+    for dataset in params["study"]["datasets"]:
+        sentences = []
+        for learner in params["study"]["learners"]:
+            rows = {r["strategy"]: r for r in summary if r["dataset"] == dataset and r["learner"] == learner}
+            best = max(rows, key=lambda s: _num(rows[s]["aulc"]))
+            b = rows[best]
+            text = (
+                f"with {label(learner, LEARNER_LABELS).lower()}, {label(best, STRATEGY_LABELS).lower()} had the highest AULC, "
+                f"{fmt_ci(_num(b['aulc']), _num(b['aulc_low']), _num(b['aulc_high']))}"
+            )
+            if BASELINE in rows and best != BASELINE:
+                r = rows[BASELINE]
+                overlap = _num(b["aulc_low"]) <= _num(r["aulc_high"])
+                text += (
+                    f", against {fmt_ci(_num(r['aulc']), _num(r['aulc_low']), _num(r['aulc_high']))} for random sampling"
+                    + (" (the intervals overlap)" if overlap else " (the intervals do not overlap)")
+                )
+            sentences.append(text)
+        title = provenance[dataset]["title"]
+        paragraphs.append(f"On {title}, " + "; ".join(sentences) + ".")
+    return "\n\n".join(paragraphs) + "\n"
+
+
+def variables(params: dict[str, Any], provenance: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Numbers and names quoted in the manuscript's prose (Quarto's ``{{< var >}}`` shortcodes)."""
+    al = params["al"]
+    data = {}
+    for dataset in params["study"]["datasets"]:
+        p = provenance[dataset]
+        entry = {
+            "title": p["title"],
+            "pool": sum(p["counts"]["train"]),
+            "test": sum(p["counts"]["test"]),
+            "variant": p["variant"],
+        }
+        if p["official_counts"]:
+            official = sum(p["official_counts"]["train"])
+            entry["official_pool"] = official
+            entry["missing_pool"] = official - entry["pool"]
+        minority = int(np.argmin(p["counts"]["train"]))
+        entry["minority_class"] = p["class_names"][minority]
+        entry["minority_percent"] = f"{100 * p['counts']['train'][minority] / entry['pool']:.1f}"
+        entry["n_features"] = int(np.prod(p["shape"]))
+        entry["shape"] = " × ".join(str(n) for n in p["shape"])
+        features = params["prepare"][dataset]
+        entry["features"] = (
+            f"the first {features['pca_components']} principal components" if features["features"] == "pca" else "the raw features"
+        )
+        data[dataset] = entry
+    return {
+        "al": {
+            "seeds": al["seeds"],
+            "initial": al["initial_labels"],
+            "batch": al["batch_size"],
+            "budget": al["budget"],
+            "cycles": math.ceil((al["budget"] - al["initial_labels"]) / al["batch_size"]),
+        },
+        "target_percent": _percent(params["evaluation"]["target_fraction"]),
+        "primary_metric": METRIC_LABELS[params["evaluation"]["primary_metric"]].lower(),
+        "n_datasets": len(params["study"]["datasets"]),
+        "n_strategies": len(params["study"]["strategies"]),
+        "n_learners": len(params["study"]["learners"]),
+        "data": data,
+    }
+
+
+def provenance_text(params: dict[str, Any], provenance: dict[str, dict[str, Any]]) -> str:
+    """Which copy of each dataset was used and how its class counts compare with the official release."""
+    sentences = []
+    for dataset in params["study"]["datasets"]:
+        p = provenance[dataset]
+        if p["variant"] == "bundled":
+            sentences.append(f"{p['title']} is the copy bundled with scikit-learn (canonical md5 `{p['canonical_md5']}`).")
+            continue
+        source = "the official Zenodo file" if p["variant"] == "official" else "a copy from a public GitHub repository, not the official Zenodo file,"
+        text = f"{p['title']} was read from {source} with md5 `{p['source_md5']}`."
+        differences = []
+        for split in ("train", "val", "test"):
+            got, official = p["counts"][split], p["official_counts"][split]
+            if got != official:
+                name = "pool (training split)" if split == "train" else f"{split} split"
+                per_class = ", ".join(
+                    f"{g} {c} instead of {o}" for g, o, c in zip(got, official, p["class_names"]) if g != o
+                )
+                differences.append(f"its {name} holds {per_class}")
+        if differences:
+            text += " Compared with the official release, " + "; ".join(differences) + "."
+        else:
+            text += " Its split sizes and class counts equal those of the official release."
+        sentences.append(text)
+    return " ".join(sentences) + "\n"
+
+
+def build_all(params: dict[str, Any], raw_dir: Path, aggregate_dir: Path, timings_dir: Path, out_dir: Path, variables_path: Path) -> None:
+    """Write every generated artefact the manuscript includes."""
+    provenance = {d: read_json(raw_dir / f"{d}.json") for d in params["study"]["datasets"]}
+    curves = read_csv(aggregate_dir / "curves.csv")
+    summary = read_csv(aggregate_dir / "summary.csv")
+    learning_curves_figure(params, provenance, curves, summary, out_dir / "learning_curves.svg")
+    write_text_atomic(out_dir / "datasets.md", datasets_table(params, provenance))
+    write_text_atomic(out_dir / "aulc.md", aulc_table(params, provenance, summary))
+    write_text_atomic(out_dir / "savings.md", savings_table(params, provenance, summary))
+    write_text_atomic(out_dir / "timing.md", timing_table(params, provenance, timings_dir))
+    write_text_atomic(out_dir / "data_provenance.md", provenance_text(params, provenance))
+    write_text_atomic(out_dir / "results.md", results_text(params, provenance, summary))
+    write_text_atomic(variables_path, yaml.safe_dump(variables(params, provenance), sort_keys=True))

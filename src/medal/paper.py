@@ -1,0 +1,131 @@
+"""Render the manuscript: Quarto when installed, otherwise Pandoc (HTML) and Pandoc + Typst (PDF).
+
+The Pandoc path supports the Quarto features the manuscript uses: ``{{< var >}}`` and
+``{{< include >}}`` shortcodes (expanded here), ``@fig-``/``@tbl-``/``@sec-`` cross-references
+(``crossref.lua``) and citations from ``references.bib``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from medal.errors import UserError
+from medal.fileio import write_bytes_atomic, write_text_atomic
+
+SOURCE = "paper.qmd"
+VARIABLES = "_variables.yml"
+BIBLIOGRAPHY = "references.bib"
+CROSSREF_FILTER = "crossref.lua"
+OUTPUTS = ("paper.pdf", "paper.html")
+SHORTCODE = re.compile(r"\{\{<\s*(\w+)\s+([^\s>]+)\s*>\}\}")
+
+
+def lookup(variables: dict[str, Any], dotted: str) -> Any:
+    """The value of a dotted key such as ``al.seeds`` in the variables mapping."""
+    value: Any = variables
+    for part in dotted.split("."):
+        if not isinstance(value, dict) or part not in value:
+            raise UserError(f"paper: {{{{< var {dotted} >}}}} is not in {VARIABLES}; rerun `dvc repro figures` or fix the name")
+        value = value[part]
+    return value
+
+
+def expand_shortcodes(text: str, variables: dict[str, Any], base: Path, depth: int = 0) -> str:
+    """Replace Quarto ``var`` and ``include`` shortcodes, as Quarto would."""
+    if depth > 5:
+        raise UserError("paper: includes nested more than 5 deep; look for an include cycle")
+
+    def replace(match: re.Match) -> str:
+        kind, argument = match.group(1), match.group(2)
+        if kind == "var":
+            return str(lookup(variables, argument))
+        if kind == "include":
+            path = base / argument
+            if not path.is_file():
+                raise UserError(f"paper: included file {path} not found; rerun `dvc repro figures`")
+            return expand_shortcodes(path.read_text(encoding="utf-8"), variables, base, depth + 1)
+        raise UserError(f"paper: shortcode '{kind}' is not supported without Quarto; use var or include")
+
+    return SHORTCODE.sub(replace, text)
+
+
+def _pandoc() -> str:
+    try:
+        import pypandoc
+    except ImportError:
+        raise UserError("paper: Pandoc not found; install the project (pip install -e .) or put quarto on PATH") from None
+    return pypandoc.get_pandoc_path()
+
+
+def _run(command: list[str], cwd: Path, stdin: str | None = None) -> str:
+    result = subprocess.run(command, cwd=cwd, input=stdin, capture_output=True, text=True)
+    if result.returncode != 0:
+        message = (result.stderr or result.stdout).strip().splitlines()
+        raise UserError(f"paper: {Path(command[0]).name} failed: {' | '.join(message[-3:])}")
+    return result.stdout
+
+
+def render_pandoc(paper_dir: Path, out_dir: Path) -> list[Path]:
+    """HTML with Pandoc and citeproc; PDF with Pandoc's Typst writer compiled by the ``typst`` package."""
+    import typst
+
+    variables_path = paper_dir / VARIABLES
+    if not variables_path.is_file():
+        raise UserError(f"paper: {variables_path} not found; run `dvc repro figures` first")
+    variables = yaml.safe_load(variables_path.read_text(encoding="utf-8"))
+    text = expand_shortcodes((paper_dir / SOURCE).read_text(encoding="utf-8"), variables, paper_dir)
+    pandoc = _pandoc()
+    common = ["--from=markdown", f"--lua-filter={CROSSREF_FILTER}", f"--bibliography={BIBLIOGRAPHY}", "--fail-if-warnings"]
+    html = _run(
+        [pandoc, *common, "--to=html5", "--standalone", "--embed-resources", "--citeproc", "--number-sections",
+         "--mathml", "--metadata=link-citations:true", "--resource-path=."],
+        paper_dir,
+        text,
+    )
+    typst_source = _run([pandoc, *common, "--to=typst", "--standalone"], paper_dir, text)
+    fd, typ_path = tempfile.mkstemp(dir=paper_dir, prefix=".paper-", suffix=".typ")
+    os.close(fd)
+    try:
+        Path(typ_path).write_text(typst_source, encoding="utf-8")
+        try:
+            # Bundled fonts and a fixed timestamp: the PDF depends only on the sources.
+            pdf = typst.compile(typ_path, root=str(paper_dir), ignore_system_fonts=True, timestamp=0)
+        except Exception as exc:  # typst raises its own error types with the compiler's message
+            detail = getattr(exc, "diagnostic", None) or str(exc)
+            raise UserError(f"paper: typst failed: {' | '.join(detail.strip().splitlines()[:3])}") from None
+    finally:
+        Path(typ_path).unlink(missing_ok=True)
+    outputs = [out_dir / "paper.pdf", out_dir / "paper.html"]
+    write_bytes_atomic(outputs[0], pdf)
+    write_text_atomic(outputs[1], html)
+    return outputs
+
+
+def render_quarto(paper_dir: Path, out_dir: Path) -> list[Path]:
+    """Render HTML and Typst-PDF with the Quarto CLI, as configured in ``_quarto.yml``."""
+    for fmt in ("html", "typst"):
+        _run(["quarto", "render", SOURCE, "--to", fmt], paper_dir)
+    outputs = [out_dir / name for name in OUTPUTS]
+    missing = [str(path) for path in outputs if not path.is_file()]
+    if missing:
+        raise UserError(f"paper: Quarto did not write {', '.join(missing)}; check output-dir in _quarto.yml")
+    return outputs
+
+
+def render(paper_dir: Path, out_dir: Path, renderer: str = "auto") -> list[Path]:
+    """Render the manuscript with the chosen renderer (``auto``, ``quarto`` or ``pandoc``)."""
+    if renderer not in ("auto", "quarto", "pandoc"):
+        raise UserError(f"params.yaml: paper.renderer '{renderer}' unknown; valid: auto, quarto, pandoc")
+    if renderer == "quarto" or (renderer == "auto" and shutil.which("quarto")):
+        if not shutil.which("quarto"):
+            raise UserError("paper: renderer quarto requested but quarto is not on PATH; install it or set paper.renderer: auto")
+        return render_quarto(paper_dir, out_dir)
+    return render_pandoc(paper_dir, out_dir)
