@@ -44,18 +44,40 @@ local function number_document(doc)
   return doc
 end
 
-local function resolve(cite)
-  if #cite.citations ~= 1 then return nil end
-  local id = cite.citations[1].id
-  local kind = kind_of(id)
-  if not kind then return nil end
+local function reference(id)
   if not numbers[id] then
     error("unresolved cross-reference @" .. id .. ": no figure, table or section has that id")
   end
   if FORMAT:match("typst") then
     return pandoc.RawInline("typst", "@" .. id)
   end
-  return pandoc.Link(PREFIXES[kind] .. " " .. numbers[id], "#" .. id)
+  return pandoc.Link(PREFIXES[kind_of(id)] .. " " .. numbers[id], "#" .. id)
+end
+
+-- A Cite may mix cross-references and bibliography keys ("@fig-a [@key]" parses as one Cite):
+-- cross-references become references, the remaining keys stay a citation.
+local function resolve(cite)
+  local has_reference = false
+  for _, citation in ipairs(cite.citations) do
+    if kind_of(citation.id) then has_reference = true end
+  end
+  if not has_reference then return nil end
+  local result = pandoc.List()
+  local remaining = pandoc.List()
+  for _, citation in ipairs(cite.citations) do
+    if kind_of(citation.id) then
+      result:insert(reference(citation.id))
+      result:extend(citation.suffix)
+    else
+      citation.mode = "NormalCitation"
+      remaining:insert(citation)
+    end
+  end
+  if #remaining > 0 then
+    result:insert(pandoc.Space())
+    result:insert(pandoc.Cite({}, remaining))
+  end
+  return result
 end
 
 -- Typst prints its own bibliography heading: give it the title of the references section instead

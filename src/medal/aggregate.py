@@ -78,21 +78,32 @@ def paired_saving(baseline: list[int | None], strategy: list[int | None]) -> tup
     return mean_ci(diffs), len(diffs)
 
 
+def same_queries(queries: dict[str, tuple]) -> list[list[str]]:
+    """Groups of two or more strategies whose runs queried exactly the same images, in study order."""
+    groups: dict[tuple, list[str]] = {}
+    for strategy, sequence in queries.items():
+        groups.setdefault(sequence, []).append(strategy)
+    return [group for group in groups.values() if len(group) > 1]
+
+
 def aggregate(params: dict[str, Any], runs_dir: Path, reference_dir: Path, out_dir: Path, metrics_path: Path) -> None:
-    """Write ``curves.csv``, ``summary.csv`` and ``plots/*.csv`` under ``out_dir``, and the DVC metrics file."""
+    """Write ``curves.csv``, ``summary.csv``, ``identical.json`` and ``plots/*.csv`` under ``out_dir``, and the DVC metrics file."""
     study, seeds = params["study"], params["al"]["seeds"]
     metric = params["evaluation"]["primary_metric"]
     fraction = params["evaluation"]["target_fraction"]
     curve_rows, summary_rows, metrics = [], [], {}
     plot_files: dict[str, str] = {}
+    identical: dict[str, dict[str, list[list[str]]]] = {}
     for dataset in study["datasets"]:
         reference = read_json(reference_dir / f"{dataset}.json")["learners"]
         for learner in study["learners"]:
             summaries: dict[str, dict[str, Any]] = {}
             plot_rows: list[list[Any]] = []
+            queries: dict[str, tuple] = {}
             for strategy in study["strategies"]:
                 runs = load_runs(runs_dir, dataset, strategy, learner, seeds)
                 labels_axis = [c["labels"] for c in runs[0]["cycles"]]
+                queries[strategy] = tuple(tuple(i for c in run["cycles"] for i in c["queried"]) for run in runs)
                 for name in METRIC_NAMES:
                     matrix = np.array([[c[name] for c in run["cycles"]] for run in runs], dtype=float)
                     for column, n_labels in enumerate(labels_axis):
@@ -117,6 +128,7 @@ def aggregate(params: dict[str, Any], runs_dir: Path, reference_dir: Path, out_d
                     "final": round(summary["final"][0], 6),
                     "labels_to_target": None if summary["reached"] == 0 else round(summary["labels_to_target"][0], 2),
                 }
+            identical.setdefault(dataset, {})[learner] = same_queries(queries)
             plot_files[f"{dataset}__{learner}.csv"] = csv_text(["labels", "strategy", metric, "ci_low", "ci_high"], plot_rows)
     write_text_atomic(
         out_dir / "curves.csv",
@@ -131,6 +143,7 @@ def aggregate(params: dict[str, Any], runs_dir: Path, reference_dir: Path, out_d
             summary_rows,
         ),
     )
+    write_json_atomic(out_dir / "identical.json", identical)
     write_json_atomic(metrics_path, metrics)
     for name, text in plot_files.items():
         write_text_atomic(out_dir / "plots" / name, text)

@@ -36,13 +36,13 @@ def _require(params: dict, key: str) -> Any:
     return params[key]
 
 
-def _check_names(kind: str, chosen: list, available: dict) -> None:
+def _check_names(kind: str, singular: str, chosen: list, available: dict) -> None:
     if not isinstance(chosen, list) or not chosen:
         raise UserError(f"params.yaml: study.{kind} must be a non-empty list of names")
     for name in chosen:
         if name not in available:
             valid = ", ".join(sorted(available))
-            raise UserError(f"params.yaml: unknown {kind[:-1]} '{name}' in study.{kind}; valid: {valid}")
+            raise UserError(f"params.yaml: unknown {singular} '{name}' in study.{kind}; valid: {valid}")
 
 
 def _positive_int(section: str, key: str, value: Any) -> int:
@@ -58,9 +58,9 @@ def validate(params: dict[str, Any]) -> None:
     learners = _require(params, "learners")
     strategies = _require(params, "strategies")
     prepare = _require(params, "prepare")
-    _check_names("datasets", study.get("datasets"), datasets)
-    _check_names("learners", study.get("learners"), learners)
-    _check_names("strategies", study.get("strategies"), strategies)
+    _check_names("datasets", "dataset", study.get("datasets"), datasets)
+    _check_names("learners", "learner", study.get("learners"), learners)
+    _check_names("strategies", "strategy", study.get("strategies"), strategies)
     for name in study["datasets"]:
         if name not in prepare:
             raise UserError(f"params.yaml: prepare.{name} is missing; add its feature settings")

@@ -31,6 +31,8 @@ DATASET_INFO: dict[str, dict[str, Any]] = {
     "breastmnist": {
         "title": "BreastMNIST",
         "modality": "Breast ultrasound",
+        "description": "breast ultrasound images [@aldhabyani2020dataset] from MedMNIST v2 [@yang2023medmnist]; "
+        "the pool is the official training split, the test set the official test split, and the validation split is not used",
         "class_names": ["malignant", "normal or benign"],
         "citation": "yang2023medmnist",
         "licence": "CC BY 4.0",
@@ -39,6 +41,8 @@ DATASET_INFO: dict[str, dict[str, Any]] = {
     "pneumoniamnist": {
         "title": "PneumoniaMNIST",
         "modality": "Paediatric chest X-ray",
+        "description": "paediatric chest X-rays [@kermany2018identifying] from MedMNIST v2 [@yang2023medmnist]; "
+        "the pool is the official training split, the test set the official test split, and the validation split is not used",
         "class_names": ["normal", "pneumonia"],
         "citation": "yang2023medmnist",
         "licence": "CC BY 4.0",
@@ -46,7 +50,9 @@ DATASET_INFO: dict[str, dict[str, Any]] = {
     },
     "wdbc": {
         "title": "WDBC",
-        "modality": "Breast cytology (30 nuclear features)",
+        "modality": "Breast cytology",
+        "description": "features of cell nuclei from breast fine-needle aspirates [@wolberg1995wdbc], as bundled with "
+        "scikit-learn; it is split once into pool and test, stratified, with a fixed seed",
         "class_names": ["malignant", "benign"],
         "citation": "wolberg1995wdbc",
         "licence": "CC BY 4.0",
@@ -105,7 +111,7 @@ def locate_medmnist(name: str, spec: dict[str, Any], mirror_dirs: list[str], roo
         path = target
     got = md5_file(path)
     if got not in known:
-        expected = " or ".join(f"{md5} ({variant})" for md5, variant in sorted(known.items(), key=lambda kv: kv[1]))
+        expected = " or ".join(f"{md5} ({variant})" for variant, md5 in spec["source_md5"].items())
         raise UserError(
             f"{path}: md5 {got} does not match the pin {expected}; delete the file or replace it with the official one from {spec['url']}"
         )
@@ -180,7 +186,7 @@ def fetch(name: str, params: dict[str, Any], out_dir: Path, root: Path = Path(".
         )
     provenance = {
         "name": name,
-        **{key: info[key] for key in ("title", "modality", "class_names", "citation", "licence", "official_counts")},
+        **{key: info[key] for key in ("title", "modality", "description", "class_names", "citation", "licence", "official_counts")},
         "variant": variant,
         "source_md5": source_md5,
         "canonical_md5": canonical_md5,

@@ -40,6 +40,11 @@ def label(name: str, labels: dict[str, str]) -> str:
     return labels.get(name, name.replace("_", " ").capitalize())
 
 
+def in_sentence(text: str) -> str:
+    """A display name for use inside a sentence: 'Logistic regression' -> 'logistic regression', 'SGD' unchanged."""
+    return text if text[1:2].isupper() else text[:1].lower() + text[1:]
+
+
 def strategy_colours(strategies: list[str]) -> dict[str, str]:
     """A fixed colour per strategy, in the order the study lists them."""
     return {name: PALETTE[i % len(PALETTE)] for i, name in enumerate(strategies)}
@@ -116,9 +121,18 @@ def fmt_ci(mean: float, low: float, high: float, digits: int = 3) -> str:
     return f"{mean:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
 
 
-def markdown_table(header: list[str], rows: list[list[str]], caption: str, label_id: str) -> str:
-    """A pipe table with a caption and a cross-reference id, understood by Quarto and by Pandoc."""
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join([":--"] + ["--:"] * (len(header) - 1)) + "|"]
+def markdown_table(header: list[str], rows: list[list[str]], caption: str, label_id: str, text_columns: int = 2) -> str:
+    """A pipe table with a caption and a cross-reference id, understood by Quarto and by Pandoc.
+
+    The first ``text_columns`` columns are left-aligned, the rest (numbers) right-aligned. The
+    separator's dash counts are proportional to each column's longest cell: Pandoc turns them
+    into relative column widths.
+    """
+    widths = [max(len(cell) for cell in column) for column in zip(header, *rows)]
+    total = sum(widths)
+    dashes = [max(3, round(60 * width / total)) for width in widths]
+    separator = [":" + "-" * n if i < text_columns else "-" * n + ":" for i, n in enumerate(dashes)]
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(separator) + "|"]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
     return "\n".join(lines) + f"\n\n: {caption} {{#{label_id}}}\n"
 
@@ -129,11 +143,13 @@ def datasets_table(params: dict[str, Any], provenance: dict[str, dict[str, Any]]
     for dataset in params["study"]["datasets"]:
         p = provenance[dataset]
         pool, test = p["counts"]["train"], p["counts"]["test"]
-        balance = " / ".join(f"{n} {c}" for n, c in zip(pool, p["class_names"]))
+        balance = " / ".join(str(n) for n in pool)
         copy = {"mirror": "GitHub mirror", "official": "Zenodo (official)", "bundled": "scikit-learn bundled"}[p["variant"]]
-        rows.append([p["title"], p["modality"], str(sum(pool)), str(sum(test)), balance, copy, f"`{p['canonical_md5'][:8]}`"])
-    header = ["Dataset", "Modality", "Pool", "Test", "Pool classes", "Copy used", "md5 (canonical)"]
-    return markdown_table(header, rows, "Datasets as used in this study, computed from the canonical data files.", "tbl-datasets")
+        classes = " / ".join(p["class_names"])
+        rows.append([p["title"], p["modality"], classes, str(sum(pool)), balance, str(sum(test)), copy, f"`{p['canonical_md5'][:8]}`"])
+    header = ["Dataset", "Modality", "Classes", "Pool", "Pool per class", "Test", "Copy used", "md5"]
+    caption = "Datasets as used in this study, computed from the canonical data files; md5: first digits of the canonical file's checksum."
+    return markdown_table(header, rows, caption, "tbl-datasets", text_columns=3)
 
 
 def _best(values: dict[str, float]) -> set[str]:
@@ -166,30 +182,54 @@ def aulc_table(params: dict[str, Any], provenance: dict[str, dict[str, Any]], su
     return markdown_table(["Dataset", "Learner", *(label(s, STRATEGY_LABELS) for s in strategies)], rows, caption, "tbl-aulc")
 
 
-def savings_table(params: dict[str, Any], provenance: dict[str, dict[str, Any]], summary: list[dict[str, str]]) -> str:
-    """Labels needed to reach the target fraction of the full-pool score, and labels saved versus random."""
-    rows = []
-    for r in summary:
-        seeds = int(r["seeds"])
-        reached = int(r["reached"])
-        needed = fmt_ci(_num(r["labels_to_target"]), _num(r["labels_low"]), _num(r["labels_high"]), 0)
-        saving = "" if r["strategy"] == BASELINE else fmt_ci(_num(r["saving"]), _num(r["saving_low"]), _num(r["saving_high"]), 0)
-        rows.append([
-            provenance[r["dataset"]]["title"],
-            label(r["learner"], LEARNER_LABELS),
-            label(r["strategy"], STRATEGY_LABELS),
-            f"{reached}/{seeds}",
-            needed if reached else "not reached",
-            saving if saving != "n/a" else "n/a",
-        ])
+def _strategy_grid(params: dict[str, Any], provenance: dict[str, dict[str, Any]], summary: list[dict[str, str]],
+                   strategies: list[str], cell) -> list[list[str]]:
+    """Rows of (dataset, learner) with one cell per strategy, filled by ``cell(summary_row)``."""
+    by_key = {(r["dataset"], r["learner"], r["strategy"]): r for r in summary}
+    return [
+        [provenance[dataset]["title"], label(learner, LEARNER_LABELS), *(cell(by_key[(dataset, learner, s)]) for s in strategies)]
+        for dataset in params["study"]["datasets"]
+        for learner in params["study"]["learners"]
+    ]
+
+
+def _needed_cell(row: dict[str, str]) -> str:
+    reached, seeds = int(row["reached"]), int(row["seeds"])
+    if reached == 0:
+        return "not reached"
+    text = fmt_ci(_num(row["labels_to_target"]), _num(row["labels_low"]), _num(row["labels_high"]), 0)
+    return text if reached == seeds else f"{text} ({reached}/{seeds})"
+
+
+def _saving_cell(row: dict[str, str]) -> str:
+    pairs, seeds = int(row["saving_pairs"]), int(row["seeds"])
+    text = fmt_ci(_num(row["saving"]), _num(row["saving_low"]), _num(row["saving_high"]), 0)
+    return text if pairs in (0, seeds) else f"{text} ({pairs}/{seeds})"
+
+
+def labels_needed_table(params: dict[str, Any], provenance: dict[str, dict[str, Any]], summary: list[dict[str, str]]) -> str:
+    """Labels needed to reach the target fraction of the full-pool score, per strategy."""
+    strategies = params["study"]["strategies"]
     pct = _percent(params["evaluation"]["target_fraction"])
     caption = (
-        f"Labels needed to reach {pct} % of the full-pool score, mean [95 % CI] over the seeds that reached it "
-        f"within the budget of {params['al']['budget']} labels, and labels saved versus random sampling "
-        "(paired by seed, over seeds where both reached it)."
+        f"Labels needed to reach {pct} % of the full-pool score, mean [95 % CI] over seeds; where not every "
+        f"seed reached it within the budget of {params['al']['budget']} labels, the share that did is given "
+        "in parentheses and the mean is over those seeds."
     )
-    header = ["Dataset", "Learner", "Strategy", "Seeds reaching", "Labels needed", "Saved vs random"]
-    return markdown_table(header, rows, caption, "tbl-savings")
+    rows = _strategy_grid(params, provenance, summary, strategies, _needed_cell)
+    return markdown_table(["Dataset", "Learner", *(label(s, STRATEGY_LABELS) for s in strategies)], rows, caption, "tbl-needed")
+
+
+def savings_table(params: dict[str, Any], provenance: dict[str, dict[str, Any]], summary: list[dict[str, str]]) -> str:
+    """Labels saved versus random sampling, paired by seed; positive means fewer labels than random."""
+    strategies = [s for s in params["study"]["strategies"] if s != BASELINE]
+    caption = (
+        "Labels saved versus random sampling to reach the same target, mean [95 % CI] of the per-seed "
+        "difference (positive: fewer labels than random), over seeds where both reached the target "
+        "(their share in parentheses when not all)."
+    )
+    rows = _strategy_grid(params, provenance, summary, strategies, _saving_cell)
+    return markdown_table(["Dataset", "Learner", *(label(s, STRATEGY_LABELS) for s in strategies)], rows, caption, "tbl-savings")
 
 
 def timing_table(params: dict[str, Any], provenance: dict[str, dict[str, Any]], timings_dir: Path) -> str:
@@ -217,8 +257,10 @@ def _percent(fraction: float) -> str:
     return f"{100 * fraction:g}"
 
 
-def results_text(params: dict[str, Any], provenance: dict[str, dict[str, Any]], summary: list[dict[str, str]]) -> str:
-    """One generated paragraph per dataset stating which strategy had the highest AULC and how it compares with random."""
+def results_text(
+    params: dict[str, Any], provenance: dict[str, dict[str, Any]], summary: list[dict[str, str]], identical: dict[str, Any]
+) -> str:
+    """One generated paragraph per dataset: the strategy with the highest AULC against random, and which strategies chose the same images."""
     paragraphs = []
     for dataset in params["study"]["datasets"]:
         sentences = []
@@ -227,7 +269,7 @@ def results_text(params: dict[str, Any], provenance: dict[str, dict[str, Any]], 
             best = max(rows, key=lambda s: _num(rows[s]["aulc"]))
             b = rows[best]
             text = (
-                f"with {label(learner, LEARNER_LABELS).lower()}, {label(best, STRATEGY_LABELS).lower()} had the highest AULC, "
+                f"with {in_sentence(label(learner, LEARNER_LABELS))}, {label(best, STRATEGY_LABELS).lower()} had the highest AULC, "
                 f"{fmt_ci(_num(b['aulc']), _num(b['aulc_low']), _num(b['aulc_high']))}"
             )
             if BASELINE in rows and best != BASELINE:
@@ -238,8 +280,14 @@ def results_text(params: dict[str, Any], provenance: dict[str, dict[str, Any]], 
                     + (" (the intervals overlap)" if overlap else " (the intervals do not overlap)")
                 )
             sentences.append(text)
-        title = provenance[dataset]["title"]
-        paragraphs.append(f"On {title}, " + "; ".join(sentences) + ".")
+        paragraph = f"On {provenance[dataset]['title']}, " + "; ".join(sentences) + "."
+        same = [
+            (learner, group) for learner in params["study"]["learners"] for group in identical[dataset].get(learner, [])
+        ]
+        for learner, group in same:
+            names = _join([label(s, STRATEGY_LABELS).lower() for s in group])
+            paragraph += f" With {in_sentence(label(learner, LEARNER_LABELS))}, {names} queried exactly the same images in every seed."
+        paragraphs.append(paragraph)
     return "\n\n".join(paragraphs) + "\n"
 
 
@@ -264,10 +312,6 @@ def variables(params: dict[str, Any], provenance: dict[str, dict[str, Any]]) -> 
         entry["minority_percent"] = f"{100 * p['counts']['train'][minority] / entry['pool']:.1f}"
         entry["n_features"] = int(np.prod(p["shape"]))
         entry["shape"] = " × ".join(str(n) for n in p["shape"])
-        features = params["prepare"][dataset]
-        entry["features"] = (
-            f"the first {features['pca_components']} principal components" if features["features"] == "pca" else "the raw features"
-        )
         data[dataset] = entry
     return {
         "al": {
@@ -280,6 +324,8 @@ def variables(params: dict[str, Any], provenance: dict[str, dict[str, Any]]) -> 
         "target_percent": _percent(params["evaluation"]["target_fraction"]),
         "primary_metric": METRIC_LABELS[params["evaluation"]["primary_metric"]].lower(),
         "n_datasets": len(params["study"]["datasets"]),
+        "dataset_list": _join([provenance[d]["title"] for d in params["study"]["datasets"]]),
+        "image_sizes": _join(sorted({data[d]["shape"] for d in data if len(provenance[d]["shape"]) == 2})) or "not applicable",
         "n_strategies": len(params["study"]["strategies"]),
         "n_learners": len(params["study"]["learners"]),
         "data": data,
@@ -313,6 +359,29 @@ def provenance_text(params: dict[str, Any], provenance: dict[str, dict[str, Any]
     return " ".join(sentences) + "\n"
 
 
+def _features(settings: dict[str, Any]) -> str:
+    if settings["features"] == "pca":
+        return f"the first {settings['pca_components']} principal components of the standardised pixels"
+    return "the standardised raw features"
+
+
+def data_description(params: dict[str, Any], provenance: dict[str, dict[str, Any]]) -> str:
+    """One generated paragraph describing each dataset of the study and its feature representation."""
+    sentences = []
+    for dataset in params["study"]["datasets"]:
+        p = provenance[dataset]
+        shape = " × ".join(str(n) for n in p["shape"])
+        kind = f"{shape} grey-scale images" if len(p["shape"]) == 2 else f"{shape} features per sample"
+        sentences.append(
+            f"{p['title']} holds {kind}: {p['description']}. Its learners see {_features(params['prepare'][dataset])}."
+        )
+    return " ".join(sentences) + "\n"
+
+
+def _join(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
 def build_all(params: dict[str, Any], raw_dir: Path, aggregate_dir: Path, timings_dir: Path, out_dir: Path, variables_path: Path) -> None:
     """Write every generated artefact the manuscript includes."""
     provenance = {d: read_json(raw_dir / f"{d}.json") for d in params["study"]["datasets"]}
@@ -321,8 +390,11 @@ def build_all(params: dict[str, Any], raw_dir: Path, aggregate_dir: Path, timing
     learning_curves_figure(params, provenance, curves, summary, out_dir / "learning_curves.svg")
     write_text_atomic(out_dir / "datasets.md", datasets_table(params, provenance))
     write_text_atomic(out_dir / "aulc.md", aulc_table(params, provenance, summary))
+    write_text_atomic(out_dir / "needed.md", labels_needed_table(params, provenance, summary))
     write_text_atomic(out_dir / "savings.md", savings_table(params, provenance, summary))
     write_text_atomic(out_dir / "timing.md", timing_table(params, provenance, timings_dir))
+    write_text_atomic(out_dir / "data_description.md", data_description(params, provenance))
     write_text_atomic(out_dir / "data_provenance.md", provenance_text(params, provenance))
-    write_text_atomic(out_dir / "results.md", results_text(params, provenance, summary))
+    identical = read_json(aggregate_dir / "identical.json")
+    write_text_atomic(out_dir / "results.md", results_text(params, provenance, summary, identical))
     write_text_atomic(variables_path, yaml.safe_dump(variables(params, provenance), sort_keys=True))

@@ -68,8 +68,8 @@ def _pandoc() -> str:
 def _run(command: list[str], cwd: Path, stdin: str | None = None) -> str:
     result = subprocess.run(command, cwd=cwd, input=stdin, capture_output=True, text=True)
     if result.returncode != 0:
-        message = (result.stderr or result.stdout).strip().splitlines()
-        raise UserError(f"paper: {Path(command[0]).name} failed: {' | '.join(message[-3:])}")
+        message = (result.stderr or result.stdout).split("stack traceback:")[0].strip().splitlines()
+        raise UserError(f"paper: {Path(command[0]).name} failed: {' | '.join(message[-2:])}")
     return result.stdout
 
 

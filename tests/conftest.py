@@ -1,0 +1,41 @@
+"""Shared fixtures: the project's own params.yaml and small synthetic datasets."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+MIRROR = ROOT.parent / "shared" / "data" / "medmnist"
+
+
+@pytest.fixture
+def params() -> dict:
+    """A fresh copy of the project's params.yaml."""
+    return copy.deepcopy(yaml.safe_load((ROOT / "params.yaml").read_text()))
+
+
+@pytest.fixture
+def blobs() -> dict[str, np.ndarray]:
+    """A separable two-class problem split into pool and test, as the prepare stage writes it."""
+    rng = np.random.default_rng(0)
+    y = np.repeat([0, 1], 60)
+    X = rng.normal(size=(120, 4)) + y[:, None] * 2.5
+    order = rng.permutation(120)
+    X, y = X[order], y[order]
+    return {"X_pool": X[:80], "y_pool": y[:80], "X_test": X[80:], "y_test": y[80:]}
+
+
+def medmnist_arrays(n_train: int = 30, flat_labels: bool = True, seed: int = 0) -> dict[str, np.ndarray]:
+    """A tiny MedMNIST-shaped file content: uint8 images and 0/1 labels per split."""
+    rng = np.random.default_rng(seed)
+    arrays = {}
+    for split, n in (("train", n_train), ("val", 6), ("test", 10)):
+        arrays[f"{split}_images"] = rng.integers(0, 256, size=(n, 28, 28), dtype=np.uint8)
+        labels = (np.arange(n) % 2).astype(np.uint8)
+        arrays[f"{split}_labels"] = labels if flat_labels else labels[:, None]
+    return arrays

@@ -1,0 +1,81 @@
+import json
+
+import pytest
+
+from medal.aggregate import aggregate, paired_saving, read_csv
+from medal.errors import UserError
+from medal.fileio import read_json, write_json_atomic
+
+
+def _params():
+    return {
+        "study": {"datasets": ["d"], "learners": ["lr"], "strategies": ["random", "entropy"]},
+        "al": {"seeds": 2},
+        "evaluation": {"primary_metric": "accuracy", "target_fraction": 0.9},
+    }
+
+
+def _run(scores):
+    cycles = [
+        {"labels": n, "accuracy": s, "balanced_accuracy": s, "macro_f1": s, "roc_auc": s, "queried": []}
+        for n, s in zip([10, 20, 30], scores)
+    ]
+    return {"cycles": cycles}
+
+
+@pytest.fixture
+def study(tmp_path):
+    curves = {
+        "random": [[0.5, 0.7, 0.9], [0.5, 0.6, 0.8]],
+        "entropy": [[0.5, 0.9, 1.0], [0.6, 0.9, 1.0]],
+    }
+    for strategy, runs in curves.items():
+        for seed, scores in enumerate(runs):
+            write_json_atomic(tmp_path / "runs" / "d" / strategy / f"lr-seed{seed}.json", _run(scores))
+    write_json_atomic(tmp_path / "ref" / "d.json", {"learners": {"lr": [{"accuracy": 1.0}, {"accuracy": 1.0}]}})
+    aggregate(_params(), tmp_path / "runs", tmp_path / "ref", tmp_path / "agg", tmp_path / "metrics.json")
+    return tmp_path
+
+
+def test_summary_by_hand(study):
+    rows = {r["strategy"]: r for r in read_csv(study / "agg" / "summary.csv")}
+    # AULC of [0.5, 0.7, 0.9] over 10..30 = (0.6 + 0.8) / 2 = 0.7; of [0.5, 0.6, 0.8] = 0.625.
+    assert float(rows["random"]["aulc"]) == pytest.approx(0.6625)
+    # Target 0.9: random reaches it at 30 in seed 0 only; entropy at 20 in both seeds.
+    assert rows["random"]["reached"] == "1" and float(rows["random"]["labels_to_target"]) == 30
+    assert rows["entropy"]["reached"] == "2" and float(rows["entropy"]["labels_to_target"]) == 20
+    # Saving is paired by seed over seeds where both reached the target: seed 0 only, 30 - 20.
+    assert float(rows["entropy"]["saving"]) == 10 and rows["entropy"]["saving_pairs"] == "1"
+    metrics = read_json(study / "metrics.json")
+    assert metrics["d"]["lr"]["random"]["labels_to_target"] == 30
+
+
+def test_curves_and_plot_data(study):
+    curve = [r for r in read_csv(study / "agg" / "curves.csv") if r["strategy"] == "random" and r["metric"] == "accuracy"]
+    assert [float(r["mean"]) for r in curve] == pytest.approx([0.5, 0.65, 0.85])
+    plot = read_csv(study / "agg" / "plots" / "d__lr.csv")
+    assert {r["strategy"] for r in plot} == {"random", "entropy"} and len(plot) == 6
+
+
+def test_outputs_are_byte_identical_when_rebuilt(study):
+    before = (study / "agg" / "summary.csv").read_bytes()
+    aggregate(_params(), study / "runs", study / "ref", study / "agg", study / "metrics.json")
+    assert (study / "agg" / "summary.csv").read_bytes() == before
+
+
+def test_missing_run_names_the_stage_to_rerun(study):
+    (study / "runs" / "d" / "entropy" / "lr-seed1.json").unlink()
+    with pytest.raises(UserError, match=r"lr-seed1.json missing; run `dvc repro al@d-entropy` first"):
+        aggregate(_params(), study / "runs", study / "ref", study / "agg2", study / "m.json")
+
+
+def test_same_queries_groups_strategies_that_chose_identical_images(study):
+    from medal.aggregate import same_queries
+
+    assert same_queries({"a": ((1, 2),), "b": ((1, 2),), "c": ((2, 1),)}) == [["a", "b"]]
+    assert read_json(study / "agg" / "identical.json") == {"d": {"lr": [["random", "entropy"]]}}  # both queried nothing
+
+
+def test_paired_saving_ignores_unreached_seeds():
+    (mean, _, _), pairs = paired_saving([30, None, 50], [20, 10, None])
+    assert (mean, pairs) == (10, 1)

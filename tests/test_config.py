@@ -1,0 +1,47 @@
+import pytest
+import yaml
+
+from medal.config import load_params, validate
+from medal.errors import UserError
+
+
+def test_project_params_are_valid(params):
+    validate(params)
+
+
+@pytest.mark.parametrize(
+    "mutate, message",
+    [
+        (lambda p: p["study"].update(strategies=["random", "magic"]),
+         "unknown strategy 'magic' in study.strategies; valid: entropy, least_confident, margin, random"),
+        (lambda p: p["study"].update(learners=["boost"]), "unknown learner 'boost' in study.learners; valid: "),
+        (lambda p: p["study"].update(datasets=["mnist"]), "unknown dataset 'mnist' in study.datasets; valid: "),
+        (lambda p: p["al"].update(batch_size=0), "al.batch_size must be a positive integer, got 0"),
+        (lambda p: p["al"].update(seeds=True), "al.seeds must be a positive integer, got True"),
+        (lambda p: p["al"].update(budget=5), "al.budget must be at least al.initial_labels"),
+        (lambda p: p["evaluation"].update(primary_metric="auc"), "evaluation.primary_metric must be one of"),
+        (lambda p: p["evaluation"].update(target_fraction=1.5), "target_fraction must be a number in (0, 1]"),
+        (lambda p: p["strategies"].update(odd={"method": "oracle"}), "strategies.odd.method 'oracle' unknown; valid: "),
+        (lambda p: p.pop("al"), "missing section 'al'"),
+    ],
+)
+def test_invalid_params_name_the_problem(params, mutate, message):
+    mutate(params)
+    with pytest.raises(UserError) as info:
+        validate(params)
+    assert message in str(info.value)
+
+
+def test_load_params_reports_missing_file_and_bad_yaml(tmp_path):
+    with pytest.raises(UserError, match="parameters file not found"):
+        load_params(tmp_path / "nope.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("study: [unclosed\n")
+    with pytest.raises(UserError, match="not valid YAML"):
+        load_params(bad)
+
+
+def test_load_params_round_trip(tmp_path, params):
+    path = tmp_path / "p.yaml"
+    path.write_text(yaml.safe_dump(params))
+    assert load_params(path)["al"] == params["al"]

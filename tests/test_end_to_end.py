@@ -1,0 +1,116 @@
+"""The real pipeline: `dvc repro` on a tiny configuration in a temporary copy of the project."""
+
+from __future__ import annotations
+
+import base64
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from pypdf import PdfReader
+from pypdf.generic import ContentStream
+
+from conftest import MIRROR, ROOT
+
+SECTIONS = ("Introduction", "Methods", "Experimental setup", "Results", "Conclusion")
+PATH_OPERATORS = {b"m", b"l", b"c", b"re"}
+
+
+def _copy_project(target: Path) -> None:
+    files = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
+        cwd=ROOT, capture_output=True, check=True,
+    ).stdout.decode().split("\0")
+    for name in filter(None, files):
+        source = ROOT / name
+        if source.is_file():
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target / name)
+
+
+def _tiny_params(target: Path) -> list[str]:
+    params = yaml.safe_load((target / "params.yaml").read_text())
+    datasets = ["breastmnist", "wdbc"] if MIRROR.is_dir() else ["wdbc"]
+    params["study"] = {"datasets": datasets, "strategies": ["random", "entropy"], "learners": ["logreg", "sgd_partial_fit"]}
+    params["data"]["mirror_dirs"] = [str(MIRROR)]
+    params["al"] = {"initial_labels": 4, "batch_size": 8, "budget": 36, "seeds": 2}
+    (target / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    return datasets
+
+
+def _dvc(target: Path, *args: str) -> str:
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    result = subprocess.run(["dvc", *args], cwd=target, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    target = tmp_path_factory.mktemp("project")
+    _copy_project(target)
+    datasets = _tiny_params(target)
+    subprocess.run(["git", "init", "-q"], cwd=target, check=True)
+    first = _dvc(target, "repro")
+    second = _dvc(target, "repro")
+    return target, datasets, first, second
+
+
+@pytest.mark.e2e
+def test_repro_builds_everything_then_has_nothing_to_do(built):
+    target, datasets, first, second = built
+    assert "Running stage 'paper'" in first
+    assert "Running stage" not in second
+    assert "Data and pipelines are up to date." in second
+    lock = yaml.safe_load((target / "dvc.lock").read_text())
+    params = yaml.safe_load((target / "params.yaml").read_text())
+    for name in datasets:
+        outs = {o["path"]: o["md5"] for o in lock["stages"][f"fetch@{name}"]["outs"]}
+        variant = "bundled" if name == "wdbc" else "mirror"
+        assert outs[f"data/raw/{name}.npz"] == params["datasets"][name]["canonical_md5"][variant]
+
+
+@pytest.mark.e2e
+def test_pdf_has_the_sections_and_the_figure(built):
+    target = built[0]
+    reader = PdfReader(target / "paper" / "_output" / "paper.pdf")
+    pages = [page.extract_text() for page in reader.pages]
+    text = " ".join(" ".join(pages).split())
+    for number, section in enumerate(SECTIONS, start=1):
+        assert f"{number} {section}" in text
+    assert "Figure 1: Learning curves" in text and "Table 1:" in text and "References" in text
+    figure_page = next(i for i, page in enumerate(pages) if "Figure 1: Learning curves" in " ".join(page.split()))
+    operations = ContentStream(reader.pages[figure_page].get_contents(), reader).operations
+    drawn = sum(1 for _, operator in operations if operator in PATH_OPERATORS)
+    assert drawn > 1000, f"only {drawn} path operators on the figure's page: the vector figure is missing"
+    assert "??" not in text
+
+
+@pytest.mark.e2e
+def test_html_is_self_contained_and_embeds_the_figure(built):
+    target = built[0]
+    html = (target / "paper" / "_output" / "paper.html").read_text()
+    assert 'id="fig-curves"' in html and 'href="#fig-curves">Figure 1</a>' in html
+    images = re.findall(r'src="data:image/svg\+xml;base64,([^"]+)"', html)
+    assert len(images) == 1
+    svg = base64.b64decode(images[0]).decode()
+    assert "Random" in svg and "Entropy" in svg  # legend labels (matplotlib keeps them as comments)
+    assert not re.search(r'src="(?!data:)[^"]+\.(svg|png)"', html)
+    for section in SECTIONS:
+        assert section in html
+
+
+@pytest.mark.e2e
+def test_changing_one_strategy_reruns_only_its_stages(built):
+    target = built[0]
+    params = yaml.safe_load((target / "params.yaml").read_text())
+    params["strategies"]["entropy"]["method"] = "least_confident"
+    (target / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    out = _dvc(target, "status")
+    changed = set(re.findall(r"^(\S+):$", out, flags=re.M))
+    assert changed and all(name.startswith("al@") and name.endswith("-entropy") for name in changed), out

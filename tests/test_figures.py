@@ -1,0 +1,32 @@
+from medal.figures import fmt_ci, in_sentence, markdown_table, provenance_text
+
+
+def test_markdown_table_has_caption_and_id():
+    text = markdown_table(["Name", "B"], [["longer cell", "1"]], "A caption.", "tbl-x", text_columns=1)
+    # dashes proportional to the widest cell per column (11 and 1 characters of 12)
+    assert text == "| Name | B |\n|:" + "-" * 55 + "|-----:|\n| longer cell | 1 |\n\n: A caption. {#tbl-x}\n"
+
+
+def test_fmt_ci():
+    assert fmt_ci(0.5, 0.4, 0.6) == "0.500 [0.400, 0.600]"
+    assert fmt_ci(12.0, float("nan"), float("nan"), 0) == "12"
+    assert fmt_ci(float("nan"), 0, 0) == "n/a"
+
+
+def test_provenance_text_states_how_a_mirror_differs():
+    provenance = {
+        "p": {
+            "title": "PneumoniaMNIST", "variant": "mirror", "source_md5": "abc",
+            "class_names": ["normal", "pneumonia"],
+            "counts": {"train": [388, 3494], "val": [135, 389], "test": [234, 390]},
+            "official_counts": {"train": [1214, 3494], "val": [135, 389], "test": [234, 390]},
+        }
+    }
+    text = provenance_text({"study": {"datasets": ["p"]}}, provenance)
+    assert "a copy from a public GitHub repository, not the official Zenodo file, with md5 `abc`" in text
+    assert "its pool (training split) holds 388 normal instead of 1214." in text
+
+
+def test_in_sentence_keeps_acronyms():
+    assert in_sentence("Logistic regression (fit)") == "logistic regression (fit)"
+    assert in_sentence("SGD log-loss (fit)") == "SGD log-loss (fit)"

@@ -1,0 +1,88 @@
+import shutil
+
+import pytest
+from pypdf import PdfReader
+
+from conftest import ROOT
+from medal.errors import UserError
+from medal.paper import expand_shortcodes, render
+
+SVG = '<svg xmlns="http://www.w3.org/2000/svg" width="100" height="50"><rect width="100" height="50" fill="#0072B2"/></svg>'
+
+
+def test_var_and_include_shortcodes(tmp_path):
+    (tmp_path / "part.md").write_text("seeds: {{< var al.seeds >}}")
+    text = expand_shortcodes("A {{< var al.budget >}}. {{< include part.md >}}", {"al": {"seeds": 3, "budget": 9}}, tmp_path)
+    assert text == "A 9. seeds: 3"
+
+
+@pytest.mark.parametrize("source, message", [
+    ("{{< var al.nope >}}", "{{< var al.nope >}} is not in _variables.yml"),
+    ("{{< include missing.md >}}", "included file .*missing.md not found"),
+    ("{{< video x.mp4 >}}", "shortcode 'video' is not supported without Quarto"),
+])
+def test_bad_shortcodes_are_named(tmp_path, source, message):
+    with pytest.raises(UserError, match=message):
+        expand_shortcodes(source, {"al": {}}, tmp_path)
+
+
+def _mini_paper(tmp_path, body):
+    for name in ("crossref.lua", "references.bib"):
+        shutil.copy(ROOT / "paper" / name, tmp_path / name)
+    (tmp_path / "fig.svg").write_text(SVG)
+    (tmp_path / "_variables.yml").write_text("n: 7\n")
+    (tmp_path / "paper.qmd").write_text(body)
+
+
+BODY = """---
+title: Mini
+section-numbering: "1.1"
+---
+# Intro {#sec-intro}
+
+There are {{< var n >}} things; see @fig-box, @tbl-t and @sec-intro [@settles2009survey].
+
+![A box.](fig.svg){#fig-box}
+
+| a | b |
+|:--|--:|
+| 1 | 2 |
+
+: A table. {#tbl-t}
+
+# References {#sec-references .unnumbered}
+
+::: {#refs}
+:::
+"""
+
+
+def test_pandoc_path_renders_numbered_cross_references_and_citations(tmp_path):
+    _mini_paper(tmp_path, BODY)
+    pdf, html = render(tmp_path, tmp_path / "out", renderer="pandoc")
+    text = "".join(page.extract_text() for page in PdfReader(pdf).pages)
+    assert "There are 7 things; see Figure 1, Table 1 and Section 1" in " ".join(text.split())
+    assert "Settles" in text and "References" in text
+    page = html.read_text()
+    assert 'href="#fig-box">Figure 1</a>' in page and 'href="#tbl-t">Table 1</a>' in page
+    assert "Figure 1:" in page and "data:image/svg+xml" in page
+    assert "Active Learning Literature Survey" in page
+
+
+def test_unresolved_cross_reference_fails_the_render(tmp_path):
+    _mini_paper(tmp_path, BODY.replace("@tbl-t", "@tbl-missing"))
+    with pytest.raises(UserError, match="unresolved cross-reference @tbl-missing"):
+        render(tmp_path, tmp_path / "out", renderer="pandoc")
+    assert not (tmp_path / "out").exists()
+
+
+def test_unknown_citation_fails_the_render(tmp_path):
+    _mini_paper(tmp_path, BODY.replace("settles2009survey", "nobody2099"))
+    with pytest.raises(UserError, match="nobody2099"):
+        render(tmp_path, tmp_path / "out", renderer="pandoc")
+
+
+def test_quarto_requested_but_missing(tmp_path, monkeypatch):
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    with pytest.raises(UserError, match="renderer quarto requested but quarto is not on PATH"):
+        render(tmp_path, tmp_path / "out", renderer="quarto")

@@ -1,0 +1,64 @@
+import numpy as np
+import pytest
+from sklearn.base import BaseEstimator, ClassifierMixin
+from skactiveml.classifier import SklearnClassifier
+
+from medal.errors import UserError
+from medal.strategies import STRATEGY_METHODS, Strategy
+
+
+class FirstFeatureIsProbability(ClassifierMixin, BaseEstimator):
+    """Predicts P(class 1) = x[0]: lets the test state each sample's uncertainty by hand."""
+
+    def fit(self, X, y):
+        self.classes_ = np.array([0, 1])
+        return self
+
+    def predict_proba(self, X):
+        return np.column_stack([1 - X[:, 0], X[:, 0]])
+
+    def predict(self, X):
+        return (X[:, 0] > 0.5).astype(int)
+
+
+@pytest.fixture
+def hand_case():
+    # P(class 1) per pool sample; samples 0 and 1 are labelled.
+    p1 = np.array([0.5, 0.45, 0.9, 0.6, 0.02, 0.3])
+    X = np.column_stack([p1, np.zeros_like(p1)])
+    y = np.array([1, 0, np.nan, np.nan, np.nan, np.nan])
+    clf = SklearnClassifier(FirstFeatureIsProbability(), classes=[0, 1]).fit(X, y)
+    return X, y, clf
+
+
+@pytest.mark.parametrize("method", ["least_confident", "margin_sampling", "entropy"])
+def test_uncertainty_strategies_pick_the_hand_computed_most_uncertain(hand_case, method):
+    # Unlabelled p1: 0.9, 0.6, 0.02, 0.3 -> closest to 0.5 first: index 3 (0.6), then 5 (0.3), then 2 (0.9).
+    X, y, clf = hand_case
+    chosen = Strategy("s", method, random_state=0).query(X, y, clf, batch_size=3)
+    assert list(chosen) == [3, 5, 2]
+
+
+def test_random_sampling_picks_only_unlabelled_and_depends_on_seed(hand_case):
+    X, y, clf = hand_case
+    picks = {tuple(Strategy("r", "random", random_state=s).query(X, y, clf, batch_size=2)) for s in range(20)}
+    assert all(set(p) <= {2, 3, 4, 5} and len(set(p)) == 2 for p in picks)
+    assert len(picks) > 1
+
+
+@pytest.mark.parametrize("method", sorted(STRATEGY_METHODS))
+def test_every_library_strategy_queries_distinct_unlabelled_samples(blobs, method):
+    from medal.learners import Learner
+
+    y = np.full(len(blobs["y_pool"]), np.nan)
+    y[:10] = blobs["y_pool"][:10]
+    learner = Learner("lr", "logistic_regression", "fit")
+    clf = learner.make(np.array([0, 1]), random_state=0)
+    learner.update(clf, blobs["X_pool"], y, np.arange(10))
+    chosen = Strategy("s", method, random_state=0).query(blobs["X_pool"], y, clf, batch_size=7)
+    assert len(set(chosen)) == 7 and min(chosen) >= 10
+
+
+def test_unknown_method_lists_valid_ones():
+    with pytest.raises(UserError, match="unknown strategy method 'oracle' for 'x'; valid: entropy, least_confident, margin_sampling, random"):
+        Strategy("x", "oracle", random_state=0)
