@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import math
 from collections import defaultdict
 from pathlib import Path
@@ -17,6 +18,7 @@ import yaml  # noqa: E402
 from medal.aggregate import BASELINE, read_csv  # noqa: E402
 from medal.fileio import read_json, write_text_atomic  # noqa: E402
 from medal.metrics import METRIC_LABELS  # noqa: E402
+from medal.runner import run_file_name  # noqa: E402
 
 # Okabe-Ito: a colour-blind-safe palette; each strategy keeps its colour in every figure.
 PALETTE = ["#000000", "#E69F00", "#56B4E9", "#009E73", "#CC79A7", "#0072B2", "#D55E00", "#F0E442"]
@@ -50,22 +52,18 @@ def strategy_colours(strategies: list[str]) -> dict[str, str]:
     return {name: PALETTE[i % len(PALETTE)] for i, name in enumerate(strategies)}
 
 
-def _figure_style() -> None:
-    plt.rcParams.update(
-        {
-            "svg.hashsalt": "medal",
-            "svg.fonttype": "path",
-            "font.size": 9,
-            "axes.spines.top": False,
-            "axes.spines.right": False,
-        }
-    )
+# A fixed hash salt and no date make the SVG bytes depend only on the data.
+FIGURE_STYLE = {
+    "svg.hashsalt": "medal",
+    "svg.fonttype": "path",
+    "font.size": 9,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+}
 
 
 def _save(fig: plt.Figure, path: Path) -> None:
     """Save an SVG without dates or random ids, atomically."""
-    import io
-
     buffer = io.StringIO()
     fig.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None}, bbox_inches="tight")
     plt.close(fig)
@@ -74,7 +72,6 @@ def _save(fig: plt.Figure, path: Path) -> None:
 
 def learning_curves_figure(params: dict[str, Any], provenance: dict[str, dict[str, Any]], curves: list[dict[str, str]], summary: list[dict[str, str]], path: Path) -> None:
     """One panel per (learner, dataset): mean primary metric versus labels with 95 % CI bands."""
-    _figure_style()
     study = params["study"]
     metric = params["evaluation"]["primary_metric"]
     colours = strategy_colours(study["strategies"])
@@ -85,9 +82,22 @@ def learning_curves_figure(params: dict[str, Any], provenance: dict[str, dict[st
             series[key].append(tuple(_num(row[k]) for k in ("labels", "mean", "ci_low", "ci_high")))
     full_pool = {(r["dataset"], r["learner"]): _num(r["full_pool"]) for r in summary}
     datasets, learners = study["datasets"], study["learners"]
-    fig, axes = plt.subplots(
-        len(learners), len(datasets), figsize=(2.6 * len(datasets), 2.1 * len(learners)), squeeze=False, sharex="col"
-    )
+    with plt.rc_context(FIGURE_STYLE):
+        fig, axes = plt.subplots(
+            len(learners), len(datasets), figsize=(2.6 * len(datasets), 2.1 * len(learners)), squeeze=False, sharex="col"
+        )
+        _draw_learning_curves(axes, params, provenance, series, full_pool, colours)
+        handles, names = axes[0][0].get_legend_handles_labels()
+        fig.legend(handles, names, loc="lower center", ncol=len(names), frameon=False, bbox_to_anchor=(0.5, -0.02))
+        fig.tight_layout(rect=(0, 0.04, 1, 1))
+        _save(fig, path)
+
+
+def _draw_learning_curves(axes, params: dict[str, Any], provenance: dict[str, dict[str, Any]], series: dict,
+                          full_pool: dict, colours: dict[str, str]) -> None:
+    study = params["study"]
+    metric = params["evaluation"]["primary_metric"]
+    datasets, learners = study["datasets"], study["learners"]
     for i, learner in enumerate(learners):
         for j, dataset in enumerate(datasets):
             ax = axes[i][j]
@@ -102,10 +112,6 @@ def learning_curves_figure(params: dict[str, Any], provenance: dict[str, dict[st
                 ax.set_ylabel(f"{label(learner, LEARNER_LABELS)}\n{METRIC_LABELS[metric]}", fontsize=8)
             if i == len(learners) - 1:
                 ax.set_xlabel("Labelled images")
-    handles, names = axes[0][0].get_legend_handles_labels()
-    fig.legend(handles, names, loc="lower center", ncol=len(names), frameon=False, bbox_to_anchor=(0.5, -0.02))
-    fig.tight_layout(rect=(0, 0.04, 1, 1))
-    _save(fig, path)
 
 
 def _num(text: str) -> float:
@@ -240,7 +246,7 @@ def timing_table(params: dict[str, Any], provenance: dict[str, dict[str, Any]], 
             fit, query = [], []
             for strategy in params["study"]["strategies"]:
                 for seed in range(params["al"]["seeds"]):
-                    cycles = read_json(timings_dir / dataset / strategy / f"{learner}-seed{seed}.json")["cycles"]
+                    cycles = read_json(timings_dir / dataset / strategy / run_file_name(learner, seed))["cycles"]
                     fit += [c["fit_seconds"] for c in cycles]
                     query += [c["query_seconds"] for c in cycles[:-1]]
             rows.append([
