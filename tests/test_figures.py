@@ -1,4 +1,4 @@
-from medal.figures import fmt_ci, in_sentence, markdown_table, provenance_text
+from medal.figures import fmt_ci, in_sentence, join_names, markdown_table, provenance_text, variables
 
 
 def test_markdown_table_has_caption_and_id():
@@ -30,3 +30,17 @@ def test_provenance_text_states_how_a_mirror_differs():
 def test_in_sentence_keeps_acronyms():
     assert in_sentence("Logistic regression (fit)") == "logistic regression (fit)"
     assert in_sentence("SGD log-loss (fit)") == "SGD log-loss (fit)"
+
+
+def test_join_names():
+    assert [join_names(n) for n in ([], ["a"], ["a", "b"], ["a", "b", "c"])] == ["", "a", "a and b", "a, b and c"]
+
+
+def test_variables_of_a_study_without_images(params):
+    params["study"]["datasets"] = ["wdbc"]
+    provenance = {"wdbc": {"title": "WDBC", "counts": {"train": [148, 250], "test": [64, 107]}, "variant": "bundled",
+                           "official_counts": None, "class_names": ["malignant", "benign"], "shape": [30]}}
+    out = variables(params, provenance)
+    assert out["image_limitation"] == "This configuration uses no images, only tabular features."
+    assert out["dataset_list"] == "WDBC"
+    assert out["data"]["wdbc"]["pool"] == 398 and out["data"]["wdbc"]["minority_class"] == "malignant"

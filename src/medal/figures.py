@@ -291,7 +291,7 @@ def results_text(
             (learner, group) for learner in params["study"]["learners"] for group in identical[dataset].get(learner, [])
         ]
         for learner, group in same:
-            names = _join([label(s, STRATEGY_LABELS).lower() for s in group])
+            names = join_names([label(s, STRATEGY_LABELS).lower() for s in group])
             paragraph += f" With {in_sentence(label(learner, LEARNER_LABELS))}, {names} queried exactly the same images in every seed."
         paragraphs.append(paragraph)
     return "\n\n".join(paragraphs) + "\n"
@@ -330,8 +330,8 @@ def variables(params: dict[str, Any], provenance: dict[str, dict[str, Any]]) -> 
         "target_percent": _percent(params["evaluation"]["target_fraction"]),
         "primary_metric": METRIC_LABELS[params["evaluation"]["primary_metric"]].lower(),
         "n_datasets": len(params["study"]["datasets"]),
-        "dataset_list": _join([provenance[d]["title"] for d in params["study"]["datasets"]]),
-        "image_sizes": _join(sorted({data[d]["shape"] for d in data if len(provenance[d]["shape"]) == 2})) or "not applicable",
+        "dataset_list": join_names([provenance[d]["title"] for d in params["study"]["datasets"]]),
+        "image_limitation": _image_limitation(sorted({data[d]["shape"] for d in data if len(provenance[d]["shape"]) == 2})),
         "n_strategies": len(params["study"]["strategies"]),
         "n_learners": len(params["study"]["learners"]),
         "data": data,
@@ -384,8 +384,17 @@ def data_description(params: dict[str, Any], provenance: dict[str, dict[str, Any
     return " ".join(sentences) + "\n"
 
 
-def _join(names: list[str]) -> str:
-    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+def _image_limitation(sizes: list[str]) -> str:
+    if not sizes:
+        return "This configuration uses no images, only tabular features."
+    return f"The images are small ({join_names(sizes)} pixels), far below clinical resolution."
+
+
+def join_names(names: list[str]) -> str:
+    """'a', 'a and b', 'a, b and c'; empty for no names."""
+    if len(names) < 2:
+        return "".join(names)
+    return ", ".join(names[:-1]) + " and " + names[-1]
 
 
 def build_all(params: dict[str, Any], raw_dir: Path, aggregate_dir: Path, timings_dir: Path, out_dir: Path, variables_path: Path) -> None:
