@@ -88,6 +88,24 @@ local function references_heading(header)
   end
 end
 
+-- Pandoc's HTML template prints each author as plain text: turn Quarto-style author records
+-- (name, affiliation, email) into "name, affiliation".
+local function plain_authors(meta)
+  if FORMAT:match("typst") or not meta.author then return meta end
+  local authors = pandoc.List()
+  for _, author in ipairs(meta.author) do
+    if type(author) == "table" and author.name then
+      local parts = { pandoc.utils.stringify(author.name) }
+      if author.affiliation then parts[#parts + 1] = pandoc.utils.stringify(author.affiliation) end
+      authors:insert(pandoc.MetaInlines({ pandoc.Str(table.concat(parts, ", ")) }))
+    else
+      authors:insert(author)
+    end
+  end
+  meta.author = authors
+  return meta
+end
+
 -- Pandoc's Typst template inserts keywords unquoted into a Typst array; quote them.
 local function typst_keywords(meta)
   if FORMAT:match("typst") and meta.keywords then
@@ -102,7 +120,7 @@ local function typst_keywords(meta)
 end
 
 return {
-  { Meta = typst_keywords },
+  { Meta = function(meta) return typst_keywords(plain_authors(meta)) end },
   { Pandoc = number_document },
   { Cite = resolve, Header = references_heading },
 }

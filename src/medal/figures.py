@@ -47,9 +47,17 @@ def in_sentence(text: str) -> str:
     return text if text[1:2].isupper() else text[:1].lower() + text[1:]
 
 
+LINE_STYLES = ["-", "--", ":", "-."]
+
+
 def strategy_colours(strategies: list[str]) -> dict[str, str]:
     """A fixed colour per strategy, in the order the study lists them."""
     return {name: PALETTE[i % len(PALETTE)] for i, name in enumerate(strategies)}
+
+
+def strategy_line_styles(strategies: list[str]) -> dict[str, str]:
+    """A line style per strategy, so that curves lying on top of each other stay distinguishable."""
+    return {name: LINE_STYLES[i % len(LINE_STYLES)] for i, name in enumerate(strategies)}
 
 
 # A fixed hash salt and no date make the SVG bytes depend only on the data.
@@ -98,12 +106,13 @@ def _draw_learning_curves(axes, params: dict[str, Any], provenance: dict[str, di
     study = params["study"]
     metric = params["evaluation"]["primary_metric"]
     datasets, learners = study["datasets"], study["learners"]
+    styles = strategy_line_styles(study["strategies"])
     for i, learner in enumerate(learners):
         for j, dataset in enumerate(datasets):
             ax = axes[i][j]
             for strategy in study["strategies"]:
                 points = np.array(series[(dataset, learner, strategy)], dtype=float)
-                ax.plot(points[:, 0], points[:, 1], color=colours[strategy], lw=1.2, label=label(strategy, STRATEGY_LABELS))
+                ax.plot(points[:, 0], points[:, 1], color=colours[strategy], ls=styles[strategy], lw=1.3, label=label(strategy, STRATEGY_LABELS))
                 ax.fill_between(points[:, 0], points[:, 2], points[:, 3], color=colours[strategy], alpha=0.18, lw=0)
             ax.axhline(full_pool[(dataset, learner)], color="0.4", ls="--", lw=0.8, label="Full pool")
             if i == 0:
@@ -287,12 +296,13 @@ def results_text(
                 )
             sentences.append(text)
         paragraph = f"On {provenance[dataset]['title']}, " + "; ".join(sentences) + "."
-        same = [
-            (learner, group) for learner in params["study"]["learners"] for group in identical[dataset].get(learner, [])
-        ]
-        for learner, group in same:
+        learners_by_group: dict[tuple[str, ...], list[str]] = {}
+        for learner in params["study"]["learners"]:
+            for group in identical[dataset].get(learner, []):
+                learners_by_group.setdefault(tuple(group), []).append(in_sentence(label(learner, LEARNER_LABELS)))
+        for group, learners in learners_by_group.items():
             names = join_names([label(s, STRATEGY_LABELS).lower() for s in group])
-            paragraph += f" With {in_sentence(label(learner, LEARNER_LABELS))}, {names} queried exactly the same images in every seed."
+            paragraph += f" {names[:1].upper() + names[1:]} queried exactly the same images in every seed with {join_names(learners)}."
         paragraphs.append(paragraph)
     return "\n\n".join(paragraphs) + "\n"
 
