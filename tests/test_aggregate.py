@@ -46,6 +46,13 @@ def test_summary_by_hand(study):
     assert rows["entropy"]["reached"] == "2" and float(rows["entropy"]["labels_to_target"]) == 20
     # Saving is paired by seed over seeds where both reached the target: seed 0 only, 30 - 20.
     assert float(rows["entropy"]["saving"]) == 10 and rows["entropy"]["saving_pairs"] == "1"
+    # Per-seed AULC differences entropy - random: 0.825 - 0.7 and 0.85 - 0.625, both positive:
+    # the exact two-sided Wilcoxon p-value with two pairs is 2 * (1/4); one comparison, so Holm is the same.
+    assert float(rows["entropy"]["p_wilcoxon"]) == pytest.approx(0.5)
+    assert float(rows["entropy"]["p_holm"]) == pytest.approx(0.5)
+    assert rows["random"]["p_wilcoxon"] == ""
+    friedman = read_json(study / "agg" / "friedman.json")
+    assert friedman["strategies"] == ["random", "entropy"] and friedman["average_ranks"] == [2.0, 1.0]
     metrics = read_json(study / "metrics.json")
     assert metrics["d"]["lr"]["random"]["labels_to_target"] == 30
 

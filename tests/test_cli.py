@@ -11,8 +11,10 @@ def test_help_lists_every_stage():
         assert command in out
 
 
-def test_unknown_strategy_is_one_line_with_the_valid_names(capsys, monkeypatch):
+def test_unknown_strategy_is_one_line_with_the_valid_names(capsys, monkeypatch, params):
     monkeypatch.chdir(ROOT)
     assert main(["al", "wdbc", "magic"]) == 2
     err = capsys.readouterr().err
-    assert err == "error: unknown strategy 'magic'; valid: entropy, least_confident, margin, random\n"
+    valid = ", ".join(sorted(params["strategies"]))
+    assert "badge, coreset, dal, density_weighted, entropy" in valid
+    assert err == f"error: unknown strategy 'magic'; valid: {valid}\n"

@@ -13,7 +13,9 @@ def test_project_params_are_valid(params):
     "mutate, message",
     [
         (lambda p: p["study"].update(strategies=["random", "magic"]),
-         "unknown strategy 'magic' in study.strategies; valid: entropy, least_confident, margin, random"),
+         "unknown strategy 'magic' in study.strategies; valid: badge, coreset, dal, density_weighted, entropy, "
+         "epistemic, least_confident, margin, mc_eer, mcpal, probcover, qbc_kl_divergence, qbc_vote_entropy, "
+         "random, typiclust"),
         (lambda p: p["study"].update(learners=["boost"]), "unknown learner 'boost' in study.learners; valid: "),
         (lambda p: p["study"].update(datasets=["mnist"]), "unknown dataset 'mnist' in study.datasets; valid: "),
         (lambda p: p["al"].update(batch_size=0), "al.batch_size must be a positive integer, got 0"),
@@ -23,6 +25,8 @@ def test_project_params_are_valid(params):
         (lambda p: p["evaluation"].update(target_fraction=1.5), "target_fraction must be a number in (0, 1]"),
         (lambda p: p["strategies"].update(odd={"method": "oracle"}), "strategies.odd.method 'oracle' unknown; valid: "),
         (lambda p: p.pop("al"), "missing section 'al'"),
+        (lambda p: p["strategies"]["dal"].update(k=3), "strategies.dal: unknown option k; valid: max_candidates"),
+        (lambda p: p["learners"]["random_forest"].update(update="partial_fit"), "random_forest has no partial_fit"),
     ],
 )
 def test_invalid_params_name_the_problem(params, mutate, message):

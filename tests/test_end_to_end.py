@@ -83,7 +83,8 @@ def test_pdf_has_the_sections_and_the_figure(built):
     text = " ".join(" ".join(pages).split())
     for number, section in enumerate(SECTIONS, start=1):
         assert f"{number} {section}" in text
-    assert "Figure 1: Learning curves" in text and "Table 1:" in text and "References" in text
+    assert "Figure 1: Learning curves" in text and "Figure 2: Critical-difference diagram" in text
+    assert "Table 1:" in text and "References" in text
     figure_page = next(i for i, page in enumerate(pages) if "Figure 1: Learning curves" in " ".join(page.split()))
     operations = ContentStream(reader.pages[figure_page].get_contents(), reader).operations
     drawn = sum(1 for _, operator in operations if operator in PATH_OPERATORS)
@@ -96,10 +97,12 @@ def test_html_is_self_contained_and_embeds_the_figure(built):
     target = built[0]
     html = (target / "paper" / "_output" / "paper.html").read_text()
     assert 'id="fig-curves"' in html and 'href="#fig-curves">Figure 1</a>' in html
-    images = re.findall(r'src="data:image/svg\+xml;base64,([^"]+)"', html)
-    assert len(images) == 1
-    svg = base64.b64decode(images[0]).decode()
-    assert "Random" in svg and "Entropy" in svg  # legend labels (matplotlib keeps them as comments)
+    assert 'id="fig-cd"' in html and 'href="#fig-cd">Figure 2</a>' in html
+    images = [base64.b64decode(data).decode() for data in re.findall(r'src="data:image/svg\+xml;base64,([^"]+)"', html)]
+    assert len(images) == 2  # learning curves, critical-difference diagram
+    # Strategy names (matplotlib keeps text as comments): legend of the curves, labels of the CD diagram.
+    assert all("Random" in svg and "Entropy" in svg for svg in images)
+    assert "CD = " in images[1]
     assert not re.search(r'src="(?!data:)[^"]+\.(svg|png)"', html)
     for section in SECTIONS:
         assert section in html

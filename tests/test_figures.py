@@ -11,6 +11,7 @@ def test_fmt_ci():
     assert fmt_ci(0.5, 0.4, 0.6) == "0.500 [0.400, 0.600]"
     assert fmt_ci(12.0, float("nan"), float("nan"), 0) == "12"
     assert fmt_ci(float("nan"), 0, 0) == "n/a"
+    assert fmt_ci(27.0, -0.4, 54.2, 0) == "27 [0, 54]"  # no negative zero
 
 
 def test_provenance_text_states_how_a_mirror_differs():
@@ -44,3 +45,23 @@ def test_variables_of_a_study_without_images(params):
     assert out["image_limitation"] == "This configuration uses no images, only tabular features."
     assert out["dataset_list"] == "WDBC"
     assert out["data"]["wdbc"]["pool"] == 398 and out["data"]["wdbc"]["minority_class"] == "malignant"
+
+
+def test_cliques_join_strategies_closer_than_the_critical_difference():
+    import numpy as np
+
+    from medal.figures import _cliques
+
+    # Ranks 1.0, 1.5, 2.4, 3.9 with CD 1.0: {1.0, 1.5} and {1.5, 2.4} are within the CD, 3.9 stands alone.
+    assert _cliques(np.array([1.0, 1.5, 2.4, 3.9]), 1.0) == [(0, 1), (1, 2)]
+    assert _cliques(np.array([1.0, 2.0, 3.0]), 0.5) == []
+
+
+def test_significance_marks():
+    from medal.figures import significance_mark
+
+    baseline = {"aulc": "0.600000", "p_holm": ""}
+    assert significance_mark({"aulc": "0.700000", "p_holm": "0.010000"}, baseline) == " ▲"
+    assert significance_mark({"aulc": "0.500000", "p_holm": "0.010000"}, baseline) == " ▼"
+    assert significance_mark({"aulc": "0.700000", "p_holm": "0.200000"}, baseline) == ""
+    assert significance_mark({"aulc": "0.700000", "p_holm": "0.010000"}, None) == ""

@@ -44,3 +44,52 @@ def test_same_seed_same_model(blobs):
 def test_partial_fit_on_an_estimator_without_it_is_refused():
     with pytest.raises(UserError, match="learners.lr: logistic_regression has no partial_fit; set update: fit"):
         Learner("lr", "logistic_regression", "partial_fit")
+
+
+@pytest.mark.parametrize(
+    "estimator, update, params",
+    [
+        ("gaussian_nb", "partial_fit", {}),
+        ("gaussian_nb", "fit", {}),
+        ("mlp", "fit", {"hidden_layer_sizes": [16], "max_iter": 500}),
+        ("random_forest", "fit", {"n_estimators": 20}),
+        ("svm_rbf", "fit", {}),
+    ],
+)
+def test_every_learner_updates_and_predicts_probabilities(blobs, estimator, update, params):
+    learner = Learner("x", estimator, update, params)
+    clf = learner.make(np.array([0, 1]), random_state=0)
+    X, y = blobs["X_pool"], blobs["y_pool"]
+    for batch in (np.arange(0, 10), np.arange(10, 30), np.arange(30, 60)):
+        learner.update(clf, X, _labelled(y, np.arange(batch[-1] + 1)), batch)
+    proba = clf.predict_proba(blobs["X_test"])
+    assert proba.shape == (40, 2) and np.allclose(proba.sum(axis=1), 1)
+    assert clf.score(blobs["X_test"], blobs["y_test"]) > 0.8
+
+
+@pytest.mark.parametrize("estimator", ["random_forest", "svm_rbf"])
+def test_estimators_without_partial_fit_refuse_it(estimator):
+    with pytest.raises(UserError, match=f"{estimator} has no partial_fit; set update: fit"):
+        Learner("x", estimator, "partial_fit")
+
+
+def test_mlp_partial_fit_needs_several_passes_per_batch(blobs):
+    """One partial_fit call is one Adam step: a single pass per batch leaves the MLP untrained."""
+    X, y = blobs["X_pool"], blobs["y_pool"]
+    scores = {}
+    for epochs in (1, 50):
+        learner = Learner("mlp", "mlp", "partial_fit", {"hidden_layer_sizes": [16]}, epochs=epochs)
+        clf = learner.make(np.array([0, 1]), random_state=0)
+        for batch in (np.arange(0, 10), np.arange(10, 30), np.arange(30, 60)):
+            learner.update(clf, X, _labelled(y, np.arange(batch[-1] + 1)), batch)
+        scores[epochs] = clf.score(blobs["X_test"], blobs["y_test"])
+    assert scores[1] < 0.6 < 0.8 < scores[50]
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"update": "fit", "epochs": 3}, "epochs applies to update: partial_fit only"),
+    ({"update": "partial_fit", "epochs": 0}, "epochs must be a positive integer, got 0"),
+])
+def test_bad_epochs_are_named(kwargs, message):
+    with pytest.raises(UserError, match=message):
+        Learner("x", "sgd_log_loss", **kwargs)

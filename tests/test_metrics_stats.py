@@ -44,3 +44,42 @@ def test_aulc_and_labels_to_target_by_hand():
     assert aulc([0, 10, 20], [0.0, 1.0, 1.0]) == pytest.approx(0.75)
     assert labels_to_target([10, 20, 30], [0.5, 0.8, 0.9], 0.8) == 20
     assert labels_to_target([10, 20], [0.5, 0.6], 0.8) is None
+
+
+def test_holm_by_hand():
+    # sorted p: 0.01, 0.02, 0.04 -> 3*0.01=0.03, max(0.03, 2*0.02=0.04)=0.04, max(0.04, 1*0.04)=0.04
+    from medal.stats import holm
+
+    assert holm([0.04, 0.01, 0.02]) == pytest.approx([0.04, 0.03, 0.04])
+    assert holm([0.5, 0.9]) == pytest.approx([1.0, 1.0])
+
+
+@given(st.lists(st.floats(0, 1), min_size=1, max_size=12))
+def test_holm_never_lowers_a_p_value_and_keeps_their_order(p):
+    from medal.stats import holm
+
+    adjusted = holm(p)
+    assert all(a >= b - 1e-15 and a <= 1 for a, b in zip(adjusted, p))
+    order = np.argsort(p, kind="stable")
+    assert all(adjusted[i] <= adjusted[j] + 1e-15 for i, j in zip(order, order[1:]))
+
+
+def test_paired_wilcoxon():
+    from medal.stats import paired_wilcoxon
+
+    assert paired_wilcoxon([0.5] * 5, [0.5] * 5) == 1.0
+    # Ten positive differences with distinct ranks: exact two-sided p = 2 / 2**10.
+    assert paired_wilcoxon([0.0] * 10, [0.1 * i for i in range(1, 11)]) == pytest.approx(2 / 1024)
+
+
+def test_friedman_nemenyi_by_hand():
+    from medal.stats import friedman_nemenyi
+
+    # Column 0 always best, column 2 always worst: average ranks 1, 2, 3.
+    scores = np.array([[0.9, 0.8, 0.7], [0.6, 0.5, 0.4], [0.95, 0.9, 0.1], [0.7, 0.6, 0.5]])
+    result = friedman_nemenyi(scores)
+    assert result["average_ranks"] == [1.0, 2.0, 3.0]
+    # Rank sums 4, 8, 12: 12 / (N k (k+1)) * (16 + 64 + 144) - 3 N (k+1) = 56 - 48 = 8.
+    assert result["statistic"] == pytest.approx(8.0)
+    # Demšar (2006): q_0.05 for k = 3 is 2.343, so CD = 2.343 * sqrt(3*4 / (6*4)).
+    assert result["critical_difference"] == pytest.approx(2.343 * math.sqrt(0.5), abs=1e-3)

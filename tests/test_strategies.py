@@ -60,5 +60,55 @@ def test_every_library_strategy_queries_distinct_unlabelled_samples(blobs, metho
 
 
 def test_unknown_method_lists_valid_ones():
-    with pytest.raises(UserError, match="unknown strategy method 'oracle' for 'x'; valid: entropy, least_confident, margin_sampling, random"):
+    valid = ", ".join(sorted(STRATEGY_METHODS))
+    assert "badge, coreset, density_weighted_entropy, discriminative_al, entropy" in valid
+    with pytest.raises(UserError, match=f"unknown strategy method 'oracle' for 'x'; valid: {valid}"):
         Strategy("x", "oracle", random_state=0)
+
+
+class FixedProbabilities:
+    """A fitted-classifier stand-in that returns given class probabilities."""
+
+    def __init__(self, p1):
+        self.p1 = np.asarray(p1)
+
+    def predict_proba(self, X):
+        return np.column_stack([1 - self.p1, self.p1])
+
+
+def test_density_weighted_entropy_by_hand():
+    from medal.strategies import DensityWeightedEntropy
+
+    # Cosine similarities: rows 0 and 1 point the same way, row 2 is orthogonal to both,
+    # so the mean similarities (densities) are 2/3, 2/3 and 1/3.
+    X = np.array([[1.0, 0.0], [2.0, 0.0], [0.0, 1.0]])
+    clf = FixedProbabilities([0.5, 0.9, 0.5])
+    entropy = np.array([np.log(2), -(0.9 * np.log(0.9) + 0.1 * np.log(0.1)), np.log(2)])  # 0.6931, 0.3251, 0.6931
+    density = np.array([2 / 3, 2 / 3, 1 / 3])
+    qs = DensityWeightedEntropy(beta=1.0, random_state=0)
+    assert qs.utilities(X, clf.predict_proba(X)) == pytest.approx(entropy * density)  # 0.4621, 0.2167, 0.2310
+    y = np.full(3, np.nan)
+    assert list(qs.query(X, y, clf, fit_clf=False, batch_size=3)) == [0, 2, 1]
+    # A stronger density weight prefers the dense, less uncertain sample 1 over the isolated sample 2.
+    assert list(DensityWeightedEntropy(beta=2.0).query(X, y, clf, fit_clf=False, batch_size=3)) == [0, 1, 2]
+    # Labelled samples are never queried.
+    assert list(qs.query(X, np.array([1.0, np.nan, np.nan]), clf, fit_clf=False, batch_size=2)) == [2, 1]
+
+
+def test_candidate_subsampling_limits_the_scored_pool(blobs):
+    from medal.learners import Learner
+
+    y = np.full(len(blobs["y_pool"]), np.nan)
+    y[:10] = blobs["y_pool"][:10]
+    learner = Learner("lr", "logistic_regression", "fit")
+    clf = learner.make(np.array([0, 1]), random_state=0)
+    learner.update(clf, blobs["X_pool"], y, np.arange(10))
+    for method in ("entropy", "density_weighted_entropy", "monte_carlo_eer"):
+        strategy = Strategy("s", method, random_state=0, max_candidates=12)
+        chosen = strategy.query(blobs["X_pool"], y, clf, batch_size=3)
+        assert len(set(chosen)) == 3 and min(chosen) >= 10
+
+
+def test_unknown_strategy_option_is_named():
+    with pytest.raises(UserError, match="strategies.q: unknown option n_trees; valid: max_candidates, n_members"):
+        Strategy("q", "qbc_vote_entropy", random_state=0, n_trees=3)

@@ -14,7 +14,7 @@ from medal.errors import UserError
 from medal.fileio import read_json, write_json_atomic, write_text_atomic
 from medal.metrics import METRIC_NAMES
 from medal.runner import run_file_name
-from medal.stats import aulc, labels_to_target, mean_ci
+from medal.stats import aulc, friedman_nemenyi, holm, labels_to_target, mean_ci, paired_wilcoxon
 
 BASELINE = "random"
 
@@ -62,6 +62,7 @@ def summarise_configuration(
         finals.append(scores[-1])
     reached = [n for n in per_seed_labels if n is not None]
     return {
+        "per_seed_aulc": per_seed_aulc,
         "aulc": mean_ci(per_seed_aulc),
         "final": mean_ci(finals),
         "full_pool": mean_ci([ref[metric] for ref in reference]),
@@ -76,6 +77,24 @@ def paired_saving(baseline: list[int | None], strategy: list[int | None]) -> tup
     """Labels saved versus the baseline, paired by seed over seeds where both reached the target."""
     diffs = [b - s for b, s in zip(baseline, strategy) if b is not None and s is not None]
     return mean_ci(diffs), len(diffs)
+
+
+def wilcoxon_against_baseline(summaries: dict[str, dict[str, Any]]) -> dict[str, tuple[float, float]]:
+    """Per strategy: Wilcoxon signed-rank p-value of its per-seed AULC against random, and Holm-adjusted over the strategies."""
+    if BASELINE not in summaries:
+        return {}
+    others = [s for s in summaries if s != BASELINE]
+    raw = [paired_wilcoxon(summaries[BASELINE]["per_seed_aulc"], summaries[s]["per_seed_aulc"]) for s in others]
+    return {s: (p, adjusted) for s, p, adjusted in zip(others, raw, holm(raw))}
+
+
+def friedman_across_blocks(study: dict[str, Any], summary_rows: list[list[Any]]) -> dict[str, Any]:
+    """Friedman test and Nemenyi critical difference of the strategies' mean AULC over (dataset, learner) blocks."""
+    strategies = study["strategies"]
+    aulc_by = {(row[0], row[1], row[2]): row[4] for row in summary_rows}
+    blocks = [(d, l) for d in study["datasets"] for l in study["learners"]]
+    scores = np.array([[aulc_by[(d, l, s)] for s in strategies] for d, l in blocks])
+    return {"strategies": strategies, **friedman_nemenyi(scores)}
 
 
 def same_queries(queries: dict[str, tuple]) -> list[list[str]]:
@@ -112,6 +131,7 @@ def aggregate(params: dict[str, Any], runs_dir: Path, reference_dir: Path, out_d
                         if name == metric:
                             plot_rows.append([n_labels, strategy, mean, low, high])
                 summaries[strategy] = summarise_configuration(runs, reference[learner][:seeds], metric, fraction)
+            p_values = wilcoxon_against_baseline(summaries)
             for strategy, summary in summaries.items():
                 if BASELINE in summaries:
                     (saving, s_low, s_high), pairs = paired_saving(
@@ -121,7 +141,8 @@ def aggregate(params: dict[str, Any], runs_dir: Path, reference_dir: Path, out_d
                     saving, s_low, s_high, pairs = math.nan, math.nan, math.nan, 0
                 summary_rows.append(
                     [dataset, learner, strategy, metric, *summary["aulc"], *summary["final"], *summary["full_pool"],
-                     summary["reached"], summary["seeds"], *summary["labels_to_target"], saving, s_low, s_high, pairs]
+                     summary["reached"], summary["seeds"], *summary["labels_to_target"], saving, s_low, s_high, pairs,
+                     *p_values.get(strategy, (math.nan, math.nan))]
                 )
                 metrics.setdefault(dataset, {}).setdefault(learner, {})[strategy] = {
                     "aulc": round(summary["aulc"][0], 6),
@@ -139,11 +160,12 @@ def aggregate(params: dict[str, Any], runs_dir: Path, reference_dir: Path, out_d
         csv_text(
             ["dataset", "learner", "strategy", "metric", "aulc", "aulc_low", "aulc_high", "final", "final_low",
              "final_high", "full_pool", "full_pool_low", "full_pool_high", "reached", "seeds", "labels_to_target",
-             "labels_low", "labels_high", "saving", "saving_low", "saving_high", "saving_pairs"],
+             "labels_low", "labels_high", "saving", "saving_low", "saving_high", "saving_pairs", "p_wilcoxon", "p_holm"],
             summary_rows,
         ),
     )
     write_json_atomic(out_dir / "identical.json", identical)
+    write_json_atomic(out_dir / "friedman.json", friedman_across_blocks(study, summary_rows))
     write_json_atomic(metrics_path, metrics)
     for name, text in plot_files.items():
         write_text_atomic(out_dir / "plots" / name, text)

@@ -8,9 +8,9 @@ from typing import Any
 import yaml
 
 from medal.errors import UserError
-from medal.learners import ESTIMATORS, UPDATE_MODES
+from medal.learners import ESTIMATORS, UPDATE_MODES, Learner
 from medal.metrics import METRIC_NAMES
-from medal.strategies import STRATEGY_METHODS
+from medal.strategies import STRATEGY_METHODS, Strategy
 
 DEFAULT_PARAMS = Path("params.yaml")
 
@@ -74,6 +74,10 @@ def validate(params: dict[str, Any]) -> None:
         if spec.get("method") not in STRATEGY_METHODS:
             valid = ", ".join(sorted(STRATEGY_METHODS))
             raise UserError(f"params.yaml: strategies.{name}.method '{spec.get('method')}' unknown; valid: {valid}")
+    for name, spec in learners.items():
+        Learner.from_params(name, spec)  # checks epochs and partial_fit support
+    for name, spec in strategies.items():
+        Strategy.from_params(name, spec, random_state=0)  # checks options
     al = _require(params, "al")
     for key in ("initial_labels", "batch_size", "budget", "seeds"):
         _positive_int("al", key, al.get(key))

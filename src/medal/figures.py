@@ -28,12 +28,29 @@ STRATEGY_LABELS = {
     "least_confident": "Least confident",
     "margin": "Margin",
     "entropy": "Entropy",
+    "density_weighted": "Density-weighted entropy",
+    "qbc_vote_entropy": "QBC vote entropy",
+    "qbc_kl_divergence": "QBC KL divergence",
+    "epistemic": "Epistemic uncertainty",
+    "mcpal": "McPAL",
+    "mc_eer": "MC expected error reduction",
+    "coreset": "Core-Set",
+    "typiclust": "TypiClust",
+    "probcover": "ProbCover",
+    "badge": "BADGE",
+    "dal": "Discriminative AL",
 }
 
 LEARNER_LABELS = {
     "logreg": "Logistic regression (fit)",
     "sgd_partial_fit": "SGD log-loss (partial_fit)",
     "sgd_refit": "SGD log-loss (fit)",
+    "gnb_partial_fit": "Gaussian NB (partial_fit)",
+    "gnb_refit": "Gaussian NB (fit)",
+    "mlp_partial_fit": "MLP (partial_fit)",
+    "mlp_refit": "MLP (fit)",
+    "random_forest": "Random forest (fit)",
+    "svm_rbf": "RBF SVM (fit)",
 }
 
 
@@ -123,6 +140,56 @@ def _draw_learning_curves(axes, params: dict[str, Any], provenance: dict[str, di
                 ax.set_xlabel("Labelled images")
 
 
+def critical_difference_figure(params: dict[str, Any], friedman: dict[str, Any], path: Path) -> None:
+    """Average ranks of the strategies (1 = best, left) with the Nemenyi critical difference;
+    strategies closer than the CD are joined by a grey bar (Demšar 2006)."""
+    names = friedman["strategies"]
+    ranks = np.array(friedman["average_ranks"])
+    cd = friedman["critical_difference"]
+    k = len(names)
+    order = list(np.argsort(ranks, kind="stable"))
+    colours = strategy_colours(params["study"]["strategies"])
+    cliques = _cliques(ranks[order], cd)
+    top = -0.4 - 0.3 * len(cliques)  # label rows start below the clique bars
+    half = (k + 1) // 2
+    with plt.rc_context(FIGURE_STYLE):
+        fig, ax = plt.subplots(figsize=(6.0, 1.3 + 0.3 * k))
+        ax.set_xlim(0.5, k + 0.5)
+        ax.set_ylim(top - half - 0.5, 2.2)
+        ax.axis("off")
+        ax.hlines(0, 1, k, color="black", lw=1)
+        for r in range(1, k + 1):
+            ax.vlines(r, 0, 0.2, color="black", lw=1)
+            ax.text(r, 0.35, str(r), ha="center", va="bottom")
+        ax.hlines(1.4, 1, 1 + cd, color="black", lw=2)
+        ax.text(1 + cd / 2, 1.55, f"CD = {cd:.2f}", ha="center", va="bottom")
+        for level, (first, last) in enumerate(cliques):
+            y = -0.3 - 0.3 * level
+            ax.hlines(y, ranks[order[first]] - 0.04, ranks[order[last]] + 0.04, color="0.45", lw=3)
+        for position, index in enumerate(order):
+            left = position < half
+            row = position if left else k - 1 - position
+            y = top - row
+            end = 0.6 if left else k + 0.4
+            colour = colours[names[index]]
+            ax.plot([ranks[index], ranks[index], end], [0, y, y], color=colour, lw=1)
+            ax.text(end - 0.05 if left else end + 0.05, y, f"{label(names[index], STRATEGY_LABELS)} ({ranks[index]:.2f})",
+                    ha="right" if left else "left", va="center", clip_on=False)
+        _save(fig, path)
+
+
+def _cliques(sorted_ranks: np.ndarray, cd: float) -> list[tuple[int, int]]:
+    """Maximal runs of consecutive strategies (by rank) whose ranks differ by less than the CD."""
+    runs = []
+    for start in range(len(sorted_ranks)):
+        end = start
+        while end + 1 < len(sorted_ranks) and sorted_ranks[end + 1] - sorted_ranks[start] < cd:
+            end += 1
+        if end > start and not any(s <= start and end <= e for s, e in runs):
+            runs.append((start, end))
+    return runs
+
+
 def _num(text: str) -> float:
     return float(text) if text != "" else math.nan
 
@@ -131,9 +198,13 @@ def fmt_ci(mean: float, low: float, high: float, digits: int = 3) -> str:
     """``mean [low, high]``, or just the mean when the interval is undefined."""
     if math.isnan(mean):
         return "n/a"
+
+    def number(value: float) -> str:
+        return f"{round(value, digits) + 0.0:.{digits}f}"  # + 0.0 turns -0.0 into 0.0
+
     if math.isnan(low):
-        return f"{mean:.{digits}f}"
-    return f"{mean:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
+        return number(mean)
+    return f"{number(mean)} [{number(low)}, {number(high)}]"
 
 
 def markdown_table(header: list[str], rows: list[list[str]], caption: str, label_id: str, text_columns: int = 2) -> str:
@@ -167,6 +238,16 @@ def datasets_table(params: dict[str, Any], provenance: dict[str, dict[str, Any]]
     return markdown_table(header, rows, caption, "tbl-datasets", text_columns=3)
 
 
+ALPHA = 0.05
+
+
+def significance_mark(row: dict[str, str], baseline: dict[str, str] | None) -> str:
+    """' ▲' or ' ▼' when the Holm-adjusted Wilcoxon test against random is significant, else ''."""
+    if baseline is None or row["p_holm"] == "" or _num(row["p_holm"]) >= ALPHA:
+        return ""
+    return " ▲" if _num(row["aulc"]) > _num(baseline["aulc"]) else " ▼"
+
+
 def _best(values: dict[str, float]) -> set[str]:
     finite = {k: v for k, v in values.items() if not math.isnan(v)}
     if not finite:
@@ -187,12 +268,15 @@ def aulc_table(params: dict[str, Any], provenance: dict[str, dict[str, Any]], su
             row = [provenance[dataset]["title"], label(learner, LEARNER_LABELS)]
             for s in strategies:
                 text = fmt_ci(_num(cells[s]["aulc"]), _num(cells[s]["aulc_low"]), _num(cells[s]["aulc_high"]))
-                row.append(f"**{text}**" if s in best else text)
+                text = f"**{text}**" if s in best else text
+                row.append(text + significance_mark(cells[s], cells.get(BASELINE)))
             rows.append(row)
     metric = METRIC_LABELS[params["evaluation"]["primary_metric"]].lower()
     caption = (
         f"Normalised area under the learning curve ({metric}), mean [95 % CI] over "
-        f"{params['al']['seeds']} seeds; the highest mean per row in bold."
+        f"{params['al']['seeds']} seeds; the highest mean per row in bold. Paired Wilcoxon signed-rank "
+        f"test against random sampling with Holm correction within each row: ▲ higher, ▼ lower than random "
+        f"at p < {ALPHA}."
     )
     return markdown_table(["Dataset", "Learner", *(label(s, STRATEGY_LABELS) for s in strategies)], rows, caption, "tbl-aulc")
 
@@ -270,6 +354,24 @@ def timing_table(params: dict[str, Any], provenance: dict[str, dict[str, Any]], 
 
 def _percent(fraction: float) -> str:
     return f"{100 * fraction:g}"
+
+
+def friedman_text(params: dict[str, Any], friedman: dict[str, Any]) -> str:
+    """A generated sentence on the Friedman test and the critical-difference diagram."""
+    ranks = dict(zip(friedman["strategies"], friedman["average_ranks"]))
+    best = min(ranks, key=ranks.get)
+    text = (
+        f"Across the {friedman['blocks']} (dataset, learner) blocks, {label(best, STRATEGY_LABELS).lower()} had the best "
+        f"average rank ({ranks[best]:.2f}; random sampling {ranks.get(BASELINE, math.nan):.2f})"
+    )
+    if math.isnan(friedman["p_value"]):
+        return text + "; the Friedman test needs at least three strategies and two blocks.\n"
+    verdict = "reject" if friedman["p_value"] < ALPHA else "do not reject"
+    return text + (
+        f". The Friedman test gives χ² = {friedman['statistic']:.2f}, p = {friedman['p_value']:.3g}: we {verdict} "
+        f"that all strategies rank alike at α = {ALPHA}. Strategies whose average ranks differ by less than the "
+        f"Nemenyi critical difference, {friedman['critical_difference']:.2f}, are not distinguished (@fig-cd).\n"
+    )
 
 
 def results_text(
@@ -422,4 +524,7 @@ def build_all(params: dict[str, Any], raw_dir: Path, aggregate_dir: Path, timing
     write_text_atomic(out_dir / "data_provenance.md", provenance_text(params, provenance))
     identical = read_json(aggregate_dir / "identical.json")
     write_text_atomic(out_dir / "results.md", results_text(params, provenance, summary, identical))
+    friedman = read_json(aggregate_dir / "friedman.json")
+    critical_difference_figure(params, friedman, out_dir / "cd_diagram.svg")
+    write_text_atomic(out_dir / "friedman.md", friedman_text(params, friedman))
     write_text_atomic(variables_path, yaml.safe_dump(variables(params, provenance), sort_keys=True))

@@ -37,3 +37,48 @@ def labels_to_target(labels: Sequence[int], scores: Sequence[float], target: flo
         if score >= target:
             return int(n_labels)
     return None
+
+
+def holm(p_values: Sequence[float]) -> list[float]:
+    """Holm's step-down adjusted p-values (family-wise error control), in the input order.
+
+    Written here: neither SciPy nor scikit-learn provides it.
+    """
+    p = np.asarray(p_values, dtype=float)
+    order = np.argsort(p, kind="stable")
+    adjusted = np.empty_like(p)
+    running = 0.0
+    for rank, index in enumerate(order):
+        running = max(running, min(1.0, (len(p) - rank) * p[index]))
+        adjusted[index] = running
+    return adjusted.tolist()
+
+
+def paired_wilcoxon(baseline: Sequence[float], other: Sequence[float]) -> float:
+    """Two-sided Wilcoxon signed-rank p-value of paired samples; 1.0 when every difference is zero."""
+    diffs = np.asarray(other, dtype=float) - np.asarray(baseline, dtype=float)
+    if not np.any(diffs):
+        return 1.0
+    return float(stats.wilcoxon(diffs, zero_method="zsplit").pvalue)
+
+
+def friedman_nemenyi(scores: np.ndarray, alpha: float = 0.05) -> dict[str, object]:
+    """Friedman test over blocks (rows) and treatments (columns), higher score = better.
+
+    Returns the average rank of each column (1 = best), the test's statistic and p-value, and the
+    Nemenyi critical difference of average ranks (Demšar 2006).
+    """
+    n_blocks, k = scores.shape
+    ranks = np.vstack([stats.rankdata(-row) for row in scores])
+    statistic, p_value = (math.nan, math.nan)
+    if k >= 3 and n_blocks >= 2:
+        statistic, p_value = stats.friedmanchisquare(*scores.T)
+    q_alpha = stats.studentized_range.ppf(1 - alpha, k, np.inf) / math.sqrt(2)
+    cd = q_alpha * math.sqrt(k * (k + 1) / (6 * n_blocks))
+    return {
+        "average_ranks": ranks.mean(axis=0).tolist(),
+        "statistic": float(statistic),
+        "p_value": float(p_value),
+        "critical_difference": float(cd),
+        "blocks": n_blocks,
+    }

@@ -1,44 +1,191 @@
-"""Query strategies by name, all from scikit-activeml, behind one call signature."""
+"""Query strategies by name behind one call: ``Strategy.query(X, y, clf, batch_size)``.
+
+Every strategy is scikit-activeml's, except ``density_weighted_entropy``, which the library
+lacks and which this module implements (information density, Settles & Craven 2008). Strategies
+differ in what they need besides the data:
+
+- ``data``: only the pool (random, Core-Set, TypiClust, ProbCover);
+- ``model``: the learner's fitted classifier (uncertainty sampling, BADGE);
+- ``committee``: a bagged committee of the learner's estimator, refitted each query (QBC);
+- ``parzen``: a Parzen-window classifier on the same features, the frequency estimates these
+  strategies are defined on (McPAL, epistemic uncertainty);
+- ``refit``: a classifier it refits itself per candidate (Monte-Carlo expected error reduction);
+- ``discriminator``: a labelled-vs-unlabelled classifier (discriminative AL).
+
+``max_candidates`` (an option of every strategy) scores a random subset of the unlabelled pool
+per query through scikit-activeml's ``SubSamplingWrapper``, for strategies whose cost grows
+faster than the pool.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from skactiveml.classifier import SklearnClassifier
-from skactiveml.pool import RandomSampling, UncertaintySampling
+from sklearn.base import clone
+from sklearn.ensemble import BaggingClassifier
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics.pairwise import cosine_similarity
+from skactiveml.base import SingleAnnotatorPoolQueryStrategy
+from skactiveml.classifier import ParzenWindowClassifier, SklearnClassifier
+from skactiveml.pool import (
+    Badge,
+    CoreSet,
+    DiscriminativeAL,
+    EpistemicUncertaintySampling,
+    MonteCarloEER,
+    ProbabilisticAL,
+    ProbCover,
+    QueryByCommittee,
+    RandomSampling,
+    SubSamplingWrapper,
+    TypiClust,
+    UncertaintySampling,
+)
+from skactiveml.utils import MISSING_LABEL, unlabeled_indices
 
 from medal.errors import UserError
 
-# params.yaml `method` -> (scikit-activeml class, constructor keywords)
-STRATEGY_METHODS: dict[str, tuple[type, dict[str, Any]]] = {
-    "random": (RandomSampling, {}),
-    "least_confident": (UncertaintySampling, {"method": "least_confident"}),
-    "margin_sampling": (UncertaintySampling, {"method": "margin_sampling"}),
-    "entropy": (UncertaintySampling, {"method": "entropy"}),
+
+class DensityWeightedEntropy(SingleAnnotatorPoolQueryStrategy):
+    """Information density (Settles & Craven 2008): entropy times mean cosine similarity to the pool, to the power beta.
+
+    Uncertain samples in dense regions of the pool are preferred over uncertain outliers.
+    Written here because scikit-activeml has no density-weighted strategy; it follows the
+    library's query interface, so ``SubSamplingWrapper`` can wrap it.
+    """
+
+    def __init__(self, beta: float = 1.0, missing_label: float = MISSING_LABEL, random_state: int | None = None):
+        super().__init__(missing_label=missing_label, random_state=random_state)
+        self.beta = beta
+
+    def _density(self, X: np.ndarray) -> np.ndarray:
+        # The pool does not change during a run: compute its density once.
+        if getattr(self, "_density_of", None) is not X:
+            self._density_of, self._density_values = X, np.clip(cosine_similarity(X).mean(axis=1), 0, None)
+        return self._density_values
+
+    def utilities(self, X: np.ndarray, proba: np.ndarray) -> np.ndarray:
+        """Utility of every row of ``X`` given the learner's class probabilities for it."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            entropy = -np.nansum(np.where(proba > 0, proba * np.log(proba), 0.0), axis=1)
+        return entropy * self._density(X) ** self.beta
+
+    def query(
+        self,
+        X: np.ndarray,
+        y: np.ndarray,
+        clf: SklearnClassifier,
+        fit_clf: bool = True,
+        candidates: np.ndarray | None = None,
+        batch_size: int = 1,
+        return_utilities: bool = False,
+    ):
+        """The ``batch_size`` unlabelled candidates of highest utility; ties broken at random."""
+        if fit_clf:
+            clf = clone(clf).fit(X, y)
+        unlabelled = unlabeled_indices(y, missing_label=self.missing_label)
+        if candidates is not None:
+            unlabelled = np.intersect1d(unlabelled, candidates)
+        scores = np.full(len(X), np.nan)
+        scores[unlabelled] = self.utilities(X, clf.predict_proba(X))[unlabelled]
+        rng = np.random.default_rng(self.random_state)
+        order = np.lexsort((rng.random(len(unlabelled)), -scores[unlabelled]))
+        chosen = unlabelled[order[:batch_size]]
+        if not return_utilities:
+            return chosen
+        utilities = np.tile(scores, (len(chosen), 1))
+        for row, index in enumerate(chosen):
+            utilities[row + 1 :, index] = np.nan
+        return chosen, utilities
+
+
+@dataclass(frozen=True)
+class Method:
+    """How to build one scikit-activeml strategy and how to call it."""
+
+    factory: type
+    kwargs: dict[str, Any]
+    needs: str
+    options: tuple[str, ...] = ()
+
+
+# params.yaml `method` -> how to build and call it; `options` are extra keys params.yaml may set.
+STRATEGY_METHODS: dict[str, Method] = {
+    "random": Method(RandomSampling, {}, "data"),
+    "least_confident": Method(UncertaintySampling, {"method": "least_confident"}, "model"),
+    "margin_sampling": Method(UncertaintySampling, {"method": "margin_sampling"}, "model"),
+    "entropy": Method(UncertaintySampling, {"method": "entropy"}, "model"),
+    "density_weighted_entropy": Method(DensityWeightedEntropy, {}, "model", ("beta",)),
+    "qbc_vote_entropy": Method(QueryByCommittee, {"method": "vote_entropy"}, "committee", ("n_members",)),
+    "qbc_kl_divergence": Method(QueryByCommittee, {"method": "KL_divergence"}, "committee", ("n_members",)),
+    "epistemic_uncertainty": Method(EpistemicUncertaintySampling, {}, "parzen", ("gamma",)),
+    "probabilistic_al": Method(ProbabilisticAL, {"metric": "rbf"}, "parzen", ("gamma",)),
+    "monte_carlo_eer": Method(MonteCarloEER, {}, "refit"),
+    "coreset": Method(CoreSet, {}, "data"),
+    "typiclust": Method(TypiClust, {}, "data"),
+    "probcover": Method(ProbCover, {}, "data"),
+    "badge": Method(Badge, {}, "model"),
+    "discriminative_al": Method(DiscriminativeAL, {}, "discriminator"),
 }
 
 
 class Strategy:
-    """A named query strategy; ``query`` returns pool indices to label next."""
+    """A named, configured query strategy; ``query`` returns pool indices to label next."""
 
-    def __init__(self, name: str, method: str, random_state: int):
+    def __init__(self, name: str, method: str, random_state: int, **options: Any):
         if method not in STRATEGY_METHODS:
             valid = ", ".join(sorted(STRATEGY_METHODS))
             raise UserError(f"unknown strategy method '{method}' for '{name}'; valid: {valid}")
-        cls, kwargs = STRATEGY_METHODS[method]
+        spec = STRATEGY_METHODS[method]
+        unknown = sorted(set(options) - set(spec.options) - {"max_candidates"})
+        if unknown:
+            valid = ", ".join(("max_candidates", *spec.options))
+            raise UserError(f"params.yaml: strategies.{name}: unknown option {', '.join(unknown)}; valid: {valid}")
         self.name = name
         self.method = method
-        self.uses_model = cls is not RandomSampling
-        self._qs = cls(random_state=random_state, **kwargs)
+        self.needs = spec.needs
+        self.random_state = random_state
+        self.n_members = options.get("n_members", 5)
+        self.gamma = options.get("gamma", "mean")
+        kwargs = dict(spec.kwargs)
+        if "beta" in options:
+            kwargs["beta"] = options["beta"]
+        if method == "probabilistic_al":
+            kwargs["metric_dict"] = {"gamma": self.gamma}
+        self._qs = spec.factory(random_state=random_state, **kwargs)
+        max_candidates = options.get("max_candidates")
+        if max_candidates is not None:
+            self._qs = SubSamplingWrapper(self._qs, max_candidates=max_candidates, random_state=random_state)
 
     @classmethod
     def from_params(cls, name: str, spec: dict[str, Any], random_state: int) -> "Strategy":
         """Build from one entry of ``params.yaml``'s ``strategies`` section."""
-        return cls(name, spec["method"], random_state)
+        options = {key: value for key, value in spec.items() if key != "method"}
+        return cls(name, spec["method"], random_state, **options)
+
+    def _committee(self, clf: SklearnClassifier) -> SklearnClassifier:
+        bagging = BaggingClassifier(clone(clf.estimator), n_estimators=self.n_members, random_state=self.random_state)
+        return SklearnClassifier(bagging, classes=clf.classes, random_state=self.random_state)
+
+    def _parzen(self, clf: SklearnClassifier) -> ParzenWindowClassifier:
+        return ParzenWindowClassifier(
+            classes=clf.classes, metric="rbf", metric_dict={"gamma": self.gamma}, random_state=self.random_state
+        )
 
     def query(self, X: np.ndarray, y: np.ndarray, clf: SklearnClassifier, batch_size: int) -> np.ndarray:
-        """Indices of ``batch_size`` unlabelled samples to query, using the already fitted ``clf``."""
-        if self.uses_model:
-            return self._qs.query(X, y, clf, fit_clf=False, batch_size=batch_size)
-        return self._qs.query(X, y, batch_size=batch_size)
+        """Indices of ``batch_size`` unlabelled samples to query; ``clf`` is the learner, already fitted on ``y``."""
+        qs = self._qs
+        if self.needs == "data":
+            return qs.query(X, y, batch_size=batch_size)
+        if self.needs == "model":
+            return qs.query(X, y, clf=clf, fit_clf=False, batch_size=batch_size)
+        if self.needs == "committee":
+            return qs.query(X, y, ensemble=self._committee(clf), fit_ensemble=True, batch_size=batch_size)
+        if self.needs == "parzen":
+            return qs.query(X, y, clf=self._parzen(clf), fit_clf=True, batch_size=batch_size)
+        if self.needs == "refit":
+            return qs.query(X, y, clf=clf, fit_clf=True, batch_size=batch_size)
+        discriminator = SklearnClassifier(LogisticRegression(max_iter=1000), classes=[0, 1], random_state=self.random_state)
+        return qs.query(X, y, discriminator=discriminator, batch_size=batch_size)
