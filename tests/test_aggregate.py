@@ -11,7 +11,7 @@ def _params():
     return {
         "study": {"datasets": ["d"], "learners": ["lr"], "strategies": ["random", "entropy"]},
         "al": {"seeds": 2},
-        "evaluation": {"primary_metric": "accuracy", "target_fraction": 0.9},
+        "evaluation": {"primary_metric": "accuracy", "target_fraction": 0.9, "drop_threshold": 0.05},
     }
 
 
@@ -51,6 +51,8 @@ def test_summary_by_hand(study):
     assert float(rows["entropy"]["p_wilcoxon"]) == pytest.approx(0.5)
     assert float(rows["entropy"]["p_holm"]) == pytest.approx(0.5)
     assert rows["random"]["p_wilcoxon"] == ""
+    # No curve of the fixture ever falls: no drops.
+    assert float(rows["random"]["drops"]) == 0 and float(rows["random"]["largest_drop"]) == 0
     friedman = read_json(study / "agg" / "friedman.json")
     assert friedman["strategies"] == ["random", "entropy"] and friedman["average_ranks"] == [2.0, 1.0]
     metrics = read_json(study / "metrics.json")

@@ -25,6 +25,7 @@ def test_project_params_are_valid(params):
         (lambda p: p["evaluation"].update(target_fraction=1.5), "target_fraction must be a number in (0, 1]"),
         (lambda p: p["strategies"].update(odd={"method": "oracle"}), "strategies.odd.method 'oracle' unknown; valid: "),
         (lambda p: p.pop("al"), "missing section 'al'"),
+        (lambda p: p["evaluation"].update(drop_threshold=-1), "evaluation.drop_threshold must be a number in [0, 1)"),
         (lambda p: p["strategies"]["dal"].update(k=3), "strategies.dal: unknown option k; valid: max_candidates"),
         (lambda p: p["learners"]["random_forest"].update(update="partial_fit"), "random_forest has no partial_fit"),
     ],

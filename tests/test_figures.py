@@ -65,3 +65,12 @@ def test_significance_marks():
     assert significance_mark({"aulc": "0.500000", "p_holm": "0.010000"}, baseline) == " ▼"
     assert significance_mark({"aulc": "0.700000", "p_holm": "0.200000"}, baseline) == ""
     assert significance_mark({"aulc": "0.700000", "p_holm": "0.010000"}, None) == ""
+
+
+def test_update_mode_pairs_need_both_modes_of_one_estimator(params):
+    from medal.figures import update_mode_pairs
+
+    params["study"]["learners"] = ["logreg", "sgd_partial_fit", "sgd_refit", "gnb_partial_fit"]
+    assert update_mode_pairs(params) == [("sgd_log_loss", "sgd_partial_fit", "sgd_refit")]
+    params["study"]["learners"] = ["logreg"]
+    assert update_mode_pairs(params) == []

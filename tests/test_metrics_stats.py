@@ -83,3 +83,11 @@ def test_friedman_nemenyi_by_hand():
     assert result["statistic"] == pytest.approx(8.0)
     # Demšar (2006): q_0.05 for k = 3 is 2.343, so CD = 2.343 * sqrt(3*4 / (6*4)).
     assert result["critical_difference"] == pytest.approx(2.343 * math.sqrt(0.5), abs=1e-3)
+
+
+def test_drops_by_hand():
+    from medal.stats import drops
+
+    # Falls of 0.1 and 0.01 after cycles 1 and 3; only the first exceeds 0.05.
+    assert drops([0.5, 0.7, 0.6, 0.8, 0.79], 0.05) == (1, pytest.approx(0.1))
+    assert drops([0.5, 0.6], 0.0) == (0, 0.0)

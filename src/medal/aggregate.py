@@ -14,7 +14,7 @@ from medal.errors import UserError
 from medal.fileio import read_json, write_json_atomic, write_text_atomic
 from medal.metrics import METRIC_NAMES
 from medal.runner import run_file_name
-from medal.stats import aulc, friedman_nemenyi, holm, labels_to_target, mean_ci, paired_wilcoxon
+from medal.stats import aulc, drops, friedman_nemenyi, holm, labels_to_target, mean_ci, paired_wilcoxon
 
 BASELINE = "random"
 
@@ -51,17 +51,23 @@ def _series(run: dict[str, Any], metric: str) -> tuple[list[int], list[float]]:
 
 
 def summarise_configuration(
-    runs: list[dict[str, Any]], reference: list[dict[str, float]], metric: str, fraction: float
+    runs: list[dict[str, Any]], reference: list[dict[str, float]], metric: str, fraction: float, drop_threshold: float
 ) -> dict[str, Any]:
-    """Per-seed AULC and labels-to-target of one (dataset, learner, strategy), with means and CIs."""
-    per_seed_aulc, per_seed_labels, finals = [], [], []
+    """Per-seed AULC, labels-to-target and drops of one (dataset, learner, strategy), with means and CIs."""
+    per_seed_aulc, per_seed_labels, finals, drop_counts, largest_drops = [], [], [], [], []
     for run, ref in zip(runs, reference):
         labels, scores = _series(run, metric)
         per_seed_aulc.append(aulc(labels, scores))
         per_seed_labels.append(labels_to_target(labels, scores, fraction * ref[metric]))
         finals.append(scores[-1])
+        count, largest = drops(scores, drop_threshold)
+        drop_counts.append(count)
+        largest_drops.append(largest)
     reached = [n for n in per_seed_labels if n is not None]
     return {
+        "aulc_sd": float(np.std(per_seed_aulc, ddof=1)) if len(runs) > 1 else math.nan,
+        "drops": mean_ci(drop_counts),
+        "largest_drop": mean_ci(largest_drops),
         "per_seed_aulc": per_seed_aulc,
         "aulc": mean_ci(per_seed_aulc),
         "final": mean_ci(finals),
@@ -110,6 +116,7 @@ def aggregate(params: dict[str, Any], runs_dir: Path, reference_dir: Path, out_d
     study, seeds = params["study"], params["al"]["seeds"]
     metric = params["evaluation"]["primary_metric"]
     fraction = params["evaluation"]["target_fraction"]
+    drop_threshold = params["evaluation"]["drop_threshold"]
     curve_rows, summary_rows, metrics = [], [], {}
     plot_files: dict[str, str] = {}
     identical: dict[str, dict[str, list[list[str]]]] = {}
@@ -130,7 +137,7 @@ def aggregate(params: dict[str, Any], runs_dir: Path, reference_dir: Path, out_d
                         curve_rows.append([dataset, learner, strategy, name, n_labels, mean, low, high, len(runs)])
                         if name == metric:
                             plot_rows.append([n_labels, strategy, mean, low, high])
-                summaries[strategy] = summarise_configuration(runs, reference[learner][:seeds], metric, fraction)
+                summaries[strategy] = summarise_configuration(runs, reference[learner][:seeds], metric, fraction, drop_threshold)
             p_values = wilcoxon_against_baseline(summaries)
             for strategy, summary in summaries.items():
                 if BASELINE in summaries:
@@ -142,7 +149,8 @@ def aggregate(params: dict[str, Any], runs_dir: Path, reference_dir: Path, out_d
                 summary_rows.append(
                     [dataset, learner, strategy, metric, *summary["aulc"], *summary["final"], *summary["full_pool"],
                      summary["reached"], summary["seeds"], *summary["labels_to_target"], saving, s_low, s_high, pairs,
-                     *p_values.get(strategy, (math.nan, math.nan))]
+                     *p_values.get(strategy, (math.nan, math.nan)), summary["aulc_sd"], *summary["drops"],
+                     *summary["largest_drop"]]
                 )
                 metrics.setdefault(dataset, {}).setdefault(learner, {})[strategy] = {
                     "aulc": round(summary["aulc"][0], 6),
@@ -160,7 +168,8 @@ def aggregate(params: dict[str, Any], runs_dir: Path, reference_dir: Path, out_d
         csv_text(
             ["dataset", "learner", "strategy", "metric", "aulc", "aulc_low", "aulc_high", "final", "final_low",
              "final_high", "full_pool", "full_pool_low", "full_pool_high", "reached", "seeds", "labels_to_target",
-             "labels_low", "labels_high", "saving", "saving_low", "saving_high", "saving_pairs", "p_wilcoxon", "p_holm"],
+             "labels_low", "labels_high", "saving", "saving_low", "saving_high", "saving_pairs", "p_wilcoxon", "p_holm",
+             "aulc_sd", "drops", "drops_low", "drops_high", "largest_drop", "largest_drop_low", "largest_drop_high"],
             summary_rows,
         ),
     )

@@ -89,3 +89,6 @@ def validate(params: dict[str, Any]) -> None:
     fraction = evaluation.get("target_fraction")
     if not isinstance(fraction, (int, float)) or not 0 < fraction <= 1:
         raise UserError("params.yaml: evaluation.target_fraction must be a number in (0, 1]")
+    threshold = evaluation.get("drop_threshold")
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 <= threshold < 1:
+        raise UserError("params.yaml: evaluation.drop_threshold must be a number in [0, 1)")

@@ -54,6 +54,16 @@ LEARNER_LABELS = {
 }
 
 
+ESTIMATOR_LABELS = {
+    "logistic_regression": "Logistic regression",
+    "sgd_log_loss": "SGD log-loss",
+    "gaussian_nb": "Gaussian NB",
+    "mlp": "MLP",
+    "random_forest": "Random forest",
+    "svm_rbf": "RBF SVM",
+}
+
+
 def label(name: str, labels: dict[str, str]) -> str:
     """Display name for a params.yaml key; unknown keys fall back to a readable form of the key."""
     return labels.get(name, name.replace("_", " ").capitalize())
@@ -331,6 +341,86 @@ def savings_table(params: dict[str, Any], provenance: dict[str, dict[str, Any]],
     return markdown_table(["Dataset", "Learner", *(label(s, STRATEGY_LABELS) for s in strategies)], rows, caption, "tbl-savings")
 
 
+def stability_table(params: dict[str, Any], provenance: dict[str, dict[str, Any]], summary: list[dict[str, str]]) -> str:
+    """Per strategy: spread of AULC over seeds, and how often and how far the score falls between cycles."""
+    strategies = params["study"]["strategies"]
+
+    def cell(row: dict[str, str]) -> str:
+        return f"{_num(row['aulc_sd']):.3f} / {_num(row['drops']):.1f} / {_num(row['largest_drop']):.3f}"
+
+    rows = _strategy_grid(params, provenance, summary, strategies, cell)
+    threshold = params["evaluation"]["drop_threshold"]
+    caption = (
+        "Stability over seeds, per strategy: standard deviation of the AULC / mean number of drops per run "
+        f"(the score falls by more than {threshold} between consecutive cycles) / mean largest fall per run."
+    )
+    return markdown_table(["Dataset", "Learner", *(label(s, STRATEGY_LABELS) for s in strategies)], rows, caption, "tbl-stability")
+
+
+def stability_text(params: dict[str, Any], summary: list[dict[str, str]]) -> str:
+    """A generated sentence: drops per run of each strategy, averaged over the (dataset, learner) pairs."""
+    per_strategy = {
+        s: float(np.mean([_num(r["drops"]) for r in summary if r["strategy"] == s])) for s in params["study"]["strategies"]
+    }
+    parts = [f"{label(s, STRATEGY_LABELS).lower()} {v:.1f}" for s, v in sorted(per_strategy.items(), key=lambda kv: kv[1])]
+    return (
+        f"Averaged over the (dataset, learner) pairs, the number of drops per run was: {join_names(parts)}, "
+        f"over {_cycles(params['al'])} query cycles per run.\n"
+    )
+
+
+def _cycles(al: dict[str, Any]) -> int:
+    return math.ceil((al["budget"] - al["initial_labels"]) / al["batch_size"])
+
+
+def update_mode_pairs(params: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(estimator, partial_fit learner, fit learner) for each estimator the study runs with both update modes."""
+    by_estimator: dict[str, dict[str, str]] = defaultdict(dict)
+    for name in params["study"]["learners"]:
+        spec = params["learners"][name]
+        by_estimator[spec["estimator"]].setdefault(spec["update"], name)
+    return [(e, modes["partial_fit"], modes["fit"]) for e, modes in by_estimator.items() if len(modes) == 2]
+
+
+def mean_update_ms(params: dict[str, Any], timings_dir: Path, dataset: str, learner: str) -> float:
+    """Mean wall-clock milliseconds per learner update, over strategies, seeds and cycles."""
+    values = []
+    for strategy in params["study"]["strategies"]:
+        for seed in range(params["al"]["seeds"]):
+            values += [c["fit_seconds"] for c in read_json(timings_dir / dataset / strategy / run_file_name(learner, seed))["cycles"]]
+    return 1000 * float(np.mean(values))
+
+
+def update_modes_figure(params: dict[str, Any], provenance: dict[str, dict[str, Any]], summary: list[dict[str, str]],
+                        timings_dir: Path, path: Path) -> None:
+    """partial_fit versus refitting: AULC (mean over strategies) against update time per cycle, per dataset."""
+    pairs = update_mode_pairs(params)
+    datasets = params["study"]["datasets"]
+    aulc = defaultdict(list)
+    for r in summary:
+        aulc[(r["dataset"], r["learner"])].append(_num(r["aulc"]))
+    with plt.rc_context(FIGURE_STYLE):
+        fig, axes = plt.subplots(1, len(datasets), figsize=(2.6 * len(datasets), 2.4), squeeze=False)
+        for ax, dataset in zip(axes[0], datasets):
+            ax.set_title(provenance[dataset]["title"])
+            ax.set_xlabel("Update time per cycle (ms)")
+            ax.set_xscale("log")
+            if not pairs:
+                ax.text(0.5, 0.5, "no estimator is run\nwith both update modes", ha="center", va="center", transform=ax.transAxes)
+                continue
+            for i, (estimator, incremental, refit) in enumerate(pairs):
+                points = [(mean_update_ms(params, timings_dir, dataset, l), float(np.mean(aulc[(dataset, l)]))) for l in (incremental, refit)]
+                colour = PALETTE[(i + 1) % len(PALETTE)]
+                ax.annotate("", xy=points[0], xytext=points[1], arrowprops={"arrowstyle": "->", "color": colour, "lw": 1})
+                ax.plot(*points[1], "o", color=colour, ms=5, label=f"{label(estimator, ESTIMATOR_LABELS)}: fit" if dataset == datasets[0] else None)
+                ax.plot(*points[0], "s", mfc="white", color=colour, ms=5, label=f"{label(estimator, ESTIMATOR_LABELS)}: partial_fit" if dataset == datasets[0] else None)
+        axes[0][0].set_ylabel("AULC (mean over strategies)")
+        if pairs:
+            fig.legend(loc="lower center", ncol=2 * len(pairs), frameon=False, bbox_to_anchor=(0.5, -0.04))
+        fig.tight_layout(rect=(0, 0.08 if pairs else 0, 1, 1))
+        _save(fig, path)
+
+
 def timing_table(params: dict[str, Any], provenance: dict[str, dict[str, Any]], timings_dir: Path) -> str:
     """Mean seconds per cycle spent updating the learner and querying, per dataset and learner."""
     rows = []
@@ -437,7 +527,7 @@ def variables(params: dict[str, Any], provenance: dict[str, dict[str, Any]]) -> 
             "initial": al["initial_labels"],
             "batch": al["batch_size"],
             "budget": al["budget"],
-            "cycles": math.ceil((al["budget"] - al["initial_labels"]) / al["batch_size"]),
+            "cycles": _cycles(al),
         },
         "target_percent": _percent(params["evaluation"]["target_fraction"]),
         "primary_metric": METRIC_LABELS[params["evaluation"]["primary_metric"]].lower(),
@@ -524,6 +614,9 @@ def build_all(params: dict[str, Any], raw_dir: Path, aggregate_dir: Path, timing
     write_text_atomic(out_dir / "data_provenance.md", provenance_text(params, provenance))
     identical = read_json(aggregate_dir / "identical.json")
     write_text_atomic(out_dir / "results.md", results_text(params, provenance, summary, identical))
+    write_text_atomic(out_dir / "stability.md", stability_table(params, provenance, summary))
+    write_text_atomic(out_dir / "stability_text.md", stability_text(params, summary))
+    update_modes_figure(params, provenance, summary, timings_dir, out_dir / "update_modes.svg")
     friedman = read_json(aggregate_dir / "friedman.json")
     critical_difference_figure(params, friedman, out_dir / "cd_diagram.svg")
     write_text_atomic(out_dir / "friedman.md", friedman_text(params, friedman))

@@ -82,3 +82,9 @@ def friedman_nemenyi(scores: np.ndarray, alpha: float = 0.05) -> dict[str, objec
         "critical_difference": float(cd),
         "blocks": n_blocks,
     }
+
+
+def drops(scores: Sequence[float], threshold: float) -> tuple[int, float]:
+    """Number of decreases between consecutive cycles larger than ``threshold``, and the largest decrease (0 if none)."""
+    decreases = -np.diff(np.asarray(scores, dtype=float))
+    return int(np.sum(decreases > threshold)), float(max(decreases.max(initial=0.0), 0.0))
