@@ -85,6 +85,30 @@ def paired_saving(baseline: list[int | None], strategy: list[int | None]) -> tup
     return mean_ci(diffs), len(diffs)
 
 
+def summary_row(
+    dataset: str, learner: str, strategy: str, metric: str, summary: dict[str, Any], saving: float,
+    saving_ci: tuple[float, float], saving_pairs: int, p_values: tuple[float, float],
+) -> dict[str, Any]:
+    """One row of ``summary.csv``: column names and values together, in the file's column order."""
+
+    def with_ci(name: str, low_name: str, high_name: str, values: tuple[float, float, float]) -> dict[str, float]:
+        return dict(zip((name, low_name, high_name), values))
+
+    return {
+        "dataset": dataset, "learner": learner, "strategy": strategy, "metric": metric,
+        **with_ci("aulc", "aulc_low", "aulc_high", summary["aulc"]),
+        **with_ci("final", "final_low", "final_high", summary["final"]),
+        **with_ci("full_pool", "full_pool_low", "full_pool_high", summary["full_pool"]),
+        "reached": summary["reached"], "seeds": summary["seeds"],
+        **with_ci("labels_to_target", "labels_low", "labels_high", summary["labels_to_target"]),
+        "saving": saving, "saving_low": saving_ci[0], "saving_high": saving_ci[1], "saving_pairs": saving_pairs,
+        "p_wilcoxon": p_values[0], "p_holm": p_values[1],
+        "aulc_sd": summary["aulc_sd"],
+        **with_ci("drops", "drops_low", "drops_high", summary["drops"]),
+        **with_ci("largest_drop", "largest_drop_low", "largest_drop_high", summary["largest_drop"]),
+    }
+
+
 def wilcoxon_against_baseline(summaries: dict[str, dict[str, Any]]) -> dict[str, tuple[float, float]]:
     """Per strategy: Wilcoxon signed-rank p-value of its per-seed AULC against random, and Holm-adjusted over the strategies."""
     if BASELINE not in summaries:
@@ -94,10 +118,10 @@ def wilcoxon_against_baseline(summaries: dict[str, dict[str, Any]]) -> dict[str,
     return {s: (p, adjusted) for s, p, adjusted in zip(others, raw, holm(raw))}
 
 
-def friedman_across_blocks(study: dict[str, Any], summary_rows: list[list[Any]]) -> dict[str, Any]:
+def friedman_across_blocks(study: dict[str, Any], summary_rows: list[dict[str, Any]]) -> dict[str, Any]:
     """Friedman test and Nemenyi critical difference of the strategies' mean AULC over (dataset, learner) blocks."""
     strategies = study["strategies"]
-    aulc_by = {(row[0], row[1], row[2]): row[4] for row in summary_rows}
+    aulc_by = {(row["dataset"], row["learner"], row["strategy"]): row["aulc"] for row in summary_rows}
     blocks = [(d, l) for d in study["datasets"] for l in study["learners"]]
     scores = np.array([[aulc_by[(d, l, s)] for s in strategies] for d, l in blocks])
     return {"strategies": strategies, **friedman_nemenyi(scores)}
@@ -112,12 +136,14 @@ def same_queries(queries: dict[str, tuple]) -> list[list[str]]:
 
 
 def aggregate(params: dict[str, Any], runs_dir: Path, reference_dir: Path, out_dir: Path, metrics_path: Path) -> None:
-    """Write ``curves.csv``, ``summary.csv``, ``identical.json`` and ``plots/*.csv`` under ``out_dir``, and the DVC metrics file."""
+    """Write ``curves.csv``, ``summary.csv``, ``identical.json``, ``friedman.json`` and ``plots/*.csv`` under ``out_dir``, and the DVC metrics file."""
     study, seeds = params["study"], params["al"]["seeds"]
     metric = params["evaluation"]["primary_metric"]
     fraction = params["evaluation"]["target_fraction"]
     drop_threshold = params["evaluation"]["drop_threshold"]
-    curve_rows, summary_rows, metrics = [], [], {}
+    curve_rows: list[list[Any]] = []
+    summary_rows: list[dict[str, Any]] = []
+    metrics: dict[str, Any] = {}
     plot_files: dict[str, str] = {}
     identical: dict[str, dict[str, list[list[str]]]] = {}
     for dataset in study["datasets"]:
@@ -147,10 +173,8 @@ def aggregate(params: dict[str, Any], runs_dir: Path, reference_dir: Path, out_d
                 else:
                     saving, s_low, s_high, pairs = math.nan, math.nan, math.nan, 0
                 summary_rows.append(
-                    [dataset, learner, strategy, metric, *summary["aulc"], *summary["final"], *summary["full_pool"],
-                     summary["reached"], summary["seeds"], *summary["labels_to_target"], saving, s_low, s_high, pairs,
-                     *p_values.get(strategy, (math.nan, math.nan)), summary["aulc_sd"], *summary["drops"],
-                     *summary["largest_drop"]]
+                    summary_row(dataset, learner, strategy, metric, summary, saving, (s_low, s_high), pairs,
+                                p_values.get(strategy, (math.nan, math.nan)))
                 )
                 metrics.setdefault(dataset, {}).setdefault(learner, {})[strategy] = {
                     "aulc": round(summary["aulc"][0], 6),
@@ -165,13 +189,7 @@ def aggregate(params: dict[str, Any], runs_dir: Path, reference_dir: Path, out_d
     )
     write_text_atomic(
         out_dir / "summary.csv",
-        csv_text(
-            ["dataset", "learner", "strategy", "metric", "aulc", "aulc_low", "aulc_high", "final", "final_low",
-             "final_high", "full_pool", "full_pool_low", "full_pool_high", "reached", "seeds", "labels_to_target",
-             "labels_low", "labels_high", "saving", "saving_low", "saving_high", "saving_pairs", "p_wilcoxon", "p_holm",
-             "aulc_sd", "drops", "drops_low", "drops_high", "largest_drop", "largest_drop_low", "largest_drop_high"],
-            summary_rows,
-        ),
+        csv_text(list(summary_rows[0]), [list(row.values()) for row in summary_rows]),
     )
     write_json_atomic(out_dir / "identical.json", identical)
     write_json_atomic(out_dir / "friedman.json", friedman_across_blocks(study, summary_rows))
