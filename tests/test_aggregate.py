@@ -4,7 +4,9 @@ import pytest
 
 from medal.aggregate import aggregate, paired_saving, read_csv
 from medal.errors import UserError
-from medal.fileio import read_json, write_json_atomic
+import numpy as np
+
+from medal.fileio import read_json, write_json_atomic, write_npz_atomic
 
 
 def _params():
@@ -33,7 +35,8 @@ def study(tmp_path):
         for seed, scores in enumerate(runs):
             write_json_atomic(tmp_path / "runs" / "d" / strategy / f"lr-seed{seed}.json", _run(scores))
     write_json_atomic(tmp_path / "ref" / "d.json", {"learners": {"lr": [{"accuracy": 1.0}, {"accuracy": 1.0}]}})
-    aggregate(_params(), tmp_path / "runs", tmp_path / "ref", tmp_path / "agg", tmp_path / "metrics.json")
+    write_npz_atomic(tmp_path / "prep" / "d.npz", {"y_pool": np.array([0, 0, 0, 1, 1])})
+    aggregate(_params(), tmp_path / "runs", tmp_path / "ref", tmp_path / "prep", tmp_path / "agg", tmp_path / "metrics.json")
     return tmp_path
 
 
@@ -68,14 +71,14 @@ def test_curves_and_plot_data(study):
 
 def test_outputs_are_byte_identical_when_rebuilt(study):
     before = (study / "agg" / "summary.csv").read_bytes()
-    aggregate(_params(), study / "runs", study / "ref", study / "agg", study / "metrics.json")
+    aggregate(_params(), study / "runs", study / "ref", study / "prep", study / "agg", study / "metrics.json")
     assert (study / "agg" / "summary.csv").read_bytes() == before
 
 
 def test_missing_run_names_the_stage_to_rerun(study):
     (study / "runs" / "d" / "entropy" / "lr-seed1.json").unlink()
     with pytest.raises(UserError, match=r"lr-seed1.json missing; run `dvc repro al@d-entropy` first"):
-        aggregate(_params(), study / "runs", study / "ref", study / "agg2", study / "m.json")
+        aggregate(_params(), study / "runs", study / "ref", study / "prep", study / "agg2", study / "m.json")
 
 
 def test_same_queries_groups_strategies_that_chose_identical_images(study):
@@ -88,3 +91,14 @@ def test_same_queries_groups_strategies_that_chose_identical_images(study):
 def test_paired_saving_ignores_unreached_seeds():
     (mean, _, _), pairs = paired_saving([30, None, 50], [20, 10, None])
     assert (mean, pairs) == (10, 1)
+
+
+def test_queried_class_shares_exclude_the_initial_set():
+    from medal.aggregate import queried_class_shares
+
+    y_pool = np.array([0, 0, 0, 1, 1])
+    runs = [
+        {"cycles": [{"queried": [0, 3]}, {"queried": [1]}, {"queried": [4]}]},  # queried classes 0, 1 -> 1/2 each
+        {"cycles": [{"queried": [0, 3]}, {"queried": [1, 2]}]},  # classes 0, 0 -> all class 0
+    ]
+    assert queried_class_shares(runs, y_pool, 2) == pytest.approx([0.75, 0.25])

@@ -74,3 +74,13 @@ def test_update_mode_pairs_need_both_modes_of_one_estimator(params):
     assert update_mode_pairs(params) == [("sgd_log_loss", "sgd_partial_fit", "sgd_refit")]
     params["study"]["learners"] = ["logreg"]
     assert update_mode_pairs(params) == []
+
+
+def test_class_balance_table_reports_the_minority_class():
+    from medal.figures import class_balance_table
+
+    params = {"study": {"datasets": ["p"], "learners": ["logreg"], "strategies": ["random", "entropy"]}}
+    provenance = {"p": {"title": "PneumoniaMNIST", "class_names": ["normal", "pneumonia"]}}
+    balance = {"p": {"pool": [0.1, 0.9], "queried": {"logreg": {"random": [0.105, 0.895], "entropy": [0.471, 0.529]}}}}
+    table = class_balance_table(params, provenance, balance)
+    assert "| PneumoniaMNIST (normal) | Logistic regression (fit) | 10.0 | 10.5 | 47.1 |" in table

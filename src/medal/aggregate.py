@@ -11,7 +11,7 @@ from typing import Any, Iterable
 import numpy as np
 
 from medal.errors import UserError
-from medal.fileio import read_json, write_json_atomic, write_text_atomic
+from medal.fileio import load_npz, read_json, write_json_atomic, write_text_atomic
 from medal.metrics import METRIC_NAMES
 from medal.runner import run_file_name
 from medal.stats import aulc, drops, friedman_nemenyi, holm, labels_to_target, mean_ci, paired_wilcoxon
@@ -85,6 +85,16 @@ def paired_saving(baseline: list[int | None], strategy: list[int | None]) -> tup
     return mean_ci(diffs), len(diffs)
 
 
+def queried_class_shares(runs: list[dict[str, Any]], y_pool: np.ndarray, n_classes: int) -> list[float]:
+    """Mean share of each class among the images a strategy queried (initial set excluded), over seeds."""
+    shares = []
+    for run in runs:
+        queried = [i for cycle in run["cycles"][1:] for i in cycle["queried"]]
+        counts = np.bincount(y_pool[queried], minlength=n_classes) if queried else np.zeros(n_classes)
+        shares.append(counts / max(len(queried), 1))
+    return np.mean(shares, axis=0).tolist()
+
+
 def summary_row(
     dataset: str, learner: str, strategy: str, metric: str, summary: dict[str, Any], saving: float,
     saving_ci: tuple[float, float], saving_pairs: int, p_values: tuple[float, float],
@@ -135,8 +145,11 @@ def same_queries(queries: dict[str, tuple]) -> list[list[str]]:
     return [group for group in groups.values() if len(group) > 1]
 
 
-def aggregate(params: dict[str, Any], runs_dir: Path, reference_dir: Path, out_dir: Path, metrics_path: Path) -> None:
-    """Write ``curves.csv``, ``summary.csv``, ``identical.json``, ``friedman.json`` and ``plots/*.csv`` under ``out_dir``, and the DVC metrics file."""
+def aggregate(
+    params: dict[str, Any], runs_dir: Path, reference_dir: Path, prepared_dir: Path, out_dir: Path, metrics_path: Path
+) -> None:
+    """Write ``curves.csv``, ``summary.csv``, ``identical.json``, ``friedman.json``, ``class_balance.json`` and
+    ``plots/*.csv`` under ``out_dir``, and the DVC metrics file."""
     study, seeds = params["study"], params["al"]["seeds"]
     metric = params["evaluation"]["primary_metric"]
     fraction = params["evaluation"]["target_fraction"]
@@ -146,8 +159,12 @@ def aggregate(params: dict[str, Any], runs_dir: Path, reference_dir: Path, out_d
     metrics: dict[str, Any] = {}
     plot_files: dict[str, str] = {}
     identical: dict[str, dict[str, list[list[str]]]] = {}
+    balance: dict[str, Any] = {}
     for dataset in study["datasets"]:
         reference = read_json(reference_dir / f"{dataset}.json")["learners"]
+        y_pool = load_npz(prepared_dir / f"{dataset}.npz")["y_pool"]
+        n_classes = int(y_pool.max()) + 1
+        balance[dataset] = {"pool": (np.bincount(y_pool, minlength=n_classes) / len(y_pool)).tolist(), "queried": {}}
         for learner in study["learners"]:
             summaries: dict[str, dict[str, Any]] = {}
             plot_rows: list[list[Any]] = []
@@ -163,6 +180,7 @@ def aggregate(params: dict[str, Any], runs_dir: Path, reference_dir: Path, out_d
                         curve_rows.append([dataset, learner, strategy, name, n_labels, mean, low, high, len(runs)])
                         if name == metric:
                             plot_rows.append([n_labels, strategy, mean, low, high])
+                balance[dataset]["queried"].setdefault(learner, {})[strategy] = queried_class_shares(runs, y_pool, n_classes)
                 summaries[strategy] = summarise_configuration(runs, reference[learner][:seeds], metric, fraction, drop_threshold)
             p_values = wilcoxon_against_baseline(summaries)
             for strategy, summary in summaries.items():
@@ -192,6 +210,7 @@ def aggregate(params: dict[str, Any], runs_dir: Path, reference_dir: Path, out_d
         csv_text(list(summary_rows[0]), [list(row.values()) for row in summary_rows]),
     )
     write_json_atomic(out_dir / "identical.json", identical)
+    write_json_atomic(out_dir / "class_balance.json", balance)
     write_json_atomic(out_dir / "friedman.json", friedman_across_blocks(study, summary_rows))
     write_json_atomic(metrics_path, metrics)
     for name, text in plot_files.items():

@@ -76,13 +76,13 @@ def cmd_al(params: dict, args: argparse.Namespace) -> None:
 def cmd_aggregate(params: dict, args: argparse.Namespace) -> None:
     from medal.aggregate import aggregate
 
-    aggregate(params, RUNS, REFERENCE, AGGREGATE, METRICS)
+    aggregate(params, RUNS, REFERENCE, PREPARED, AGGREGATE, METRICS)
 
 
 def cmd_figures(params: dict, args: argparse.Namespace) -> None:
     from medal.figures import build_all
 
-    build_all(params, RAW, AGGREGATE, TIMINGS, GENERATED, PAPER / "_variables.yml")
+    build_all(params, RAW, RUNS, AGGREGATE, TIMINGS, GENERATED, PAPER / "_variables.yml")
 
 
 def cmd_paper(params: dict, args: argparse.Namespace) -> None:

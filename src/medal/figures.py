@@ -16,7 +16,7 @@ import numpy as np  # noqa: E402
 import yaml  # noqa: E402
 
 from medal.aggregate import BASELINE, read_csv  # noqa: E402
-from medal.fileio import read_json, write_text_atomic  # noqa: E402
+from medal.fileio import load_npz, read_json, write_text_atomic  # noqa: E402
 from medal.metrics import METRIC_LABELS  # noqa: E402
 from medal.runner import run_file_name  # noqa: E402
 
@@ -533,6 +533,11 @@ def variables(params: dict[str, Any], provenance: dict[str, dict[str, Any]]) -> 
         "primary_metric": METRIC_LABELS[params["evaluation"]["primary_metric"]].lower(),
         "n_datasets": len(params["study"]["datasets"]),
         "dataset_list": join_names([provenance[d]["title"] for d in params["study"]["datasets"]]),
+        "grid": {
+            "dataset": next((provenance[d]["title"] for d in params["study"]["datasets"] if len(provenance[d]["shape"]) == 2), "none"),
+            "learner": in_sentence(label(params["study"]["learners"][0], LEARNER_LABELS)),
+            "images": QUERY_GRID_IMAGES,
+        },
         "image_limitation": _image_limitation(sorted({data[d]["shape"] for d in data if len(provenance[d]["shape"]) == 2})),
         "n_strategies": len(params["study"]["strategies"]),
         "n_learners": len(params["study"]["learners"]),
@@ -599,7 +604,80 @@ def join_names(names: list[str]) -> str:
     return ", ".join(names[:-1]) + " and " + names[-1]
 
 
-def build_all(params: dict[str, Any], raw_dir: Path, aggregate_dir: Path, timings_dir: Path, out_dir: Path, variables_path: Path) -> None:
+def class_balance_table(params: dict[str, Any], provenance: dict[str, dict[str, Any]], balance: dict[str, Any]) -> str:
+    """Share of the pool's minority class among the queried images, per strategy, beside its share in the pool."""
+    strategies = params["study"]["strategies"]
+    rows = []
+    for dataset in params["study"]["datasets"]:
+        pool = balance[dataset]["pool"]
+        minority = int(np.argmin(pool))
+        name = provenance[dataset]["class_names"][minority]
+        for learner in params["study"]["learners"]:
+            queried = balance[dataset]["queried"][learner]
+            rows.append([
+                f"{provenance[dataset]['title']} ({name})",
+                label(learner, LEARNER_LABELS),
+                f"{100 * pool[minority]:.1f}",
+                *(f"{100 * queried[s][minority]:.1f}" for s in strategies),
+            ])
+    caption = (
+        "Class balance of what each strategy asked to label: percentage of the pool's minority class (in "
+        "parentheses) among the queried images, initial set excluded, mean over seeds, beside its percentage in the pool."
+    )
+    header = ["Dataset (minority class)", "Learner", "Pool", *(label(s, STRATEGY_LABELS) for s in strategies)]
+    return markdown_table(header, rows, caption, "tbl-balance")
+
+
+QUERY_GRID_IMAGES = 10
+CLASS_COLOURS = ["#D55E00", "#0072B2", "#009E73", "#CC79A7"]  # Okabe-Ito, distinct from one another
+
+
+def queried_images_figure(
+    params: dict[str, Any], provenance: dict[str, dict[str, Any]], raw_dir: Path, runs_dir: Path, path: Path
+) -> None:
+    """The first images each strategy queried after the initial set (seed 0, first learner), on the first image dataset."""
+    image_datasets = [d for d in params["study"]["datasets"] if len(provenance[d]["shape"]) == 2]
+    strategies = params["study"]["strategies"]
+    with plt.rc_context(FIGURE_STYLE):
+        if not image_datasets:
+            fig, ax = plt.subplots(figsize=(4, 1))
+            ax.axis("off")
+            ax.text(0.5, 0.5, "no image dataset in this study", ha="center", va="center")
+            _save(fig, path)
+            return
+        dataset, learner = image_datasets[0], params["study"]["learners"][0]
+        raw = load_npz(raw_dir / f"{dataset}.npz")
+        class_names = provenance[dataset]["class_names"]
+        fig, axes = plt.subplots(
+            len(strategies), QUERY_GRID_IMAGES, figsize=(0.62 * QUERY_GRID_IMAGES + 1.4, 0.78 * len(strategies)), squeeze=False
+        )
+        for row, strategy in enumerate(strategies):
+            cycles = read_json(runs_dir / dataset / strategy / run_file_name(learner, 0))["cycles"]
+            queried = [i for cycle in cycles[1:] for i in cycle["queried"]][:QUERY_GRID_IMAGES]
+            for column, ax in enumerate(axes[row]):
+                ax.set_xticks([])
+                ax.set_yticks([])
+                for spine in ax.spines.values():
+                    spine.set_visible(False)
+                if column < len(queried):
+                    index = queried[column]
+                    ax.imshow(raw["X_train"][index], cmap="gray", vmin=0, vmax=255, interpolation="nearest")
+                    for spine in ax.spines.values():  # the frame's colour is the image's true class
+                        spine.set_visible(True)
+                        spine.set_color(CLASS_COLOURS[int(raw["y_train"][index]) % len(CLASS_COLOURS)])
+                        spine.set_linewidth(2.2)
+            axes[row][0].set_ylabel(label(strategy, STRATEGY_LABELS), rotation=0, ha="right", va="center", fontsize=7)
+        handles = [
+            plt.Line2D([], [], marker="s", ls="", mfc="white", mec=CLASS_COLOURS[i % len(CLASS_COLOURS)], mew=2.2, ms=8, label=name)
+            for i, name in enumerate(class_names)
+        ]
+        fig.legend(handles=handles, loc="lower center", ncol=len(handles), frameon=False, fontsize=7, bbox_to_anchor=(0.5, -0.01))
+        fig.tight_layout(pad=0.3, h_pad=0.4, w_pad=0.2, rect=(0, 0.06, 1, 1))
+        _save(fig, path)
+
+
+def build_all(params: dict[str, Any], raw_dir: Path, runs_dir: Path, aggregate_dir: Path, timings_dir: Path,
+              out_dir: Path, variables_path: Path) -> None:
     """Write every generated artefact the manuscript includes."""
     provenance = {d: read_json(raw_dir / f"{d}.json") for d in params["study"]["datasets"]}
     curves = read_csv(aggregate_dir / "curves.csv")
@@ -617,6 +695,8 @@ def build_all(params: dict[str, Any], raw_dir: Path, aggregate_dir: Path, timing
     write_text_atomic(out_dir / "stability.md", stability_table(params, provenance, summary))
     write_text_atomic(out_dir / "stability_text.md", stability_text(params, summary))
     update_modes_figure(params, provenance, summary, timings_dir, out_dir / "update_modes.svg")
+    write_text_atomic(out_dir / "balance.md", class_balance_table(params, provenance, read_json(aggregate_dir / "class_balance.json")))
+    queried_images_figure(params, provenance, raw_dir, runs_dir, out_dir / "queried_images.svg")
     friedman = read_json(aggregate_dir / "friedman.json")
     critical_difference_figure(params, friedman, out_dir / "cd_diagram.svg")
     write_text_atomic(out_dir / "friedman.md", friedman_text(params, friedman))
