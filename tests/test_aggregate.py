@@ -13,7 +13,7 @@ def _params():
     return {
         "study": {"datasets": ["d"], "learners": ["lr"], "strategies": ["random", "entropy"]},
         "al": {"seeds": 2},
-        "evaluation": {"primary_metric": "accuracy", "target_fraction": 0.9, "drop_threshold": 0.05},
+        "evaluation": {"primary_metric": "accuracy", "target_fractions": [0.9], "drop_threshold": 0.05},
     }
 
 
@@ -44,11 +44,15 @@ def test_summary_by_hand(study):
     rows = {r["strategy"]: r for r in read_csv(study / "agg" / "summary.csv")}
     # AULC of [0.5, 0.7, 0.9] over 10..30 = (0.6 + 0.8) / 2 = 0.7; of [0.5, 0.6, 0.8] = 0.625.
     assert float(rows["random"]["aulc"]) == pytest.approx(0.6625)
+    targets = {r["strategy"]: r for r in read_csv(study / "agg" / "targets.csv")}
+    assert {r["target"] for r in targets.values()} == {"90"}
     # Target 0.9: random reaches it at 30 in seed 0 only; entropy at 20 in both seeds.
-    assert rows["random"]["reached"] == "1" and float(rows["random"]["labels_to_target"]) == 30
-    assert rows["entropy"]["reached"] == "2" and float(rows["entropy"]["labels_to_target"]) == 20
-    # Saving is paired by seed over seeds where both reached the target: seed 0 only, 30 - 20.
-    assert float(rows["entropy"]["saving"]) == 10 and rows["entropy"]["saving_pairs"] == "1"
+    assert targets["random"]["reached"] == "1" and float(targets["random"]["labels"]) == 30
+    assert targets["entropy"]["reached"] == "2" and float(targets["entropy"]["labels"]) == 20
+    # Saving is paired by seed over seeds where both reached the target: seed 0 only, 30 - 20 = 10 images,
+    # 10 / 30 = 33.3 % of what random needed.
+    assert float(targets["entropy"]["saving"]) == 10 and targets["entropy"]["saving_pairs"] == "1"
+    assert float(targets["entropy"]["saving_pct"]) == pytest.approx(100 / 3, abs=1e-5)
     # Per-seed AULC differences entropy - random: 0.825 - 0.7 and 0.85 - 0.625, both positive:
     # the exact two-sided Wilcoxon p-value with two pairs is 2 * (1/4); one comparison, so Holm is the same.
     assert float(rows["entropy"]["p_wilcoxon"]) == pytest.approx(0.5)
@@ -59,7 +63,7 @@ def test_summary_by_hand(study):
     friedman = read_json(study / "agg" / "friedman.json")
     assert friedman["strategies"] == ["random", "entropy"] and friedman["average_ranks"] == [2.0, 1.0]
     metrics = read_json(study / "metrics.json")
-    assert metrics["d"]["lr"]["random"]["labels_to_target"] == 30
+    assert metrics["d"]["lr"]["random"]["labels_to_90"] == 30
 
 
 def test_curves_and_plot_data(study):
@@ -89,8 +93,11 @@ def test_same_queries_groups_strategies_that_chose_identical_images(study):
 
 
 def test_paired_saving_ignores_unreached_seeds():
-    (mean, _, _), pairs = paired_saving([30, None, 50], [20, 10, None])
-    assert (mean, pairs) == (10, 1)
+    (mean, _, _), percent, pairs = paired_saving([30, None, 50], [20, 10, None])
+    assert (mean, pairs) == (10, 1) and percent == pytest.approx(100 / 3)
+    # Ratio of totals, not a mean of per-seed percentages: ((10-20) + (100-80) + (40-40)) / (10+100+40) = 10/150.
+    _, percent, _ = paired_saving([10, 100, 40], [20, 80, 40])
+    assert percent == pytest.approx(100 * (-10 + 20 + 0) / 150)
 
 
 def test_queried_class_shares_exclude_the_initial_set():

@@ -3,8 +3,8 @@ from medal.figures import fmt_ci, in_sentence, join_names, markdown_table, prove
 
 def test_markdown_table_has_caption_and_id():
     text = markdown_table(["Name", "B"], [["longer cell", "1"]], "A caption.", "tbl-x", text_columns=1)
-    # dashes proportional to the widest cell per column (11 and 1 characters of 12)
-    assert text == "| Name | B |\n|:" + "-" * 55 + "|-----:|\n| longer cell | 1 |\n\n: A caption. {#tbl-x}\n"
+    # dashes proportional to the widest cell per column (11 and 1 characters of 12), at least 6
+    assert text == "| Name | B |\n|:" + "-" * 55 + "|------:|\n| longer cell | 1 |\n\n: A caption. {#tbl-x}\n"
 
 
 def test_fmt_ci():

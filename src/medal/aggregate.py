@@ -51,19 +51,20 @@ def _series(run: dict[str, Any], metric: str) -> tuple[list[int], list[float]]:
 
 
 def summarise_configuration(
-    runs: list[dict[str, Any]], reference: list[dict[str, float]], metric: str, fraction: float, drop_threshold: float
+    runs: list[dict[str, Any]], reference: list[dict[str, float]], metric: str, fractions: list[float], drop_threshold: float
 ) -> dict[str, Any]:
-    """Per-seed AULC, labels-to-target and drops of one (dataset, learner, strategy), with means and CIs."""
-    per_seed_aulc, per_seed_labels, finals, drop_counts, largest_drops = [], [], [], [], []
+    """Per-seed AULC, labels to each target fraction of the full-pool score, and drops of one (dataset, learner, strategy)."""
+    per_seed_aulc, finals, drop_counts, largest_drops = [], [], [], []
+    per_seed_labels: dict[float, list[int | None]] = {fraction: [] for fraction in fractions}
     for run, ref in zip(runs, reference):
         labels, scores = _series(run, metric)
         per_seed_aulc.append(aulc(labels, scores))
-        per_seed_labels.append(labels_to_target(labels, scores, fraction * ref[metric]))
+        for fraction in fractions:
+            per_seed_labels[fraction].append(labels_to_target(labels, scores, fraction * ref[metric]))
         finals.append(scores[-1])
         count, largest = drops(scores, drop_threshold)
         drop_counts.append(count)
         largest_drops.append(largest)
-    reached = [n for n in per_seed_labels if n is not None]
     return {
         "aulc_sd": float(np.std(per_seed_aulc, ddof=1)) if len(runs) > 1 else math.nan,
         "drops": mean_ci(drop_counts),
@@ -72,17 +73,48 @@ def summarise_configuration(
         "aulc": mean_ci(per_seed_aulc),
         "final": mean_ci(finals),
         "full_pool": mean_ci([ref[metric] for ref in reference]),
-        "labels_to_target": mean_ci(reached),
         "per_seed_labels": per_seed_labels,
-        "reached": len(reached),
         "seeds": len(runs),
     }
 
 
-def paired_saving(baseline: list[int | None], strategy: list[int | None]) -> tuple[tuple[float, float, float], int]:
-    """Labels saved versus the baseline, paired by seed over seeds where both reached the target."""
-    diffs = [b - s for b, s in zip(baseline, strategy) if b is not None and s is not None]
-    return mean_ci(diffs), len(diffs)
+def paired_saving(baseline: list[int | None], strategy: list[int | None]) -> tuple[tuple[float, float, float], float, int]:
+    """Labels saved versus the baseline, paired by seed over seeds where both reached the target.
+
+    Returns the mean [95 % CI] saving in images; the saving in percent as a ratio of totals (labels
+    saved over all pairs / labels the baseline needed on them), which, unlike a mean of per-seed
+    percentages, is not dominated by seeds where the baseline needed few labels; and the number of pairs.
+    """
+    pairs = [(b, s) for b, s in zip(baseline, strategy) if b is not None and s is not None]
+    percent = 100 * sum(b - s for b, s in pairs) / sum(b for b, _ in pairs) if pairs else math.nan
+    return mean_ci([b - s for b, s in pairs]), percent, len(pairs)
+
+
+def percent_key(fraction: float) -> str:
+    """'95' for 0.95: the label of a target in file columns and metric names."""
+    return f"{100 * fraction:g}"
+
+
+def target_rows(dataset: str, learner: str, summaries: dict[str, dict[str, Any]], fractions: list[float]) -> list[dict[str, Any]]:
+    """Rows of ``targets.csv``: per strategy and target, labels needed and labels saved versus random."""
+    rows = []
+    for strategy, summary in summaries.items():
+        for fraction in fractions:
+            per_seed = summary["per_seed_labels"][fraction]
+            reached = [n for n in per_seed if n is not None]
+            if BASELINE in summaries and strategy != BASELINE:
+                saving, saving_pct, pairs = paired_saving(summaries[BASELINE]["per_seed_labels"][fraction], per_seed)
+            else:
+                saving, saving_pct, pairs = (math.nan,) * 3, math.nan, 0
+            rows.append({
+                "dataset": dataset, "learner": learner, "strategy": strategy, "target": percent_key(fraction),
+                "reached": len(reached), "seeds": summary["seeds"],
+                **dict(zip(("labels", "labels_low", "labels_high"), mean_ci(reached))),
+                **dict(zip(("saving", "saving_low", "saving_high"), saving)),
+                "saving_pct": saving_pct,
+                "saving_pairs": pairs,
+            })
+    return rows
 
 
 def queried_class_shares(runs: list[dict[str, Any]], y_pool: np.ndarray, n_classes: int) -> list[float]:
@@ -96,8 +128,7 @@ def queried_class_shares(runs: list[dict[str, Any]], y_pool: np.ndarray, n_class
 
 
 def summary_row(
-    dataset: str, learner: str, strategy: str, metric: str, summary: dict[str, Any], saving: float,
-    saving_ci: tuple[float, float], saving_pairs: int, p_values: tuple[float, float],
+    dataset: str, learner: str, strategy: str, metric: str, summary: dict[str, Any], p_values: tuple[float, float]
 ) -> dict[str, Any]:
     """One row of ``summary.csv``: column names and values together, in the file's column order."""
 
@@ -109,9 +140,7 @@ def summary_row(
         **with_ci("aulc", "aulc_low", "aulc_high", summary["aulc"]),
         **with_ci("final", "final_low", "final_high", summary["final"]),
         **with_ci("full_pool", "full_pool_low", "full_pool_high", summary["full_pool"]),
-        "reached": summary["reached"], "seeds": summary["seeds"],
-        **with_ci("labels_to_target", "labels_low", "labels_high", summary["labels_to_target"]),
-        "saving": saving, "saving_low": saving_ci[0], "saving_high": saving_ci[1], "saving_pairs": saving_pairs,
+        "seeds": summary["seeds"],
         "p_wilcoxon": p_values[0], "p_holm": p_values[1],
         "aulc_sd": summary["aulc_sd"],
         **with_ci("drops", "drops_low", "drops_high", summary["drops"]),
@@ -148,14 +177,15 @@ def same_queries(queries: dict[str, tuple]) -> list[list[str]]:
 def aggregate(
     params: dict[str, Any], runs_dir: Path, reference_dir: Path, prepared_dir: Path, out_dir: Path, metrics_path: Path
 ) -> None:
-    """Write ``curves.csv``, ``summary.csv``, ``identical.json``, ``friedman.json``, ``class_balance.json`` and
+    """Write ``curves.csv``, ``summary.csv``, ``targets.csv``, ``identical.json``, ``friedman.json``, ``class_balance.json`` and
     ``plots/*.csv`` under ``out_dir``, and the DVC metrics file."""
     study, seeds = params["study"], params["al"]["seeds"]
     metric = params["evaluation"]["primary_metric"]
-    fraction = params["evaluation"]["target_fraction"]
+    fractions = params["evaluation"]["target_fractions"]
     drop_threshold = params["evaluation"]["drop_threshold"]
     curve_rows: list[list[Any]] = []
     summary_rows: list[dict[str, Any]] = []
+    targets: list[dict[str, Any]] = []
     metrics: dict[str, Any] = {}
     plot_files: dict[str, str] = {}
     identical: dict[str, dict[str, list[list[str]]]] = {}
@@ -181,23 +211,22 @@ def aggregate(
                         if name == metric:
                             plot_rows.append([n_labels, strategy, mean, low, high])
                 balance[dataset]["queried"].setdefault(learner, {})[strategy] = queried_class_shares(runs, y_pool, n_classes)
-                summaries[strategy] = summarise_configuration(runs, reference[learner][:seeds], metric, fraction, drop_threshold)
+                summaries[strategy] = summarise_configuration(runs, reference[learner][:seeds], metric, fractions, drop_threshold)
             p_values = wilcoxon_against_baseline(summaries)
+            learner_targets = target_rows(dataset, learner, summaries, fractions)
+            targets += learner_targets
             for strategy, summary in summaries.items():
-                if BASELINE in summaries:
-                    (saving, s_low, s_high), pairs = paired_saving(
-                        summaries[BASELINE]["per_seed_labels"], summary["per_seed_labels"]
-                    )
-                else:
-                    saving, s_low, s_high, pairs = math.nan, math.nan, math.nan, 0
                 summary_rows.append(
-                    summary_row(dataset, learner, strategy, metric, summary, saving, (s_low, s_high), pairs,
-                                p_values.get(strategy, (math.nan, math.nan)))
+                    summary_row(dataset, learner, strategy, metric, summary, p_values.get(strategy, (math.nan, math.nan)))
                 )
                 metrics.setdefault(dataset, {}).setdefault(learner, {})[strategy] = {
                     "aulc": round(summary["aulc"][0], 6),
                     "final": round(summary["final"][0], 6),
-                    "labels_to_target": None if summary["reached"] == 0 else round(summary["labels_to_target"][0], 2),
+                    **{
+                        f"labels_to_{row['target']}": None if row["reached"] == 0 else round(row["labels"], 2)
+                        for row in learner_targets
+                        if row["strategy"] == strategy
+                    },
                 }
             identical.setdefault(dataset, {})[learner] = same_queries(queries)
             plot_files[f"{dataset}__{learner}.csv"] = csv_text(["labels", "strategy", metric, "ci_low", "ci_high"], plot_rows)
@@ -205,10 +234,8 @@ def aggregate(
         out_dir / "curves.csv",
         csv_text(["dataset", "learner", "strategy", "metric", "labels", "mean", "ci_low", "ci_high", "n"], curve_rows),
     )
-    write_text_atomic(
-        out_dir / "summary.csv",
-        csv_text(list(summary_rows[0]), [list(row.values()) for row in summary_rows]),
-    )
+    for name, rows in (("summary.csv", summary_rows), ("targets.csv", targets)):
+        write_text_atomic(out_dir / name, csv_text(list(rows[0]), [list(row.values()) for row in rows]))
     write_json_atomic(out_dir / "identical.json", identical)
     write_json_atomic(out_dir / "class_balance.json", balance)
     write_json_atomic(out_dir / "friedman.json", friedman_across_blocks(study, summary_rows))

@@ -86,9 +86,13 @@ def validate(params: dict[str, Any]) -> None:
     evaluation = _require(params, "evaluation")
     if evaluation.get("primary_metric") not in METRIC_NAMES:
         raise UserError(f"params.yaml: evaluation.primary_metric must be one of {', '.join(METRIC_NAMES)}")
-    fraction = evaluation.get("target_fraction")
-    if not isinstance(fraction, (int, float)) or not 0 < fraction <= 1:
-        raise UserError("params.yaml: evaluation.target_fraction must be a number in (0, 1]")
+    fractions = evaluation.get("target_fractions")
+    if (
+        not isinstance(fractions, list)
+        or not fractions
+        or any(isinstance(f, bool) or not isinstance(f, (int, float)) or not 0 < f <= 1 for f in fractions)
+    ):
+        raise UserError("params.yaml: evaluation.target_fractions must be a non-empty list of numbers in (0, 1]")
     threshold = evaluation.get("drop_threshold")
     if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 <= threshold < 1:
         raise UserError("params.yaml: evaluation.drop_threshold must be a number in [0, 1)")

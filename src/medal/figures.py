@@ -15,7 +15,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import yaml  # noqa: E402
 
-from medal.aggregate import BASELINE, read_csv  # noqa: E402
+from medal.aggregate import BASELINE, percent_key, read_csv  # noqa: E402
 from medal.fileio import load_npz, read_json, write_text_atomic  # noqa: E402
 from medal.metrics import METRIC_LABELS  # noqa: E402
 from medal.runner import run_file_name  # noqa: E402
@@ -226,7 +226,7 @@ def markdown_table(header: list[str], rows: list[list[str]], caption: str, label
     """
     widths = [max(len(cell) for cell in column) for column in zip(header, *rows)]
     total = sum(widths)
-    dashes = [max(3, round(60 * width / total)) for width in widths]
+    dashes = [max(6, round(60 * width / total)) for width in widths]
     separator = [":" + "-" * n if i < text_columns else "-" * n + ":" for i, n in enumerate(dashes)]
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join(separator) + "|"]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
@@ -302,43 +302,60 @@ def _strategy_grid(params: dict[str, Any], provenance: dict[str, dict[str, Any]]
     ]
 
 
+def _target_grid(params: dict[str, Any], provenance: dict[str, dict[str, Any]], targets: list[dict[str, str]],
+                 strategies: list[str], cell) -> list[list[str]]:
+    """Rows of (dataset, learner, target) with one cell per strategy, filled by ``cell(targets_row)``."""
+    by_key = {(r["dataset"], r["learner"], r["target"], r["strategy"]): r for r in targets}
+    return [
+        [provenance[dataset]["title"], label(learner, LEARNER_LABELS), f"{percent_key(fraction)}\u00a0%",  # no break between number and unit
+         *(cell(by_key[(dataset, learner, percent_key(fraction), s)]) for s in strategies)]
+        for dataset in params["study"]["datasets"]
+        for learner in params["study"]["learners"]
+        for fraction in params["evaluation"]["target_fractions"]
+    ]
+
+
 def _needed_cell(row: dict[str, str]) -> str:
     reached, seeds = int(row["reached"]), int(row["seeds"])
     if reached == 0:
         return "not reached"
-    text = fmt_ci(_num(row["labels_to_target"]), _num(row["labels_low"]), _num(row["labels_high"]), 0)
+    text = fmt_ci(_num(row["labels"]), _num(row["labels_low"]), _num(row["labels_high"]), 0)
     return text if reached == seeds else f"{text} ({reached}/{seeds})"
 
 
 def _saving_cell(row: dict[str, str]) -> str:
     pairs, seeds = int(row["saving_pairs"]), int(row["seeds"])
-    text = fmt_ci(_num(row["saving"]), _num(row["saving_low"]), _num(row["saving_high"]), 0)
-    return text if pairs in (0, seeds) else f"{text} ({pairs}/{seeds})"
+    if pairs == 0:
+        return "n/a"
+    images = fmt_ci(_num(row["saving"]), _num(row["saving_low"]), _num(row["saving_high"]), 0)
+    text = f"{images}; {_num(row['saving_pct']):.0f} %"
+    return text if pairs == seeds else f"{text} ({pairs}/{seeds})"
 
 
-def labels_needed_table(params: dict[str, Any], provenance: dict[str, dict[str, Any]], summary: list[dict[str, str]]) -> str:
-    """Labels needed to reach the target fraction of the full-pool score, per strategy."""
+def labels_needed_table(params: dict[str, Any], provenance: dict[str, dict[str, Any]], targets: list[dict[str, str]]) -> str:
+    """Labels needed to reach each target fraction of the full-pool score, per strategy."""
     strategies = params["study"]["strategies"]
-    pct = _percent(params["evaluation"]["target_fraction"])
     caption = (
-        f"Labels needed to reach {pct} % of the full-pool score, mean [95 % CI] over seeds; where not every "
-        f"seed reached it within the budget of {params['al']['budget']} labels, the share that did is given "
+        "Labels needed to reach the target fraction of the full-pool score, mean [95 % CI] over seeds; where not "
+        f"every seed reached it within the budget of {params['al']['budget']} labels, the share that did is given "
         "in parentheses and the mean is over those seeds."
     )
-    rows = _strategy_grid(params, provenance, summary, strategies, _needed_cell)
-    return markdown_table(["Dataset", "Learner", *(label(s, STRATEGY_LABELS) for s in strategies)], rows, caption, "tbl-needed")
+    rows = _target_grid(params, provenance, targets, strategies, _needed_cell)
+    header = ["Dataset", "Learner", "Target", *(label(s, STRATEGY_LABELS) for s in strategies)]
+    return markdown_table(header, rows, caption, "tbl-needed", text_columns=3)
 
 
-def savings_table(params: dict[str, Any], provenance: dict[str, dict[str, Any]], summary: list[dict[str, str]]) -> str:
-    """Labels saved versus random sampling, paired by seed; positive means fewer labels than random."""
+def savings_table(params: dict[str, Any], provenance: dict[str, dict[str, Any]], targets: list[dict[str, str]]) -> str:
+    """Labels saved versus random sampling, in images and in percent, paired by seed; positive means fewer labels."""
     strategies = [s for s in params["study"]["strategies"] if s != BASELINE]
     caption = (
-        "Labels saved versus random sampling to reach the same target, mean [95 % CI] of the per-seed "
-        "difference (positive: fewer labels than random), over seeds where both reached the target "
-        "(their share in parentheses when not all)."
+        "Labels saved versus random sampling to reach the same target, over seeds where both reached it (their "
+        "share in parentheses when not all): mean [95 % CI] of the per-seed difference in images, and the total "
+        "saved in percent of the total random sampling needed on those seeds. Positive: fewer labels than random."
     )
-    rows = _strategy_grid(params, provenance, summary, strategies, _saving_cell)
-    return markdown_table(["Dataset", "Learner", *(label(s, STRATEGY_LABELS) for s in strategies)], rows, caption, "tbl-savings")
+    rows = _target_grid(params, provenance, targets, strategies, _saving_cell)
+    header = ["Dataset", "Learner", "Target", *(label(s, STRATEGY_LABELS) for s in strategies)]
+    return markdown_table(header, rows, caption, "tbl-savings", text_columns=3)
 
 
 def stability_table(params: dict[str, Any], provenance: dict[str, dict[str, Any]], summary: list[dict[str, str]]) -> str:
@@ -442,10 +459,6 @@ def timing_table(params: dict[str, Any], provenance: dict[str, dict[str, Any]], 
     return markdown_table(["Dataset", "Learner", "Update (ms)", "Query (ms)"], rows, caption, "tbl-timing")
 
 
-def _percent(fraction: float) -> str:
-    return f"{100 * fraction:g}"
-
-
 def friedman_text(params: dict[str, Any], friedman: dict[str, Any]) -> str:
     """A generated sentence on the Friedman test and the critical-difference diagram."""
     ranks = dict(zip(friedman["strategies"], friedman["average_ranks"]))
@@ -529,7 +542,7 @@ def variables(params: dict[str, Any], provenance: dict[str, dict[str, Any]]) -> 
             "budget": al["budget"],
             "cycles": _cycles(al),
         },
-        "target_percent": _percent(params["evaluation"]["target_fraction"]),
+        "target_percents": join_names([percent_key(f) for f in params["evaluation"]["target_fractions"]]),
         "primary_metric": METRIC_LABELS[params["evaluation"]["primary_metric"]].lower(),
         "n_datasets": len(params["study"]["datasets"]),
         "dataset_list": join_names([provenance[d]["title"] for d in params["study"]["datasets"]]),
@@ -685,8 +698,9 @@ def build_all(params: dict[str, Any], raw_dir: Path, runs_dir: Path, aggregate_d
     learning_curves_figure(params, provenance, curves, summary, out_dir / "learning_curves.svg")
     write_text_atomic(out_dir / "datasets.md", datasets_table(params, provenance))
     write_text_atomic(out_dir / "aulc.md", aulc_table(params, provenance, summary))
-    write_text_atomic(out_dir / "needed.md", labels_needed_table(params, provenance, summary))
-    write_text_atomic(out_dir / "savings.md", savings_table(params, provenance, summary))
+    targets = read_csv(aggregate_dir / "targets.csv")
+    write_text_atomic(out_dir / "needed.md", labels_needed_table(params, provenance, targets))
+    write_text_atomic(out_dir / "savings.md", savings_table(params, provenance, targets))
     write_text_atomic(out_dir / "timing.md", timing_table(params, provenance, timings_dir))
     write_text_atomic(out_dir / "data_description.md", data_description(params, provenance))
     write_text_atomic(out_dir / "data_provenance.md", provenance_text(params, provenance))
