@@ -399,17 +399,23 @@ def update_mode_pairs(params: dict[str, Any]) -> list[tuple[str, str, str]]:
     return [(e, modes["partial_fit"], modes["fit"]) for e, modes in by_estimator.items() if len(modes) == 2]
 
 
-def mean_update_ms(params: dict[str, Any], timings_dir: Path, dataset: str, learner: str) -> float:
-    """Mean wall-clock milliseconds per learner update, over strategies, seeds and cycles."""
-    values = []
-    for strategy in params["study"]["strategies"]:
-        for seed in range(params["al"]["seeds"]):
-            values += [c["fit_seconds"] for c in read_json(timings_dir / dataset / strategy / run_file_name(learner, seed))["cycles"]]
-    return 1000 * float(np.mean(values))
+def mean_timings(params: dict[str, Any], timings_dir: Path) -> dict[tuple[str, str], tuple[float, float]]:
+    """Per (dataset, learner): mean milliseconds per learner update and per query, over strategies, seeds and cycles."""
+    means = {}
+    for dataset in params["study"]["datasets"]:
+        for learner in params["study"]["learners"]:
+            fit, query = [], []
+            for strategy in params["study"]["strategies"]:
+                for seed in range(params["al"]["seeds"]):
+                    cycles = read_json(timings_dir / dataset / strategy / run_file_name(learner, seed))["cycles"]
+                    fit += [c["fit_seconds"] for c in cycles]
+                    query += [c["query_seconds"] for c in cycles[:-1]]  # the last cycle queries nothing
+            means[(dataset, learner)] = (1000 * float(np.mean(fit)), 1000 * float(np.mean(query)))
+    return means
 
 
 def update_modes_figure(params: dict[str, Any], provenance: dict[str, dict[str, Any]], summary: list[dict[str, str]],
-                        timings_dir: Path, path: Path) -> None:
+                        timings: dict[tuple[str, str], tuple[float, float]], path: Path) -> None:
     """partial_fit versus refitting: AULC (mean over strategies) against update time per cycle, per dataset."""
     pairs = update_mode_pairs(params)
     datasets = params["study"]["datasets"]
@@ -426,7 +432,7 @@ def update_modes_figure(params: dict[str, Any], provenance: dict[str, dict[str, 
                 ax.text(0.5, 0.5, "no estimator is run\nwith both update modes", ha="center", va="center", transform=ax.transAxes)
                 continue
             for i, (estimator, incremental, refit) in enumerate(pairs):
-                points = [(mean_update_ms(params, timings_dir, dataset, l), float(np.mean(aulc[(dataset, l)]))) for l in (incremental, refit)]
+                points = [(timings[(dataset, l)][0], float(np.mean(aulc[(dataset, l)]))) for l in (incremental, refit)]
                 colour = PALETTE[(i + 1) % len(PALETTE)]
                 ax.annotate("", xy=points[0], xytext=points[1], arrowprops={"arrowstyle": "->", "color": colour, "lw": 1})
                 ax.plot(*points[1], "o", color=colour, ms=5, label=f"{label(estimator, ESTIMATOR_LABELS)}: fit" if dataset == datasets[0] else None)
@@ -438,23 +444,13 @@ def update_modes_figure(params: dict[str, Any], provenance: dict[str, dict[str, 
         _save(fig, path)
 
 
-def timing_table(params: dict[str, Any], provenance: dict[str, dict[str, Any]], timings_dir: Path) -> str:
-    """Mean seconds per cycle spent updating the learner and querying, per dataset and learner."""
-    rows = []
-    for dataset in params["study"]["datasets"]:
-        for learner in params["study"]["learners"]:
-            fit, query = [], []
-            for strategy in params["study"]["strategies"]:
-                for seed in range(params["al"]["seeds"]):
-                    cycles = read_json(timings_dir / dataset / strategy / run_file_name(learner, seed))["cycles"]
-                    fit += [c["fit_seconds"] for c in cycles]
-                    query += [c["query_seconds"] for c in cycles[:-1]]
-            rows.append([
-                provenance[dataset]["title"],
-                label(learner, LEARNER_LABELS),
-                f"{1000 * np.mean(fit):.2f}",
-                f"{1000 * np.mean(query):.2f}",
-            ])
+def timing_table(params: dict[str, Any], provenance: dict[str, dict[str, Any]],
+                 timings: dict[tuple[str, str], tuple[float, float]]) -> str:
+    """Mean milliseconds per cycle spent updating the learner and querying, per dataset and learner."""
+    rows = [
+        [provenance[dataset]["title"], label(learner, LEARNER_LABELS), f"{update:.2f}", f"{query:.2f}"]
+        for (dataset, learner), (update, query) in timings.items()
+    ]
     caption = "Wall-clock milliseconds per cycle to update the learner and to select the next batch, averaged over strategies and seeds (measured on the machine that built this paper)."
     return markdown_table(["Dataset", "Learner", "Update (ms)", "Query (ms)"], rows, caption, "tbl-timing")
 
@@ -532,7 +528,7 @@ def variables(params: dict[str, Any], provenance: dict[str, dict[str, Any]]) -> 
         entry["minority_class"] = p["class_names"][minority]
         entry["minority_percent"] = f"{100 * p['counts']['train'][minority] / entry['pool']:.1f}"
         entry["n_features"] = int(np.prod(p["shape"]))
-        entry["shape"] = " × ".join(str(n) for n in p["shape"])
+        entry["shape"] = shape_text(p)
         data[dataset] = entry
     return {
         "al": {
@@ -547,11 +543,11 @@ def variables(params: dict[str, Any], provenance: dict[str, dict[str, Any]]) -> 
         "n_datasets": len(params["study"]["datasets"]),
         "dataset_list": join_names([provenance[d]["title"] for d in params["study"]["datasets"]]),
         "grid": {
-            "dataset": next((provenance[d]["title"] for d in params["study"]["datasets"] if len(provenance[d]["shape"]) == 2), "none"),
+            "dataset": next((provenance[d]["title"] for d in params["study"]["datasets"] if is_image(provenance[d])), "none"),
             "learner": in_sentence(label(params["study"]["learners"][0], LEARNER_LABELS)),
             "images": QUERY_GRID_IMAGES,
         },
-        "image_limitation": _image_limitation(sorted({data[d]["shape"] for d in data if len(provenance[d]["shape"]) == 2})),
+        "image_limitation": _image_limitation(sorted({shape_text(provenance[d]) for d in data if is_image(provenance[d])})),
         "n_strategies": len(params["study"]["strategies"]),
         "n_learners": len(params["study"]["learners"]),
         "data": data,
@@ -596,12 +592,21 @@ def data_description(params: dict[str, Any], provenance: dict[str, dict[str, Any
     sentences = []
     for dataset in params["study"]["datasets"]:
         p = provenance[dataset]
-        shape = " × ".join(str(n) for n in p["shape"])
-        kind = f"{shape} grey-scale images" if len(p["shape"]) == 2 else f"{shape} features per sample"
+        kind = f"{shape_text(p)} grey-scale images" if is_image(p) else f"{shape_text(p)} features per sample"
         sentences.append(
             f"{p['title']} holds {kind}: {p['description']}. Its learners see {_features(params['prepare'][dataset])}."
         )
     return " ".join(sentences) + "\n"
+
+
+def is_image(provenance: dict[str, Any]) -> bool:
+    """Whether a dataset's samples are 2-D images (rather than feature vectors)."""
+    return len(provenance["shape"]) == 2
+
+
+def shape_text(provenance: dict[str, Any]) -> str:
+    """A sample's shape as printed in the paper, e.g. '28 × 28'."""
+    return " × ".join(str(n) for n in provenance["shape"])
 
 
 def _image_limitation(sizes: list[str]) -> str:
@@ -649,7 +654,7 @@ def queried_images_figure(
     params: dict[str, Any], provenance: dict[str, dict[str, Any]], raw_dir: Path, runs_dir: Path, path: Path
 ) -> None:
     """The first images each strategy queried after the initial set (seed 0, first learner), on the first image dataset."""
-    image_datasets = [d for d in params["study"]["datasets"] if len(provenance[d]["shape"]) == 2]
+    image_datasets = [d for d in params["study"]["datasets"] if is_image(provenance[d])]
     strategies = params["study"]["strategies"]
     with plt.rc_context(FIGURE_STYLE):
         if not image_datasets:
@@ -701,14 +706,15 @@ def build_all(params: dict[str, Any], raw_dir: Path, runs_dir: Path, aggregate_d
     targets = read_csv(aggregate_dir / "targets.csv")
     write_text_atomic(out_dir / "needed.md", labels_needed_table(params, provenance, targets))
     write_text_atomic(out_dir / "savings.md", savings_table(params, provenance, targets))
-    write_text_atomic(out_dir / "timing.md", timing_table(params, provenance, timings_dir))
+    timings = mean_timings(params, timings_dir)
+    write_text_atomic(out_dir / "timing.md", timing_table(params, provenance, timings))
     write_text_atomic(out_dir / "data_description.md", data_description(params, provenance))
     write_text_atomic(out_dir / "data_provenance.md", provenance_text(params, provenance))
     identical = read_json(aggregate_dir / "identical.json")
     write_text_atomic(out_dir / "results.md", results_text(params, provenance, summary, identical))
     write_text_atomic(out_dir / "stability.md", stability_table(params, provenance, summary))
     write_text_atomic(out_dir / "stability_text.md", stability_text(params, summary))
-    update_modes_figure(params, provenance, summary, timings_dir, out_dir / "update_modes.svg")
+    update_modes_figure(params, provenance, summary, timings, out_dir / "update_modes.svg")
     write_text_atomic(out_dir / "balance.md", class_balance_table(params, provenance, read_json(aggregate_dir / "class_balance.json")))
     queried_images_figure(params, provenance, raw_dir, runs_dir, out_dir / "queried_images.svg")
     friedman = read_json(aggregate_dir / "friedman.json")
