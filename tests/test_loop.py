@@ -51,3 +51,31 @@ def test_same_seed_gives_identical_results(blobs):
     assert runs[0] == runs[1]
     other = run_active_learning(*blobs.values(), learner, Strategy("r", "random", 3), protocol, seed=3).cycles
     assert other != runs[0]
+
+
+@settings(max_examples=30)
+@given(seed=st.integers(0, 1000), fraction=st.sampled_from([0.0, 0.1, 0.25, 0.5]), n_classes=st.integers(2, 4))
+def test_noisy_oracle_flips_exactly_the_fraction_to_other_classes(seed, fraction, n_classes):
+    from medal.loop import noisy_oracle
+
+    y = np.arange(40) % n_classes
+    answers = noisy_oracle(y, fraction, n_classes, np.random.default_rng(seed))
+    assert np.sum(answers != y) == round(fraction * 40)
+    assert answers.min() >= 0 and answers.max() < n_classes
+
+
+def test_label_noise_reaches_the_learner_but_not_the_initial_set(blobs):
+    learner = Learner("lr", "logistic_regression", "fit")
+    clean = run_active_learning(*blobs.values(), learner, Strategy("r", "random", 0), Protocol(4, 5, 30), seed=0).cycles
+    noisy = run_active_learning(*blobs.values(), learner, Strategy("r", "random", 0), Protocol(4, 5, 30, 0.5), seed=0).cycles
+    assert clean[0]["queried"] == noisy[0]["queried"]  # the noise level does not move the initial set
+    assert sum(c["wrong_labels"] for c in clean) == 0
+    assert sum(c["wrong_labels"] for c in noisy) > 0
+
+
+def test_stopping_signals_are_recorded_every_cycle(blobs):
+    result = run_active_learning(*blobs.values(), Learner("lr", "logistic_regression", "fit"), Strategy("e", "entropy", 0),
+                                 Protocol(4, 5, 30), seed=1)
+    assert result.cycles[0]["kappa_previous"] is None
+    assert all(-1 <= c["kappa_previous"] <= 1 for c in result.cycles[1:])
+    assert all(0 <= c["expected_error"] <= 0.5 for c in result.cycles)  # two classes: 1 - max p is at most 1/2

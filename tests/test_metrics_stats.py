@@ -91,3 +91,38 @@ def test_drops_by_hand():
     # Falls of 0.1 and 0.01 after cycles 1 and 3; only the first exceeds 0.05.
     assert drops([0.5, 0.7, 0.6, 0.8, 0.79], 0.05) == (1, pytest.approx(0.1))
     assert drops([0.5, 0.6], 0.0) == (0, 0.0)
+
+
+def test_stop_when_stable_needs_a_full_window():
+    from medal.stats import stop_when_stable
+
+    kappas = [None, 0.995, 0.98, 0.999, 1.0, 0.991, 0.5]
+    # Window 3 at kappa 0.99: cycles 3, 4, 5 are the first three in a row.
+    assert stop_when_stable(kappas, kappa=0.99, window=3) == 5
+    assert stop_when_stable(kappas, kappa=0.99, window=1) == 1
+    assert stop_when_stable(kappas, kappa=0.99, window=4) is None
+    assert stop_when_stable([None], kappa=0.0, window=1) is None
+
+
+def test_stop_when_confident_is_the_first_cycle_at_or_below_threshold():
+    from medal.stats import stop_when_confident
+
+    assert stop_when_confident([0.3, 0.1, 0.05, 0.2], 0.1) == 1
+    assert stop_when_confident([0.3, 0.2], 0.1) is None
+
+
+def test_agreement_and_expected_error_by_hand():
+    from medal.metrics import agreement, expected_error
+
+    assert agreement(np.array([1, 1, 1]), np.array([1, 1, 1])) == 1.0  # constant and identical: full agreement
+    # Observed agreement 3/4; chance agreement 0.5*0.25 + 0.5*0.75 = 0.5; kappa = (0.75 - 0.5) / 0.5 = 0.5.
+    assert agreement(np.array([0, 0, 1, 1]), np.array([0, 1, 1, 1])) == pytest.approx(0.5)
+    assert expected_error(np.array([[0.9, 0.1], [0.6, 0.4]])) == pytest.approx(0.25)
+    assert expected_error(np.empty((0, 2))) == 0.0
+
+
+def test_evaluate_reports_recall_per_class():
+    y = np.array([0, 0, 1, 1, 1])
+    pred = np.array([0, 1, 1, 1, 0])
+    scores = evaluate(y, pred, np.full((5, 2), 0.5), np.array([0, 1]))
+    assert scores["class_recall"] == pytest.approx([0.5, 2 / 3])

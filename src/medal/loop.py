@@ -10,21 +10,23 @@ import numpy as np
 
 from medal.errors import UserError
 from medal.learners import Learner
-from medal.metrics import evaluate
+from medal.metrics import agreement, evaluate, expected_error
 from medal.strategies import Strategy
 
 
 @dataclass
 class Protocol:
-    """Sizes of one active-learning run: initial labelled set, batch per cycle, total label budget."""
+    """One active-learning run's settings: initial labelled set, batch per cycle, total label budget,
+    and the fraction of pool labels the simulated oracle gets wrong."""
 
     initial_labels: int
     batch_size: int
     budget: int
+    label_noise: float = 0.0
 
     @classmethod
     def from_params(cls, al: dict[str, Any]) -> "Protocol":
-        return cls(al["initial_labels"], al["batch_size"], al["budget"])
+        return cls(al["initial_labels"], al["batch_size"], al["budget"], al.get("label_noise", 0.0))
 
     def label_counts(self, pool_size: int) -> list[int]:
         """Labels used at each evaluation: the initial set, then one batch more each cycle, capped by budget and pool."""
@@ -54,6 +56,14 @@ def initial_indices(y: np.ndarray, size: int, rng: np.random.Generator) -> np.nd
     return np.sort(np.concatenate([one_per_class, extra]))
 
 
+def noisy_oracle(y: np.ndarray, fraction: float, n_classes: int, rng: np.random.Generator) -> np.ndarray:
+    """The labels an oracle gives: a random ``fraction`` of the pool gets a wrong class, drawn uniformly from the others."""
+    answers = y.copy()
+    flipped = rng.choice(len(y), int(round(fraction * len(y))), replace=False)
+    answers[flipped] = (y[flipped] + rng.integers(1, n_classes, len(flipped))) % n_classes
+    return answers
+
+
 def run_active_learning(
     X_pool: np.ndarray,
     y_pool: np.ndarray,
@@ -66,23 +76,38 @@ def run_active_learning(
 ) -> RunResult:
     """Run one seed: label an initial set, then query, reveal and update until the budget is spent.
 
-    After every update the learner is scored on the fixed test set. The seed fixes the initial
-    set and the learner's and strategy's randomness.
+    After every update the learner is scored on the fixed test set, and two signals that need no
+    test labels are recorded for stopping criteria: the agreement (Cohen's kappa) of its pool
+    predictions with the previous cycle's, and its expected error on the unlabelled pool. The seed
+    fixes the initial set, the oracle's errors and the learner's and strategy's randomness.
     """
     classes = np.unique(np.concatenate([y_pool, y_test]))
     rng = np.random.default_rng(seed)
+    oracle = y_pool
+    if protocol.label_noise > 0:  # its own stream: the noise level does not change the initial set
+        oracle = noisy_oracle(y_pool, protocol.label_noise, len(classes), np.random.default_rng([seed, 1]))
     y_known = np.full(len(y_pool), np.nan)
     new = initial_indices(y_pool, protocol.initial_labels, rng)
     clf = learner.make(classes, random_state=seed)
     result = RunResult()
     counts = protocol.label_counts(len(y_pool))
+    previous_predictions = None
     for cycle, n_labels in enumerate(counts):
-        y_known[new] = y_pool[new]  # the simulated oracle
+        y_known[new] = oracle[new]
         start = time.perf_counter()
         learner.update(clf, X_pool, y_known, new)
         fit_seconds = time.perf_counter() - start
         scores = evaluate(y_test, clf.predict(X_test), clf.predict_proba(X_test), classes)
-        record = {"cycle": cycle, "labels": n_labels, **scores, "queried": [int(i) for i in new]}
+        pool_proba = clf.predict_proba(X_pool)
+        pool_predictions = classes[pool_proba.argmax(axis=1)]
+        record = {
+            "cycle": cycle, "labels": n_labels, **scores,
+            "kappa_previous": None if previous_predictions is None else agreement(previous_predictions, pool_predictions),
+            "expected_error": expected_error(pool_proba[np.isnan(y_known)]),
+            "wrong_labels": int(np.sum(oracle[new] != y_pool[new])),
+            "queried": [int(i) for i in new],
+        }
+        previous_predictions = pool_predictions
         result.cycles.append(record)
         query_seconds = 0.0
         if cycle + 1 < len(counts):

@@ -88,3 +88,22 @@ def drops(scores: Sequence[float], threshold: float) -> tuple[int, float]:
     """Number of decreases between consecutive cycles larger than ``threshold``, and the largest decrease (0 if none)."""
     decreases = -np.diff(np.asarray(scores, dtype=float))
     return int(np.sum(decreases > threshold)), float(max(decreases.max(initial=0.0), 0.0))
+
+
+def stop_when_stable(kappas: Sequence[float | None], kappa: float, window: int) -> int | None:
+    """Stabilizing predictions: the first cycle ending ``window`` cycles in a row whose agreement with the
+    previous cycle is at least ``kappa`` (None: first cycle, no previous model); None if it never happens."""
+    run = 0
+    for cycle, value in enumerate(kappas):
+        run = run + 1 if value is not None and value >= kappa else 0
+        if run >= window:
+            return cycle
+    return None
+
+
+def stop_when_confident(errors: Sequence[float], threshold: float) -> int | None:
+    """Expected error: the first cycle whose expected error on the unlabelled pool is at most ``threshold``."""
+    for cycle, value in enumerate(errors):
+        if value <= threshold:
+            return cycle
+    return None
