@@ -7,7 +7,7 @@ from medal.cli import main
 
 def test_help_lists_every_stage():
     out = subprocess.run([sys.executable, "-m", "medal.cli", "--help"], capture_output=True, text=True, check=True).stdout
-    for command in ("fetch", "prepare", "reference", "al", "aggregate", "figures", "paper"):
+    for command in ("fetch", "prepare", "reference", "al", "sweep", "aggregate", "figures", "paper"):
         assert command in out
 
 
@@ -18,3 +18,15 @@ def test_unknown_strategy_is_one_line_with_the_valid_names(capsys, monkeypatch, 
     valid = ", ".join(sorted(params["strategies"]))
     assert "badge, coreset, dal, density_weighted, entropy" in valid
     assert err == f"error: unknown strategy 'magic'; valid: {valid}\n"
+
+
+def test_sweep_arguments_are_checked_before_any_work(capsys, monkeypatch, tmp_path):
+    monkeypatch.chdir(ROOT)
+    assert main(["sweep", "wdbc", "batch_size", "random"]) == 2
+    assert capsys.readouterr().err == "error: dataset 'wdbc' is not in sweeps.datasets; valid: breastmnist, pneumoniamnist\n"
+    assert main(["sweep", "breastmnist", "budget", "random"]) == 2
+    assert capsys.readouterr().err == (
+        "error: unknown sweep setting 'budget'; valid: batch_size, initial_labels, label_noise, representation\n"
+    )
+    assert main(["sweep", "breastmnist", "batch_size", "coreset"]) == 2
+    assert capsys.readouterr().err == "error: strategy 'coreset' is not in sweeps.strategies; valid: random, entropy\n"

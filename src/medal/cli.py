@@ -14,6 +14,7 @@ PREPARED = Path("data/prepared")
 REFERENCE = Path("data/reference")
 RUNS = Path("data/runs")
 TIMINGS = Path("data/timings")
+SWEEPS = Path("data/sweeps")
 AGGREGATE = Path("data/aggregate")
 METRICS = Path("data/metrics.json")
 GENERATED = Path("paper/generated")
@@ -73,10 +74,29 @@ def cmd_al(params: dict, args: argparse.Namespace) -> None:
     )
 
 
+def cmd_sweep(params: dict, args: argparse.Namespace) -> None:
+    from medal.aggregate import sweep_dir
+    from medal.config import SWEEP_SETTINGS
+    from medal.runner import run_sweep
+
+    if args.dataset not in params["sweeps"]["datasets"]:
+        raise UserError(f"dataset '{args.dataset}' is not in sweeps.datasets; valid: {', '.join(params['sweeps']['datasets'])}")
+    if args.setting not in SWEEP_SETTINGS:
+        raise UserError(f"unknown sweep setting '{args.setting}'; valid: {', '.join(SWEEP_SETTINGS)}")
+    if args.strategy not in params["sweeps"]["strategies"]:
+        raise UserError(f"strategy '{args.strategy}' is not in sweeps.strategies; valid: {', '.join(params['sweeps']['strategies'])}")
+    # One strategy per stage, so that changing a strategy's parameters reruns only its own sweeps.
+    one_strategy = {**params, "sweeps": {**params["sweeps"], "strategies": [args.strategy]}}
+    run_sweep(
+        one_strategy, args.dataset, args.setting, RAW / f"{args.dataset}.npz", PREPARED / f"{args.dataset}.npz",
+        sweep_dir(SWEEPS, args.dataset, args.setting, args.strategy),
+    )
+
+
 def cmd_aggregate(params: dict, args: argparse.Namespace) -> None:
     from medal.aggregate import aggregate
 
-    aggregate(params, RUNS, REFERENCE, PREPARED, AGGREGATE, METRICS)
+    aggregate(params, RUNS, SWEEPS, REFERENCE, PREPARED, AGGREGATE, METRICS)
 
 
 def cmd_figures(params: dict, args: argparse.Namespace) -> None:
@@ -108,9 +128,13 @@ def build_parser() -> argparse.ArgumentParser:
     add("fetch", cmd_fetch, "find or download a dataset, verify its checksum, write its canonical file").add_argument("dataset")
     add("prepare", cmd_prepare, "compute pool and test features for a dataset").add_argument("dataset")
     add("reference", cmd_reference, "score each learner trained on the whole pool").add_argument("dataset")
-    al = add("al", cmd_al, "run every (learner, seed) of one strategy on one dataset")
+    al = add("al", cmd_al, "run every (learner, seed) of one strategy on one dataset, in parallel (compute.n_jobs)")
     al.add_argument("dataset")
     al.add_argument("strategy")
+    sweep = add("sweep", cmd_sweep, "run every value of one protocol setting with one strategy on one dataset")
+    sweep.add_argument("dataset")
+    sweep.add_argument("setting", help="batch_size, initial_labels, label_noise or representation")
+    sweep.add_argument("strategy", help="one of sweeps.strategies")
     add("aggregate", cmd_aggregate, "learning curves with CIs, AULC and labels-to-target summaries")
     add("figures", cmd_figures, "figures, tables and variables for the manuscript")
     paper = add("paper", cmd_paper, "render the manuscript to PDF and HTML")

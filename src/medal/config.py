@@ -10,7 +10,11 @@ import yaml
 from medal.errors import UserError
 from medal.learners import ESTIMATORS, UPDATE_MODES, Learner
 from medal.metrics import METRIC_NAMES
+from medal.prepare import build_transform
 from medal.strategies import STRATEGY_METHODS, Strategy
+
+SWEEP_SETTINGS = ("batch_size", "initial_labels", "label_noise", "representation")
+STOPPING_CRITERIA = {"stabilizing_predictions": ("kappa", "window"), "expected_error": ("threshold",)}
 
 DEFAULT_PARAMS = Path("params.yaml")
 
@@ -51,6 +55,65 @@ def _positive_int(section: str, key: str, value: Any) -> int:
     return value
 
 
+def _fraction(where: str, value: Any, upper_inclusive: bool = False) -> float:
+    ok = not isinstance(value, bool) and isinstance(value, (int, float)) and (0 <= value <= 1 if upper_inclusive else 0 <= value < 1)
+    if not ok:
+        raise UserError(f"params.yaml: {where} must be a number in [0, 1{']' if upper_inclusive else ')'}, got {value!r}")
+    return value
+
+
+def _check_design(study: dict[str, Any]) -> None:
+    """The main learner runs every strategy; the learner-comparison strategies run with every learner."""
+    if study.get("main_learner") not in study["learners"]:
+        raise UserError(f"params.yaml: study.main_learner '{study.get('main_learner')}' must be one of study.learners")
+    chosen = study.get("learner_strategies")
+    if not isinstance(chosen, list) or not chosen or any(name not in study["strategies"] for name in chosen):
+        raise UserError("params.yaml: study.learner_strategies must be a non-empty list of names from study.strategies")
+
+
+def _check_sweeps(params: dict[str, Any]) -> None:
+    """Sweeps run on prepared study datasets with a defined learner and strategies; every value must be usable."""
+    sweeps = _require(params, "sweeps")
+    for name in sweeps.get("datasets") or []:
+        if name not in params["study"]["datasets"]:
+            raise UserError(f"params.yaml: sweeps.datasets: '{name}' is not in study.datasets; add it there or remove it")
+    if sweeps.get("learner") not in params["learners"]:
+        raise UserError(f"params.yaml: sweeps.learner '{sweeps.get('learner')}' unknown; valid: {', '.join(sorted(params['learners']))}")
+    strategies = sweeps.get("strategies")
+    if not isinstance(strategies, list) or not strategies or any(name not in params["strategies"] for name in strategies):
+        raise UserError("params.yaml: sweeps.strategies must be a non-empty list of names from the strategies section")
+    settings = sweeps.get("settings") or {}
+    if set(settings) != set(SWEEP_SETTINGS):
+        raise UserError(f"params.yaml: sweeps.settings must set exactly {', '.join(SWEEP_SETTINGS)} (a list of values each)")
+    for key in ("batch_size", "initial_labels", "label_noise"):
+        if not isinstance(settings[key], list) or not settings[key]:
+            raise UserError(f"params.yaml: sweeps.settings.{key} must be a non-empty list")
+    for value in settings["batch_size"]:
+        _positive_int("sweeps.settings", "batch_size", value)
+    for value in settings["initial_labels"]:
+        if _positive_int("sweeps.settings", "initial_labels", value) > params["al"]["budget"]:
+            raise UserError(f"params.yaml: sweeps.settings.initial_labels {value} exceeds al.budget")
+    for value in settings["label_noise"]:
+        _fraction("sweeps.settings.label_noise values", value)
+    representations = settings["representation"]
+    if not isinstance(representations, dict) or not representations:
+        raise UserError("params.yaml: sweeps.settings.representation must map names to feature settings like prepare's")
+    for spec in representations.values():
+        build_transform(spec, n_features=10**6, n_pool=10**6)  # checks kind and PCA size; sizes are checked at run time
+
+
+def _check_stopping(evaluation: dict[str, Any]) -> None:
+    stopping = evaluation.get("stopping")
+    if not isinstance(stopping, dict) or set(stopping) != set(STOPPING_CRITERIA):
+        raise UserError(f"params.yaml: evaluation.stopping must set exactly {', '.join(STOPPING_CRITERIA)}")
+    for name, keys in STOPPING_CRITERIA.items():
+        if not isinstance(stopping[name], dict) or set(stopping[name]) != set(keys):
+            raise UserError(f"params.yaml: evaluation.stopping.{name} must set exactly {', '.join(keys)}")
+    _fraction("evaluation.stopping.stabilizing_predictions.kappa", stopping["stabilizing_predictions"]["kappa"], True)
+    _positive_int("evaluation.stopping.stabilizing_predictions", "window", stopping["stabilizing_predictions"]["window"])
+    _fraction("evaluation.stopping.expected_error.threshold", stopping["expected_error"]["threshold"])
+
+
 def validate(params: dict[str, Any]) -> None:
     """Check names, cross-references and numbers of a parsed ``params.yaml``."""
     study = _require(params, "study")
@@ -61,6 +124,7 @@ def validate(params: dict[str, Any]) -> None:
     _check_names("datasets", "dataset", study.get("datasets"), datasets)
     _check_names("learners", "learner", study.get("learners"), learners)
     _check_names("strategies", "strategy", study.get("strategies"), strategies)
+    _check_design(study)
     for name in study["datasets"]:
         if name not in prepare:
             raise UserError(f"params.yaml: prepare.{name} is missing; add its feature settings")
@@ -93,6 +157,9 @@ def validate(params: dict[str, Any]) -> None:
         or any(isinstance(f, bool) or not isinstance(f, (int, float)) or not 0 < f <= 1 for f in fractions)
     ):
         raise UserError("params.yaml: evaluation.target_fractions must be a non-empty list of numbers in (0, 1]")
-    threshold = evaluation.get("drop_threshold")
-    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 <= threshold < 1:
-        raise UserError("params.yaml: evaluation.drop_threshold must be a number in [0, 1)")
+    _fraction("evaluation.drop_threshold", evaluation.get("drop_threshold"))
+    _check_stopping(evaluation)
+    _check_sweeps(params)
+    n_jobs = params.get("compute", {}).get("n_jobs", 1)
+    if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs == 0 or n_jobs < -1:
+        raise UserError(f"params.yaml: compute.n_jobs must be a positive integer or -1 (all cores), got {n_jobs!r}")
