@@ -1,5 +1,3 @@
-import json
-
 import pytest
 
 from medal.aggregate import aggregate, paired_saving, read_csv
@@ -11,18 +9,38 @@ from medal.fileio import read_json, write_json_atomic, write_npz_atomic
 
 def _params():
     return {
-        "study": {"datasets": ["d"], "learners": ["lr"], "strategies": ["random", "entropy"]},
+        "study": {"datasets": ["d"], "learners": ["lr"], "strategies": ["random", "entropy"], "main_learner": "lr",
+                  "learner_strategies": ["random"]},
+        "sweeps": {"datasets": ["d"], "learner": "lr", "strategies": ["random", "entropy"],
+                   "settings": {"batch_size": [5], "initial_labels": [10], "label_noise": [0.0, 0.2],
+                                "representation": {"raw": {"features": "raw"}}}},
         "al": {"seeds": 2},
-        "evaluation": {"primary_metric": "accuracy", "target_fractions": [0.9], "drop_threshold": 0.05},
+        "evaluation": {"primary_metric": "accuracy", "target_fractions": [0.9], "drop_threshold": 0.05,
+                       "stopping": {"stabilizing_predictions": {"kappa": 0.99, "window": 1},
+                                    "expected_error": {"threshold": 0.1}}},
     }
 
 
 def _run(scores):
     cycles = [
-        {"labels": n, "accuracy": s, "balanced_accuracy": s, "macro_f1": s, "roc_auc": s, "queried": []}
-        for n, s in zip([10, 20, 30], scores)
+        {"labels": n, "accuracy": s, "balanced_accuracy": s, "macro_f1": s, "roc_auc": s, "queried": [],
+         "kappa_previous": kappa, "expected_error": error, "class_recall": [s, 1.0]}
+        for n, s, kappa, error in zip([10, 20, 30], scores, [None, 0.995, 0.9], [0.3, 0.2, 0.05])
     ]
     return {"cycles": cycles}
+
+
+SWEEP_CURVES = {  # (setting, value) -> strategy -> per-seed scores
+    ("batch_size", "5"): {"random": [[0.5, 0.5, 0.5], [0.5, 0.5, 0.5]], "entropy": [[0.5, 0.7, 0.9], [0.5, 0.6, 0.8]]},
+    ("initial_labels", "10"): {"random": [[0.5, 0.5, 0.5]] * 2, "entropy": [[0.5, 0.5, 0.5]] * 2},
+    ("label_noise", "0.0"): {"random": [[0.5, 0.5, 0.5]] * 2, "entropy": [[0.5, 0.5, 0.5]] * 2},
+    ("label_noise", "0.2"): {"random": [[0.5, 0.5, 0.5]] * 2, "entropy": [[0.5, 0.5, 0.5]] * 2},
+    ("representation", "raw"): {"random": [[0.5, 0.5, 0.5]] * 2, "entropy": [[0.5, 0.5, 0.5]] * 2},
+}
+
+
+def _aggregate(root, out="agg", metrics="metrics.json"):
+    aggregate(_params(), root / "runs", root / "sweeps", root / "ref", root / "prep", root / out, root / metrics)
 
 
 @pytest.fixture
@@ -34,9 +52,14 @@ def study(tmp_path):
     for strategy, runs in curves.items():
         for seed, scores in enumerate(runs):
             write_json_atomic(tmp_path / "runs" / "d" / strategy / f"lr-seed{seed}.json", _run(scores))
-    write_json_atomic(tmp_path / "ref" / "d.json", {"learners": {"lr": [{"accuracy": 1.0}, {"accuracy": 1.0}]}})
+    for (setting, value), by_strategy in SWEEP_CURVES.items():
+        for strategy, runs in by_strategy.items():
+            for seed, scores in enumerate(runs):
+                write_json_atomic(tmp_path / "sweeps" / "d" / setting / strategy / value / f"{strategy}-seed{seed}.json", _run(scores))
+    reference = [{"accuracy": 1.0, "class_recall": [0.9, 0.7]}, {"accuracy": 1.0, "class_recall": [0.7, 0.7]}]
+    write_json_atomic(tmp_path / "ref" / "d.json", {"learners": {"lr": reference}})
     write_npz_atomic(tmp_path / "prep" / "d.npz", {"y_pool": np.array([0, 0, 0, 1, 1])})
-    aggregate(_params(), tmp_path / "runs", tmp_path / "ref", tmp_path / "prep", tmp_path / "agg", tmp_path / "metrics.json")
+    _aggregate(tmp_path)
     return tmp_path
 
 
@@ -60,8 +83,10 @@ def test_summary_by_hand(study):
     assert rows["random"]["p_wilcoxon"] == ""
     # No curve of the fixture ever falls: no drops.
     assert float(rows["random"]["drops"]) == 0 and float(rows["random"]["largest_drop"]) == 0
-    friedman = read_json(study / "agg" / "friedman.json")
+    friedman = read_json(study / "agg" / "friedman.json")["strategies"]
+    # Blocks are (dataset, seed): entropy has the higher AULC on both seeds.
     assert friedman["strategies"] == ["random", "entropy"] and friedman["average_ranks"] == [2.0, 1.0]
+    assert friedman["blocks"] == 2
     metrics = read_json(study / "metrics.json")
     assert metrics["d"]["lr"]["random"]["labels_to_90"] == 30
 
@@ -75,14 +100,14 @@ def test_curves_and_plot_data(study):
 
 def test_outputs_are_byte_identical_when_rebuilt(study):
     before = (study / "agg" / "summary.csv").read_bytes()
-    aggregate(_params(), study / "runs", study / "ref", study / "prep", study / "agg", study / "metrics.json")
+    _aggregate(study)
     assert (study / "agg" / "summary.csv").read_bytes() == before
 
 
 def test_missing_run_names_the_stage_to_rerun(study):
     (study / "runs" / "d" / "entropy" / "lr-seed1.json").unlink()
     with pytest.raises(UserError, match=r"lr-seed1.json missing; run `dvc repro al@d-entropy` first"):
-        aggregate(_params(), study / "runs", study / "ref", study / "prep", study / "agg2", study / "m.json")
+        _aggregate(study, "agg2", "m.json")
 
 
 def test_same_queries_groups_strategies_that_chose_identical_images(study):
@@ -109,3 +134,33 @@ def test_queried_class_shares_exclude_the_initial_set():
         {"cycles": [{"queried": [0, 3]}, {"queried": [1, 2]}]},  # classes 0, 0 -> all class 0
     ]
     assert queried_class_shares(runs, y_pool, 2) == pytest.approx([0.75, 0.25])
+
+
+def test_stopping_points_by_hand(study):
+    rows = {(r["strategy"], r["criterion"]): r for r in read_csv(study / "agg" / "stopping.csv")}
+    # Kappa series [-, 0.995, 0.9] with kappa 0.99 and window 1: every run stops at cycle 1 (20 labels),
+    # where random scored 0.7 and 0.6 against a full-pool score of 1.0.
+    stable = rows[("random", "stabilizing_predictions")]
+    assert stable["stopped"] == "2" and float(stable["labels"]) == 20
+    assert float(stable["score"]) == pytest.approx(0.65) and float(stable["percent_of_full"]) == pytest.approx(65)
+    # Expected error [0.3, 0.2, 0.05] first falls to 0.1 or below at the last cycle: no run stops before the budget.
+    confident = rows[("entropy", "expected_error")]
+    assert confident["stopped"] == "0" and float(confident["labels"]) == 30 and float(confident["score"]) == 1.0
+
+
+def test_class_recall_at_the_budget(study):
+    rows = [r for r in read_csv(study / "agg" / "class_recall.csv") if r["strategy"] == "random"]
+    # The fixture's class-0 recall is the final score (0.9, 0.8); class 1 is always 1.0; full pool 0.8 and 0.7.
+    assert [float(r["recall"]) for r in rows] == pytest.approx([0.85, 1.0])
+    assert [float(r["full_pool"]) for r in rows] == pytest.approx([0.8, 0.7])
+
+
+def test_sweep_summary_pairs_by_seed(study):
+    rows = {(r["setting"], r["value"], r["strategy"]): r for r in read_csv(study / "agg" / "sweeps.csv")}
+    entropy = rows[("batch_size", "5", "entropy")]
+    # AULCs 0.7 and 0.625 against random's 0.5: differences 0.2 and 0.125.
+    assert float(entropy["aulc"]) == pytest.approx(0.6625) and float(entropy["vs_random"]) == pytest.approx(0.1625)
+    assert float(entropy["p_wilcoxon"]) == pytest.approx(0.5)
+    assert rows[("batch_size", "5", "random")]["vs_random"] == ""
+    assert {key[:2] for key in rows} == {("batch_size", "5"), ("initial_labels", "10"), ("label_noise", "0.0"),
+                                         ("label_noise", "0.2"), ("representation", "raw")}

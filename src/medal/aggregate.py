@@ -13,8 +13,11 @@ import numpy as np
 from medal.errors import UserError
 from medal.fileio import load_npz, read_json, write_json_atomic, write_text_atomic
 from medal.metrics import METRIC_NAMES
-from medal.runner import run_file_name
-from medal.stats import aulc, drops, friedman_nemenyi, holm, labels_to_target, mean_ci, paired_wilcoxon
+from medal.config import SWEEP_SETTINGS
+from medal.runner import learners_for, run_file_name, sweep_value_name, sweep_values
+from medal.stats import (
+    aulc, drops, friedman_nemenyi, holm, labels_to_target, mean_ci, paired_wilcoxon, stop_when_confident, stop_when_stable,
+)
 
 BASELINE = "random"
 
@@ -157,13 +160,115 @@ def wilcoxon_against_baseline(summaries: dict[str, dict[str, Any]]) -> dict[str,
     return {s: (p, adjusted) for s, p, adjusted in zip(others, raw, holm(raw))}
 
 
-def friedman_across_blocks(study: dict[str, Any], summary_rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """Friedman test and Nemenyi critical difference of the strategies' mean AULC over (dataset, learner) blocks."""
+def strategies_for(study: dict[str, Any], learner: str) -> list[str]:
+    """The strategies run with ``learner``, in study order: all of them for the main learner."""
+    return [strategy for strategy in study["strategies"] if learner in learners_for(study, strategy)]
+
+
+def friedman_over_seeds(study: dict[str, Any], per_seed_aulc: dict[tuple[str, str], list[float]]) -> dict[str, Any]:
+    """Friedman test and Nemenyi CD of every strategy with the main learner, over (dataset, seed) blocks."""
     strategies = study["strategies"]
+    n_seeds = len(per_seed_aulc[(study["datasets"][0], strategies[0])])
+    scores = np.array([
+        [per_seed_aulc[(dataset, strategy)][seed] for strategy in strategies]
+        for dataset in study["datasets"]
+        for seed in range(n_seeds)
+    ])
+    return {"strategies": strategies, "blocks_of": "dataset and seed", **friedman_nemenyi(scores)}
+
+
+def friedman_over_learners(study: dict[str, Any], summary_rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Friedman test and Nemenyi CD of the learner-comparison strategies' mean AULC over (dataset, learner) blocks."""
+    strategies = study["learner_strategies"]
     aulc_by = {(row["dataset"], row["learner"], row["strategy"]): row["aulc"] for row in summary_rows}
     blocks = [(d, l) for d in study["datasets"] for l in study["learners"]]
     scores = np.array([[aulc_by[(d, l, s)] for s in strategies] for d, l in blocks])
-    return {"strategies": strategies, **friedman_nemenyi(scores)}
+    return {"strategies": strategies, "blocks_of": "dataset and learner", **friedman_nemenyi(scores)}
+
+
+def stopping_rows(
+    dataset: str, learner: str, strategy: str, runs: list[dict[str, Any]], reference: list[dict[str, Any]],
+    metric: str, stopping: dict[str, dict[str, Any]],
+) -> list[dict[str, Any]]:
+    """Rows of ``stopping.csv``: per criterion, where runs stopped and what they scored there.
+
+    A run the criterion never stops ends at the budget; ``stopped`` counts those stopped before it.
+    """
+    rules = {
+        "stabilizing_predictions": lambda cycles: stop_when_stable(
+            [c["kappa_previous"] for c in cycles], **stopping["stabilizing_predictions"]),
+        "expected_error": lambda cycles: stop_when_confident(
+            [c["expected_error"] for c in cycles], **stopping["expected_error"]),
+    }
+    rows = []
+    for criterion, rule in rules.items():
+        stops = [rule(run["cycles"]) for run in runs]
+        at = [run["cycles"][-1 if stop is None else stop] for run, stop in zip(runs, stops)]
+        rows.append({
+            "dataset": dataset, "learner": learner, "strategy": strategy, "criterion": criterion,
+            "stopped": sum(stop is not None and stop < len(run["cycles"]) - 1 for run, stop in zip(runs, stops)),
+            "seeds": len(runs),
+            **dict(zip(("labels", "labels_low", "labels_high"), mean_ci([c["labels"] for c in at]))),
+            **dict(zip(("score", "score_low", "score_high"), mean_ci([c[metric] for c in at]))),
+            **dict(zip(("percent_of_full", "percent_of_full_low", "percent_of_full_high"),
+                       mean_ci([100 * c[metric] / ref[metric] for c, ref in zip(at, reference)]))),
+            "final": mean_ci([run["cycles"][-1][metric] for run in runs])[0],
+        })
+    return rows
+
+
+def class_recall_rows(
+    dataset: str, learner: str, strategy: str, runs: list[dict[str, Any]], reference: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Rows of ``class_recall.csv``: test recall of each class at the end of the budget, and of the full-pool model."""
+    finals = np.array([run["cycles"][-1]["class_recall"] for run in runs])
+    full = np.array([ref["class_recall"] for ref in reference])
+    return [
+        {
+            "dataset": dataset, "learner": learner, "strategy": strategy, "class": label,
+            **dict(zip(("recall", "recall_low", "recall_high"), mean_ci(finals[:, label]))),
+            "full_pool": float(full[:, label].mean()),
+        }
+        for label in range(finals.shape[1])
+    ]
+
+
+def sweep_dir(sweeps_dir: Path, dataset: str, setting: str, strategy: str) -> Path:
+    """Folder of one sweep stage's runs: one sub-folder per value."""
+    return sweeps_dir / dataset / setting / strategy
+
+
+def sweep_rows(params: dict[str, Any], sweeps_dir: Path) -> list[dict[str, Any]]:
+    """Rows of ``sweeps.csv``: per sweep value and strategy, AULC and final score, and AULC minus random's paired by seed."""
+    sweeps, seeds = params["sweeps"], params["al"]["seeds"]
+    metric = params["evaluation"]["primary_metric"]
+    rows = []
+    for dataset in sweeps["datasets"]:
+        for setting in SWEEP_SETTINGS:
+            for value in sweep_values(params, setting):
+                aulcs: dict[str, list[float]] = {}
+                for strategy in sweeps["strategies"]:
+                    folder = sweep_dir(sweeps_dir, dataset, setting, strategy) / sweep_value_name(value)
+                    paths = [folder / run_file_name(strategy, seed) for seed in range(seeds)]
+                    missing = [path for path in paths if not path.is_file()]
+                    if missing:
+                        raise UserError(f"{missing[0]} missing; run `dvc repro sweep@{dataset}-{setting}-{strategy}` first")
+                    runs = [read_json(path) for path in paths]
+                    aulcs[strategy] = [aulc(*_series(run, metric)) for run in runs]
+                    difference = (math.nan,) * 3
+                    p_value = math.nan
+                    if strategy != BASELINE and BASELINE in aulcs:
+                        difference = mean_ci(np.subtract(aulcs[strategy], aulcs[BASELINE]))
+                        p_value = paired_wilcoxon(aulcs[BASELINE], aulcs[strategy])
+                    rows.append({
+                        "dataset": dataset, "setting": setting, "value": sweep_value_name(value), "strategy": strategy,
+                        **dict(zip(("aulc", "aulc_low", "aulc_high"), mean_ci(aulcs[strategy]))),
+                        **dict(zip(("final", "final_low", "final_high"), mean_ci([r["cycles"][-1][metric] for r in runs]))),
+                        **dict(zip(("vs_random", "vs_random_low", "vs_random_high"), difference)),
+                        "p_wilcoxon": p_value,
+                        "seeds": seeds,
+                    })
+    return rows
 
 
 def same_queries(queries: dict[str, tuple]) -> list[list[str]]:
@@ -174,11 +279,17 @@ def same_queries(queries: dict[str, tuple]) -> list[list[str]]:
     return [group for group in groups.values() if len(group) > 1]
 
 
+def _write_rows(path: Path, rows: list[dict[str, Any]]) -> None:
+    write_text_atomic(path, csv_text(list(rows[0]), [list(row.values()) for row in rows]))
+
+
 def aggregate(
-    params: dict[str, Any], runs_dir: Path, reference_dir: Path, prepared_dir: Path, out_dir: Path, metrics_path: Path
+    params: dict[str, Any], runs_dir: Path, sweeps_dir: Path, reference_dir: Path, prepared_dir: Path, out_dir: Path,
+    metrics_path: Path,
 ) -> None:
-    """Write ``curves.csv``, ``summary.csv``, ``targets.csv``, ``identical.json``, ``friedman.json``, ``class_balance.json`` and
-    ``plots/*.csv`` under ``out_dir``, and the DVC metrics file."""
+    """Write under ``out_dir`` the learning curves, AULC, labels-to-target, stopping, class-recall and sweep
+    summaries (CSV), the identical-queries, Friedman and class-balance results (JSON) and ``plots/*.csv``,
+    and the DVC metrics file."""
     study, seeds = params["study"], params["al"]["seeds"]
     metric = params["evaluation"]["primary_metric"]
     fractions = params["evaluation"]["target_fractions"]
@@ -186,10 +297,13 @@ def aggregate(
     curve_rows: list[list[Any]] = []
     summary_rows: list[dict[str, Any]] = []
     targets: list[dict[str, Any]] = []
+    stopping: list[dict[str, Any]] = []
+    recall: list[dict[str, Any]] = []
     metrics: dict[str, Any] = {}
     plot_files: dict[str, str] = {}
     identical: dict[str, dict[str, list[list[str]]]] = {}
     balance: dict[str, Any] = {}
+    main_aulc: dict[tuple[str, str], list[float]] = {}
     for dataset in study["datasets"]:
         reference = read_json(reference_dir / f"{dataset}.json")["learners"]
         y_pool = load_npz(prepared_dir / f"{dataset}.npz")["y_pool"]
@@ -199,7 +313,8 @@ def aggregate(
             summaries: dict[str, dict[str, Any]] = {}
             plot_rows: list[list[Any]] = []
             queries: dict[str, tuple] = {}
-            for strategy in study["strategies"]:
+            learner_reference = reference[learner][:seeds]
+            for strategy in strategies_for(study, learner):
                 runs = load_runs(runs_dir, dataset, strategy, learner, seeds)
                 labels_axis = [c["labels"] for c in runs[0]["cycles"]]
                 queries[strategy] = tuple(tuple(i for c in run["cycles"] for i in c["queried"]) for run in runs)
@@ -211,7 +326,11 @@ def aggregate(
                         if name == metric:
                             plot_rows.append([n_labels, strategy, mean, low, high])
                 balance[dataset]["queried"].setdefault(learner, {})[strategy] = queried_class_shares(runs, y_pool, n_classes)
-                summaries[strategy] = summarise_configuration(runs, reference[learner][:seeds], metric, fractions, drop_threshold)
+                summaries[strategy] = summarise_configuration(runs, learner_reference, metric, fractions, drop_threshold)
+                stopping += stopping_rows(dataset, learner, strategy, runs, learner_reference, metric, params["evaluation"]["stopping"])
+                recall += class_recall_rows(dataset, learner, strategy, runs, learner_reference)
+                if learner == study["main_learner"]:
+                    main_aulc[(dataset, strategy)] = summaries[strategy]["per_seed_aulc"]
             p_values = wilcoxon_against_baseline(summaries)
             learner_targets = target_rows(dataset, learner, summaries, fractions)
             targets += learner_targets
@@ -234,11 +353,13 @@ def aggregate(
         out_dir / "curves.csv",
         csv_text(["dataset", "learner", "strategy", "metric", "labels", "mean", "ci_low", "ci_high", "n"], curve_rows),
     )
-    for name, rows in (("summary.csv", summary_rows), ("targets.csv", targets)):
-        write_text_atomic(out_dir / name, csv_text(list(rows[0]), [list(row.values()) for row in rows]))
+    for name, rows in (("summary.csv", summary_rows), ("targets.csv", targets), ("stopping.csv", stopping),
+                       ("class_recall.csv", recall), ("sweeps.csv", sweep_rows(params, sweeps_dir))):
+        _write_rows(out_dir / name, rows)
     write_json_atomic(out_dir / "identical.json", identical)
     write_json_atomic(out_dir / "class_balance.json", balance)
-    write_json_atomic(out_dir / "friedman.json", friedman_across_blocks(study, summary_rows))
+    friedman = {"strategies": friedman_over_seeds(study, main_aulc), "learners": friedman_over_learners(study, summary_rows)}
+    write_json_atomic(out_dir / "friedman.json", friedman)
     write_json_atomic(metrics_path, metrics)
     for name, text in plot_files.items():
         write_text_atomic(out_dir / "plots" / name, text)
