@@ -1,4 +1,4 @@
-from medal.figures import fmt_ci, in_sentence, join_names, markdown_table, provenance_text, variables
+from medal.tables import fmt_ci, in_sentence, join_names, markdown_table, provenance_text, variables
 
 
 def test_markdown_table_has_caption_and_id():
@@ -39,12 +39,13 @@ def test_join_names():
 
 def test_variables_of_a_study_without_images(params):
     params["study"]["datasets"] = ["wdbc"]
+    params["sweeps"]["datasets"] = []
     provenance = {"wdbc": {"title": "WDBC", "counts": {"train": [148, 250], "test": [64, 107]}, "variant": "bundled",
                            "official_counts": None, "class_names": ["malignant", "benign"], "shape": [30]}}
     out = variables(params, provenance)
     assert out["image_limitation"] == "This configuration uses no images, only tabular features."
     assert out["dataset_list"] == "WDBC"
-    assert out["data"]["wdbc"]["pool"] == 398 and out["data"]["wdbc"]["minority_class"] == "malignant"
+    assert out["grid"]["dataset"] == "none" and out["main_learner"] == "logistic regression (fit)"
 
 
 def test_cliques_join_strategies_closer_than_the_critical_difference():
@@ -58,7 +59,7 @@ def test_cliques_join_strategies_closer_than_the_critical_difference():
 
 
 def test_significance_marks():
-    from medal.figures import significance_mark
+    from medal.tables import significance_mark
 
     baseline = {"aulc": "0.600000", "p_holm": ""}
     assert significance_mark({"aulc": "0.700000", "p_holm": "0.010000"}, baseline) == " ▲"
@@ -68,7 +69,7 @@ def test_significance_marks():
 
 
 def test_update_mode_pairs_need_both_modes_of_one_estimator(params):
-    from medal.figures import update_mode_pairs
+    from medal.tables import update_mode_pairs
 
     params["study"]["learners"] = ["logreg", "sgd_partial_fit", "sgd_refit", "gnb_partial_fit"]
     assert update_mode_pairs(params) == [("sgd_log_loss", "sgd_partial_fit", "sgd_refit")]
@@ -77,10 +78,27 @@ def test_update_mode_pairs_need_both_modes_of_one_estimator(params):
 
 
 def test_class_balance_table_reports_the_minority_class():
-    from medal.figures import class_balance_table
+    from medal.tables import class_balance_table
 
-    params = {"study": {"datasets": ["p"], "learners": ["logreg"], "strategies": ["random", "entropy"]}}
+    params = {"study": {"datasets": ["p"], "learners": ["logreg"], "strategies": ["random", "entropy"], "main_learner": "logreg"}}
     provenance = {"p": {"title": "PneumoniaMNIST", "class_names": ["normal", "pneumonia"]}}
     balance = {"p": {"pool": [0.1, 0.9], "queried": {"logreg": {"random": [0.105, 0.895], "entropy": [0.471, 0.529]}}}}
     table = class_balance_table(params, provenance, balance)
-    assert "| PneumoniaMNIST (normal) | Logistic regression (fit) | 10.0 | 10.5 | 47.1 |" in table
+    assert "| Strategy | PneumoniaMNIST (normal) |" in table
+    assert "| Pool | 10.0 |" in table and "| Random | 10.5 |" in table and "| Entropy | 47.1 |" in table
+
+
+def test_stopping_cell_shows_the_share_that_stopped_early():
+    from medal.tables import _stopping_cell
+
+    row = {"labels": "118.000000", "percent_of_full": "96.400000", "stopped": "7", "seeds": "10"}
+    assert _stopping_cell(row) == "118 · 96 % (7/10)"
+    assert _stopping_cell({**row, "stopped": "10"}) == "118 · 96 %"
+
+
+def test_n_runs_counts_both_experiments_and_every_sweep_value(params):
+    from medal.tables import n_runs
+
+    # 3 datasets x (15 strategies with the main learner + 8 other learners x 3 strategies) x 10 seeds,
+    # plus 2 datasets x (4 + 4 + 4 + 2 values) x 2 strategies x 10 seeds.
+    assert n_runs(params) == 3 * (15 + 8 * 3) * 10 + 2 * 14 * 2 * 10
