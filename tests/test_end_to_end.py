@@ -36,7 +36,15 @@ def _copy_project(target: Path) -> None:
 def _tiny_params(target: Path) -> list[str]:
     params = yaml.safe_load((target / "params.yaml").read_text())
     datasets = ["breastmnist", "wdbc"] if MIRROR.is_dir() else ["wdbc"]
-    params["study"] = {"datasets": datasets, "strategies": ["random", "entropy"], "learners": ["logreg", "sgd_partial_fit"]}
+    params["study"] = {
+        "datasets": datasets, "strategies": ["random", "entropy"], "main_learner": "logreg",
+        "learners": ["logreg", "sgd_partial_fit"], "learner_strategies": ["random", "entropy"],
+    }
+    params["sweeps"] = {
+        "datasets": datasets[:1], "learner": "logreg", "strategies": ["random", "entropy"],
+        "settings": {"batch_size": [4, 8], "initial_labels": [4], "label_noise": [0.0, 0.2],
+                     "representation": {"pca8": {"features": "pca", "pca_components": 8}, "raw": {"features": "raw"}}},
+    }
     params["data"]["mirror_dirs"] = [str(MIRROR)]
     params["al"] = {"initial_labels": 4, "batch_size": 8, "budget": 36, "seeds": 2}
     (target / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
@@ -119,4 +127,7 @@ def test_changing_one_strategy_reruns_only_its_stages(built):
     (target / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     out = _dvc(target, "status")
     changed = set(re.findall(r"^(\S+):$", out, flags=re.M))
-    assert changed and all(name.startswith("al@") and name.endswith("-entropy") for name in changed), out
+    runs = {name for name in changed if name.startswith(("al@", "sweep@"))}
+    # Only entropy's own runs (main experiment and sweeps), and the figures stage, which quotes strategy options.
+    assert runs and all(name.endswith("-entropy") for name in runs), out
+    assert changed - runs == {"figures"}, out
