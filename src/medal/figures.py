@@ -21,7 +21,7 @@ from medal.fileio import load_npz, read_json, write_text_atomic  # noqa: E402
 from medal.metrics import METRIC_LABELS  # noqa: E402
 from medal.runner import run_file_name  # noqa: E402
 from medal.tables import (  # noqa: E402
-    ESTIMATOR_LABELS, LEARNER_LABELS, QUERY_GRID_IMAGES, SETTING_LABELS, STRATEGY_LABELS, _num, _value_label,
+    ESTIMATOR_LABELS, LEARNER_LABELS, QUERY_GRID_IMAGES, QUERY_GRID_SEED, SETTING_LABELS, STRATEGY_LABELS, _num, _value_label,
     aulc_table, class_balance_table, class_recall_table, data_description, datasets_table, friedman_text, is_image,
     label, labels_table, learner_aulc, learners_table, learners_text, mean_timings, provenance_text, results_text,
     stability_table, stability_text, stopping_table, stopping_text, sweep_text, timing_table, update_mode_pairs, variables,
@@ -236,7 +236,8 @@ CLASS_COLOURS = ["#D55E00", "#0072B2", "#009E73", "#CC79A7"]  # Okabe-Ito, disti
 def queried_images_figure(
     params: dict[str, Any], provenance: dict[str, dict[str, Any]], raw_dir: Path, runs_dir: Path, path: Path
 ) -> None:
-    """The first images each strategy queried after the initial set (seed 0, main learner), on the first image dataset."""
+    """The first images each strategy queried after the initial set (seed ``QUERY_GRID_SEED``, main learner), on the
+    first image dataset."""
     image_datasets = [d for d in params["study"]["datasets"] if is_image(provenance[d])]
     strategies = params["study"]["strategies"]
     with plt.rc_context(FIGURE_STYLE):
@@ -253,7 +254,7 @@ def queried_images_figure(
             len(strategies), QUERY_GRID_IMAGES, figsize=(0.62 * QUERY_GRID_IMAGES + 1.4, 0.78 * len(strategies)), squeeze=False
         )
         for row, strategy in enumerate(strategies):
-            cycles = read_json(runs_dir / dataset / strategy / run_file_name(learner, 0))["cycles"]
+            cycles = read_json(runs_dir / dataset / strategy / run_file_name(learner, QUERY_GRID_SEED))["cycles"]
             queried = [i for cycle in cycles[1:] for i in cycle["queried"]][:QUERY_GRID_IMAGES]
             for column, ax in enumerate(axes[row]):
                 ax.set_xticks([])

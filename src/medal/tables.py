@@ -582,7 +582,8 @@ def _image_limitation(sizes: list[str]) -> str:
 
 
 
-QUERY_GRID_IMAGES = 10
+QUERY_GRID_IMAGES = 10  # images per strategy in the queried-images figure
+QUERY_GRID_SEED = 0  # the run they come from
 
 
 def n_runs(params: dict[str, Any]) -> int:
@@ -611,6 +612,7 @@ def variables(params: dict[str, Any], provenance: dict[str, dict[str, Any]]) -> 
         "grid": {
             "dataset": next((provenance[d]["title"] for d in params["study"]["datasets"] if is_image(provenance[d])), "none"),
             "images": QUERY_GRID_IMAGES,
+            "seed": QUERY_GRID_SEED,
         },
         "image_limitation": _image_limitation(sorted({shape_text(provenance[d]) for d in study["datasets"] if is_image(provenance[d])})),
         "n_strategies": len(study["strategies"]),
@@ -628,6 +630,7 @@ def variables(params: dict[str, Any], provenance: dict[str, dict[str, Any]]) -> 
             },
         },
         "mc_eer_candidates": params["strategies"].get("mc_eer", {}).get("max_candidates", "all"),
+        "qbc_members": params["strategies"].get("qbc_vote_entropy", {}).get("n_members", 5),
         "n_runs": n_runs(params),
     }
 
