@@ -31,6 +31,8 @@ def test_provenance_text_states_how_a_mirror_differs():
 def test_in_sentence_keeps_acronyms():
     assert in_sentence("Logistic regression (fit)") == "logistic regression (fit)"
     assert in_sentence("SGD log-loss (fit)") == "SGD log-loss (fit)"
+    assert [in_sentence(n) for n in ("Core-Set", "McPAL", "Gaussian NB (fit)", "Random forest (fit)")] == [
+        "Core-Set", "McPAL", "Gaussian NB (fit)", "random forest (fit)"]
 
 
 def test_join_names():

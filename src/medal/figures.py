@@ -80,7 +80,7 @@ def learning_curves_figure(params: dict[str, Any], provenance: dict[str, dict[st
     full_pool = {r["dataset"]: _num(r["full_pool"]) for r in summary if r["learner"] == learner}
     datasets = study["datasets"]
     with plt.rc_context(FIGURE_STYLE):
-        fig, axes = plt.subplots(1, len(datasets), figsize=(2.9 * len(datasets), 3.0), squeeze=False)
+        fig, axes = plt.subplots(1, len(datasets), figsize=(2.6 * len(datasets), 3.6), squeeze=False)
         for ax, dataset in zip(axes[0], datasets):
             for strategy in study["strategies"]:
                 points = np.array(series[(dataset, strategy)], dtype=float)
@@ -92,7 +92,7 @@ def learning_curves_figure(params: dict[str, Any], provenance: dict[str, dict[st
             ax.set_xlabel("Labelled images")
         axes[0][0].set_ylabel(METRIC_LABELS[metric])
         handles, names = axes[0][0].get_legend_handles_labels()
-        _legend_below(fig, handles, names, 4, 0.2)
+        _legend_below(fig, handles, names, 4, 0.24)
         _save(fig, path)
 
 

@@ -64,9 +64,16 @@ def label(name: str, labels: dict[str, str]) -> str:
     return labels.get(name, name.replace("_", " ").capitalize())
 
 
+PROPER_NAMES = ("Gaussian",)
+
+
 def in_sentence(text: str) -> str:
-    """A display name for use inside a sentence: 'Logistic regression' -> 'logistic regression', 'SGD' unchanged."""
-    return text if text[1:2].isupper() else text[:1].lower() + text[1:]
+    """A display name inside a sentence: 'Logistic regression' -> 'logistic regression'; names with inner capitals
+    ('SGD', 'Core-Set', 'McPAL') or proper names ('Gaussian NB') unchanged."""
+    first = text.split(" ")[0]
+    if first in PROPER_NAMES or any(c.isupper() for c in first[1:]):
+        return text
+    return text[:1].lower() + text[1:]
 
 
 def capitalised(text: str) -> str:
@@ -236,10 +243,10 @@ def labels_table(params: dict[str, Any], provenance: dict[str, dict[str, Any]], 
     by_key = {(r["dataset"], r["strategy"], r["target"]): r for r in targets if r["learner"] == study["main_learner"]}
     keys = [percent_key(f) for f in params["evaluation"]["target_fractions"]]
     rows = [
-        [provenance[d]["title"], label(s, STRATEGY_LABELS),
+        [provenance[d]["title"] if i == 0 else "", label(s, STRATEGY_LABELS),  # the dataset named once per group
          *(cell(by_key[(d, s, k)]) for k in keys for cell in (_needed_cell, _saving_cell))]
         for d in study["datasets"]
-        for s in study["strategies"]
+        for i, s in enumerate(study["strategies"])
     ]
     header = ["Dataset", "Strategy", *(f"{title} {k}\u00a0%" for k in keys for title in ("Needed", "Saved"))]
     caption = (
@@ -401,16 +408,20 @@ def learners_text(params: dict[str, Any], provenance: dict[str, dict[str, Any]],
         ranked = sorted(study["learners"], key=lambda l: -means[(d, l)])
         sentences.append(
             f"On {provenance[d]['title']} the mean AULC over these strategies ranged from {means[(d, ranked[-1])]:.3f} "
-            f"({in_sentence(label(ranked[-1], LEARNER_LABELS))}) to {means[(d, ranked[0])]:.3f} "
-            f"({in_sentence(label(ranked[0], LEARNER_LABELS))})."
+            f"with {in_sentence(label(ranked[-1], LEARNER_LABELS))} to {means[(d, ranked[0])]:.3f} "
+            f"with {in_sentence(label(ranked[0], LEARNER_LABELS))}."
         )
     for estimator, incremental, refit in update_mode_pairs(params):
         gaps = [means[(d, incremental)] - means[(d, refit)] for d in study["datasets"]]
         speed = [timings[(d, refit)][0] / timings[(d, incremental)][0] for d in study["datasets"]]
+        change = (
+            "left the mean AULC unchanged to three decimals"
+            if max(abs(g) for g in gaps) < 0.0005
+            else f"changed the mean AULC by {min(gaps):+.3f} to {max(gaps):+.3f}"
+        )
         sentences.append(
-            f"For {in_sentence(label(estimator, ESTIMATOR_LABELS))}, `partial_fit` changed the mean AULC by "
-            f"{min(gaps):+.3f} to {max(gaps):+.3f} against refitting and made an update {min(speed):.1f} to "
-            f"{max(speed):.1f} times faster, across the datasets."
+            f"For {in_sentence(label(estimator, ESTIMATOR_LABELS))}, `partial_fit` {change} against refitting and made "
+            f"an update {min(speed):.1f} to {max(speed):.1f} times as fast, across the datasets."
         )
     return " ".join(sentences) + "\n"
 
