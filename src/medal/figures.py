@@ -109,7 +109,7 @@ def learners_figure(params: dict[str, Any], provenance: dict[str, dict[str, Any]
     by_key = {(r["dataset"], r["learner"], r["strategy"]): r for r in summary}
     learners = study["learners"]
     with plt.rc_context(FIGURE_STYLE):
-        fig, axes = plt.subplots(1, len(study["datasets"]), figsize=(2.9 * len(study["datasets"]), 3.4), squeeze=False, sharey=False)
+        fig, axes = plt.subplots(1, len(study["datasets"]), figsize=(2.9 * len(study["datasets"]), 3.4), squeeze=False)
         for ax, dataset in zip(axes[0], study["datasets"]):
             for offset, strategy in zip(_dodge(len(strategies)), strategies):
                 rows = [by_key[(dataset, l, strategy)] for l in learners]

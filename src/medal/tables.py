@@ -284,10 +284,11 @@ def stability_text(params: dict[str, Any], summary: list[dict[str, str]]) -> str
         s: float(np.mean([_num(r["drops"]) for r in summary if r["strategy"] == s and r["learner"] == study["main_learner"]]))
         for s in study["strategies"]
     }
-    ordered = sorted(per_strategy.items(), key=lambda kv: kv[1])
-    parts = [f"{in_sentence(label(s, STRATEGY_LABELS))} {v:.1f}" for s, v in ordered]
+    ordered = sorted(per_strategy, key=per_strategy.get)
+    fewest, most = ordered[0], ordered[-1]
+    lowest, highest = (f"{in_sentence(label(s, STRATEGY_LABELS))} {per_strategy[s]:.1f}" for s in (fewest, most))
     return (
-        f"Averaged over the datasets, the number of drops per run ranged from {parts[0]} to {parts[-1]} "
+        f"Averaged over the datasets, the number of drops per run ranged from {lowest} to {highest} "
         f"(random sampling {per_strategy.get(BASELINE, math.nan):.1f}), over {_cycles(params['al'])} query cycles per run.\n"
     )
 
@@ -316,7 +317,8 @@ def class_recall_table(params: dict[str, Any], provenance: dict[str, dict[str, A
     study = params["study"]
     by_key = {(r["dataset"], r["strategy"], int(r["class"])): r for r in recall if r["learner"] == study["main_learner"]}
     columns = [(d, c) for d in study["datasets"] for c in range(len(provenance[d]["class_names"]))]
-    rows = [["Full pool", *(f"{_num(by_key[(d, BASELINE if BASELINE in study['strategies'] else study['strategies'][0], c)]['full_pool']):.3f}" for d, c in columns)]]
+    any_strategy = study["strategies"][0]  # every strategy's rows carry the same full-pool recall
+    rows = [["Full pool", *(f"{_num(by_key[(d, any_strategy, c)]['full_pool']):.3f}" for d, c in columns)]]
     rows += [
         [label(s, STRATEGY_LABELS), *(fmt_ci(*(_num(by_key[(d, s, c)][k]) for k in ("recall", "recall_low", "recall_high"))) for d, c in columns)]
         for s in study["strategies"]
