@@ -15,9 +15,11 @@ REFERENCE = Path("data/reference")
 RUNS = Path("data/runs")
 TIMINGS = Path("data/timings")
 SWEEPS = Path("data/sweeps")
+PARTIAL = Path("data/partial")  # runs finished by a stage that has not completed yet
 AGGREGATE = Path("data/aggregate")
 METRICS = Path("data/metrics.json")
 GENERATED = Path("paper/generated")
+MEASURED = Path("paper/measured")
 PAPER = Path("paper")
 PAPER_OUT = Path("paper/_output")
 
@@ -60,24 +62,19 @@ def cmd_reference(params: dict, args: argparse.Namespace) -> None:
 
 
 def cmd_al(params: dict, args: argparse.Namespace) -> None:
-    from medal.runner import run_strategy
+    from medal.runner import Outputs, run_strategy
 
     _check_dataset(params, args.dataset)
     _check_strategy(params, args.strategy)
-    run_strategy(
-        params,
-        args.dataset,
-        args.strategy,
-        PREPARED / f"{args.dataset}.npz",
-        RUNS / args.dataset / args.strategy,
-        TIMINGS / args.dataset / args.strategy,
-    )
+    where = Path(args.dataset) / args.strategy
+    outputs = Outputs(RUNS / where, PARTIAL / "runs" / where, TIMINGS / where)
+    run_strategy(params, args.dataset, args.strategy, PREPARED / f"{args.dataset}.npz", outputs)
 
 
 def cmd_sweep(params: dict, args: argparse.Namespace) -> None:
     from medal.aggregate import sweep_dir
     from medal.config import SWEEP_SETTINGS
-    from medal.runner import run_sweep
+    from medal.runner import Outputs, run_sweep
 
     if args.dataset not in params["sweeps"]["datasets"]:
         raise UserError(f"dataset '{args.dataset}' is not in sweeps.datasets; valid: {', '.join(params['sweeps']['datasets'])}")
@@ -85,11 +82,11 @@ def cmd_sweep(params: dict, args: argparse.Namespace) -> None:
         raise UserError(f"unknown sweep setting '{args.setting}'; valid: {', '.join(SWEEP_SETTINGS)}")
     if args.strategy not in params["sweeps"]["strategies"]:
         raise UserError(f"strategy '{args.strategy}' is not in sweeps.strategies; valid: {', '.join(params['sweeps']['strategies'])}")
-    # One strategy per stage, so that changing a strategy's parameters reruns only its own sweeps.
-    one_strategy = {**params, "sweeps": {**params["sweeps"], "strategies": [args.strategy]}}
+    folder = sweep_dir(SWEEPS, args.dataset, args.setting, args.strategy)
+    outputs = Outputs(folder, PARTIAL / folder.relative_to("data"), TIMINGS / folder.relative_to("data"))
     run_sweep(
-        one_strategy, args.dataset, args.setting, RAW / f"{args.dataset}.npz", PREPARED / f"{args.dataset}.npz",
-        sweep_dir(SWEEPS, args.dataset, args.setting, args.strategy),
+        params, args.dataset, args.setting, args.strategy, RAW / f"{args.dataset}.npz", PREPARED / f"{args.dataset}.npz",
+        outputs,
     )
 
 
@@ -102,7 +99,7 @@ def cmd_aggregate(params: dict, args: argparse.Namespace) -> None:
 def cmd_figures(params: dict, args: argparse.Namespace) -> None:
     from medal.figures import build_all
 
-    build_all(params, RAW, RUNS, AGGREGATE, TIMINGS, GENERATED, PAPER / "_variables.yml")
+    build_all(params, RAW, RUNS, AGGREGATE, TIMINGS, GENERATED, MEASURED, PAPER / "_variables.yml")
 
 
 def cmd_paper(params: dict, args: argparse.Namespace) -> None:
@@ -110,6 +107,13 @@ def cmd_paper(params: dict, args: argparse.Namespace) -> None:
 
     for path in render(PAPER, PAPER_OUT, renderer=args.renderer or params["paper"]["renderer"]):
         print(f"wrote {path}")
+
+
+def cmd_verify(params: dict, args: argparse.Namespace) -> None:
+    from medal.verify import verify
+
+    if not verify(params, Path("dvc.lock"), RAW, args.targets):
+        raise SystemExit(1)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -139,6 +143,12 @@ def build_parser() -> argparse.ArgumentParser:
     add("figures", cmd_figures, "figures, tables and variables for the manuscript")
     paper = add("paper", cmd_paper, "render the manuscript to PDF and HTML")
     paper.add_argument("--renderer", choices=["auto", "quarto", "pandoc"], help="override paper.renderer")
+    verify = add(
+        "verify", cmd_verify,
+        "reproduce the study: rebuild with 'dvc repro -f', check the data checksums against the pins, and "
+        "report which outputs differ from dvc.lock (exit 1 if any result, table or figure does)",
+    )
+    verify.add_argument("targets", nargs="*", help="rebuild only these stages (dvc repro -f -s), e.g. al@wdbc-random")
     return parser
 
 

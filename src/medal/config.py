@@ -163,3 +163,6 @@ def validate(params: dict[str, Any]) -> None:
     n_jobs = params.get("compute", {}).get("n_jobs", 1)
     if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs == 0 or n_jobs < -1:
         raise UserError(f"params.yaml: compute.n_jobs must be a positive integer or -1 (all cores), got {n_jobs!r}")
+    scheduler = params.get("compute", {}).get("dask_scheduler")
+    if scheduler is not None and (not isinstance(scheduler, str) or "://" not in scheduler):
+        raise UserError(f"params.yaml: compute.dask_scheduler must be null or an address like tcp://host:8786, got {scheduler!r}")

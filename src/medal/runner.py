@@ -7,24 +7,40 @@ independent and seeded, so its result is the same whatever ``compute.n_jobs`` is
 
 from __future__ import annotations
 
+import hashlib
+import os
+import shutil
 import sys
+import tempfile
 import time
 import warnings
-from dataclasses import dataclass, replace
+from contextlib import ExitStack, suppress
+from dataclasses import asdict, dataclass, field, replace
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any, Iterator
 
 import numpy as np
-from joblib import Parallel, delayed
+from joblib import Parallel, delayed, effective_n_jobs, parallel_config
 from sklearn.exceptions import ConvergenceWarning
 from threadpoolctl import threadpool_limits
 
-from medal.fileio import load_npz, write_json_atomic
+from medal.environment import run_environment
+from medal.errors import UserError
+from medal.fileio import UMASK, dumps_json, load_npz, md5_file, read_json, write_json_atomic, write_text_atomic
 from medal.learners import Learner
 from medal.loop import Protocol, run_active_learning
 from medal.metrics import evaluate
 from medal.prepare import prepare
 from medal.strategies import Strategy
+
+# Environment variable that sends runs to a Dask scheduler; it overrides ``compute.dask_scheduler``.
+DASK_SCHEDULER_ENV = "MEDAL_DASK_SCHEDULER"
+DASK_CONNECT_TIMEOUT = "30s"
+# In a timings folder, beside the per-run files: the stage's wall time, parallelism and reused runs.
+STAGE_TIMING_FILE = "_stage.json"
+# Libraries whose versions can change a run's numbers: part of every run's fingerprint.
+_RESULT_LIBRARIES = ("numpy", "scipy", "scikit-learn", "scikit-activeml")
 
 
 def run_file_name(learner: str, seed: int) -> str:
@@ -39,19 +55,55 @@ def learners_for(study: dict[str, Any], strategy: str) -> list[str]:
 
 @dataclass(frozen=True)
 class RunTask:
-    """One seeded run and where its results and timings go."""
+    """One seeded run: what it is (``header``, written into its result), how it runs, and where its file goes.
+
+    ``path`` is relative to the stage's output folder; ``data`` names the feature set it runs on;
+    ``spec`` holds every setting that decides its numbers, for the fingerprint that lets a rerun
+    reuse a run finished before a crash.
+    """
 
     learner: str
     strategy: str
     seed: int
     protocol: Protocol
     header: dict[str, Any]
-    result_path: Path
-    timing_path: Path | None
+    path: str
+    data: str
+    spec: dict[str, Any] = field(default_factory=dict)
 
 
-def _run_one(params: dict[str, Any], data: dict[str, np.ndarray], task: RunTask) -> tuple[RunTask, dict[str, Any], float]:
-    """Run one task with a single BLAS/OpenMP thread (runs go in parallel instead) and write its files.
+@dataclass(frozen=True)
+class Outputs:
+    """Where one stage's runs go: results (deterministic), timings (wall clock; optional) and the
+    scratch folder that keeps finished runs until the whole stage is done."""
+
+    results: Path
+    scratch: Path
+    timings: Path | None = None
+
+
+def code_digest() -> str:
+    """md5 of the medal package's source: a code change invalidates runs kept from before it."""
+    digest = hashlib.md5()
+    for path in sorted(Path(__file__).parent.glob("*.py")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def fingerprint(task: RunTask, inputs: dict[str, str]) -> str:
+    """A digest of everything that decides a run's numbers: the task, its settings, the input data's
+    checksums, the code and the numerical libraries' versions."""
+    content = {
+        "header": task.header, "protocol": asdict(task.protocol), "spec": task.spec, "inputs": inputs,
+        "code": code_digest(), "versions": {name: version(name) for name in _RESULT_LIBRARIES},
+    }
+    return hashlib.sha256(dumps_json(content).encode()).hexdigest()
+
+
+def _run_one(
+    params: dict[str, Any], data: dict[str, np.ndarray], task: RunTask
+) -> tuple[str, dict[str, Any], list[dict[str, float]], float]:
+    """Run one task with a single BLAS/OpenMP thread (runs go in parallel instead).
 
     Convergence warnings are silenced: on a few dozen labels an iterative learner often stops at its
     iteration limit, which is part of the protocol, and thousands of such lines would bury the progress.
@@ -64,47 +116,133 @@ def _run_one(params: dict[str, Any], data: dict[str, np.ndarray], task: RunTask)
         result = run_active_learning(
             data["X_pool"], data["y_pool"], data["X_test"], data["y_test"], learner, query, task.protocol, task.seed
         )
-    write_json_atomic(task.result_path, {**task.header, "cycles": result.cycles})
-    if task.timing_path is not None:
-        write_json_atomic(task.timing_path, {**task.header, "cycles": result.timings})
-    return task, result.cycles[-1], time.perf_counter() - start
+    return task.path, {**task.header, "cycles": result.cycles}, result.timings, time.perf_counter() - start
 
 
-def run_tasks(params: dict[str, Any], data: dict[str, np.ndarray], tasks: list[RunTask], tag: str) -> None:
-    """Run ``tasks`` on ``compute.n_jobs`` processes, printing one progress line per finished run."""
-    metric = params["evaluation"]["primary_metric"]
-    n_jobs = params.get("compute", {}).get("n_jobs", 1)
-    runs: Iterator = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(
-        delayed(_run_one)(params, data, task) for task in tasks
-    )
-    for done, (task, last, seconds) in enumerate(runs, start=1):
-        print(
-            f"[{tag}] {done}/{len(tasks)} {task.strategy} {task.learner} seed {task.seed}: "
-            f"{metric} {last[metric]:.3f} at {last['labels']} labels ({seconds:.1f} s)",
-            file=sys.stderr,
-            flush=True,
-        )
+def dask_scheduler(params: dict[str, Any]) -> str | None:
+    """The Dask scheduler address runs go to: ``$MEDAL_DASK_SCHEDULER``, else ``compute.dask_scheduler``, else none (local)."""
+    return os.environ.get(DASK_SCHEDULER_ENV) or params.get("compute", {}).get("dask_scheduler") or None
 
 
-def run_strategy(
-    params: dict[str, Any], dataset: str, strategy: str, prepared: Path, results_dir: Path, timings_dir: Path
+def _backend(stack: ExitStack, params: dict[str, Any]) -> int:
+    """Enter joblib's Dask backend when a scheduler is set and return the ``n_jobs`` to use."""
+    address = dask_scheduler(params)
+    if address is None:
+        return params.get("compute", {}).get("n_jobs", 1)
+    from dask.distributed import Client
+
+    try:
+        stack.enter_context(Client(address, timeout=DASK_CONNECT_TIMEOUT))
+    except OSError as exc:
+        raise UserError(f"cannot reach the Dask scheduler at {address} ({exc}); start it or unset {DASK_SCHEDULER_ENV} / compute.dask_scheduler") from None
+    stack.enter_context(parallel_config(backend="dask"))
+    return -1  # every worker of the cluster
+
+
+def _finished(scratch: Path, task: RunTask, digest: str) -> dict[str, Any] | None:
+    """The kept record of a run finished before an interruption, if it matches ``digest``; stale or broken ones are removed."""
+    path = scratch / task.path
+    if not path.is_file():
+        return None
+    try:
+        record = read_json(path)
+    except (OSError, ValueError):
+        record = None
+    if not isinstance(record, dict) or record.get("fingerprint") != digest:
+        path.unlink()
+        return None
+    return record
+
+
+def _publish(folder: Path, files: dict[str, str]) -> None:
+    """Replace ``folder`` by one holding exactly ``files`` (relative path to text), all at once."""
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}.", suffix=".tmp"))
+    try:
+        for relative, text in files.items():
+            write_text_atomic(staging / relative, text)
+        os.chmod(staging, 0o777 & ~UMASK)
+        if folder.exists():
+            old = folder.with_name(f".{folder.name}.old")
+            shutil.rmtree(old, ignore_errors=True)
+            os.replace(folder, old)
+            os.replace(staging, folder)
+            shutil.rmtree(old)
+        else:
+            os.replace(staging, folder)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def run_tasks(
+    params: dict[str, Any], data: dict[str, dict[str, np.ndarray]], tasks: list[RunTask], inputs: dict[str, str],
+    outputs: Outputs, tag: str,
 ) -> None:
+    """Run ``tasks`` in parallel and publish their results (and timings) only once every run is done.
+
+    Each finished run is first kept in ``outputs.scratch`` with its fingerprint; a rerun after a crash
+    or a kill reuses those whose fingerprint still matches and computes only the rest. Runs go to a
+    Dask cluster when a scheduler is set (:func:`dask_scheduler`), else to ``compute.n_jobs`` local
+    processes; the results are the same either way.
+    """
+    started = time.perf_counter()
+    metric = params["evaluation"]["primary_metric"]
+    digests = {task.path: fingerprint(task, inputs) for task in tasks}
+    records = {task.path: _finished(outputs.scratch, task, digests[task.path]) for task in tasks}
+    pending = [task for task in tasks if records[task.path] is None]
+    if len(pending) < len(tasks):
+        print(f"[{tag}] reusing {len(tasks) - len(pending)} runs finished before an interruption ({outputs.scratch})",
+              file=sys.stderr, flush=True)
+    with ExitStack() as stack:
+        n_jobs = _backend(stack, params)
+        runs: Iterator = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(
+            delayed(_run_one)(params, data[task.data], task) for task in pending
+        )
+        # Results come back to this process, which keeps each one at once (workers need no shared disk).
+        by_path = {task.path: task for task in pending}
+        for done, (path, result, timings, seconds) in enumerate(runs, start=len(tasks) - len(pending) + 1):
+            task = by_path[path]
+            records[task.path] = {"fingerprint": digests[task.path], "result": result, "timings": timings}
+            write_json_atomic(outputs.scratch / task.path, records[task.path])
+            last = result["cycles"][-1]
+            print(
+                f"[{tag}] {done}/{len(tasks)} {task.strategy} {task.learner} seed {task.seed}: "
+                f"{metric} {last[metric]:.3f} at {last['labels']} labels ({seconds:.1f} s)",
+                file=sys.stderr,
+                flush=True,
+            )
+    _publish(outputs.results, {path: dumps_json(record["result"]) for path, record in records.items()})
+    if outputs.timings is not None:
+        stage = {"runs": len(tasks), "reused": len(tasks) - len(pending), "n_jobs": effective_n_jobs(n_jobs),
+                 "dask": dask_scheduler(params) is not None, "wall_seconds": time.perf_counter() - started,
+                 "environment": run_environment()}
+        _publish(outputs.timings, {
+            **{path: dumps_json({**record["result"], "cycles": record["timings"]}) for path, record in records.items()},
+            STAGE_TIMING_FILE: dumps_json(stage),
+        })
+    shutil.rmtree(outputs.scratch)
+    with suppress(OSError):  # and its parents, once empty
+        os.removedirs(outputs.scratch.parent)
+def run_strategy(params: dict[str, Any], dataset: str, strategy: str, prepared: Path, outputs: Outputs) -> None:
     """All (learner, seed) runs of one strategy on one dataset.
 
-    Scores and queried indices go to ``results_dir`` (deterministic); wall-clock timings go to
-    ``timings_dir`` so that the results stay byte-identical across reruns.
+    Scores and queried indices go to ``outputs.results`` (deterministic); wall-clock timings go to
+    ``outputs.timings`` so that the results stay byte-identical across reruns.
     """
     protocol = Protocol.from_params(params["al"])
     tasks = [
         RunTask(
             learner, strategy, seed, protocol,
             {"dataset": dataset, "strategy": strategy, "learner": learner, "seed": seed},
-            results_dir / run_file_name(learner, seed), timings_dir / run_file_name(learner, seed),
+            run_file_name(learner, seed), "prepared",
+            {"learner": params["learners"][learner], "strategy": params["strategies"][strategy]},
         )
         for learner in learners_for(params["study"], strategy)
         for seed in range(params["al"]["seeds"])
     ]
-    run_tasks(params, load_npz(prepared), tasks, f"{dataset}/{strategy}")
+    inputs = {"prepared": md5_file(prepared)}
+    run_tasks(params, {"prepared": load_npz(prepared)}, tasks, inputs, outputs, f"{dataset}/{strategy}")
 
 
 def sweep_value_name(value: Any) -> str:
@@ -118,31 +256,39 @@ def sweep_values(params: dict[str, Any], setting: str) -> list[Any]:
     return list(values) if setting == "representation" else values
 
 
-def run_sweep(params: dict[str, Any], dataset: str, setting: str, raw: Path, prepared: Path, out_dir: Path) -> None:
-    """Every (value, strategy, seed) run of one protocol setting on one dataset, the other settings at their defaults.
+def run_sweep(
+    params: dict[str, Any], dataset: str, setting: str, strategy: str, raw: Path, prepared: Path, outputs: Outputs
+) -> None:
+    """Every (value, seed) run of one protocol setting with one strategy on one dataset, the other
+    settings at their defaults, in one parallel batch.
 
-    ``representation`` recomputes the features from the raw images for each named feature setting;
+    ``representation`` computes the features from the raw images once per named feature setting;
     the other settings change the protocol and reuse the prepared features.
     """
     sweeps = params["sweeps"]
+    learner = sweeps["learner"]
     base = Protocol.from_params(params["al"])
-    for value in sweep_values(params, setting):
-        if setting == "representation":
-            data, protocol = prepare(load_npz(raw), sweeps["settings"]["representation"][value]), base
-        else:
-            data, protocol = load_npz(prepared), replace(base, **{setting: value})
-        folder = out_dir / sweep_value_name(value)
-        tasks = [
-            RunTask(
-                sweeps["learner"], strategy, seed, protocol,
-                {"dataset": dataset, "setting": setting, "value": value, "strategy": strategy,
-                 "learner": sweeps["learner"], "seed": seed},
-                folder / run_file_name(strategy, seed), None,
-            )
-            for strategy in sweeps["strategies"]
-            for seed in range(params["al"]["seeds"])
-        ]
-        run_tasks(params, data, tasks, f"{dataset}/{setting}={value}")
+    representations = sweeps["settings"]["representation"]
+    if setting == "representation":
+        images = load_npz(raw)
+        data = {name: prepare(images, representations[name]) for name in representations}
+        inputs = {"raw": md5_file(raw)}
+    else:
+        data, inputs = {"prepared": load_npz(prepared)}, {"prepared": md5_file(prepared)}
+    tasks = [
+        RunTask(
+            learner, strategy, seed,
+            base if setting == "representation" else replace(base, **{setting: value}),
+            {"dataset": dataset, "setting": setting, "value": value, "strategy": strategy, "learner": learner, "seed": seed},
+            f"{sweep_value_name(value)}/{run_file_name(strategy, seed)}",
+            value if setting == "representation" else "prepared",
+            {"learner": params["learners"][learner], "strategy": params["strategies"][strategy],
+             "features": representations[value] if setting == "representation" else None},
+        )
+        for value in sweep_values(params, setting)
+        for seed in range(params["al"]["seeds"])
+    ]
+    run_tasks(params, data, tasks, inputs, outputs, f"{dataset}/{setting}/{strategy}")
 
 
 def run_reference(params: dict[str, Any], dataset: str, prepared: Path, out: Path) -> None:

@@ -1,0 +1,73 @@
+"""The machine and software a build ran on, as each experiment stage records them with its timings."""
+
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+import subprocess
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+from medal.fileio import read_json
+
+# Packages whose versions each experiment stage records: those that compute the results.
+RUN_PACKAGES = ("numpy", "scipy", "scikit-learn", "scikit-activeml", "joblib", "threadpoolctl", "dask", "distributed")
+# Packages that build the pipeline, figures and paper, read where the figures stage runs.
+BUILD_PACKAGES = ("dvc", "matplotlib", "PyYAML", "pypandoc_binary", "typst")
+
+
+def _proc_field(path: str, key: str) -> str | None:
+    """The value of ``key: value`` in a /proc file, or None where there is no such file (not Linux)."""
+    try:
+        lines = Path(path).read_text().splitlines()
+    except OSError:
+        return None
+    return next((line.split(":", 1)[1].strip() for line in lines if line.split(":", 1)[0].strip() == key), None)
+
+
+def machine() -> dict[str, Any]:
+    """CPU model, logical cores, memory, operating system and Python version of this machine."""
+    memory_kb = _proc_field("/proc/meminfo", "MemTotal")
+    return {
+        "cpu": _proc_field("/proc/cpuinfo", "model name") or platform.processor() or "unknown",
+        "logical_cores": os.cpu_count(),
+        "memory_gib": round(int(memory_kb.split()[0]) / 2**20, 1) if memory_kb else None,
+        "os": f"{platform.system()} {platform.release()}",
+        "python": platform.python_version(),
+    }
+
+
+def package_versions(names: tuple[str, ...]) -> dict[str, str]:
+    """Installed version of each package ('not installed' for absent ones)."""
+    versions = {}
+    for name in names:
+        try:
+            versions[name] = version(name)
+        except PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def run_environment() -> dict[str, Any]:
+    """What an experiment stage records about where it ran."""
+    return {"machine": machine(), "versions": package_versions(RUN_PACKAGES)}
+
+
+def stage_records(timings_dir: Path, file_name: str) -> list[dict[str, Any]]:
+    """Every stage record (``file_name``) under ``timings_dir``, in path order."""
+    return [read_json(path) for path in sorted(timings_dir.rglob(file_name))]
+
+
+def build_versions() -> dict[str, str]:
+    """Versions of the tools that build the figures and render the paper, Pandoc and Quarto included."""
+    import pypandoc
+
+    versions = package_versions(BUILD_PACKAGES)
+    versions["Pandoc"] = pypandoc.get_pandoc_version()
+    quarto = shutil.which("quarto")
+    versions["Quarto"] = (
+        subprocess.run([quarto, "--version"], capture_output=True, text=True).stdout.strip() if quarto else "not installed"
+    )
+    return versions

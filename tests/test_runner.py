@@ -1,0 +1,188 @@
+"""The runner: byte-identical results whatever the parallelism, and nothing lost when a stage dies."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from medal import runner
+from medal.fileio import read_json, write_npz_atomic, write_text_atomic
+from medal.runner import Outputs, RunTask, fingerprint, run_strategy
+
+
+@pytest.fixture
+def small(params, blobs, tmp_path):
+    """params for two learners × two seeds of entropy sampling on the blobs, and the prepared file."""
+    params["study"]["learner_strategies"] = ["entropy"]
+    params["study"]["learners"] = ["logreg", "sgd_partial_fit"]
+    params["al"] = {"initial_labels": 4, "batch_size": 4, "budget": 20, "seeds": 2}
+    prepared = tmp_path / "prepared.npz"
+    write_npz_atomic(prepared, blobs)
+    return params, prepared
+
+
+def _outputs(root: Path) -> Outputs:
+    return Outputs(root / "runs", root / "partial", root / "timings")
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def _run(params, prepared, root: Path) -> dict[str, bytes]:
+    run_strategy(params, "blobs", "entropy", prepared, _outputs(root))
+    return _files(root / "runs")
+
+
+def test_results_are_byte_identical_for_one_or_two_processes(small, tmp_path):
+    params, prepared = small
+    params["compute"]["n_jobs"] = 1
+    sequential = _run(params, prepared, tmp_path / "one")
+    params["compute"]["n_jobs"] = 2
+    parallel = _run(params, prepared, tmp_path / "two")
+    assert len(sequential) == 4 and sequential == parallel
+    assert not (tmp_path / "two" / "partial").exists()  # the scratch folder goes once the stage is done
+    assert set(_files(tmp_path / "two" / "timings")) == {*parallel, runner.STAGE_TIMING_FILE}
+    stage = read_json(tmp_path / "two" / "timings" / runner.STAGE_TIMING_FILE)
+    assert (stage["runs"], stage["reused"], stage["n_jobs"], stage["dask"]) == (4, 0, 2, False)
+    assert stage["environment"]["versions"]["scikit-activeml"] == "1.0.1"
+
+
+def test_dask_cluster_gives_the_local_results(small, tmp_path, monkeypatch):
+    from dask.distributed import LocalCluster
+
+    params, prepared = small
+    local = _run(params, prepared, tmp_path / "local")
+    with LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster:
+        monkeypatch.setenv(runner.DASK_SCHEDULER_ENV, cluster.scheduler_address)
+        assert runner.dask_scheduler(params) == cluster.scheduler_address
+        distributed = _run(params, prepared, tmp_path / "dask")
+    assert distributed == local
+
+
+def test_unreachable_dask_scheduler_is_a_clear_error(small, tmp_path, monkeypatch):
+    params, prepared = small
+    monkeypatch.setenv(runner.DASK_SCHEDULER_ENV, "tcp://127.0.0.1:9")
+    monkeypatch.setattr(runner, "DASK_CONNECT_TIMEOUT", "1s")
+    with pytest.raises(runner.UserError, match=r"cannot reach the Dask scheduler at tcp://127.0.0.1:9 .*unset"):
+        run_strategy(params, "blobs", "entropy", prepared, _outputs(tmp_path))
+    assert not (tmp_path / "runs").exists()
+
+
+def _keep(root: Path, path: str, record: dict) -> None:
+    write_text_atomic(root / "partial" / path, json.dumps(record))
+
+
+def _task(params, learner: str, seed: int) -> RunTask:
+    return RunTask(
+        learner, "entropy", seed, runner.Protocol.from_params(params["al"]),
+        {"dataset": "blobs", "strategy": "entropy", "learner": learner, "seed": seed},
+        runner.run_file_name(learner, seed), "prepared",
+        {"learner": params["learners"][learner], "strategy": params["strategies"]["entropy"]},
+    )
+
+
+def test_a_rerun_reuses_kept_runs_whose_fingerprint_matches(small, tmp_path, capsys):
+    params, prepared = small
+    clean = _run(params, prepared, tmp_path / "clean")
+    task = _task(params, "logreg", 1)
+    digest = fingerprint(task, {"prepared": runner.md5_file(prepared)})
+    marked = {**json.loads(clean[task.path]), "marker": "kept"}
+    _keep(tmp_path, task.path, {"fingerprint": digest, "result": marked, "timings": []})
+    resumed = _run(params, prepared, tmp_path)
+    assert "reusing 1 runs finished before an interruption" in capsys.readouterr().err
+    assert json.loads(resumed[task.path])["marker"] == "kept"  # not recomputed
+    assert {k: v for k, v in resumed.items() if k != task.path} == {k: v for k, v in clean.items() if k != task.path}
+
+
+@pytest.mark.parametrize("content", ["{\"fingerprint\": \"stale\", \"result\": {}}", "{\"fingerprint\": tr"])
+def test_stale_or_broken_kept_runs_are_recomputed(small, tmp_path, content):
+    params, prepared = small
+    clean = _run(params, prepared, tmp_path / "clean")
+    write_text_atomic(tmp_path / "partial" / "logreg-seed0.json", content)
+    assert _run(params, prepared, tmp_path) == clean
+
+
+def test_fingerprint_follows_every_setting_and_the_input(small):
+    params, _ = small
+    task = _task(params, "logreg", 0)
+    base = fingerprint(task, {"prepared": "a"})
+    assert fingerprint(task, {"prepared": "b"}) != base
+    assert fingerprint(_task(params, "logreg", 1), {"prepared": "a"}) != base
+    params["strategies"]["entropy"]["max_candidates"] = 7
+    assert fingerprint(_task(params, "logreg", 0), {"prepared": "a"}) != base
+    params["al"]["budget"] = 24
+    assert fingerprint(_task(params, "logreg", 0), {"prepared": "a"}) != base
+
+
+def test_a_failing_run_publishes_nothing_and_keeps_the_finished_ones(small, tmp_path, monkeypatch):
+    params, prepared = small
+    params["compute"]["n_jobs"] = 1  # in this process, so the patch applies
+    real = runner._run_one
+
+    def fail_on_second_seed(params, data, task):
+        if task.seed == 1:
+            raise RuntimeError("killed")
+        return real(params, data, task)
+
+    monkeypatch.setattr(runner, "_run_one", fail_on_second_seed)
+    with pytest.raises(RuntimeError, match="killed"):
+        run_strategy(params, "blobs", "entropy", prepared, _outputs(tmp_path))
+    assert not (tmp_path / "runs").exists() and not (tmp_path / "timings").exists()
+    assert sorted(p.name for p in (tmp_path / "partial").iterdir()) == ["logreg-seed0.json"]
+
+
+def _stage_project(root: Path, params: dict, prepared: Path) -> None:
+    (root / "data" / "prepared").mkdir(parents=True)
+    (root / "data" / "prepared" / "blobs.npz").write_bytes(prepared.read_bytes())
+    params["datasets"]["blobs"] = {"source": "sklearn_breast_cancer", "test_fraction": 0.3, "split_seed": 0,
+                                   "canonical_md5": {"bundled": None}}
+    params["prepare"]["blobs"] = {"features": "raw"}
+    (root / "params.yaml").write_text(yaml.safe_dump(params))
+
+
+def _medal_al(root: Path) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "medal.cli", "al", "blobs", "entropy"], cwd=root, start_new_session=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+
+
+def test_sigkill_midway_then_rerun_computes_only_the_missing_runs(small, tmp_path):
+    params, prepared = small
+    params["al"] = {"initial_labels": 4, "batch_size": 1, "budget": 50, "seeds": 4}
+    params["study"]["learners"] = ["logreg", "sgd_refit"]
+    params["compute"]["n_jobs"] = 1
+    for name in ("clean", "killed"):
+        _stage_project(tmp_path / name, params, prepared)
+    clean = _medal_al(tmp_path / "clean")
+    killed = _medal_al(tmp_path / "killed")
+    partial = tmp_path / "killed" / "data" / "partial" / "runs" / "blobs" / "entropy"
+    deadline = time.monotonic() + 120
+    while len(list(partial.glob("*.json"))) < 2 and killed.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.killpg(killed.pid, signal.SIGKILL)
+    killed.wait()
+    kept = {p.name: p.read_bytes() for p in partial.glob("*.json")}
+    assert 2 <= len(kept) < 8, "the stage should die part-way"
+    assert not (tmp_path / "killed" / "data" / "runs").exists()
+    assert clean.wait() == 0
+    rerun = _medal_al(tmp_path / "killed")
+    _, err = rerun.communicate()
+    assert rerun.returncode == 0, err
+    assert f"reusing {len(kept)} runs finished before an interruption" in err
+    assert err.count("entropy logreg seed") + err.count("entropy sgd_refit seed") == 8 - len(kept)
+    assert not partial.exists()
+    runs = tmp_path / "{}" / "data" / "runs" / "blobs" / "entropy"
+    assert _files(Path(str(runs).format("killed"))) == _files(Path(str(runs).format("clean")))
+    assert {name: read_json(Path(str(runs).format("killed")) / name) for name in kept} == {
+        name: json.loads(content)["result"] for name, content in kept.items()
+    }
