@@ -1,4 +1,5 @@
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -17,6 +18,51 @@ def test_metrics_on_a_hand_computed_case():
     assert scores["balanced_accuracy"] == pytest.approx((2 / 3 + 1) / 2)
     assert scores["macro_f1"] == pytest.approx((0.8 + 2 / 3) / 2)
     assert scores["roc_auc"] == 1.0
+
+
+@given(st.integers(2, 4).flatmap(lambda k: st.tuples(
+    st.just(k), st.lists(st.tuples(st.integers(0, k - 1), st.integers(0, k - 1)), min_size=1, max_size=60))))
+def test_confusion_based_metrics_equal_scikit_learns(case):
+    from sklearn.metrics import (
+        accuracy_score, balanced_accuracy_score, cohen_kappa_score, f1_score, recall_score,
+    )
+
+    from medal.metrics import agreement
+
+    k, pairs = case
+    y, pred = np.array([p[0] for p in pairs]), np.array([p[1] for p in pairs])
+    classes = np.arange(k)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # ROC-AUC is undefined when y holds one class
+        scores = evaluate(y, pred, np.full((len(y), k), 1 / k), classes)
+    assert scores["accuracy"] == pytest.approx(accuracy_score(y, pred), abs=1e-12)
+    assert scores["macro_f1"] == pytest.approx(f1_score(y, pred, average="macro", labels=classes, zero_division=0), abs=1e-12)
+    assert scores["class_recall"] == pytest.approx(list(recall_score(y, pred, labels=classes, average=None, zero_division=0)), abs=1e-12)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # scikit-learn warns when y lacks a predicted class
+        assert scores["balanced_accuracy"] == pytest.approx(balanced_accuracy_score(y, pred), abs=1e-12)
+        expected_kappa = 1.0 if np.array_equal(y, pred) else cohen_kappa_score(y, pred)
+    if not math.isnan(expected_kappa):
+        assert agreement(y, pred) == pytest.approx(expected_kappa, abs=1e-12)
+
+
+@given(st.integers(2, 4).flatmap(lambda k: st.tuples(
+    st.just(k), st.lists(st.tuples(st.integers(0, k - 1), st.lists(st.integers(0, 4), min_size=k, max_size=k)),
+                         min_size=2, max_size=40))))
+def test_roc_auc_equals_scikit_learns(case):
+    from sklearn.metrics import roc_auc_score
+
+    from medal.metrics import roc_auc
+
+    k, rows = case
+    y = np.array([r[0] for r in rows])
+    weights = np.array([r[1] for r in rows], dtype=float) + 0.5  # coarse values: many ties
+    proba = weights / weights.sum(axis=1, keepdims=True)
+    classes = np.arange(k)
+    if len(np.unique(y)) < k:  # scikit-learn needs every class in y for one-vs-rest
+        return
+    expected = roc_auc_score(y, proba[:, 1]) if k == 2 else roc_auc_score(y, proba, multi_class="ovr", labels=classes)
+    assert roc_auc(y, proba, classes) == pytest.approx(expected, abs=1e-12)
 
 
 def test_multiclass_roc_auc_and_non_finite_probabilities():

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from sklearn.metrics import accuracy_score, balanced_accuracy_score, cohen_kappa_score, f1_score, recall_score, roc_auc_score
+from scipy.stats import rankdata
 
 METRIC_NAMES = ("accuracy", "balanced_accuracy", "macro_f1", "roc_auc")
 
@@ -17,26 +17,59 @@ METRIC_LABELS = {
 }
 
 
+def binary_auc(positive: np.ndarray, scores: np.ndarray) -> float:
+    """Area under the ROC curve of ``scores`` for the boolean labels ``positive``, ties counted half
+    (the Mann-Whitney statistic, equal to scikit-learn's trapezoidal AUC); NaN with one class only."""
+    n_pos = int(positive.sum())
+    n_neg = len(positive) - n_pos
+    if n_pos == 0 or n_neg == 0:
+        return float("nan")
+    ranks = rankdata(scores)
+    return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
 def roc_auc(y_true: np.ndarray, proba: np.ndarray, classes: np.ndarray) -> float:
-    """ROC-AUC from class probabilities: positive-class score when binary, one-vs-rest macro otherwise.
+    """ROC-AUC from class probabilities: positive-class score when binary, one-vs-rest macro otherwise,
+    as scikit-learn's ``roc_auc_score`` defines them (tested against it, at a tenth of its cost).
 
     Returns NaN when the probabilities are not finite (a learner that has not produced scores).
     """
     if not np.all(np.isfinite(proba)):
         return float("nan")
     if len(classes) == 2:
-        return float(roc_auc_score(y_true, proba[:, 1]))
-    return float(roc_auc_score(y_true, proba, multi_class="ovr", average="macro", labels=classes))
+        return binary_auc(y_true == classes[1], proba[:, 1])
+    return float(np.mean([binary_auc(y_true == c, proba[:, i]) for i, c in enumerate(classes)]))
+
+
+def confusion(y_true: np.ndarray, y_pred: np.ndarray, classes: np.ndarray) -> np.ndarray:
+    """Confusion matrix (rows: true class, columns: predicted class) over the sorted ``classes``."""
+    k = len(classes)
+    codes = np.searchsorted(classes, y_true) * k + np.searchsorted(classes, y_pred)
+    return np.bincount(codes, minlength=k * k).reshape(k, k)
+
+
+def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
+    """Element-wise ratio, 0 where the denominator is 0 (scikit-learn's ``zero_division=0``)."""
+    return np.divide(numerator, denominator, out=np.zeros(len(numerator)), where=denominator > 0)
 
 
 def evaluate(y_true: np.ndarray, y_pred: np.ndarray, proba: np.ndarray, classes: np.ndarray) -> dict[str, Any]:
-    """All metrics of :data:`METRIC_NAMES` for one set of predictions, and the recall of each class."""
+    """All metrics of :data:`METRIC_NAMES` for one set of predictions, and the recall of each class.
+
+    Accuracy, balanced accuracy, macro-F1 and the recalls come from one confusion matrix, as
+    scikit-learn defines them (the tests check equality with its functions): calling those
+    functions one by one validated the same arrays five times and took a quarter of a run.
+    """
+    matrix = confusion(y_true, y_pred, classes)
+    hits = np.diag(matrix).astype(float)
+    support = matrix.sum(axis=1)
+    recall = _ratio(hits, support)
     return {
-        "accuracy": float(accuracy_score(y_true, y_pred)),
-        "balanced_accuracy": float(balanced_accuracy_score(y_true, y_pred)),
-        "macro_f1": float(f1_score(y_true, y_pred, average="macro", labels=classes, zero_division=0)),
+        "accuracy": float(hits.sum() / len(y_true)),
+        "balanced_accuracy": float(recall[support > 0].mean()),
+        "macro_f1": float(_ratio(2 * hits, support + matrix.sum(axis=0)).mean()),
         "roc_auc": roc_auc(y_true, proba, classes),
-        "class_recall": [float(r) for r in recall_score(y_true, y_pred, labels=classes, average=None, zero_division=0)],
+        "class_recall": [float(r) for r in recall],
     }
 
 
@@ -47,7 +80,12 @@ def agreement(previous: np.ndarray, current: np.ndarray) -> float:
     """
     if np.array_equal(previous, current):
         return 1.0
-    return float(cohen_kappa_score(previous, current))
+    classes = np.unique(np.concatenate([previous, current]))
+    matrix = confusion(previous, current, classes)
+    n = len(previous)
+    observed = np.trace(matrix) / n
+    chance = float(matrix.sum(axis=1) @ matrix.sum(axis=0)) / n**2
+    return float((observed - chance) / (1 - chance))
 
 
 def expected_error(proba: np.ndarray) -> float:
