@@ -17,14 +17,16 @@ import yaml  # noqa: E402
 
 from medal.aggregate import read_csv  # noqa: E402
 from medal.config import SWEEP_SETTINGS  # noqa: E402
+from medal.environment import build_versions, stage_records  # noqa: E402
 from medal.fileio import load_npz, read_json, write_text_atomic  # noqa: E402
 from medal.metrics import METRIC_LABELS  # noqa: E402
-from medal.runner import run_file_name  # noqa: E402
+from medal.runner import STAGE_TIMING_FILE, run_file_name  # noqa: E402
 from medal.tables import (  # noqa: E402
     ESTIMATOR_LABELS, LEARNER_LABELS, QUERY_GRID_IMAGES, QUERY_GRID_SEED, SETTING_LABELS, STRATEGY_LABELS, _num, _value_label,
-    aulc_table, class_balance_table, class_recall_table, data_description, datasets_table, friedman_text, is_image,
-    label, labels_table, learner_aulc, learners_table, learners_text, mean_timings, provenance_text, results_text,
-    stability_table, stability_text, stopping_table, stopping_text, sweep_text, timing_table, update_mode_pairs, variables,
+    aulc_table, class_balance_table, class_recall_table, data_description, datasets_table, environment_table,
+    friedman_text, is_image, label, labels_table, learner_aulc, learners_table, learners_text, mean_timings,
+    parameters_table, provenance_text, results_text, runtime_text, speedup_text, stability_table, stability_text,
+    stopping_table, stopping_text, sweep_text, timing_table, update_mode_pairs, variables,
 )
 
 # Okabe-Ito: a colour-blind-safe palette. A strategy's colour and line style come from its position in
@@ -279,8 +281,13 @@ def queried_images_figure(
 
 
 def build_all(params: dict[str, Any], raw_dir: Path, runs_dir: Path, aggregate_dir: Path, timings_dir: Path,
-              out_dir: Path, variables_path: Path) -> None:
-    """Write every generated artefact the manuscript includes: figures, tables, sentences and variables."""
+              out_dir: Path, measured_dir: Path, variables_path: Path) -> None:
+    """Write every generated artefact the manuscript includes: figures, tables, sentences and variables.
+
+    What the results determine goes to ``out_dir``; what shows wall-clock measurements or the machine
+    (timings, speed-ups, hardware, versions, run time) goes to ``measured_dir``, so that a rebuild
+    can be checked for byte-identical results while the measurements differ.
+    """
     provenance = {d: read_json(raw_dir / f"{d}.json") for d in params["study"]["datasets"]}
     summary = read_csv(aggregate_dir / "summary.csv")
     timings = mean_timings(params, timings_dir)
@@ -289,7 +296,7 @@ def build_all(params: dict[str, Any], raw_dir: Path, runs_dir: Path, aggregate_d
     friedman = read_json(aggregate_dir / "friedman.json")
     learning_curves_figure(params, provenance, read_csv(aggregate_dir / "curves.csv"), summary, out_dir / "learning_curves.svg")
     learners_figure(params, provenance, summary, out_dir / "learners.svg")
-    update_modes_figure(params, provenance, summary, timings, out_dir / "update_modes.svg")
+    update_modes_figure(params, provenance, summary, timings, measured_dir / "update_modes.svg")
     queried_images_figure(params, provenance, raw_dir, runs_dir, out_dir / "queried_images.svg")
     critical_difference_figure(params, friedman["strategies"], out_dir / "cd_diagram.svg")
     texts = {
@@ -300,7 +307,8 @@ def build_all(params: dict[str, Any], raw_dir: Path, runs_dir: Path, aggregate_d
         "results.md": results_text(params, provenance, summary, read_json(aggregate_dir / "identical.json")),
         "friedman.md": friedman_text(friedman["strategies"], STRATEGY_LABELS, "fig-cd"),
         "learners.md": learners_table(params, provenance, summary),
-        "learners_text.md": learners_text(params, provenance, summary, timings),
+        "learners_text.md": learners_text(params, provenance, summary),
+        "parameters.md": parameters_table(params),
         "labels.md": labels_table(params, provenance, read_csv(aggregate_dir / "targets.csv")),
         "stopping.md": stopping_table(params, provenance, stopping),
         "stopping_text.md": stopping_text(params, stopping),
@@ -308,7 +316,6 @@ def build_all(params: dict[str, Any], raw_dir: Path, runs_dir: Path, aggregate_d
         "recall.md": class_recall_table(params, provenance, read_csv(aggregate_dir / "class_recall.csv")),
         "stability.md": stability_table(params, provenance, summary),
         "stability_text.md": stability_text(params, summary),
-        "timing.md": timing_table(params, provenance, timings),
         "friedman_learners.md": friedman_text(friedman["learners"], STRATEGY_LABELS, "fig-cd-learners"),
     }
     critical_difference_figure(params, friedman["learners"], out_dir / "cd_learners.svg")
@@ -317,4 +324,13 @@ def build_all(params: dict[str, Any], raw_dir: Path, runs_dir: Path, aggregate_d
         texts[f"sweep_{setting}.md"] = sweep_text(params, provenance, sweeps, setting)
     for name, text in texts.items():
         write_text_atomic(out_dir / name, text)
+    stages = stage_records(timings_dir, STAGE_TIMING_FILE)
+    measured = {
+        "timing.md": timing_table(params, provenance, timings),
+        "speedup.md": speedup_text(params, timings),
+        "environment.md": environment_table(stages, build_versions()),
+        "runtime.md": runtime_text(stages),
+    }
+    for name, text in measured.items():
+        write_text_atomic(measured_dir / name, text)
     write_text_atomic(variables_path, yaml.safe_dump(variables(params, provenance), sort_keys=True))

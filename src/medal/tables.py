@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from medal.aggregate import BASELINE, percent_key, strategies_for
+from medal.environment import RUN_PACKAGES
 from medal.fileio import read_json
 from medal.metrics import METRIC_LABELS
 from medal.runner import run_file_name, sweep_values
@@ -400,9 +401,8 @@ def learner_aulc(params: dict[str, Any], summary: list[dict[str, str]]) -> dict[
     return {key: float(np.mean(v)) for key, v in values.items()}
 
 
-def learners_text(params: dict[str, Any], provenance: dict[str, dict[str, Any]], summary: list[dict[str, str]],
-                  timings: dict[tuple[str, str], tuple[float, float]]) -> str:
-    """Generated sentences: the best and worst learner per dataset, and partial_fit against refitting per estimator."""
+def learners_text(params: dict[str, Any], provenance: dict[str, dict[str, Any]], summary: list[dict[str, str]]) -> str:
+    """Generated sentences: the best and worst learner per dataset, and partial_fit's AULC against refitting per estimator."""
     study = params["study"]
     means = learner_aulc(params, summary)
     sentences = []
@@ -415,17 +415,26 @@ def learners_text(params: dict[str, Any], provenance: dict[str, dict[str, Any]],
         )
     for estimator, incremental, refit in update_mode_pairs(params):
         gaps = [means[(d, incremental)] - means[(d, refit)] for d in study["datasets"]]
-        speed = [timings[(d, refit)][0] / timings[(d, incremental)][0] for d in study["datasets"]]
         change = (
             "left the mean AULC unchanged to three decimals"
             if max(abs(g) for g in gaps) < 0.0005
             else f"changed the mean AULC by {min(gaps):+.3f} to {max(gaps):+.3f}"
         )
         sentences.append(
-            f"For {in_sentence(label(estimator, ESTIMATOR_LABELS))}, `partial_fit` {change} against refitting and made "
-            f"an update {min(speed):.1f} to {max(speed):.1f} times as fast, across the datasets."
+            f"For {in_sentence(label(estimator, ESTIMATOR_LABELS))}, `partial_fit` {change} against refitting across the datasets."
         )
     return " ".join(sentences) + "\n"
+
+
+def speedup_text(params: dict[str, Any], timings: dict[tuple[str, str], tuple[float, float]]) -> str:
+    """Generated sentence: how much faster a ``partial_fit`` update was than a refit, per estimator (wall clock)."""
+    parts = []
+    for estimator, incremental, refit in update_mode_pairs(params):
+        speed = [timings[(d, refit)][0] / timings[(d, incremental)][0] for d in params["study"]["datasets"]]
+        parts.append(f"{min(speed):.1f} to {max(speed):.1f} times as long for {in_sentence(label(estimator, ESTIMATOR_LABELS))}")
+    if not parts:
+        return "\n"
+    return f"Measured in this build, a refit took {join_names(parts)} as a `partial_fit` update, across the datasets.\n"
 
 
 def friedman_text(friedman: dict[str, Any], names: dict[str, str], figure: str) -> str:
@@ -648,3 +657,86 @@ def variables(params: dict[str, Any], provenance: dict[str, dict[str, Any]]) -> 
     }
 
 
+
+
+def _setting(value: Any, nested: bool = False) -> str:
+    """A params.yaml value as table text: lists in brackets, mappings as ``key=value`` (in parentheses when nested)."""
+    if isinstance(value, dict):
+        text = ", ".join(f"{k}={_setting(v, True)}" for k, v in value.items())
+        return f"({text})" if nested else text
+    if isinstance(value, list):
+        return "[" + ", ".join(_setting(v, True) for v in value) + "]"
+    return "null" if value is None else str(value)
+
+
+def _flatten(key: str, value: Any) -> list[tuple[str, Any]]:
+    """(dotted key, value) rows: nested mappings are split down to mappings of plain values."""
+    if isinstance(value, dict) and any(isinstance(v, dict) for v in value.values()):
+        return [row for k, v in value.items() for row in _flatten(f"{key}.{k}", v)]
+    return [(key, value)]
+
+
+# The params.yaml sections that decide the results, in the table's order (data sources are in the
+# datasets table; compute, data and paper change where and how, not what).
+PARAMETER_SECTIONS = ("study", "al", "sweeps", "prepare", "evaluation", "learners", "strategies")
+
+
+def parameters_table(params: dict[str, Any]) -> str:
+    """Every setting of ``params.yaml`` that decides a result, as written there."""
+    rows = []
+    for section in PARAMETER_SECTIONS:
+        for name, value in params[section].items():
+            key = f"{section}.{name}"
+            pairs = [(key, value)] if section in ("learners", "strategies") else _flatten(key, value)
+            rows += [[f"`{k}`", _setting(v).replace("|", "\\|")] for k, v in pairs]
+    caption = ("Every setting of `params.yaml` that decides a result, as the pipeline read it for this paper; "
+               "`dvc exp run -S key=value` changes one.")
+    return markdown_table(["Setting", "Value"], rows, caption, "tbl-params", text_columns=2)
+
+
+def _values(records: list[dict[str, Any]], section: str, key: str) -> str:
+    """The value all stages recorded, or every distinct value when stages ran in different environments."""
+    seen = sorted({str(r["environment"][section][key]) for r in records})
+    return " / ".join(seen) or "not recorded"
+
+
+def environment_table(records: list[dict[str, Any]], renderer_versions: dict[str, str]) -> str:
+    """Hardware and software of the experiment stages (as they recorded them) and of the build tools."""
+    rows = [
+        ["CPU", _values(records, "machine", "cpu")],
+        ["Logical cores", _values(records, "machine", "logical_cores")],
+        ["Memory (GiB)", _values(records, "machine", "memory_gib")],
+        ["Operating system", _values(records, "machine", "os")],
+        ["Python", _values(records, "machine", "python")],
+        *([name, _values(records, "versions", name)] for name in RUN_PACKAGES),
+        *([name, value] for name, value in renderer_versions.items()),
+    ]
+    caption = (
+        "Hardware and software of this build: the machine and library versions every experiment stage "
+        "recorded when it ran (values joined by a slash where stages differed), then the versions of the tools "
+        "that built the figures and the paper."
+    )
+    return markdown_table(["Item", "Value"], rows, caption, "tbl-environment", text_columns=2)
+
+
+def _duration(seconds: float) -> str:
+    minutes = round(seconds / 60)
+    return f"{minutes // 60} h {minutes % 60} min" if minutes >= 60 else f"{minutes} min"
+
+
+def runtime_text(records: list[dict[str, Any]]) -> str:
+    """One sentence on the experiment stages' wall time and parallelism in this build."""
+    if not records:
+        return "No experiment stage recorded its run time in this build.\n"
+    runs = sum(r["runs"] for r in records)
+    reused = sum(r["reused"] for r in records)
+    workers = sorted({
+        "a Dask cluster" if r["dask"] else f"{r['n_jobs']} local process{'es' if r['n_jobs'] > 1 else ''}" for r in records
+    })
+    sentence = (
+        f"In this build the {len(records)} experiment stages ran {runs} active-learning runs in "
+        f"{_duration(sum(r['wall_seconds'] for r in records))} of wall time, each stage on {' or '.join(workers)}"
+    )
+    if reused:
+        sentence += f"; {reused} runs were kept from an interrupted earlier attempt and not recomputed"
+    return sentence + ".\n"
