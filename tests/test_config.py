@@ -68,3 +68,104 @@ def test_load_params_round_trip(tmp_path, params):
     path = tmp_path / "p.yaml"
     path.write_text(yaml.safe_dump(params))
     assert load_params(path)["al"] == params["al"]
+
+
+# Property tests: random configurations built from the project's own params.yaml.
+from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
+
+from conftest import ROOT  # noqa: E402
+
+BASE = yaml.safe_load((ROOT / "params.yaml").read_text())
+NOT_A_POSITIVE_INT = st.one_of(
+    st.integers(max_value=0), st.floats(allow_nan=False), st.text(max_size=5), st.booleans(), st.none(),
+    st.lists(st.integers(), max_size=2),
+).filter(lambda v: not (isinstance(v, float) and v.is_integer() and v > 0))
+
+
+def _subset(items: list[str]) -> st.SearchStrategy[list[str]]:
+    return st.lists(st.sampled_from(items), min_size=1, max_size=len(items), unique=True)
+
+
+@st.composite
+def valid_params(draw) -> dict:
+    params = yaml.safe_load(yaml.safe_dump(BASE))
+    study = params["study"]
+    study["datasets"] = draw(_subset(list(params["datasets"])))
+    study["strategies"] = draw(_subset(list(params["strategies"])))
+    study["learners"] = draw(_subset(list(params["learners"])))
+    study["main_learner"] = draw(st.sampled_from(study["learners"]))
+    study["learner_strategies"] = draw(_subset(study["strategies"]))
+    initial = draw(st.integers(2, 40))
+    params["al"] = {"initial_labels": initial, "batch_size": draw(st.integers(1, 30)),
+                    "budget": draw(st.integers(initial, 400)), "seeds": draw(st.integers(1, 20))}
+    params["sweeps"]["datasets"] = draw(st.lists(st.sampled_from(study["datasets"]), unique=True))
+    params["sweeps"]["learner"] = draw(st.sampled_from(list(params["learners"])))
+    params["sweeps"]["strategies"] = draw(_subset(list(params["strategies"])))
+    settings_ = params["sweeps"]["settings"]
+    settings_["batch_size"] = draw(st.lists(st.integers(1, 50), min_size=1, max_size=4))
+    settings_["initial_labels"] = draw(st.lists(st.integers(2, initial), min_size=1, max_size=4))
+    settings_["label_noise"] = draw(st.lists(st.floats(0, 0.99), min_size=1, max_size=4))
+    params["compute"]["n_jobs"] = draw(st.sampled_from([-1, 1, 2, 8]))
+    return params
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(valid_params())
+def test_random_valid_configurations_pass(params):
+    validate(params)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(valid_params(), st.sampled_from(["initial_labels", "batch_size", "budget", "seeds"]), NOT_A_POSITIVE_INT)
+def test_a_protocol_value_that_is_not_a_positive_integer_is_named(params, key, value):
+    params["al"][key] = value
+    with pytest.raises(UserError) as info:
+        validate(params)
+    assert str(info.value) == f"params.yaml: al.{key} must be a positive integer, got {value!r}"
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(valid_params(), st.text(min_size=1, max_size=12).filter(lambda k: k not in BASE))
+def test_an_unknown_section_is_named_with_the_valid_ones(params, key):
+    params[key] = {}
+    with pytest.raises(UserError) as info:
+        validate(params)
+    assert str(info.value) == f"params.yaml: unknown key '{key}'; valid: {', '.join(sorted(BASE))}"
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(valid_params(), st.sampled_from(["datasets", "strategies", "learners"]), st.text(min_size=1, max_size=12))
+def test_an_unknown_name_in_the_study_lists_the_valid_ones(params, kind, name):
+    section = params["datasets" if kind == "datasets" else kind]
+    if name in section:
+        return
+    params["study"][kind].append(name)
+    singular = {"datasets": "dataset", "strategies": "strategy", "learners": "learner"}[kind]
+    with pytest.raises(UserError) as info:
+        validate(params)
+    assert str(info.value) == (
+        f"params.yaml: unknown {singular} '{name}' in study.{kind}; valid: {', '.join(sorted(section))}")
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.integers(2, 12), st.integers(1, 9), st.integers(0, 30))
+def test_valid_protocols_run_and_spend_exactly_their_budget(initial, batch, extra):
+    import numpy as np
+
+    from medal.learners import Learner
+    from medal.loop import Protocol, run_active_learning
+    from medal.strategies import Strategy
+
+    rng = np.random.default_rng(0)
+    y = np.repeat([0, 1], 40)
+    X = rng.normal(size=(80, 3)) + y[:, None]
+    params = yaml.safe_load(yaml.safe_dump(BASE))
+    params["al"].update(initial_labels=initial, batch_size=batch, budget=initial + extra)
+    params["sweeps"]["settings"]["initial_labels"] = [initial]
+    validate(params)
+    protocol = Protocol.from_params(params["al"])
+    result = run_active_learning(X[:60], y[:60], X[60:], y[60:], Learner.from_params("logreg", params["learners"]["logreg"]),
+                                 Strategy.from_params("entropy", {"method": "entropy"}, random_state=0), protocol, 0)
+    labels = [cycle["labels"] for cycle in result.cycles]
+    assert labels == protocol.label_counts(60) and labels[-1] == min(initial + extra, 60)
+    assert all(len(c["queried"]) == b - a for c, a, b in zip(result.cycles[1:], labels, labels[1:]))

@@ -8,6 +8,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -117,6 +118,48 @@ def test_html_is_self_contained_and_embeds_the_figure(built):
     assert not re.search(r'src="(?!data:)[^"]+\.(svg|png)"', html)
     for section in SECTIONS:
         assert section in html
+
+
+def _medal(target: Path, *args: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    return subprocess.run(["medal", *args], cwd=target, env=env, capture_output=True, text=True)
+
+
+@pytest.mark.e2e
+def test_verify_rebuilds_everything_and_finds_it_identical(built):
+    target = built[0]
+    result = _medal(target, "verify")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "datasets match their pinned checksums" in result.stdout
+    assert result.stdout.rstrip().endswith("\nreproduced") and "DIFFER" not in result.stdout
+    measured = next(line for line in result.stdout.splitlines() if "wall-clock outputs differ, as expected" in line)
+    assert "data/timings/" in measured  # the rebuild really reran the runs: their timings changed
+
+
+@pytest.mark.e2e
+def test_verify_reports_an_output_that_differs_from_the_lock(built):
+    target = built[0]
+    lock_path = target / "dvc.lock"
+    lock = yaml.safe_load(lock_path.read_text())
+    stage = lock["stages"]["al@wdbc-random"]
+    recorded = next(o for o in stage["outs"] if o["path"] == "data/runs/wdbc/random")
+    recorded["md5"] = "0" * 32 + ".dir"
+    lock_path.write_text(yaml.safe_dump(lock, sort_keys=False))
+    result = _medal(target, "verify", "al@wdbc-random")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "DIFFER: data/runs/wdbc/random" in result.stdout and result.stdout.rstrip().endswith("NOT reproduced")
+
+
+@pytest.mark.e2e
+def test_a_paper_text_change_only_rerenders_in_under_30_seconds(built):
+    target = built[0]
+    qmd = target / "paper" / "paper.qmd"
+    qmd.write_text(qmd.read_text().replace("# Conclusion", "A sentence added by the test.\n\n# Conclusion", 1))
+    start = time.perf_counter()
+    out = _dvc(target, "repro")
+    seconds = time.perf_counter() - start
+    assert re.findall(r"Running stage '([^']+)'", out) == ["paper"], out
+    assert seconds < 30, f"a text-only rebuild took {seconds:.1f} s"
 
 
 @pytest.mark.e2e

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,28 @@ SWEEP_SETTINGS = ("batch_size", "initial_labels", "label_noise", "representation
 STOPPING_CRITERIA = {"stabilizing_predictions": ("kappa", "window"), "expected_error": ("threshold",)}
 
 DEFAULT_PARAMS = Path("params.yaml")
+
+# The keys each section may hold; anything else is a typo or a setting this version does not know.
+SECTION_KEYS: dict[str, tuple[str, ...]] = {
+    "study": ("datasets", "strategies", "main_learner", "learners", "learner_strategies"),
+    "sweeps": ("datasets", "learner", "strategies", "settings"),
+    "compute": ("n_jobs", "dask_scheduler"),
+    "data": ("mirror_dirs",),
+    "datasets": (),
+    "prepare": (),
+    "learners": (),
+    "strategies": (),
+    "al": ("initial_labels", "batch_size", "budget", "seeds", "label_noise"),
+    "evaluation": ("primary_metric", "target_fractions", "drop_threshold", "stopping"),
+    "paper": ("renderer",),
+}
+ENTRY_KEYS: dict[str, tuple[str, ...]] = {
+    "datasets": ("source", "file", "url", "source_md5", "canonical_md5", "test_fraction", "split_seed"),
+    "prepare": ("features", "pca_components"),
+    "learners": ("estimator", "update", "params", "epochs"),
+}
+# Names become folder and file names: letters, digits, '_', '-' and '.', not starting with '.'.
+SAFE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 
 
 def load_params(path: str | Path = DEFAULT_PARAMS) -> dict[str, Any]:
@@ -114,8 +137,45 @@ def _check_stopping(evaluation: dict[str, Any]) -> None:
     _fraction("evaluation.stopping.expected_error.threshold", stopping["expected_error"]["threshold"])
 
 
+def _check_estimator_params(name: str, spec: dict[str, Any]) -> None:
+    """Build the estimator once, so that a misspelt parameter fails before any stage runs."""
+    factory, _ = ESTIMATORS[spec["estimator"]]
+    try:
+        factory(0, **(spec.get("params") or {}))
+    except TypeError as exc:
+        raise UserError(f"params.yaml: learners.{name}.params: {exc}; see scikit-learn's documentation") from None
+
+
+def _unknown(where: str, keys: Any, valid: tuple[str, ...]) -> None:
+    for key in keys:
+        if key not in valid:
+            raise UserError(f"params.yaml: unknown key '{where}{key}'; valid: {', '.join(sorted(valid))}")
+
+
+def _check_keys(params: dict[str, Any]) -> None:
+    """Every section, entry and key is one this version knows, and every name is safe as a file name."""
+    _unknown("", params, tuple(SECTION_KEYS))
+    for section, keys in SECTION_KEYS.items():
+        value = params.get(section)
+        if value is None:
+            continue
+        if not isinstance(value, dict):
+            raise UserError(f"params.yaml: section '{section}' must be a mapping of keys to values")
+        if keys:
+            _unknown(f"{section}.", value, keys)
+            continue
+        for name, entry in value.items():
+            if not isinstance(name, str) or not SAFE_NAME.fullmatch(name):
+                raise UserError(f"params.yaml: {section} name {name!r} must use only letters, digits, '_', '-' and '.'")
+            if not isinstance(entry, dict):
+                raise UserError(f"params.yaml: {section}.{name} must be a mapping of settings")
+            if section in ENTRY_KEYS:
+                _unknown(f"{section}.{name}.", entry, ENTRY_KEYS[section])
+
+
 def validate(params: dict[str, Any]) -> None:
-    """Check names, cross-references and numbers of a parsed ``params.yaml``."""
+    """Check keys, names, cross-references and numbers of a parsed ``params.yaml``."""
+    _check_keys(params)
     study = _require(params, "study")
     datasets = _require(params, "datasets")
     learners = _require(params, "learners")
@@ -140,6 +200,7 @@ def validate(params: dict[str, Any]) -> None:
             raise UserError(f"params.yaml: strategies.{name}.method '{spec.get('method')}' unknown; valid: {valid}")
     for name, spec in learners.items():
         Learner.from_params(name, spec)  # checks epochs and partial_fit support
+        _check_estimator_params(name, spec)
     for name, spec in strategies.items():
         Strategy.from_params(name, spec, random_state=0)  # checks options
     al = _require(params, "al")
@@ -166,3 +227,19 @@ def validate(params: dict[str, Any]) -> None:
     scheduler = params.get("compute", {}).get("dask_scheduler")
     if scheduler is not None and (not isinstance(scheduler, str) or "://" not in scheduler):
         raise UserError(f"params.yaml: compute.dask_scheduler must be null or an address like tcp://host:8786, got {scheduler!r}")
+
+
+def check_protocol_fits(params: dict[str, Any], dataset: str, y_pool: Any, settings: dict[str, list[Any]] | None = None) -> None:
+    """The protocol fits a dataset's pool: the budget (and every swept initial set) within the pool,
+    and every initial set large enough to hold one image of each class. ``settings`` are swept values."""
+    pool, n_classes = len(y_pool), len(set(y_pool.tolist()))
+    al = params["al"]
+    initial = [al["initial_labels"], *((settings or {}).get("initial_labels") or [])]
+    if al["budget"] > pool:
+        raise UserError(f"params.yaml: al.budget {al['budget']} exceeds the pool of {dataset} ({pool} samples); lower it to at most {pool}")
+    for value in initial:
+        if value < n_classes:
+            raise UserError(
+                f"params.yaml: initial labelled set of {value} cannot hold one sample of each of the {n_classes} classes "
+                f"of {dataset}; raise al.initial_labels (and sweeps.settings.initial_labels) to at least {n_classes}"
+            )

@@ -75,7 +75,7 @@ def find_medmnist_file(file_name: str, mirror_dirs: list[str], root: Path) -> Pa
     return None
 
 
-def download(url: str, destination: Path, expected_md5: str) -> None:
+def download(url: str, destination: Path, expected_md5: str, searched: str = "the mirror folders") -> None:
     """Download ``url`` over HTTPS to ``destination``, keeping it only if its md5 matches."""
     if not url.startswith("https://"):
         raise UserError(f"refusing to download from a non-HTTPS URL: {url}; fix datasets.*.url in params.yaml")
@@ -94,7 +94,8 @@ def download(url: str, destination: Path, expected_md5: str) -> None:
         os.replace(tmp, destination)
     except OSError as exc:
         raise UserError(
-            f"cannot download {url} ({exc.__class__.__name__}: {exc}); place {destination.name} in one of data.mirror_dirs instead"
+            f"{destination.name} is not in {searched} and downloading {url} failed ({exc.__class__.__name__}); "
+            f"put the file in one of data.mirror_dirs, or download it from that URL"
         ) from None
     finally:
         Path(tmp).unlink(missing_ok=True)
@@ -107,7 +108,8 @@ def locate_medmnist(name: str, spec: dict[str, Any], mirror_dirs: list[str], roo
     if path is None:
         target = _expand(mirror_dirs[0], root) / spec["file"]
         print(f"{name}: not in {', '.join(mirror_dirs)}; downloading {spec['url']}", file=sys.stderr)
-        download(spec["url"], target, spec["source_md5"]["official"])
+        searched = ", ".join(str(_expand(folder, root)) for folder in mirror_dirs)
+        download(spec["url"], target, spec["source_md5"]["official"], searched)
         path = target
     got = md5_file(path)
     if got not in known:

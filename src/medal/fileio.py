@@ -13,6 +13,8 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from medal.errors import UserError
+
 # A fixed timestamp for zip members so that equal arrays give byte-identical files.
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 
@@ -92,6 +94,16 @@ def write_npz_atomic(path: str | os.PathLike, arrays: Mapping[str, np.ndarray]) 
 
 
 def load_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
-    """Load every array of an ``.npz`` into memory, refusing pickled objects."""
-    with np.load(path, allow_pickle=False) as archive:
-        return {name: archive[name] for name in archive.files}
+    """Load every array of an ``.npz`` into memory, refusing pickled objects; a missing, truncated or
+    corrupted file is a :class:`UserError` that names it."""
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            return {name: archive[name] for name in archive.files}
+    except FileNotFoundError:
+        raise UserError(f"{path}: not found; run dvc repro, which builds it") from None
+    except ValueError as exc:
+        if "allow_pickle" in str(exc):
+            raise UserError(f"{path}: holds pickled Python objects, which are refused for safety; use a file of plain arrays") from None
+        raise UserError(f"{path}: unreadable .npz ({exc.__class__.__name__}); delete it and rebuild it") from None
+    except (OSError, zipfile.BadZipFile, EOFError) as exc:
+        raise UserError(f"{path}: unreadable .npz ({exc.__class__.__name__}); delete it and rebuild it") from None

@@ -65,11 +65,18 @@ def _pandoc() -> str:
     return pypandoc.get_pandoc_path()
 
 
+# Lines of a renderer's error output that say nothing about the cause, and prefixes to drop from the rest.
+_NOISE = ("Failing because there were warnings", "Error running filter")
+_PREFIX = re.compile(r"^(\[WARNING\]\s*|[\w./-]+\.lua:\d+:\s*)+")
+
+
 def _run(command: list[str], cwd: Path, stdin: str | None = None) -> str:
+    """Run a renderer; on failure raise a one-line :class:`UserError` with the cause it reported."""
     result = subprocess.run(command, cwd=cwd, input=stdin, capture_output=True, text=True)
     if result.returncode != 0:
-        message = (result.stderr or result.stdout).split("stack traceback:")[0].strip().splitlines()
-        raise UserError(f"paper: {Path(command[0]).name} failed: {' | '.join(message[-2:])}")
+        lines = (result.stderr or result.stdout).split("stack traceback:")[0].splitlines()
+        causes = [_PREFIX.sub("", line.strip()) for line in lines if line.strip() and not line.strip().startswith(_NOISE)]
+        raise UserError(f"paper: {Path(command[0]).name} failed: {'; '.join(causes[:2])}")
     return result.stdout
 
 
