@@ -29,7 +29,7 @@ def test_project_params_are_valid(params):
         (lambda p: p["strategies"].update(odd={"method": "oracle"}), "strategies.odd.method 'oracle' unknown; valid: "),
         (lambda p: p.pop("al"), "missing section 'al'"),
         (lambda p: p["evaluation"].update(drop_threshold=-1), "evaluation.drop_threshold must be a number in [0, 1)"),
-        (lambda p: p["strategies"]["dal"].update(k=3), "strategies.dal: unknown option k; valid: max_candidates"),
+        (lambda p: p["strategies"]["dal"].update(k=3), "strategies.dal: unknown option k; valid: max_candidates, subsample_pool"),
         (lambda p: p["learners"]["random_forest"].update(update="partial_fit"), "random_forest has no partial_fit"),
         (lambda p: p["study"].update(main_learner="svm"), "study.main_learner 'svm' must be one of study.learners"),
         (lambda p: p["study"].update(learner_strategies=["magic"]),

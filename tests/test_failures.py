@@ -89,7 +89,7 @@ PARAMS_CASES = [
      "params.yaml: learners.logreg.params: LogisticRegression.__init__() got an unexpected keyword argument 'Cc'; "
      "see scikit-learn's documentation"),
     ("unknown strategy option", lambda p: p["strategies"]["entropy"].update(beta=2),
-     "params.yaml: strategies.entropy: unknown option beta; valid: max_candidates"),
+     "params.yaml: strategies.entropy: unknown option beta; valid: max_candidates, subsample_pool"),
     ("partial_fit without support", lambda p: p["learners"]["random_forest"].update(update="partial_fit"),
      "params.yaml: learners.random_forest: random_forest has no partial_fit; set update: fit"),
     ("noise of one", lambda p: p["sweeps"]["settings"].update(label_noise=[0.0, 1.0]),

@@ -109,6 +109,27 @@ def test_candidate_subsampling_limits_the_scored_pool(blobs):
         assert len(set(chosen)) == 3 and min(chosen) >= 10
 
 
+def test_linear_time_density_equals_the_mean_cosine_similarity():
+    from sklearn.metrics.pairwise import cosine_similarity
+
+    from medal.strategies import DensityWeightedEntropy
+
+    X = np.random.default_rng(1).normal(size=(50, 6)) + 0.5
+    X[3] = 0.0  # a zero row has similarity 0 to everything, as in scikit-learn
+    expected = np.clip(cosine_similarity(X).mean(axis=1), 0, None)
+    assert DensityWeightedEntropy()._density(X) == pytest.approx(expected, abs=1e-12)
+
+
+def test_pool_subsampling_shows_the_strategy_only_the_subsample(blobs):
+    y = np.full(len(blobs["y_pool"]), np.nan)
+    y[:4] = blobs["y_pool"][:4]
+    strategy = Strategy("p", "probcover", random_state=0, max_candidates=10, subsample_pool=True)
+    chosen = strategy.query(blobs["X_pool"], y, None, batch_size=3)
+    assert len(set(chosen)) == 3 and min(chosen) >= 4
+    with pytest.raises(UserError, match="strategies.p.subsample_pool must be true or false, and true needs max_candidates"):
+        Strategy("p", "probcover", random_state=0, subsample_pool=True)
+
+
 def test_unknown_strategy_option_is_named():
-    with pytest.raises(UserError, match="strategies.q: unknown option n_trees; valid: max_candidates, n_members"):
+    with pytest.raises(UserError, match="strategies.q: unknown option n_trees; valid: max_candidates, subsample_pool, n_members"):
         Strategy("q", "qbc_vote_entropy", random_state=0, n_trees=3)

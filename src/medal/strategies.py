@@ -14,7 +14,8 @@ differ in what they need besides the data:
 
 ``max_candidates`` (an option of every strategy) scores a random subset of the unlabelled pool
 per query through scikit-activeml's ``SubSamplingWrapper``, for strategies whose cost grows
-faster than the pool.
+faster than the pool; ``subsample_pool: true`` also hides the rest of the unlabelled pool from the
+strategy (the wrapper's ``exclude_non_subsample``).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import numpy as np
 from sklearn.base import clone
 from sklearn.ensemble import BaggingClassifier
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics.pairwise import cosine_similarity
+from sklearn.preprocessing import normalize
 from skactiveml.base import SingleAnnotatorPoolQueryStrategy
 from skactiveml.classifier import ParzenWindowClassifier, SklearnClassifier
 from skactiveml.pool import (
@@ -61,9 +62,12 @@ class DensityWeightedEntropy(SingleAnnotatorPoolQueryStrategy):
         self.beta = beta
 
     def _density(self, X: np.ndarray) -> np.ndarray:
-        # The pool does not change during a run: compute its density once.
+        """Mean cosine similarity of each row to all rows, in linear time: with unit rows u_i it is
+        u_i · mean_j(u_j), so the n × n similarity matrix is never formed (80 GB for a 100k pool).
+        The pool does not change during a run: it is computed once."""
         if getattr(self, "_density_of", None) is not X:
-            self._density_of, self._density_values = X, np.clip(cosine_similarity(X).mean(axis=1), 0, None)
+            unit = normalize(X)
+            self._density_of, self._density_values = X, np.clip(unit @ unit.mean(axis=0), 0, None)
         return self._density_values
 
     def utilities(self, X: np.ndarray, proba: np.ndarray) -> np.ndarray:
@@ -99,6 +103,12 @@ class DensityWeightedEntropy(SingleAnnotatorPoolQueryStrategy):
         for row, index in enumerate(chosen):
             utilities[row + 1 :, index] = np.nan
         return chosen, utilities
+
+
+# Options of every strategy: score only ``max_candidates`` random unlabelled samples per query, and
+# with ``subsample_pool`` also show the strategy only those and the labelled ones (for strategies
+# that model the whole pool, such as ProbCover or TypiClust, whose cost grows faster than the pool).
+SUBSAMPLING_OPTIONS = ("max_candidates", "subsample_pool")
 
 
 @dataclass(frozen=True)
@@ -139,9 +149,9 @@ class Strategy:
             valid = ", ".join(sorted(STRATEGY_METHODS))
             raise UserError(f"unknown strategy method '{method}' for '{name}'; valid: {valid}")
         spec = STRATEGY_METHODS[method]
-        unknown = sorted(set(options) - set(spec.options) - {"max_candidates"})
+        unknown = sorted(set(options) - set(spec.options) - set(SUBSAMPLING_OPTIONS))
         if unknown:
-            valid = ", ".join(("max_candidates", *spec.options))
+            valid = ", ".join((*SUBSAMPLING_OPTIONS, *spec.options))
             raise UserError(f"params.yaml: strategies.{name}: unknown option {', '.join(unknown)}; valid: {valid}")
         self.name = name
         self.method = method
@@ -156,8 +166,13 @@ class Strategy:
             kwargs["metric_dict"] = {"gamma": self.gamma}
         self._qs = spec.factory(random_state=random_state, **kwargs)
         max_candidates = options.get("max_candidates")
+        subsample_pool = options.get("subsample_pool", False)
+        if not isinstance(subsample_pool, bool) or (subsample_pool and max_candidates is None):
+            raise UserError(f"params.yaml: strategies.{name}.subsample_pool must be true or false, and true needs max_candidates")
         if max_candidates is not None:
-            self._qs = SubSamplingWrapper(self._qs, max_candidates=max_candidates, random_state=random_state)
+            self._qs = SubSamplingWrapper(
+                self._qs, max_candidates=max_candidates, exclude_non_subsample=subsample_pool, random_state=random_state
+            )
 
     @classmethod
     def from_params(cls, name: str, spec: dict[str, Any], random_state: int) -> "Strategy":
