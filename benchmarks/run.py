@@ -1,0 +1,411 @@
+"""Benchmarks of the study's machinery: loop overhead, partial_fit versus refit, scaling with the pool,
+parallel speed-up, incremental rebuilds and peak memory.
+
+    python benchmarks/run.py                 # everything, about 10 minutes on 2 cores
+    python benchmarks/run.py --only scaling  # one part
+
+Run from the project root with the environment active, on an otherwise idle machine, after
+`dvc repro` (the incremental-rebuild part needs a built workspace). Every figure is a ratio of two
+measurements taken side by side, or a curve over sizes, so it holds on a noisy machine. Results go
+to benchmarks/results.json (and a readable benchmarks/results.md); the command exits with 1 when a
+target is missed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from statistics import median
+from typing import Any, Callable
+
+import numpy as np
+import yaml
+from sklearn.datasets import make_classification
+from sklearn.linear_model import LogisticRegression
+from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits
+
+from medal.config import load_params
+from medal.fileio import load_npz, write_npz_atomic, write_text_atomic
+from medal.learners import Learner
+from medal.loop import Protocol, initial_indices, run_active_learning
+from medal.runner import Outputs, run_strategy
+from medal.strategies import Strategy
+from medal.tables import update_mode_pairs
+
+ROOT = Path(__file__).resolve().parents[1]
+TARGETS = {
+    "loop_overhead_max_ratio": 1.10,
+    "uncertainty_query_100k_max_seconds": 1.0,
+    "any_query_100k_max_seconds": 10.0,
+    "parallel_min_speedup": 1.7,
+    "paper_rebuild_max_seconds": 30.0,
+}
+# With a pool this large, strategies whose query cost grows faster than the pool run with these options.
+SUBSAMPLING = {"max_candidates": 2000, "subsample_pool": True}
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def synthetic(n_pool: int, n_test: int = 1000, seed: int = 0) -> dict[str, np.ndarray]:
+    """A standardised 50-feature, two-class problem split into pool and test (the prepared files' layout)."""
+    X, y = make_classification(n_pool + n_test, n_features=50, n_informative=10, weights=[0.3], random_state=seed)
+    X = StandardScaler().fit_transform(X)
+    return {"X_pool": X[:n_pool], "y_pool": y[:n_pool], "X_test": X[n_pool:], "y_test": y[n_pool:]}
+
+
+def study_data() -> tuple[str, dict[str, np.ndarray]]:
+    """The prepared PneumoniaMNIST features when the pipeline has built them, else a synthetic stand-in."""
+    path = ROOT / "data" / "prepared" / "pneumoniamnist.npz"
+    return ("pneumoniamnist", load_npz(path)) if path.is_file() else ("synthetic-5000", synthetic(5000))
+
+
+# 1. Loop overhead ---------------------------------------------------------------------------------
+
+
+def minimal_loop(data: dict[str, np.ndarray], protocol: Protocol, seed: int) -> np.ndarray:
+    """The same work written directly against scikit-activeml: fit, score the test set, query; the labelled indices at the end."""
+    from skactiveml.classifier import SklearnClassifier
+    from skactiveml.pool import UncertaintySampling
+    from sklearn.metrics import balanced_accuracy_score
+
+    X, y_true = data["X_pool"], data["y_pool"]
+    classes = np.unique(np.concatenate([y_true, data["y_test"]]))
+    clf = SklearnClassifier(LogisticRegression(C=1.0, max_iter=1000, random_state=seed), classes=classes, random_state=seed)
+    query = UncertaintySampling(method="entropy", random_state=seed)
+    y = np.full(len(X), np.nan)
+    new = initial_indices(y_true, protocol.initial_labels, np.random.default_rng(seed))
+    counts = protocol.label_counts(len(X))
+    for cycle, n_labels in enumerate(counts):
+        y[new] = y_true[new]
+        clf.fit(X, y)
+        balanced_accuracy_score(data["y_test"], clf.predict(data["X_test"]))
+        if cycle + 1 < len(counts):
+            new = query.query(X, y, clf=clf, fit_clf=False, batch_size=counts[cycle + 1] - n_labels)
+    return np.flatnonzero(~np.isnan(y))
+
+
+def loop_overhead(params: dict[str, Any], repeats: int) -> dict[str, Any]:
+    name, data = study_data()
+    protocol = Protocol.from_params(params["al"])
+    ours, minimal = [], []
+    with threadpool_limits(1):
+        for repeat in range(repeats):  # interleaved, so that drifts of the machine hit both alike
+            start = time.perf_counter()
+            result = run_active_learning(
+                data["X_pool"], data["y_pool"], data["X_test"], data["y_test"],
+                Learner.from_params("logreg", params["learners"]["logreg"]),
+                Strategy.from_params("entropy", params["strategies"]["entropy"], random_state=repeat), protocol, repeat,
+            )
+            ours.append(time.perf_counter() - start)
+            start = time.perf_counter()
+            labelled = minimal_loop(data, protocol, repeat)
+            minimal.append(time.perf_counter() - start)
+            queried = np.sort(np.concatenate([c["queried"] for c in result.cycles]))
+            if not np.array_equal(queried, labelled):
+                raise RuntimeError("the minimal loop queried other samples: it does not do the same work")
+    ratio = median(ours) / median(minimal)
+    log(f"loop overhead on {name}: ours {median(ours):.3f} s, minimal {median(minimal):.3f} s per run, ratio {ratio:.3f}")
+    return {"data": name, "runs": repeats, "ours_seconds": median(ours), "minimal_seconds": median(minimal),
+            "ratio": ratio, "target": TARGETS["loop_overhead_max_ratio"], "met": ratio <= TARGETS["loop_overhead_max_ratio"]}
+
+
+# 2. partial_fit versus refit ------------------------------------------------------------------------
+
+
+def update_modes(params: dict[str, Any], sizes: list[int], cycles: int) -> dict[str, Any]:
+    rows = []
+    with threadpool_limits(1):
+        for n_pool in sizes:
+            data = synthetic(n_pool)
+            batch = max(1, n_pool // 100)
+            protocol = Protocol(20, batch, 20 + cycles * batch)
+            for estimator, incremental, refit in update_mode_pairs(params):
+                seconds = {}
+                for learner in (incremental, refit):
+                    result = run_active_learning(
+                        data["X_pool"], data["y_pool"], data["X_test"], data["y_test"],
+                        Learner.from_params(learner, params["learners"][learner]),
+                        Strategy("random", "random", random_state=0), protocol, 0,
+                    )
+                    seconds[learner] = [t["fit_seconds"] for t in result.timings]
+                row = {
+                    "estimator": estimator, "pool": n_pool, "batch": batch, "cycles": cycles,
+                    "partial_fit_ms_per_cycle": 1000 * float(np.mean(seconds[incremental])),
+                    "refit_ms_per_cycle": 1000 * float(np.mean(seconds[refit])),
+                    "partial_fit_total_s": float(np.sum(seconds[incremental])),
+                    "refit_total_s": float(np.sum(seconds[refit])),
+                }
+                row["speedup"] = row["refit_total_s"] / row["partial_fit_total_s"]
+                log(f"update {estimator} pool {n_pool}: partial_fit {row['partial_fit_ms_per_cycle']:.1f} ms, "
+                    f"refit {row['refit_ms_per_cycle']:.1f} ms per cycle, speed-up {row['speedup']:.1f}x")
+                rows.append(row)
+    return {"rows": rows, "note": "batch = 1 % of the pool, 20 initial labels, random queries; update time only"}
+
+
+# 3. Scaling with the pool ----------------------------------------------------------------------------
+
+
+def query_seconds(params: dict[str, Any], name: str, spec: dict[str, Any], data: dict[str, np.ndarray]) -> float:
+    """Wall time of one 10-sample query after the learner was fitted on 50 labels."""
+    learner = Learner.from_params("logreg", params["learners"]["logreg"])
+    classes = np.unique(data["y_pool"])
+    clf = learner.make(classes, random_state=0)
+    y = np.full(len(data["y_pool"]), np.nan)
+    first = initial_indices(data["y_pool"], 50, np.random.default_rng(0))
+    y[first] = data["y_pool"][first]
+    learner.update(clf, data["X_pool"], y, first)
+    strategy = Strategy.from_params(name, spec, random_state=0)
+    start = time.perf_counter()
+    chosen = strategy.query(data["X_pool"], y, clf, 10)
+    seconds = time.perf_counter() - start
+    if len(set(np.asarray(chosen).tolist())) != 10 or not np.all(np.isnan(y[chosen])):
+        raise RuntimeError(f"{name} did not return 10 distinct unlabelled samples")
+    return seconds
+
+
+def scaling(params: dict[str, Any], sizes: list[int]) -> dict[str, Any]:
+    pools = {n: synthetic(n) for n in sizes}
+    rows = []
+    with threadpool_limits(1):
+        for name, spec in params["strategies"].items():
+            times = {n: query_seconds(params, name, spec, pools[n]) for n in sizes[:-1]}
+            small, mid = sizes[0], sizes[-2]
+            exponent = math.log(max(times[mid], 1e-6) / max(times[small], 1e-6)) / math.log(mid / small)
+            faster_than_linear = exponent > 1.25
+            largest_spec = {**spec, **SUBSAMPLING} if faster_than_linear else spec
+            times[sizes[-1]] = query_seconds(params, name, largest_spec, pools[sizes[-1]])
+            limit = TARGETS["uncertainty_query_100k_max_seconds" if spec["method"] in (
+                "least_confident", "margin_sampling", "entropy") else "any_query_100k_max_seconds"]
+            row = {
+                "strategy": name, "method": spec["method"], **{f"seconds_{n}": times[n] for n in sizes},
+                "growth_exponent": exponent, "growth": growth_label(exponent),
+                f"options_at_{sizes[-1]}": {k: v for k, v in largest_spec.items() if k != "method"},
+                "limit_seconds": limit, "met": times[sizes[-1]] <= limit,
+            }
+            log(f"scaling {name}: " + ", ".join(f"{n}: {times[n]:.3f} s" for n in sizes)
+                + f"; growth n^{exponent:.2f} ({row['growth']})" + (" -> subsampled at the largest pool" if faster_than_linear else ""))
+            rows.append(row)
+    return {"sizes": sizes, "rows": rows, "subsampling": SUBSAMPLING,
+            "note": "one 10-sample query after logistic regression was fitted on 50 labels; growth from the two smaller pools"}
+
+
+def growth_label(exponent: float) -> str:
+    if exponent < 0.5:
+        return "sub-linear (fixed costs dominate)"
+    if exponent < 1.25:
+        return "about linear"
+    if exponent < 1.75:
+        return "between linear and quadratic"
+    return "quadratic or worse"
+
+
+# 4. Parallel speed-up -----------------------------------------------------------------------------------
+
+
+def parallel(params: dict[str, Any], seeds: int) -> dict[str, Any]:
+    work = Path(tempfile.mkdtemp(prefix="medal-bench-"))
+    try:
+        prepared = work / "prepared.npz"
+        write_npz_atomic(prepared, synthetic(5000))
+        # Entropy sampling with the main learner, one run per seed, as in a stage of the main experiment.
+        local = {**params, "al": {**params["al"], "seeds": seeds}, "study": {**params["study"], "learner_strategies": ["random"]}}
+        seconds, files = {}, {}
+        for n_jobs in (1, 2):
+            local["compute"] = {"n_jobs": n_jobs}
+            out = work / f"jobs{n_jobs}"
+            start = time.perf_counter()
+            run_strategy(local, "synthetic", "entropy", prepared, Outputs(out / "runs", out / "partial", out / "timings"))
+            seconds[n_jobs] = time.perf_counter() - start
+            files[n_jobs] = {p.name: p.read_bytes() for p in sorted((out / "runs").iterdir())}
+        speedup = seconds[1] / seconds[2]
+        identical = files[1] == files[2]
+        log(f"parallel: {len(files[1])} runs, n_jobs=1 {seconds[1]:.1f} s, n_jobs=2 {seconds[2]:.1f} s, "
+            f"speed-up {speedup:.2f}x, results {'byte-identical' if identical else 'DIFFERENT'}")
+        return {"runs": len(files[1]), "seconds_n_jobs_1": seconds[1], "seconds_n_jobs_2": seconds[2], "speedup": speedup,
+                "byte_identical": identical, "cores": os.cpu_count(), "target": TARGETS["parallel_min_speedup"],
+                "met": identical and speedup >= TARGETS["parallel_min_speedup"]}
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+# 5. Incremental rebuilds ----------------------------------------------------------------------------------
+
+
+def _dvc(*args: str) -> str:
+    result = subprocess.run(["dvc", *args], cwd=ROOT, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise RuntimeError(f"dvc {' '.join(args)} failed: {result.stderr.strip()}")
+    return result.stdout
+
+
+def _edited(path: Path, edit: Callable[[str], str], action: Callable[[], Any]) -> Any:
+    """Run ``action`` with ``path`` edited, and restore the file afterwards whatever happens."""
+    original = path.read_text()
+    try:
+        path.write_text(edit(original))
+        return action()
+    finally:
+        path.write_text(original)
+
+
+def incremental() -> dict[str, Any]:
+    if _dvc("status").strip() != "Data and pipelines are up to date.":
+        raise RuntimeError("the workspace is not built (dvc status shows changes): run dvc repro first")
+    qmd = ROOT / "paper" / "paper.qmd"
+
+    def rebuild() -> tuple[float, list[str]]:
+        start = time.perf_counter()
+        out = _dvc("repro")
+        return time.perf_counter() - start, re.findall(r"Running stage '([^']+)'", out)
+
+    seconds, stages = _edited(qmd, lambda text: text.replace("# Conclusion", "Benchmark sentence.\n\n# Conclusion", 1), rebuild)
+    rebuild()  # back to the committed text
+    params_path = ROOT / "params.yaml"
+    changed = _edited(
+        params_path, lambda text: text.replace("  margin: {method: margin_sampling}", "  margin: {method: margin_sampling, max_candidates: 999}", 1),
+        lambda: sorted(json.loads(_dvc("status", "--json"))),
+    )
+    runs = [name for name in changed if name.startswith(("al@", "sweep@"))]
+    only_margin = bool(runs) and all(name.endswith("-margin") for name in runs)
+    log(f"incremental: text-only rebuild {seconds:.1f} s running {stages}; a margin change would rerun {changed}")
+    return {"paper_rebuild_seconds": seconds, "paper_rebuild_stages": stages, "strategy_change_reruns": changed,
+            "target_seconds": TARGETS["paper_rebuild_max_seconds"],
+            "met": seconds < TARGETS["paper_rebuild_max_seconds"] and stages == ["paper"] and only_margin}
+
+
+# 6. Peak memory ----------------------------------------------------------------------------------------------
+
+
+def _peak_kib(command: list[str], cwd: Path) -> int:
+    """Peak resident memory (KiB) of the largest process of ``command``, from GNU time."""
+    result = subprocess.run(["/usr/bin/time", "-f", "%M", *command], cwd=cwd, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)} failed: {result.stderr.strip()[-300:]}")
+    return int(result.stderr.strip().splitlines()[-1])
+
+
+BIG_POOL_RUN = """
+import sys
+sys.path.insert(0, {bench!r})
+from run import synthetic
+from medal.config import load_params
+from medal.learners import Learner
+from medal.loop import Protocol, run_active_learning
+from medal.strategies import Strategy
+params = load_params({params!r})
+data = synthetic({n})
+run_active_learning(data["X_pool"], data["y_pool"], data["X_test"], data["y_test"],
+                    Learner.from_params("logreg", params["learners"]["logreg"]),
+                    Strategy("entropy", "entropy", random_state=0), Protocol(10, 10, 60), 0)
+"""
+
+
+def memory(params: dict[str, Any], big_pool: int) -> dict[str, Any]:
+    result = {}
+    work = Path(tempfile.mkdtemp(prefix="medal-bench-"))
+    try:
+        prepared = ROOT / "data" / "prepared" / "pneumoniamnist.npz"
+        if prepared.is_file():
+            (work / "data" / "prepared").mkdir(parents=True)
+            shutil.copy(prepared, work / "data" / "prepared")
+            stage = yaml.safe_load((ROOT / "params.yaml").read_text())
+            stage["al"]["seeds"] = 2  # every learner of the largest stage, two seeds each
+            (work / "params.yaml").write_text(yaml.safe_dump(stage))
+            kib = _peak_kib([sys.executable, "-m", "medal.cli", "al", "pneumoniamnist", "entropy"], work)
+            result["largest_stage"] = {"stage": "al@pneumoniamnist-entropy (9 learners, 2 seeds)", "peak_mib": kib / 1024}
+            log(f"memory: al@pneumoniamnist-entropy peak {kib / 1024:.0f} MiB per process")
+        script = BIG_POOL_RUN.format(bench=str(Path(__file__).parent), params=str(ROOT / "params.yaml"), n=big_pool)
+        kib = _peak_kib([sys.executable, "-c", script], ROOT)
+        result["big_pool_run"] = {"pool": big_pool, "features": 50, "peak_mib": kib / 1024}
+        log(f"memory: one run on a {big_pool}-point pool peak {kib / 1024:.0f} MiB")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return result
+
+
+# Report -------------------------------------------------------------------------------------------------------
+
+
+def markdown(results: dict[str, Any]) -> str:
+    """A readable summary of ``results``."""
+    lines = ["# Benchmark results", "", f"Machine: {results['machine']}", ""]
+    if "loop_overhead" in results:
+        r = results["loop_overhead"]
+        lines += [f"- Loop overhead ({r['data']}): {r['ratio']:.3f}x a minimal scikit-activeml loop "
+                  f"({r['ours_seconds']:.3f} s vs {r['minimal_seconds']:.3f} s per run); target <= {r['target']}: "
+                  f"{'met' if r['met'] else 'MISSED'}"]
+    if "parallel" in results:
+        r = results["parallel"]
+        lines += [f"- Parallel: {r['speedup']:.2f}x with 2 processes over 1 ({r['runs']} runs), results "
+                  f"{'byte-identical' if r['byte_identical'] else 'DIFFERENT'}; target >= {r['target']}: {'met' if r['met'] else 'MISSED'}"]
+    if "incremental" in results:
+        r = results["incremental"]
+        lines += [f"- Text-only rebuild: {r['paper_rebuild_seconds']:.1f} s (stages {r['paper_rebuild_stages']}); "
+                  f"a change to one strategy reruns {r['strategy_change_reruns']}; {'met' if r['met'] else 'MISSED'}"]
+    if "memory" in results:
+        for r in results["memory"].values():
+            what = r["stage"] if "stage" in r else f"one run on a {r['pool']}-point pool"
+            lines += [f"- Peak memory, {what}: {r['peak_mib']:.0f} MiB"]
+    if "update_modes" in results:
+        lines += ["", "| estimator | pool | partial_fit ms/cycle | refit ms/cycle | speed-up |", "|---|--:|--:|--:|--:|"]
+        lines += [f"| {r['estimator']} | {r['pool']} | {r['partial_fit_ms_per_cycle']:.1f} | {r['refit_ms_per_cycle']:.1f} | "
+                  f"{r['speedup']:.1f}x |" for r in results["update_modes"]["rows"]]
+    if "scaling" in results:
+        sizes = results["scaling"]["sizes"]
+        lines += ["", "| strategy | " + " | ".join(f"s at {n}" for n in sizes) + " | growth | limit met |",
+                  "|---|" + "--:|" * len(sizes) + "---|---|"]
+        lines += [f"| {r['strategy']} | " + " | ".join(f"{r[f'seconds_{n}']:.3f}" for n in sizes)
+                  + f" | n^{r['growth_exponent']:.2f} {r['growth']} | {'yes' if r['met'] else 'NO'} |"
+                  for r in results["scaling"]["rows"]]
+    return "\n".join(lines) + "\n"
+
+
+PARTS = ("loop_overhead", "update_modes", "scaling", "parallel", "incremental", "memory")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--only", choices=PARTS, action="append", help="run only these parts (repeatable)")
+    parser.add_argument("--quick", action="store_true", help="tiny sizes, to check that the benchmarks run (numbers meaningless)")
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results.json")
+    args = parser.parse_args(argv)
+    params = load_params(ROOT / "params.yaml")
+    quick = args.quick
+    runners = {
+        "loop_overhead": lambda: loop_overhead(params, repeats=1 if quick else 5),
+        "update_modes": lambda: update_modes(params, [300] if quick else [500, 5000, 50000], cycles=2 if quick else 8),
+        "scaling": lambda: scaling(params, [200, 400, 800] if quick else [1000, 10000, 100000]),
+        "parallel": lambda: parallel(params, seeds=2 if quick else 16),
+        "incremental": incremental,
+        "memory": lambda: memory(params, 2000 if quick else 100000),
+    }
+    from medal.environment import machine
+
+    results: dict[str, Any] = {"machine": machine(), "quick": quick}
+    start = time.perf_counter()
+    for part in args.only or PARTS:
+        log(f"== {part}")
+        results[part] = runners[part]()
+    results["total_seconds"] = time.perf_counter() - start
+    write_text_atomic(args.out, json.dumps(results, indent=1, sort_keys=True) + "\n")
+    write_text_atomic(args.out.with_suffix(".md"), markdown(results))
+    missed = [part for part in results if isinstance(results[part], dict) and results[part].get("met") is False]
+    missed += [f"scaling:{r['strategy']}" for r in results.get("scaling", {}).get("rows", []) if not r["met"]]
+    log(f"wrote {args.out} in {results['total_seconds']:.0f} s; targets missed: {', '.join(missed) or 'none'}")
+    return 1 if missed and not quick else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

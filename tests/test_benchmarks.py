@@ -1,0 +1,35 @@
+"""The benchmark suite runs and checks what it measures (tiny sizes: the numbers are meaningless here)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+
+from conftest import ROOT
+
+
+def _benchmarks():
+    spec = importlib.util.spec_from_file_location("benchmarks_run", ROOT / "benchmarks" / "run.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_quick_benchmarks_write_results_with_targets(tmp_path):
+    bench = _benchmarks()
+    out = tmp_path / "results.json"
+    assert bench.main(["--quick", "--only", "loop_overhead", "--only", "scaling", "--out", str(out)]) == 0
+    results = json.loads(out.read_text())
+    overhead = results["loop_overhead"]
+    assert overhead["ratio"] == overhead["ours_seconds"] / overhead["minimal_seconds"]
+    assert overhead["met"] == (overhead["ratio"] <= 1.10)
+    rows = {row["strategy"]: row for row in results["scaling"]["rows"]}
+    assert set(rows) == set(bench.load_params(ROOT / "params.yaml")["strategies"])
+    assert rows["entropy"]["limit_seconds"] == 1.0 and rows["probcover"]["limit_seconds"] == 10.0
+    assert "Loop overhead" in out.with_suffix(".md").read_text()
+
+
+def test_growth_labels():
+    bench = _benchmarks()
+    assert [bench.growth_label(e) for e in (0.1, 1.0, 1.5, 2.1)] == [
+        "sub-linear (fixed costs dominate)", "about linear", "between linear and quadratic", "quadratic or worse"]
