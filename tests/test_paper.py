@@ -1,3 +1,4 @@
+import os
 import shutil
 
 import pytest
@@ -86,3 +87,23 @@ def test_quarto_requested_but_missing(tmp_path, monkeypatch):
     monkeypatch.setattr(shutil, "which", lambda name: None)
     with pytest.raises(UserError, match="renderer quarto requested but quarto is not on PATH"):
         render(tmp_path, tmp_path / "out", renderer="quarto")
+
+
+def test_quarto_path_renders_both_formats_with_quarto(tmp_path, monkeypatch):
+    """With quarto on PATH, 'auto' hands the sources to `quarto render` once per format (a stub stands in for Quarto)."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    calls = tmp_path / "calls.txt"
+    stub = bin_dir / "quarto"
+    stub.write_text(
+        "#!/bin/sh\n"
+        f'echo "$@" >> {calls}\n'
+        'mkdir -p _output && case "$4" in html) echo "<html></html>" > _output/paper.html;; typst) echo "%PDF" > _output/paper.pdf;; esac\n'
+    )
+    stub.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    paper = tmp_path / "paper"
+    paper.mkdir()
+    outputs = render(paper, paper / "_output", renderer="auto")
+    assert calls.read_text().splitlines() == ["render paper.qmd --to html", "render paper.qmd --to typst"]
+    assert [p.name for p in outputs] == ["paper.pdf", "paper.html"] and all(p.is_file() for p in outputs)
