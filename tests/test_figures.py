@@ -104,3 +104,25 @@ def test_n_runs_counts_both_experiments_and_every_sweep_value(params):
     # 3 datasets x (15 strategies with the main learner + 8 other learners x 3 strategies) x 10 seeds,
     # plus 2 datasets x (4 + 4 + 4 + 2 values) x 2 strategies x 10 seeds.
     assert n_runs(params) == 3 * (15 + 8 * 3) * 10 + 2 * 14 * 2 * 10
+
+
+def test_conclusion_states_the_answer_from_the_generated_files(params):
+    from medal.tables import conclusion_text
+
+    params["study"].update(datasets=["d"], strategies=["random", "entropy", "margin"], main_learner="logreg")
+    provenance = {"d": {"title": "D"}}
+
+    def row(strategy, aulc, p_holm):
+        return {"dataset": "d", "learner": "logreg", "strategy": strategy, "aulc": aulc, "aulc_low": "", "aulc_high": "",
+                "p_holm": p_holm}
+
+    summary = [row("random", "0.70", ""), row("entropy", "0.75", "0.01"), row("margin", "0.60", "0.02")]
+    friedman = {"strategies": ["random", "entropy", "margin"], "average_ranks": [2.0, 1.0, 3.0], "critical_difference": 0.5}
+    targets = [{"dataset": "d", "learner": "logreg", "strategy": "entropy", "target": "95", "saving": "30",
+                "saving_low": "10", "saving_high": "50"}]
+    text = conclusion_text(params, provenance, summary, friedman, targets)
+    assert text.startswith("With logistic regression (fit), 1 of 2 strategies had a significantly higher AULC than random "
+                           "sampling on the dataset (entropy), and 1 a significantly lower one (margin).")
+    assert "entropy led random sampling by 1.00 ranks, more than the critical difference of 0.50" in text
+    assert "was 30 [10, 50] labels, by entropy on D (@tbl-labels)." in text
+    assert "no strategy saved annotation reliably" not in text

@@ -23,7 +23,7 @@ from medal.metrics import METRIC_LABELS  # noqa: E402
 from medal.runner import STAGE_TIMING_FILE, run_file_name  # noqa: E402
 from medal.tables import (  # noqa: E402
     ESTIMATOR_LABELS, LEARNER_LABELS, QUERY_GRID_IMAGES, QUERY_GRID_SEED, SETTING_LABELS, STRATEGY_LABELS, _num, _value_label,
-    aulc_table, class_balance_table, class_recall_table, data_description, datasets_table, environment_table,
+    aulc_table, class_balance_table, class_recall_table, conclusion_text, data_description, datasets_table, environment_table,
     friedman_text, is_image, label, labels_table, learner_aulc, learners_table, learners_text, mean_timings,
     parameters_table, provenance_text, results_text, runtime_text, speedup_text, stability_table, stability_text,
     stopping_table, stopping_text, sweep_text, timing_table, update_mode_pairs, variables,
@@ -305,6 +305,7 @@ def build_all(params: dict[str, Any], raw_dir: Path, runs_dir: Path, aggregate_d
         "data_provenance.md": provenance_text(params, provenance),
         "aulc.md": aulc_table(params, provenance, summary),
         "results.md": results_text(params, provenance, summary, read_json(aggregate_dir / "identical.json")),
+        "conclusion.md": conclusion_text(params, provenance, summary, friedman["strategies"], read_csv(aggregate_dir / "targets.csv")),
         "friedman.md": friedman_text(friedman["strategies"], STRATEGY_LABELS, "fig-cd"),
         "learners.md": learners_table(params, provenance, summary),
         "learners_text.md": learners_text(params, provenance, summary),
