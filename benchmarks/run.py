@@ -403,7 +403,7 @@ def main(argv: list[str] | None = None) -> int:
         "loop_overhead": lambda: loop_overhead(params, repeats=1 if quick else 5),
         "update_modes": lambda: update_modes(params, [300] if quick else [500, 5000, 50000], cycles=2 if quick else 8),
         "scaling": lambda: scaling(params, [200, 400, 800] if quick else [1000, 10000, 100000]),
-        "parallel": lambda: parallel(params, seeds=2 if quick else 16),
+        "parallel": lambda: parallel(params, seeds=2 if quick else 40),
         "incremental": incremental,
         "memory": lambda: memory(params, 2000 if quick else 100000),
     }
