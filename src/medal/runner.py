@@ -224,6 +224,8 @@ def run_tasks(
     shutil.rmtree(outputs.scratch)
     with suppress(OSError):  # and its parents, once empty
         os.removedirs(outputs.scratch.parent)
+
+
 def run_strategy(params: dict[str, Any], dataset: str, strategy: str, prepared: Path, outputs: Outputs) -> None:
     """All (learner, seed) runs of one strategy on one dataset.
 
