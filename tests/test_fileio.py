@@ -4,6 +4,7 @@ import os
 import numpy as np
 import pytest
 
+from medal.errors import UserError
 from medal.fileio import load_npz, md5_file, npz_bytes, write_json_atomic, write_npz_atomic, read_json
 
 
@@ -24,7 +25,7 @@ def test_npz_round_trip_and_md5(tmp_path):
 def test_load_npz_refuses_pickled_objects(tmp_path):
     path = tmp_path / "evil.npz"
     np.savez(path, x=np.array([{"a": 1}], dtype=object))
-    with pytest.raises(ValueError, match="pickle"):
+    with pytest.raises(UserError, match="evil.npz: holds pickled Python objects, which are refused for safety"):
         load_npz(path)
 
 
