@@ -143,7 +143,8 @@ def test_missing_medmnist_file_says_where_it_looked_and_how_to_get_it(project, c
     _refuse_network(monkeypatch)
     url = project["datasets"]["breastmnist"]["url"]
     _fails(capsys, ["fetch", "breastmnist"],
-           f"breastmnist.npz is not in {Path.cwd() / 'mirror'} and downloading {url} failed (URLError); "
+           f"breastmnist.npz is not in {Path.cwd() / 'mirror'}, data/downloads and downloading {url} "
+           "failed (URLError); "
            "put the file in one of data.mirror_dirs, or download it from that URL")
 
 

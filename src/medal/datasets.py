@@ -23,6 +23,8 @@ from sklearn.model_selection import train_test_split
 from medal.errors import UserError
 from medal.fileio import load_npz, md5_file, npz_bytes, write_bytes_atomic, write_json_atomic
 
+# Where a missing MedMNIST file is downloaded to: inside the project, like every other output.
+DOWNLOADS = "data/downloads"
 MEDMNIST_KEYS = ("train_images", "train_labels", "val_images", "val_labels", "test_images", "test_labels")
 
 # Facts about each dataset that the data itself does not carry; official class counts per split
@@ -102,11 +104,13 @@ def download(url: str, destination: Path, expected_md5: str, searched: str = "th
 
 
 def locate_medmnist(name: str, spec: dict[str, Any], mirror_dirs: list[str], root: Path) -> tuple[Path, str]:
-    """Find (or download) the MedMNIST file and tell which known copy it is: 'official' or 'mirror'."""
+    """Find (or download into the project's ``data/downloads``) the MedMNIST file and tell which known
+    copy it is: 'official' or 'mirror'."""
     known = {md5: variant for variant, md5 in spec["source_md5"].items()}
+    mirror_dirs = [*mirror_dirs, DOWNLOADS]
     path = find_medmnist_file(spec["file"], mirror_dirs, root)
     if path is None:
-        target = _expand(mirror_dirs[0], root) / spec["file"]
+        target = root / DOWNLOADS / spec["file"]
         print(f"{name}: not in {', '.join(mirror_dirs)}; downloading {spec['url']}", file=sys.stderr)
         searched = ", ".join(str(_expand(folder, root)) for folder in mirror_dirs)
         download(spec["url"], target, spec["source_md5"]["official"], searched)

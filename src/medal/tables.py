@@ -116,6 +116,9 @@ def fmt_ci(mean: float, low: float, high: float, digits: int = 3) -> str:
     return f"{number(mean)} [{number(low)}, {number(high)}]"
 
 
+CELL_WIDTH_CAP = 36
+
+
 def markdown_table(header: list[str], rows: list[list[str]], caption: str, label_id: str, text_columns: int = 2) -> str:
     """A pipe table with a caption and a cross-reference id, understood by Quarto and by Pandoc.
 
@@ -123,7 +126,13 @@ def markdown_table(header: list[str], rows: list[list[str]], caption: str, label
     separator's dash counts are proportional to each column's longest cell: Pandoc turns them
     into relative column widths.
     """
-    widths = [max(len(cell) for cell in column) for column in zip(header, *rows)]
+    # A column needs room for its longest unbreakable word (a code name); longer text wraps, so its
+    # length counts only up to a cap, which leaves room for columns of unbreakable names.
+    widths = [
+        max(max(len(word) for cell in column for word in cell.split() or [""]),
+            min(CELL_WIDTH_CAP, max(len(cell) for cell in column)))
+        for column in zip(header, *rows)
+    ]
     total = sum(widths)
     dashes = [max(6, round(60 * width / total)) for width in widths]
     separator = [":" + "-" * n if i < text_columns else "-" * n + ":" for i, n in enumerate(dashes)]
