@@ -87,7 +87,8 @@ def cmd_sweep(params: dict, args: argparse.Namespace) -> None:
     check_protocol_fits(params, args.dataset, load_npz(PREPARED / f"{args.dataset}.npz")["y_pool"],
                         {"initial_labels": params["sweeps"]["settings"]["initial_labels"]})
     folder = sweep_dir(SWEEPS, args.dataset, args.setting, args.strategy)
-    outputs = Outputs(folder, PARTIAL / folder.relative_to("data"), TIMINGS / folder.relative_to("data"))
+    where = folder.relative_to("data")
+    outputs = Outputs(folder, PARTIAL / where, TIMINGS / where)
     run_sweep(
         params, args.dataset, args.setting, args.strategy, RAW / f"{args.dataset}.npz", PREPARED / f"{args.dataset}.npz",
         outputs,

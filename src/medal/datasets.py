@@ -12,7 +12,6 @@ import os
 import sys
 import tempfile
 import urllib.request
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -68,13 +67,9 @@ def _expand(folder: str, root: Path) -> Path:
     return path if path.is_absolute() else root / path
 
 
-def find_medmnist_file(file_name: str, mirror_dirs: list[str], root: Path) -> Path | None:
-    """First existing ``file_name`` in the mirror folders, or None."""
-    for folder in mirror_dirs:
-        candidate = _expand(folder, root) / file_name
-        if candidate.is_file():
-            return candidate
-    return None
+def find_medmnist_file(file_name: str, folders: list[Path]) -> Path | None:
+    """First existing ``file_name`` in ``folders``, or None."""
+    return next((folder / file_name for folder in folders if (folder / file_name).is_file()), None)
 
 
 def download(url: str, destination: Path, expected_md5: str, searched: str = "the mirror folders") -> None:
@@ -107,12 +102,12 @@ def locate_medmnist(name: str, spec: dict[str, Any], mirror_dirs: list[str], roo
     """Find (or download into the project's ``data/downloads``) the MedMNIST file and tell which known
     copy it is: 'official' or 'mirror'."""
     known = {md5: variant for variant, md5 in spec["source_md5"].items()}
-    mirror_dirs = [*mirror_dirs, DOWNLOADS]
-    path = find_medmnist_file(spec["file"], mirror_dirs, root)
+    folders = [_expand(folder, root) for folder in [*mirror_dirs, DOWNLOADS]]
+    path = find_medmnist_file(spec["file"], folders)
     if path is None:
-        target = root / DOWNLOADS / spec["file"]
-        print(f"{name}: not in {', '.join(mirror_dirs)}; downloading {spec['url']}", file=sys.stderr)
-        searched = ", ".join(str(_expand(folder, root)) for folder in mirror_dirs)
+        target = folders[-1] / spec["file"]
+        searched = ", ".join(str(folder) for folder in folders)
+        print(f"{name}: not in {searched}; downloading {spec['url']}", file=sys.stderr)
         download(spec["url"], target, spec["source_md5"]["official"], searched)
         path = target
     got = md5_file(path)
@@ -126,10 +121,7 @@ def locate_medmnist(name: str, spec: dict[str, Any], mirror_dirs: list[str], roo
 
 def canonical_medmnist(path: Path, n_classes: int) -> dict[str, np.ndarray]:
     """Load a MedMNIST file (pickle refused) into the canonical arrays, checking keys, shapes and labels."""
-    try:
-        raw = load_npz(path)
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
-        raise UserError(f"{path}: unreadable .npz ({exc.__class__.__name__}); delete it and fetch it again") from None
+    raw = load_npz(path)  # names the file when it is unreadable or needs pickle
     missing = [key for key in MEDMNIST_KEYS if key not in raw]
     if missing:
         raise UserError(f"{path}: missing arrays {', '.join(missing)}; this is not a MedMNIST file")

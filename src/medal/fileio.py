@@ -101,9 +101,7 @@ def load_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
             return {name: archive[name] for name in archive.files}
     except FileNotFoundError:
         raise UserError(f"{path}: not found; run dvc repro, which builds it") from None
-    except ValueError as exc:
-        if "allow_pickle" in str(exc):
+    except (ValueError, OSError, zipfile.BadZipFile, EOFError) as exc:
+        if isinstance(exc, ValueError) and "allow_pickle" in str(exc):
             raise UserError(f"{path}: holds pickled Python objects, which are refused for safety; use a file of plain arrays") from None
-        raise UserError(f"{path}: unreadable .npz ({exc.__class__.__name__}); delete it and rebuild it") from None
-    except (OSError, zipfile.BadZipFile, EOFError) as exc:
         raise UserError(f"{path}: unreadable .npz ({exc.__class__.__name__}); delete it and rebuild it") from None

@@ -464,6 +464,12 @@ def friedman_text(friedman: dict[str, Any], names: dict[str, str], figure: str) 
     )
 
 
+def _significant(rows: dict[str, dict[str, str]]) -> tuple[list[str], list[str]]:
+    """The strategies (keys of ``rows``, one dataset and learner) significantly above and below random sampling."""
+    marks = {s: significance_mark(row, rows.get(BASELINE)) for s, row in rows.items() if s != BASELINE}
+    return [s for s, m in marks.items() if m == " ▲"], [s for s, m in marks.items() if m == " ▼"]
+
+
 def results_text(
     params: dict[str, Any], provenance: dict[str, dict[str, Any]], summary: list[dict[str, str]], identical: dict[str, Any]
 ) -> str:
@@ -484,10 +490,10 @@ def results_text(
         if BASELINE in rows and best != BASELINE:
             r = rows[BASELINE]
             text += f", against {fmt_ci(_num(r['aulc']), _num(r['aulc_low']), _num(r['aulc_high']))} for random sampling"
-            marks = [significance_mark(rows[s], r) for s in rows if s != BASELINE]
+            above, below = _significant(rows)
             text += (
-                f"; after Holm correction {marks.count(' ▲')} of {len(marks)} strategies were significantly above random "
-                f"and {marks.count(' ▼')} below"
+                f"; after Holm correction {len(above)} of {len(rows) - 1} strategies were significantly above random "
+                f"and {len(below)} below"
             )
         paragraph = text + "."
         for group in identical[dataset].get(learner, []):
@@ -508,12 +514,14 @@ def conclusion_text(
     rows_by = _main_rows(summary, learner)
     above, below = set(), set()
     for dataset in study["datasets"]:
-        baseline = rows_by.get((dataset, BASELINE))
-        for strategy in study["strategies"]:
-            mark = significance_mark(rows_by[(dataset, strategy)], baseline) if strategy != BASELINE else ""
-            (above if mark == " ▲" else below if mark == " ▼" else set()).add(strategy)
+        up, down = _significant({s: rows_by[(dataset, s)] for s in study["strategies"]})
+        above.update(up)
+        below.update(down)
     others = len([s for s in study["strategies"] if s != BASELINE])
-    names = lambda group: join_names([in_sentence(label(s, STRATEGY_LABELS)) for s in study["strategies"] if s in group])  # noqa: E731
+
+    def names(group: set[str]) -> str:
+        return join_names([in_sentence(label(s, STRATEGY_LABELS)) for s in study["strategies"] if s in group])
+
     sentences = [
         f"With {in_sentence(label(learner, LEARNER_LABELS))}, {len(above)} of {others} strategies had a significantly "
         f"higher AULC than random sampling on "
