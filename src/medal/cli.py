@@ -6,8 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from medal.config import DEFAULT_PARAMS, check_protocol_fits, load_params
-from medal.fileio import load_npz
+from medal.config import DEFAULT_PARAMS, load_params
 from medal.errors import UserError
 
 RAW = Path("data/raw")
@@ -44,7 +43,7 @@ def cmd_fetch(params: dict, args: argparse.Namespace) -> None:
 
 
 def cmd_prepare(params: dict, args: argparse.Namespace) -> None:
-    from medal.fileio import write_npz_atomic
+    from medal.fileio import load_npz, write_npz_atomic
     from medal.prepare import prepare
 
     _check_dataset(params, args.dataset)
@@ -67,7 +66,6 @@ def cmd_al(params: dict, args: argparse.Namespace) -> None:
 
     _check_dataset(params, args.dataset)
     _check_strategy(params, args.strategy)
-    check_protocol_fits(params, args.dataset, load_npz(PREPARED / f"{args.dataset}.npz")["y_pool"])
     where = Path(args.dataset) / args.strategy
     outputs = Outputs(RUNS / where, PARTIAL / "runs" / where, TIMINGS / where)
     run_strategy(params, args.dataset, args.strategy, PREPARED / f"{args.dataset}.npz", outputs)
@@ -84,8 +82,6 @@ def cmd_sweep(params: dict, args: argparse.Namespace) -> None:
         raise UserError(f"unknown sweep setting '{args.setting}'; valid: {', '.join(SWEEP_SETTINGS)}")
     if args.strategy not in params["sweeps"]["strategies"]:
         raise UserError(f"strategy '{args.strategy}' is not in sweeps.strategies; valid: {', '.join(params['sweeps']['strategies'])}")
-    check_protocol_fits(params, args.dataset, load_npz(PREPARED / f"{args.dataset}.npz")["y_pool"],
-                        {"initial_labels": params["sweeps"]["settings"]["initial_labels"]})
     folder = sweep_dir(SWEEPS, args.dataset, args.setting, args.strategy)
     where = folder.relative_to("data")
     outputs = Outputs(folder, PARTIAL / where, TIMINGS / where)

@@ -16,6 +16,7 @@ import time
 import warnings
 from contextlib import ExitStack, suppress
 from dataclasses import asdict, dataclass, field, replace
+from functools import cache
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any, Iterator
@@ -25,6 +26,7 @@ from joblib import Parallel, delayed, effective_n_jobs, parallel_config
 from sklearn.exceptions import ConvergenceWarning
 from threadpoolctl import threadpool_limits
 
+from medal.config import check_protocol_fits
 from medal.environment import run_environment
 from medal.errors import UserError
 from medal.fileio import UMASK, dumps_json, load_npz, md5_file, read_json, write_json_atomic, write_text_atomic
@@ -82,12 +84,18 @@ class Outputs:
     timings: Path | None = None
 
 
+@cache
 def code_digest() -> str:
-    """md5 of the medal package's source: a code change invalidates runs kept from before it."""
+    """md5 of the medal package's source (read once per process): a code change invalidates runs kept from before it."""
     digest = hashlib.md5()
     for path in sorted(Path(__file__).parent.glob("*.py")):
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()
+
+
+@cache
+def _result_library_versions() -> dict[str, str]:
+    return {name: version(name) for name in _RESULT_LIBRARIES}
 
 
 def fingerprint(task: RunTask, inputs: dict[str, str]) -> str:
@@ -95,7 +103,7 @@ def fingerprint(task: RunTask, inputs: dict[str, str]) -> str:
     checksums, the code and the numerical libraries' versions."""
     content = {
         "header": task.header, "protocol": asdict(task.protocol), "spec": task.spec, "inputs": inputs,
-        "code": code_digest(), "versions": {name: version(name) for name in _RESULT_LIBRARIES},
+        "code": code_digest(), "versions": _result_library_versions(),
     }
     return hashlib.sha256(dumps_json(content).encode()).hexdigest()
 
@@ -243,8 +251,9 @@ def run_strategy(params: dict[str, Any], dataset: str, strategy: str, prepared: 
         for learner in learners_for(params["study"], strategy)
         for seed in range(params["al"]["seeds"])
     ]
-    inputs = {"prepared": md5_file(prepared)}
-    run_tasks(params, {"prepared": load_npz(prepared)}, tasks, inputs, outputs, f"{dataset}/{strategy}")
+    data = load_npz(prepared)
+    check_protocol_fits(params, dataset, data["y_pool"])
+    run_tasks(params, {"prepared": data}, tasks, {"prepared": md5_file(prepared)}, outputs, f"{dataset}/{strategy}")
 
 
 def sweep_value_name(value: Any) -> str:
@@ -277,6 +286,8 @@ def run_sweep(
         inputs = {"raw": md5_file(raw)}
     else:
         data, inputs = {"prepared": load_npz(prepared)}, {"prepared": md5_file(prepared)}
+    check_protocol_fits(params, dataset, next(iter(data.values()))["y_pool"],
+                        {"initial_labels": sweeps["settings"]["initial_labels"]})
     tasks = [
         RunTask(
             learner, strategy, seed,
