@@ -1,5 +1,5 @@
 """Benchmarks of the study's machinery: loop overhead, partial_fit versus refit, scaling with the pool,
-parallel speed-up, incremental rebuilds and peak memory.
+parallel speed-up, incremental rebuilds, peak memory and the cost of the pinned BLAS kernels.
 
     python benchmarks/run.py                 # everything, about 10 minutes on 2 cores
     python benchmarks/run.py --only scaling  # one part
@@ -35,7 +35,7 @@ from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
 from medal.config import load_params
-from medal.fileio import load_npz, write_npz_atomic, write_text_atomic
+from medal.fileio import load_npz, read_json, write_npz_atomic, write_text_atomic
 from medal.learners import Learner
 from medal.loop import Protocol, initial_indices, run_active_learning
 from medal.runner import Outputs, run_strategy
@@ -49,6 +49,7 @@ TARGETS = {
     "any_query_100k_max_seconds": 10.0,
     "parallel_min_speedup": 1.7,
     "paper_rebuild_max_seconds": 30.0,
+    "pinned_kernel_max_slowdown": 1.25,
 }
 # With a pool this large, strategies whose query cost grows faster than the pool run with these options.
 SUBSAMPLING = {"max_candidates": 2000, "subsample_pool": True}
@@ -351,6 +352,67 @@ def memory(params: dict[str, Any], big_pool: int) -> dict[str, Any]:
 # Report -------------------------------------------------------------------------------------------------------
 
 
+# 7. The pinned BLAS kernels against the CPU's own ------------------------------------------------------
+
+# A stage's work (features, then active-learning runs) in a fresh process. With "native", numpy is
+# imported before medal, so OpenBLAS keeps the kernel it picks for this CPU and medal cannot pin it.
+KERNEL_WORKLOAD = """
+import sys, json, time
+if sys.argv[1] == "native":
+    import numpy
+import medal
+from medal.config import load_params
+from medal.environment import numerical_platform
+from medal.fileio import load_npz
+from medal.learners import Learner
+from medal.loop import Protocol, run_active_learning
+from medal.prepare import prepare
+from medal.strategies import Strategy
+from threadpoolctl import threadpool_limits
+
+params = load_params("params.yaml")
+start = time.perf_counter()
+with threadpool_limits(limits=1):
+    data = prepare(load_npz("data/raw/pneumoniamnist.npz"), params["prepare"]["pneumoniamnist"])
+    scores = []
+    for learner in ("logreg", "mlp_refit"):
+        for seed in range(int(sys.argv[2])):
+            result = run_active_learning(
+                data["X_pool"], data["y_pool"], data["X_test"], data["y_test"],
+                Learner.from_params(learner, params["learners"][learner]),
+                Strategy.from_params("entropy", params["strategies"]["entropy"], random_state=seed),
+                Protocol.from_params(params["al"]), seed)
+            scores.append([c["balanced_accuracy"] for c in result.cycles])
+print(json.dumps({"seconds": time.perf_counter() - start, "blas": numerical_platform()["blas"], "scores": scores}))
+"""
+
+
+def blas_kernel(seeds: int, repeats: int) -> dict[str, Any]:
+    """Wall time of the same work on the pinned kernels and on the kernels OpenBLAS picks for this CPU,
+    alternating, each in a fresh process with OPENBLAS_CORETYPE unset (so this part changes the
+    benchmark processes' environment; the test suite does not run it)."""
+    if not (ROOT / "data" / "raw" / "pneumoniamnist.npz").is_file():
+        raise RuntimeError("blas_kernel needs data/raw/pneumoniamnist.npz; run `dvc repro fetch` first")
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_CORETYPE"}
+    seconds: dict[str, list[float]] = {"pinned": [], "native": []}
+    outputs: dict[str, dict[str, Any]] = {}
+    for _ in range(repeats):
+        for mode in seconds:
+            done = subprocess.run([sys.executable, "-c", KERNEL_WORKLOAD, mode, str(seeds)], cwd=ROOT, env=env,
+                                  capture_output=True, text=True, check=True)
+            outputs[mode] = json.loads(done.stdout)
+            seconds[mode].append(outputs[mode]["seconds"])
+    slowdown = median(seconds["pinned"]) / median(seconds["native"])
+    same = outputs["pinned"]["scores"] == outputs["native"]["scores"]
+    log(f"blas_kernel: pinned {outputs['pinned']['blas']} {median(seconds['pinned']):.1f} s, native "
+        f"{outputs['native']['blas']} {median(seconds['native']):.1f} s: {slowdown:.2f}x; scores "
+        f"{'identical' if same else 'differ'}")
+    return {"pinned_kernels": outputs["pinned"]["blas"], "native_kernels": outputs["native"]["blas"],
+            "pinned_seconds": seconds["pinned"], "native_seconds": seconds["native"], "slowdown": slowdown,
+            "runs": 2 * seeds, "scores_identical": same, "target": TARGETS["pinned_kernel_max_slowdown"],
+            "met": slowdown <= TARGETS["pinned_kernel_max_slowdown"]}
+
+
 def markdown(results: dict[str, Any]) -> str:
     """A readable summary of ``results``."""
     lines = ["# Benchmark results", "", f"Machine: {results['machine']}", ""]
@@ -371,6 +433,14 @@ def markdown(results: dict[str, Any]) -> str:
         for r in results["memory"].values():
             what = r["stage"] if "stage" in r else f"one run on a {r['pool']}-point pool"
             lines += [f"- Peak memory, {what}: {r['peak_mib']:.0f} MiB"]
+    if "blas_kernel" in results:
+        r = results["blas_kernel"]
+        lines += [f"- Pinned BLAS kernels ({'; '.join(r['pinned_kernels'])}) against this CPU's own "
+                  f"({'; '.join(r['native_kernels'])}): {r['slowdown']:.2f}x the time (median of "
+                  f"{len(r['pinned_seconds'])}: {median(r['pinned_seconds']):.1f} s vs {median(r['native_seconds']):.1f} s "
+                  f"for PCA features and {r['runs']} runs on PneumoniaMNIST), scores "
+                  f"{'identical' if r['scores_identical'] else 'different'}; target <= {r['target']}: "
+                  f"{'met' if r['met'] else 'MISSED'}"]
     if "update_modes" in results:
         lines += ["", "| estimator | pool | partial_fit ms/cycle | refit ms/cycle | speed-up |", "|---|--:|--:|--:|--:|"]
         lines += [f"| {r['estimator']} | {r['pool']} | {r['partial_fit_ms_per_cycle']:.1f} | {r['refit_ms_per_cycle']:.1f} | "
@@ -388,7 +458,7 @@ def markdown(results: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-PARTS = ("loop_overhead", "update_modes", "scaling", "parallel", "incremental", "memory")
+PARTS = ("loop_overhead", "update_modes", "scaling", "parallel", "incremental", "memory", "blas_kernel")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -406,10 +476,13 @@ def main(argv: list[str] | None = None) -> int:
         "parallel": lambda: parallel(params, seeds=2 if quick else 40),
         "incremental": incremental,
         "memory": lambda: memory(params, 2000 if quick else 100000),
+        "blas_kernel": lambda: blas_kernel(seeds=1 if quick else 4, repeats=1 if quick else 3),
     }
     from medal.environment import machine
 
-    results: dict[str, Any] = {"machine": machine(), "quick": quick}
+    # With --only, the other parts' earlier results are kept.
+    results: dict[str, Any] = read_json(args.out) if args.only and args.out.is_file() else {}
+    results.update({"machine": machine(), "quick": quick})
     start = time.perf_counter()
     for part in args.only or PARTS:
         log(f"== {part}")

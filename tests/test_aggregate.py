@@ -40,7 +40,8 @@ SWEEP_CURVES = {  # (setting, value) -> strategy -> per-seed scores
 
 
 def _aggregate(root, out="agg", metrics="metrics.json"):
-    aggregate(_params(), root / "runs", root / "sweeps", root / "ref", root / "prep", root / out, root / metrics)
+    aggregate(_params(), root / "runs", root / "sweeps", root / "ref", root / "prep", root / out, root / metrics,
+              root / "conclusions.json")
 
 
 @pytest.fixture

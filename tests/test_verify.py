@@ -51,3 +51,87 @@ def test_check_data_names_the_file_the_pin_and_both_checksums(params, tmp_path):
         f"{raw}/wdbc.npz: md5 {got}, but params.yaml datasets.wdbc.canonical_md5.bundled pins {pinned}"]
     assert check_data(params, {}, tmp_path / "empty") == [
         f"{tmp_path}/empty/wdbc.npz: missing after the rebuild; run dvc repro and read its errors"]
+
+
+def _platform(kernel: str) -> dict:
+    return {"architecture": "x86_64", "blas": [f"openblas 0.3.30 {kernel}"], "versions": {"numpy": "2.4.6"}}
+
+
+def test_same_platform_only_when_the_record_is_this_machine_or_absent():
+    from medal.verify import same_platform
+
+    assert same_platform({"platforms": [_platform("Haswell")]}, _platform("Haswell"))
+    assert not same_platform({"platforms": [_platform("Haswell")]}, _platform("SkylakeX"))
+    assert not same_platform({"platforms": [_platform("Haswell"), _platform("SkylakeX")]}, _platform("Haswell"))
+    assert same_platform(None, _platform("SkylakeX"))
+
+
+CONCLUSIONS = {"numbers": {"aulc/d/lr/entropy": [0.70, 0.68, 0.72]}, "decisions": {"holm/d/lr/entropy": "above random"},
+               "signs": {"saving/95/d/lr/entropy": "+"}}
+
+
+@pytest.fixture
+def built(tmp_path, monkeypatch, params):
+    """A built project: dvc.lock, data/platform.json recording Haswell, the committed conclusions."""
+    import medal.verify as verify_module
+
+    params["study"]["datasets"] = []
+    monkeypatch.chdir(tmp_path)
+    _lock(tmp_path / "dvc.lock", {"data/aggregate/summary.csv": "1", "data/timings/x": "2"})
+    write_json_atomic(tmp_path / "platform.json", {"platforms": [_platform("Haswell")]})
+    write_json_atomic(tmp_path / "conclusions.json", CONCLUSIONS)
+    return verify_module, params, tmp_path
+
+
+def _fake_rebuild(root, kernel: str, summary_md5: str, conclusions: dict):
+    def rebuild(targets):
+        _lock(root / "dvc.lock", {"data/aggregate/summary.csv": summary_md5, "data/timings/x": "9"})
+        write_json_atomic(root / "platform.json", {"platforms": [_platform(kernel)]})
+        write_json_atomic(root / "conclusions.json", conclusions)
+    return rebuild
+
+
+def _verify(verify_module, params, root):
+    return verify_module.verify(params, root / "dvc.lock", root / "raw", [], root / "platform.json", root / "conclusions.json")
+
+
+def test_verify_is_bitwise_on_the_committed_platform(built, monkeypatch, capsys):
+    verify_module, params, root = built
+    monkeypatch.setattr(verify_module, "numerical_platform", lambda: _platform("Haswell"))
+    monkeypatch.setattr(verify_module, "rebuild", _fake_rebuild(root, "Haswell", "1", CONCLUSIONS))
+    assert _verify(verify_module, params, root)
+    monkeypatch.setattr(verify_module, "rebuild", _fake_rebuild(root, "Haswell", "changed", CONCLUSIONS))
+    assert not _verify(verify_module, params, root)
+    out = capsys.readouterr().out
+    assert "as in the committed build: results must be byte-identical" in out
+    assert "DIFFER: data/aggregate/summary.csv" in out and out.rstrip().endswith("NOT reproduced")
+
+
+def test_verify_compares_conclusions_on_another_platform(built, monkeypatch, capsys):
+    verify_module, params, root = built
+    monkeypatch.setattr(verify_module, "numerical_platform", lambda: _platform("SkylakeX"))
+    moved = {**CONCLUSIONS, "numbers": {"aulc/d/lr/entropy": [0.705, 0.69, 0.72]}}
+    monkeypatch.setattr(verify_module, "rebuild", _fake_rebuild(root, "SkylakeX", "other bits", moved))
+    assert _verify(verify_module, params, root)
+    out = capsys.readouterr().out
+    assert "this rebuild on x86_64, openblas 0.3.30 SkylakeX: results cannot be byte-identical" in out
+    assert "1 result outputs differ in their bits, as expected on another platform" in out
+    assert "1 numbers moved within their committed CI" in out and out.rstrip().endswith("conclusions reproduced")
+    # A rebuild whose significance decision flipped is not a reproduction.
+    write_json_atomic(root / "platform.json", {"platforms": [_platform("Haswell")]})
+    write_json_atomic(root / "conclusions.json", CONCLUSIONS)
+    flipped = {**CONCLUSIONS, "decisions": {"holm/d/lr/entropy": "not significant"}}
+    monkeypatch.setattr(verify_module, "rebuild", _fake_rebuild(root, "SkylakeX", "other bits", flipped))
+    assert not _verify(verify_module, params, root)
+    out = capsys.readouterr().out
+    assert "CHANGED: holm/d/lr/entropy: not significant (committed: above random)" in out
+    assert out.rstrip().endswith("conclusions NOT reproduced")
+
+
+def test_verify_on_another_platform_needs_the_committed_conclusions(built, monkeypatch):
+    verify_module, params, root = built
+    (root / "conclusions.json").unlink()
+    monkeypatch.setattr(verify_module, "numerical_platform", lambda: _platform("SkylakeX"))
+    monkeypatch.setattr(verify_module, "rebuild", lambda targets: pytest.fail("must not rebuild"))
+    with pytest.raises(UserError, match=r"conclusions.json: not found, so the conclusions of the committed build are unknown"):
+        _verify(verify_module, params, root)

@@ -10,6 +10,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
+from medal.conclusions import conclusions
 from medal.errors import UserError
 from medal.fileio import load_npz, read_json, write_json_atomic, write_text_atomic
 from medal.metrics import METRIC_NAMES
@@ -285,11 +286,11 @@ def _write_rows(path: Path, rows: list[dict[str, Any]]) -> None:
 
 def aggregate(
     params: dict[str, Any], runs_dir: Path, sweeps_dir: Path, reference_dir: Path, prepared_dir: Path, out_dir: Path,
-    metrics_path: Path,
+    metrics_path: Path, conclusions_path: Path,
 ) -> None:
     """Write under ``out_dir`` the learning curves, AULC, labels-to-target, stopping, class-recall and sweep
     summaries (CSV), the identical-queries, Friedman and class-balance results (JSON) and ``plots/*.csv``,
-    and the DVC metrics file."""
+    the DVC metrics file and the conclusions (:mod:`medal.conclusions`)."""
     study, seeds = params["study"], params["al"]["seeds"]
     metric = params["evaluation"]["primary_metric"]
     fractions = params["evaluation"]["target_fractions"]
@@ -353,14 +354,16 @@ def aggregate(
         out_dir / "curves.csv",
         csv_text(["dataset", "learner", "strategy", "metric", "labels", "mean", "ci_low", "ci_high", "n"], curve_rows),
     )
+    sweeps = sweep_rows(params, sweeps_dir)
     for name, rows in (("summary.csv", summary_rows), ("targets.csv", targets), ("stopping.csv", stopping),
-                       ("class_recall.csv", recall), ("sweeps.csv", sweep_rows(params, sweeps_dir))):
+                       ("class_recall.csv", recall), ("sweeps.csv", sweeps)):
         _write_rows(out_dir / name, rows)
     write_json_atomic(out_dir / "identical.json", identical)
     write_json_atomic(out_dir / "class_balance.json", balance)
     friedman = {"strategies": friedman_over_seeds(study, main_aulc), "learners": friedman_over_learners(study, summary_rows)}
     write_json_atomic(out_dir / "friedman.json", friedman)
     write_json_atomic(metrics_path, metrics)
+    write_json_atomic(conclusions_path, conclusions(summary_rows, targets, sweeps, friedman, BASELINE))
     for name, text in plot_files.items():
         write_text_atomic(out_dir / "plots" / name, text)
 

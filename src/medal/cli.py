@@ -18,6 +18,8 @@ SWEEPS = Path("data/sweeps")
 PARTIAL = Path("data/partial")  # runs finished by a stage that has not completed yet
 AGGREGATE = Path("data/aggregate")
 METRICS = Path("data/metrics.json")
+CONCLUSIONS = Path("data/conclusions.json")  # what the paper concludes, compared by `medal verify` across platforms
+PLATFORM = Path("data/platform.json")  # the BLAS kernels and library versions the runs were computed with
 GENERATED = Path("paper/generated")
 MEASURED = Path("paper/measured")
 PAPER = Path("paper")
@@ -94,13 +96,13 @@ def cmd_sweep(params: dict, args: argparse.Namespace) -> None:
 def cmd_aggregate(params: dict, args: argparse.Namespace) -> None:
     from medal.aggregate import aggregate
 
-    aggregate(params, RUNS, SWEEPS, REFERENCE, PREPARED, AGGREGATE, METRICS)
+    aggregate(params, RUNS, SWEEPS, REFERENCE, PREPARED, AGGREGATE, METRICS, CONCLUSIONS)
 
 
 def cmd_figures(params: dict, args: argparse.Namespace) -> None:
     from medal.figures import build_all
 
-    build_all(params, RAW, RUNS, AGGREGATE, TIMINGS, GENERATED, MEASURED, PAPER / "_variables.yml")
+    build_all(params, RAW, RUNS, AGGREGATE, TIMINGS, GENERATED, MEASURED, PAPER / "_variables.yml", PLATFORM)
 
 
 def cmd_paper(params: dict, args: argparse.Namespace) -> None:
@@ -113,7 +115,7 @@ def cmd_paper(params: dict, args: argparse.Namespace) -> None:
 def cmd_verify(params: dict, args: argparse.Namespace) -> None:
     from medal.verify import verify
 
-    if not verify(params, Path("dvc.lock"), RAW, args.targets):
+    if not verify(params, Path("dvc.lock"), RAW, args.targets, PLATFORM, CONCLUSIONS):
         raise SystemExit(1)
 
 
@@ -147,7 +149,9 @@ def build_parser() -> argparse.ArgumentParser:
     verify = add(
         "verify", cmd_verify,
         "reproduce the study: rebuild with 'dvc repro -f', check the data checksums against the pins, and "
-        "report which outputs differ from dvc.lock (exit 1 if any result, table or figure does)",
+        "report which outputs differ from dvc.lock; on the committed build's BLAS platform exit 1 if any result, "
+        "table or figure differs, on another platform if any conclusion changed (a number leaving its committed confidence "
+        "interval, a significance decision, the sign of a saving)",
     )
     verify.add_argument("targets", nargs="*", help="rebuild only these stages (dvc repro -f -s), e.g. al@wdbc-random")
     return parser

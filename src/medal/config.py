@@ -34,7 +34,8 @@ SECTION_KEYS: dict[str, tuple[str, ...]] = {
     "paper": ("renderer",),
 }
 ENTRY_KEYS: dict[str, tuple[str, ...]] = {
-    "datasets": ("source", "file", "url", "source_md5", "canonical_md5", "test_fraction", "split_seed"),
+    "datasets": ("source", "file", "url", "source_md5", "canonical_md5", "copy_notes", "refused_md5", "test_fraction",
+                 "split_seed"),
     "prepare": ("features", "pca_components"),
     "learners": ("estimator", "update", "params", "epochs"),
 }
@@ -182,6 +183,11 @@ def validate(params: dict[str, Any]) -> None:
     strategies = _require(params, "strategies")
     prepare = _require(params, "prepare")
     _check_names("datasets", "dataset", study.get("datasets"), datasets)
+    for name, spec in datasets.items():
+        for key in ("copy_notes", "refused_md5"):
+            value = spec.get(key)
+            if value is not None and (not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values())):
+                raise UserError(f"params.yaml: datasets.{name}.{key} must map a name or md5 to a sentence")
     _check_names("learners", "learner", study.get("learners"), learners)
     _check_names("strategies", "strategy", study.get("strategies"), strategies)
     _check_design(study)

@@ -111,6 +111,9 @@ def locate_medmnist(name: str, spec: dict[str, Any], mirror_dirs: list[str], roo
         download(spec["url"], target, spec["source_md5"]["official"], searched)
         path = target
     got = md5_file(path)
+    refused = (spec.get("refused_md5") or {}).get(got)
+    if refused:
+        raise UserError(f"{path}: md5 {got} is {refused}")
     if got not in known:
         expected = " or ".join(f"{md5} ({variant})" for variant, md5 in spec["source_md5"].items())
         raise UserError(
@@ -186,6 +189,7 @@ def fetch(name: str, params: dict[str, Any], out_dir: Path, root: Path = Path(".
         "name": name,
         **{key: info[key] for key in ("title", "modality", "description", "class_names", "citation", "licence", "official_counts")},
         "variant": variant,
+        "copy_note": (spec.get("copy_notes") or {}).get(variant),
         "source_md5": source_md5,
         "canonical_md5": canonical_md5,
         "url": url,

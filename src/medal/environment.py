@@ -6,14 +6,18 @@ import os
 import platform
 import shutil
 import subprocess
+from functools import cache
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-from medal.fileio import read_json
+from medal.blas import notify_once
+from medal.fileio import dumps_json, read_json
 
 # Packages whose versions each experiment stage records: those that compute the results.
 RUN_PACKAGES = ("numpy", "scipy", "scikit-learn", "scikit-activeml", "joblib", "threadpoolctl", "dask", "distributed")
+# Packages whose versions can change a run's numbers: part of the numerical platform.
+RESULT_PACKAGES = ("numpy", "scipy", "scikit-learn", "scikit-activeml")
 # Packages that build the pipeline, figures and paper, read where the figures stage runs.
 BUILD_PACKAGES = ("dvc", "matplotlib", "PyYAML", "pypandoc_binary", "typst")
 
@@ -50,14 +54,55 @@ def package_versions(names: tuple[str, ...]) -> dict[str, str]:
     return versions
 
 
+def blas_libraries() -> list[dict[str, Any]]:
+    """Each BLAS library numpy and scipy loaded, with its version and the kernel it runs (threadpoolctl)."""
+    import numpy  # noqa: F401  (loads numpy's BLAS)
+    import scipy.linalg  # noqa: F401  (loads scipy's)
+    from threadpoolctl import threadpool_info
+
+    return [
+        {"library": Path(info["filepath"]).name, "api": info["internal_api"], "version": info.get("version"),
+         "kernel": info.get("architecture")}
+        for info in sorted(threadpool_info(), key=lambda info: info["filepath"])
+        if info["user_api"] == "blas"
+    ]
+
+
+@cache
+def numerical_platform() -> dict[str, Any]:
+    """What decides a result's last bits besides the code and data: the CPU architecture, the BLAS
+    libraries with their kernels, and the numerical libraries' versions (read once per process).
+
+    Where the BLAS is not OpenBLAS (an MKL build, say), no kernel can be pinned: it says so once.
+    """
+    libraries = blas_libraries()
+    others = sorted({library["api"] for library in libraries} - {"openblas"})
+    if others:
+        notify_once(f"BLAS kernel not pinned: numpy or scipy uses {', '.join(others)}, not OpenBLAS; "
+                    "results may differ from dvc.lock in the last bits")
+    return {
+        "architecture": platform.machine(),
+        "blas": [f"{lib['api']} {lib['version']} {lib['kernel']}" for lib in libraries],
+        "versions": package_versions(RESULT_PACKAGES),
+    }
+
+
 def run_environment() -> dict[str, Any]:
-    """What an experiment stage records about where it ran."""
-    return {"machine": machine(), "versions": package_versions(RUN_PACKAGES)}
+    """What an experiment stage records about where it ran: the machine, the BLAS kernels and versions."""
+    return {"machine": machine(), "blas": blas_libraries(), "platform": numerical_platform(),
+            "versions": package_versions(RUN_PACKAGES)}
 
 
 def stage_records(timings_dir: Path, file_name: str) -> list[dict[str, Any]]:
     """Every stage record (``file_name``) under ``timings_dir``, in path order."""
     return [read_json(path) for path in sorted(timings_dir.rglob(file_name))]
+
+
+def build_platforms(stages: list[dict[str, Any]]) -> dict[str, Any]:
+    """The distinct numerical platforms the experiment stages ran on (one, when the build was uniform)."""
+    platforms = {dumps_json(stage["environment"]["platform"]): stage["environment"]["platform"]
+                 for stage in stages if "platform" in stage.get("environment", {})}
+    return {"platforms": [platforms[key] for key in sorted(platforms)]}
 
 
 def build_versions() -> dict[str, str]:

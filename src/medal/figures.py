@@ -17,8 +17,8 @@ import yaml  # noqa: E402
 
 from medal.aggregate import read_csv  # noqa: E402
 from medal.config import SWEEP_SETTINGS  # noqa: E402
-from medal.environment import build_versions, stage_records  # noqa: E402
-from medal.fileio import load_npz, read_json, write_text_atomic  # noqa: E402
+from medal.environment import build_platforms, build_versions, stage_records  # noqa: E402
+from medal.fileio import load_npz, read_json, write_json_atomic, write_text_atomic  # noqa: E402
 from medal.metrics import METRIC_LABELS  # noqa: E402
 from medal.runner import STAGE_TIMING_FILE, run_file_name  # noqa: E402
 from medal.tables import (  # noqa: E402
@@ -281,8 +281,9 @@ def queried_images_figure(
 
 
 def build_all(params: dict[str, Any], raw_dir: Path, runs_dir: Path, aggregate_dir: Path, timings_dir: Path,
-              out_dir: Path, measured_dir: Path, variables_path: Path) -> None:
-    """Write every generated artefact the manuscript includes: figures, tables, sentences and variables.
+              out_dir: Path, measured_dir: Path, variables_path: Path, platform_path: Path) -> None:
+    """Write every generated artefact the manuscript includes: figures, tables, sentences and variables,
+    and the record of the numerical platform the runs were computed on (``platform_path``).
 
     What the results determine goes to ``out_dir``; what shows wall-clock measurements or the machine
     (timings, speed-ups, hardware, versions, run time) goes to ``measured_dir``, so that a rebuild
@@ -334,4 +335,5 @@ def build_all(params: dict[str, Any], raw_dir: Path, runs_dir: Path, aggregate_d
     }
     for name, text in measured.items():
         write_text_atomic(measured_dir / name, text)
+    write_json_atomic(platform_path, build_platforms(stages))
     write_text_atomic(variables_path, yaml.safe_dump(variables(params, provenance), sort_keys=True))

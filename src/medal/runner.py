@@ -17,7 +17,6 @@ import warnings
 from contextlib import ExitStack, suppress
 from dataclasses import asdict, dataclass, field, replace
 from functools import cache
-from importlib.metadata import version
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -27,7 +26,7 @@ from sklearn.exceptions import ConvergenceWarning
 from threadpoolctl import threadpool_limits
 
 from medal.config import check_protocol_fits
-from medal.environment import run_environment
+from medal.environment import numerical_platform, run_environment
 from medal.errors import UserError
 from medal.fileio import UMASK, dumps_json, load_npz, md5_file, read_json, write_json_atomic, write_text_atomic
 from medal.learners import Learner
@@ -41,8 +40,6 @@ DASK_SCHEDULER_ENV = "MEDAL_DASK_SCHEDULER"
 DASK_CONNECT_TIMEOUT = "30s"
 # In a timings folder, beside the per-run files: the stage's wall time, parallelism and reused runs.
 STAGE_TIMING_FILE = "_stage.json"
-# Libraries whose versions can change a run's numbers: part of every run's fingerprint.
-_RESULT_LIBRARIES = ("numpy", "scipy", "scikit-learn", "scikit-activeml")
 
 
 def run_file_name(learner: str, seed: int) -> str:
@@ -93,25 +90,21 @@ def code_digest() -> str:
     return digest.hexdigest()
 
 
-@cache
-def _result_library_versions() -> dict[str, str]:
-    return {name: version(name) for name in _RESULT_LIBRARIES}
-
-
 def fingerprint(task: RunTask, inputs: dict[str, str]) -> str:
     """A digest of everything that decides a run's numbers: the task, its settings, the input data's
-    checksums, the code and the numerical libraries' versions."""
+    checksums, the code and the numerical platform (BLAS kernels, library versions)."""
     content = {
         "header": task.header, "protocol": asdict(task.protocol), "spec": task.spec, "inputs": inputs,
-        "code": code_digest(), "versions": _result_library_versions(),
+        "code": code_digest(), "platform": numerical_platform(),
     }
     return hashlib.sha256(dumps_json(content).encode()).hexdigest()
 
 
 def _run_one(
     params: dict[str, Any], data: dict[str, np.ndarray], task: RunTask
-) -> tuple[str, dict[str, Any], list[dict[str, float]], float]:
-    """Run one task with a single BLAS/OpenMP thread (runs go in parallel instead).
+) -> tuple[str, dict[str, Any], list[dict[str, float]], float, dict[str, Any]]:
+    """Run one task with a single BLAS/OpenMP thread (runs go in parallel instead); also return the
+    numerical platform it ran on, which the caller checks against its own.
 
     Convergence warnings are silenced: on a few dozen labels an iterative learner often stops at its
     iteration limit, which is part of the protocol, and thousands of such lines would bury the progress.
@@ -124,7 +117,17 @@ def _run_one(
         result = run_active_learning(
             data["X_pool"], data["y_pool"], data["X_test"], data["y_test"], learner, query, task.protocol, task.seed
         )
-    return task.path, {**task.header, "cycles": result.cycles}, result.timings, time.perf_counter() - start
+    seconds = time.perf_counter() - start
+    return task.path, {**task.header, "cycles": result.cycles}, result.timings, seconds, numerical_platform()
+
+
+def check_same_platform(expected: dict[str, Any], got: dict[str, Any]) -> None:
+    """Refuse a run computed on another numerical platform than this process's (a worker with other BLAS kernels)."""
+    if got != expected:
+        raise UserError(
+            f"a worker computed on BLAS {got['blas']} ({got['architecture']}), this process on {expected['blas']} "
+            f"({expected['architecture']}); start the workers with the same OPENBLAS_CORETYPE (README, 'On a cluster')"
+        )
 
 
 def dask_scheduler(params: dict[str, Any]) -> str | None:
@@ -209,7 +212,8 @@ def run_tasks(
         )
         # Results come back to this process, which keeps each one at once (workers need no shared disk).
         by_path = {task.path: task for task in pending}
-        for done, (path, result, timings, seconds) in enumerate(runs, start=len(tasks) - len(pending) + 1):
+        for done, (path, result, timings, seconds, platform) in enumerate(runs, start=len(tasks) - len(pending) + 1):
+            check_same_platform(numerical_platform(), platform)
             task = by_path[path]
             records[task.path] = {"fingerprint": digests[task.path], "result": result, "timings": timings}
             write_json_atomic(outputs.scratch / task.path, records[task.path])

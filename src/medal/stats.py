@@ -8,6 +8,9 @@ from typing import Sequence
 import numpy as np
 from scipy import stats
 
+# Significance level of every test in the study.
+ALPHA = 0.05
+
 
 def mean_ci(values: Sequence[float], confidence: float = 0.95) -> tuple[float, float, float]:
     """Mean and two-sided Student-t confidence interval; the interval is NaN with fewer than two values."""

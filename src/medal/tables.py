@@ -14,10 +14,12 @@ from typing import Any
 import numpy as np
 
 from medal.aggregate import BASELINE, percent_key, strategies_for
+from medal.blas import PINNED_KERNEL, REQUIRED_FLAGS
 from medal.environment import RUN_PACKAGES
 from medal.fileio import read_json
 from medal.metrics import METRIC_LABELS
 from medal.runner import run_file_name, sweep_values
+from medal.stats import ALPHA
 
 STRATEGY_LABELS = {
     "random": "Random",
@@ -154,9 +156,6 @@ def datasets_table(params: dict[str, Any], provenance: dict[str, dict[str, Any]]
     header = ["Dataset", "Modality", "Classes", "Pool", "Pool per class", "Test", "Copy used", "md5"]
     caption = "Datasets as used in this study, computed from the canonical data files; md5: first digits of the canonical file's checksum."
     return markdown_table(header, rows, caption, "tbl-datasets", text_columns=3)
-
-
-ALPHA = 0.05
 
 
 def significance_mark(row: dict[str, str], baseline: dict[str, str] | None) -> str:
@@ -637,6 +636,8 @@ def provenance_text(params: dict[str, Any], provenance: dict[str, dict[str, Any]
             text += " Compared with the official release, " + "; ".join(differences) + "."
         else:
             text += " Its split sizes and class counts equal those of the official release."
+        if p.get("copy_note"):
+            text += " " + p["copy_note"]
         sentences.append(text)
     return " ".join(sentences) + "\n"
 
@@ -703,6 +704,8 @@ def variables(params: dict[str, Any], provenance: dict[str, dict[str, Any]]) -> 
         "target_percents": join_names([percent_key(f) for f in params["evaluation"]["target_fractions"]]),
         "primary_metric": METRIC_LABELS[params["evaluation"]["primary_metric"]].lower(),
         "n_datasets": len(params["study"]["datasets"]),
+        "blas_kernel": PINNED_KERNEL,
+        "blas_processors": f"x86-64 processor with {join_names(sorted(flag.upper() for flag in REQUIRED_FLAGS))}",
         "dataset_list": join_names([provenance[d]["title"] for d in params["study"]["datasets"]]),
         "grid": {
             "dataset": next((provenance[d]["title"] for d in params["study"]["datasets"] if is_image(provenance[d])), "none"),
@@ -781,6 +784,9 @@ def environment_table(records: list[dict[str, Any]], renderer_versions: dict[str
         ["Memory (GiB)", _values(records, "machine", "memory_gib")],
         ["Operating system", _values(records, "machine", "os")],
         ["Python", _values(records, "machine", "python")],
+        ["BLAS (library version, kernel)", " / ".join(sorted(
+            {"; ".join(r["environment"]["platform"]["blas"]) for r in records if "platform" in r["environment"]}
+        )) or "not recorded"],
         *([name, _values(records, "versions", name)] for name in RUN_PACKAGES),
         *([name, value] for name, value in renderer_versions.items()),
     ]

@@ -1,5 +1,10 @@
 """A reviewer's reproduction check: data checksums against the pins, a forced rebuild, and which
-outputs came out different from the ones recorded in ``dvc.lock``."""
+outputs came out different from the ones recorded in ``dvc.lock``.
+
+"Reproduced" has two levels. On the numerical platform that built ``dvc.lock`` (same BLAS kernels
+and library versions, recorded in ``data/platform.json``) every result must be byte-identical. On
+another platform, results cannot be: the conclusions must hold instead (:mod:`medal.conclusions`).
+"""
 
 from __future__ import annotations
 
@@ -12,6 +17,8 @@ from typing import Any
 
 import yaml
 
+from medal.conclusions import compare_conclusions, conclusion_report
+from medal.environment import numerical_platform
 from medal.errors import UserError
 from medal.fileio import md5_file, read_json
 
@@ -91,22 +98,52 @@ def rebuild(targets: list[str]) -> None:
         raise UserError("the rebuild failed (see dvc's output above); nothing was compared")
 
 
-def report(comparison: Comparison) -> str:
-    """A short human-readable report of a comparison."""
+def report(comparison: Comparison, bitwise: bool = True) -> str:
+    """A short human-readable report of a comparison; with ``bitwise`` False (another platform), the
+    differences are listed for information and no verdict is given."""
     lines = [
         f"{len(comparison.identical)} outputs identical to dvc.lock",
         f"{len(comparison.measured)} wall-clock outputs differ, as expected: {', '.join(comparison.measured) or 'none'}",
     ]
+    if not bitwise:
+        lines.append(f"{len(comparison.differing)} result outputs differ in their bits, as expected on another platform")
+        return "\n".join(lines)
     for label, paths in (("DIFFER", comparison.differing), ("MISSING after the rebuild", comparison.missing)):
         lines += [f"{label}: {path}" for path in paths]
     lines.append("reproduced" if comparison.reproduced else "NOT reproduced")
     return "\n".join(lines)
 
 
-def verify(params: dict[str, Any], lock: Path, raw_dir: Path, targets: list[str]) -> bool:
+def _read_if_present(path: Path) -> Any:
+    return read_json(path) if path.is_file() else None
+
+
+def same_platform(recorded: dict[str, Any] | None, current: dict[str, Any]) -> bool:
+    """Whether this machine computes on the platform recorded for the committed build (``data/platform.json``).
+
+    Without a record (a build from before platforms were recorded) the check stays bitwise.
+    """
+    return recorded is None or recorded["platforms"] == [current]
+
+
+def describe_platform(platform: dict[str, Any]) -> str:
+    """One line: architecture and BLAS kernels."""
+    return f"{platform['architecture']}, {'; '.join(platform['blas'])}"
+
+
+def verify(params: dict[str, Any], lock: Path, raw_dir: Path, targets: list[str], platform_path: Path,
+           conclusions_path: Path) -> bool:
     """Rebuild with ``dvc repro -f``, check the data against the pins, compare every output with the
-    ``lock`` as it was before the rebuild, and print a report; True when everything reproduced."""
+    ``lock`` as it was before the rebuild, and print a report; True when the study reproduced:
+    bit for bit on the committed build's platform, its conclusions on another one."""
     before = locked_outputs(lock)
+    recorded = _read_if_present(platform_path)
+    committed_conclusions = _read_if_present(conclusions_path)
+    current = numerical_platform()
+    bitwise = same_platform(recorded, current)
+    if not bitwise and committed_conclusions is None:
+        raise UserError(f"{conclusions_path}: not found, so the conclusions of the committed build are unknown; "
+                        "check out a commit that has it (git checkout -- data/conclusions.json)")
     rebuild(targets)
     problems = check_data(params, before, raw_dir)
     for problem in problems:
@@ -114,5 +151,13 @@ def verify(params: dict[str, Any], lock: Path, raw_dir: Path, targets: list[str]
     if not problems:
         print(f"data: {len(params['study']['datasets'])} datasets match their pinned checksums")
     comparison = compare(before, locked_outputs(lock))
-    print(report(comparison))
-    return comparison.reproduced and not problems
+    if bitwise:
+        print(f"platform: {describe_platform(current)}, as in the committed build: results must be byte-identical")
+        print(report(comparison))
+        return comparison.reproduced and not problems
+    print(f"platform: the committed build ran on {' | '.join(describe_platform(p) for p in recorded['platforms'])}, "
+          f"this rebuild on {describe_platform(current)}: results cannot be byte-identical, so the conclusions are compared")
+    print(report(comparison, bitwise=False))
+    conclusions = compare_conclusions(committed_conclusions, read_json(conclusions_path))
+    print(conclusion_report(conclusions))
+    return conclusions.hold and not problems

@@ -1,0 +1,141 @@
+"""Conclusion-level reproduction: what holds across BLAS platforms and what counts as a changed conclusion."""
+
+from __future__ import annotations
+
+import copy
+import math
+
+import numpy as np
+import pytest
+
+from medal.aggregate import aggregate
+from medal.conclusions import compare_conclusions, conclusion_report, friedman_decisions, holm_decision, sign
+from medal.fileio import read_json, write_json_atomic, write_npz_atomic
+
+SEEDS = 8
+LABELS = [10, 20, 30, 40]
+SETTINGS = {"batch_size": [5], "initial_labels": [10], "label_noise": [0.0], "representation": {"raw": {"features": "raw"}}}
+
+
+def _params() -> dict:
+    return {
+        "study": {"datasets": ["d"], "learners": ["lr"], "strategies": ["random", "entropy", "margin"],
+                  "main_learner": "lr", "learner_strategies": ["random"]},
+        "sweeps": {"datasets": ["d"], "learner": "lr", "strategies": ["random", "entropy"], "settings": SETTINGS},
+        "al": {"seeds": SEEDS},
+        "evaluation": {"primary_metric": "accuracy", "target_fractions": [0.8], "drop_threshold": 0.05,
+                       "stopping": {"stabilizing_predictions": {"kappa": 0.99, "window": 1},
+                                    "expected_error": {"threshold": 0.1}}},
+    }
+
+
+def _run(scores: list[float], queried: list[int]) -> dict:
+    return {"cycles": [
+        {"labels": n, "accuracy": s, "balanced_accuracy": s, "macro_f1": s, "roc_auc": s, "queried": [q],
+         "kappa_previous": None, "expected_error": 0.5, "class_recall": [s, s]}
+        for n, s, q in zip(LABELS, scores, queried)
+    ]}
+
+
+def _curves() -> dict[str, list[list[float]]]:
+    """Per strategy and seed, the accuracy at each cycle: entropy above random on every seed (significant
+    with eight seeds: exact two-sided Wilcoxon p = 2/256, 4/256 after Holm over two strategies), margin
+    about level with random."""
+    rng = np.random.default_rng(0)
+    base = np.array([0.5, 0.6, 0.7, 0.75])
+    random = [list(base + rng.uniform(-0.03, 0.03, 4)) for _ in range(SEEDS)]
+    return {
+        "random": random,
+        "entropy": [list(np.array(r) + [0, 0.1, 0.1, 0.08] + rng.uniform(0, 0.02, 4)) for r in random],
+        "margin": [list(np.array(r) + (-1) ** seed * rng.uniform(0, 0.02, 4)) for seed, r in enumerate(random)],
+    }
+
+
+def _build(root, curves) -> dict:
+    for strategy, runs in curves.items():
+        for seed, scores in enumerate(runs):
+            write_json_atomic(root / "runs" / "d" / strategy / f"lr-seed{seed}.json", _run(scores, [seed, 1, 2, 3]))
+            if strategy == "margin":
+                continue
+            for setting, values in SETTINGS.items():
+                for value in values:
+                    write_json_atomic(root / "sweeps" / "d" / setting / strategy / str(value) / f"{strategy}-seed{seed}.json",
+                                      _run(scores, [seed, 1, 2, 3]))
+    write_json_atomic(root / "ref" / "d.json", {"learners": {"lr": [{"accuracy": 0.9, "class_recall": [0.9, 0.9]}] * SEEDS}})
+    write_npz_atomic(root / "prep" / "d.npz", {"y_pool": np.array([0, 1] * 10)})
+    aggregate(_params(), root / "runs", root / "sweeps", root / "ref", root / "prep", root / "agg", root / "m.json",
+              root / "conclusions.json")
+    return read_json(root / "conclusions.json")
+
+
+@pytest.fixture
+def committed(tmp_path):
+    return _build(tmp_path / "committed", _curves())
+
+
+def test_conclusions_hold_the_decisions_and_signs_of_the_study(committed):
+    assert committed["decisions"]["holm/d/lr/entropy"] == "above random"
+    assert committed["decisions"]["holm/d/lr/margin"] == "not significant"
+    assert committed["signs"]["sweep_vs_random/d/batch_size/5/entropy"] == "+"
+    assert committed["signs"]["saving/80/d/lr/margin"] == "0 within CI"
+    assert "friedman/strategies" in committed["decisions"]
+    assert "critical_difference/strategies/random vs entropy" in committed["decisions"]
+    mean, low, high = committed["numbers"]["aulc/d/lr/entropy"]
+    assert low < mean < high
+
+
+def test_floating_point_noise_and_a_few_diverging_runs_keep_the_conclusions(committed, tmp_path):
+    curves = _curves()
+    noisy = {s: [[v + 1e-12 * (i + 1) for i, v in enumerate(run)] for run in runs] for s, runs in curves.items()}
+    noisy["margin"][2] = [0.5, 0.61, 0.69, 0.755]  # a run whose queries diverged: another, similar curve
+    noisy["random"][4] = list(np.array(curves["random"][4]) + [0, 0.004, -0.003, 0.002])
+    rebuilt = _build(tmp_path / "rebuilt", noisy)
+    result = compare_conclusions(committed, rebuilt)
+    assert result.hold, result.changed
+    assert result.moved_within_ci > 0
+    assert result.checked == sum(len(committed[kind]) for kind in ("numbers", "decisions", "signs"))
+    assert conclusion_report(result).endswith("conclusions reproduced")
+
+
+def test_a_tampered_run_that_flips_a_significance_mark_is_a_changed_conclusion(committed, tmp_path):
+    curves = _curves()
+    # Two seeds below random, by the two largest margins: p = 2 * 2 * (1 + 1 + ...)/256 > 0.05 after Holm.
+    curves["entropy"][0] = list(np.array(curves["random"][0]) - 0.2)
+    curves["entropy"][1] = list(np.array(curves["random"][1]) - 0.2)
+    result = compare_conclusions(committed, _build(tmp_path / "tampered", curves))
+    assert not result.hold
+    assert "holm/d/lr/entropy: not significant (committed: above random)" in result.changed
+    assert conclusion_report(result).endswith("conclusions NOT reproduced")
+
+
+def test_a_number_outside_its_committed_ci_or_a_flipped_sign_is_a_change(committed):
+    rebuilt = copy.deepcopy(committed)
+    mean, low, high = committed["numbers"]["final/d/lr/random"]
+    rebuilt["numbers"]["final/d/lr/random"] = [high + 0.01, high, high + 0.02]
+    rebuilt["signs"]["sweep_vs_random/d/label_noise/0.0/entropy"] = "-"
+    changed = compare_conclusions(committed, rebuilt).changed
+    assert len(changed) == 2
+    assert changed[0].startswith("final/d/lr/random:") and "outside the committed" in changed[0]
+    assert changed[1] == "sweep_vs_random/d/label_noise/0.0/entropy: - (committed: +)"
+    del rebuilt["numbers"]["aulc/d/lr/entropy"]
+    assert "aulc/d/lr/entropy: missing from the rebuild" in compare_conclusions(committed, rebuilt).changed
+
+
+def test_numbers_without_a_ci_must_match_up_to_rounding():
+    committed = {"numbers": {"x": [0.5, math.nan, math.nan], "never": [math.nan] * 3}, "decisions": {}, "signs": {}}
+    same = {"numbers": {"x": [0.5000004, math.nan, math.nan], "never": [math.nan] * 3}, "decisions": {}, "signs": {}}
+    assert compare_conclusions(committed, same).hold
+    other = {"numbers": {"x": [0.51, math.nan, math.nan], "never": [20.0, math.nan, math.nan]}, "decisions": {}, "signs": {}}
+    assert len(compare_conclusions(committed, other).changed) == 2
+
+
+def test_decision_helpers_by_hand():
+    assert holm_decision(0.01, 0.02) == "above random" and holm_decision(0.01, -0.02) == "below random"
+    assert holm_decision(0.05, 0.02) == "not significant" and holm_decision(math.nan, 1) == "not significant"
+    assert [sign(v) for v in (2, -1, 0.0, math.nan)] == ["+", "-", "0", "none"]
+    assert sign(2, 1, 3) == "+" and sign(-2, -3, -1) == "-" and sign(2, -1, 5) == "0 within CI"
+    friedman = {"strategies": ["a", "b", "c"], "average_ranks": [1.0, 2.0, 3.0], "critical_difference": 1.5,
+                "p_value": 0.01}
+    assert friedman_decisions("s", friedman) == {
+        "friedman/s": "ranks differ", "critical_difference/s/a vs b": "not separated",
+        "critical_difference/s/a vs c": "separated", "critical_difference/s/b vs c": "not separated"}
