@@ -267,7 +267,7 @@ def labels_table(params: dict[str, Any], provenance: dict[str, dict[str, Any]], 
     ]
     header = ["Dataset", "Strategy", *(f"{title} {k}\u00a0%" for k in keys for title in ("Needed", "Saved"))]
     caption = (
-        f"Labels a doctor must give to reach {join_names([k + ' %' for k in keys])} of the full-pool score with "
+        f"Labels queried from the (simulated) oracle to reach {join_names([k + ' %' for k in keys])} of the full-pool score with "
         f"{in_sentence(label(study['main_learner'], LEARNER_LABELS))}. Needed: median [95 % CI] over all seeds; a seed "
         f"that did not reach the target within {params['al']['budget']} labels counts as needing more (censored), so a "
         f"median or bound beyond the budget reads > {params['al']['budget']}, and the share of seeds that reached the "
