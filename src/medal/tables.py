@@ -154,8 +154,9 @@ def datasets_table(params: dict[str, Any], provenance: dict[str, dict[str, Any]]
         copy = {"mirror": "GitHub mirror", "official": "Zenodo (official)", "bundled": "scikit-learn bundled"}[p["variant"]]
         classes = " / ".join(p["class_names"])
         rows.append([p["title"], p["modality"], classes, str(sum(pool)), balance, str(sum(test)), copy, f"`{p['canonical_md5'][:8]}`"])
-    header = ["Dataset", "Modality", "Classes", "Pool", "Pool per class", "Test", "Copy used", "md5"]
-    caption = "Datasets as used in this study, computed from the canonical data files; md5: first digits of the canonical file's checksum."
+    header = ["Dataset", "Modality", "Classes", "Pool", "Pool per class", "Test", "Copy used", "Canonical md5"]
+    caption = ("Datasets as used in this study, computed from the canonical data files; canonical md5: first digits of "
+               "the checksum of the canonical file the fetch stage writes (the source file's md5 is in the text).")
     return markdown_table(header, rows, caption, "tbl-datasets", text_columns=3)
 
 
@@ -632,7 +633,7 @@ def provenance_text(params: dict[str, Any], provenance: dict[str, dict[str, Any]
             sentences.append(f"{p['title']} is the copy bundled with scikit-learn (canonical md5 `{p['canonical_md5']}`).")
             continue
         source = "the official Zenodo file" if p["variant"] == "official" else "a copy from a public GitHub repository, not the official Zenodo file,"
-        text = f"{p['title']} was read from {source} with md5 `{p['source_md5']}`."
+        text = f"{p['title']} was read from {source} with source-file md5 `{p['source_md5']}` (the canonical file made from it is in @tbl-datasets)."
         differences = []
         for split in ("train", "val", "test"):
             got, official = p["counts"][split], p["official_counts"][split]
