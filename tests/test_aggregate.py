@@ -1,3 +1,5 @@
+import math
+
 import pytest
 
 from medal.aggregate import aggregate, paired_saving, read_csv
@@ -14,7 +16,7 @@ def _params():
         "sweeps": {"datasets": ["d"], "learner": "lr", "strategies": ["random", "entropy"],
                    "settings": {"batch_size": [5], "initial_labels": [10], "label_noise": [0.0, 0.2],
                                 "representation": {"raw": {"features": "raw"}}}},
-        "al": {"seeds": 2},
+        "al": {"seeds": 2, "budget": 30, "batch_size": 10},
         "evaluation": {"primary_metric": "accuracy", "target_fractions": [0.9], "drop_threshold": 0.05,
                        "stopping": {"stabilizing_predictions": {"kappa": 0.99, "window": 1},
                                     "expected_error": {"threshold": 0.1}}},
@@ -70,13 +72,14 @@ def test_summary_by_hand(study):
     assert float(rows["random"]["aulc"]) == pytest.approx(0.6625)
     targets = {r["strategy"]: r for r in read_csv(study / "agg" / "targets.csv")}
     assert {r["target"] for r in targets.values()} == {"90"}
-    # Target 0.9: random reaches it at 30 in seed 0 only; entropy at 20 in both seeds.
-    assert targets["random"]["reached"] == "1" and float(targets["random"]["labels"]) == 30
+    # Target 0.9: random reaches it at 30 in seed 0 only; entropy at 20 in both seeds. Seed 1 of random
+    # is censored (more than the budget of 30), so random's median is beyond the budget, not 30.
+    assert targets["random"]["reached"] == "1" and float(targets["random"]["labels"]) == math.inf
     assert targets["entropy"]["reached"] == "2" and float(targets["entropy"]["labels"]) == 20
-    # Saving is paired by seed over seeds where both reached the target: seed 0 only, 30 - 20 = 10 images,
-    # 10 / 30 = 33.3 % of what random needed.
-    assert float(targets["entropy"]["saving"]) == 10 and targets["entropy"]["saving_pairs"] == "1"
-    assert float(targets["entropy"]["saving_pct"]) == pytest.approx(100 / 3, abs=1e-5)
+    # Saving is paired on all seeds, an unreached run counted as one batch past the budget (40): seed 0
+    # saves 30 - 20 = 10, seed 1 at least 40 - 20 = 20 (a bound); median 15; 30 / 70 of what random needed.
+    assert float(targets["entropy"]["saving"]) == 15 and targets["entropy"]["saving_bounded"] == "1"
+    assert float(targets["entropy"]["saving_pct"]) == pytest.approx(3000 / 70, abs=1e-5)
     # Per-seed AULC differences entropy - random: 0.825 - 0.7 and 0.85 - 0.625, both positive:
     # the exact two-sided Wilcoxon p-value with two pairs is 2 * (1/4); one comparison, so Holm is the same.
     assert float(rows["entropy"]["p_wilcoxon"]) == pytest.approx(0.5)
@@ -89,7 +92,8 @@ def test_summary_by_hand(study):
     assert friedman["strategies"] == ["random", "entropy"] and friedman["average_ranks"] == [2.0, 1.0]
     assert friedman["blocks"] == 2
     metrics = read_json(study / "metrics.json")
-    assert metrics["d"]["lr"]["random"]["labels_to_90"] == 30
+    assert metrics == {"d": {"full_pool": 1.0, "random_aulc": 0.6625, "best_strategy": "entropy", "best_aulc": 0.8375,
+                             "best_gain_over_random": 0.175, "best_p_holm": 0.5, "best_labels_saved_at_90": 15.0}}
 
 
 def test_curves_and_plot_data(study):
@@ -118,12 +122,15 @@ def test_same_queries_groups_strategies_that_chose_identical_images(study):
     assert read_json(study / "agg" / "identical.json") == {"d": {"lr": [["random", "entropy"]]}}  # both queried nothing
 
 
-def test_paired_saving_ignores_unreached_seeds():
-    (mean, _, _), percent, pairs = paired_saving([30, None, 50], [20, 10, None])
-    assert (mean, pairs) == (10, 1) and percent == pytest.approx(100 / 3)
+def test_paired_saving_keeps_unreached_seeds_as_bounds():
+    # With 60 labels past the budget: differences 30-20 = 10, 60-10 = 50 (random unreached: at least),
+    # 50-60 = -10 (strategy unreached: at most), 60-60 = 0 (neither).
+    (median, low, high), percent, bounded = paired_saving([30, None, 50, None], [20, 10, None, None], 60)
+    assert (median, bounded) == (5, 3) and math.isnan(low) and math.isnan(high)  # four pairs: too few for a 95 % CI
+    assert percent == pytest.approx(100 * 50 / 200)
     # Ratio of totals, not a mean of per-seed percentages: ((10-20) + (100-80) + (40-40)) / (10+100+40) = 10/150.
-    _, percent, _ = paired_saving([10, 100, 40], [20, 80, 40])
-    assert percent == pytest.approx(100 * (-10 + 20 + 0) / 150)
+    _, percent, bounded = paired_saving([10, 100, 40], [20, 80, 40], 60)
+    assert percent == pytest.approx(100 * (-10 + 20 + 0) / 150) and bounded == 0
 
 
 def test_queried_class_shares_exclude_the_initial_set():
@@ -165,3 +172,15 @@ def test_sweep_summary_pairs_by_seed(study):
     assert rows[("batch_size", "5", "random")]["vs_random"] == ""
     assert {key[:2] for key in rows} == {("batch_size", "5"), ("initial_labels", "10"), ("label_noise", "0.0"),
                                          ("label_noise", "0.2"), ("representation", "raw")}
+
+
+def test_sweep_p_values_are_holm_adjusted_within_one_setting():
+    from medal.aggregate import _holm_within_settings
+
+    rows = [{"dataset": "d", "setting": "batch_size", "strategy": "entropy", "p_wilcoxon": p} for p in (0.01, 0.04, 0.03)]
+    rows += [{"dataset": "d", "setting": "label_noise", "strategy": "entropy", "p_wilcoxon": 0.01},
+             {"dataset": "d", "setting": "label_noise", "strategy": "random", "p_wilcoxon": math.nan, "p_holm": math.nan}]
+    _holm_within_settings(rows)
+    # Family of three: 3 * 0.01, then max(0.03, 2 * 0.03) = 0.06, then max(0.06, 1 * 0.04) = 0.06.
+    assert [r["p_holm"] for r in rows[:3]] == pytest.approx([0.03, 0.06, 0.06])
+    assert rows[3]["p_holm"] == pytest.approx(0.01) and math.isnan(rows[4]["p_holm"])

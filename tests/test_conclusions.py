@@ -22,7 +22,7 @@ def _params() -> dict:
         "study": {"datasets": ["d"], "learners": ["lr"], "strategies": ["random", "entropy", "margin"],
                   "main_learner": "lr", "learner_strategies": ["random"]},
         "sweeps": {"datasets": ["d"], "learner": "lr", "strategies": ["random", "entropy"], "settings": SETTINGS},
-        "al": {"seeds": SEEDS},
+        "al": {"seeds": SEEDS, "budget": LABELS[-1], "batch_size": 10},
         "evaluation": {"primary_metric": "accuracy", "target_fractions": [0.8], "drop_threshold": 0.05,
                        "stopping": {"stabilizing_predictions": {"kappa": 0.99, "window": 1},
                                     "expected_error": {"threshold": 0.1}}},

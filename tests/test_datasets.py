@@ -110,3 +110,18 @@ def test_mirror_copies_match_their_pins(params, tmp_path, name):
     provenance = fetch(name, params, tmp_path)
     assert provenance["variant"] == "mirror"
     assert provenance["canonical_md5"] == params["datasets"][name]["canonical_md5"]["mirror"]
+
+
+def test_non_finite_features_are_refused():
+    from medal.datasets import check_canonical
+    from medal.errors import UserError
+
+    arrays = {"X_train": np.array([[0.0, 1.0], [np.inf, 2.0]]), "y_train": np.array([0, 1]),
+              "X_test": np.array([[0.0, 1.0]]), "y_test": np.array([0])}
+    with pytest.raises(UserError, match=r"^d: the train split has NaN or infinite features; remove or impute them$"):
+        check_canonical(arrays, "d")
+    arrays["X_train"][1, 0] = np.nan
+    with pytest.raises(UserError, match="NaN or infinite"):
+        check_canonical(arrays, "d")
+    arrays["X_train"][1, 0] = 3.0
+    check_canonical(arrays, "d")

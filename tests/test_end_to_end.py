@@ -175,3 +175,52 @@ def test_changing_one_strategy_reruns_only_its_stages(built):
     # Only entropy's own runs (main experiment and sweeps), and the figures stage, which quotes strategy options.
     assert runs and all(name.endswith("-entropy") for name in runs), out
     assert changed - runs == {"figures"}, out
+
+
+@pytest.mark.e2e
+def test_dvc_plots_draw_the_mean_with_its_band(built):
+    import json
+
+    target = built[0]
+    rendered = json.loads(_dvc(target, "plots", "show", "--json"))["data"]
+    curves = {name: plots for name, plots in rendered.items() if name.startswith("data/aggregate/plots/")}
+    assert curves, rendered.keys()
+    for name, plots in curves.items():
+        spec = plots[0]["content"]
+        line = next(layer for layer in spec["layer"] if layer["mark"]["type"] == "line")
+        band = next(layer for layer in spec["layer"] if layer["mark"]["type"] == "errorband")
+        assert line["encoding"]["y"]["field"] == "mean", name  # not the last column (the upper bound)
+        assert (band["encoding"]["y"]["field"], band["encoding"]["y2"]["field"]) == ("ci_low", "ci_high")
+        rows = spec["data"]["values"]
+        assert rows and all(float(r["ci_low"]) <= float(r["mean"]) <= float(r["ci_high"]) for r in rows if r["ci_low"])
+
+
+@pytest.mark.e2e
+def test_verify_on_another_platform_compares_the_conclusions(built):
+    import json
+
+    target = built[0]
+    platform_path, conclusions_path = target / "data" / "platform.json", target / "data" / "conclusions.json"
+    platform, conclusions = platform_path.read_text(), conclusions_path.read_text()
+    other = json.loads(platform)
+    other["platforms"] = [{**p, "blas": [entry.rsplit(" ", 1)[0] + " Sandybridge" for entry in p["blas"]]}
+                          for p in other["platforms"]]
+    try:
+        platform_path.write_text(json.dumps(other))
+        result = _medal(target, "verify", "aggregate")
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "results cannot be byte-identical, so the conclusions are compared" in result.stdout
+        assert result.stdout.rstrip().endswith("conclusions reproduced")
+        # A committed decision the rebuild does not reproduce is reported and fails the check.
+        tampered = json.loads(conclusions)
+        name = next(iter(tampered["decisions"]))
+        tampered["decisions"][name] = "tampered"
+        conclusions_path.write_text(json.dumps(tampered))
+        platform_path.write_text(json.dumps(other))
+        result = _medal(target, "verify", "aggregate")
+        assert result.returncode == 1, result.stdout + result.stderr
+        assert f"CHANGED: {name}: " in result.stdout and result.stdout.rstrip().endswith("conclusions NOT reproduced")
+    finally:
+        platform_path.write_text(platform)
+        conclusions_path.write_text(conclusions)
+        _dvc(target, "repro")

@@ -105,9 +105,40 @@ def test_bad_params_fail_before_any_work(project, capsys, change, message):
     _fails(capsys, ["al", "wdbc", "random"], message)
 
 
-def test_invalid_yaml_is_named(project, capsys):
-    Path("params.yaml").write_text("al: [unclosed\n")
-    _fails(capsys, ["prepare", "wdbc"], "params.yaml: not valid YAML (ParserError); fix the syntax")
+def test_invalid_yaml_is_named_with_line_and_column(project, capsys):
+    Path("params.yaml").write_text("study:\n  datasets: [wdbc\nal: {seeds: 2}\n")
+    _fails(capsys, ["prepare", "wdbc"],
+           "params.yaml: not valid YAML at line 3, column 3 (expected ',' or ']', but got ':'); fix the syntax there")
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda p: p["learners"]["logreg"]["params"].update(C="abc"),
+     "params.yaml: learners.logreg.params: The 'C' parameter of LogisticRegression must be a float in the range "
+     "(0.0, inf]. Got 'abc' instead; see scikit-learn's documentation"),
+    (lambda p: p["learners"]["svm_rbf"]["params"].update(C=-1),
+     "params.yaml: learners.svm_rbf.params: The 'C' parameter of CalibratedSVC must be a float in the range "
+     "(0.0, inf]. Got -1 instead; see scikit-learn's documentation"),
+    (lambda p: p["learners"]["random_forest"]["params"].update(n_estimators=0),
+     "params.yaml: learners.random_forest.params: The 'n_estimators' parameter of RandomForestClassifier must be an "
+     "int in the range [1, inf). Got 0 instead; see scikit-learn's documentation"),
+], ids=["wrong type", "negative C", "no trees"])
+def test_wrong_estimator_values_fail_before_any_work(project, capsys, change, message):
+    _with(project, change)
+    _fails(capsys, ["al", "wdbc", "random"], message)
+
+
+def test_a_learner_that_fails_to_fit_stops_the_run_and_publishes_nothing(project, capsys):
+    # Valid for scikit-learn's parameter checks, so only fitting finds it: the library wrapper would
+    # silently predict class priors instead.
+    _with(project, lambda p: p["learners"]["mlp_refit"]["params"].update(hidden_layer_sizes=[-3]))
+    capsys.readouterr()
+    assert main(["al", "wdbc", "entropy"]) == 2
+    err = capsys.readouterr().err
+    assert err.splitlines()[-1] == (
+        "error: wdbc, seed 0: learner 'mlp_refit' (mlp) failed to fit: hidden_layer_sizes must be > 0, got [-3]; "
+        "fix learners.mlp_refit in params.yaml") and err.count("error:") == 1
+    # Nothing published; the runs of the other learners are kept in data/partial for the rerun.
+    assert not Path("data/runs").exists() and not Path("data/timings").exists()
 
 
 def test_budget_larger_than_the_pool(project, capsys):
@@ -171,7 +202,16 @@ def test_checksum_mismatch_names_expected_and_got(project, capsys):
      "train_images must be uint8 of shape (n, h, w), got uint8 (30, 784)"),
     (lambda a: a.update(test_labels=np.full(10, 5, dtype=np.uint8)), "test_labels outside 0..1; the file is corrupted"),
     (lambda a: a.pop("val_labels"), "missing arrays val_labels; this is not a MedMNIST file"),
-], ids=["wrong shape", "label out of range", "missing array"])
+    (lambda a: a.update(train_labels=np.arange(30) % 2 + 0.7),
+     "train_labels must hold integer class indices, got float64; the file is corrupted or not a MedMNIST file"),
+    (lambda a: a.update(val_images=a["val_images"][:0], val_labels=a["val_labels"][:0]),
+     "the val split is empty; every split needs samples"),
+    (lambda a: a.update(test_images=np.zeros((10, 32, 32), dtype=np.uint8)),
+     "samples differ in shape between splits (train (28, 28), val (28, 28), test (32, 32)); resize them to one shape"),
+    (lambda a: a.update(train_labels=np.zeros(30, dtype=np.uint8)),
+     "the training split (the pool) holds a single class; active learning needs two or more"),
+], ids=["wrong shape", "label out of range", "missing array", "float labels", "empty split", "sizes differ",
+        "single class"])
 def test_malformed_medmnist_content(project, capsys, corrupt, message):
     arrays = medmnist_arrays()
     corrupt(arrays)

@@ -24,7 +24,7 @@ def test_provenance_text_states_how_a_mirror_differs():
         }
     }
     text = provenance_text({"study": {"datasets": ["p"]}}, provenance)
-    assert "a copy from a public GitHub repository, not the official Zenodo file, with md5 `abc`" in text
+    assert "a copy from a public GitHub repository, not the official Zenodo file, with source-file md5 `abc`" in text
     assert "its pool (training split) holds 388 normal instead of 1214." in text
 
 

@@ -3,7 +3,7 @@ import warnings
 
 import numpy as np
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given, settings, strategies as st
 
 from medal.metrics import evaluate
 from medal.stats import aulc, labels_to_target, mean_ci
@@ -172,3 +172,36 @@ def test_evaluate_reports_recall_per_class():
     pred = np.array([0, 1, 1, 1, 0])
     scores = evaluate(y, pred, np.full((5, 2), 0.5), np.array([0, 1]))
     assert scores["class_recall"] == pytest.approx([0.5, 2 / 3])
+
+
+def test_censored_median_by_hand():
+    from medal.stats import censored_median, order_statistic_rank
+
+    # Ten seeds: the 95 % CI is [x_(2), x_(9)] (coverage 1 - 2 * 11/1024 = 0.979).
+    assert order_statistic_rank(10) == 2 and order_statistic_rank(5) is None
+    none_censored = [40, 10, 30, 20, 50, 60, 70, 80, 90, 100]
+    assert censored_median(none_censored) == (55.0, 20.0, 90.0)
+    # Three seeds never reach the target: they count as more than every observed value.
+    some = [40, 10, None, 20, 50, None, 70, 80, 90, None]
+    assert censored_median(some) == (75.0, 20.0, math.inf)
+    # Survivorship bias avoided: the mean over reached seeds would be 51.4, below the true median.
+    assert censored_median([None] * 10) == (math.inf, math.inf, math.inf)
+    # Six seeds of ten censored: the median itself lies beyond the budget.
+    assert censored_median([10, 20, 30, 40, None, None, None, None, None, None])[0] == math.inf
+    median, low, high = censored_median([10, 20, 30])
+    assert median == 20 and math.isnan(low) and math.isnan(high)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.lists(st.floats(0, 1), min_size=6, max_size=6), min_size=1, max_size=12))
+def test_labels_to_target_are_monotone_in_the_target_fraction(curves):
+    from medal.stats import censored_median, labels_to_target
+
+    labels = [10, 20, 30, 40, 50, 60]
+    previous = None
+    for fraction in (0.5, 0.8, 0.9, 0.95, 0.99):
+        needed = [labels_to_target(labels, scores, fraction) for scores in curves]
+        result = censored_median(needed)
+        if previous is not None:
+            assert all(a <= b or (math.isnan(a) and math.isnan(b)) for a, b in zip(previous, result))
+        previous = result

@@ -128,10 +128,10 @@ def test_a_failing_run_publishes_nothing_and_keeps_the_finished_ones(small, tmp_
     params["compute"]["n_jobs"] = 1  # in this process, so the patch applies
     real = runner._run_one
 
-    def fail_on_second_seed(params, data, task):
+    def fail_on_second_seed(params, data, task, parent_pid=None):
         if task.seed == 1:
             raise RuntimeError("killed")
-        return real(params, data, task)
+        return real(params, data, task, parent_pid)
 
     monkeypatch.setattr(runner, "_run_one", fail_on_second_seed)
     with pytest.raises(RuntimeError, match="killed"):
@@ -186,3 +186,45 @@ def test_sigkill_midway_then_rerun_computes_only_the_missing_runs(small, tmp_pat
     assert {name: read_json(Path(str(runs).format("killed")) / name) for name in kept} == {
         name: json.loads(content)["result"] for name, content in kept.items()
     }
+
+
+def test_progress_lines_estimate_the_time_left(small, tmp_path, capsys):
+    params, prepared = small
+    _run(params, prepared, tmp_path)
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("[blobs/entropy]")]
+    assert len(lines) == 4 and all(line.endswith(" left)") and "; about " in line for line in lines)
+    assert lines[-1].endswith("; about 0 s left)")
+
+
+def test_format_duration():
+    from medal.environment import format_duration
+
+    assert [format_duration(s) for s in (4.4, 89, 150, 3600, 3 * 3600 + 65 * 60)] == [
+        "4 s", "89 s", "2 min", "1 h 00 min", "4 h 05 min"]
+
+
+def test_workers_end_with_their_stage_after_sigkill(small, tmp_path):
+    import psutil
+
+    params, prepared = small
+    params["al"] = {"initial_labels": 4, "batch_size": 1, "budget": 70, "seeds": 6}
+    params["study"]["learners"] = ["logreg", "sgd_refit"]
+    params["compute"]["n_jobs"] = 2
+    _stage_project(tmp_path, params, prepared)
+    stage = _medal_al(tmp_path)
+    partial = tmp_path / "data" / "partial" / "runs" / "blobs" / "entropy"
+    deadline = time.monotonic() + 120
+    while not list(partial.glob("*.json")) and stage.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    workers = psutil.Process(stage.pid).children(recursive=True)
+    assert workers and stage.poll() is None, "the stage should be computing in worker processes"
+    os.kill(stage.pid, signal.SIGKILL)  # the stage only, as an OOM killer would: not its process group
+    stage.wait()
+    deadline = time.monotonic() + 5 * runner.PARENT_POLL_SECONDS + 2
+    alive = workers
+    while alive and time.monotonic() < deadline:
+        time.sleep(0.1)
+        alive = [p for p in alive if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    for process in alive:
+        process.kill()
+    assert not alive, f"{len(alive)} worker(s) outlived the stage: {[p.cmdline()[-3:] for p in alive]}"

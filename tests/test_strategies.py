@@ -79,18 +79,19 @@ class FixedProbabilities:
 def test_density_weighted_entropy_by_hand():
     from medal.strategies import DensityWeightedEntropy
 
-    # Cosine similarities: rows 0 and 1 point the same way, row 2 is orthogonal to both,
-    # so the mean similarities (densities) are 2/3, 2/3 and 1/3.
+    # Cosine similarities: rows 0 and 1 point the same way, row 2 is orthogonal to both, so the mean
+    # cosines are 2/3, 2/3 and 1/3, and the densities (1 + mean cosine) / 2 are 5/6, 5/6 and 2/3.
     X = np.array([[1.0, 0.0], [2.0, 0.0], [0.0, 1.0]])
     clf = FixedProbabilities([0.5, 0.9, 0.5])
     entropy = np.array([np.log(2), -(0.9 * np.log(0.9) + 0.1 * np.log(0.1)), np.log(2)])  # 0.6931, 0.3251, 0.6931
-    density = np.array([2 / 3, 2 / 3, 1 / 3])
+    density = np.array([5 / 6, 5 / 6, 2 / 3])
     qs = DensityWeightedEntropy(beta=1.0, random_state=0)
-    assert qs.utilities(X, clf.predict_proba(X)) == pytest.approx(entropy * density)  # 0.4621, 0.2167, 0.2310
+    assert qs.utilities(X, clf.predict_proba(X)) == pytest.approx(entropy * density)  # 0.5776, 0.2709, 0.4621
     y = np.full(3, np.nan)
     assert list(qs.query(X, y, clf, fit_clf=False, batch_size=3)) == [0, 2, 1]
-    # A stronger density weight prefers the dense, less uncertain sample 1 over the isolated sample 2.
-    assert list(DensityWeightedEntropy(beta=2.0).query(X, y, clf, fit_clf=False, batch_size=3)) == [0, 1, 2]
+    # A stronger density weight prefers the dense, less uncertain sample 1 over the isolated sample 2:
+    # with beta 6, 0.3251 * (5/6)^6 = 0.1089 against 0.6931 * (2/3)^6 = 0.0609.
+    assert list(DensityWeightedEntropy(beta=6.0).query(X, y, clf, fit_clf=False, batch_size=3)) == [0, 1, 2]
     # Labelled samples are never queried.
     assert list(qs.query(X, np.array([1.0, np.nan, np.nan]), clf, fit_clf=False, batch_size=2)) == [2, 1]
 
@@ -109,15 +110,19 @@ def test_candidate_subsampling_limits_the_scored_pool(blobs):
         assert len(set(chosen)) == 3 and min(chosen) >= 10
 
 
-def test_linear_time_density_equals_the_mean_cosine_similarity():
+def test_linear_time_density_equals_the_mean_shifted_cosine_similarity():
     from sklearn.metrics.pairwise import cosine_similarity
 
     from medal.strategies import DensityWeightedEntropy
 
-    X = np.random.default_rng(1).normal(size=(50, 6)) + 0.5
-    X[3] = 0.0  # a zero row has similarity 0 to everything, as in scikit-learn
-    expected = np.clip(cosine_similarity(X).mean(axis=1), 0, None)
-    assert DensityWeightedEntropy()._density(X) == pytest.approx(expected, abs=1e-12)
+    X = np.random.default_rng(1).normal(size=(50, 6))  # centred: many negative cosines
+    X[3] = 0.0  # a zero row has cosine 0 to everything, as in scikit-learn
+    expected = ((1 + cosine_similarity(X)) / 2).mean(axis=1)
+    density = DensityWeightedEntropy()._density(X)
+    assert density == pytest.approx(expected, abs=1e-12)
+    # Defined for centred features: never zero, and in the order of the plain mean cosines.
+    assert density.min() > 0 and density.max() <= 1
+    assert list(np.argsort(density)) == list(np.argsort(cosine_similarity(X).mean(axis=1)))
 
 
 def test_pool_subsampling_shows_the_strategy_only_the_subsample(blobs):

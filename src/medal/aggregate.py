@@ -14,14 +14,11 @@ from medal.conclusions import conclusions
 from medal.errors import UserError
 from medal.fileio import load_npz, read_json, write_json_atomic, write_text_atomic
 from medal.metrics import METRIC_NAMES
-from medal.config import SWEEP_SETTINGS
-from medal.runner import learners_for, run_file_name, sweep_value_name, sweep_values
+from medal.design import BASELINE, SWEEP_SETTINGS, run_file_name, strategies_for, sweep_dir, sweep_value_name, sweep_values
 from medal.stats import (
-    aulc, drops, friedman_nemenyi, holm, labels_to_target, mean_ci, paired_wilcoxon, stop_when_confident, stop_when_stable,
+    aulc, censored_median, drops, friedman_nemenyi, holm, labels_to_target, mean_ci, paired_wilcoxon,
+    stop_when_confident, stop_when_stable,
 )
-
-BASELINE = "random"
-
 
 def _fmt(value: Any) -> str:
     if isinstance(value, float):
@@ -82,16 +79,25 @@ def summarise_configuration(
     }
 
 
-def paired_saving(baseline: list[int | None], strategy: list[int | None]) -> tuple[tuple[float, float, float], float, int]:
-    """Labels saved versus the baseline, paired by seed over seeds where both reached the target.
+def paired_saving(
+    baseline: list[int | None], strategy: list[int | None], beyond_budget: int
+) -> tuple[tuple[float, float, float], float, int]:
+    """Labels saved versus the baseline, paired by seed over all seeds.
 
-    Returns the mean [95 % CI] saving in images; the saving in percent as a ratio of totals (labels
-    saved over all pairs / labels the baseline needed on them), which, unlike a mean of per-seed
-    percentages, is not dominated by seeds where the baseline needed few labels; and the number of pairs.
+    A run that never reached the target (None) is counted as needing ``beyond_budget`` labels, the
+    least it could have needed (one batch past the budget): a saving against an unreached baseline run
+    is then a lower bound, one of an unreached strategy run an upper bound, and a pair where neither
+    reached counts as no saving. Returns the median [95 % CI] saving in images (order-statistic CI),
+    the saving in percent as a ratio of totals (labels saved over all pairs / labels the baseline
+    needed), which is not dominated by seeds where the baseline needed few labels, and the number of
+    pairs holding such a bound.
     """
-    pairs = [(b, s) for b, s in zip(baseline, strategy) if b is not None and s is not None]
-    percent = 100 * sum(b - s for b, s in pairs) / sum(b for b, _ in pairs) if pairs else math.nan
-    return mean_ci([b - s for b, s in pairs]), percent, len(pairs)
+    b = [beyond_budget if n is None else n for n in baseline]
+    s = [beyond_budget if n is None else n for n in strategy]
+    differences = [x - y for x, y in zip(b, s)]
+    bounded = sum(x is None or y is None for x, y in zip(baseline, strategy))
+    percent = 100 * sum(differences) / sum(b) if b else math.nan
+    return censored_median(differences), percent, bounded
 
 
 def percent_key(fraction: float) -> str:
@@ -99,24 +105,28 @@ def percent_key(fraction: float) -> str:
     return f"{100 * fraction:g}"
 
 
-def target_rows(dataset: str, learner: str, summaries: dict[str, dict[str, Any]], fractions: list[float]) -> list[dict[str, Any]]:
-    """Rows of ``targets.csv``: per strategy and target, labels needed and labels saved versus random."""
+def target_rows(
+    dataset: str, learner: str, summaries: dict[str, dict[str, Any]], fractions: list[float], beyond_budget: int
+) -> list[dict[str, Any]]:
+    """Rows of ``targets.csv``: per strategy and target, the labels needed (median over all seeds, a run
+    that never reached the target censored at the budget: +inf where the median or a bound lies
+    beyond it), the share of seeds that reached it, and the labels saved versus random (:func:`paired_saving`)."""
     rows = []
     for strategy, summary in summaries.items():
         for fraction in fractions:
             per_seed = summary["per_seed_labels"][fraction]
-            reached = [n for n in per_seed if n is not None]
             if BASELINE in summaries and strategy != BASELINE:
-                saving, saving_pct, pairs = paired_saving(summaries[BASELINE]["per_seed_labels"][fraction], per_seed)
+                baseline = summaries[BASELINE]["per_seed_labels"][fraction]
+                saving, saving_pct, bounded = paired_saving(baseline, per_seed, beyond_budget)
             else:
-                saving, saving_pct, pairs = (math.nan,) * 3, math.nan, 0
+                saving, saving_pct, bounded = (math.nan,) * 3, math.nan, 0
             rows.append({
                 "dataset": dataset, "learner": learner, "strategy": strategy, "target": percent_key(fraction),
-                "reached": len(reached), "seeds": summary["seeds"],
-                **dict(zip(("labels", "labels_low", "labels_high"), mean_ci(reached))),
+                "reached": sum(n is not None for n in per_seed), "seeds": summary["seeds"],
+                **dict(zip(("labels", "labels_low", "labels_high"), censored_median(per_seed))),
                 **dict(zip(("saving", "saving_low", "saving_high"), saving)),
                 "saving_pct": saving_pct,
-                "saving_pairs": pairs,
+                "saving_bounded": bounded,
             })
     return rows
 
@@ -159,11 +169,6 @@ def wilcoxon_against_baseline(summaries: dict[str, dict[str, Any]]) -> dict[str,
     others = [s for s in summaries if s != BASELINE]
     raw = [paired_wilcoxon(summaries[BASELINE]["per_seed_aulc"], summaries[s]["per_seed_aulc"]) for s in others]
     return {s: (p, adjusted) for s, p, adjusted in zip(others, raw, holm(raw))}
-
-
-def strategies_for(study: dict[str, Any], learner: str) -> list[str]:
-    """The strategies run with ``learner``, in study order: all of them for the main learner."""
-    return [strategy for strategy in study["strategies"] if learner in learners_for(study, strategy)]
 
 
 def friedman_over_seeds(study: dict[str, Any], per_seed_aulc: dict[tuple[str, str], list[float]]) -> dict[str, Any]:
@@ -234,11 +239,6 @@ def class_recall_rows(
     ]
 
 
-def sweep_dir(sweeps_dir: Path, dataset: str, setting: str, strategy: str) -> Path:
-    """Folder of one sweep stage's runs: one sub-folder per value."""
-    return sweeps_dir / dataset / setting / strategy
-
-
 def sweep_rows(params: dict[str, Any], sweeps_dir: Path) -> list[dict[str, Any]]:
     """Rows of ``sweeps.csv``: per sweep value and strategy, AULC and final score, and AULC minus random's paired by seed."""
     sweeps, seeds = params["sweeps"], params["al"]["seeds"]
@@ -267,9 +267,57 @@ def sweep_rows(params: dict[str, Any], sweeps_dir: Path) -> list[dict[str, Any]]
                         **dict(zip(("final", "final_low", "final_high"), mean_ci([r["cycles"][-1][metric] for r in runs]))),
                         **dict(zip(("vs_random", "vs_random_low", "vs_random_high"), difference)),
                         "p_wilcoxon": p_value,
+                        "p_holm": math.nan,
                         "seeds": seeds,
                     })
+    _holm_within_settings(rows)
     return rows
+
+
+def _holm_within_settings(rows: list[dict[str, Any]]) -> None:
+    """Holm-adjust the sweep p-values within each family: all values of one setting for one dataset and strategy."""
+    families: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+    for row in rows:
+        if not math.isnan(row["p_wilcoxon"]):
+            families.setdefault((row["dataset"], row["setting"], row["strategy"]), []).append(row)
+    for family in families.values():
+        for row, adjusted in zip(family, holm([row["p_wilcoxon"] for row in family])):
+            row["p_holm"] = adjusted
+
+
+def headline_metrics(params: dict[str, Any], summary: list[dict[str, Any]], targets: list[dict[str, Any]]) -> dict[str, Any]:
+    """``data/metrics.json``: per dataset, what a user compares between experiments (``dvc exp show``),
+    with the main learner: the full-pool score, random's AULC, the strategy with the best AULC, its gain
+    over random with the Holm-adjusted p, and the labels it saves at the middle target (median over
+    seeds). The detail stays in the CSV files."""
+    learner = params["study"]["main_learner"]
+    fractions = sorted(params["evaluation"]["target_fractions"])
+    middle = percent_key(fractions[len(fractions) // 2])
+
+    def number(value: float) -> float | None:
+        return round(value, 6) if math.isfinite(value) else None
+
+    metrics: dict[str, Any] = {}
+    for dataset in params["study"]["datasets"]:
+        rows = {r["strategy"]: r for r in summary if r["dataset"] == dataset and r["learner"] == learner}
+        random = rows.get(BASELINE)
+        others = [r for s, r in rows.items() if s != BASELINE]
+        entry: dict[str, Any] = {"full_pool": number(next(iter(rows.values()))["full_pool"])}
+        if random is not None:
+            entry["random_aulc"] = number(random["aulc"])
+        if others:
+            best = max(others, key=lambda r: r["aulc"])
+            saved = next((t for t in targets if (t["dataset"], t["learner"], t["strategy"], t["target"])
+                          == (dataset, learner, best["strategy"], middle)), None)
+            entry.update({
+                "best_strategy": best["strategy"],
+                "best_aulc": number(best["aulc"]),
+                "best_gain_over_random": None if random is None else number(best["aulc"] - random["aulc"]),
+                "best_p_holm": number(best["p_holm"]),
+                f"best_labels_saved_at_{middle}": None if saved is None else number(saved["saving"]),
+            })
+        metrics[dataset] = entry
+    return metrics
 
 
 def same_queries(queries: dict[str, tuple]) -> list[list[str]]:
@@ -300,7 +348,7 @@ def aggregate(
     targets: list[dict[str, Any]] = []
     stopping: list[dict[str, Any]] = []
     recall: list[dict[str, Any]] = []
-    metrics: dict[str, Any] = {}
+    beyond_budget = params["al"]["budget"] + params["al"]["batch_size"]
     plot_files: dict[str, str] = {}
     identical: dict[str, dict[str, list[list[str]]]] = {}
     balance: dict[str, Any] = {}
@@ -333,23 +381,14 @@ def aggregate(
                 if learner == study["main_learner"]:
                     main_aulc[(dataset, strategy)] = summaries[strategy]["per_seed_aulc"]
             p_values = wilcoxon_against_baseline(summaries)
-            learner_targets = target_rows(dataset, learner, summaries, fractions)
-            targets += learner_targets
+            targets += target_rows(dataset, learner, summaries, fractions, beyond_budget)
             for strategy, summary in summaries.items():
                 summary_rows.append(
                     summary_row(dataset, learner, strategy, metric, summary, p_values.get(strategy, (math.nan, math.nan)))
                 )
-                metrics.setdefault(dataset, {}).setdefault(learner, {})[strategy] = {
-                    "aulc": round(summary["aulc"][0], 6),
-                    "final": round(summary["final"][0], 6),
-                    **{
-                        f"labels_to_{row['target']}": None if row["reached"] == 0 else round(row["labels"], 2)
-                        for row in learner_targets
-                        if row["strategy"] == strategy
-                    },
-                }
             identical.setdefault(dataset, {})[learner] = same_queries(queries)
-            plot_files[f"{dataset}__{learner}.csv"] = csv_text(["labels", "strategy", metric, "ci_low", "ci_high"], plot_rows)
+            # `dvc plots show` draws the column named in dvc.yaml (y: mean) with the CI band.
+            plot_files[f"{dataset}__{learner}.csv"] = csv_text(["labels", "strategy", "mean", "ci_low", "ci_high"], plot_rows)
     write_text_atomic(
         out_dir / "curves.csv",
         csv_text(["dataset", "learner", "strategy", "metric", "labels", "mean", "ci_low", "ci_high", "n"], curve_rows),
@@ -362,7 +401,7 @@ def aggregate(
     write_json_atomic(out_dir / "class_balance.json", balance)
     friedman = {"strategies": friedman_over_seeds(study, main_aulc), "learners": friedman_over_learners(study, summary_rows)}
     write_json_atomic(out_dir / "friedman.json", friedman)
-    write_json_atomic(metrics_path, metrics)
+    write_json_atomic(metrics_path, headline_metrics(params, summary_rows, targets))
     write_json_atomic(conclusions_path, conclusions(summary_rows, targets, sweeps, friedman, BASELINE))
     for name, text in plot_files.items():
         write_text_atomic(out_dir / "plots" / name, text)

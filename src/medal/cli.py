@@ -74,8 +74,7 @@ def cmd_al(params: dict, args: argparse.Namespace) -> None:
 
 
 def cmd_sweep(params: dict, args: argparse.Namespace) -> None:
-    from medal.aggregate import sweep_dir
-    from medal.config import SWEEP_SETTINGS
+    from medal.design import SWEEP_SETTINGS, sweep_dir
     from medal.runner import Outputs, run_sweep
 
     if args.dataset not in params["sweeps"]["datasets"]:

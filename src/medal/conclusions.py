@@ -76,18 +76,18 @@ def conclusions(
         if row["strategy"] != baseline and (row["dataset"], row["learner"]) in baseline_aulc:
             gain = row["aulc"] - baseline_aulc[(row["dataset"], row["learner"])]
             decisions[f"holm/{key}"] = holm_decision(row["p_holm"], gain)
-    for row in targets:
-        key = f"{row['target']}/{row['dataset']}/{row['learner']}/{row['strategy']}"
-        numbers[f"labels_to/{key}"] = _triple(row, "labels")
-        if row["strategy"] != baseline:
-            numbers[f"saving/{key}"] = _triple(row, "saving")
-            signs[f"saving/{key}"] = sign(*numbers[f"saving/{key}"])
-    for row in sweeps:
-        key = f"{row['dataset']}/{row['setting']}/{row['value']}/{row['strategy']}"
-        numbers[f"sweep_aulc/{key}"] = _triple(row, "aulc")
-        if row["strategy"] != baseline:
-            numbers[f"sweep_vs_random/{key}"] = _triple(row, "vs_random")
-            signs[f"sweep_vs_random/{key}"] = sign(*numbers[f"sweep_vs_random/{key}"])
+    # (rows, the fields that name a row, (column, name) of its level, (column, name) of its difference to random)
+    tables = (
+        (targets, ("target", "dataset", "learner", "strategy"), ("labels", "labels_to"), ("saving", "saving")),
+        (sweeps, ("dataset", "setting", "value", "strategy"), ("aulc", "sweep_aulc"), ("vs_random", "sweep_vs_random")),
+    )
+    for rows, fields, (level, level_name), (difference, difference_name) in tables:
+        for row in rows:
+            key = "/".join(str(row[field]) for field in fields)
+            numbers[f"{level_name}/{key}"] = _triple(row, level)
+            if row["strategy"] != baseline:
+                numbers[f"{difference_name}/{key}"] = _triple(row, difference)
+                signs[f"{difference_name}/{key}"] = sign(*numbers[f"{difference_name}/{key}"])
     for name, result in friedman.items():
         decisions.update(friedman_decisions(name, result))
     return {"numbers": numbers, "decisions": decisions, "signs": signs}

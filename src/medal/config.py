@@ -8,13 +8,13 @@ from typing import Any
 
 import yaml
 
+from medal.design import SWEEP_SETTINGS
 from medal.errors import UserError
-from medal.learners import ESTIMATORS, UPDATE_MODES, Learner
+from medal.learners import ESTIMATORS, UPDATE_MODES, Learner, check_estimator_params
 from medal.metrics import METRIC_NAMES
 from medal.prepare import build_transform
 from medal.strategies import STRATEGY_METHODS, Strategy
 
-SWEEP_SETTINGS = ("batch_size", "initial_labels", "label_noise", "representation")
 STOPPING_CRITERIA = {"stabilizing_predictions": ("kappa", "window"), "expected_error": ("threshold",)}
 
 DEFAULT_PARAMS = Path("params.yaml")
@@ -51,7 +51,10 @@ def load_params(path: str | Path = DEFAULT_PARAMS) -> dict[str, Any]:
     try:
         params = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
-        raise UserError(f"{path}: not valid YAML ({exc.__class__.__name__}); fix the syntax") from None
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or exc.__class__.__name__
+        raise UserError(f"{path}: not valid YAML{where} ({problem}); fix the syntax there") from None
     if not isinstance(params, dict):
         raise UserError(f"{path}: expected a mapping of sections at the top level")
     validate(params)
@@ -138,15 +141,6 @@ def _check_stopping(evaluation: dict[str, Any]) -> None:
     _fraction("evaluation.stopping.expected_error.threshold", stopping["expected_error"]["threshold"])
 
 
-def _check_estimator_params(name: str, spec: dict[str, Any]) -> None:
-    """Build the estimator once, so that a misspelt parameter fails before any stage runs."""
-    factory, _ = ESTIMATORS[spec["estimator"]]
-    try:
-        factory(0, **(spec.get("params") or {}))
-    except TypeError as exc:
-        raise UserError(f"params.yaml: learners.{name}.params: {exc}; see scikit-learn's documentation") from None
-
-
 def _unknown(where: str, keys: Any, valid: tuple[str, ...]) -> None:
     for key in keys:
         if key not in valid:
@@ -206,7 +200,7 @@ def validate(params: dict[str, Any]) -> None:
             raise UserError(f"params.yaml: strategies.{name}.method '{spec.get('method')}' unknown; valid: {valid}")
     for name, spec in learners.items():
         Learner.from_params(name, spec)  # checks epochs and partial_fit support
-        _check_estimator_params(name, spec)
+        check_estimator_params(name, spec)
     for name, spec in strategies.items():
         Strategy.from_params(name, spec, random_state=0)  # checks options
     al = _require(params, "al")

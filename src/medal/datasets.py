@@ -133,14 +133,38 @@ def canonical_medmnist(path: Path, n_classes: int) -> dict[str, np.ndarray]:
         images, labels = raw[f"{split}_images"], raw[f"{split}_labels"]
         if images.ndim != 3 or images.dtype != np.uint8:
             raise UserError(f"{path}: {split}_images must be uint8 of shape (n, h, w), got {images.dtype} {images.shape}")
+        if labels.dtype.kind not in "iu":
+            raise UserError(f"{path}: {split}_labels must hold integer class indices, got {labels.dtype}; "
+                            "the file is corrupted or not a MedMNIST file")
         labels = labels.reshape(-1).astype(np.int64)
         if len(labels) != len(images):
             raise UserError(f"{path}: {split} has {len(images)} images but {len(labels)} labels")
+        if len(labels) == 0:
+            raise UserError(f"{path}: the {split} split is empty; every split needs samples")
         if labels.min() < 0 or labels.max() >= n_classes:
             raise UserError(f"{path}: {split}_labels outside 0..{n_classes - 1}; the file is corrupted")
         arrays[f"X_{split}"] = images
         arrays[f"y_{split}"] = labels
     return arrays
+
+
+def check_canonical(arrays: dict[str, np.ndarray], where: str) -> None:
+    """Reject data no study can run on: an empty split, samples of different shapes in different
+    splits, a training split (the pool) of a single class, non-finite features."""
+    splits = [key[2:] for key in arrays if key.startswith("X_")]
+    for split in splits:
+        if len(arrays[f"y_{split}"]) == 0:
+            raise UserError(f"{where}: the {split} split is empty; every split needs samples")
+    shapes = {split: arrays[f"X_{split}"].shape[1:] for split in splits}
+    if len(set(shapes.values())) > 1:
+        listed = ", ".join(f"{split} {shape}" for split, shape in shapes.items())
+        raise UserError(f"{where}: samples differ in shape between splits ({listed}); resize them to one shape")
+    if len(np.unique(arrays["y_train"])) < 2:
+        raise UserError(f"{where}: the training split (the pool) holds a single class; active learning needs two or more")
+    for split in splits:
+        X = arrays[f"X_{split}"]
+        if X.dtype.kind == "f" and not np.isfinite(X).all():
+            raise UserError(f"{where}: the {split} split has NaN or infinite features; remove or impute them")
 
 
 def canonical_wdbc(spec: dict[str, Any]) -> dict[str, np.ndarray]:
@@ -175,6 +199,7 @@ def fetch(name: str, params: dict[str, Any], out_dir: Path, root: Path = Path(".
         arrays, variant, source_md5, url = canonical_wdbc(spec), "bundled", None, None
     else:
         raise UserError(f"params.yaml: datasets.{name}.source '{spec['source']}' unknown; valid: medmnist, sklearn_breast_cancer")
+    check_canonical(arrays, str(path) if spec["source"] == "medmnist" else name)
     payload = npz_bytes(arrays)
     canonical_md5 = hashlib.md5(payload).hexdigest()
     pinned = spec["canonical_md5"].get(variant)

@@ -98,6 +98,14 @@ def stage_records(timings_dir: Path, file_name: str) -> list[dict[str, Any]]:
     return [read_json(path) for path in sorted(timings_dir.rglob(file_name))]
 
 
+def format_duration(seconds: float) -> str:
+    """'42 s', '3 min' or '1 h 05 min': a time rounded as a progress line or a run-time sentence needs it."""
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    minutes = round(seconds / 60)
+    return f"{minutes} min" if minutes < 60 else f"{minutes // 60} h {minutes % 60:02d} min"
+
+
 def build_platforms(stages: list[dict[str, Any]]) -> dict[str, Any]:
     """The distinct numerical platforms the experiment stages ran on (one, when the build was uniform)."""
     platforms = {dumps_json(stage["environment"]["platform"]): stage["environment"]["platform"]

@@ -16,11 +16,10 @@ import numpy as np  # noqa: E402
 import yaml  # noqa: E402
 
 from medal.aggregate import read_csv  # noqa: E402
-from medal.config import SWEEP_SETTINGS  # noqa: E402
+from medal.design import SWEEP_SETTINGS, STAGE_TIMING_FILE, run_file_name  # noqa: E402
 from medal.environment import build_platforms, build_versions, stage_records  # noqa: E402
 from medal.fileio import load_npz, read_json, write_json_atomic, write_text_atomic  # noqa: E402
 from medal.metrics import METRIC_LABELS  # noqa: E402
-from medal.runner import STAGE_TIMING_FILE, run_file_name  # noqa: E402
 from medal.tables import (  # noqa: E402
     ESTIMATOR_LABELS, LEARNER_LABELS, QUERY_GRID_IMAGES, QUERY_GRID_SEED, SETTING_LABELS, STRATEGY_LABELS, _num, _value_label,
     aulc_table, class_balance_table, class_recall_table, conclusion_text, data_description, datasets_table, environment_table,

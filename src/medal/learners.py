@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, Callable
 
 import numpy as np
-from sklearn.base import ClassifierMixin
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.calibration import CalibratedClassifierCV
 from sklearn.ensemble import RandomForestClassifier
+from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LogisticRegression, SGDClassifier
+from sklearn.model_selection import StratifiedKFold
 from sklearn.naive_bayes import GaussianNB
 from sklearn.neural_network import MLPClassifier
 from sklearn.svm import SVC
+from sklearn.utils.validation import check_is_fitted
 from skactiveml.classifier import SklearnClassifier
 
 from medal.errors import UserError
@@ -38,8 +43,56 @@ def _random_forest(random_state: int, **params: Any) -> ClassifierMixin:
     return RandomForestClassifier(random_state=random_state, **params)
 
 
+class CalibratedSVC(ClassifierMixin, BaseEstimator):
+    """An RBF support-vector machine with Platt-scaled (sigmoid) probabilities.
+
+    scikit-learn deprecates ``SVC(probability=True)`` (removed in 1.11) for
+    ``CalibratedClassifierCV(SVC(), method="sigmoid", ensemble=False)``, whose folds need labelled
+    samples of every class. Active learning starts from a few labels, so the number of stratified
+    folds is ``min(folds, smallest class count)``; while a class has a single labelled sample no
+    fold split is possible, and the sigmoid is fitted on the training decision values instead.
+    """
+
+    _parameter_constraints: dict = {
+        **{key: SVC._parameter_constraints[key] for key in ("C", "gamma", "class_weight", "random_state")},
+        "folds": [int],
+    }
+
+    def __init__(self, C: float = 1.0, gamma: str | float = "scale", class_weight: Any = None, folds: int = 5,
+                 random_state: int | None = None):
+        self.C = C
+        self.gamma = gamma
+        self.class_weight = class_weight
+        self.folds = folds
+        self.random_state = random_state
+
+    def fit(self, X: np.ndarray, y: np.ndarray) -> "CalibratedSVC":
+        """Fit the SVM and its sigmoid calibration on the labelled samples."""
+        self._validate_params()
+        svc = SVC(kernel="rbf", C=self.C, gamma=self.gamma, class_weight=self.class_weight)
+        smallest = int(np.unique(y, return_counts=True)[1].min())
+        if smallest >= 2:
+            cv = StratifiedKFold(min(self.folds, smallest), shuffle=True, random_state=self.random_state)
+            self.calibrated_ = CalibratedClassifierCV(svc, method="sigmoid", cv=cv, ensemble=False).fit(X, y)
+        else:
+            in_sample = [(np.arange(len(y)), np.arange(len(y)))]  # one "split": the sigmoid sees the training decisions
+            self.calibrated_ = CalibratedClassifierCV(
+                FrozenEstimator(svc.fit(X, y)), method="sigmoid", cv=in_sample, ensemble=False).fit(X, y)
+        self.classes_ = self.calibrated_.classes_
+        return self
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        """Calibrated class probabilities."""
+        check_is_fitted(self)
+        return self.calibrated_.predict_proba(X)
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """The class of highest calibrated probability."""
+        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+
+
 def _svm_rbf(random_state: int, **params: Any) -> ClassifierMixin:
-    return SVC(kernel="rbf", probability=True, random_state=random_state, **params)
+    return CalibratedSVC(random_state=random_state, **params)
 
 
 # Estimator factories by the name used in params.yaml, with whether they offer partial_fit.
@@ -87,16 +140,45 @@ class Learner:
             self._factory(random_state, **self.params), classes=classes, random_state=random_state
         )
 
+    def _checked(self, clf: SklearnClassifier, fit: Callable[[], Any]) -> None:
+        """Run ``fit`` and raise a :class:`UserError` if the estimator failed.
+
+        scikit-activeml's wrapper catches an estimator's exception and falls back to predicting the
+        class priors with a warning only; here such a failure stops the run instead. Other warnings
+        pass through.
+        """
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            fit()
+        failures = [w for w in caught if "could not be fitted" in str(w.message)]
+        for w in caught:
+            if w not in failures:
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        if not clf.is_fitted_:
+            message = str(failures[0].message) if failures else "unknown cause"
+            cause = message.split("because of '", 1)[-1].split("'. Therefore", 1)[0].rstrip(".")
+            raise UserError(f"learner '{self.name}' ({self.estimator}) failed to fit: {cause}; "
+                            f"fix learners.{self.name} in params.yaml")
+
     def update(self, clf: SklearnClassifier, X: np.ndarray, y: np.ndarray, new: np.ndarray) -> None:
         """Update ``clf`` after the samples ``new`` were labelled; ``y`` holds NaN for unlabelled samples."""
         if self.update_mode == "fit":
-            clf.fit(X, y)
+            self._checked(clf, lambda: clf.fit(X, y))
         else:
             for _ in range(self.epochs):
-                clf.partial_fit(X[new], y[new])
+                self._checked(clf, lambda: clf.partial_fit(X[new], y[new]))
 
     def fit_full(self, X: np.ndarray, y: np.ndarray, classes: np.ndarray, random_state: int) -> SklearnClassifier:
         """The reference model: the estimator fitted on the whole labelled pool."""
         clf = self.make(classes, random_state)
-        clf.fit(X, y)
+        self._checked(clf, lambda: clf.fit(X, y))
         return clf
+
+
+def check_estimator_params(name: str, spec: dict[str, Any]) -> None:
+    """Build a learner's estimator and let scikit-learn validate its parameter names and values."""
+    factory, _ = ESTIMATORS[spec["estimator"]]
+    try:
+        factory(0, **(spec.get("params") or {}))._validate_params()
+    except (TypeError, ValueError) as exc:
+        raise UserError(f"params.yaml: learners.{name}.params: {str(exc).rstrip('.')}; see scikit-learn's documentation") from None

@@ -12,6 +12,7 @@ import os
 import shutil
 import sys
 import tempfile
+import threading
 import time
 import warnings
 from contextlib import ExitStack, suppress
@@ -26,7 +27,8 @@ from sklearn.exceptions import ConvergenceWarning
 from threadpoolctl import threadpool_limits
 
 from medal.config import check_protocol_fits
-from medal.environment import numerical_platform, run_environment
+from medal.design import STAGE_TIMING_FILE, learners_for, run_file_name, sweep_value_name, sweep_values
+from medal.environment import format_duration, numerical_platform, run_environment
 from medal.errors import UserError
 from medal.fileio import UMASK, dumps_json, load_npz, md5_file, read_json, write_json_atomic, write_text_atomic
 from medal.learners import Learner
@@ -38,18 +40,9 @@ from medal.strategies import Strategy
 # Environment variable that sends runs to a Dask scheduler; it overrides ``compute.dask_scheduler``.
 DASK_SCHEDULER_ENV = "MEDAL_DASK_SCHEDULER"
 DASK_CONNECT_TIMEOUT = "30s"
-# In a timings folder, beside the per-run files: the stage's wall time, parallelism and reused runs.
-STAGE_TIMING_FILE = "_stage.json"
-
-
-def run_file_name(learner: str, seed: int) -> str:
-    """File name of one run's results inside a (dataset, strategy) folder."""
-    return f"{learner}-seed{seed}.json"
-
-
-def learners_for(study: dict[str, Any], strategy: str) -> list[str]:
-    """The learners a strategy runs with: all of them for the learner comparison's strategies, else the main learner."""
-    return list(study["learners"]) if strategy in study["learner_strategies"] else [study["main_learner"]]
+# How often a local worker checks that the process that started it is still alive.
+PARENT_POLL_SECONDS = 0.5
+_WATCHING = False
 
 
 @dataclass(frozen=True)
@@ -100,23 +93,45 @@ def fingerprint(task: RunTask, inputs: dict[str, str]) -> str:
     return hashlib.sha256(dumps_json(content).encode()).hexdigest()
 
 
+def _watch_parent(parent_pid: int) -> None:
+    """In a worker process: end it within a second of its parent's death (a ``kill -9`` of the stage
+    leaves no worker computing for minutes). Started once per process."""
+    global _WATCHING
+    if _WATCHING or os.getpid() == parent_pid:
+        return
+    _WATCHING = True
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(PARENT_POLL_SECONDS)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="medal-parent-watch", daemon=True).start()
+
+
 def _run_one(
-    params: dict[str, Any], data: dict[str, np.ndarray], task: RunTask
+    params: dict[str, Any], data: dict[str, np.ndarray], task: RunTask, parent_pid: int | None = None
 ) -> tuple[str, dict[str, Any], list[dict[str, float]], float, dict[str, Any]]:
     """Run one task with a single BLAS/OpenMP thread (runs go in parallel instead); also return the
-    numerical platform it ran on, which the caller checks against its own.
+    numerical platform it ran on, which the caller checks against its own. ``parent_pid``: the local
+    process that dispatched it, whose death ends this worker (None on a Dask cluster).
 
     Convergence warnings are silenced: on a few dozen labels an iterative learner often stops at its
     iteration limit, which is part of the protocol, and thousands of such lines would bury the progress.
     """
+    if parent_pid is not None:
+        _watch_parent(parent_pid)
     start = time.perf_counter()
     with threadpool_limits(limits=1), warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         learner = Learner.from_params(task.learner, params["learners"][task.learner])
         query = Strategy.from_params(task.strategy, params["strategies"][task.strategy], random_state=task.seed)
-        result = run_active_learning(
-            data["X_pool"], data["y_pool"], data["X_test"], data["y_test"], learner, query, task.protocol, task.seed
-        )
+        try:
+            result = run_active_learning(
+                data["X_pool"], data["y_pool"], data["X_test"], data["y_test"], learner, query, task.protocol, task.seed
+            )
+        except UserError as exc:
+            raise UserError(f"{task.header['dataset']}, seed {task.seed}: {exc}") from None
     seconds = time.perf_counter() - start
     return task.path, {**task.header, "cycles": result.cycles}, result.timings, seconds, numerical_platform()
 
@@ -207,20 +222,24 @@ def run_tasks(
               file=sys.stderr, flush=True)
     with ExitStack() as stack:
         n_jobs = _backend(stack, params)
+        parent = None if dask_scheduler(params) else os.getpid()
         runs: Iterator = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(
-            delayed(_run_one)(params, data[task.data], task) for task in pending
+            delayed(_run_one)(params, data[task.data], task, parent) for task in pending
         )
         # Results come back to this process, which keeps each one at once (workers need no shared disk).
         by_path = {task.path: task for task in pending}
-        for done, (path, result, timings, seconds, platform) in enumerate(runs, start=len(tasks) - len(pending) + 1):
+        computing = time.perf_counter()
+        for finished, (path, result, timings, seconds, platform) in enumerate(runs, start=1):
             check_same_platform(numerical_platform(), platform)
             task = by_path[path]
             records[task.path] = {"fingerprint": digests[task.path], "result": result, "timings": timings}
             write_json_atomic(outputs.scratch / task.path, records[task.path])
             last = result["cycles"][-1]
+            left = (time.perf_counter() - computing) / finished * (len(pending) - finished)
             print(
-                f"[{tag}] {done}/{len(tasks)} {task.strategy} {task.learner} seed {task.seed}: "
-                f"{metric} {last[metric]:.3f} at {last['labels']} labels ({seconds:.1f} s)",
+                f"[{tag}] {len(tasks) - len(pending) + finished}/{len(tasks)} {task.strategy} {task.learner} "
+                f"seed {task.seed}: {metric} {last[metric]:.3f} at {last['labels']} labels ({seconds:.1f} s; "
+                f"about {format_duration(left)} left)",
                 file=sys.stderr,
                 flush=True,
             )
@@ -258,17 +277,6 @@ def run_strategy(params: dict[str, Any], dataset: str, strategy: str, prepared: 
     data = load_npz(prepared)
     check_protocol_fits(params, dataset, data["y_pool"])
     run_tasks(params, {"prepared": data}, tasks, {"prepared": md5_file(prepared)}, outputs, f"{dataset}/{strategy}")
-
-
-def sweep_value_name(value: Any) -> str:
-    """Folder name of one sweep value: the representation's name, or the number as written."""
-    return str(value)
-
-
-def sweep_values(params: dict[str, Any], setting: str) -> list[Any]:
-    """The values a sweep tries, in ``params.yaml`` order (representation names for ``representation``)."""
-    values = params["sweeps"]["settings"][setting]
-    return list(values) if setting == "representation" else values
 
 
 def run_sweep(
@@ -317,7 +325,13 @@ def run_reference(params: dict[str, Any], dataset: str, prepared: Path, out: Pat
         learner = Learner.from_params(learner_name, params["learners"][learner_name])
         reference[learner_name] = []
         for seed in range(params["al"]["seeds"]):
-            clf = learner.fit_full(data["X_pool"], data["y_pool"], classes, random_state=seed)
+            # As in the runs: an iterative learner stopping at its iteration limit is part of its settings.
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                try:
+                    clf = learner.fit_full(data["X_pool"], data["y_pool"], classes, random_state=seed)
+                except UserError as exc:
+                    raise UserError(f"{dataset}, seed {seed}: {exc}") from None
             scores = evaluate(data["y_test"], clf.predict(data["X_test"]), clf.predict_proba(data["X_test"]), classes)
             reference[learner_name].append({"seed": seed, **scores})
     write_json_atomic(out, {"dataset": dataset, "pool_size": int(len(data["y_pool"])), "learners": reference})

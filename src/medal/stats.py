@@ -34,6 +34,36 @@ def aulc(labels: Sequence[float], scores: Sequence[float]) -> float:
     return float(np.trapezoid(y, x) / (x[-1] - x[0]))
 
 
+def order_statistic_rank(n: int, confidence: float = 0.95) -> int | None:
+    """The rank k (1-based) such that [x_(k), x_(n+1-k)] is a distribution-free CI for the median of n
+    values with coverage >= ``confidence`` (from the binomial distribution of how many fall below it);
+    None when n is too small for that coverage."""
+    k = int(stats.binom.ppf((1 - confidence) / 2, n, 0.5))
+    while k >= 1 and 2 * stats.binom.cdf(k - 1, n, 0.5) > 1 - confidence:
+        k -= 1
+    return k if k >= 1 else None
+
+
+def censored_median(values: Sequence[float | None], confidence: float = 0.95) -> tuple[float, float, float]:
+    """Median and distribution-free 95 % CI of values of which some are right-censored (None: more
+    than every observed value, e.g. labels to a target the run never reached within its budget).
+
+    Every censored value lies beyond every observed one, so the Kaplan–Meier estimate is the
+    empirical distribution with the censored values at the top: the median and the order-statistic
+    CI are those of the values with censored ones as +inf. A median or bound that falls on a censored
+    value is +inf ("more than the budget"); NaN bounds when there are too few values for the coverage.
+    """
+    x = np.sort([math.inf if v is None else float(v) for v in values])
+    n = len(x)
+    if n == 0:
+        return math.nan, math.nan, math.nan
+    median = float(x[(n - 1) // 2]) if n % 2 else float((x[n // 2 - 1] + x[n // 2]) / 2)
+    k = order_statistic_rank(n, confidence)
+    if k is None:
+        return median, math.nan, math.nan
+    return median, float(x[k - 1]), float(x[n - k])
+
+
 def labels_to_target(labels: Sequence[int], scores: Sequence[float], target: float) -> int | None:
     """The first label count at which the score reaches ``target``, or None if it never does."""
     for n_labels, score in zip(labels, scores):

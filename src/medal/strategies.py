@@ -50,9 +50,13 @@ from medal.errors import UserError
 
 
 class DensityWeightedEntropy(SingleAnnotatorPoolQueryStrategy):
-    """Information density (Settles & Craven 2008): entropy times mean cosine similarity to the pool, to the power beta.
+    """Information density (Settles & Craven 2008): entropy times the mean similarity to the pool, to the power beta.
 
-    Uncertain samples in dense regions of the pool are preferred over uncertain outliers.
+    Uncertain samples in dense regions of the pool are preferred over uncertain outliers. The
+    similarity is the cosine shifted to [0, 1], (1 + cos) / 2: on centred features (PCA, standardised)
+    cosines are negative for about half the pairs, and clipping the mean cosine at zero, as a plain
+    cosine density must, would give half the pool a utility of zero. The shift keeps the order of the
+    mean cosines, so the density ranks samples as the original does.
     Written here because scikit-activeml has no density-weighted strategy; it follows the
     library's query interface, so ``SubSamplingWrapper`` can wrap it.
     """
@@ -62,12 +66,12 @@ class DensityWeightedEntropy(SingleAnnotatorPoolQueryStrategy):
         self.beta = beta
 
     def _density(self, X: np.ndarray) -> np.ndarray:
-        """Mean cosine similarity of each row to all rows, in linear time: with unit rows u_i it is
-        u_i · mean_j(u_j), so the n × n similarity matrix is never formed (80 GB for a 100k pool).
-        The pool does not change during a run: it is computed once."""
+        """Mean shifted cosine similarity (1 + cos) / 2 of each row to all rows, in linear time: with unit
+        rows u_i the mean cosine is u_i · mean_j(u_j), so the n × n similarity matrix is never formed
+        (80 GB for a 100k pool). The pool does not change during a run: it is computed once."""
         if getattr(self, "_density_of", None) is not X:
             unit = normalize(X)
-            self._density_of, self._density_values = X, np.clip(unit @ unit.mean(axis=0), 0, None)
+            self._density_of, self._density_values = X, (1 + unit @ unit.mean(axis=0)) / 2
         return self._density_values
 
     def utilities(self, X: np.ndarray, proba: np.ndarray) -> np.ndarray:

@@ -13,12 +13,13 @@ from typing import Any
 
 import numpy as np
 
-from medal.aggregate import BASELINE, percent_key, strategies_for
+from medal.aggregate import percent_key
+from medal.design import BASELINE, run_file_name, strategies_for, sweep_values
 from medal.blas import PINNED_KERNEL, REQUIRED_FLAGS
-from medal.environment import RUN_PACKAGES
+from medal.environment import RUN_PACKAGES, format_duration
+from medal.learners import CalibratedSVC
 from medal.fileio import read_json
 from medal.metrics import METRIC_LABELS
-from medal.runner import run_file_name, sweep_values
 from medal.stats import ALPHA
 
 STRATEGY_LABELS = {
@@ -153,8 +154,9 @@ def datasets_table(params: dict[str, Any], provenance: dict[str, dict[str, Any]]
         copy = {"mirror": "GitHub mirror", "official": "Zenodo (official)", "bundled": "scikit-learn bundled"}[p["variant"]]
         classes = " / ".join(p["class_names"])
         rows.append([p["title"], p["modality"], classes, str(sum(pool)), balance, str(sum(test)), copy, f"`{p['canonical_md5'][:8]}`"])
-    header = ["Dataset", "Modality", "Classes", "Pool", "Pool per class", "Test", "Copy used", "md5"]
-    caption = "Datasets as used in this study, computed from the canonical data files; md5: first digits of the canonical file's checksum."
+    header = ["Dataset", "Modality", "Classes", "Pool", "Pool per class", "Test", "Copy used", "Canonical md5"]
+    caption = ("Datasets as used in this study, computed from the canonical data files; canonical md5: first digits of "
+               "the checksum of the canonical file the fetch stage writes (the source file's md5 is in the text).")
     return markdown_table(header, rows, caption, "tbl-datasets", text_columns=3)
 
 
@@ -227,23 +229,29 @@ def learners_table(params: dict[str, Any], provenance: dict[str, dict[str, Any]]
     return markdown_table(header, rows, caption, "tbl-learners", text_columns=1)
 
 
-def _needed_cell(row: dict[str, str]) -> str:
+def _needed_cell(row: dict[str, str], budget: int) -> str:
+    """Median [95 % CI] labels needed, '> budget' where the median or a bound lies beyond it, and the
+    share of seeds that reached the target when not all did."""
     reached, seeds = int(row["reached"]), int(row["seeds"])
     if reached == 0:
-        return "not reached"
-    text = fmt_ci(_num(row["labels"]), _num(row["labels_low"]), _num(row["labels_high"]), 0)
+        return f"> {budget} (0/{seeds})"
+
+    def number(value: float) -> str:
+        return f"> {budget}" if value == math.inf else f"{value:.0f}"
+
+    median, low, high = _num(row["labels"]), _num(row["labels_low"]), _num(row["labels_high"])
+    text = number(median) if math.isnan(low) else f"{number(median)} [{number(low)}, {number(high)}]"
     return text if reached == seeds else f"{text} ({reached}/{seeds})"
 
 
 def _saving_cell(row: dict[str, str]) -> str:
-    pairs, seeds = int(row["saving_pairs"]), int(row["seeds"])
+    """Median [95 % CI] labels saved versus random and the percentage, with how many pairs are bounds."""
     if row["strategy"] == BASELINE:
         return "(baseline)"
-    if pairs == 0:
-        return "n/a"
     images = fmt_ci(_num(row["saving"]), _num(row["saving_low"]), _num(row["saving_high"]), 0)
     text = f"{images}; {_num(row['saving_pct']):.0f} %"
-    return text if pairs == seeds else f"{text} ({pairs}/{seeds})"
+    bounded = int(row["saving_bounded"])
+    return text if bounded == 0 else f"{text} ({bounded}/{row['seeds']} bounds)"
 
 
 def labels_table(params: dict[str, Any], provenance: dict[str, dict[str, Any]], targets: list[dict[str, str]]) -> str:
@@ -253,18 +261,21 @@ def labels_table(params: dict[str, Any], provenance: dict[str, dict[str, Any]], 
     keys = [percent_key(f) for f in params["evaluation"]["target_fractions"]]
     rows = [
         [provenance[d]["title"] if i == 0 else "", label(s, STRATEGY_LABELS),  # the dataset named once per group
-         *(cell(by_key[(d, s, k)]) for k in keys for cell in (_needed_cell, _saving_cell))]
+         *(cell for k in keys
+           for cell in (_needed_cell(by_key[(d, s, k)], params["al"]["budget"]), _saving_cell(by_key[(d, s, k)])))]
         for d in study["datasets"]
         for i, s in enumerate(study["strategies"])
     ]
     header = ["Dataset", "Strategy", *(f"{title} {k}\u00a0%" for k in keys for title in ("Needed", "Saved"))]
     caption = (
-        f"Labels a doctor must give to reach {join_names([k + ' %' for k in keys])} of the full-pool score with "
-        f"{in_sentence(label(study['main_learner'], LEARNER_LABELS))}. Needed: mean [95 % CI] over seeds; where not every "
-        f"seed reached the target within {params['al']['budget']} labels, the share that did is in parentheses and the mean "
-        "is over those seeds. Saved: labels saved versus random sampling over seeds where both reached the target, "
-        "mean [95 % CI] of the per-seed difference in images, and the total saved in percent of what random sampling "
-        "needed on those seeds; positive means fewer labels than random."
+        f"Labels queried from the (simulated) oracle to reach {join_names([k + ' %' for k in keys])} of the full-pool score with "
+        f"{in_sentence(label(study['main_learner'], LEARNER_LABELS))}. Needed: median [95 % CI] over all seeds; a seed "
+        f"that did not reach the target within {params['al']['budget']} labels counts as needing more (censored), so a "
+        f"median or bound beyond the budget reads > {params['al']['budget']}, and the share of seeds that reached the "
+        "target is in parentheses. Saved: labels saved versus random sampling, paired by seed over all seeds, median "
+        "[95 % CI] of the per-seed difference in images and the total in percent of what random sampling needed; an "
+        "unreached run counts as needing one batch past the budget, so such a pair's saving is a bound (their number is "
+        "in parentheses); positive means fewer labels than random. CIs from order statistics (distribution-free)."
     )
     return markdown_table(header, rows, caption, "tbl-labels", text_columns=2)
 
@@ -544,7 +555,7 @@ def conclusion_text(
     top = max(savings, key=lambda r: _num(r["saving"])) if savings else None
     if top is not None:
         sentences.append(
-            f"The largest mean saving to reach {middle} % of the full-pool score was "
+            f"The largest median saving to reach {middle} % of the full-pool score was "
             f"{fmt_ci(_num(top['saving']), _num(top['saving_low']), _num(top['saving_high']), 0)} labels, by "
             f"{in_sentence(label(top['strategy'], STRATEGY_LABELS))} on {provenance[top['dataset']]['title']} (@tbl-labels)."
         )
@@ -574,7 +585,7 @@ def sweep_text(params: dict[str, Any], provenance: dict[str, dict[str, Any]], sw
             rows = [r for r in sweeps if r["dataset"] == dataset and r["setting"] == setting and r["strategy"] == strategy]
             parts = [
                 f"{fmt_ci(_num(r['vs_random']), _num(r['vs_random_low']), _num(r['vs_random_high']))} at "
-                f"{_value_label(setting, r['value'])} (p = {_num(r['p_wilcoxon']):.2g})"
+                f"{_value_label(setting, r['value'])} (Holm-adjusted p = {_num(r['p_holm']):.2g})"
                 for r in rows
             ]
             sentences.append(
@@ -622,7 +633,7 @@ def provenance_text(params: dict[str, Any], provenance: dict[str, dict[str, Any]
             sentences.append(f"{p['title']} is the copy bundled with scikit-learn (canonical md5 `{p['canonical_md5']}`).")
             continue
         source = "the official Zenodo file" if p["variant"] == "official" else "a copy from a public GitHub repository, not the official Zenodo file,"
-        text = f"{p['title']} was read from {source} with md5 `{p['source_md5']}`."
+        text = f"{p['title']} was read from {source} with source-file md5 `{p['source_md5']}` (the canonical file made from it is in @tbl-datasets)."
         differences = []
         for split in ("train", "val", "test"):
             got, official = p["counts"][split], p["official_counts"][split]
@@ -705,6 +716,7 @@ def variables(params: dict[str, Any], provenance: dict[str, dict[str, Any]]) -> 
         "primary_metric": METRIC_LABELS[params["evaluation"]["primary_metric"]].lower(),
         "n_datasets": len(params["study"]["datasets"]),
         "blas_kernel": PINNED_KERNEL,
+        "svm_folds": CalibratedSVC().folds,
         "blas_processors": f"x86-64 processor with {join_names(sorted(flag.upper() for flag in REQUIRED_FLAGS))}",
         "dataset_list": join_names([provenance[d]["title"] for d in params["study"]["datasets"]]),
         "grid": {
@@ -798,11 +810,6 @@ def environment_table(records: list[dict[str, Any]], renderer_versions: dict[str
     return markdown_table(["Item", "Value"], rows, caption, "tbl-environment", text_columns=2)
 
 
-def _duration(seconds: float) -> str:
-    minutes = round(seconds / 60)
-    return f"{minutes // 60} h {minutes % 60} min" if minutes >= 60 else f"{minutes} min"
-
-
 def runtime_text(records: list[dict[str, Any]]) -> str:
     """One sentence on the experiment stages' wall time and parallelism in this build."""
     if not records:
@@ -814,7 +821,7 @@ def runtime_text(records: list[dict[str, Any]]) -> str:
     })
     sentence = (
         f"In this build the {len(records)} experiment stages ran {runs} active-learning runs in "
-        f"{_duration(sum(r['wall_seconds'] for r in records))} of wall time, each stage on {' or '.join(workers)}"
+        f"{format_duration(sum(r['wall_seconds'] for r in records))} of wall time, each stage on {' or '.join(workers)}"
     )
     if reused:
         sentence += f"; {reused} runs were kept from an interrupted earlier attempt and not recomputed"

@@ -1,0 +1,46 @@
+"""The study's design and file layout, shared by the stages that run it and those that read it: which
+learners and strategies run together, which values a sweep tries, and where each run's file goes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+# The strategy every other one is compared with.
+BASELINE = "random"
+# The protocol settings a sweep can vary, one at a time.
+SWEEP_SETTINGS = ("batch_size", "initial_labels", "label_noise", "representation")
+# In a timings folder, beside the per-run files: the stage's wall time, parallelism and reused runs.
+STAGE_TIMING_FILE = "_stage.json"
+
+
+def run_file_name(learner: str, seed: int) -> str:
+    """File name of one run's results inside a (dataset, strategy) folder."""
+    return f"{learner}-seed{seed}.json"
+
+
+def learners_for(study: dict[str, Any], strategy: str) -> list[str]:
+    """The learners a strategy runs with: all of them for the learner comparison's strategies, else the main learner."""
+    return list(study["learners"]) if strategy in study["learner_strategies"] else [study["main_learner"]]
+
+
+def strategies_for(study: dict[str, Any], learner: str) -> list[str]:
+    """The strategies run with ``learner``, in study order: all of them for the main learner."""
+    return [strategy for strategy in study["strategies"] if learner in learners_for(study, strategy)]
+
+
+def sweep_value_name(value: Any) -> str:
+    """Folder name of one sweep value: the representation's name, or the number as written."""
+    return str(value)
+
+
+def sweep_values(params: dict[str, Any], setting: str) -> list[Any]:
+    """The values a sweep tries, in ``params.yaml`` order (representation names for ``representation``)."""
+    values = params["sweeps"]["settings"][setting]
+    return list(values) if setting == "representation" else values
+
+
+def sweep_dir(sweeps_dir: Path, dataset: str, setting: str, strategy: str) -> Path:
+    """Folder of one sweep stage's runs: one sub-folder per value."""
+    return sweeps_dir / dataset / setting / strategy

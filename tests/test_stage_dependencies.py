@@ -1,0 +1,81 @@
+"""dvc.yaml lists, for every stage, each project module its command reaches (derived from the imports),
+so that editing one reruns every stage whose output it can change."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import yaml
+
+from conftest import ROOT
+
+PACKAGE = ROOT / "src" / "medal"
+# Modules that cannot change a stage's output, left out of dvc.yaml on purpose so that editing them
+# reruns nothing (and not followed to what they import): argument parsing (cli), the params schema
+# and its messages (config), error and file plumbing (errors, fileio), and the package marker, whose
+# only work is blas.pin_kernel (a listed dependency of every stage that computes).
+PLUMBING = {"cli", "config", "errors", "fileio", "__init__"}
+# Per stage, modules whose only effect there is a wall-clock output: the experiment stages record
+# the machine and time (environment) in data/timings, which may differ on every rebuild anyway.
+WALL_CLOCK_ONLY = {"reference": {"environment"}, "al": {"environment"}, "sweep": {"environment"}}
+
+
+def _imports(node: ast.AST) -> set[str]:
+    """Project modules imported anywhere inside ``node`` (``from medal.x import ...`` and ``import medal.x``)."""
+    found = set()
+    for child in ast.walk(node):
+        if isinstance(child, ast.ImportFrom) and child.module and child.module.startswith("medal."):
+            found.add(child.module.split(".")[1])
+        elif isinstance(child, ast.Import):
+            found |= {alias.name.split(".")[1] for alias in child.names if alias.name.startswith("medal.")}
+    return found
+
+
+def _reached(start: set[str], skip: set[str]) -> set[str]:
+    """``start`` and every project module it imports, transitively, not following the ``skip`` modules."""
+    seen, todo = set(), set(start)
+    while todo:
+        module = todo.pop()
+        if module in seen:
+            continue
+        seen.add(module)
+        if module not in skip:
+            todo |= _imports(ast.parse((PACKAGE / f"{module}.py").read_text()))
+    return seen
+
+
+def _command_modules(command: str, skip: set[str]) -> set[str]:
+    """What ``medal <command>`` runs: cli's top-level imports and the imports of its cmd_ function, transitively."""
+    tree = ast.parse((PACKAGE / "cli.py").read_text())
+    function = next(node for node in tree.body if isinstance(node, ast.FunctionDef) and node.name == f"cmd_{command}")
+    top_level = set().union(*(_imports(node) for node in tree.body if isinstance(node, (ast.Import, ast.ImportFrom))))
+    return _reached(top_level | _imports(function), skip)
+
+
+def _stages() -> dict[str, dict]:
+    return yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+
+
+def test_every_stage_depends_on_the_modules_its_command_reaches():
+    missing = {}
+    for name, stage in _stages().items():
+        stage = stage.get("do", stage)
+        command = stage["cmd"].split()[1]
+        listed = {Path(dep).stem for dep in stage.get("deps", []) if dep.startswith("src/medal/")}
+        skip = PLUMBING | WALL_CLOCK_ONLY.get(name, set())
+        needed = _command_modules(command, skip) - skip
+        if needed - listed:
+            missing[name] = sorted(needed - listed)
+    assert not missing, f"add these modules to the stages' deps in dvc.yaml: {missing}"
+
+
+def test_plumbing_modules_exist_and_stage_modules_are_not_plumbing():
+    assert {f"{m}.py" for m in PLUMBING} <= {p.name for p in PACKAGE.glob("*.py")}
+    assert "blas" not in PLUMBING and "runner" not in PLUMBING
+
+
+def test_the_check_follows_imports_through_the_package(tmp_path):
+    # aggregate reaches stats and conclusions; a stage that listed only aggregate.py would miss them.
+    assert {"aggregate", "stats", "conclusions", "design", "metrics"} <= _command_modules("aggregate", PLUMBING)
+    assert "datasets" not in _command_modules("aggregate", PLUMBING)
