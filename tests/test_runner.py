@@ -68,6 +68,22 @@ def test_dask_cluster_gives_the_local_results(small, tmp_path, monkeypatch):
     assert distributed == local
 
 
+def test_on_a_cluster_each_run_is_one_task_even_with_a_parallel_learner(small, tmp_path, monkeypatch):
+    from dask.distributed import LocalCluster, get_task_stream
+
+    params, prepared = small
+    params["study"]["learners"] = ["random_forest"]
+    params["learners"]["random_forest"]["params"] = {"n_estimators": 20}
+    with LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster:
+        monkeypatch.setenv(runner.DASK_SCHEDULER_ENV, cluster.scheduler_address)
+        from dask.distributed import Client
+
+        with Client(cluster.scheduler_address) as client, get_task_stream(client) as stream:
+            _run(params, prepared, tmp_path / "dask")
+    # Two seeds: at most one task per run (joblib may batch runs), not one per tree of every forest fit.
+    assert 1 <= len(stream.data) <= params["al"]["seeds"], [task["key"] for task in stream.data][:5]
+
+
 def test_unreachable_dask_scheduler_is_a_clear_error(small, tmp_path, monkeypatch):
     params, prepared = small
     monkeypatch.setenv(runner.DASK_SCHEDULER_ENV, "tcp://127.0.0.1:9")

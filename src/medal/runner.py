@@ -122,7 +122,9 @@ def _run_one(
     if parent_pid is not None:
         _watch_parent(parent_pid)
     start = time.perf_counter()
-    with threadpool_limits(limits=1), warnings.catch_warnings():
+    # Sequential inside the run: on a Dask worker joblib inherits the client's Dask backend, and a
+    # random forest would send each of its trees back to the cluster as a task of its own.
+    with threadpool_limits(limits=1), parallel_config(backend="sequential"), warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         learner = Learner.from_params(task.learner, params["learners"][task.learner])
         query = Strategy.from_params(task.strategy, params["strategies"][task.strategy], random_state=task.seed)
