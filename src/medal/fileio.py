@@ -97,7 +97,8 @@ def load_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
     """Load every array of an ``.npz`` into memory, refusing pickled objects; a missing, truncated or
     corrupted file is a :class:`UserError` that names it."""
     try:
-        with np.load(path, allow_pickle=False) as archive:
+        # Our own handle, so that a truncated file is closed too (np.load leaves it open when the zip is broken).
+        with open(path, "rb") as handle, np.load(handle, allow_pickle=False) as archive:
             return {name: archive[name] for name in archive.files}
     except FileNotFoundError:
         raise UserError(f"{path}: not found; run dvc repro, which builds it") from None
