@@ -186,11 +186,12 @@ def test_sigkill_midway_then_rerun_computes_only_the_missing_runs(small, tmp_pat
     while len(list(partial.glob("*.json"))) < 2 and killed.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
     os.killpg(killed.pid, signal.SIGKILL)
-    killed.wait()
+    killed.communicate()  # waits and closes the pipes
     kept = {p.name: p.read_bytes() for p in partial.glob("*.json")}
     assert 2 <= len(kept) < 8, "the stage should die part-way"
     assert not (tmp_path / "killed" / "data" / "runs").exists()
-    assert clean.wait() == 0
+    clean.communicate()
+    assert clean.returncode == 0
     rerun = _medal_al(tmp_path / "killed")
     _, err = rerun.communicate()
     assert rerun.returncode == 0, err
@@ -236,6 +237,8 @@ def test_workers_end_with_their_stage_after_sigkill(small, tmp_path):
     assert workers and stage.poll() is None, "the stage should be computing in worker processes"
     os.kill(stage.pid, signal.SIGKILL)  # the stage only, as an OOM killer would: not its process group
     stage.wait()
+    stage.stdout.close()  # not communicate(): surviving workers would hold the pipes open
+    stage.stderr.close()
     deadline = time.monotonic() + 5 * runner.PARENT_POLL_SECONDS + 2
     alive = workers
     while alive and time.monotonic() < deadline:
