@@ -461,6 +461,12 @@ def markdown(results: dict[str, Any]) -> str:
 PARTS = ("loop_overhead", "update_modes", "scaling", "parallel", "incremental", "memory", "blas_kernel")
 
 
+def missed_targets(results: dict[str, Any]) -> list[str]:
+    """The parts (and scaled strategies) whose target was missed."""
+    missed = [part for part in results if isinstance(results[part], dict) and results[part].get("met") is False]
+    return missed + [f"scaling:{r['strategy']}" for r in results.get("scaling", {}).get("rows", []) if not r["met"]]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--only", choices=PARTS, action="append", help="run only these parts (repeatable)")
@@ -490,8 +496,7 @@ def main(argv: list[str] | None = None) -> int:
     results["total_seconds"] = time.perf_counter() - start
     write_text_atomic(args.out, json.dumps(results, indent=1, sort_keys=True) + "\n")
     write_text_atomic(args.out.with_suffix(".md"), markdown(results))
-    missed = [part for part in results if isinstance(results[part], dict) and results[part].get("met") is False]
-    missed += [f"scaling:{r['strategy']}" for r in results.get("scaling", {}).get("rows", []) if not r["met"]]
+    missed = missed_targets(results)
     log(f"wrote {args.out} in {results['total_seconds']:.0f} s; targets missed: {', '.join(missed) or 'none'}")
     return 1 if missed and not quick else 0
 

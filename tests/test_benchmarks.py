@@ -29,6 +29,14 @@ def test_quick_benchmarks_write_results_with_targets(tmp_path):
     assert "Loop overhead" in out.with_suffix(".md").read_text()
 
 
+def test_missed_targets_are_named():
+    bench = _benchmarks()
+    results = {"machine": {}, "parallel": {"met": True}, "loop_overhead": {"met": False},
+               "scaling": {"rows": [{"strategy": "badge", "met": False}, {"strategy": "random", "met": True}]}}
+    assert bench.missed_targets(results) == ["loop_overhead", "scaling:badge"]
+    assert bench.missed_targets({"parallel": {"met": True}}) == []
+
+
 def test_growth_labels():
     bench = _benchmarks()
     assert [bench.growth_label(e) for e in (0.1, 1.0, 1.5, 2.1)] == [

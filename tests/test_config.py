@@ -5,8 +5,11 @@ from medal.config import load_params, validate
 from medal.errors import UserError
 
 
-def test_project_params_are_valid(params):
-    validate(params)
+def test_project_params_are_valid_and_the_check_is_not_vacuous(params):
+    assert validate(params) is None and params["study"]["strategies"]
+    del params["strategies"][params["study"]["strategies"][-1]]  # a study naming an undefined strategy
+    with pytest.raises(UserError, match="in study.strategies"):
+        validate(params)
 
 
 @pytest.mark.parametrize(
