@@ -5,20 +5,38 @@ from __future__ import annotations
 import csv
 import io
 import math
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 
 from medal.conclusions import conclusions
+from medal.design import (
+    BASELINE,
+    SWEEP_SETTINGS,
+    run_file_name,
+    strategies_for,
+    sweep_dir,
+    sweep_value_name,
+    sweep_values,
+)
 from medal.errors import UserError
 from medal.fileio import load_npz, read_json, write_json_atomic, write_text_atomic
 from medal.metrics import METRIC_NAMES
-from medal.design import BASELINE, SWEEP_SETTINGS, run_file_name, strategies_for, sweep_dir, sweep_value_name, sweep_values
 from medal.stats import (
-    aulc, censored_median, drops, friedman_nemenyi, holm, labels_to_target, mean_ci, paired_wilcoxon,
-    stop_when_confident, stop_when_stable,
+    aulc,
+    censored_median,
+    drops,
+    friedman_nemenyi,
+    holm,
+    labels_to_target,
+    mean_ci,
+    paired_wilcoxon,
+    stop_when_confident,
+    stop_when_stable,
 )
+
 
 def _fmt(value: Any) -> str:
     if isinstance(value, float):
@@ -52,9 +70,14 @@ def _series(run: dict[str, Any], metric: str) -> tuple[list[int], list[float]]:
 
 
 def summarise_configuration(
-    runs: list[dict[str, Any]], reference: list[dict[str, float]], metric: str, fractions: list[float], drop_threshold: float
+    runs: list[dict[str, Any]],
+    reference: list[dict[str, float]],
+    metric: str,
+    fractions: list[float],
+    drop_threshold: float,
 ) -> dict[str, Any]:
-    """Per-seed AULC, labels to each target fraction of the full-pool score, and drops of one (dataset, learner, strategy)."""
+    """Per-seed AULC, labels to each target fraction of the full-pool score, and drops of one (dataset, learner,
+    strategy)."""
     per_seed_aulc, finals, drop_counts, largest_drops = [], [], [], []
     per_seed_labels: dict[float, list[int | None]] = {fraction: [] for fraction in fractions}
     for run, ref in zip(runs, reference):
@@ -120,14 +143,20 @@ def target_rows(
                 saving, saving_pct, bounded = paired_saving(baseline, per_seed, beyond_budget)
             else:
                 saving, saving_pct, bounded = (math.nan,) * 3, math.nan, 0
-            rows.append({
-                "dataset": dataset, "learner": learner, "strategy": strategy, "target": percent_key(fraction),
-                "reached": sum(n is not None for n in per_seed), "seeds": summary["seeds"],
-                **dict(zip(("labels", "labels_low", "labels_high"), censored_median(per_seed))),
-                **dict(zip(("saving", "saving_low", "saving_high"), saving)),
-                "saving_pct": saving_pct,
-                "saving_bounded": bounded,
-            })
+            rows.append(
+                {
+                    "dataset": dataset,
+                    "learner": learner,
+                    "strategy": strategy,
+                    "target": percent_key(fraction),
+                    "reached": sum(n is not None for n in per_seed),
+                    "seeds": summary["seeds"],
+                    **dict(zip(("labels", "labels_low", "labels_high"), censored_median(per_seed))),
+                    **dict(zip(("saving", "saving_low", "saving_high"), saving)),
+                    "saving_pct": saving_pct,
+                    "saving_bounded": bounded,
+                }
+            )
     return rows
 
 
@@ -150,12 +179,16 @@ def summary_row(
         return dict(zip((name, low_name, high_name), values))
 
     return {
-        "dataset": dataset, "learner": learner, "strategy": strategy, "metric": metric,
+        "dataset": dataset,
+        "learner": learner,
+        "strategy": strategy,
+        "metric": metric,
         **with_ci("aulc", "aulc_low", "aulc_high", summary["aulc"]),
         **with_ci("final", "final_low", "final_high", summary["final"]),
         **with_ci("full_pool", "full_pool_low", "full_pool_high", summary["full_pool"]),
         "seeds": summary["seeds"],
-        "p_wilcoxon": p_values[0], "p_holm": p_values[1],
+        "p_wilcoxon": p_values[0],
+        "p_holm": p_values[1],
         "aulc_sd": summary["aulc_sd"],
         **with_ci("drops", "drops_low", "drops_high", summary["drops"]),
         **with_ci("largest_drop", "largest_drop_low", "largest_drop_high", summary["largest_drop"]),
@@ -163,7 +196,8 @@ def summary_row(
 
 
 def wilcoxon_against_baseline(summaries: dict[str, dict[str, Any]]) -> dict[str, tuple[float, float]]:
-    """Per strategy: Wilcoxon signed-rank p-value of its per-seed AULC against random, and Holm-adjusted over the strategies."""
+    """Per strategy: Wilcoxon signed-rank p-value of its per-seed AULC against random, and Holm-adjusted over the
+    strategies."""
     if BASELINE not in summaries:
         return {}
     others = [s for s in summaries if s != BASELINE]
@@ -175,11 +209,13 @@ def friedman_over_seeds(study: dict[str, Any], per_seed_aulc: dict[tuple[str, st
     """Friedman test and Nemenyi CD of every strategy with the main learner, over (dataset, seed) blocks."""
     strategies = study["strategies"]
     n_seeds = len(per_seed_aulc[(study["datasets"][0], strategies[0])])
-    scores = np.array([
-        [per_seed_aulc[(dataset, strategy)][seed] for strategy in strategies]
-        for dataset in study["datasets"]
-        for seed in range(n_seeds)
-    ])
+    scores = np.array(
+        [
+            [per_seed_aulc[(dataset, strategy)][seed] for strategy in strategies]
+            for dataset in study["datasets"]
+            for seed in range(n_seeds)
+        ]
+    )
     return {"strategies": strategies, "blocks_of": "dataset and seed", **friedman_nemenyi(scores)}
 
 
@@ -187,14 +223,19 @@ def friedman_over_learners(study: dict[str, Any], summary_rows: list[dict[str, A
     """Friedman test and Nemenyi CD of the learner-comparison strategies' mean AULC over (dataset, learner) blocks."""
     strategies = study["learner_strategies"]
     aulc_by = {(row["dataset"], row["learner"], row["strategy"]): row["aulc"] for row in summary_rows}
-    blocks = [(d, l) for d in study["datasets"] for l in study["learners"]]
-    scores = np.array([[aulc_by[(d, l, s)] for s in strategies] for d, l in blocks])
+    blocks = [(d, learner) for d in study["datasets"] for learner in study["learners"]]
+    scores = np.array([[aulc_by[(d, learner, s)] for s in strategies] for d, learner in blocks])
     return {"strategies": strategies, "blocks_of": "dataset and learner", **friedman_nemenyi(scores)}
 
 
 def stopping_rows(
-    dataset: str, learner: str, strategy: str, runs: list[dict[str, Any]], reference: list[dict[str, Any]],
-    metric: str, stopping: dict[str, dict[str, Any]],
+    dataset: str,
+    learner: str,
+    strategy: str,
+    runs: list[dict[str, Any]],
+    reference: list[dict[str, Any]],
+    metric: str,
+    stopping: dict[str, dict[str, Any]],
 ) -> list[dict[str, Any]]:
     """Rows of ``stopping.csv``: per criterion, where runs stopped and what they scored there.
 
@@ -202,24 +243,35 @@ def stopping_rows(
     """
     rules = {
         "stabilizing_predictions": lambda cycles: stop_when_stable(
-            [c["kappa_previous"] for c in cycles], **stopping["stabilizing_predictions"]),
+            [c["kappa_previous"] for c in cycles], **stopping["stabilizing_predictions"]
+        ),
         "expected_error": lambda cycles: stop_when_confident(
-            [c["expected_error"] for c in cycles], **stopping["expected_error"]),
+            [c["expected_error"] for c in cycles], **stopping["expected_error"]
+        ),
     }
     rows = []
     for criterion, rule in rules.items():
         stops = [rule(run["cycles"]) for run in runs]
         at = [run["cycles"][-1 if stop is None else stop] for run, stop in zip(runs, stops)]
-        rows.append({
-            "dataset": dataset, "learner": learner, "strategy": strategy, "criterion": criterion,
-            "stopped": sum(stop is not None and stop < len(run["cycles"]) - 1 for run, stop in zip(runs, stops)),
-            "seeds": len(runs),
-            **dict(zip(("labels", "labels_low", "labels_high"), mean_ci([c["labels"] for c in at]))),
-            **dict(zip(("score", "score_low", "score_high"), mean_ci([c[metric] for c in at]))),
-            **dict(zip(("percent_of_full", "percent_of_full_low", "percent_of_full_high"),
-                       mean_ci([100 * c[metric] / ref[metric] for c, ref in zip(at, reference)]))),
-            "final": mean_ci([run["cycles"][-1][metric] for run in runs])[0],
-        })
+        rows.append(
+            {
+                "dataset": dataset,
+                "learner": learner,
+                "strategy": strategy,
+                "criterion": criterion,
+                "stopped": sum(stop is not None and stop < len(run["cycles"]) - 1 for run, stop in zip(runs, stops)),
+                "seeds": len(runs),
+                **dict(zip(("labels", "labels_low", "labels_high"), mean_ci([c["labels"] for c in at]))),
+                **dict(zip(("score", "score_low", "score_high"), mean_ci([c[metric] for c in at]))),
+                **dict(
+                    zip(
+                        ("percent_of_full", "percent_of_full_low", "percent_of_full_high"),
+                        mean_ci([100 * c[metric] / ref[metric] for c, ref in zip(at, reference)]),
+                    )
+                ),
+                "final": mean_ci([run["cycles"][-1][metric] for run in runs])[0],
+            }
+        )
     return rows
 
 
@@ -231,7 +283,10 @@ def class_recall_rows(
     full = np.array([ref["class_recall"] for ref in reference])
     return [
         {
-            "dataset": dataset, "learner": learner, "strategy": strategy, "class": label,
+            "dataset": dataset,
+            "learner": learner,
+            "strategy": strategy,
+            "class": label,
             **dict(zip(("recall", "recall_low", "recall_high"), mean_ci(finals[:, label]))),
             "full_pool": float(full[:, label].mean()),
         }
@@ -240,7 +295,8 @@ def class_recall_rows(
 
 
 def sweep_rows(params: dict[str, Any], sweeps_dir: Path) -> list[dict[str, Any]]:
-    """Rows of ``sweeps.csv``: per sweep value and strategy, AULC and final score, and AULC minus random's paired by seed."""
+    """Rows of ``sweeps.csv``: per sweep value and strategy, AULC and final score, and AULC minus random's paired by
+    seed."""
     sweeps, seeds = params["sweeps"], params["al"]["seeds"]
     metric = params["evaluation"]["primary_metric"]
     rows = []
@@ -253,7 +309,9 @@ def sweep_rows(params: dict[str, Any], sweeps_dir: Path) -> list[dict[str, Any]]
                     paths = [folder / run_file_name(strategy, seed) for seed in range(seeds)]
                     missing = [path for path in paths if not path.is_file()]
                     if missing:
-                        raise UserError(f"{missing[0]} missing; run `dvc repro sweep@{dataset}-{setting}-{strategy}` first")
+                        raise UserError(
+                            f"{missing[0]} missing; run `dvc repro sweep@{dataset}-{setting}-{strategy}` first"
+                        )
                     runs = [read_json(path) for path in paths]
                     aulcs[strategy] = [aulc(*_series(run, metric)) for run in runs]
                     difference = (math.nan,) * 3
@@ -261,15 +319,25 @@ def sweep_rows(params: dict[str, Any], sweeps_dir: Path) -> list[dict[str, Any]]
                     if strategy != BASELINE and BASELINE in aulcs:
                         difference = mean_ci(np.subtract(aulcs[strategy], aulcs[BASELINE]))
                         p_value = paired_wilcoxon(aulcs[BASELINE], aulcs[strategy])
-                    rows.append({
-                        "dataset": dataset, "setting": setting, "value": sweep_value_name(value), "strategy": strategy,
-                        **dict(zip(("aulc", "aulc_low", "aulc_high"), mean_ci(aulcs[strategy]))),
-                        **dict(zip(("final", "final_low", "final_high"), mean_ci([r["cycles"][-1][metric] for r in runs]))),
-                        **dict(zip(("vs_random", "vs_random_low", "vs_random_high"), difference)),
-                        "p_wilcoxon": p_value,
-                        "p_holm": math.nan,
-                        "seeds": seeds,
-                    })
+                    rows.append(
+                        {
+                            "dataset": dataset,
+                            "setting": setting,
+                            "value": sweep_value_name(value),
+                            "strategy": strategy,
+                            **dict(zip(("aulc", "aulc_low", "aulc_high"), mean_ci(aulcs[strategy]))),
+                            **dict(
+                                zip(
+                                    ("final", "final_low", "final_high"),
+                                    mean_ci([r["cycles"][-1][metric] for r in runs]),
+                                )
+                            ),
+                            **dict(zip(("vs_random", "vs_random_low", "vs_random_high"), difference)),
+                            "p_wilcoxon": p_value,
+                            "p_holm": math.nan,
+                            "seeds": seeds,
+                        }
+                    )
     _holm_within_settings(rows)
     return rows
 
@@ -285,7 +353,9 @@ def _holm_within_settings(rows: list[dict[str, Any]]) -> None:
             row["p_holm"] = adjusted
 
 
-def headline_metrics(params: dict[str, Any], summary: list[dict[str, Any]], targets: list[dict[str, Any]]) -> dict[str, Any]:
+def headline_metrics(
+    params: dict[str, Any], summary: list[dict[str, Any]], targets: list[dict[str, Any]]
+) -> dict[str, Any]:
     """``data/metrics.json``: per dataset, what a user compares between experiments (``dvc exp show``),
     with the main learner: the full-pool score, random's AULC, the strategy with the best AULC, its gain
     over random with the Holm-adjusted p, and the labels it saves at the middle target (median over
@@ -307,15 +377,24 @@ def headline_metrics(params: dict[str, Any], summary: list[dict[str, Any]], targ
             entry["random_aulc"] = number(random["aulc"])
         if others:
             best = max(others, key=lambda r: r["aulc"])
-            saved = next((t for t in targets if (t["dataset"], t["learner"], t["strategy"], t["target"])
-                          == (dataset, learner, best["strategy"], middle)), None)
-            entry.update({
-                "best_strategy": best["strategy"],
-                "best_aulc": number(best["aulc"]),
-                "best_gain_over_random": None if random is None else number(best["aulc"] - random["aulc"]),
-                "best_p_holm": number(best["p_holm"]),
-                f"best_labels_saved_at_{middle}": None if saved is None else number(saved["saving"]),
-            })
+            saved = next(
+                (
+                    t
+                    for t in targets
+                    if (t["dataset"], t["learner"], t["strategy"], t["target"])
+                    == (dataset, learner, best["strategy"], middle)
+                ),
+                None,
+            )
+            entry.update(
+                {
+                    "best_strategy": best["strategy"],
+                    "best_aulc": number(best["aulc"]),
+                    "best_gain_over_random": None if random is None else number(best["aulc"] - random["aulc"]),
+                    "best_p_holm": number(best["p_holm"]),
+                    f"best_labels_saved_at_{middle}": None if saved is None else number(saved["saving"]),
+                }
+            )
         metrics[dataset] = entry
     return metrics
 
@@ -333,8 +412,14 @@ def _write_rows(path: Path, rows: list[dict[str, Any]]) -> None:
 
 
 def aggregate(
-    params: dict[str, Any], runs_dir: Path, sweeps_dir: Path, reference_dir: Path, prepared_dir: Path, out_dir: Path,
-    metrics_path: Path, conclusions_path: Path,
+    params: dict[str, Any],
+    runs_dir: Path,
+    sweeps_dir: Path,
+    reference_dir: Path,
+    prepared_dir: Path,
+    out_dir: Path,
+    metrics_path: Path,
+    conclusions_path: Path,
 ) -> None:
     """Write under ``out_dir`` the learning curves, AULC, labels-to-target, stopping, class-recall and sweep
     summaries (CSV), the identical-queries, Friedman and class-balance results (JSON) and ``plots/*.csv``,
@@ -374,9 +459,15 @@ def aggregate(
                         curve_rows.append([dataset, learner, strategy, name, n_labels, mean, low, high, len(runs)])
                         if name == metric:
                             plot_rows.append([n_labels, strategy, mean, low, high])
-                balance[dataset]["queried"].setdefault(learner, {})[strategy] = queried_class_shares(runs, y_pool, n_classes)
-                summaries[strategy] = summarise_configuration(runs, learner_reference, metric, fractions, drop_threshold)
-                stopping += stopping_rows(dataset, learner, strategy, runs, learner_reference, metric, params["evaluation"]["stopping"])
+                balance[dataset]["queried"].setdefault(learner, {})[strategy] = queried_class_shares(
+                    runs, y_pool, n_classes
+                )
+                summaries[strategy] = summarise_configuration(
+                    runs, learner_reference, metric, fractions, drop_threshold
+                )
+                stopping += stopping_rows(
+                    dataset, learner, strategy, runs, learner_reference, metric, params["evaluation"]["stopping"]
+                )
                 recall += class_recall_rows(dataset, learner, strategy, runs, learner_reference)
                 if learner == study["main_learner"]:
                     main_aulc[(dataset, strategy)] = summaries[strategy]["per_seed_aulc"]
@@ -384,22 +475,34 @@ def aggregate(
             targets += target_rows(dataset, learner, summaries, fractions, beyond_budget)
             for strategy, summary in summaries.items():
                 summary_rows.append(
-                    summary_row(dataset, learner, strategy, metric, summary, p_values.get(strategy, (math.nan, math.nan)))
+                    summary_row(
+                        dataset, learner, strategy, metric, summary, p_values.get(strategy, (math.nan, math.nan))
+                    )
                 )
             identical.setdefault(dataset, {})[learner] = same_queries(queries)
             # `dvc plots show` draws the column named in dvc.yaml (y: mean) with the CI band.
-            plot_files[f"{dataset}__{learner}.csv"] = csv_text(["labels", "strategy", "mean", "ci_low", "ci_high"], plot_rows)
+            plot_files[f"{dataset}__{learner}.csv"] = csv_text(
+                ["labels", "strategy", "mean", "ci_low", "ci_high"], plot_rows
+            )
     write_text_atomic(
         out_dir / "curves.csv",
         csv_text(["dataset", "learner", "strategy", "metric", "labels", "mean", "ci_low", "ci_high", "n"], curve_rows),
     )
     sweeps = sweep_rows(params, sweeps_dir)
-    for name, rows in (("summary.csv", summary_rows), ("targets.csv", targets), ("stopping.csv", stopping),
-                       ("class_recall.csv", recall), ("sweeps.csv", sweeps)):
+    for name, rows in (
+        ("summary.csv", summary_rows),
+        ("targets.csv", targets),
+        ("stopping.csv", stopping),
+        ("class_recall.csv", recall),
+        ("sweeps.csv", sweeps),
+    ):
         _write_rows(out_dir / name, rows)
     write_json_atomic(out_dir / "identical.json", identical)
     write_json_atomic(out_dir / "class_balance.json", balance)
-    friedman = {"strategies": friedman_over_seeds(study, main_aulc), "learners": friedman_over_learners(study, summary_rows)}
+    friedman = {
+        "strategies": friedman_over_seeds(study, main_aulc),
+        "learners": friedman_over_learners(study, summary_rows),
+    }
     write_json_atomic(out_dir / "friedman.json", friedman)
     write_json_atomic(metrics_path, headline_metrics(params, summary_rows, targets))
     write_json_atomic(conclusions_path, conclusions(summary_rows, targets, sweeps, friedman, BASELINE))

@@ -33,7 +33,8 @@ DATASET_INFO: dict[str, dict[str, Any]] = {
         "title": "BreastMNIST",
         "modality": "Breast ultrasound",
         "description": "breast ultrasound images [@aldhabyani2020dataset] from MedMNIST v2 [@yang2023medmnist]; "
-        "the pool is the official training split, the test set the official test split, and the validation split is not used",
+        "the pool is the official training split, the test set the official test split, and the validation split is "
+        "not used",
         "class_names": ["malignant", "normal or benign"],
         "citation": "yang2023medmnist",
         "licence": "CC BY 4.0",
@@ -43,7 +44,8 @@ DATASET_INFO: dict[str, dict[str, Any]] = {
         "title": "PneumoniaMNIST",
         "modality": "Paediatric chest X-ray",
         "description": "paediatric chest X-rays [@kermany2018identifying] from MedMNIST v2 [@yang2023medmnist]; "
-        "the pool is the official training split, the test set the official test split, and the validation split is not used",
+        "the pool is the official training split, the test set the official test split, and the validation split is "
+        "not used",
         "class_names": ["normal", "pneumonia"],
         "citation": "yang2023medmnist",
         "licence": "CC BY 4.0",
@@ -86,7 +88,8 @@ def download(url: str, destination: Path, expected_md5: str, searched: str = "th
                 out.write(chunk)
         if digest.hexdigest() != expected_md5:
             raise UserError(
-                f"download of {url}: md5 {digest.hexdigest()} but expected {expected_md5}; retry, or place the official file in a mirror folder"
+                f"download of {url}: md5 {digest.hexdigest()} but expected {expected_md5}; retry, or place the "
+                "official file in a mirror folder"
             )
         os.replace(tmp, destination)
     except OSError as exc:
@@ -117,7 +120,8 @@ def locate_medmnist(name: str, spec: dict[str, Any], mirror_dirs: list[str], roo
     if got not in known:
         expected = " or ".join(f"{md5} ({variant})" for variant, md5 in spec["source_md5"].items())
         raise UserError(
-            f"{path}: md5 {got} does not match the pin {expected}; delete the file or replace it with the official one from {spec['url']}"
+            f"{path}: md5 {got} does not match the pin {expected}; delete the file or replace it with the official "
+            f"one from {spec['url']}"
         )
     return path, known[got]
 
@@ -132,10 +136,14 @@ def canonical_medmnist(path: Path, n_classes: int) -> dict[str, np.ndarray]:
     for split in ("train", "val", "test"):
         images, labels = raw[f"{split}_images"], raw[f"{split}_labels"]
         if images.ndim != 3 or images.dtype != np.uint8:
-            raise UserError(f"{path}: {split}_images must be uint8 of shape (n, h, w), got {images.dtype} {images.shape}")
+            raise UserError(
+                f"{path}: {split}_images must be uint8 of shape (n, h, w), got {images.dtype} {images.shape}"
+            )
         if labels.dtype.kind not in "iu":
-            raise UserError(f"{path}: {split}_labels must hold integer class indices, got {labels.dtype}; "
-                            "the file is corrupted or not a MedMNIST file")
+            raise UserError(
+                f"{path}: {split}_labels must hold integer class indices, got {labels.dtype}; "
+                "the file is corrupted or not a MedMNIST file"
+            )
         labels = labels.reshape(-1).astype(np.int64)
         if len(labels) != len(images):
             raise UserError(f"{path}: {split} has {len(images)} images but {len(labels)} labels")
@@ -160,7 +168,9 @@ def check_canonical(arrays: dict[str, np.ndarray], where: str) -> None:
         listed = ", ".join(f"{split} {shape}" for split, shape in shapes.items())
         raise UserError(f"{where}: samples differ in shape between splits ({listed}); resize them to one shape")
     if len(np.unique(arrays["y_train"])) < 2:
-        raise UserError(f"{where}: the training split (the pool) holds a single class; active learning needs two or more")
+        raise UserError(
+            f"{where}: the training split (the pool) holds a single class; active learning needs two or more"
+        )
     for split in splits:
         X = arrays[f"X_{split}"]
         if X.dtype.kind == "f" and not np.isfinite(X).all():
@@ -198,13 +208,17 @@ def fetch(name: str, params: dict[str, Any], out_dir: Path, root: Path = Path(".
     elif spec["source"] == "sklearn_breast_cancer":
         arrays, variant, source_md5, url = canonical_wdbc(spec), "bundled", None, None
     else:
-        raise UserError(f"params.yaml: datasets.{name}.source '{spec['source']}' unknown; valid: medmnist, sklearn_breast_cancer")
+        raise UserError(
+            f"params.yaml: datasets.{name}.source '{spec['source']}' unknown; valid: medmnist, sklearn_breast_cancer"
+        )
     check_canonical(arrays, str(path) if spec["source"] == "medmnist" else name)
     payload = npz_bytes(arrays)
     canonical_md5 = hashlib.md5(payload).hexdigest()
     pinned = spec["canonical_md5"].get(variant)
     if pinned is None:
-        print(f"{name}: canonical md5 for the {variant} copy is {canonical_md5}; pin it in params.yaml", file=sys.stderr)
+        print(
+            f"{name}: canonical md5 for the {variant} copy is {canonical_md5}; pin it in params.yaml", file=sys.stderr
+        )
     elif pinned != canonical_md5:
         raise UserError(
             f"{name}: canonical file md5 {canonical_md5} but params.yaml pins {pinned} for the {variant} copy; "
@@ -212,7 +226,10 @@ def fetch(name: str, params: dict[str, Any], out_dir: Path, root: Path = Path(".
         )
     provenance = {
         "name": name,
-        **{key: info[key] for key in ("title", "modality", "description", "class_names", "citation", "licence", "official_counts")},
+        **{
+            key: info[key]
+            for key in ("title", "modality", "description", "class_names", "citation", "licence", "official_counts")
+        },
         "variant": variant,
         "copy_note": (spec.get("copy_notes") or {}).get(variant),
         "source_md5": source_md5,

@@ -1,5 +1,5 @@
 """Figures for the manuscript (SVG, colour-blind-safe, one colour per strategy throughout), and the stage that
-writes every generated artefact: figures here, tables and sentences from :mod:`medal.tables`."""
+writes every generated artefact: figures here, tables and sentences from :mod:`medal.report`."""
 
 from __future__ import annotations
 
@@ -8,25 +8,50 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import yaml
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import yaml  # noqa: E402
-
-from medal.aggregate import read_csv  # noqa: E402
-from medal.design import SWEEP_SETTINGS, STAGE_TIMING_FILE, run_file_name  # noqa: E402
-from medal.environment import build_platforms, build_versions, stage_records  # noqa: E402
-from medal.fileio import load_npz, read_json, write_json_atomic, write_text_atomic  # noqa: E402
-from medal.metrics import METRIC_LABELS  # noqa: E402
-from medal.tables import (  # noqa: E402
-    ESTIMATOR_LABELS, LEARNER_LABELS, QUERY_GRID_IMAGES, QUERY_GRID_SEED, SETTING_LABELS, STRATEGY_LABELS, _num, _value_label,
-    aulc_table, class_balance_table, class_recall_table, conclusion_text, data_description, datasets_table, environment_table,
-    friedman_text, is_image, label, labels_table, learner_aulc, learners_table, learners_text, mean_timings,
-    parameters_table, provenance_text, results_text, runtime_text, speedup_text, stability_table, stability_text,
-    stopping_table, stopping_text, sweep_text, timing_table, update_mode_pairs, variables,
+from medal.aggregate import read_csv
+from medal.design import STAGE_TIMING_FILE, SWEEP_SETTINGS, run_file_name
+from medal.environment import build_platforms, build_versions, stage_records
+from medal.fileio import load_npz, read_json, write_json_atomic, write_text_atomic
+from medal.metrics import METRIC_LABELS
+from medal.report.behaviour import (
+    class_balance_table,
+    class_recall_table,
+    stability_table,
+    stability_text,
+    stopping_table,
+    stopping_text,
+    sweep_text,
+    value_label,
 )
+from medal.report.conclusion import conclusion_text
+from medal.report.learners import (
+    learner_aulc,
+    learners_table,
+    learners_text,
+    mean_timings,
+    speedup_text,
+    timing_table,
+    update_mode_pairs,
+)
+from medal.report.savings import aulc_table, friedman_text, labels_table, results_text
+from medal.report.setup import (
+    data_description,
+    datasets_table,
+    environment_table,
+    is_image,
+    parameters_table,
+    provenance_text,
+    runtime_text,
+)
+from medal.report.text import ESTIMATOR_LABELS, LEARNER_LABELS, SETTING_LABELS, STRATEGY_LABELS, label, num
+from medal.report.variables import QUERY_GRID_IMAGES, QUERY_GRID_SEED, variables
+
+# Files only, never a window: the same renderer on every machine, with or without a display.
+plt.switch_backend("agg")
 
 # Okabe-Ito: a colour-blind-safe palette. A strategy's colour and line style come from its position in
 # study.strategies, so it looks the same in every figure.
@@ -67,9 +92,15 @@ def _legend_below(fig: plt.Figure, handles: list, names: list[str], ncol: int, s
     fig.tight_layout(rect=(0, space, 1, 1))
 
 
-def learning_curves_figure(params: dict[str, Any], provenance: dict[str, dict[str, Any]], curves: list[dict[str, str]],
-                           summary: list[dict[str, str]], path: Path) -> None:
-    """One panel per dataset: mean primary metric of every strategy with the main learner versus labels, with 95 % CI bands."""
+def learning_curves_figure(
+    params: dict[str, Any],
+    provenance: dict[str, dict[str, Any]],
+    curves: list[dict[str, str]],
+    summary: list[dict[str, str]],
+    path: Path,
+) -> None:
+    """One panel per dataset: mean primary metric of every strategy with the main learner versus labels, with 95 % CI
+    bands."""
     study = params["study"]
     metric = params["evaluation"]["primary_metric"]
     learner = study["main_learner"]
@@ -77,16 +108,24 @@ def learning_curves_figure(params: dict[str, Any], provenance: dict[str, dict[st
     series: dict[tuple[str, str], list[tuple[float, ...]]] = defaultdict(list)
     for row in curves:
         if row["metric"] == metric and row["learner"] == learner:
-            series[(row["dataset"], row["strategy"])].append(tuple(_num(row[k]) for k in ("labels", "mean", "ci_low", "ci_high")))
-    full_pool = {r["dataset"]: _num(r["full_pool"]) for r in summary if r["learner"] == learner}
+            series[(row["dataset"], row["strategy"])].append(
+                tuple(num(row[k]) for k in ("labels", "mean", "ci_low", "ci_high"))
+            )
+    full_pool = {r["dataset"]: num(r["full_pool"]) for r in summary if r["learner"] == learner}
     datasets = study["datasets"]
     with plt.rc_context(FIGURE_STYLE):
         fig, axes = plt.subplots(1, len(datasets), figsize=(2.6 * len(datasets), 3.6), squeeze=False)
         for ax, dataset in zip(axes[0], datasets):
             for strategy in study["strategies"]:
                 points = np.array(series[(dataset, strategy)], dtype=float)
-                ax.plot(points[:, 0], points[:, 1], color=colours[strategy], ls=styles[strategy], lw=1.2,
-                        label=label(strategy, STRATEGY_LABELS))
+                ax.plot(
+                    points[:, 0],
+                    points[:, 1],
+                    color=colours[strategy],
+                    ls=styles[strategy],
+                    lw=1.2,
+                    label=label(strategy, STRATEGY_LABELS),
+                )
                 ax.fill_between(points[:, 0], points[:, 2], points[:, 3], color=colours[strategy], alpha=0.08, lw=0)
             ax.axhline(full_pool[dataset], color="0.4", ls="--", lw=0.8, label="Full pool")
             ax.set_title(provenance[dataset]["title"])
@@ -102,7 +141,9 @@ def _dodge(n: int, width: float = 0.5) -> np.ndarray:
     return (np.arange(n) - (n - 1) / 2) * (width / max(n, 1))
 
 
-def learners_figure(params: dict[str, Any], provenance: dict[str, dict[str, Any]], summary: list[dict[str, str]], path: Path) -> None:
+def learners_figure(
+    params: dict[str, Any], provenance: dict[str, dict[str, Any]], summary: list[dict[str, str]], path: Path
+) -> None:
     """One panel per dataset: AULC with 95 % CI of every learner, one marker per learner-comparison strategy."""
     study = params["study"]
     strategies = study["learner_strategies"]
@@ -113,12 +154,28 @@ def learners_figure(params: dict[str, Any], provenance: dict[str, dict[str, Any]
         fig, axes = plt.subplots(1, len(study["datasets"]), figsize=(2.9 * len(study["datasets"]), 3.4), squeeze=False)
         for ax, dataset in zip(axes[0], study["datasets"]):
             for offset, strategy in zip(_dodge(len(strategies)), strategies):
-                rows = [by_key[(dataset, l, strategy)] for l in learners]
-                mean = np.array([_num(r["aulc"]) for r in rows])
-                error = np.array([[m - _num(r["aulc_low"]), _num(r["aulc_high"]) - m] for m, r in zip(mean, rows)]).T
-                ax.errorbar(np.arange(len(learners)) + offset, mean, yerr=error, fmt="o", ms=3.5, lw=1, capsize=1.5,
-                            color=colours[strategy], label=label(strategy, STRATEGY_LABELS), ls="none")
-            ax.set_xticks(range(len(learners)), [label(l, LEARNER_LABELS) for l in learners], rotation=60, ha="right", fontsize=7)
+                rows = [by_key[(dataset, learner, strategy)] for learner in learners]
+                mean = np.array([num(r["aulc"]) for r in rows])
+                error = np.array([[m - num(r["aulc_low"]), num(r["aulc_high"]) - m] for m, r in zip(mean, rows)]).T
+                ax.errorbar(
+                    np.arange(len(learners)) + offset,
+                    mean,
+                    yerr=error,
+                    fmt="o",
+                    ms=3.5,
+                    lw=1,
+                    capsize=1.5,
+                    color=colours[strategy],
+                    label=label(strategy, STRATEGY_LABELS),
+                    ls="none",
+                )
+            ax.set_xticks(
+                range(len(learners)),
+                [label(learner, LEARNER_LABELS) for learner in learners],
+                rotation=60,
+                ha="right",
+                fontsize=7,
+            )
             ax.set_title(provenance[dataset]["title"])
         axes[0][0].set_ylabel("AULC (mean, 95 % CI)")
         handles, names = axes[0][0].get_legend_handles_labels()
@@ -126,25 +183,46 @@ def learners_figure(params: dict[str, Any], provenance: dict[str, dict[str, Any]
         _save(fig, path)
 
 
-def sweep_figure(params: dict[str, Any], provenance: dict[str, dict[str, Any]], sweeps: list[dict[str, str]], setting: str,
-                 path: Path) -> None:
+def sweep_figure(
+    params: dict[str, Any],
+    provenance: dict[str, dict[str, Any]],
+    sweeps: list[dict[str, str]],
+    setting: str,
+    path: Path,
+) -> None:
     """One panel per sweep dataset: AULC with 95 % CI of each sweep strategy at every value of one setting."""
     strategies = params["sweeps"]["strategies"]
-    colours, styles = strategy_colours(params["study"]["strategies"]), strategy_line_styles(params["study"]["strategies"])
+    colours, styles = (
+        strategy_colours(params["study"]["strategies"]),
+        strategy_line_styles(params["study"]["strategies"]),
+    )
     datasets = params["sweeps"]["datasets"]
     with plt.rc_context(FIGURE_STYLE):
         fig, axes = plt.subplots(1, len(datasets), figsize=(2.9 * len(datasets), 2.5), squeeze=False)
         for ax, dataset in zip(axes[0], datasets):
             for offset, strategy in zip(_dodge(len(strategies), 0.15), strategies):
-                rows = [r for r in sweeps if r["dataset"] == dataset and r["setting"] == setting and r["strategy"] == strategy]
-                mean = np.array([_num(r["aulc"]) for r in rows])
-                low = np.array([_num(r["aulc_low"]) for r in rows])
-                high = np.array([_num(r["aulc_high"]) for r in rows])
+                rows = [
+                    r
+                    for r in sweeps
+                    if r["dataset"] == dataset and r["setting"] == setting and r["strategy"] == strategy
+                ]
+                mean = np.array([num(r["aulc"]) for r in rows])
+                low = np.array([num(r["aulc_low"]) for r in rows])
+                high = np.array([num(r["aulc_high"]) for r in rows])
                 x = np.arange(len(rows)) + offset
-                ax.errorbar(x, mean, yerr=[mean - low, high - mean], color=colours.get(strategy, "0.3"),
-                            ls=styles.get(strategy, "-"), marker="o", ms=3.5, lw=1.2, capsize=2,
-                            label=label(strategy, STRATEGY_LABELS))
-            ax.set_xticks(range(len(rows)), [_value_label(setting, r["value"]) for r in rows])
+                ax.errorbar(
+                    x,
+                    mean,
+                    yerr=[mean - low, high - mean],
+                    color=colours.get(strategy, "0.3"),
+                    ls=styles.get(strategy, "-"),
+                    marker="o",
+                    ms=3.5,
+                    lw=1.2,
+                    capsize=2,
+                    label=label(strategy, STRATEGY_LABELS),
+                )
+            ax.set_xticks(range(len(rows)), [value_label(setting, r["value"]) for r in rows])
             ax.set_xlabel(SETTING_LABELS[setting])
             ax.set_title(provenance[dataset]["title"])
         axes[0][0].set_ylabel(f"AULC ({METRIC_LABELS[params['evaluation']['primary_metric']].lower()})")
@@ -186,8 +264,14 @@ def critical_difference_figure(params: dict[str, Any], friedman: dict[str, Any],
             end = 0.6 if left else k + 0.4
             colour = colours[names[index]]
             ax.plot([ranks[index], ranks[index], end], [0, y, y], color=colour, lw=1)
-            ax.text(end - 0.05 if left else end + 0.05, y, f"{label(names[index], STRATEGY_LABELS)} ({ranks[index]:.2f})",
-                    ha="right" if left else "left", va="center", clip_on=False)
+            ax.text(
+                end - 0.05 if left else end + 0.05,
+                y,
+                f"{label(names[index], STRATEGY_LABELS)} ({ranks[index]:.2f})",
+                ha="right" if left else "left",
+                va="center",
+                clip_on=False,
+            )
         _save(fig, path)
 
 
@@ -203,9 +287,15 @@ def _cliques(sorted_ranks: np.ndarray, cd: float) -> list[tuple[int, int]]:
     return runs
 
 
-def update_modes_figure(params: dict[str, Any], provenance: dict[str, dict[str, Any]], summary: list[dict[str, str]],
-                        timings: dict[tuple[str, str], tuple[float, float]], path: Path) -> None:
-    """partial_fit versus refitting: AULC (mean over the learner-comparison strategies) against update time per cycle."""
+def update_modes_figure(
+    params: dict[str, Any],
+    provenance: dict[str, dict[str, Any]],
+    summary: list[dict[str, str]],
+    timings: dict[tuple[str, str], tuple[float, float]],
+    path: Path,
+) -> None:
+    """partial_fit versus refitting: AULC (mean over the learner-comparison strategies) against update time per
+    cycle."""
     pairs = update_mode_pairs(params)
     datasets = params["study"]["datasets"]
     aulc = learner_aulc(params, summary)
@@ -216,14 +306,36 @@ def update_modes_figure(params: dict[str, Any], provenance: dict[str, dict[str, 
             ax.set_xlabel("Update time per cycle (ms)")
             ax.set_xscale("log")
             if not pairs:
-                ax.text(0.5, 0.5, "no estimator is run\nwith both update modes", ha="center", va="center", transform=ax.transAxes)
+                ax.text(
+                    0.5,
+                    0.5,
+                    "no estimator is run\nwith both update modes",
+                    ha="center",
+                    va="center",
+                    transform=ax.transAxes,
+                )
                 continue
             for i, (estimator, incremental, refit) in enumerate(pairs):
-                points = [(timings[(dataset, l)][0], aulc[(dataset, l)]) for l in (incremental, refit)]
+                points = [(timings[(dataset, name)][0], aulc[(dataset, name)]) for name in (incremental, refit)]
                 colour = PALETTE[(i + 1) % len(PALETTE)]
-                ax.annotate("", xy=points[0], xytext=points[1], arrowprops={"arrowstyle": "->", "color": colour, "lw": 1})
-                ax.plot(*points[1], "o", color=colour, ms=5, label=f"{label(estimator, ESTIMATOR_LABELS)}: fit" if dataset == datasets[0] else None)
-                ax.plot(*points[0], "s", mfc="white", color=colour, ms=5, label=f"{label(estimator, ESTIMATOR_LABELS)}: partial_fit" if dataset == datasets[0] else None)
+                ax.annotate(
+                    "", xy=points[0], xytext=points[1], arrowprops={"arrowstyle": "->", "color": colour, "lw": 1}
+                )
+                ax.plot(
+                    *points[1],
+                    "o",
+                    color=colour,
+                    ms=5,
+                    label=f"{label(estimator, ESTIMATOR_LABELS)}: fit" if dataset == datasets[0] else None,
+                )
+                ax.plot(
+                    *points[0],
+                    "s",
+                    mfc="white",
+                    color=colour,
+                    ms=5,
+                    label=f"{label(estimator, ESTIMATOR_LABELS)}: partial_fit" if dataset == datasets[0] else None,
+                )
         axes[0][0].set_ylabel("AULC (mean over strategies)")
         if pairs:
             fig.legend(loc="lower center", ncol=2 * len(pairs), frameon=False, bbox_to_anchor=(0.5, -0.04))
@@ -252,7 +364,10 @@ def queried_images_figure(
         raw = load_npz(raw_dir / f"{dataset}.npz")
         class_names = provenance[dataset]["class_names"]
         fig, axes = plt.subplots(
-            len(strategies), QUERY_GRID_IMAGES, figsize=(0.62 * QUERY_GRID_IMAGES + 1.4, 0.78 * len(strategies)), squeeze=False
+            len(strategies),
+            QUERY_GRID_IMAGES,
+            figsize=(0.62 * QUERY_GRID_IMAGES + 1.4, 0.78 * len(strategies)),
+            squeeze=False,
         )
         for row, strategy in enumerate(strategies):
             cycles = read_json(runs_dir / dataset / strategy / run_file_name(learner, QUERY_GRID_SEED))["cycles"]
@@ -271,16 +386,42 @@ def queried_images_figure(
                         spine.set_linewidth(2.2)
             axes[row][0].set_ylabel(label(strategy, STRATEGY_LABELS), rotation=0, ha="right", va="center", fontsize=7)
         handles = [
-            plt.Line2D([], [], marker="s", ls="", mfc="white", mec=CLASS_COLOURS[i % len(CLASS_COLOURS)], mew=2.2, ms=8, label=name)
+            plt.Line2D(
+                [],
+                [],
+                marker="s",
+                ls="",
+                mfc="white",
+                mec=CLASS_COLOURS[i % len(CLASS_COLOURS)],
+                mew=2.2,
+                ms=8,
+                label=name,
+            )
             for i, name in enumerate(class_names)
         ]
-        fig.legend(handles=handles, loc="lower center", ncol=len(handles), frameon=False, fontsize=7, bbox_to_anchor=(0.5, -0.01))
+        fig.legend(
+            handles=handles,
+            loc="lower center",
+            ncol=len(handles),
+            frameon=False,
+            fontsize=7,
+            bbox_to_anchor=(0.5, -0.01),
+        )
         fig.tight_layout(pad=0.3, h_pad=0.4, w_pad=0.2, rect=(0, 0.06, 1, 1))
         _save(fig, path)
 
 
-def build_all(params: dict[str, Any], raw_dir: Path, runs_dir: Path, aggregate_dir: Path, timings_dir: Path,
-              out_dir: Path, measured_dir: Path, variables_path: Path, platform_path: Path) -> None:
+def build_all(
+    params: dict[str, Any],
+    raw_dir: Path,
+    runs_dir: Path,
+    aggregate_dir: Path,
+    timings_dir: Path,
+    out_dir: Path,
+    measured_dir: Path,
+    variables_path: Path,
+    platform_path: Path,
+) -> None:
     """Write every generated artefact the manuscript includes: figures, tables, sentences and variables,
     and the record of the numerical platform the runs were computed on (``platform_path``).
 
@@ -294,7 +435,9 @@ def build_all(params: dict[str, Any], raw_dir: Path, runs_dir: Path, aggregate_d
     sweeps = read_csv(aggregate_dir / "sweeps.csv")
     stopping = read_csv(aggregate_dir / "stopping.csv")
     friedman = read_json(aggregate_dir / "friedman.json")
-    learning_curves_figure(params, provenance, read_csv(aggregate_dir / "curves.csv"), summary, out_dir / "learning_curves.svg")
+    learning_curves_figure(
+        params, provenance, read_csv(aggregate_dir / "curves.csv"), summary, out_dir / "learning_curves.svg"
+    )
     learners_figure(params, provenance, summary, out_dir / "learners.svg")
     update_modes_figure(params, provenance, summary, timings, measured_dir / "update_modes.svg")
     queried_images_figure(params, provenance, raw_dir, runs_dir, out_dir / "queried_images.svg")
@@ -305,7 +448,9 @@ def build_all(params: dict[str, Any], raw_dir: Path, runs_dir: Path, aggregate_d
         "data_provenance.md": provenance_text(params, provenance),
         "aulc.md": aulc_table(params, provenance, summary),
         "results.md": results_text(params, provenance, summary, read_json(aggregate_dir / "identical.json")),
-        "conclusion.md": conclusion_text(params, provenance, summary, friedman["strategies"], read_csv(aggregate_dir / "targets.csv")),
+        "conclusion.md": conclusion_text(
+            params, provenance, summary, friedman["strategies"], read_csv(aggregate_dir / "targets.csv")
+        ),
         "friedman.md": friedman_text(friedman["strategies"], STRATEGY_LABELS, "fig-cd"),
         "learners.md": learners_table(params, provenance, summary),
         "learners_text.md": learners_text(params, provenance, summary),

@@ -8,8 +8,9 @@ import json
 import os
 import tempfile
 import zipfile
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -104,5 +105,7 @@ def load_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
         raise UserError(f"{path}: not found; run dvc repro, which builds it") from None
     except (ValueError, OSError, zipfile.BadZipFile, EOFError) as exc:
         if isinstance(exc, ValueError) and "allow_pickle" in str(exc):
-            raise UserError(f"{path}: holds pickled Python objects, which are refused for safety; use a file of plain arrays") from None
+            raise UserError(
+                f"{path}: holds pickled Python objects, which are refused for safety; use a file of plain arrays"
+            ) from None
         raise UserError(f"{path}: unreadable .npz ({exc.__class__.__name__}); delete it and rebuild it") from None

@@ -25,11 +25,12 @@ class Protocol:
     label_noise: float = 0.0
 
     @classmethod
-    def from_params(cls, al: dict[str, Any]) -> "Protocol":
+    def from_params(cls, al: dict[str, Any]) -> Protocol:
         return cls(al["initial_labels"], al["batch_size"], al["budget"], al.get("label_noise", 0.0))
 
     def label_counts(self, pool_size: int) -> list[int]:
-        """Labels used at each evaluation: the initial set, then one batch more each cycle, capped by budget and pool."""
+        """Labels used at each evaluation: the initial set, then one batch more each cycle, capped by budget and
+        pool."""
         cap = min(self.budget, pool_size)
         counts = [self.initial_labels]
         while counts[-1] < cap:
@@ -57,7 +58,8 @@ def initial_indices(y: np.ndarray, size: int, rng: np.random.Generator) -> np.nd
 
 
 def noisy_oracle(y: np.ndarray, fraction: float, n_classes: int, rng: np.random.Generator) -> np.ndarray:
-    """The labels an oracle gives: a random ``fraction`` of the pool gets a wrong class, drawn uniformly from the others."""
+    """The labels an oracle gives: a random ``fraction`` of the pool gets a wrong class, drawn uniformly from the
+    others."""
     answers = y.copy()
     flipped = rng.choice(len(y), int(round(fraction * len(y))), replace=False)
     answers[flipped] = (y[flipped] + rng.integers(1, n_classes, len(flipped))) % n_classes
@@ -101,8 +103,12 @@ def run_active_learning(
         pool_proba = clf.predict_proba(X_pool)
         pool_predictions = classes[pool_proba.argmax(axis=1)]
         record = {
-            "cycle": cycle, "labels": n_labels, **scores,
-            "kappa_previous": None if previous_predictions is None else agreement(previous_predictions, pool_predictions),
+            "cycle": cycle,
+            "labels": n_labels,
+            **scores,
+            "kappa_previous": None
+            if previous_predictions is None
+            else agreement(previous_predictions, pool_predictions),
             "expected_error": expected_error(pool_proba[np.isnan(y_known)]),
             "wrong_labels": int(np.sum(oracle[new] != y_pool[new])),
             "queried": [int(i) for i in new],

@@ -15,11 +15,12 @@ import tempfile
 import threading
 import time
 import warnings
+from collections.abc import Iterator
 from contextlib import ExitStack, suppress
 from dataclasses import asdict, dataclass, field, replace
 from functools import cache
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 from joblib import Parallel, delayed, effective_n_jobs, parallel_config
@@ -87,8 +88,12 @@ def fingerprint(task: RunTask, inputs: dict[str, str]) -> str:
     """A digest of everything that decides a run's numbers: the task, its settings, the input data's
     checksums, the code and the numerical platform (BLAS kernels, library versions)."""
     content = {
-        "header": task.header, "protocol": asdict(task.protocol), "spec": task.spec, "inputs": inputs,
-        "code": code_digest(), "platform": numerical_platform(),
+        "header": task.header,
+        "protocol": asdict(task.protocol),
+        "spec": task.spec,
+        "inputs": inputs,
+        "code": code_digest(),
+        "platform": numerical_platform(),
     }
     return hashlib.sha256(dumps_json(content).encode()).hexdigest()
 
@@ -148,7 +153,8 @@ def check_same_platform(expected: dict[str, Any], got: dict[str, Any]) -> None:
 
 
 def dask_scheduler(params: dict[str, Any]) -> str | None:
-    """The Dask scheduler address runs go to: ``$MEDAL_DASK_SCHEDULER``, else ``compute.dask_scheduler``, else none (local)."""
+    """The Dask scheduler address runs go to: ``$MEDAL_DASK_SCHEDULER``, else ``compute.dask_scheduler``, else none
+    (local)."""
     return os.environ.get(DASK_SCHEDULER_ENV) or params.get("compute", {}).get("dask_scheduler") or None
 
 
@@ -162,13 +168,17 @@ def _backend(stack: ExitStack, params: dict[str, Any]) -> int:
     try:
         stack.enter_context(Client(address, timeout=DASK_CONNECT_TIMEOUT))
     except OSError as exc:
-        raise UserError(f"cannot reach the Dask scheduler at {address} ({exc}); start it or unset {DASK_SCHEDULER_ENV} / compute.dask_scheduler") from None
+        raise UserError(
+            f"cannot reach the Dask scheduler at {address} ({exc}); start it or unset {DASK_SCHEDULER_ENV} / "
+            "compute.dask_scheduler"
+        ) from None
     stack.enter_context(parallel_config(backend="dask"))
     return -1  # every worker of the cluster
 
 
 def _finished(scratch: Path, task: RunTask, digest: str) -> dict[str, Any] | None:
-    """The kept record of a run finished before an interruption, if it matches ``digest``; stale or broken ones are removed."""
+    """The kept record of a run finished before an interruption, if it matches ``digest``; stale or broken ones are
+    removed."""
     path = scratch / task.path
     if not path.is_file():
         return None
@@ -204,8 +214,12 @@ def _publish(folder: Path, files: dict[str, str]) -> None:
 
 
 def run_tasks(
-    params: dict[str, Any], data: dict[str, dict[str, np.ndarray]], tasks: list[RunTask], inputs: dict[str, str],
-    outputs: Outputs, tag: str,
+    params: dict[str, Any],
+    data: dict[str, dict[str, np.ndarray]],
+    tasks: list[RunTask],
+    inputs: dict[str, str],
+    outputs: Outputs,
+    tag: str,
 ) -> None:
     """Run ``tasks`` in parallel and publish their results (and timings) only once every run is done.
 
@@ -220,8 +234,11 @@ def run_tasks(
     records = {task.path: _finished(outputs.scratch, task, digests[task.path]) for task in tasks}
     pending = [task for task in tasks if records[task.path] is None]
     if len(pending) < len(tasks):
-        print(f"[{tag}] reusing {len(tasks) - len(pending)} runs finished before an interruption ({outputs.scratch})",
-              file=sys.stderr, flush=True)
+        print(
+            f"[{tag}] reusing {len(tasks) - len(pending)} runs finished before an interruption ({outputs.scratch})",
+            file=sys.stderr,
+            flush=True,
+        )
     with ExitStack() as stack:
         n_jobs = _backend(stack, params)
         parent = None if dask_scheduler(params) else os.getpid()
@@ -247,13 +264,24 @@ def run_tasks(
             )
     _publish(outputs.results, {path: dumps_json(record["result"]) for path, record in records.items()})
     if outputs.timings is not None:
-        stage = {"runs": len(tasks), "reused": len(tasks) - len(pending), "n_jobs": effective_n_jobs(n_jobs),
-                 "dask": dask_scheduler(params) is not None, "wall_seconds": time.perf_counter() - started,
-                 "environment": run_environment()}
-        _publish(outputs.timings, {
-            **{path: dumps_json({**record["result"], "cycles": record["timings"]}) for path, record in records.items()},
-            STAGE_TIMING_FILE: dumps_json(stage),
-        })
+        stage = {
+            "runs": len(tasks),
+            "reused": len(tasks) - len(pending),
+            "n_jobs": effective_n_jobs(n_jobs),
+            "dask": dask_scheduler(params) is not None,
+            "wall_seconds": time.perf_counter() - started,
+            "environment": run_environment(),
+        }
+        _publish(
+            outputs.timings,
+            {
+                **{
+                    path: dumps_json({**record["result"], "cycles": record["timings"]})
+                    for path, record in records.items()
+                },
+                STAGE_TIMING_FILE: dumps_json(stage),
+            },
+        )
     shutil.rmtree(outputs.scratch)
     with suppress(OSError):  # and its parents, once empty
         os.removedirs(outputs.scratch.parent)
@@ -268,9 +296,13 @@ def run_strategy(params: dict[str, Any], dataset: str, strategy: str, prepared: 
     protocol = Protocol.from_params(params["al"])
     tasks = [
         RunTask(
-            learner, strategy, seed, protocol,
+            learner,
+            strategy,
+            seed,
+            protocol,
             {"dataset": dataset, "strategy": strategy, "learner": learner, "seed": seed},
-            run_file_name(learner, seed), "prepared",
+            run_file_name(learner, seed),
+            "prepared",
             {"learner": params["learners"][learner], "strategy": params["strategies"][strategy]},
         )
         for learner in learners_for(params["study"], strategy)
@@ -300,17 +332,30 @@ def run_sweep(
         inputs = {"raw": md5_file(raw)}
     else:
         data, inputs = {"prepared": load_npz(prepared)}, {"prepared": md5_file(prepared)}
-    check_protocol_fits(params, dataset, next(iter(data.values()))["y_pool"],
-                        {"initial_labels": sweeps["settings"]["initial_labels"]})
+    check_protocol_fits(
+        params, dataset, next(iter(data.values()))["y_pool"], {"initial_labels": sweeps["settings"]["initial_labels"]}
+    )
     tasks = [
         RunTask(
-            learner, strategy, seed,
+            learner,
+            strategy,
+            seed,
             base if setting == "representation" else replace(base, **{setting: value}),
-            {"dataset": dataset, "setting": setting, "value": value, "strategy": strategy, "learner": learner, "seed": seed},
+            {
+                "dataset": dataset,
+                "setting": setting,
+                "value": value,
+                "strategy": strategy,
+                "learner": learner,
+                "seed": seed,
+            },
             f"{sweep_value_name(value)}/{run_file_name(strategy, seed)}",
             value if setting == "representation" else "prepared",
-            {"learner": params["learners"][learner], "strategy": params["strategies"][strategy],
-             "features": representations[value] if setting == "representation" else None},
+            {
+                "learner": params["learners"][learner],
+                "strategy": params["strategies"][strategy],
+                "features": representations[value] if setting == "representation" else None,
+            },
         )
         for value in sweep_values(params, setting)
         for seed in range(params["al"]["seeds"])
