@@ -3,9 +3,10 @@ import math
 import numpy as np
 import pytest
 
-from medal.aggregate import aggregate, paired_saving, read_csv
+from medal.aggregate import aggregate, read_csv
 from medal.errors import UserError
 from medal.fileio import read_json, write_json_atomic, write_npz_atomic
+from medal.summaries import paired_saving
 
 
 def _params():
@@ -161,7 +162,7 @@ def test_missing_run_names_the_stage_to_rerun(study):
 
 
 def test_same_queries_groups_strategies_that_chose_identical_images(study):
-    from medal.aggregate import same_queries
+    from medal.summaries import same_queries
 
     assert same_queries({"a": ((1, 2),), "b": ((1, 2),), "c": ((2, 1),)}) == [["a", "b"]]
     assert read_json(study / "agg" / "identical.json") == {"d": {"lr": [["random", "entropy"]]}}  # both queried nothing
@@ -179,7 +180,7 @@ def test_paired_saving_keeps_unreached_seeds_as_bounds():
 
 
 def test_queried_class_shares_exclude_the_initial_set():
-    from medal.aggregate import queried_class_shares
+    from medal.summaries import queried_class_shares
 
     y_pool = np.array([0, 0, 0, 1, 1])
     runs = [

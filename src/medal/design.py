@@ -50,3 +50,8 @@ def sweep_dir(sweeps_dir: Path, dataset: str, setting: str, strategy: str) -> Pa
 def query_cycles(al: dict[str, Any]) -> int:
     """Query cycles of one run: batches from the initial set to the budget."""
     return math.ceil((al["budget"] - al["initial_labels"]) / al["batch_size"])
+
+
+def percent_key(fraction: float) -> str:
+    """'95' for 0.95: the label of a target in file columns and metric names."""
+    return f"{100 * fraction:g}"

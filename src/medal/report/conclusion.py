@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from medal.aggregate import percent_key
-from medal.design import BASELINE
+from medal.design import BASELINE, percent_key
 from medal.report.savings import main_rows, significant
 from medal.report.text import (
     LEARNER_LABELS,

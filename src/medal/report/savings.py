@@ -5,8 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from medal.aggregate import percent_key
-from medal.design import BASELINE
+from medal.design import BASELINE, percent_key
 from medal.metrics import METRIC_LABELS
 from medal.report.text import (
     LEARNER_LABELS,

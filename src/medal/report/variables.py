@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from medal.aggregate import percent_key
 from medal.blas import PINNED_KERNEL, REQUIRED_FLAGS
-from medal.design import query_cycles, strategies_for, sweep_values
+from medal.design import percent_key, query_cycles, strategies_for, sweep_values
 from medal.learners import CalibratedSVC
 from medal.metrics import METRIC_LABELS
 from medal.report.behaviour import (
