@@ -109,7 +109,7 @@ def cmd_aggregate(params: dict, args: argparse.Namespace) -> None:
 
 
 def cmd_figures(params: dict, args: argparse.Namespace) -> None:
-    from medal.figures import build_all
+    from medal.report.build import build_all
 
     build_all(params, RAW, RUNS, AGGREGATE, TIMINGS, GENERATED, MEASURED, PAPER / "_variables.yml", PLATFORM)
 

@@ -1,5 +1,4 @@
-"""Figures for the manuscript (SVG, colour-blind-safe, one colour per strategy throughout), and the stage that
-writes every generated artefact: figures here, tables and sentences from :mod:`medal.report`."""
+"""Figures for the manuscript: SVG, colour-blind-safe, one colour per strategy throughout."""
 
 from __future__ import annotations
 
@@ -10,45 +9,17 @@ from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
-import yaml
 
-from medal.aggregate import read_csv
-from medal.design import STAGE_TIMING_FILE, SWEEP_SETTINGS, run_file_name
-from medal.environment import build_platforms, build_versions, stage_records
-from medal.fileio import load_npz, read_json, write_json_atomic, write_text_atomic
+from medal.fileio import write_text_atomic
 from medal.metrics import METRIC_LABELS
 from medal.report.behaviour import (
-    class_balance_table,
-    class_recall_table,
-    stability_table,
-    stability_text,
-    stopping_table,
-    stopping_text,
-    sweep_text,
     value_label,
 )
-from medal.report.conclusion import conclusion_text
 from medal.report.learners import (
     learner_aulc,
-    learners_table,
-    learners_text,
-    mean_timings,
-    speedup_text,
-    timing_table,
     update_mode_pairs,
 )
-from medal.report.savings import aulc_table, friedman_text, labels_table, results_text
-from medal.report.setup import (
-    data_description,
-    datasets_table,
-    environment_table,
-    is_image,
-    parameters_table,
-    provenance_text,
-    runtime_text,
-)
 from medal.report.text import ESTIMATOR_LABELS, LEARNER_LABELS, SETTING_LABELS, STRATEGY_LABELS, label, num
-from medal.report.variables import QUERY_GRID_IMAGES, QUERY_GRID_SEED, variables
 
 # Files only, never a window: the same renderer on every machine, with or without a display.
 plt.switch_backend("agg")
@@ -79,7 +50,7 @@ FIGURE_STYLE = {
 }
 
 
-def _save(fig: plt.Figure, path: Path) -> None:
+def save_figure(fig: plt.Figure, path: Path) -> None:
     """Save an SVG without dates or random ids, atomically."""
     buffer = io.StringIO()
     fig.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None}, bbox_inches="tight")
@@ -133,7 +104,7 @@ def learning_curves_figure(
         axes[0][0].set_ylabel(METRIC_LABELS[metric])
         handles, names = axes[0][0].get_legend_handles_labels()
         _legend_below(fig, handles, names, 4, 0.24)
-        _save(fig, path)
+        save_figure(fig, path)
 
 
 def _dodge(n: int, width: float = 0.5) -> np.ndarray:
@@ -180,7 +151,7 @@ def learners_figure(
         axes[0][0].set_ylabel("AULC (mean, 95 % CI)")
         handles, names = axes[0][0].get_legend_handles_labels()
         _legend_below(fig, handles, names, len(names), 0.07)
-        _save(fig, path)
+        save_figure(fig, path)
 
 
 def sweep_figure(
@@ -228,7 +199,7 @@ def sweep_figure(
         axes[0][0].set_ylabel(f"AULC ({METRIC_LABELS[params['evaluation']['primary_metric']].lower()})")
         handles, names = axes[0][0].get_legend_handles_labels()
         _legend_below(fig, handles, names, len(names), 0.1)
-        _save(fig, path)
+        save_figure(fig, path)
 
 
 def critical_difference_figure(params: dict[str, Any], friedman: dict[str, Any], path: Path) -> None:
@@ -272,7 +243,7 @@ def critical_difference_figure(params: dict[str, Any], friedman: dict[str, Any],
                 va="center",
                 clip_on=False,
             )
-        _save(fig, path)
+        save_figure(fig, path)
 
 
 def _cliques(sorted_ranks: np.ndarray, cd: float) -> list[tuple[int, int]]:
@@ -340,144 +311,4 @@ def update_modes_figure(
         if pairs:
             fig.legend(loc="lower center", ncol=2 * len(pairs), frameon=False, bbox_to_anchor=(0.5, -0.04))
         fig.tight_layout(rect=(0, 0.08 if pairs else 0, 1, 1))
-        _save(fig, path)
-
-
-CLASS_COLOURS = ["#D55E00", "#0072B2", "#009E73", "#CC79A7"]  # Okabe-Ito, distinct from one another
-
-
-def queried_images_figure(
-    params: dict[str, Any], provenance: dict[str, dict[str, Any]], raw_dir: Path, runs_dir: Path, path: Path
-) -> None:
-    """The first images each strategy queried after the initial set (seed ``QUERY_GRID_SEED``, main learner), on the
-    first image dataset."""
-    image_datasets = [d for d in params["study"]["datasets"] if is_image(provenance[d])]
-    strategies = params["study"]["strategies"]
-    with plt.rc_context(FIGURE_STYLE):
-        if not image_datasets:
-            fig, ax = plt.subplots(figsize=(4, 1))
-            ax.axis("off")
-            ax.text(0.5, 0.5, "no image dataset in this study", ha="center", va="center")
-            _save(fig, path)
-            return
-        dataset, learner = image_datasets[0], params["study"]["main_learner"]
-        raw = load_npz(raw_dir / f"{dataset}.npz")
-        class_names = provenance[dataset]["class_names"]
-        fig, axes = plt.subplots(
-            len(strategies),
-            QUERY_GRID_IMAGES,
-            figsize=(0.62 * QUERY_GRID_IMAGES + 1.4, 0.78 * len(strategies)),
-            squeeze=False,
-        )
-        for row, strategy in enumerate(strategies):
-            cycles = read_json(runs_dir / dataset / strategy / run_file_name(learner, QUERY_GRID_SEED))["cycles"]
-            queried = [i for cycle in cycles[1:] for i in cycle["queried"]][:QUERY_GRID_IMAGES]
-            for column, ax in enumerate(axes[row]):
-                ax.set_xticks([])
-                ax.set_yticks([])
-                for spine in ax.spines.values():
-                    spine.set_visible(False)
-                if column < len(queried):
-                    index = queried[column]
-                    ax.imshow(raw["X_train"][index], cmap="gray", vmin=0, vmax=255, interpolation="nearest")
-                    for spine in ax.spines.values():  # the frame's colour is the image's true class
-                        spine.set_visible(True)
-                        spine.set_color(CLASS_COLOURS[int(raw["y_train"][index]) % len(CLASS_COLOURS)])
-                        spine.set_linewidth(2.2)
-            axes[row][0].set_ylabel(label(strategy, STRATEGY_LABELS), rotation=0, ha="right", va="center", fontsize=7)
-        handles = [
-            plt.Line2D(
-                [],
-                [],
-                marker="s",
-                ls="",
-                mfc="white",
-                mec=CLASS_COLOURS[i % len(CLASS_COLOURS)],
-                mew=2.2,
-                ms=8,
-                label=name,
-            )
-            for i, name in enumerate(class_names)
-        ]
-        fig.legend(
-            handles=handles,
-            loc="lower center",
-            ncol=len(handles),
-            frameon=False,
-            fontsize=7,
-            bbox_to_anchor=(0.5, -0.01),
-        )
-        fig.tight_layout(pad=0.3, h_pad=0.4, w_pad=0.2, rect=(0, 0.06, 1, 1))
-        _save(fig, path)
-
-
-def build_all(
-    params: dict[str, Any],
-    raw_dir: Path,
-    runs_dir: Path,
-    aggregate_dir: Path,
-    timings_dir: Path,
-    out_dir: Path,
-    measured_dir: Path,
-    variables_path: Path,
-    platform_path: Path,
-) -> None:
-    """Write every generated artefact the manuscript includes: figures, tables, sentences and variables,
-    and the record of the numerical platform the runs were computed on (``platform_path``).
-
-    What the results determine goes to ``out_dir``; what shows wall-clock measurements or the machine
-    (timings, speed-ups, hardware, versions, run time) goes to ``measured_dir``, so that a rebuild
-    can be checked for byte-identical results while the measurements differ.
-    """
-    provenance = {d: read_json(raw_dir / f"{d}.json") for d in params["study"]["datasets"]}
-    summary = read_csv(aggregate_dir / "summary.csv")
-    timings = mean_timings(params, timings_dir)
-    sweeps = read_csv(aggregate_dir / "sweeps.csv")
-    stopping = read_csv(aggregate_dir / "stopping.csv")
-    friedman = read_json(aggregate_dir / "friedman.json")
-    learning_curves_figure(
-        params, provenance, read_csv(aggregate_dir / "curves.csv"), summary, out_dir / "learning_curves.svg"
-    )
-    learners_figure(params, provenance, summary, out_dir / "learners.svg")
-    update_modes_figure(params, provenance, summary, timings, measured_dir / "update_modes.svg")
-    queried_images_figure(params, provenance, raw_dir, runs_dir, out_dir / "queried_images.svg")
-    critical_difference_figure(params, friedman["strategies"], out_dir / "cd_diagram.svg")
-    texts = {
-        "datasets.md": datasets_table(params, provenance),
-        "data_description.md": data_description(params, provenance),
-        "data_provenance.md": provenance_text(params, provenance),
-        "aulc.md": aulc_table(params, provenance, summary),
-        "results.md": results_text(params, provenance, summary, read_json(aggregate_dir / "identical.json")),
-        "conclusion.md": conclusion_text(
-            params, provenance, summary, friedman["strategies"], read_csv(aggregate_dir / "targets.csv")
-        ),
-        "friedman.md": friedman_text(friedman["strategies"], STRATEGY_LABELS, "fig-cd"),
-        "learners.md": learners_table(params, provenance, summary),
-        "learners_text.md": learners_text(params, provenance, summary),
-        "parameters.md": parameters_table(params),
-        "labels.md": labels_table(params, provenance, read_csv(aggregate_dir / "targets.csv")),
-        "stopping.md": stopping_table(params, provenance, stopping),
-        "stopping_text.md": stopping_text(params, stopping),
-        "balance.md": class_balance_table(params, provenance, read_json(aggregate_dir / "class_balance.json")),
-        "recall.md": class_recall_table(params, provenance, read_csv(aggregate_dir / "class_recall.csv")),
-        "stability.md": stability_table(params, provenance, summary),
-        "stability_text.md": stability_text(params, summary),
-        "friedman_learners.md": friedman_text(friedman["learners"], STRATEGY_LABELS, "fig-cd-learners"),
-    }
-    critical_difference_figure(params, friedman["learners"], out_dir / "cd_learners.svg")
-    for setting in SWEEP_SETTINGS:
-        sweep_figure(params, provenance, sweeps, setting, out_dir / f"sweep_{setting}.svg")
-        texts[f"sweep_{setting}.md"] = sweep_text(params, provenance, sweeps, setting)
-    for name, text in texts.items():
-        write_text_atomic(out_dir / name, text)
-    stages = stage_records(timings_dir, STAGE_TIMING_FILE)
-    measured = {
-        "timing.md": timing_table(params, provenance, timings),
-        "speedup.md": speedup_text(params, timings),
-        "environment.md": environment_table(stages, build_versions()),
-        "runtime.md": runtime_text(stages),
-    }
-    for name, text in measured.items():
-        write_text_atomic(measured_dir / name, text)
-    write_json_atomic(platform_path, build_platforms(stages))
-    write_text_atomic(variables_path, yaml.safe_dump(variables(params, provenance), sort_keys=True))
+        save_figure(fig, path)
