@@ -15,7 +15,7 @@ import tempfile
 import threading
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, suppress
 from dataclasses import asdict, dataclass, field, replace
 from functools import cache
@@ -213,6 +213,55 @@ def _publish(folder: Path, files: dict[str, str]) -> None:
         raise
 
 
+def _compute(
+    params: dict[str, Any],
+    data: dict[str, dict[str, np.ndarray]],
+    pending: list[RunTask],
+    keep: Callable,
+    stack: ExitStack,
+) -> int:
+    """Run the ``pending`` tasks on the configured backend, handing each result to ``keep`` as it arrives;
+    return the ``n_jobs`` used."""
+    n_jobs = _backend(stack, params)
+    parent = None if dask_scheduler(params) else os.getpid()
+    runs: Iterator = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(
+        delayed(_run_one)(params, data[task.data], task, parent) for task in pending
+    )
+    # Results come back to this process, which keeps each one at once (workers need no shared disk).
+    for path, result, timings, seconds, platform in runs:
+        check_same_platform(numerical_platform(), platform)
+        keep(path, result, timings, seconds)
+    return n_jobs
+
+
+def _publish_stage(
+    params: dict[str, Any],
+    outputs: Outputs,
+    records: dict[str, dict[str, Any]],
+    reused: int,
+    n_jobs: int,
+    started: float,
+) -> None:
+    """Publish a stage's results and timings folders, then drop its scratch folder."""
+    _publish(outputs.results, {path: dumps_json(record["result"]) for path, record in records.items()})
+    if outputs.timings is not None:
+        stage = {
+            "runs": len(records),
+            "reused": reused,
+            "n_jobs": effective_n_jobs(n_jobs),
+            "dask": dask_scheduler(params) is not None,
+            "wall_seconds": time.perf_counter() - started,
+            "environment": run_environment(),
+        }
+        timings = {
+            path: dumps_json({**record["result"], "cycles": record["timings"]}) for path, record in records.items()
+        }
+        _publish(outputs.timings, {**timings, STAGE_TIMING_FILE: dumps_json(stage)})
+    shutil.rmtree(outputs.scratch)
+    with suppress(OSError):  # and its parents, once empty
+        os.removedirs(outputs.scratch.parent)
+
+
 def run_tasks(
     params: dict[str, Any],
     data: dict[str, dict[str, np.ndarray]],
@@ -233,58 +282,34 @@ def run_tasks(
     digests = {task.path: fingerprint(task, inputs) for task in tasks}
     records = {task.path: _finished(outputs.scratch, task, digests[task.path]) for task in tasks}
     pending = [task for task in tasks if records[task.path] is None]
-    if len(pending) < len(tasks):
+    reused = len(tasks) - len(pending)
+    if reused:
         print(
-            f"[{tag}] reusing {len(tasks) - len(pending)} runs finished before an interruption ({outputs.scratch})",
+            f"[{tag}] reusing {reused} runs finished before an interruption ({outputs.scratch})",
             file=sys.stderr,
             flush=True,
         )
+    by_path = {task.path: task for task in pending}
+    computing = time.perf_counter()
+
+    def keep(path: str, result: dict[str, Any], timings: list[dict[str, float]], seconds: float) -> None:
+        task = by_path[path]
+        records[path] = {"fingerprint": digests[path], "result": result, "timings": timings}
+        write_json_atomic(outputs.scratch / path, records[path])
+        finished = sum(record is not None for record in records.values()) - reused
+        left = (time.perf_counter() - computing) / finished * (len(pending) - finished)
+        last = result["cycles"][-1]
+        print(
+            f"[{tag}] {reused + finished}/{len(tasks)} {task.strategy} {task.learner} seed {task.seed}: "
+            f"{metric} {last[metric]:.3f} at {last['labels']} labels ({seconds:.1f} s; "
+            f"about {format_duration(left)} left)",
+            file=sys.stderr,
+            flush=True,
+        )
+
     with ExitStack() as stack:
-        n_jobs = _backend(stack, params)
-        parent = None if dask_scheduler(params) else os.getpid()
-        runs: Iterator = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(
-            delayed(_run_one)(params, data[task.data], task, parent) for task in pending
-        )
-        # Results come back to this process, which keeps each one at once (workers need no shared disk).
-        by_path = {task.path: task for task in pending}
-        computing = time.perf_counter()
-        for finished, (path, result, timings, seconds, platform) in enumerate(runs, start=1):
-            check_same_platform(numerical_platform(), platform)
-            task = by_path[path]
-            records[task.path] = {"fingerprint": digests[task.path], "result": result, "timings": timings}
-            write_json_atomic(outputs.scratch / task.path, records[task.path])
-            last = result["cycles"][-1]
-            left = (time.perf_counter() - computing) / finished * (len(pending) - finished)
-            print(
-                f"[{tag}] {len(tasks) - len(pending) + finished}/{len(tasks)} {task.strategy} {task.learner} "
-                f"seed {task.seed}: {metric} {last[metric]:.3f} at {last['labels']} labels ({seconds:.1f} s; "
-                f"about {format_duration(left)} left)",
-                file=sys.stderr,
-                flush=True,
-            )
-    _publish(outputs.results, {path: dumps_json(record["result"]) for path, record in records.items()})
-    if outputs.timings is not None:
-        stage = {
-            "runs": len(tasks),
-            "reused": len(tasks) - len(pending),
-            "n_jobs": effective_n_jobs(n_jobs),
-            "dask": dask_scheduler(params) is not None,
-            "wall_seconds": time.perf_counter() - started,
-            "environment": run_environment(),
-        }
-        _publish(
-            outputs.timings,
-            {
-                **{
-                    path: dumps_json({**record["result"], "cycles": record["timings"]})
-                    for path, record in records.items()
-                },
-                STAGE_TIMING_FILE: dumps_json(stage),
-            },
-        )
-    shutil.rmtree(outputs.scratch)
-    with suppress(OSError):  # and its parents, once empty
-        os.removedirs(outputs.scratch.parent)
+        n_jobs = _compute(params, data, pending, keep, stack)
+    _publish_stage(params, outputs, records, reused, n_jobs, started)
 
 
 def run_strategy(params: dict[str, Any], dataset: str, strategy: str, prepared: Path, outputs: Outputs) -> None:
