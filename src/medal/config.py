@@ -196,13 +196,10 @@ def _check_keys(params: dict[str, Any]) -> None:
                 _unknown(f"{section}.{name}.", entry, ENTRY_KEYS[section])
 
 
-def validate(params: dict[str, Any]) -> None:
-    """Check keys, names, cross-references and numbers of a parsed ``params.yaml``."""
-    _check_keys(params)
-    study = _require(params, "study")
-    datasets = _require(params, "datasets")
-    learners = _require(params, "learners")
-    strategies = _require(params, "strategies")
+def _check_components(params: dict[str, Any]) -> None:
+    """Datasets, learners and strategies: names the study uses exist, and each entry's settings are valid."""
+    study, datasets = params["study"], _require(params, "datasets")
+    learners, strategies = _require(params, "learners"), _require(params, "strategies")
     prepare = _require(params, "prepare")
     _check_names("datasets", "dataset", study.get("datasets"), datasets)
     for name, spec in datasets.items():
@@ -233,6 +230,10 @@ def validate(params: dict[str, Any]) -> None:
         check_estimator_params(name, spec)
     for name, spec in strategies.items():
         Strategy.from_params(name, spec, random_state=0)  # checks options
+
+
+def _check_protocol_and_evaluation(params: dict[str, Any]) -> None:
+    """The AL protocol's counts, and the evaluation's metric, targets, drop threshold and stopping rules."""
     al = _require(params, "al")
     for key in ("initial_labels", "batch_size", "budget", "seeds"):
         _positive_int("al", key, al.get(key))
@@ -250,7 +251,10 @@ def validate(params: dict[str, Any]) -> None:
         raise UserError("params.yaml: evaluation.target_fractions must be a non-empty list of numbers in (0, 1]")
     _fraction("evaluation.drop_threshold", evaluation.get("drop_threshold"))
     _check_stopping(evaluation)
-    _check_sweeps(params)
+
+
+def _check_compute(params: dict[str, Any]) -> None:
+    """Where runs go: local processes or a Dask scheduler's address."""
     n_jobs = params.get("compute", {}).get("n_jobs", 1)
     if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs == 0 or n_jobs < -1:
         raise UserError(f"params.yaml: compute.n_jobs must be a positive integer or -1 (all cores), got {n_jobs!r}")
@@ -259,6 +263,17 @@ def validate(params: dict[str, Any]) -> None:
         raise UserError(
             f"params.yaml: compute.dask_scheduler must be null or an address like tcp://host:8786, got {scheduler!r}"
         )
+
+
+def validate(params: dict[str, Any]) -> None:
+    """Check keys, names, cross-references and numbers of a parsed ``params.yaml``, in file order of the
+    sections a user edits most: the study, its components, the protocol, the sweeps, the compute settings."""
+    _check_keys(params)
+    _require(params, "study")
+    _check_components(params)
+    _check_protocol_and_evaluation(params)
+    _check_sweeps(params)
+    _check_compute(params)
 
 
 def check_protocol_fits(

@@ -193,28 +193,21 @@ def canonical_wdbc(spec: dict[str, Any]) -> dict[str, np.ndarray]:
     return {"X_train": X_train, "y_train": y_train, "X_test": X_test, "y_test": y_test}
 
 
-def fetch(name: str, params: dict[str, Any], out_dir: Path, root: Path = Path(".")) -> dict[str, Any]:
-    """Produce ``out_dir/<name>.npz`` and ``out_dir/<name>.json`` for one dataset; return the provenance."""
-    spec = params["datasets"][name]
-    info = DATASET_INFO.get(name)
-    if info is None:
-        raise UserError(f"dataset '{name}' has no description in medal.datasets.DATASET_INFO; add one")
-    n_classes = len(info["class_names"])
+def _load_source(name: str, spec: dict[str, Any], params: dict[str, Any], n_classes: int, root: Path) -> tuple:
+    """The canonical arrays of one dataset from its source, which copy they came from (variant), the
+    source file's md5 and URL, and what to name in a data error (the file, or the dataset)."""
     if spec["source"] == "medmnist":
         path, variant = locate_medmnist(name, spec, params["data"]["mirror_dirs"], root)
-        arrays = canonical_medmnist(path, n_classes)
-        source_md5 = spec["source_md5"][variant]
-        url = spec["url"]
-    elif spec["source"] == "sklearn_breast_cancer":
-        arrays, variant, source_md5, url = canonical_wdbc(spec), "bundled", None, None
-    else:
-        raise UserError(
-            f"params.yaml: datasets.{name}.source '{spec['source']}' unknown; valid: medmnist, sklearn_breast_cancer"
-        )
-    check_canonical(arrays, str(path) if spec["source"] == "medmnist" else name)
-    payload = npz_bytes(arrays)
-    canonical_md5 = hashlib.md5(payload).hexdigest()
-    pinned = spec["canonical_md5"].get(variant)
+        return canonical_medmnist(path, n_classes), variant, spec["source_md5"][variant], spec["url"], str(path)
+    if spec["source"] == "sklearn_breast_cancer":
+        return canonical_wdbc(spec), "bundled", None, None, name
+    raise UserError(
+        f"params.yaml: datasets.{name}.source '{spec['source']}' unknown; valid: medmnist, sklearn_breast_cancer"
+    )
+
+
+def _check_pin(name: str, variant: str, canonical_md5: str, pinned: str | None) -> None:
+    """The canonical file must match its pin; without one, print the value to pin."""
     if pinned is None:
         print(
             f"{name}: canonical md5 for the {variant} copy is {canonical_md5}; pin it in params.yaml", file=sys.stderr
@@ -224,12 +217,24 @@ def fetch(name: str, params: dict[str, Any], out_dir: Path, root: Path = Path(".
             f"{name}: canonical file md5 {canonical_md5} but params.yaml pins {pinned} for the {variant} copy; "
             "check the source file, or update the pin if the change is intended"
         )
+
+
+def fetch(name: str, params: dict[str, Any], out_dir: Path, root: Path = Path(".")) -> dict[str, Any]:
+    """Produce ``out_dir/<name>.npz`` and ``out_dir/<name>.json`` for one dataset; return the provenance."""
+    spec = params["datasets"][name]
+    info = DATASET_INFO.get(name)
+    if info is None:
+        raise UserError(f"dataset '{name}' has no description in medal.datasets.DATASET_INFO; add one")
+    n_classes = len(info["class_names"])
+    arrays, variant, source_md5, url, where = _load_source(name, spec, params, n_classes, root)
+    check_canonical(arrays, where)
+    payload = npz_bytes(arrays)
+    canonical_md5 = hashlib.md5(payload).hexdigest()
+    _check_pin(name, variant, canonical_md5, spec["canonical_md5"].get(variant))
+    described = ("title", "modality", "description", "class_names", "citation", "licence", "official_counts")
     provenance = {
         "name": name,
-        **{
-            key: info[key]
-            for key in ("title", "modality", "description", "class_names", "citation", "licence", "official_counts")
-        },
+        **{key: info[key] for key in described},
         "variant": variant,
         "copy_note": (spec.get("copy_notes") or {}).get(variant),
         "source_md5": source_md5,

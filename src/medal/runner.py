@@ -11,7 +11,6 @@ import hashlib
 import os
 import shutil
 import sys
-import tempfile
 import threading
 import time
 import warnings
@@ -31,7 +30,14 @@ from medal.config import check_protocol_fits
 from medal.design import STAGE_TIMING_FILE, learners_for, run_file_name, sweep_value_name, sweep_values
 from medal.environment import format_duration, numerical_platform, run_environment
 from medal.errors import UserError
-from medal.fileio import UMASK, dumps_json, load_npz, md5_file, read_json, write_json_atomic, write_text_atomic
+from medal.fileio import (
+    dumps_json,
+    load_npz,
+    md5_file,
+    read_json,
+    replace_folder,
+    write_json_atomic,
+)
 from medal.learners import Learner
 from medal.loop import Protocol, run_active_learning
 from medal.metrics import evaluate
@@ -192,27 +198,6 @@ def _finished(scratch: Path, task: RunTask, digest: str) -> dict[str, Any] | Non
     return record
 
 
-def _publish(folder: Path, files: dict[str, str]) -> None:
-    """Replace ``folder`` by one holding exactly ``files`` (relative path to text), all at once."""
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}.", suffix=".tmp"))
-    try:
-        for relative, text in files.items():
-            write_text_atomic(staging / relative, text)
-        os.chmod(staging, 0o777 & ~UMASK)
-        if folder.exists():
-            old = folder.with_name(f".{folder.name}.old")
-            shutil.rmtree(old, ignore_errors=True)
-            os.replace(folder, old)
-            os.replace(staging, folder)
-            shutil.rmtree(old)
-        else:
-            os.replace(staging, folder)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-
-
 def _compute(
     params: dict[str, Any],
     data: dict[str, dict[str, np.ndarray]],
@@ -243,7 +228,7 @@ def _publish_stage(
     started: float,
 ) -> None:
     """Publish a stage's results and timings folders, then drop its scratch folder."""
-    _publish(outputs.results, {path: dumps_json(record["result"]) for path, record in records.items()})
+    replace_folder(outputs.results, {path: dumps_json(record["result"]) for path, record in records.items()})
     if outputs.timings is not None:
         stage = {
             "runs": len(records),
@@ -256,7 +241,7 @@ def _publish_stage(
         timings = {
             path: dumps_json({**record["result"], "cycles": record["timings"]}) for path, record in records.items()
         }
-        _publish(outputs.timings, {**timings, STAGE_TIMING_FILE: dumps_json(stage)})
+        replace_folder(outputs.timings, {**timings, STAGE_TIMING_FILE: dumps_json(stage)})
     shutil.rmtree(outputs.scratch)
     with suppress(OSError):  # and its parents, once empty
         os.removedirs(outputs.scratch.parent)

@@ -258,6 +258,13 @@ def _cliques(sorted_ranks: np.ndarray, cd: float) -> list[tuple[int, int]]:
     return runs
 
 
+def _update_arrow(ax: plt.Axes, points: list[tuple[float, float]], colour: str, name: str | None) -> None:
+    """An arrow from refitting (circle) to partial_fit (square) for one estimator; ``name`` labels the legend."""
+    ax.annotate("", xy=points[0], xytext=points[1], arrowprops={"arrowstyle": "->", "color": colour, "lw": 1})
+    ax.plot(*points[1], "o", color=colour, ms=5, label=f"{name}: fit" if name else None)
+    ax.plot(*points[0], "s", mfc="white", color=colour, ms=5, label=f"{name}: partial_fit" if name else None)
+
+
 def update_modes_figure(
     params: dict[str, Any],
     provenance: dict[str, dict[str, Any]],
@@ -288,25 +295,8 @@ def update_modes_figure(
                 continue
             for i, (estimator, incremental, refit) in enumerate(pairs):
                 points = [(timings[(dataset, name)][0], aulc[(dataset, name)]) for name in (incremental, refit)]
-                colour = PALETTE[(i + 1) % len(PALETTE)]
-                ax.annotate(
-                    "", xy=points[0], xytext=points[1], arrowprops={"arrowstyle": "->", "color": colour, "lw": 1}
-                )
-                ax.plot(
-                    *points[1],
-                    "o",
-                    color=colour,
-                    ms=5,
-                    label=f"{label(estimator, ESTIMATOR_LABELS)}: fit" if dataset == datasets[0] else None,
-                )
-                ax.plot(
-                    *points[0],
-                    "s",
-                    mfc="white",
-                    color=colour,
-                    ms=5,
-                    label=f"{label(estimator, ESTIMATOR_LABELS)}: partial_fit" if dataset == datasets[0] else None,
-                )
+                name = label(estimator, ESTIMATOR_LABELS) if dataset == datasets[0] else None
+                _update_arrow(ax, points, PALETTE[(i + 1) % len(PALETTE)], name)
         axes[0][0].set_ylabel("AULC (mean over strategies)")
         if pairs:
             fig.legend(loc="lower center", ncol=2 * len(pairs), frameon=False, bbox_to_anchor=(0.5, -0.04))
