@@ -23,9 +23,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from statistics import median
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import yaml
@@ -38,9 +39,9 @@ from medal.config import load_params
 from medal.fileio import load_npz, read_json, write_npz_atomic, write_text_atomic
 from medal.learners import Learner
 from medal.loop import Protocol, initial_indices, run_active_learning
+from medal.report.learners import update_mode_pairs
 from medal.runner import Outputs, run_strategy
 from medal.strategies import Strategy
-from medal.tables import update_mode_pairs
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGETS = {
@@ -76,14 +77,17 @@ def study_data() -> tuple[str, dict[str, np.ndarray]]:
 
 
 def minimal_loop(data: dict[str, np.ndarray], protocol: Protocol, seed: int) -> np.ndarray:
-    """The same work written directly against scikit-activeml: fit, score the test set, query; the labelled indices at the end."""
+    """The same work written directly against scikit-activeml: fit, score the test set, query; the labelled indices at
+    the end."""
     from skactiveml.classifier import SklearnClassifier
     from skactiveml.pool import UncertaintySampling
     from sklearn.metrics import balanced_accuracy_score
 
     X, y_true = data["X_pool"], data["y_pool"]
     classes = np.unique(np.concatenate([y_true, data["y_test"]]))
-    clf = SklearnClassifier(LogisticRegression(C=1.0, max_iter=1000, random_state=seed), classes=classes, random_state=seed)
+    clf = SklearnClassifier(
+        LogisticRegression(C=1.0, max_iter=1000, random_state=seed), classes=classes, random_state=seed
+    )
     query = UncertaintySampling(method="entropy", random_state=seed)
     y = np.full(len(X), np.nan)
     new = initial_indices(y_true, protocol.initial_labels, np.random.default_rng(seed))
@@ -105,9 +109,14 @@ def loop_overhead(params: dict[str, Any], repeats: int) -> dict[str, Any]:
         for repeat in range(repeats):  # interleaved, so that drifts of the machine hit both alike
             start = time.perf_counter()
             result = run_active_learning(
-                data["X_pool"], data["y_pool"], data["X_test"], data["y_test"],
+                data["X_pool"],
+                data["y_pool"],
+                data["X_test"],
+                data["y_test"],
                 Learner.from_params("logreg", params["learners"]["logreg"]),
-                Strategy.from_params("entropy", params["strategies"]["entropy"], random_state=repeat), protocol, repeat,
+                Strategy.from_params("entropy", params["strategies"]["entropy"], random_state=repeat),
+                protocol,
+                repeat,
             )
             ours.append(time.perf_counter() - start)
             start = time.perf_counter()
@@ -117,9 +126,19 @@ def loop_overhead(params: dict[str, Any], repeats: int) -> dict[str, Any]:
             if not np.array_equal(queried, labelled):
                 raise RuntimeError("the minimal loop queried other samples: it does not do the same work")
     ratio = median(ours) / median(minimal)
-    log(f"loop overhead on {name}: ours {median(ours):.3f} s, minimal {median(minimal):.3f} s per run, ratio {ratio:.3f}")
-    return {"data": name, "runs": repeats, "ours_seconds": median(ours), "minimal_seconds": median(minimal),
-            "ratio": ratio, "target": TARGETS["loop_overhead_max_ratio"], "met": ratio <= TARGETS["loop_overhead_max_ratio"]}
+    log(
+        f"loop overhead on {name}: ours {median(ours):.3f} s, minimal {median(minimal):.3f} s per run, ratio "
+        f"{ratio:.3f}"
+    )
+    return {
+        "data": name,
+        "runs": repeats,
+        "ours_seconds": median(ours),
+        "minimal_seconds": median(minimal),
+        "ratio": ratio,
+        "target": TARGETS["loop_overhead_max_ratio"],
+        "met": ratio <= TARGETS["loop_overhead_max_ratio"],
+    }
 
 
 # 2. partial_fit versus refit ------------------------------------------------------------------------
@@ -136,21 +155,31 @@ def update_modes(params: dict[str, Any], sizes: list[int], cycles: int) -> dict[
                 seconds = {}
                 for learner in (incremental, refit):
                     result = run_active_learning(
-                        data["X_pool"], data["y_pool"], data["X_test"], data["y_test"],
+                        data["X_pool"],
+                        data["y_pool"],
+                        data["X_test"],
+                        data["y_test"],
                         Learner.from_params(learner, params["learners"][learner]),
-                        Strategy("random", "random", random_state=0), protocol, 0,
+                        Strategy("random", "random", random_state=0),
+                        protocol,
+                        0,
                     )
                     seconds[learner] = [t["fit_seconds"] for t in result.timings]
                 row = {
-                    "estimator": estimator, "pool": n_pool, "batch": batch, "cycles": cycles,
+                    "estimator": estimator,
+                    "pool": n_pool,
+                    "batch": batch,
+                    "cycles": cycles,
                     "partial_fit_ms_per_cycle": 1000 * float(np.mean(seconds[incremental])),
                     "refit_ms_per_cycle": 1000 * float(np.mean(seconds[refit])),
                     "partial_fit_total_s": float(np.sum(seconds[incremental])),
                     "refit_total_s": float(np.sum(seconds[refit])),
                 }
                 row["speedup"] = row["refit_total_s"] / row["partial_fit_total_s"]
-                log(f"update {estimator} pool {n_pool}: partial_fit {row['partial_fit_ms_per_cycle']:.1f} ms, "
-                    f"refit {row['refit_ms_per_cycle']:.1f} ms per cycle, speed-up {row['speedup']:.1f}x")
+                log(
+                    f"update {estimator} pool {n_pool}: partial_fit {row['partial_fit_ms_per_cycle']:.1f} ms, "
+                    f"refit {row['refit_ms_per_cycle']:.1f} ms per cycle, speed-up {row['speedup']:.1f}x"
+                )
                 rows.append(row)
     return {"rows": rows, "note": "batch = 1 % of the pool, 20 initial labels, random queries; update time only"}
 
@@ -184,28 +213,47 @@ def scaling(params: dict[str, Any], sizes: list[int]) -> dict[str, Any]:
             times = {n: query_seconds(params, name, spec, pools[n]) for n in sizes[:-1]}
             small, mid, large = sizes[0], sizes[-2], sizes[-1]
             exponent = _exponent(times, small, mid)
-            limit = TARGETS["uncertainty_query_100k_max_seconds" if spec["method"] in (
-                "least_confident", "margin_sampling", "entropy") else "any_query_100k_max_seconds"]
+            limit = TARGETS[
+                "uncertainty_query_100k_max_seconds"
+                if spec["method"] in ("least_confident", "margin_sampling", "entropy")
+                else "any_query_100k_max_seconds"
+            ]
             # Subsample the largest pool when the cost grows faster than linear, or when even linear growth
             # from the middle pool would pass the limit; a strategy's own smaller max_candidates is kept.
             subsample = exponent > 1.25 or times[mid] * large / mid > limit
             largest_spec = spec
             if subsample:
-                candidates = min(spec.get("max_candidates", SUBSAMPLING["max_candidates"]), SUBSAMPLING["max_candidates"])
+                candidates = min(
+                    spec.get("max_candidates", SUBSAMPLING["max_candidates"]), SUBSAMPLING["max_candidates"]
+                )
                 largest_spec = {**spec, **SUBSAMPLING, "max_candidates": candidates}
             times[large] = query_seconds(params, name, largest_spec, pools[large])
             row = {
-                "strategy": name, "method": spec["method"], **{f"seconds_{n}": times[n] for n in sizes},
-                "growth_exponent": exponent, "growth": growth_label(exponent),
+                "strategy": name,
+                "method": spec["method"],
+                **{f"seconds_{n}": times[n] for n in sizes},
+                "growth_exponent": exponent,
+                "growth": growth_label(exponent),
                 "growth_exponent_large": None if subsample else _exponent(times, mid, large),
                 f"options_at_{large}": {k: v for k, v in largest_spec.items() if k != "method"},
-                "subsampled_at_largest": subsample, "limit_seconds": limit, "met": times[large] <= limit,
+                "subsampled_at_largest": subsample,
+                "limit_seconds": limit,
+                "met": times[large] <= limit,
             }
-            log(f"scaling {name}: " + ", ".join(f"{n}: {times[n]:.3f} s" for n in sizes)
-                + f"; growth n^{exponent:.2f} ({row['growth']})" + (" -> subsampled at the largest pool" if subsample else ""))
+            log(
+                f"scaling {name}: "
+                + ", ".join(f"{n}: {times[n]:.3f} s" for n in sizes)
+                + f"; growth n^{exponent:.2f} ({row['growth']})"
+                + (" -> subsampled at the largest pool" if subsample else "")
+            )
             rows.append(row)
-    return {"sizes": sizes, "rows": rows, "subsampling": SUBSAMPLING,
-            "note": "one 10-sample query after logistic regression was fitted on 50 labels; growth from the two smaller pools"}
+    return {
+        "sizes": sizes,
+        "rows": rows,
+        "subsampling": SUBSAMPLING,
+        "note": "one 10-sample query after logistic regression was fitted on 50 labels; "
+        "growth from the two smaller pools",
+    }
 
 
 def _exponent(times: dict[int, float], small: int, large: int) -> float:
@@ -232,7 +280,11 @@ def parallel(params: dict[str, Any], seeds: int) -> dict[str, Any]:
         prepared = work / "prepared.npz"
         write_npz_atomic(prepared, study_data()[1])
         # Entropy sampling with the main learner, one run per seed, as in a stage of the main experiment.
-        local = {**params, "al": {**params["al"], "seeds": seeds}, "study": {**params["study"], "learner_strategies": ["random"]}}
+        local = {
+            **params,
+            "al": {**params["al"], "seeds": seeds},
+            "study": {**params["study"], "learner_strategies": ["random"]},
+        }
         seconds, files = {}, {}
         for n_jobs in (1, 2):
             local["compute"] = {"n_jobs": n_jobs}
@@ -243,11 +295,20 @@ def parallel(params: dict[str, Any], seeds: int) -> dict[str, Any]:
             files[n_jobs] = {p.name: p.read_bytes() for p in sorted((out / "runs").iterdir())}
         speedup = seconds[1] / seconds[2]
         identical = files[1] == files[2]
-        log(f"parallel: {len(files[1])} runs, n_jobs=1 {seconds[1]:.1f} s, n_jobs=2 {seconds[2]:.1f} s, "
-            f"speed-up {speedup:.2f}x, results {'byte-identical' if identical else 'DIFFERENT'}")
-        return {"runs": len(files[1]), "seconds_n_jobs_1": seconds[1], "seconds_n_jobs_2": seconds[2], "speedup": speedup,
-                "byte_identical": identical, "cores": os.cpu_count(), "target": TARGETS["parallel_min_speedup"],
-                "met": identical and speedup >= TARGETS["parallel_min_speedup"]}
+        log(
+            f"parallel: {len(files[1])} runs, n_jobs=1 {seconds[1]:.1f} s, n_jobs=2 {seconds[2]:.1f} s, "
+            f"speed-up {speedup:.2f}x, results {'byte-identical' if identical else 'DIFFERENT'}"
+        )
+        return {
+            "runs": len(files[1]),
+            "seconds_n_jobs_1": seconds[1],
+            "seconds_n_jobs_2": seconds[2],
+            "speedup": speedup,
+            "byte_identical": identical,
+            "cores": os.cpu_count(),
+            "target": TARGETS["parallel_min_speedup"],
+            "met": identical and speedup >= TARGETS["parallel_min_speedup"],
+        }
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -288,15 +349,22 @@ def incremental() -> dict[str, Any]:
     rebuild()  # back to the committed text
     params_path = ROOT / "params.yaml"
     changed = _edited(
-        params_path, lambda text: text.replace("  margin: {method: margin_sampling}", "  margin: {method: margin_sampling, max_candidates: 999}", 1),
+        params_path,
+        lambda text: text.replace(
+            "  margin: {method: margin_sampling}", "  margin: {method: margin_sampling, max_candidates: 999}", 1
+        ),
         lambda: sorted(json.loads(_dvc("status", "--json"))),
     )
     runs = [name for name in changed if name.startswith(("al@", "sweep@"))]
     only_margin = bool(runs) and all(name.endswith("-margin") for name in runs)
     log(f"incremental: text-only rebuild {seconds:.1f} s running {stages}; a margin change would rerun {changed}")
-    return {"paper_rebuild_seconds": seconds, "paper_rebuild_stages": stages, "strategy_change_reruns": changed,
-            "target_seconds": TARGETS["paper_rebuild_max_seconds"],
-            "met": seconds < TARGETS["paper_rebuild_max_seconds"] and stages == ["paper"] and only_margin}
+    return {
+        "paper_rebuild_seconds": seconds,
+        "paper_rebuild_stages": stages,
+        "strategy_change_reruns": changed,
+        "target_seconds": TARGETS["paper_rebuild_max_seconds"],
+        "met": seconds < TARGETS["paper_rebuild_max_seconds"] and stages == ["paper"] and only_margin,
+    }
 
 
 # 6. Peak memory ----------------------------------------------------------------------------------------------
@@ -338,7 +406,10 @@ def memory(params: dict[str, Any], big_pool: int) -> dict[str, Any]:
             stage["al"]["seeds"] = 2  # every learner of the largest stage, two seeds each
             (work / "params.yaml").write_text(yaml.safe_dump(stage))
             kib = _peak_kib([sys.executable, "-m", "medal.cli", "al", "pneumoniamnist", "entropy"], work)
-            result["largest_stage"] = {"stage": "al@pneumoniamnist-entropy (9 learners, 2 seeds)", "peak_mib": kib / 1024}
+            result["largest_stage"] = {
+                "stage": "al@pneumoniamnist-entropy (9 learners, 2 seeds)",
+                "peak_mib": kib / 1024,
+            }
             log(f"memory: al@pneumoniamnist-entropy peak {kib / 1024:.0f} MiB per process")
         script = BIG_POOL_RUN.format(bench=str(Path(__file__).parent), params=str(ROOT / "params.yaml"), n=big_pool)
         kib = _peak_kib([sys.executable, "-c", script], ROOT)
@@ -398,19 +469,34 @@ def blas_kernel(seeds: int, repeats: int) -> dict[str, Any]:
     outputs: dict[str, dict[str, Any]] = {}
     for _ in range(repeats):
         for mode in seconds:
-            done = subprocess.run([sys.executable, "-c", KERNEL_WORKLOAD, mode, str(seeds)], cwd=ROOT, env=env,
-                                  capture_output=True, text=True, check=True)
+            done = subprocess.run(
+                [sys.executable, "-c", KERNEL_WORKLOAD, mode, str(seeds)],
+                cwd=ROOT,
+                env=env,
+                capture_output=True,
+                text=True,
+                check=True,
+            )
             outputs[mode] = json.loads(done.stdout)
             seconds[mode].append(outputs[mode]["seconds"])
     slowdown = median(seconds["pinned"]) / median(seconds["native"])
     same = outputs["pinned"]["scores"] == outputs["native"]["scores"]
-    log(f"blas_kernel: pinned {outputs['pinned']['blas']} {median(seconds['pinned']):.1f} s, native "
+    log(
+        f"blas_kernel: pinned {outputs['pinned']['blas']} {median(seconds['pinned']):.1f} s, native "
         f"{outputs['native']['blas']} {median(seconds['native']):.1f} s: {slowdown:.2f}x; scores "
-        f"{'identical' if same else 'differ'}")
-    return {"pinned_kernels": outputs["pinned"]["blas"], "native_kernels": outputs["native"]["blas"],
-            "pinned_seconds": seconds["pinned"], "native_seconds": seconds["native"], "slowdown": slowdown,
-            "runs": 2 * seeds, "scores_identical": same, "target": TARGETS["pinned_kernel_max_slowdown"],
-            "met": slowdown <= TARGETS["pinned_kernel_max_slowdown"]}
+        f"{'identical' if same else 'differ'}"
+    )
+    return {
+        "pinned_kernels": outputs["pinned"]["blas"],
+        "native_kernels": outputs["native"]["blas"],
+        "pinned_seconds": seconds["pinned"],
+        "native_seconds": seconds["native"],
+        "slowdown": slowdown,
+        "runs": 2 * seeds,
+        "scores_identical": same,
+        "target": TARGETS["pinned_kernel_max_slowdown"],
+        "met": slowdown <= TARGETS["pinned_kernel_max_slowdown"],
+    }
 
 
 def markdown(results: dict[str, Any]) -> str:
@@ -418,43 +504,66 @@ def markdown(results: dict[str, Any]) -> str:
     lines = ["# Benchmark results", "", f"Machine: {results['machine']}", ""]
     if "loop_overhead" in results:
         r = results["loop_overhead"]
-        lines += [f"- Loop overhead ({r['data']}): {r['ratio']:.3f}x a minimal scikit-activeml loop "
-                  f"({r['ours_seconds']:.3f} s vs {r['minimal_seconds']:.3f} s per run); target <= {r['target']}: "
-                  f"{'met' if r['met'] else 'MISSED'}"]
+        lines += [
+            f"- Loop overhead ({r['data']}): {r['ratio']:.3f}x a minimal scikit-activeml loop "
+            f"({r['ours_seconds']:.3f} s vs {r['minimal_seconds']:.3f} s per run); target <= {r['target']}: "
+            f"{'met' if r['met'] else 'MISSED'}"
+        ]
     if "parallel" in results:
         r = results["parallel"]
-        lines += [f"- Parallel: {r['speedup']:.2f}x with 2 processes over 1 ({r['runs']} runs), results "
-                  f"{'byte-identical' if r['byte_identical'] else 'DIFFERENT'}; target >= {r['target']}: {'met' if r['met'] else 'MISSED'}"]
+        lines += [
+            f"- Parallel: {r['speedup']:.2f}x with 2 processes over 1 ({r['runs']} runs), results "
+            f"{'byte-identical' if r['byte_identical'] else 'DIFFERENT'}; target >= {r['target']}: "
+            f"{'met' if r['met'] else 'MISSED'}"
+        ]
     if "incremental" in results:
         r = results["incremental"]
-        lines += [f"- Text-only rebuild: {r['paper_rebuild_seconds']:.1f} s (stages {r['paper_rebuild_stages']}); "
-                  f"a change to one strategy reruns {r['strategy_change_reruns']}; {'met' if r['met'] else 'MISSED'}"]
+        lines += [
+            f"- Text-only rebuild: {r['paper_rebuild_seconds']:.1f} s (stages {r['paper_rebuild_stages']}); "
+            f"a change to one strategy reruns {r['strategy_change_reruns']}; {'met' if r['met'] else 'MISSED'}"
+        ]
     if "memory" in results:
         for r in results["memory"].values():
             what = r["stage"] if "stage" in r else f"one run on a {r['pool']}-point pool"
             lines += [f"- Peak memory, {what}: {r['peak_mib']:.0f} MiB"]
     if "blas_kernel" in results:
         r = results["blas_kernel"]
-        lines += [f"- Pinned BLAS kernels ({'; '.join(r['pinned_kernels'])}) against this CPU's own "
-                  f"({'; '.join(r['native_kernels'])}): {r['slowdown']:.2f}x the time (median of "
-                  f"{len(r['pinned_seconds'])}: {median(r['pinned_seconds']):.1f} s vs {median(r['native_seconds']):.1f} s "
-                  f"for PCA features and {r['runs']} runs on PneumoniaMNIST), scores "
-                  f"{'identical' if r['scores_identical'] else 'different'}; target <= {r['target']}: "
-                  f"{'met' if r['met'] else 'MISSED'}"]
+        lines += [
+            f"- Pinned BLAS kernels ({'; '.join(r['pinned_kernels'])}) against this CPU's own "
+            f"({'; '.join(r['native_kernels'])}): {r['slowdown']:.2f}x the time (median of "
+            f"{len(r['pinned_seconds'])}: {median(r['pinned_seconds']):.1f} s vs {median(r['native_seconds']):.1f} s "
+            f"for PCA features and {r['runs']} runs on PneumoniaMNIST), scores "
+            f"{'identical' if r['scores_identical'] else 'different'}; target <= {r['target']}: "
+            f"{'met' if r['met'] else 'MISSED'}"
+        ]
     if "update_modes" in results:
-        lines += ["", "| estimator | pool | partial_fit ms/cycle | refit ms/cycle | speed-up |", "|---|--:|--:|--:|--:|"]
-        lines += [f"| {r['estimator']} | {r['pool']} | {r['partial_fit_ms_per_cycle']:.1f} | {r['refit_ms_per_cycle']:.1f} | "
-                  f"{r['speedup']:.1f}x |" for r in results["update_modes"]["rows"]]
+        lines += [
+            "",
+            "| estimator | pool | partial_fit ms/cycle | refit ms/cycle | speed-up |",
+            "|---|--:|--:|--:|--:|",
+        ]
+        lines += [
+            f"| {r['estimator']} | {r['pool']} | {r['partial_fit_ms_per_cycle']:.1f} | {r['refit_ms_per_cycle']:.1f} | "
+            f"{r['speedup']:.1f}x |"
+            for r in results["update_modes"]["rows"]
+        ]
     if "scaling" in results:
         sizes = results["scaling"]["sizes"]
-        lines += ["", "| strategy | " + " | ".join(f"s at {n}" for n in sizes)
-                  + f" | growth {sizes[0]}→{sizes[-2]} | growth {sizes[-2]}→{sizes[-1]} | limit met |",
-                  "|---|" + "--:|" * len(sizes) + "---|---|---|"]
-        lines += [f"| {r['strategy']} | " + " | ".join(f"{r[f'seconds_{n}']:.3f}" for n in sizes)
-                  + f" | n^{r['growth_exponent']:.2f} {r['growth']} | "
-                  + ("subsampled" if r["subsampled_at_largest"] else f"n^{r['growth_exponent_large']:.2f}")
-                  + f" | {'yes' if r['met'] else 'NO'} |"
-                  for r in results["scaling"]["rows"]]
+        lines += [
+            "",
+            "| strategy | "
+            + " | ".join(f"s at {n}" for n in sizes)
+            + f" | growth {sizes[0]}→{sizes[-2]} | growth {sizes[-2]}→{sizes[-1]} | limit met |",
+            "|---|" + "--:|" * len(sizes) + "---|---|---|",
+        ]
+        lines += [
+            f"| {r['strategy']} | "
+            + " | ".join(f"{r[f'seconds_{n}']:.3f}" for n in sizes)
+            + f" | n^{r['growth_exponent']:.2f} {r['growth']} | "
+            + ("subsampled" if r["subsampled_at_largest"] else f"n^{r['growth_exponent_large']:.2f}")
+            + f" | {'yes' if r['met'] else 'NO'} |"
+            for r in results["scaling"]["rows"]
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -470,7 +579,9 @@ def missed_targets(results: dict[str, Any]) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--only", choices=PARTS, action="append", help="run only these parts (repeatable)")
-    parser.add_argument("--quick", action="store_true", help="tiny sizes, to check that the benchmarks run (numbers meaningless)")
+    parser.add_argument(
+        "--quick", action="store_true", help="tiny sizes, to check that the benchmarks run (numbers meaningless)"
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results.json")
     args = parser.parse_args(argv)
     params = load_params(ROOT / "params.yaml")

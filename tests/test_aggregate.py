@@ -1,32 +1,57 @@
 import math
 
+import numpy as np
 import pytest
 
-from medal.aggregate import aggregate, paired_saving, read_csv
+from medal.aggregate import aggregate, read_csv
 from medal.errors import UserError
-import numpy as np
-
 from medal.fileio import read_json, write_json_atomic, write_npz_atomic
+from medal.summaries import paired_saving
 
 
 def _params():
     return {
-        "study": {"datasets": ["d"], "learners": ["lr"], "strategies": ["random", "entropy"], "main_learner": "lr",
-                  "learner_strategies": ["random"]},
-        "sweeps": {"datasets": ["d"], "learner": "lr", "strategies": ["random", "entropy"],
-                   "settings": {"batch_size": [5], "initial_labels": [10], "label_noise": [0.0, 0.2],
-                                "representation": {"raw": {"features": "raw"}}}},
+        "study": {
+            "datasets": ["d"],
+            "learners": ["lr"],
+            "strategies": ["random", "entropy"],
+            "main_learner": "lr",
+            "learner_strategies": ["random"],
+        },
+        "sweeps": {
+            "datasets": ["d"],
+            "learner": "lr",
+            "strategies": ["random", "entropy"],
+            "settings": {
+                "batch_size": [5],
+                "initial_labels": [10],
+                "label_noise": [0.0, 0.2],
+                "representation": {"raw": {"features": "raw"}},
+            },
+        },
         "al": {"seeds": 2, "budget": 30, "batch_size": 10},
-        "evaluation": {"primary_metric": "accuracy", "target_fractions": [0.9], "drop_threshold": 0.05,
-                       "stopping": {"stabilizing_predictions": {"kappa": 0.99, "window": 1},
-                                    "expected_error": {"threshold": 0.1}}},
+        "evaluation": {
+            "primary_metric": "accuracy",
+            "target_fractions": [0.9],
+            "drop_threshold": 0.05,
+            "stopping": {"stabilizing_predictions": {"kappa": 0.99, "window": 1}, "expected_error": {"threshold": 0.1}},
+        },
     }
 
 
 def _run(scores):
     cycles = [
-        {"labels": n, "accuracy": s, "balanced_accuracy": s, "macro_f1": s, "roc_auc": s, "queried": [],
-         "kappa_previous": kappa, "expected_error": error, "class_recall": [s, 1.0]}
+        {
+            "labels": n,
+            "accuracy": s,
+            "balanced_accuracy": s,
+            "macro_f1": s,
+            "roc_auc": s,
+            "queried": [],
+            "kappa_previous": kappa,
+            "expected_error": error,
+            "class_recall": [s, 1.0],
+        }
         for n, s, kappa, error in zip([10, 20, 30], scores, [None, 0.995, 0.9], [0.3, 0.2, 0.05])
     ]
     return {"cycles": cycles}
@@ -42,8 +67,16 @@ SWEEP_CURVES = {  # (setting, value) -> strategy -> per-seed scores
 
 
 def _aggregate(root, out="agg", metrics="metrics.json"):
-    aggregate(_params(), root / "runs", root / "sweeps", root / "ref", root / "prep", root / out, root / metrics,
-              root / "conclusions.json")
+    aggregate(
+        _params(),
+        root / "runs",
+        root / "sweeps",
+        root / "ref",
+        root / "prep",
+        root / out,
+        root / metrics,
+        root / "conclusions.json",
+    )
 
 
 @pytest.fixture
@@ -58,7 +91,9 @@ def study(tmp_path):
     for (setting, value), by_strategy in SWEEP_CURVES.items():
         for strategy, runs in by_strategy.items():
             for seed, scores in enumerate(runs):
-                write_json_atomic(tmp_path / "sweeps" / "d" / setting / strategy / value / f"{strategy}-seed{seed}.json", _run(scores))
+                write_json_atomic(
+                    tmp_path / "sweeps" / "d" / setting / strategy / value / f"{strategy}-seed{seed}.json", _run(scores)
+                )
     reference = [{"accuracy": 1.0, "class_recall": [0.9, 0.7]}, {"accuracy": 1.0, "class_recall": [0.7, 0.7]}]
     write_json_atomic(tmp_path / "ref" / "d.json", {"learners": {"lr": reference}})
     write_npz_atomic(tmp_path / "prep" / "d.npz", {"y_pool": np.array([0, 0, 0, 1, 1])})
@@ -92,12 +127,23 @@ def test_summary_by_hand(study):
     assert friedman["strategies"] == ["random", "entropy"] and friedman["average_ranks"] == [2.0, 1.0]
     assert friedman["blocks"] == 2
     metrics = read_json(study / "metrics.json")
-    assert metrics == {"d": {"full_pool": 1.0, "random_aulc": 0.6625, "best_strategy": "entropy", "best_aulc": 0.8375,
-                             "best_gain_over_random": 0.175, "best_p_holm": 0.5, "best_labels_saved_at_90": 15.0}}
+    assert metrics == {
+        "d": {
+            "full_pool": 1.0,
+            "random_aulc": 0.6625,
+            "best_strategy": "entropy",
+            "best_aulc": 0.8375,
+            "best_gain_over_random": 0.175,
+            "best_p_holm": 0.5,
+            "best_labels_saved_at_90": 15.0,
+        }
+    }
 
 
 def test_curves_and_plot_data(study):
-    curve = [r for r in read_csv(study / "agg" / "curves.csv") if r["strategy"] == "random" and r["metric"] == "accuracy"]
+    curve = [
+        r for r in read_csv(study / "agg" / "curves.csv") if r["strategy"] == "random" and r["metric"] == "accuracy"
+    ]
     assert [float(r["mean"]) for r in curve] == pytest.approx([0.5, 0.65, 0.85])
     plot = read_csv(study / "agg" / "plots" / "d__lr.csv")
     assert {r["strategy"] for r in plot} == {"random", "entropy"} and len(plot) == 6
@@ -116,7 +162,7 @@ def test_missing_run_names_the_stage_to_rerun(study):
 
 
 def test_same_queries_groups_strategies_that_chose_identical_images(study):
-    from medal.aggregate import same_queries
+    from medal.summaries import same_queries
 
     assert same_queries({"a": ((1, 2),), "b": ((1, 2),), "c": ((2, 1),)}) == [["a", "b"]]
     assert read_json(study / "agg" / "identical.json") == {"d": {"lr": [["random", "entropy"]]}}  # both queried nothing
@@ -134,7 +180,7 @@ def test_paired_saving_keeps_unreached_seeds_as_bounds():
 
 
 def test_queried_class_shares_exclude_the_initial_set():
-    from medal.aggregate import queried_class_shares
+    from medal.summaries import queried_class_shares
 
     y_pool = np.array([0, 0, 0, 1, 1])
     runs = [
@@ -170,16 +216,25 @@ def test_sweep_summary_pairs_by_seed(study):
     assert float(entropy["aulc"]) == pytest.approx(0.6625) and float(entropy["vs_random"]) == pytest.approx(0.1625)
     assert float(entropy["p_wilcoxon"]) == pytest.approx(0.5)
     assert rows[("batch_size", "5", "random")]["vs_random"] == ""
-    assert {key[:2] for key in rows} == {("batch_size", "5"), ("initial_labels", "10"), ("label_noise", "0.0"),
-                                         ("label_noise", "0.2"), ("representation", "raw")}
+    assert {key[:2] for key in rows} == {
+        ("batch_size", "5"),
+        ("initial_labels", "10"),
+        ("label_noise", "0.0"),
+        ("label_noise", "0.2"),
+        ("representation", "raw"),
+    }
 
 
 def test_sweep_p_values_are_holm_adjusted_within_one_setting():
     from medal.aggregate import _holm_within_settings
 
-    rows = [{"dataset": "d", "setting": "batch_size", "strategy": "entropy", "p_wilcoxon": p} for p in (0.01, 0.04, 0.03)]
-    rows += [{"dataset": "d", "setting": "label_noise", "strategy": "entropy", "p_wilcoxon": 0.01},
-             {"dataset": "d", "setting": "label_noise", "strategy": "random", "p_wilcoxon": math.nan, "p_holm": math.nan}]
+    rows = [
+        {"dataset": "d", "setting": "batch_size", "strategy": "entropy", "p_wilcoxon": p} for p in (0.01, 0.04, 0.03)
+    ]
+    rows += [
+        {"dataset": "d", "setting": "label_noise", "strategy": "entropy", "p_wilcoxon": 0.01},
+        {"dataset": "d", "setting": "label_noise", "strategy": "random", "p_wilcoxon": math.nan, "p_holm": math.nan},
+    ]
     _holm_within_settings(rows)
     # Family of three: 3 * 0.01, then max(0.03, 2 * 0.03) = 0.06, then max(0.06, 1 * 0.04) = 0.06.
     assert [r["p_holm"] for r in rows[:3]] == pytest.approx([0.03, 0.06, 0.06])

@@ -31,8 +31,12 @@ def test_quick_benchmarks_write_results_with_targets(tmp_path):
 
 def test_missed_targets_are_named():
     bench = _benchmarks()
-    results = {"machine": {}, "parallel": {"met": True}, "loop_overhead": {"met": False},
-               "scaling": {"rows": [{"strategy": "badge", "met": False}, {"strategy": "random", "met": True}]}}
+    results = {
+        "machine": {},
+        "parallel": {"met": True},
+        "loop_overhead": {"met": False},
+        "scaling": {"rows": [{"strategy": "badge", "met": False}, {"strategy": "random", "met": True}]},
+    }
     assert bench.missed_targets(results) == ["loop_overhead", "scaling:badge"]
     assert bench.missed_targets({"parallel": {"met": True}}) == []
 
@@ -40,4 +44,8 @@ def test_missed_targets_are_named():
 def test_growth_labels():
     bench = _benchmarks()
     assert [bench.growth_label(e) for e in (0.1, 1.0, 1.5, 2.1)] == [
-        "sub-linear (fixed costs dominate)", "about linear", "between linear and quadratic", "quadratic or worse"]
+        "sub-linear (fixed costs dominate)",
+        "about linear",
+        "between linear and quadratic",
+        "quadratic or worse",
+    ]

@@ -24,7 +24,11 @@ def test_a_value_already_set_is_left_untouched_and_silent():
 
 
 def test_no_avx2_or_fma_leaves_the_kernel_with_a_one_line_notice():
-    for flags, missing in ((frozenset({"avx", "fma"}), "avx2"), (frozenset({"avx2"}), "fma"), (frozenset(), "avx2, fma")):
+    for flags, missing in (
+        (frozenset({"avx", "fma"}), "avx2"),
+        (frozenset({"avx2"}), "fma"),
+        (frozenset(), "avx2, fma"),
+    ):
         choice = choose_kernel({}, "x86_64", flags)
         assert choice.coretype is None
         assert f"lacks {missing}," in choice.notice and "\n" not in choice.notice

@@ -14,27 +14,51 @@ from medal.fileio import read_json, write_json_atomic, write_npz_atomic
 
 SEEDS = 8
 LABELS = [10, 20, 30, 40]
-SETTINGS = {"batch_size": [5], "initial_labels": [10], "label_noise": [0.0], "representation": {"raw": {"features": "raw"}}}
+SETTINGS = {
+    "batch_size": [5],
+    "initial_labels": [10],
+    "label_noise": [0.0],
+    "representation": {"raw": {"features": "raw"}},
+}
 
 
 def _params() -> dict:
     return {
-        "study": {"datasets": ["d"], "learners": ["lr"], "strategies": ["random", "entropy", "margin"],
-                  "main_learner": "lr", "learner_strategies": ["random"]},
+        "study": {
+            "datasets": ["d"],
+            "learners": ["lr"],
+            "strategies": ["random", "entropy", "margin"],
+            "main_learner": "lr",
+            "learner_strategies": ["random"],
+        },
         "sweeps": {"datasets": ["d"], "learner": "lr", "strategies": ["random", "entropy"], "settings": SETTINGS},
         "al": {"seeds": SEEDS, "budget": LABELS[-1], "batch_size": 10},
-        "evaluation": {"primary_metric": "accuracy", "target_fractions": [0.8], "drop_threshold": 0.05,
-                       "stopping": {"stabilizing_predictions": {"kappa": 0.99, "window": 1},
-                                    "expected_error": {"threshold": 0.1}}},
+        "evaluation": {
+            "primary_metric": "accuracy",
+            "target_fractions": [0.8],
+            "drop_threshold": 0.05,
+            "stopping": {"stabilizing_predictions": {"kappa": 0.99, "window": 1}, "expected_error": {"threshold": 0.1}},
+        },
     }
 
 
 def _run(scores: list[float], queried: list[int]) -> dict:
-    return {"cycles": [
-        {"labels": n, "accuracy": s, "balanced_accuracy": s, "macro_f1": s, "roc_auc": s, "queried": [q],
-         "kappa_previous": None, "expected_error": 0.5, "class_recall": [s, s]}
-        for n, s, q in zip(LABELS, scores, queried)
-    ]}
+    return {
+        "cycles": [
+            {
+                "labels": n,
+                "accuracy": s,
+                "balanced_accuracy": s,
+                "macro_f1": s,
+                "roc_auc": s,
+                "queried": [q],
+                "kappa_previous": None,
+                "expected_error": 0.5,
+                "class_recall": [s, s],
+            }
+            for n, s, q in zip(LABELS, scores, queried)
+        ]
+    }
 
 
 def _curves() -> dict[str, list[list[float]]]:
@@ -59,12 +83,24 @@ def _build(root, curves) -> dict:
                 continue
             for setting, values in SETTINGS.items():
                 for value in values:
-                    write_json_atomic(root / "sweeps" / "d" / setting / strategy / str(value) / f"{strategy}-seed{seed}.json",
-                                      _run(scores, [seed, 1, 2, 3]))
-    write_json_atomic(root / "ref" / "d.json", {"learners": {"lr": [{"accuracy": 0.9, "class_recall": [0.9, 0.9]}] * SEEDS}})
+                    write_json_atomic(
+                        root / "sweeps" / "d" / setting / strategy / str(value) / f"{strategy}-seed{seed}.json",
+                        _run(scores, [seed, 1, 2, 3]),
+                    )
+    write_json_atomic(
+        root / "ref" / "d.json", {"learners": {"lr": [{"accuracy": 0.9, "class_recall": [0.9, 0.9]}] * SEEDS}}
+    )
     write_npz_atomic(root / "prep" / "d.npz", {"y_pool": np.array([0, 1] * 10)})
-    aggregate(_params(), root / "runs", root / "sweeps", root / "ref", root / "prep", root / "agg", root / "m.json",
-              root / "conclusions.json")
+    aggregate(
+        _params(),
+        root / "runs",
+        root / "sweeps",
+        root / "ref",
+        root / "prep",
+        root / "agg",
+        root / "m.json",
+        root / "conclusions.json",
+    )
     return read_json(root / "conclusions.json")
 
 
@@ -125,7 +161,11 @@ def test_numbers_without_a_ci_must_match_up_to_rounding():
     committed = {"numbers": {"x": [0.5, math.nan, math.nan], "never": [math.nan] * 3}, "decisions": {}, "signs": {}}
     same = {"numbers": {"x": [0.5000004, math.nan, math.nan], "never": [math.nan] * 3}, "decisions": {}, "signs": {}}
     assert compare_conclusions(committed, same).hold
-    other = {"numbers": {"x": [0.51, math.nan, math.nan], "never": [20.0, math.nan, math.nan]}, "decisions": {}, "signs": {}}
+    other = {
+        "numbers": {"x": [0.51, math.nan, math.nan], "never": [20.0, math.nan, math.nan]},
+        "decisions": {},
+        "signs": {},
+    }
     assert len(compare_conclusions(committed, other).changed) == 2
 
 
@@ -134,8 +174,15 @@ def test_decision_helpers_by_hand():
     assert holm_decision(0.05, 0.02) == "not significant" and holm_decision(math.nan, 1) == "not significant"
     assert [sign(v) for v in (2, -1, 0.0, math.nan)] == ["+", "-", "0", "none"]
     assert sign(2, 1, 3) == "+" and sign(-2, -3, -1) == "-" and sign(2, -1, 5) == "0 within CI"
-    friedman = {"strategies": ["a", "b", "c"], "average_ranks": [1.0, 2.0, 3.0], "critical_difference": 1.5,
-                "p_value": 0.01}
+    friedman = {
+        "strategies": ["a", "b", "c"],
+        "average_ranks": [1.0, 2.0, 3.0],
+        "critical_difference": 1.5,
+        "p_value": 0.01,
+    }
     assert friedman_decisions("s", friedman) == {
-        "friedman/s": "ranks differ", "critical_difference/s/a vs b": "not separated",
-        "critical_difference/s/a vs c": "separated", "critical_difference/s/b vs c": "not separated"}
+        "friedman/s": "ranks differ",
+        "critical_difference/s/a vs b": "not separated",
+        "critical_difference/s/a vs c": "separated",
+        "critical_difference/s/b vs c": "not separated",
+    }

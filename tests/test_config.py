@@ -1,8 +1,12 @@
 import pytest
 import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from medal.config import load_params, validate
 from medal.errors import UserError
+
+from conftest import ROOT
 
 
 def test_project_params_are_valid_and_the_check_is_not_vacuous(params):
@@ -15,40 +19,70 @@ def test_project_params_are_valid_and_the_check_is_not_vacuous(params):
 @pytest.mark.parametrize(
     "mutate, message",
     [
-        (lambda p: p["study"].update(strategies=["random", "magic"]),
-         "unknown strategy 'magic' in study.strategies; valid: badge, coreset, dal, density_weighted, entropy, "
-         "epistemic, least_confident, margin, mc_eer, mcpal, probcover, qbc_kl_divergence, qbc_vote_entropy, "
-         "random, typiclust"),
+        (
+            lambda p: p["study"].update(strategies=["random", "magic"]),
+            "unknown strategy 'magic' in study.strategies; valid: badge, coreset, dal, density_weighted, entropy, "
+            "epistemic, least_confident, margin, mc_eer, mcpal, probcover, qbc_kl_divergence, qbc_vote_entropy, "
+            "random, typiclust",
+        ),
         (lambda p: p["study"].update(learners=["boost"]), "unknown learner 'boost' in study.learners; valid: "),
         (lambda p: p["study"].update(datasets=["mnist"]), "unknown dataset 'mnist' in study.datasets; valid: "),
         (lambda p: p["al"].update(batch_size=0), "al.batch_size must be a positive integer, got 0"),
         (lambda p: p["al"].update(seeds=True), "al.seeds must be a positive integer, got True"),
         (lambda p: p["al"].update(budget=5), "al.budget must be at least al.initial_labels"),
         (lambda p: p["evaluation"].update(primary_metric="auc"), "evaluation.primary_metric must be one of"),
-        (lambda p: p["evaluation"].update(target_fractions=[0.9, 1.5]),
-         "evaluation.target_fractions must be a non-empty list of numbers in (0, 1]"),
-        (lambda p: p["evaluation"].update(target_fractions=[]),
-         "evaluation.target_fractions must be a non-empty list of numbers in (0, 1]"),
+        (
+            lambda p: p["evaluation"].update(target_fractions=[0.9, 1.5]),
+            "evaluation.target_fractions must be a non-empty list of numbers in (0, 1]",
+        ),
+        (
+            lambda p: p["evaluation"].update(target_fractions=[]),
+            "evaluation.target_fractions must be a non-empty list of numbers in (0, 1]",
+        ),
         (lambda p: p["strategies"].update(odd={"method": "oracle"}), "strategies.odd.method 'oracle' unknown; valid: "),
         (lambda p: p.pop("al"), "missing section 'al'"),
         (lambda p: p["evaluation"].update(drop_threshold=-1), "evaluation.drop_threshold must be a number in [0, 1)"),
-        (lambda p: p["strategies"]["dal"].update(k=3), "strategies.dal: unknown option k; valid: max_candidates, subsample_pool"),
+        (
+            lambda p: p["strategies"]["dal"].update(k=3),
+            "strategies.dal: unknown option k; valid: max_candidates, subsample_pool",
+        ),
         (lambda p: p["learners"]["random_forest"].update(update="partial_fit"), "random_forest has no partial_fit"),
         (lambda p: p["study"].update(main_learner="svm"), "study.main_learner 'svm' must be one of study.learners"),
-        (lambda p: p["study"].update(learner_strategies=["magic"]),
-         "study.learner_strategies must be a non-empty list of names from study.strategies"),
+        (
+            lambda p: p["study"].update(learner_strategies=["magic"]),
+            "study.learner_strategies must be a non-empty list of names from study.strategies",
+        ),
         (lambda p: p["sweeps"].update(datasets=["wdbc2"]), "sweeps.datasets: 'wdbc2' is not in study.datasets"),
         (lambda p: p["sweeps"].update(learner="boost"), "sweeps.learner 'boost' unknown; valid: "),
-        (lambda p: p["sweeps"]["settings"].update(batch_size=[10, 0]), "sweeps.settings.batch_size must be a positive integer, got 0"),
-        (lambda p: p["sweeps"]["settings"].update(initial_labels=[1000]), "sweeps.settings.initial_labels 1000 exceeds al.budget"),
-        (lambda p: p["sweeps"]["settings"].update(label_noise=[0.1, 1.0]),
-         "sweeps.settings.label_noise values must be a number in [0, 1), got 1.0"),
-        (lambda p: p["sweeps"]["settings"].pop("representation"), "sweeps.settings must set exactly batch_size, initial_labels"),
-        (lambda p: p["sweeps"]["settings"]["representation"].update(odd={"features": "hog"}), "prepare features 'hog' unknown"),
-        (lambda p: p["evaluation"]["stopping"]["stabilizing_predictions"].update(window=0),
-         "evaluation.stopping.stabilizing_predictions.window must be a positive integer, got 0"),
+        (
+            lambda p: p["sweeps"]["settings"].update(batch_size=[10, 0]),
+            "sweeps.settings.batch_size must be a positive integer, got 0",
+        ),
+        (
+            lambda p: p["sweeps"]["settings"].update(initial_labels=[1000]),
+            "sweeps.settings.initial_labels 1000 exceeds al.budget",
+        ),
+        (
+            lambda p: p["sweeps"]["settings"].update(label_noise=[0.1, 1.0]),
+            "sweeps.settings.label_noise values must be a number in [0, 1), got 1.0",
+        ),
+        (
+            lambda p: p["sweeps"]["settings"].pop("representation"),
+            "sweeps.settings must set exactly batch_size, initial_labels",
+        ),
+        (
+            lambda p: p["sweeps"]["settings"]["representation"].update(odd={"features": "hog"}),
+            "prepare features 'hog' unknown",
+        ),
+        (
+            lambda p: p["evaluation"]["stopping"]["stabilizing_predictions"].update(window=0),
+            "evaluation.stopping.stabilizing_predictions.window must be a positive integer, got 0",
+        ),
         (lambda p: p["evaluation"]["stopping"].pop("expected_error"), "evaluation.stopping must set exactly"),
-        (lambda p: p.update(compute={"n_jobs": 0}), "compute.n_jobs must be a positive integer or -1 (all cores), got 0"),
+        (
+            lambda p: p.update(compute={"n_jobs": 0}),
+            "compute.n_jobs must be a positive integer or -1 (all cores), got 0",
+        ),
     ],
 )
 def test_invalid_params_name_the_problem(params, mutate, message):
@@ -74,13 +108,13 @@ def test_load_params_round_trip(tmp_path, params):
 
 
 # Property tests: random configurations built from the project's own params.yaml.
-from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
-
-from conftest import ROOT  # noqa: E402
-
 BASE = yaml.safe_load((ROOT / "params.yaml").read_text())
 NOT_A_POSITIVE_INT = st.one_of(
-    st.integers(max_value=0), st.floats(allow_nan=False), st.text(max_size=5), st.booleans(), st.none(),
+    st.integers(max_value=0),
+    st.floats(allow_nan=False),
+    st.text(max_size=5),
+    st.booleans(),
+    st.none(),
     st.lists(st.integers(), max_size=2),
 ).filter(lambda v: not (isinstance(v, float) and v.is_integer() and v > 0))
 
@@ -99,8 +133,12 @@ def valid_params(draw) -> dict:
     study["main_learner"] = draw(st.sampled_from(study["learners"]))
     study["learner_strategies"] = draw(_subset(study["strategies"]))
     initial = draw(st.integers(2, 40))
-    params["al"] = {"initial_labels": initial, "batch_size": draw(st.integers(1, 30)),
-                    "budget": draw(st.integers(initial, 400)), "seeds": draw(st.integers(1, 20))}
+    params["al"] = {
+        "initial_labels": initial,
+        "batch_size": draw(st.integers(1, 30)),
+        "budget": draw(st.integers(initial, 400)),
+        "seeds": draw(st.integers(1, 20)),
+    }
     params["sweeps"]["datasets"] = draw(st.lists(st.sampled_from(study["datasets"]), unique=True))
     params["sweeps"]["learner"] = draw(st.sampled_from(list(params["learners"])))
     params["sweeps"]["strategies"] = draw(_subset(list(params["strategies"])))
@@ -147,7 +185,8 @@ def test_an_unknown_name_in_the_study_lists_the_valid_ones(params, kind, name):
     with pytest.raises(UserError) as info:
         validate(params)
     assert str(info.value) == (
-        f"params.yaml: unknown {singular} '{name}' in study.{kind}; valid: {', '.join(sorted(section))}")
+        f"params.yaml: unknown {singular} '{name}' in study.{kind}; valid: {', '.join(sorted(section))}"
+    )
 
 
 @settings(max_examples=15, deadline=None)
@@ -167,8 +206,16 @@ def test_valid_protocols_run_and_spend_exactly_their_budget(initial, batch, extr
     params["sweeps"]["settings"]["initial_labels"] = [initial]
     validate(params)
     protocol = Protocol.from_params(params["al"])
-    result = run_active_learning(X[:60], y[:60], X[60:], y[60:], Learner.from_params("logreg", params["learners"]["logreg"]),
-                                 Strategy.from_params("entropy", {"method": "entropy"}, random_state=0), protocol, 0)
+    result = run_active_learning(
+        X[:60],
+        y[:60],
+        X[60:],
+        y[60:],
+        Learner.from_params("logreg", params["learners"]["logreg"]),
+        Strategy.from_params("entropy", {"method": "entropy"}, random_state=0),
+        protocol,
+        0,
+    )
     labels = [cycle["labels"] for cycle in result.cycles]
     assert labels == protocol.label_counts(60) and labels[-1] == min(initial + extra, 60)
     assert all(len(c["queried"]) == b - a for c, a, b in zip(result.cycles[1:], labels, labels[1:]))

@@ -3,10 +3,11 @@ import hashlib
 import numpy as np
 import pytest
 
-from conftest import MIRROR, medmnist_arrays
 from medal.datasets import canonical_medmnist, canonical_wdbc, download, fetch, locate_medmnist
 from medal.errors import UserError
 from medal.fileio import npz_bytes, read_json
+
+from conftest import MIRROR, medmnist_arrays
 
 
 def _write_npz(path, arrays):
@@ -62,7 +63,10 @@ def test_download_refuses_plain_http(tmp_path):
         (lambda a: a.update(train_labels=np.full(30, 7, dtype=np.uint8)), "train_labels outside 0..1"),
         (lambda a: a.pop("test_images"), "missing arrays test_images"),
         (lambda a: a.update(val_labels=np.zeros(5, dtype=np.uint8)), "val has 6 images but 5 labels"),
-        (lambda a: a.update(train_images=np.zeros((30, 784), dtype=np.uint8)), "train_images must be uint8 of shape (n, h, w)"),
+        (
+            lambda a: a.update(train_images=np.zeros((30, 784), dtype=np.uint8)),
+            "train_images must be uint8 of shape (n, h, w)",
+        ),
     ],
 )
 def test_malformed_medmnist_files_are_refused(tmp_path, corrupt, message):
@@ -116,8 +120,12 @@ def test_non_finite_features_are_refused():
     from medal.datasets import check_canonical
     from medal.errors import UserError
 
-    arrays = {"X_train": np.array([[0.0, 1.0], [np.inf, 2.0]]), "y_train": np.array([0, 1]),
-              "X_test": np.array([[0.0, 1.0]]), "y_test": np.array([0])}
+    arrays = {
+        "X_train": np.array([[0.0, 1.0], [np.inf, 2.0]]),
+        "y_train": np.array([0, 1]),
+        "X_test": np.array([[0.0, 1.0]]),
+        "y_test": np.array([0]),
+    }
     with pytest.raises(UserError, match=r"^d: the train split has NaN or infinite features; remove or impute them$"):
         check_canonical(arrays, "d")
     arrays["X_train"][1, 0] = np.nan

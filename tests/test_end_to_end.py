@@ -23,10 +23,16 @@ PATH_OPERATORS = {b"m", b"l", b"c", b"re"}
 
 
 def _copy_project(target: Path) -> None:
-    files = subprocess.run(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
-        cwd=ROOT, capture_output=True, check=True,
-    ).stdout.decode().split("\0")
+    files = (
+        subprocess.run(
+            ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
+            cwd=ROOT,
+            capture_output=True,
+            check=True,
+        )
+        .stdout.decode()
+        .split("\0")
+    )
     for name in filter(None, files):
         source = ROOT / name
         if source.is_file():
@@ -38,13 +44,22 @@ def _tiny_params(target: Path) -> list[str]:
     params = yaml.safe_load((target / "params.yaml").read_text())
     datasets = ["breastmnist", "wdbc"] if MIRROR.is_dir() else ["wdbc"]
     params["study"] = {
-        "datasets": datasets, "strategies": ["random", "entropy"], "main_learner": "logreg",
-        "learners": ["logreg", "sgd_partial_fit"], "learner_strategies": ["random", "entropy"],
+        "datasets": datasets,
+        "strategies": ["random", "entropy"],
+        "main_learner": "logreg",
+        "learners": ["logreg", "sgd_partial_fit"],
+        "learner_strategies": ["random", "entropy"],
     }
     params["sweeps"] = {
-        "datasets": datasets[:1], "learner": "logreg", "strategies": ["random", "entropy"],
-        "settings": {"batch_size": [4, 8], "initial_labels": [4], "label_noise": [0.0, 0.2],
-                     "representation": {"pca8": {"features": "pca", "pca_components": 8}, "raw": {"features": "raw"}}},
+        "datasets": datasets[:1],
+        "learner": "logreg",
+        "strategies": ["random", "entropy"],
+        "settings": {
+            "batch_size": [4, 8],
+            "initial_labels": [4],
+            "label_noise": [0.0, 0.2],
+            "representation": {"pca8": {"features": "pca", "pca_components": 8}, "raw": {"features": "raw"}},
+        },
     }
     params["data"]["mirror_dirs"] = [str(MIRROR)]
     params["al"] = {"initial_labels": 4, "batch_size": 8, "budget": 36, "seeds": 2}
@@ -203,8 +218,9 @@ def test_verify_on_another_platform_compares_the_conclusions(built):
     platform_path, conclusions_path = target / "data" / "platform.json", target / "data" / "conclusions.json"
     platform, conclusions = platform_path.read_text(), conclusions_path.read_text()
     other = json.loads(platform)
-    other["platforms"] = [{**p, "blas": [entry.rsplit(" ", 1)[0] + " Sandybridge" for entry in p["blas"]]}
-                          for p in other["platforms"]]
+    other["platforms"] = [
+        {**p, "blas": [entry.rsplit(" ", 1)[0] + " Sandybridge" for entry in p["blas"]]} for p in other["platforms"]
+    ]
     try:
         platform_path.write_text(json.dumps(other))
         result = _medal(target, "verify", "aggregate")

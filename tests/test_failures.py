@@ -15,9 +15,10 @@ import numpy as np
 import pytest
 import yaml
 
-from conftest import MIRROR, ROOT, medmnist_arrays
 from medal.cli import main
 from medal.fileio import npz_bytes
+
+from conftest import MIRROR, ROOT, medmnist_arrays
 
 VALID_DATASETS = "breastmnist, pneumoniamnist, wdbc"
 VALID_SECTIONS = "al, compute, data, datasets, evaluation, learners, paper, prepare, strategies, study, sweeps"
@@ -65,37 +66,87 @@ def _with(params: dict, change) -> dict:
 # --- params.yaml --------------------------------------------------------------------------------
 
 PARAMS_CASES = [
-    ("unknown section", lambda p: p.update(studdy={}),
-     f"params.yaml: unknown key 'studdy'; valid: {VALID_SECTIONS}"),
-    ("unknown key", lambda p: p["al"].update(bugdet=5),
-     "params.yaml: unknown key 'al.bugdet'; valid: batch_size, budget, initial_labels, label_noise, seeds"),
-    ("unknown learner key", lambda p: p["learners"]["logreg"].update(estimater="x"),
-     "params.yaml: unknown key 'learners.logreg.estimater'; valid: epochs, estimator, params, update"),
-    ("unknown dataset", lambda p: p["study"].update(datasets=["chestmnist"]),
-     f"params.yaml: unknown dataset 'chestmnist' in study.datasets; valid: {VALID_DATASETS}"),
-    ("unknown learner", lambda p: p["study"].update(learners=["xgboost"]),
-     "params.yaml: unknown learner 'xgboost' in study.learners; valid: gnb_partial_fit, gnb_refit, logreg, "
-     "mlp_partial_fit, mlp_refit, random_forest, sgd_partial_fit, sgd_refit, svm_rbf"),
-    ("unknown strategy", lambda p: p["study"].update(strategies=["random", "oracle"]),
-     "params.yaml: unknown strategy 'oracle' in study.strategies; valid: badge, coreset, dal, density_weighted, entropy, "
-     "epistemic, least_confident, margin, mc_eer, mcpal, probcover, qbc_kl_divergence, qbc_vote_entropy, random, typiclust"),
-    ("zero batch", lambda p: p["al"].update(batch_size=0), "params.yaml: al.batch_size must be a positive integer, got 0"),
-    ("negative batch", lambda p: p["al"].update(batch_size=-5), "params.yaml: al.batch_size must be a positive integer, got -5"),
-    ("non-integer seeds", lambda p: p["al"].update(seeds=2.5), "params.yaml: al.seeds must be a positive integer, got 2.5"),
-    ("budget below initial set", lambda p: p["al"].update(budget=2), "params.yaml: al.budget must be at least al.initial_labels"),
-    ("unsafe name", lambda p: p["datasets"].update({"../../etc": {"source": "medmnist"}}),
-     "params.yaml: datasets name '../../etc' must use only letters, digits, '_', '-' and '.'"),
-    ("misspelt estimator parameter", lambda p: p["learners"]["logreg"]["params"].update(Cc=2.0),
-     "params.yaml: learners.logreg.params: LogisticRegression.__init__() got an unexpected keyword argument 'Cc'; "
-     "see scikit-learn's documentation"),
-    ("unknown strategy option", lambda p: p["strategies"]["entropy"].update(beta=2),
-     "params.yaml: strategies.entropy: unknown option beta; valid: max_candidates, subsample_pool"),
-    ("partial_fit without support", lambda p: p["learners"]["random_forest"].update(update="partial_fit"),
-     "params.yaml: learners.random_forest: random_forest has no partial_fit; set update: fit"),
-    ("noise of one", lambda p: p["sweeps"]["settings"].update(label_noise=[0.0, 1.0]),
-     "params.yaml: sweeps.settings.label_noise values must be a number in [0, 1), got 1.0"),
-    ("bad scheduler", lambda p: p["compute"].update(dask_scheduler="localhost"),
-     "params.yaml: compute.dask_scheduler must be null or an address like tcp://host:8786, got 'localhost'"),
+    ("unknown section", lambda p: p.update(studdy={}), f"params.yaml: unknown key 'studdy'; valid: {VALID_SECTIONS}"),
+    (
+        "unknown key",
+        lambda p: p["al"].update(bugdet=5),
+        "params.yaml: unknown key 'al.bugdet'; valid: batch_size, budget, initial_labels, label_noise, seeds",
+    ),
+    (
+        "unknown learner key",
+        lambda p: p["learners"]["logreg"].update(estimater="x"),
+        "params.yaml: unknown key 'learners.logreg.estimater'; valid: epochs, estimator, params, update",
+    ),
+    (
+        "unknown dataset",
+        lambda p: p["study"].update(datasets=["chestmnist"]),
+        f"params.yaml: unknown dataset 'chestmnist' in study.datasets; valid: {VALID_DATASETS}",
+    ),
+    (
+        "unknown learner",
+        lambda p: p["study"].update(learners=["xgboost"]),
+        "params.yaml: unknown learner 'xgboost' in study.learners; valid: gnb_partial_fit, gnb_refit, logreg, "
+        "mlp_partial_fit, mlp_refit, random_forest, sgd_partial_fit, sgd_refit, svm_rbf",
+    ),
+    (
+        "unknown strategy",
+        lambda p: p["study"].update(strategies=["random", "oracle"]),
+        "params.yaml: unknown strategy 'oracle' in study.strategies; valid: badge, coreset, dal, density_weighted, "
+        "entropy, "
+        "epistemic, least_confident, margin, mc_eer, mcpal, probcover, qbc_kl_divergence, qbc_vote_entropy, random, "
+        "typiclust",
+    ),
+    (
+        "zero batch",
+        lambda p: p["al"].update(batch_size=0),
+        "params.yaml: al.batch_size must be a positive integer, got 0",
+    ),
+    (
+        "negative batch",
+        lambda p: p["al"].update(batch_size=-5),
+        "params.yaml: al.batch_size must be a positive integer, got -5",
+    ),
+    (
+        "non-integer seeds",
+        lambda p: p["al"].update(seeds=2.5),
+        "params.yaml: al.seeds must be a positive integer, got 2.5",
+    ),
+    (
+        "budget below initial set",
+        lambda p: p["al"].update(budget=2),
+        "params.yaml: al.budget must be at least al.initial_labels",
+    ),
+    (
+        "unsafe name",
+        lambda p: p["datasets"].update({"../../etc": {"source": "medmnist"}}),
+        "params.yaml: datasets name '../../etc' must use only letters, digits, '_', '-' and '.'",
+    ),
+    (
+        "misspelt estimator parameter",
+        lambda p: p["learners"]["logreg"]["params"].update(Cc=2.0),
+        "params.yaml: learners.logreg.params: LogisticRegression.__init__() got an unexpected keyword argument 'Cc'; "
+        "see scikit-learn's documentation",
+    ),
+    (
+        "unknown strategy option",
+        lambda p: p["strategies"]["entropy"].update(beta=2),
+        "params.yaml: strategies.entropy: unknown option beta; valid: max_candidates, subsample_pool",
+    ),
+    (
+        "partial_fit without support",
+        lambda p: p["learners"]["random_forest"].update(update="partial_fit"),
+        "params.yaml: learners.random_forest: random_forest has no partial_fit; set update: fit",
+    ),
+    (
+        "noise of one",
+        lambda p: p["sweeps"]["settings"].update(label_noise=[0.0, 1.0]),
+        "params.yaml: sweeps.settings.label_noise values must be a number in [0, 1), got 1.0",
+    ),
+    (
+        "bad scheduler",
+        lambda p: p["compute"].update(dask_scheduler="localhost"),
+        "params.yaml: compute.dask_scheduler must be null or an address like tcp://host:8786, got 'localhost'",
+    ),
 ]
 
 
@@ -107,21 +158,35 @@ def test_bad_params_fail_before_any_work(project, capsys, change, message):
 
 def test_invalid_yaml_is_named_with_line_and_column(project, capsys):
     Path("params.yaml").write_text("study:\n  datasets: [wdbc\nal: {seeds: 2}\n")
-    _fails(capsys, ["prepare", "wdbc"],
-           "params.yaml: not valid YAML at line 3, column 3 (expected ',' or ']', but got ':'); fix the syntax there")
+    _fails(
+        capsys,
+        ["prepare", "wdbc"],
+        "params.yaml: not valid YAML at line 3, column 3 (expected ',' or ']', but got ':'); fix the syntax there",
+    )
 
 
-@pytest.mark.parametrize("change, message", [
-    (lambda p: p["learners"]["logreg"]["params"].update(C="abc"),
-     "params.yaml: learners.logreg.params: The 'C' parameter of LogisticRegression must be a float in the range "
-     "(0.0, inf]. Got 'abc' instead; see scikit-learn's documentation"),
-    (lambda p: p["learners"]["svm_rbf"]["params"].update(C=-1),
-     "params.yaml: learners.svm_rbf.params: The 'C' parameter of CalibratedSVC must be a float in the range "
-     "(0.0, inf]. Got -1 instead; see scikit-learn's documentation"),
-    (lambda p: p["learners"]["random_forest"]["params"].update(n_estimators=0),
-     "params.yaml: learners.random_forest.params: The 'n_estimators' parameter of RandomForestClassifier must be an "
-     "int in the range [1, inf). Got 0 instead; see scikit-learn's documentation"),
-], ids=["wrong type", "negative C", "no trees"])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (
+            lambda p: p["learners"]["logreg"]["params"].update(C="abc"),
+            "params.yaml: learners.logreg.params: The 'C' parameter of LogisticRegression must be a float in the range "
+            "(0.0, inf]. Got 'abc' instead; see scikit-learn's documentation",
+        ),
+        (
+            lambda p: p["learners"]["svm_rbf"]["params"].update(C=-1),
+            "params.yaml: learners.svm_rbf.params: The 'C' parameter of CalibratedSVC must be a float in the range "
+            "(0.0, inf]. Got -1 instead; see scikit-learn's documentation",
+        ),
+        (
+            lambda p: p["learners"]["random_forest"]["params"].update(n_estimators=0),
+            "params.yaml: learners.random_forest.params: The 'n_estimators' parameter of RandomForestClassifier "
+            "must be an "
+            "int in the range [1, inf). Got 0 instead; see scikit-learn's documentation",
+        ),
+    ],
+    ids=["wrong type", "negative C", "no trees"],
+)
 def test_wrong_estimator_values_fail_before_any_work(project, capsys, change, message):
     _with(project, change)
     _fails(capsys, ["al", "wdbc", "random"], message)
@@ -134,24 +199,35 @@ def test_a_learner_that_fails_to_fit_stops_the_run_and_publishes_nothing(project
     capsys.readouterr()
     assert main(["al", "wdbc", "entropy"]) == 2
     err = capsys.readouterr().err
-    assert err.splitlines()[-1] == (
-        "error: wdbc, seed 0: learner 'mlp_refit' (mlp) failed to fit: hidden_layer_sizes must be > 0, got [-3]; "
-        "fix learners.mlp_refit in params.yaml") and err.count("error:") == 1
+    assert (
+        err.splitlines()[-1]
+        == (
+            "error: wdbc, seed 0: learner 'mlp_refit' (mlp) failed to fit: hidden_layer_sizes must be > 0, got [-3]; "
+            "fix learners.mlp_refit in params.yaml"
+        )
+        and err.count("error:") == 1
+    )
     # Nothing published; the runs of the other learners are kept in data/partial for the rerun.
     assert not Path("data/runs").exists() and not Path("data/timings").exists()
 
 
 def test_budget_larger_than_the_pool(project, capsys):
     _with(project, lambda p: p["al"].update(budget=1000))
-    _fails(capsys, ["al", "wdbc", "random"],
-           "params.yaml: al.budget 1000 exceeds the pool of wdbc (398 samples); lower it to at most 398")
+    _fails(
+        capsys,
+        ["al", "wdbc", "random"],
+        "params.yaml: al.budget 1000 exceeds the pool of wdbc (398 samples); lower it to at most 398",
+    )
 
 
 def test_initial_set_that_cannot_hold_every_class(project, capsys):
     _with(project, lambda p: p["al"].update(initial_labels=1))
-    _fails(capsys, ["al", "wdbc", "random"],
-           "params.yaml: initial labelled set of 1 cannot hold one sample of each of the 2 classes of wdbc; "
-           "raise al.initial_labels (and sweeps.settings.initial_labels) to at least 2")
+    _fails(
+        capsys,
+        ["al", "wdbc", "random"],
+        "params.yaml: initial labelled set of 1 cannot hold one sample of each of the 2 classes of wdbc; "
+        "raise al.initial_labels (and sweeps.settings.initial_labels) to at least 2",
+    )
 
 
 def test_pca_larger_than_the_feature_count(project, capsys):
@@ -173,10 +249,13 @@ def _refuse_network(monkeypatch) -> None:
 def test_missing_medmnist_file_says_where_it_looked_and_how_to_get_it(project, capsys, monkeypatch):
     _refuse_network(monkeypatch)
     url = project["datasets"]["breastmnist"]["url"]
-    _fails(capsys, ["fetch", "breastmnist"],
-           f"breastmnist.npz is not in {Path.cwd() / 'mirror'}, data/downloads and downloading {url} "
-           "failed (URLError); "
-           "put the file in one of data.mirror_dirs, or download it from that URL")
+    _fails(
+        capsys,
+        ["fetch", "breastmnist"],
+        f"breastmnist.npz is not in {Path.cwd() / 'mirror'}, data/downloads and downloading {url} "
+        "failed (URLError); "
+        "put the file in one of data.mirror_dirs, or download it from that URL",
+    )
 
 
 def _mirror_file(arrays: dict, pin: bool, params: dict) -> str:
@@ -192,26 +271,54 @@ def test_checksum_mismatch_names_expected_and_got(project, capsys):
     got = _mirror_file(medmnist_arrays(), False, project)
     pins = project["datasets"]["breastmnist"]["source_md5"]
     url = project["datasets"]["breastmnist"]["url"]
-    _fails(capsys, ["fetch", "breastmnist"],
-           f"{Path.cwd() / 'mirror' / 'breastmnist.npz'}: md5 {got} does not match the pin {pins['official']} (official) "
-           f"or {pins['mirror']} (mirror); delete the file or replace it with the official one from {url}")
+    _fails(
+        capsys,
+        ["fetch", "breastmnist"],
+        f"{Path.cwd() / 'mirror' / 'breastmnist.npz'}: md5 {got} does not match the pin {pins['official']} (official) "
+        f"or {pins['mirror']} (mirror); delete the file or replace it with the official one from {url}",
+    )
 
 
-@pytest.mark.parametrize("corrupt, message", [
-    (lambda a: a.update(train_images=np.zeros((30, 784), dtype=np.uint8)),
-     "train_images must be uint8 of shape (n, h, w), got uint8 (30, 784)"),
-    (lambda a: a.update(test_labels=np.full(10, 5, dtype=np.uint8)), "test_labels outside 0..1; the file is corrupted"),
-    (lambda a: a.pop("val_labels"), "missing arrays val_labels; this is not a MedMNIST file"),
-    (lambda a: a.update(train_labels=np.arange(30) % 2 + 0.7),
-     "train_labels must hold integer class indices, got float64; the file is corrupted or not a MedMNIST file"),
-    (lambda a: a.update(val_images=a["val_images"][:0], val_labels=a["val_labels"][:0]),
-     "the val split is empty; every split needs samples"),
-    (lambda a: a.update(test_images=np.zeros((10, 32, 32), dtype=np.uint8)),
-     "samples differ in shape between splits (train (28, 28), val (28, 28), test (32, 32)); resize them to one shape"),
-    (lambda a: a.update(train_labels=np.zeros(30, dtype=np.uint8)),
-     "the training split (the pool) holds a single class; active learning needs two or more"),
-], ids=["wrong shape", "label out of range", "missing array", "float labels", "empty split", "sizes differ",
-        "single class"])
+@pytest.mark.parametrize(
+    "corrupt, message",
+    [
+        (
+            lambda a: a.update(train_images=np.zeros((30, 784), dtype=np.uint8)),
+            "train_images must be uint8 of shape (n, h, w), got uint8 (30, 784)",
+        ),
+        (
+            lambda a: a.update(test_labels=np.full(10, 5, dtype=np.uint8)),
+            "test_labels outside 0..1; the file is corrupted",
+        ),
+        (lambda a: a.pop("val_labels"), "missing arrays val_labels; this is not a MedMNIST file"),
+        (
+            lambda a: a.update(train_labels=np.arange(30) % 2 + 0.7),
+            "train_labels must hold integer class indices, got float64; the file is corrupted or not a MedMNIST file",
+        ),
+        (
+            lambda a: a.update(val_images=a["val_images"][:0], val_labels=a["val_labels"][:0]),
+            "the val split is empty; every split needs samples",
+        ),
+        (
+            lambda a: a.update(test_images=np.zeros((10, 32, 32), dtype=np.uint8)),
+            "samples differ in shape between splits (train (28, 28), val (28, 28), test (32, 32)); resize them to "
+            "one shape",
+        ),
+        (
+            lambda a: a.update(train_labels=np.zeros(30, dtype=np.uint8)),
+            "the training split (the pool) holds a single class; active learning needs two or more",
+        ),
+    ],
+    ids=[
+        "wrong shape",
+        "label out of range",
+        "missing array",
+        "float labels",
+        "empty split",
+        "sizes differ",
+        "single class",
+    ],
+)
 def test_malformed_medmnist_content(project, capsys, corrupt, message):
     arrays = medmnist_arrays()
     corrupt(arrays)
@@ -222,7 +329,11 @@ def test_malformed_medmnist_content(project, capsys, corrupt, message):
 def test_truncated_prepared_file(project, capsys):
     data = Path("data/prepared/wdbc.npz").read_bytes()
     Path("data/prepared/wdbc.npz").write_bytes(data[: len(data) // 3])
-    _fails(capsys, ["al", "wdbc", "random"], "data/prepared/wdbc.npz: unreadable .npz (BadZipFile); delete it and rebuild it")
+    _fails(
+        capsys,
+        ["al", "wdbc", "random"],
+        "data/prepared/wdbc.npz: unreadable .npz (BadZipFile); delete it and rebuild it",
+    )
 
 
 def test_missing_prepared_file(project, capsys):
@@ -232,16 +343,22 @@ def test_missing_prepared_file(project, capsys):
 
 def test_file_that_needs_pickle_is_refused(project, capsys):
     np.savez("data/raw/wdbc.npz", X_train=np.array([{"a": 1}], dtype=object))
-    _fails(capsys, ["prepare", "wdbc"],
-           "data/raw/wdbc.npz: holds pickled Python objects, which are refused for safety; use a file of plain arrays")
+    _fails(
+        capsys,
+        ["prepare", "wdbc"],
+        "data/raw/wdbc.npz: holds pickled Python objects, which are refused for safety; use a file of plain arrays",
+    )
 
 
 def test_wrong_canonical_pin(project, capsys):
     _with(project, lambda p: p["datasets"]["wdbc"]["canonical_md5"].update(bundled="0" * 32))
     got = project["datasets"]["wdbc"]["canonical_md5"]["bundled"]
-    _fails(capsys, ["fetch", "wdbc"],
-           f"wdbc: canonical file md5 {got} but params.yaml pins {'0' * 32} for the bundled copy; "
-           "check the source file, or update the pin if the change is intended")
+    _fails(
+        capsys,
+        ["fetch", "wdbc"],
+        f"wdbc: canonical file md5 {got} but params.yaml pins {'0' * 32} for the bundled copy; "
+        "check the source file, or update the pin if the change is intended",
+    )
 
 
 # --- the manuscript ------------------------------------------------------------------------------
@@ -271,15 +388,29 @@ def _paper(body: str, renderer: str = "pandoc") -> None:
     (paper / "paper.qmd").write_text(PAPER.replace("BODY", body))
 
 
-@pytest.mark.parametrize("body, message", [
-    ("![A figure.](generated/missing.svg){#fig-x}\n\nSee @fig-x.",
-     "paper: pandoc failed: Could not fetch resource generated/missing.svg"),
-    ("As shown [@nobody2099].", "paper: pandoc failed: Citeproc: citation nobody2099 not found"),
-    ("See @tbl-missing.",
-     "paper: pandoc failed: unresolved cross-reference @tbl-missing: no figure, table or section has that id"),
-    ("{{< include generated/missing.md >}}", "paper: included file paper/generated/missing.md not found; rerun `dvc repro figures`"),
-    ("{{< var nope >}}", "paper: {{< var nope >}} is not in _variables.yml; rerun `dvc repro figures` or fix the name"),
-], ids=["missing figure", "unknown citation", "unresolved cross-reference", "missing include", "unknown variable"])
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        (
+            "![A figure.](generated/missing.svg){#fig-x}\n\nSee @fig-x.",
+            "paper: pandoc failed: Could not fetch resource generated/missing.svg",
+        ),
+        ("As shown [@nobody2099].", "paper: pandoc failed: Citeproc: citation nobody2099 not found"),
+        (
+            "See @tbl-missing.",
+            "paper: pandoc failed: unresolved cross-reference @tbl-missing: no figure, table or section has that id",
+        ),
+        (
+            "{{< include generated/missing.md >}}",
+            "paper: included file paper/generated/missing.md not found; rerun `dvc repro figures`",
+        ),
+        (
+            "{{< var nope >}}",
+            "paper: {{< var nope >}} is not in _variables.yml; rerun `dvc repro figures` or fix the name",
+        ),
+    ],
+    ids=["missing figure", "unknown citation", "unresolved cross-reference", "missing include", "unknown variable"],
+)
 def test_broken_manuscript_fails_the_paper_stage(project, capsys, body, message):
     _paper(body)
     _fails(capsys, ["paper", "--renderer", "pandoc"], message)
@@ -288,8 +419,11 @@ def test_broken_manuscript_fails_the_paper_stage(project, capsys, body, message)
 def test_missing_renderer(project, capsys, monkeypatch):
     _paper("Fine.")
     monkeypatch.setattr(shutil, "which", lambda name: None)
-    _fails(capsys, ["paper", "--renderer", "quarto"],
-           "paper: renderer quarto requested but quarto is not on PATH; install it or set paper.renderer: auto")
+    _fails(
+        capsys,
+        ["paper", "--renderer", "quarto"],
+        "paper: renderer quarto requested but quarto is not on PATH; install it or set paper.renderer: auto",
+    )
 
 
 # --- the offline path with networking refused ------------------------------------------------------
@@ -300,6 +434,11 @@ def test_offline_pipeline_runs_with_networking_refused(project, monkeypatch, cap
     _refuse_network(monkeypatch)
     # One process, so that the refused socket covers every run.
     _with(project, lambda p: (p["data"].update(mirror_dirs=[str(MIRROR)]), p["compute"].update(n_jobs=1)))
-    for argv in (["fetch", "breastmnist"], ["prepare", "breastmnist"], ["al", "breastmnist", "margin"], ["al", "wdbc", "random"]):
+    for argv in (
+        ["fetch", "breastmnist"],
+        ["prepare", "breastmnist"],
+        ["al", "breastmnist", "margin"],
+        ["al", "wdbc", "random"],
+    ):
         assert main(argv) == 0, capsys.readouterr().err
     assert len(list(Path("data/runs/breastmnist/margin").glob("*.json"))) == 1

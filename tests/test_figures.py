@@ -1,4 +1,6 @@
-from medal.tables import fmt_ci, in_sentence, join_names, markdown_table, provenance_text, variables
+from medal.report.setup import provenance_text
+from medal.report.text import fmt_ci, in_sentence, join_names, markdown_table
+from medal.report.variables import variables
 
 
 def test_markdown_table_has_caption_and_id():
@@ -17,7 +19,9 @@ def test_fmt_ci():
 def test_provenance_text_states_how_a_mirror_differs():
     provenance = {
         "p": {
-            "title": "PneumoniaMNIST", "variant": "mirror", "source_md5": "abc",
+            "title": "PneumoniaMNIST",
+            "variant": "mirror",
+            "source_md5": "abc",
             "class_names": ["normal", "pneumonia"],
             "counts": {"train": [388, 3494], "val": [135, 389], "test": [234, 390]},
             "official_counts": {"train": [1214, 3494], "val": [135, 389], "test": [234, 390]},
@@ -32,7 +36,11 @@ def test_in_sentence_keeps_acronyms():
     assert in_sentence("Logistic regression (fit)") == "logistic regression (fit)"
     assert in_sentence("SGD log-loss (fit)") == "SGD log-loss (fit)"
     assert [in_sentence(n) for n in ("Core-Set", "McPAL", "Gaussian NB (fit)", "Random forest (fit)")] == [
-        "Core-Set", "McPAL", "Gaussian NB (fit)", "random forest (fit)"]
+        "Core-Set",
+        "McPAL",
+        "Gaussian NB (fit)",
+        "random forest (fit)",
+    ]
 
 
 def test_join_names():
@@ -42,8 +50,16 @@ def test_join_names():
 def test_variables_of_a_study_without_images(params):
     params["study"]["datasets"] = ["wdbc"]
     params["sweeps"]["datasets"] = []
-    provenance = {"wdbc": {"title": "WDBC", "counts": {"train": [148, 250], "test": [64, 107]}, "variant": "bundled",
-                           "official_counts": None, "class_names": ["malignant", "benign"], "shape": [30]}}
+    provenance = {
+        "wdbc": {
+            "title": "WDBC",
+            "counts": {"train": [148, 250], "test": [64, 107]},
+            "variant": "bundled",
+            "official_counts": None,
+            "class_names": ["malignant", "benign"],
+            "shape": [30],
+        }
+    }
     out = variables(params, provenance)
     assert out["image_limitation"] == "This configuration uses no images, only tabular features."
     assert out["dataset_list"] == "WDBC"
@@ -53,7 +69,7 @@ def test_variables_of_a_study_without_images(params):
 def test_cliques_join_strategies_closer_than_the_critical_difference():
     import numpy as np
 
-    from medal.figures import _cliques
+    from medal.report.figures import _cliques
 
     # Ranks 1.0, 1.5, 2.4, 3.9 with CD 1.0: {1.0, 1.5} and {1.5, 2.4} are within the CD, 3.9 stands alone.
     assert _cliques(np.array([1.0, 1.5, 2.4, 3.9]), 1.0) == [(0, 1), (1, 2)]
@@ -61,7 +77,7 @@ def test_cliques_join_strategies_closer_than_the_critical_difference():
 
 
 def test_significance_marks():
-    from medal.tables import significance_mark
+    from medal.report.savings import significance_mark
 
     baseline = {"aulc": "0.600000", "p_holm": ""}
     assert significance_mark({"aulc": "0.700000", "p_holm": "0.010000"}, baseline) == " ▲"
@@ -71,7 +87,7 @@ def test_significance_marks():
 
 
 def test_update_mode_pairs_need_both_modes_of_one_estimator(params):
-    from medal.tables import update_mode_pairs
+    from medal.report.learners import update_mode_pairs
 
     params["study"]["learners"] = ["logreg", "sgd_partial_fit", "sgd_refit", "gnb_partial_fit"]
     assert update_mode_pairs(params) == [("sgd_log_loss", "sgd_partial_fit", "sgd_refit")]
@@ -80,9 +96,16 @@ def test_update_mode_pairs_need_both_modes_of_one_estimator(params):
 
 
 def test_class_balance_table_reports_the_minority_class():
-    from medal.tables import class_balance_table
+    from medal.report.behaviour import class_balance_table
 
-    params = {"study": {"datasets": ["p"], "learners": ["logreg"], "strategies": ["random", "entropy"], "main_learner": "logreg"}}
+    params = {
+        "study": {
+            "datasets": ["p"],
+            "learners": ["logreg"],
+            "strategies": ["random", "entropy"],
+            "main_learner": "logreg",
+        }
+    }
     provenance = {"p": {"title": "PneumoniaMNIST", "class_names": ["normal", "pneumonia"]}}
     balance = {"p": {"pool": [0.1, 0.9], "queried": {"logreg": {"random": [0.105, 0.895], "entropy": [0.471, 0.529]}}}}
     table = class_balance_table(params, provenance, balance)
@@ -91,7 +114,7 @@ def test_class_balance_table_reports_the_minority_class():
 
 
 def test_stopping_cell_shows_the_share_that_stopped_early():
-    from medal.tables import _stopping_cell
+    from medal.report.behaviour import _stopping_cell
 
     row = {"labels": "118.000000", "percent_of_full": "96.400000", "stopped": "7", "seeds": "10"}
     assert _stopping_cell(row) == "118 · 96 % (7/10)"
@@ -99,7 +122,7 @@ def test_stopping_cell_shows_the_share_that_stopped_early():
 
 
 def test_n_runs_counts_both_experiments_and_every_sweep_value(params):
-    from medal.tables import n_runs
+    from medal.report.variables import n_runs
 
     # 3 datasets x (15 strategies with the main learner + 8 other learners x 3 strategies) x 10 seeds,
     # plus 2 datasets x (4 + 4 + 4 + 2 values) x 2 strategies x 10 seeds.
@@ -107,22 +130,44 @@ def test_n_runs_counts_both_experiments_and_every_sweep_value(params):
 
 
 def test_conclusion_states_the_answer_from_the_generated_files(params):
-    from medal.tables import conclusion_text
+    from medal.report.conclusion import conclusion_text
 
     params["study"].update(datasets=["d"], strategies=["random", "entropy", "margin"], main_learner="logreg")
     provenance = {"d": {"title": "D"}}
 
     def row(strategy, aulc, p_holm):
-        return {"dataset": "d", "learner": "logreg", "strategy": strategy, "aulc": aulc, "aulc_low": "", "aulc_high": "",
-                "p_holm": p_holm}
+        return {
+            "dataset": "d",
+            "learner": "logreg",
+            "strategy": strategy,
+            "aulc": aulc,
+            "aulc_low": "",
+            "aulc_high": "",
+            "p_holm": p_holm,
+        }
 
     summary = [row("random", "0.70", ""), row("entropy", "0.75", "0.01"), row("margin", "0.60", "0.02")]
-    friedman = {"strategies": ["random", "entropy", "margin"], "average_ranks": [2.0, 1.0, 3.0], "critical_difference": 0.5}
-    targets = [{"dataset": "d", "learner": "logreg", "strategy": "entropy", "target": "95", "saving": "30",
-                "saving_low": "10", "saving_high": "50"}]
+    friedman = {
+        "strategies": ["random", "entropy", "margin"],
+        "average_ranks": [2.0, 1.0, 3.0],
+        "critical_difference": 0.5,
+    }
+    targets = [
+        {
+            "dataset": "d",
+            "learner": "logreg",
+            "strategy": "entropy",
+            "target": "95",
+            "saving": "30",
+            "saving_low": "10",
+            "saving_high": "50",
+        }
+    ]
     text = conclusion_text(params, provenance, summary, friedman, targets)
-    assert text.startswith("With logistic regression (fit), 1 of 2 strategies had a significantly higher AULC than random "
-                           "sampling on the dataset (entropy), and 1 a significantly lower one (margin).")
+    assert text.startswith(
+        "With logistic regression (fit), 1 of 2 strategies had a significantly higher AULC than random "
+        "sampling on the dataset (entropy), and 1 a significantly lower one (margin)."
+    )
     assert "entropy led random sampling by 1.00 ranks, more than the critical difference of 0.50" in text
     assert "was 30 [10, 50] labels, by entropy on D (@tbl-labels)." in text
     assert "no strategy saved annotation reliably" not in text

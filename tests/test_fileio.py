@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from medal.errors import UserError
-from medal.fileio import load_npz, md5_file, npz_bytes, write_json_atomic, write_npz_atomic, read_json
+from medal.fileio import load_npz, md5_file, npz_bytes, read_json, write_json_atomic, write_npz_atomic
 
 
 def test_npz_bytes_depend_only_on_the_arrays():

@@ -25,7 +25,9 @@ def test_partial_fit_update_sees_only_the_new_batch(blobs, monkeypatch):
     clf = learner.make(np.array([0, 1]), random_state=0)
     seen = []
     original = type(clf).partial_fit
-    monkeypatch.setattr(type(clf), "partial_fit", lambda self, X, y, **kw: (seen.append(len(X)), original(self, X, y, **kw))[1])
+    monkeypatch.setattr(
+        type(clf), "partial_fit", lambda self, X, y, **kw: (seen.append(len(X)), original(self, X, y, **kw))[1]
+    )
     X, y = blobs["X_pool"], blobs["y_pool"]
     learner.update(clf, X, _labelled(y, np.arange(10)), np.arange(10))
     learner.update(clf, X, _labelled(y, np.arange(15)), np.arange(10, 15))
@@ -86,10 +88,13 @@ def test_mlp_partial_fit_needs_several_passes_per_batch(blobs):
     assert scores[1] < 0.6 < 0.8 < scores[50]
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"update": "fit", "epochs": 3}, "epochs applies to update: partial_fit only"),
-    ({"update": "partial_fit", "epochs": 0}, "epochs must be a positive integer, got 0"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"update": "fit", "epochs": 3}, "epochs applies to update: partial_fit only"),
+        ({"update": "partial_fit", "epochs": 0}, "epochs must be a positive integer, got 0"),
+    ],
+)
 def test_bad_epochs_are_named(kwargs, message):
     with pytest.raises(UserError, match=message):
         Learner("x", "sgd_log_loss", **kwargs)

@@ -18,8 +18,9 @@ PARAMS = yaml.safe_load((ROOT / "params.yaml").read_text())
 
 def _is_output(path: str) -> bool:
     outs = [out["path"] for stage in LOCK.values() for out in stage.get("outs", [])]
-    return any(path == out or path.startswith(out.rstrip("/") + "/") or out.startswith(path.rstrip("/") + "/")
-               for out in outs)
+    return any(
+        path == out or path.startswith(out.rstrip("/") + "/") or out.startswith(path.rstrip("/") + "/") for out in outs
+    )
 
 
 def _lookup(key: str):

@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from medal.errors import UserError
 from medal.learners import Learner
@@ -31,7 +32,9 @@ def test_initial_set_too_small_for_the_classes():
         initial_indices(np.array([0, 1, 1]), 1, np.random.default_rng(0))
 
 
-@pytest.mark.parametrize("learner", [Learner("lr", "logistic_regression", "fit"), Learner("sgd", "sgd_log_loss", "partial_fit")])
+@pytest.mark.parametrize(
+    "learner", [Learner("lr", "logistic_regression", "fit"), Learner("sgd", "sgd_log_loss", "partial_fit")]
+)
 def test_run_queries_each_sample_once_and_records_every_cycle(blobs, learner):
     protocol = Protocol(initial_labels=4, batch_size=5, budget=30)
     result = run_active_learning(*blobs.values(), learner, Strategy("e", "entropy", 0), protocol, seed=1)
@@ -47,7 +50,10 @@ def test_run_queries_each_sample_once_and_records_every_cycle(blobs, learner):
 def test_same_seed_gives_identical_results(blobs):
     protocol = Protocol(4, 5, 30)
     learner = Learner("sgd", "sgd_log_loss", "partial_fit")
-    runs = [run_active_learning(*blobs.values(), learner, Strategy("r", "random", 2), protocol, seed=2).cycles for _ in range(2)]
+    runs = [
+        run_active_learning(*blobs.values(), learner, Strategy("r", "random", 2), protocol, seed=2).cycles
+        for _ in range(2)
+    ]
     assert runs[0] == runs[1]
     other = run_active_learning(*blobs.values(), learner, Strategy("r", "random", 3), protocol, seed=3).cycles
     assert other != runs[0]
@@ -67,15 +73,22 @@ def test_noisy_oracle_flips_exactly_the_fraction_to_other_classes(seed, fraction
 def test_label_noise_reaches_the_learner_but_not_the_initial_set(blobs):
     learner = Learner("lr", "logistic_regression", "fit")
     clean = run_active_learning(*blobs.values(), learner, Strategy("r", "random", 0), Protocol(4, 5, 30), seed=0).cycles
-    noisy = run_active_learning(*blobs.values(), learner, Strategy("r", "random", 0), Protocol(4, 5, 30, 0.5), seed=0).cycles
+    noisy = run_active_learning(
+        *blobs.values(), learner, Strategy("r", "random", 0), Protocol(4, 5, 30, 0.5), seed=0
+    ).cycles
     assert clean[0]["queried"] == noisy[0]["queried"]  # the noise level does not move the initial set
     assert sum(c["wrong_labels"] for c in clean) == 0
     assert sum(c["wrong_labels"] for c in noisy) > 0
 
 
 def test_stopping_signals_are_recorded_every_cycle(blobs):
-    result = run_active_learning(*blobs.values(), Learner("lr", "logistic_regression", "fit"), Strategy("e", "entropy", 0),
-                                 Protocol(4, 5, 30), seed=1)
+    result = run_active_learning(
+        *blobs.values(),
+        Learner("lr", "logistic_regression", "fit"),
+        Strategy("e", "entropy", 0),
+        Protocol(4, 5, 30),
+        seed=1,
+    )
     assert result.cycles[0]["kappa_previous"] is None
     assert all(-1 <= c["kappa_previous"] <= 1 for c in result.cycles[1:])
     assert all(0 <= c["expected_error"] <= 0.5 for c in result.cycles)  # two classes: 1 - max p is at most 1/2

@@ -48,5 +48,8 @@ def test_no_hand_typed_numbers_in_the_manuscript():
 
 
 def test_the_check_catches_a_typed_result():
-    assert prose_numbers("Entropy saved 37 labels (12.5 %) at {{< var al.budget >}}, see @fig-cd and $x_1$.") == ["37", "12.5"]
+    assert prose_numbers("Entropy saved 37 labels (12.5 %) at {{< var al.budget >}}, see @fig-cd and $x_1$.") == [
+        "37",
+        "12.5",
+    ]
     assert prose_numbers("with 95 % confidence intervals; rank 1 = best") == []

@@ -3,7 +3,8 @@ import warnings
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from medal.metrics import evaluate
 from medal.stats import aulc, labels_to_target, mean_ci
@@ -20,11 +21,20 @@ def test_metrics_on_a_hand_computed_case():
     assert scores["roc_auc"] == 1.0
 
 
-@given(st.integers(2, 4).flatmap(lambda k: st.tuples(
-    st.just(k), st.lists(st.tuples(st.integers(0, k - 1), st.integers(0, k - 1)), min_size=1, max_size=60))))
+@given(
+    st.integers(2, 4).flatmap(
+        lambda k: st.tuples(
+            st.just(k), st.lists(st.tuples(st.integers(0, k - 1), st.integers(0, k - 1)), min_size=1, max_size=60)
+        )
+    )
+)
 def test_confusion_based_metrics_equal_scikit_learns(case):
     from sklearn.metrics import (
-        accuracy_score, balanced_accuracy_score, cohen_kappa_score, f1_score, recall_score,
+        accuracy_score,
+        balanced_accuracy_score,
+        cohen_kappa_score,
+        f1_score,
+        recall_score,
     )
 
     from medal.metrics import agreement
@@ -36,8 +46,12 @@ def test_confusion_based_metrics_equal_scikit_learns(case):
         warnings.simplefilter("ignore")  # ROC-AUC is undefined when y holds one class
         scores = evaluate(y, pred, np.full((len(y), k), 1 / k), classes)
     assert scores["accuracy"] == pytest.approx(accuracy_score(y, pred), abs=1e-12)
-    assert scores["macro_f1"] == pytest.approx(f1_score(y, pred, average="macro", labels=classes, zero_division=0), abs=1e-12)
-    assert scores["class_recall"] == pytest.approx(list(recall_score(y, pred, labels=classes, average=None, zero_division=0)), abs=1e-12)
+    assert scores["macro_f1"] == pytest.approx(
+        f1_score(y, pred, average="macro", labels=classes, zero_division=0), abs=1e-12
+    )
+    assert scores["class_recall"] == pytest.approx(
+        list(recall_score(y, pred, labels=classes, average=None, zero_division=0)), abs=1e-12
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # scikit-learn warns when y lacks a predicted class
         assert scores["balanced_accuracy"] == pytest.approx(balanced_accuracy_score(y, pred), abs=1e-12)
@@ -46,9 +60,18 @@ def test_confusion_based_metrics_equal_scikit_learns(case):
         assert agreement(y, pred) == pytest.approx(expected_kappa, abs=1e-12)
 
 
-@given(st.integers(2, 4).flatmap(lambda k: st.tuples(
-    st.just(k), st.lists(st.tuples(st.integers(0, k - 1), st.lists(st.integers(0, 4), min_size=k, max_size=k)),
-                         min_size=2, max_size=40))))
+@given(
+    st.integers(2, 4).flatmap(
+        lambda k: st.tuples(
+            st.just(k),
+            st.lists(
+                st.tuples(st.integers(0, k - 1), st.lists(st.integers(0, 4), min_size=k, max_size=k)),
+                min_size=2,
+                max_size=40,
+            ),
+        )
+    )
+)
 def test_roc_auc_equals_scikit_learns(case):
     from sklearn.metrics import roc_auc_score
 

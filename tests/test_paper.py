@@ -4,24 +4,33 @@ import shutil
 import pytest
 from pypdf import PdfReader
 
-from conftest import ROOT
 from medal.errors import UserError
 from medal.paper import expand_shortcodes, render
 
-SVG = '<svg xmlns="http://www.w3.org/2000/svg" width="100" height="50"><rect width="100" height="50" fill="#0072B2"/></svg>'
+from conftest import ROOT
+
+SVG = (
+    '<svg xmlns="http://www.w3.org/2000/svg" width="100" height="50">'
+    '<rect width="100" height="50" fill="#0072B2"/></svg>'
+)
 
 
 def test_var_and_include_shortcodes(tmp_path):
     (tmp_path / "part.md").write_text("seeds: {{< var al.seeds >}}")
-    text = expand_shortcodes("A {{< var al.budget >}}. {{< include part.md >}}", {"al": {"seeds": 3, "budget": 9}}, tmp_path)
+    text = expand_shortcodes(
+        "A {{< var al.budget >}}. {{< include part.md >}}", {"al": {"seeds": 3, "budget": 9}}, tmp_path
+    )
     assert text == "A 9. seeds: 3"
 
 
-@pytest.mark.parametrize("source, message", [
-    ("{{< var al.nope >}}", "{{< var al.nope >}} is not in _variables.yml"),
-    ("{{< include missing.md >}}", "included file .*missing.md not found"),
-    ("{{< video x.mp4 >}}", "shortcode 'video' is not supported without Quarto"),
-])
+@pytest.mark.parametrize(
+    "source, message",
+    [
+        ("{{< var al.nope >}}", "{{< var al.nope >}} is not in _variables.yml"),
+        ("{{< include missing.md >}}", "included file .*missing.md not found"),
+        ("{{< video x.mp4 >}}", "shortcode 'video' is not supported without Quarto"),
+    ],
+)
 def test_bad_shortcodes_are_named(tmp_path, source, message):
     with pytest.raises(UserError, match=message):
         expand_shortcodes(source, {"al": {}}, tmp_path)
@@ -90,7 +99,8 @@ def test_quarto_requested_but_missing(tmp_path, monkeypatch):
 
 
 def test_quarto_path_renders_both_formats_with_quarto(tmp_path, monkeypatch):
-    """With quarto on PATH, 'auto' hands the sources to `quarto render` once per format (a stub stands in for Quarto)."""
+    """With quarto on PATH, 'auto' hands the sources to `quarto render` once per format (a stub stands in for
+    Quarto)."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     calls = tmp_path / "calls.txt"
@@ -98,7 +108,8 @@ def test_quarto_path_renders_both_formats_with_quarto(tmp_path, monkeypatch):
     stub.write_text(
         "#!/bin/sh\n"
         f'echo "$@" >> {calls}\n'
-        'mkdir -p _output && case "$4" in html) echo "<html></html>" > _output/paper.html;; typst) echo "%PDF" > _output/paper.pdf;; esac\n'
+        'mkdir -p _output && case "$4" in html) echo "<html></html>" > _output/paper.html;; '
+        'typst) echo "%PDF" > _output/paper.pdf;; esac\n'
     )
     stub.chmod(0o755)
     monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")

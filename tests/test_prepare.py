@@ -1,15 +1,20 @@
 import numpy as np
 import pytest
 
-from conftest import medmnist_arrays
 from medal.errors import UserError
 from medal.prepare import prepare
+
+from conftest import medmnist_arrays
 
 
 def _raw():
     a = medmnist_arrays(n_train=40)
-    return {"X_train": a["train_images"], "y_train": a["train_labels"].astype(np.int64),
-            "X_test": a["test_images"], "y_test": a["test_labels"].astype(np.int64)}
+    return {
+        "X_train": a["train_images"],
+        "y_train": a["train_labels"].astype(np.int64),
+        "X_test": a["test_images"],
+        "y_test": a["test_labels"].astype(np.int64),
+    }
 
 
 def test_pca_features_have_the_requested_dimension():
@@ -32,11 +37,14 @@ def test_raw_features_are_standardised_on_the_pool():
     assert np.allclose(out["X_pool"].mean(axis=0), 0, atol=1e-9)
 
 
-@pytest.mark.parametrize("settings, message", [
-    ({"features": "pca", "pca_components": 41}, "pca_components must be an integer in 1..40, got 41"),
-    ({"features": "pca", "pca_components": 0}, "pca_components must be an integer in 1..40, got 0"),
-    ({"features": "wavelets"}, "features 'wavelets' unknown; valid: raw, pca"),
-])
+@pytest.mark.parametrize(
+    "settings, message",
+    [
+        ({"features": "pca", "pca_components": 41}, "pca_components must be an integer in 1..40, got 41"),
+        ({"features": "pca", "pca_components": 0}, "pca_components must be an integer in 1..40, got 0"),
+        ({"features": "wavelets"}, "features 'wavelets' unknown; valid: raw, pca"),
+    ],
+)
 def test_bad_feature_settings_are_named(settings, message):
     with pytest.raises(UserError, match=message):
         prepare(_raw(), settings)

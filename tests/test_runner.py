@@ -99,9 +99,13 @@ def _keep(root: Path, path: str, record: dict) -> None:
 
 def _task(params, learner: str, seed: int) -> RunTask:
     return RunTask(
-        learner, "entropy", seed, runner.Protocol.from_params(params["al"]),
+        learner,
+        "entropy",
+        seed,
+        runner.Protocol.from_params(params["al"]),
         {"dataset": "blobs", "strategy": "entropy", "learner": learner, "seed": seed},
-        runner.run_file_name(learner, seed), "prepared",
+        runner.run_file_name(learner, seed),
+        "prepared",
         {"learner": params["learners"][learner], "strategy": params["strategies"]["entropy"]},
     )
 
@@ -119,7 +123,7 @@ def test_a_rerun_reuses_kept_runs_whose_fingerprint_matches(small, tmp_path, cap
     assert {k: v for k, v in resumed.items() if k != task.path} == {k: v for k, v in clean.items() if k != task.path}
 
 
-@pytest.mark.parametrize("content", ["{\"fingerprint\": \"stale\", \"result\": {}}", "{\"fingerprint\": tr"])
+@pytest.mark.parametrize("content", ['{"fingerprint": "stale", "result": {}}', '{"fingerprint": tr'])
 def test_stale_or_broken_kept_runs_are_recomputed(small, tmp_path, content):
     params, prepared = small
     clean = _run(params, prepared, tmp_path / "clean")
@@ -159,16 +163,24 @@ def test_a_failing_run_publishes_nothing_and_keeps_the_finished_ones(small, tmp_
 def _stage_project(root: Path, params: dict, prepared: Path) -> None:
     (root / "data" / "prepared").mkdir(parents=True)
     (root / "data" / "prepared" / "blobs.npz").write_bytes(prepared.read_bytes())
-    params["datasets"]["blobs"] = {"source": "sklearn_breast_cancer", "test_fraction": 0.3, "split_seed": 0,
-                                   "canonical_md5": {"bundled": None}}
+    params["datasets"]["blobs"] = {
+        "source": "sklearn_breast_cancer",
+        "test_fraction": 0.3,
+        "split_seed": 0,
+        "canonical_md5": {"bundled": None},
+    }
     params["prepare"]["blobs"] = {"features": "raw"}
     (root / "params.yaml").write_text(yaml.safe_dump(params))
 
 
 def _medal_al(root: Path) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "medal.cli", "al", "blobs", "entropy"], cwd=root, start_new_session=True,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [sys.executable, "-m", "medal.cli", "al", "blobs", "entropy"],
+        cwd=root,
+        start_new_session=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
 
 
@@ -217,7 +229,12 @@ def test_format_duration():
     from medal.environment import format_duration
 
     assert [format_duration(s) for s in (4.4, 89, 150, 3600, 3 * 3600 + 65 * 60)] == [
-        "4 s", "89 s", "2 min", "1 h 00 min", "4 h 05 min"]
+        "4 s",
+        "89 s",
+        "2 min",
+        "1 h 00 min",
+        "4 h 05 min",
+    ]
 
 
 def test_workers_end_with_their_stage_after_sigkill(small, tmp_path):

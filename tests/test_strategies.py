@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
-from sklearn.base import BaseEstimator, ClassifierMixin
 from skactiveml.classifier import SklearnClassifier
+from sklearn.base import BaseEstimator, ClassifierMixin
 
 from medal.errors import UserError
 from medal.strategies import STRATEGY_METHODS, Strategy
@@ -131,10 +131,14 @@ def test_pool_subsampling_shows_the_strategy_only_the_subsample(blobs):
     strategy = Strategy("p", "probcover", random_state=0, max_candidates=10, subsample_pool=True)
     chosen = strategy.query(blobs["X_pool"], y, None, batch_size=3)
     assert len(set(chosen)) == 3 and min(chosen) >= 4
-    with pytest.raises(UserError, match="strategies.p.subsample_pool must be true or false, and true needs max_candidates"):
+    with pytest.raises(
+        UserError, match="strategies.p.subsample_pool must be true or false, and true needs max_candidates"
+    ):
         Strategy("p", "probcover", random_state=0, subsample_pool=True)
 
 
 def test_unknown_strategy_option_is_named():
-    with pytest.raises(UserError, match="strategies.q: unknown option n_trees; valid: max_candidates, subsample_pool, n_members"):
+    with pytest.raises(
+        UserError, match="strategies.q: unknown option n_trees; valid: max_candidates, subsample_pool, n_members"
+    ):
         Strategy("q", "qbc_vote_entropy", random_state=0, n_trees=3)

@@ -11,7 +11,9 @@ from medal.verify import check_data, compare, is_measured, locked_outputs, repor
 
 
 def _lock(path, outs: dict[str, str]) -> None:
-    stages = {f"s{i}": {"cmd": "x", "outs": [{"path": p, "hash": "md5", "md5": m}]} for i, (p, m) in enumerate(outs.items())}
+    stages = {
+        f"s{i}": {"cmd": "x", "outs": [{"path": p, "hash": "md5", "md5": m}]} for i, (p, m) in enumerate(outs.items())
+    }
     path.write_text(yaml.safe_dump({"schema": "2.0", "stages": stages}))
 
 
@@ -30,7 +32,11 @@ def test_only_wall_clock_outputs_may_differ():
     after = {"data/runs/a": "1", "data/timings/a": "9", "paper/generated": "8"}
     result = compare(before, after)
     assert (result.identical, result.measured, result.differing, result.missing) == (
-        ["data/runs/a"], ["data/timings/a"], ["paper/generated"], ["data/aggregate/x.csv"])
+        ["data/runs/a"],
+        ["data/timings/a"],
+        ["paper/generated"],
+        ["data/aggregate/x.csv"],
+    )
     assert not result.reproduced
     text = report(result)
     assert "DIFFER: paper/generated" in text and "MISSING after the rebuild: data/aggregate/x.csv" in text
@@ -47,10 +53,10 @@ def test_check_data_names_the_file_the_pin_and_both_checksums(params, tmp_path):
     got = md5_file(raw / "wdbc.npz")
     pinned = params["datasets"]["wdbc"]["canonical_md5"]["bundled"]
     problems = check_data(params, {"raw/wdbc.npz": "abc"}, raw)
-    assert problems == [
-        f"{raw}/wdbc.npz: md5 {got}, but params.yaml datasets.wdbc.canonical_md5.bundled pins {pinned}"]
+    assert problems == [f"{raw}/wdbc.npz: md5 {got}, but params.yaml datasets.wdbc.canonical_md5.bundled pins {pinned}"]
     assert check_data(params, {}, tmp_path / "empty") == [
-        f"{tmp_path}/empty/wdbc.npz: missing after the rebuild; run dvc repro and read its errors"]
+        f"{tmp_path}/empty/wdbc.npz: missing after the rebuild; run dvc repro and read its errors"
+    ]
 
 
 def _platform(kernel: str) -> dict:
@@ -66,8 +72,11 @@ def test_same_platform_only_when_the_record_is_this_machine_or_absent():
     assert same_platform(None, _platform("SkylakeX"))
 
 
-CONCLUSIONS = {"numbers": {"aulc/d/lr/entropy": [0.70, 0.68, 0.72]}, "decisions": {"holm/d/lr/entropy": "above random"},
-               "signs": {"saving/95/d/lr/entropy": "+"}}
+CONCLUSIONS = {
+    "numbers": {"aulc/d/lr/entropy": [0.70, 0.68, 0.72]},
+    "decisions": {"holm/d/lr/entropy": "above random"},
+    "signs": {"saving/95/d/lr/entropy": "+"},
+}
 
 
 @pytest.fixture
@@ -88,11 +97,14 @@ def _fake_rebuild(root, kernel: str, summary_md5: str, conclusions: dict):
         _lock(root / "dvc.lock", {"data/aggregate/summary.csv": summary_md5, "data/timings/x": "9"})
         write_json_atomic(root / "platform.json", {"platforms": [_platform(kernel)]})
         write_json_atomic(root / "conclusions.json", conclusions)
+
     return rebuild
 
 
 def _verify(verify_module, params, root):
-    return verify_module.verify(params, root / "dvc.lock", root / "raw", [], root / "platform.json", root / "conclusions.json")
+    return verify_module.verify(
+        params, root / "dvc.lock", root / "raw", [], root / "platform.json", root / "conclusions.json"
+    )
 
 
 def test_verify_is_bitwise_on_the_committed_platform(built, monkeypatch, capsys):
@@ -133,5 +145,7 @@ def test_verify_on_another_platform_needs_the_committed_conclusions(built, monke
     (root / "conclusions.json").unlink()
     monkeypatch.setattr(verify_module, "numerical_platform", lambda: _platform("SkylakeX"))
     monkeypatch.setattr(verify_module, "rebuild", lambda targets: pytest.fail("must not rebuild"))
-    with pytest.raises(UserError, match=r"conclusions.json: not found, so the conclusions of the committed build are unknown"):
+    with pytest.raises(
+        UserError, match=r"conclusions.json: not found, so the conclusions of the committed build are unknown"
+    ):
         _verify(verify_module, params, root)

@@ -14,9 +14,9 @@ from __future__ import annotations
 import os
 import platform
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
 
 CORETYPE_VARIABLE = "OPENBLAS_CORETYPE"
 # The kernel the study's results are built with: it runs on every x86-64 CPU with AVX2 and FMA.
@@ -45,12 +45,18 @@ def choose_kernel(environ: Mapping[str, str], machine: str, cpu_flags: frozenset
     if environ.get(CORETYPE_VARIABLE):
         return KernelChoice(None)
     if machine.lower() not in X86_64:
-        return KernelChoice(None, f"BLAS kernel not pinned on a {machine} CPU (only x86-64 has the study's "
-                                  f"{PINNED_KERNEL} kernels); results may differ from dvc.lock in the last bits")
+        return KernelChoice(
+            None,
+            f"BLAS kernel not pinned on a {machine} CPU (only x86-64 has the study's "
+            f"{PINNED_KERNEL} kernels); results may differ from dvc.lock in the last bits",
+        )
     missing = sorted(REQUIRED_FLAGS - cpu_flags)
     if missing:
-        return KernelChoice(None, f"BLAS kernel not pinned: this CPU lacks {', '.join(missing)}, which OpenBLAS's "
-                                  f"{PINNED_KERNEL} kernels need; results may differ from dvc.lock in the last bits")
+        return KernelChoice(
+            None,
+            f"BLAS kernel not pinned: this CPU lacks {', '.join(missing)}, which OpenBLAS's "
+            f"{PINNED_KERNEL} kernels need; results may differ from dvc.lock in the last bits",
+        )
     return KernelChoice(PINNED_KERNEL)
 
 
@@ -81,7 +87,9 @@ def pin_kernel() -> None:
     if choice.notice:
         notify_once(choice.notice)
     elif choice.coretype and "numpy" in sys.modules:
-        notify_once(f"numpy was loaded before medal, so the BLAS kernel could not be pinned to {choice.coretype}; "
-                f"import medal first or set {CORETYPE_VARIABLE}={choice.coretype}")
+        notify_once(
+            f"numpy was loaded before medal, so the BLAS kernel could not be pinned to {choice.coretype}; "
+            f"import medal first or set {CORETYPE_VARIABLE}={choice.coretype}"
+        )
     elif choice.coretype:
         os.environ[CORETYPE_VARIABLE] = choice.coretype

@@ -78,16 +78,26 @@ def cmd_sweep(params: dict, args: argparse.Namespace) -> None:
     from medal.runner import Outputs, run_sweep
 
     if args.dataset not in params["sweeps"]["datasets"]:
-        raise UserError(f"dataset '{args.dataset}' is not in sweeps.datasets; valid: {', '.join(params['sweeps']['datasets'])}")
+        raise UserError(
+            f"dataset '{args.dataset}' is not in sweeps.datasets; valid: {', '.join(params['sweeps']['datasets'])}"
+        )
     if args.setting not in SWEEP_SETTINGS:
         raise UserError(f"unknown sweep setting '{args.setting}'; valid: {', '.join(SWEEP_SETTINGS)}")
     if args.strategy not in params["sweeps"]["strategies"]:
-        raise UserError(f"strategy '{args.strategy}' is not in sweeps.strategies; valid: {', '.join(params['sweeps']['strategies'])}")
+        raise UserError(
+            f"strategy '{args.strategy}' is not in sweeps.strategies; valid: "
+            f"{', '.join(params['sweeps']['strategies'])}"
+        )
     folder = sweep_dir(SWEEPS, args.dataset, args.setting, args.strategy)
     where = folder.relative_to("data")
     outputs = Outputs(folder, PARTIAL / where, TIMINGS / where)
     run_sweep(
-        params, args.dataset, args.setting, args.strategy, RAW / f"{args.dataset}.npz", PREPARED / f"{args.dataset}.npz",
+        params,
+        args.dataset,
+        args.setting,
+        args.strategy,
+        RAW / f"{args.dataset}.npz",
+        PREPARED / f"{args.dataset}.npz",
         outputs,
     )
 
@@ -99,7 +109,7 @@ def cmd_aggregate(params: dict, args: argparse.Namespace) -> None:
 
 
 def cmd_figures(params: dict, args: argparse.Namespace) -> None:
-    from medal.figures import build_all
+    from medal.report.build import build_all
 
     build_all(params, RAW, RUNS, AGGREGATE, TIMINGS, GENERATED, MEASURED, PAPER / "_variables.yml", PLATFORM)
 
@@ -131,7 +141,9 @@ def build_parser() -> argparse.ArgumentParser:
         command.set_defaults(func=func)
         return command
 
-    add("fetch", cmd_fetch, "find or download a dataset, verify its checksum, write its canonical file").add_argument("dataset")
+    add("fetch", cmd_fetch, "find or download a dataset, verify its checksum, write its canonical file").add_argument(
+        "dataset"
+    )
     add("prepare", cmd_prepare, "compute pool and test features for a dataset").add_argument("dataset")
     add("reference", cmd_reference, "score each learner trained on the whole pool").add_argument("dataset")
     al = add("al", cmd_al, "run every (learner, seed) of one strategy on one dataset, in parallel (compute.n_jobs)")
@@ -146,10 +158,12 @@ def build_parser() -> argparse.ArgumentParser:
     paper = add("paper", cmd_paper, "render the manuscript to PDF and HTML")
     paper.add_argument("--renderer", choices=["auto", "quarto", "pandoc"], help="override paper.renderer")
     verify = add(
-        "verify", cmd_verify,
+        "verify",
+        cmd_verify,
         "reproduce the study: rebuild with 'dvc repro -f', check the data checksums against the pins, and "
         "report which outputs differ from dvc.lock; on the committed build's BLAS platform exit 1 if any result, "
-        "table or figure differs, on another platform if any conclusion changed (a number leaving its committed confidence "
+        "table or figure differs, on another platform if any conclusion changed (a number leaving its committed "
+        "confidence "
         "interval, a significance decision, the sign of a saving)",
     )
     verify.add_argument("targets", nargs="*", help="rebuild only these stages (dvc repro -f -s), e.g. al@wdbc-random")

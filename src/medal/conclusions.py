@@ -10,8 +10,9 @@ lies in the committed 95 % CI, a decision or a sign holds when it is the same.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 from medal.stats import ALPHA
 
@@ -44,22 +45,29 @@ def sign(mean: float, low: float = math.nan, high: float = math.nan) -> str:
 def friedman_decisions(name: str, friedman: dict[str, Any]) -> dict[str, str]:
     """The Friedman verdict and, for every pair of treatments, whether the critical difference separates them."""
     decisions = {
-        f"friedman/{name}": "not tested" if math.isnan(friedman["p_value"])
-        else "ranks differ" if friedman["p_value"] < ALPHA else "no difference detected"
+        f"friedman/{name}": "not tested"
+        if math.isnan(friedman["p_value"])
+        else "ranks differ"
+        if friedman["p_value"] < ALPHA
+        else "no difference detected"
     }
     ranks = dict(zip(friedman["strategies"], friedman["average_ranks"]))
     names = list(ranks)
     for i, first in enumerate(names):
-        for second in names[i + 1:]:
+        for second in names[i + 1 :]:
             gap = abs(ranks[first] - ranks[second])
             decisions[f"critical_difference/{name}/{first} vs {second}"] = (
-                "separated" if gap >= friedman["critical_difference"] else "not separated")
+                "separated" if gap >= friedman["critical_difference"] else "not separated"
+            )
     return decisions
 
 
 def conclusions(
-    summary: Iterable[dict[str, Any]], targets: Iterable[dict[str, Any]], sweeps: Iterable[dict[str, Any]],
-    friedman: dict[str, dict[str, Any]], baseline: str,
+    summary: Iterable[dict[str, Any]],
+    targets: Iterable[dict[str, Any]],
+    sweeps: Iterable[dict[str, Any]],
+    friedman: dict[str, dict[str, Any]],
+    baseline: str,
 ) -> dict[str, dict[str, Any]]:
     """The study's conclusions from the aggregate's rows (numbers as floats): ``numbers`` maps a name to
     [mean, CI low, CI high], ``decisions`` to a significance verdict, ``signs`` to the direction of a
@@ -123,7 +131,9 @@ class ConclusionComparison:
         return not self.changed
 
 
-def compare_conclusions(committed: dict[str, dict[str, Any]], rebuilt: dict[str, dict[str, Any]]) -> ConclusionComparison:
+def compare_conclusions(
+    committed: dict[str, dict[str, Any]], rebuilt: dict[str, dict[str, Any]]
+) -> ConclusionComparison:
     """Check every committed number, decision and sign against the rebuild's."""
     result = ConclusionComparison()
     for name, values in committed["numbers"].items():

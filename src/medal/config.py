@@ -34,8 +34,17 @@ SECTION_KEYS: dict[str, tuple[str, ...]] = {
     "paper": ("renderer",),
 }
 ENTRY_KEYS: dict[str, tuple[str, ...]] = {
-    "datasets": ("source", "file", "url", "source_md5", "canonical_md5", "copy_notes", "refused_md5", "test_fraction",
-                 "split_seed"),
+    "datasets": (
+        "source",
+        "file",
+        "url",
+        "source_md5",
+        "canonical_md5",
+        "copy_notes",
+        "refused_md5",
+        "test_fraction",
+        "split_seed",
+    ),
     "prepare": ("features", "pca_components"),
     "learners": ("estimator", "update", "params", "epochs"),
 }
@@ -83,9 +92,15 @@ def _positive_int(section: str, key: str, value: Any) -> int:
 
 
 def _fraction(where: str, value: Any, upper_inclusive: bool = False) -> float:
-    ok = not isinstance(value, bool) and isinstance(value, (int, float)) and (0 <= value <= 1 if upper_inclusive else 0 <= value < 1)
+    ok = (
+        not isinstance(value, bool)
+        and isinstance(value, (int, float))
+        and (0 <= value <= 1 if upper_inclusive else 0 <= value < 1)
+    )
     if not ok:
-        raise UserError(f"params.yaml: {where} must be a number in [0, 1{']' if upper_inclusive else ')'}, got {value!r}")
+        raise UserError(
+            f"params.yaml: {where} must be a number in [0, 1{']' if upper_inclusive else ')'}, got {value!r}"
+        )
     return value
 
 
@@ -103,15 +118,26 @@ def _check_sweeps(params: dict[str, Any]) -> None:
     sweeps = _require(params, "sweeps")
     for name in sweeps.get("datasets") or []:
         if name not in params["study"]["datasets"]:
-            raise UserError(f"params.yaml: sweeps.datasets: '{name}' is not in study.datasets; add it there or remove it")
+            raise UserError(
+                f"params.yaml: sweeps.datasets: '{name}' is not in study.datasets; add it there or remove it"
+            )
     if sweeps.get("learner") not in params["learners"]:
-        raise UserError(f"params.yaml: sweeps.learner '{sweeps.get('learner')}' unknown; valid: {', '.join(sorted(params['learners']))}")
+        raise UserError(
+            f"params.yaml: sweeps.learner '{sweeps.get('learner')}' unknown; valid: "
+            f"{', '.join(sorted(params['learners']))}"
+        )
     strategies = sweeps.get("strategies")
-    if not isinstance(strategies, list) or not strategies or any(name not in params["strategies"] for name in strategies):
+    if (
+        not isinstance(strategies, list)
+        or not strategies
+        or any(name not in params["strategies"] for name in strategies)
+    ):
         raise UserError("params.yaml: sweeps.strategies must be a non-empty list of names from the strategies section")
     settings = sweeps.get("settings") or {}
     if set(settings) != set(SWEEP_SETTINGS):
-        raise UserError(f"params.yaml: sweeps.settings must set exactly {', '.join(SWEEP_SETTINGS)} (a list of values each)")
+        raise UserError(
+            f"params.yaml: sweeps.settings must set exactly {', '.join(SWEEP_SETTINGS)} (a list of values each)"
+        )
     for key in ("batch_size", "initial_labels", "label_noise"):
         if not isinstance(settings[key], list) or not settings[key]:
             raise UserError(f"params.yaml: sweeps.settings.{key} must be a non-empty list")
@@ -137,7 +163,9 @@ def _check_stopping(evaluation: dict[str, Any]) -> None:
         if not isinstance(stopping[name], dict) or set(stopping[name]) != set(keys):
             raise UserError(f"params.yaml: evaluation.stopping.{name} must set exactly {', '.join(keys)}")
     _fraction("evaluation.stopping.stabilizing_predictions.kappa", stopping["stabilizing_predictions"]["kappa"], True)
-    _positive_int("evaluation.stopping.stabilizing_predictions", "window", stopping["stabilizing_predictions"]["window"])
+    _positive_int(
+        "evaluation.stopping.stabilizing_predictions", "window", stopping["stabilizing_predictions"]["window"]
+    )
     _fraction("evaluation.stopping.expected_error.threshold", stopping["expected_error"]["threshold"])
 
 
@@ -168,19 +196,18 @@ def _check_keys(params: dict[str, Any]) -> None:
                 _unknown(f"{section}.{name}.", entry, ENTRY_KEYS[section])
 
 
-def validate(params: dict[str, Any]) -> None:
-    """Check keys, names, cross-references and numbers of a parsed ``params.yaml``."""
-    _check_keys(params)
-    study = _require(params, "study")
-    datasets = _require(params, "datasets")
-    learners = _require(params, "learners")
-    strategies = _require(params, "strategies")
+def _check_components(params: dict[str, Any]) -> None:
+    """Datasets, learners and strategies: names the study uses exist, and each entry's settings are valid."""
+    study, datasets = params["study"], _require(params, "datasets")
+    learners, strategies = _require(params, "learners"), _require(params, "strategies")
     prepare = _require(params, "prepare")
     _check_names("datasets", "dataset", study.get("datasets"), datasets)
     for name, spec in datasets.items():
         for key in ("copy_notes", "refused_md5"):
             value = spec.get(key)
-            if value is not None and (not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values())):
+            if value is not None and (
+                not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values())
+            ):
                 raise UserError(f"params.yaml: datasets.{name}.{key} must map a name or md5 to a sentence")
     _check_names("learners", "learner", study.get("learners"), learners)
     _check_names("strategies", "strategy", study.get("strategies"), strategies)
@@ -203,6 +230,10 @@ def validate(params: dict[str, Any]) -> None:
         check_estimator_params(name, spec)
     for name, spec in strategies.items():
         Strategy.from_params(name, spec, random_state=0)  # checks options
+
+
+def _check_protocol_and_evaluation(params: dict[str, Any]) -> None:
+    """The AL protocol's counts, and the evaluation's metric, targets, drop threshold and stopping rules."""
     al = _require(params, "al")
     for key in ("initial_labels", "batch_size", "budget", "seeds"):
         _positive_int("al", key, al.get(key))
@@ -220,26 +251,48 @@ def validate(params: dict[str, Any]) -> None:
         raise UserError("params.yaml: evaluation.target_fractions must be a non-empty list of numbers in (0, 1]")
     _fraction("evaluation.drop_threshold", evaluation.get("drop_threshold"))
     _check_stopping(evaluation)
-    _check_sweeps(params)
+
+
+def _check_compute(params: dict[str, Any]) -> None:
+    """Where runs go: local processes or a Dask scheduler's address."""
     n_jobs = params.get("compute", {}).get("n_jobs", 1)
     if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs == 0 or n_jobs < -1:
         raise UserError(f"params.yaml: compute.n_jobs must be a positive integer or -1 (all cores), got {n_jobs!r}")
     scheduler = params.get("compute", {}).get("dask_scheduler")
     if scheduler is not None and (not isinstance(scheduler, str) or "://" not in scheduler):
-        raise UserError(f"params.yaml: compute.dask_scheduler must be null or an address like tcp://host:8786, got {scheduler!r}")
+        raise UserError(
+            f"params.yaml: compute.dask_scheduler must be null or an address like tcp://host:8786, got {scheduler!r}"
+        )
 
 
-def check_protocol_fits(params: dict[str, Any], dataset: str, y_pool: Any, settings: dict[str, list[Any]] | None = None) -> None:
+def validate(params: dict[str, Any]) -> None:
+    """Check keys, names, cross-references and numbers of a parsed ``params.yaml``, in file order of the
+    sections a user edits most: the study, its components, the protocol, the sweeps, the compute settings."""
+    _check_keys(params)
+    _require(params, "study")
+    _check_components(params)
+    _check_protocol_and_evaluation(params)
+    _check_sweeps(params)
+    _check_compute(params)
+
+
+def check_protocol_fits(
+    params: dict[str, Any], dataset: str, y_pool: Any, settings: dict[str, list[Any]] | None = None
+) -> None:
     """The protocol fits a dataset's pool: the budget (and every swept initial set) within the pool,
     and every initial set large enough to hold one image of each class. ``settings`` are swept values."""
     pool, n_classes = len(y_pool), len(set(y_pool.tolist()))
     al = params["al"]
     initial = [al["initial_labels"], *((settings or {}).get("initial_labels") or [])]
     if al["budget"] > pool:
-        raise UserError(f"params.yaml: al.budget {al['budget']} exceeds the pool of {dataset} ({pool} samples); lower it to at most {pool}")
+        raise UserError(
+            f"params.yaml: al.budget {al['budget']} exceeds the pool of {dataset} ({pool} samples); lower it to at "
+            f"most {pool}"
+        )
     for value in initial:
         if value < n_classes:
             raise UserError(
-                f"params.yaml: initial labelled set of {value} cannot hold one sample of each of the {n_classes} classes "
+                f"params.yaml: initial labelled set of {value} cannot hold one sample of each of the {n_classes} "
+                "classes "
                 f"of {dataset}; raise al.initial_labels (and sweeps.settings.initial_labels) to at least {n_classes}"
             )

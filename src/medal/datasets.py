@@ -33,7 +33,8 @@ DATASET_INFO: dict[str, dict[str, Any]] = {
         "title": "BreastMNIST",
         "modality": "Breast ultrasound",
         "description": "breast ultrasound images [@aldhabyani2020dataset] from MedMNIST v2 [@yang2023medmnist]; "
-        "the pool is the official training split, the test set the official test split, and the validation split is not used",
+        "the pool is the official training split, the test set the official test split, and the validation split is "
+        "not used",
         "class_names": ["malignant", "normal or benign"],
         "citation": "yang2023medmnist",
         "licence": "CC BY 4.0",
@@ -43,7 +44,8 @@ DATASET_INFO: dict[str, dict[str, Any]] = {
         "title": "PneumoniaMNIST",
         "modality": "Paediatric chest X-ray",
         "description": "paediatric chest X-rays [@kermany2018identifying] from MedMNIST v2 [@yang2023medmnist]; "
-        "the pool is the official training split, the test set the official test split, and the validation split is not used",
+        "the pool is the official training split, the test set the official test split, and the validation split is "
+        "not used",
         "class_names": ["normal", "pneumonia"],
         "citation": "yang2023medmnist",
         "licence": "CC BY 4.0",
@@ -86,7 +88,8 @@ def download(url: str, destination: Path, expected_md5: str, searched: str = "th
                 out.write(chunk)
         if digest.hexdigest() != expected_md5:
             raise UserError(
-                f"download of {url}: md5 {digest.hexdigest()} but expected {expected_md5}; retry, or place the official file in a mirror folder"
+                f"download of {url}: md5 {digest.hexdigest()} but expected {expected_md5}; retry, or place the "
+                "official file in a mirror folder"
             )
         os.replace(tmp, destination)
     except OSError as exc:
@@ -117,7 +120,8 @@ def locate_medmnist(name: str, spec: dict[str, Any], mirror_dirs: list[str], roo
     if got not in known:
         expected = " or ".join(f"{md5} ({variant})" for variant, md5 in spec["source_md5"].items())
         raise UserError(
-            f"{path}: md5 {got} does not match the pin {expected}; delete the file or replace it with the official one from {spec['url']}"
+            f"{path}: md5 {got} does not match the pin {expected}; delete the file or replace it with the official "
+            f"one from {spec['url']}"
         )
     return path, known[got]
 
@@ -132,10 +136,14 @@ def canonical_medmnist(path: Path, n_classes: int) -> dict[str, np.ndarray]:
     for split in ("train", "val", "test"):
         images, labels = raw[f"{split}_images"], raw[f"{split}_labels"]
         if images.ndim != 3 or images.dtype != np.uint8:
-            raise UserError(f"{path}: {split}_images must be uint8 of shape (n, h, w), got {images.dtype} {images.shape}")
+            raise UserError(
+                f"{path}: {split}_images must be uint8 of shape (n, h, w), got {images.dtype} {images.shape}"
+            )
         if labels.dtype.kind not in "iu":
-            raise UserError(f"{path}: {split}_labels must hold integer class indices, got {labels.dtype}; "
-                            "the file is corrupted or not a MedMNIST file")
+            raise UserError(
+                f"{path}: {split}_labels must hold integer class indices, got {labels.dtype}; "
+                "the file is corrupted or not a MedMNIST file"
+            )
         labels = labels.reshape(-1).astype(np.int64)
         if len(labels) != len(images):
             raise UserError(f"{path}: {split} has {len(images)} images but {len(labels)} labels")
@@ -160,7 +168,9 @@ def check_canonical(arrays: dict[str, np.ndarray], where: str) -> None:
         listed = ", ".join(f"{split} {shape}" for split, shape in shapes.items())
         raise UserError(f"{where}: samples differ in shape between splits ({listed}); resize them to one shape")
     if len(np.unique(arrays["y_train"])) < 2:
-        raise UserError(f"{where}: the training split (the pool) holds a single class; active learning needs two or more")
+        raise UserError(
+            f"{where}: the training split (the pool) holds a single class; active learning needs two or more"
+        )
     for split in splits:
         X = arrays[f"X_{split}"]
         if X.dtype.kind == "f" and not np.isfinite(X).all():
@@ -183,6 +193,32 @@ def canonical_wdbc(spec: dict[str, Any]) -> dict[str, np.ndarray]:
     return {"X_train": X_train, "y_train": y_train, "X_test": X_test, "y_test": y_test}
 
 
+def _load_source(name: str, spec: dict[str, Any], params: dict[str, Any], n_classes: int, root: Path) -> tuple:
+    """The canonical arrays of one dataset from its source, which copy they came from (variant), the
+    source file's md5 and URL, and what to name in a data error (the file, or the dataset)."""
+    if spec["source"] == "medmnist":
+        path, variant = locate_medmnist(name, spec, params["data"]["mirror_dirs"], root)
+        return canonical_medmnist(path, n_classes), variant, spec["source_md5"][variant], spec["url"], str(path)
+    if spec["source"] == "sklearn_breast_cancer":
+        return canonical_wdbc(spec), "bundled", None, None, name
+    raise UserError(
+        f"params.yaml: datasets.{name}.source '{spec['source']}' unknown; valid: medmnist, sklearn_breast_cancer"
+    )
+
+
+def _check_pin(name: str, variant: str, canonical_md5: str, pinned: str | None) -> None:
+    """The canonical file must match its pin; without one, print the value to pin."""
+    if pinned is None:
+        print(
+            f"{name}: canonical md5 for the {variant} copy is {canonical_md5}; pin it in params.yaml", file=sys.stderr
+        )
+    elif pinned != canonical_md5:
+        raise UserError(
+            f"{name}: canonical file md5 {canonical_md5} but params.yaml pins {pinned} for the {variant} copy; "
+            "check the source file, or update the pin if the change is intended"
+        )
+
+
 def fetch(name: str, params: dict[str, Any], out_dir: Path, root: Path = Path(".")) -> dict[str, Any]:
     """Produce ``out_dir/<name>.npz`` and ``out_dir/<name>.json`` for one dataset; return the provenance."""
     spec = params["datasets"][name]
@@ -190,29 +226,15 @@ def fetch(name: str, params: dict[str, Any], out_dir: Path, root: Path = Path(".
     if info is None:
         raise UserError(f"dataset '{name}' has no description in medal.datasets.DATASET_INFO; add one")
     n_classes = len(info["class_names"])
-    if spec["source"] == "medmnist":
-        path, variant = locate_medmnist(name, spec, params["data"]["mirror_dirs"], root)
-        arrays = canonical_medmnist(path, n_classes)
-        source_md5 = spec["source_md5"][variant]
-        url = spec["url"]
-    elif spec["source"] == "sklearn_breast_cancer":
-        arrays, variant, source_md5, url = canonical_wdbc(spec), "bundled", None, None
-    else:
-        raise UserError(f"params.yaml: datasets.{name}.source '{spec['source']}' unknown; valid: medmnist, sklearn_breast_cancer")
-    check_canonical(arrays, str(path) if spec["source"] == "medmnist" else name)
+    arrays, variant, source_md5, url, where = _load_source(name, spec, params, n_classes, root)
+    check_canonical(arrays, where)
     payload = npz_bytes(arrays)
     canonical_md5 = hashlib.md5(payload).hexdigest()
-    pinned = spec["canonical_md5"].get(variant)
-    if pinned is None:
-        print(f"{name}: canonical md5 for the {variant} copy is {canonical_md5}; pin it in params.yaml", file=sys.stderr)
-    elif pinned != canonical_md5:
-        raise UserError(
-            f"{name}: canonical file md5 {canonical_md5} but params.yaml pins {pinned} for the {variant} copy; "
-            "check the source file, or update the pin if the change is intended"
-        )
+    _check_pin(name, variant, canonical_md5, spec["canonical_md5"].get(variant))
+    described = ("title", "modality", "description", "class_names", "citation", "licence", "official_counts")
     provenance = {
         "name": name,
-        **{key: info[key] for key in ("title", "modality", "description", "class_names", "citation", "licence", "official_counts")},
+        **{key: info[key] for key in described},
         "variant": variant,
         "copy_note": (spec.get("copy_notes") or {}).get(variant),
         "source_md5": source_md5,

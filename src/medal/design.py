@@ -4,6 +4,7 @@ learners and strategies run together, which values a sweep tries, and where each
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -44,3 +45,13 @@ def sweep_values(params: dict[str, Any], setting: str) -> list[Any]:
 def sweep_dir(sweeps_dir: Path, dataset: str, setting: str, strategy: str) -> Path:
     """Folder of one sweep stage's runs: one sub-folder per value."""
     return sweeps_dir / dataset / setting / strategy
+
+
+def query_cycles(al: dict[str, Any]) -> int:
+    """Query cycles of one run: batches from the initial set to the budget."""
+    return math.ceil((al["budget"] - al["initial_labels"]) / al["batch_size"])
+
+
+def percent_key(fraction: float) -> str:
+    """'95' for 0.95: the label of a target in file columns and metric names."""
+    return f"{100 * fraction:g}"

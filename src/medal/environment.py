@@ -61,8 +61,12 @@ def blas_libraries() -> list[dict[str, Any]]:
     from threadpoolctl import threadpool_info
 
     return [
-        {"library": Path(info["filepath"]).name, "api": info["internal_api"], "version": info.get("version"),
-         "kernel": info.get("architecture")}
+        {
+            "library": Path(info["filepath"]).name,
+            "api": info["internal_api"],
+            "version": info.get("version"),
+            "kernel": info.get("architecture"),
+        }
         for info in sorted(threadpool_info(), key=lambda info: info["filepath"])
         if info["user_api"] == "blas"
     ]
@@ -78,8 +82,10 @@ def numerical_platform() -> dict[str, Any]:
     libraries = blas_libraries()
     others = sorted({library["api"] for library in libraries} - {"openblas"})
     if others:
-        notify_once(f"BLAS kernel not pinned: numpy or scipy uses {', '.join(others)}, not OpenBLAS; "
-                    "results may differ from dvc.lock in the last bits")
+        notify_once(
+            f"BLAS kernel not pinned: numpy or scipy uses {', '.join(others)}, not OpenBLAS; "
+            "results may differ from dvc.lock in the last bits"
+        )
     return {
         "architecture": platform.machine(),
         "blas": [f"{lib['api']} {lib['version']} {lib['kernel']}" for lib in libraries],
@@ -89,8 +95,12 @@ def numerical_platform() -> dict[str, Any]:
 
 def run_environment() -> dict[str, Any]:
     """What an experiment stage records about where it ran: the machine, the BLAS kernels and versions."""
-    return {"machine": machine(), "blas": blas_libraries(), "platform": numerical_platform(),
-            "versions": package_versions(RUN_PACKAGES)}
+    return {
+        "machine": machine(),
+        "blas": blas_libraries(),
+        "platform": numerical_platform(),
+        "versions": package_versions(RUN_PACKAGES),
+    }
 
 
 def stage_records(timings_dir: Path, file_name: str) -> list[dict[str, Any]]:
@@ -108,8 +118,11 @@ def format_duration(seconds: float) -> str:
 
 def build_platforms(stages: list[dict[str, Any]]) -> dict[str, Any]:
     """The distinct numerical platforms the experiment stages ran on (one, when the build was uniform)."""
-    platforms = {dumps_json(stage["environment"]["platform"]): stage["environment"]["platform"]
-                 for stage in stages if "platform" in stage.get("environment", {})}
+    platforms = {
+        dumps_json(stage["environment"]["platform"]): stage["environment"]["platform"]
+        for stage in stages
+        if "platform" in stage.get("environment", {})
+    }
     return {"platforms": [platforms[key] for key in sorted(platforms)]}
 
 
@@ -121,6 +134,8 @@ def build_versions() -> dict[str, str]:
     versions["Pandoc"] = pypandoc.get_pandoc_version()
     quarto = shutil.which("quarto")
     versions["Quarto"] = (
-        subprocess.run([quarto, "--version"], capture_output=True, text=True).stdout.strip() if quarto else "not installed"
+        subprocess.run([quarto, "--version"], capture_output=True, text=True).stdout.strip()
+        if quarto
+        else "not installed"
     )
     return versions

@@ -6,10 +6,12 @@ import hashlib
 import io
 import json
 import os
+import shutil
 import tempfile
 import zipfile
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -104,5 +106,28 @@ def load_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
         raise UserError(f"{path}: not found; run dvc repro, which builds it") from None
     except (ValueError, OSError, zipfile.BadZipFile, EOFError) as exc:
         if isinstance(exc, ValueError) and "allow_pickle" in str(exc):
-            raise UserError(f"{path}: holds pickled Python objects, which are refused for safety; use a file of plain arrays") from None
+            raise UserError(
+                f"{path}: holds pickled Python objects, which are refused for safety; use a file of plain arrays"
+            ) from None
         raise UserError(f"{path}: unreadable .npz ({exc.__class__.__name__}); delete it and rebuild it") from None
+
+
+def replace_folder(folder: Path, files: dict[str, str]) -> None:
+    """Replace ``folder`` by one holding exactly ``files`` (relative path to text), all at once."""
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}.", suffix=".tmp"))
+    try:
+        for relative, text in files.items():
+            write_text_atomic(staging / relative, text)
+        os.chmod(staging, 0o777 & ~UMASK)
+        if folder.exists():
+            old = folder.with_name(f".{folder.name}.old")
+            shutil.rmtree(old, ignore_errors=True)
+            os.replace(folder, old)
+            os.replace(staging, folder)
+            shutil.rmtree(old)
+        else:
+            os.replace(staging, folder)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise

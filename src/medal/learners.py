@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import warnings
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
+from skactiveml.classifier import SklearnClassifier
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.ensemble import RandomForestClassifier
@@ -16,7 +18,6 @@ from sklearn.naive_bayes import GaussianNB
 from sklearn.neural_network import MLPClassifier
 from sklearn.svm import SVC
 from sklearn.utils.validation import check_is_fitted
-from skactiveml.classifier import SklearnClassifier
 
 from medal.errors import UserError
 
@@ -58,15 +59,21 @@ class CalibratedSVC(ClassifierMixin, BaseEstimator):
         "folds": [int],
     }
 
-    def __init__(self, C: float = 1.0, gamma: str | float = "scale", class_weight: Any = None, folds: int = 5,
-                 random_state: int | None = None):
+    def __init__(
+        self,
+        C: float = 1.0,
+        gamma: str | float = "scale",
+        class_weight: Any = None,
+        folds: int = 5,
+        random_state: int | None = None,
+    ):
         self.C = C
         self.gamma = gamma
         self.class_weight = class_weight
         self.folds = folds
         self.random_state = random_state
 
-    def fit(self, X: np.ndarray, y: np.ndarray) -> "CalibratedSVC":
+    def fit(self, X: np.ndarray, y: np.ndarray) -> CalibratedSVC:
         """Fit the SVM and its sigmoid calibration on the labelled samples."""
         self._validate_params()
         svc = SVC(kernel="rbf", C=self.C, gamma=self.gamma, class_weight=self.class_weight)
@@ -77,7 +84,8 @@ class CalibratedSVC(ClassifierMixin, BaseEstimator):
         else:
             in_sample = [(np.arange(len(y)), np.arange(len(y)))]  # one "split": the sigmoid sees the training decisions
             self.calibrated_ = CalibratedClassifierCV(
-                FrozenEstimator(svc.fit(X, y)), method="sigmoid", cv=in_sample, ensemble=False).fit(X, y)
+                FrozenEstimator(svc.fit(X, y)), method="sigmoid", cv=in_sample, ensemble=False
+            ).fit(X, y)
         self.classes_ = self.calibrated_.classes_
         return self
 
@@ -130,15 +138,13 @@ class Learner:
         self._factory = factory
 
     @classmethod
-    def from_params(cls, name: str, spec: dict[str, Any]) -> "Learner":
+    def from_params(cls, name: str, spec: dict[str, Any]) -> Learner:
         """Build from one entry of ``params.yaml``'s ``learners`` section."""
         return cls(name, spec["estimator"], spec["update"], spec.get("params"), spec.get("epochs", 1))
 
     def make(self, classes: np.ndarray, random_state: int) -> SklearnClassifier:
         """A new, unfitted scikit-activeml classifier for one run."""
-        return SklearnClassifier(
-            self._factory(random_state, **self.params), classes=classes, random_state=random_state
-        )
+        return SklearnClassifier(self._factory(random_state, **self.params), classes=classes, random_state=random_state)
 
     def _checked(self, clf: SklearnClassifier, fit: Callable[[], Any]) -> None:
         """Run ``fit`` and raise a :class:`UserError` if the estimator failed.
@@ -157,8 +163,10 @@ class Learner:
         if not clf.is_fitted_:
             message = str(failures[0].message) if failures else "unknown cause"
             cause = message.split("because of '", 1)[-1].split("'. Therefore", 1)[0].rstrip(".")
-            raise UserError(f"learner '{self.name}' ({self.estimator}) failed to fit: {cause}; "
-                            f"fix learners.{self.name} in params.yaml")
+            raise UserError(
+                f"learner '{self.name}' ({self.estimator}) failed to fit: {cause}; "
+                f"fix learners.{self.name} in params.yaml"
+            )
 
     def update(self, clf: SklearnClassifier, X: np.ndarray, y: np.ndarray, new: np.ndarray) -> None:
         """Update ``clf`` after the samples ``new`` were labelled; ``y`` holds NaN for unlabelled samples."""
@@ -181,4 +189,6 @@ def check_estimator_params(name: str, spec: dict[str, Any]) -> None:
     try:
         factory(0, **(spec.get("params") or {}))._validate_params()
     except (TypeError, ValueError) as exc:
-        raise UserError(f"params.yaml: learners.{name}.params: {str(exc).rstrip('.')}; see scikit-learn's documentation") from None
+        raise UserError(
+            f"params.yaml: learners.{name}.params: {str(exc).rstrip('.')}; see scikit-learn's documentation"
+        ) from None

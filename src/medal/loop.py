@@ -25,11 +25,12 @@ class Protocol:
     label_noise: float = 0.0
 
     @classmethod
-    def from_params(cls, al: dict[str, Any]) -> "Protocol":
+    def from_params(cls, al: dict[str, Any]) -> Protocol:
         return cls(al["initial_labels"], al["batch_size"], al["budget"], al.get("label_noise", 0.0))
 
     def label_counts(self, pool_size: int) -> list[int]:
-        """Labels used at each evaluation: the initial set, then one batch more each cycle, capped by budget and pool."""
+        """Labels used at each evaluation: the initial set, then one batch more each cycle, capped by budget and
+        pool."""
         cap = min(self.budget, pool_size)
         counts = [self.initial_labels]
         while counts[-1] < cap:
@@ -57,11 +58,32 @@ def initial_indices(y: np.ndarray, size: int, rng: np.random.Generator) -> np.nd
 
 
 def noisy_oracle(y: np.ndarray, fraction: float, n_classes: int, rng: np.random.Generator) -> np.ndarray:
-    """The labels an oracle gives: a random ``fraction`` of the pool gets a wrong class, drawn uniformly from the others."""
+    """The labels an oracle gives: a random ``fraction`` of the pool gets a wrong class, drawn uniformly from the
+    others."""
     answers = y.copy()
     flipped = rng.choice(len(y), int(round(fraction * len(y))), replace=False)
     answers[flipped] = (y[flipped] + rng.integers(1, n_classes, len(flipped))) % n_classes
     return answers
+
+
+def score_cycle(
+    clf: Any,
+    X_pool: np.ndarray,
+    X_test: np.ndarray,
+    y_test: np.ndarray,
+    classes: np.ndarray,
+    y_known: np.ndarray,
+    previous_predictions: np.ndarray | None,
+) -> tuple[dict[str, Any], np.ndarray]:
+    """The learner's test scores after an update, and the two label-free stopping signals: agreement of
+    its pool predictions with the previous cycle's (None on the first) and its expected error on the
+    unlabelled pool. Also returns the pool predictions, for the next cycle's agreement."""
+    scores = evaluate(y_test, clf.predict(X_test), clf.predict_proba(X_test), classes)
+    pool_proba = clf.predict_proba(X_pool)
+    pool_predictions = classes[pool_proba.argmax(axis=1)]
+    kappa = None if previous_predictions is None else agreement(previous_predictions, pool_predictions)
+    signals = {"kappa_previous": kappa, "expected_error": expected_error(pool_proba[np.isnan(y_known)])}
+    return {**scores, **signals}, pool_predictions
 
 
 def run_active_learning(
@@ -76,10 +98,9 @@ def run_active_learning(
 ) -> RunResult:
     """Run one seed: label an initial set, then query, reveal and update until the budget is spent.
 
-    After every update the learner is scored on the fixed test set, and two signals that need no
-    test labels are recorded for stopping criteria: the agreement (Cohen's kappa) of its pool
-    predictions with the previous cycle's, and its expected error on the unlabelled pool. The seed
-    fixes the initial set, the oracle's errors and the learner's and strategy's randomness.
+    After every update the learner is scored on the fixed test set and the stopping signals are
+    recorded (:func:`score_cycle`). The seed fixes the initial set, the oracle's errors and the
+    learner's and strategy's randomness.
     """
     classes = np.unique(np.concatenate([y_pool, y_test]))
     rng = np.random.default_rng(seed)
@@ -97,18 +118,16 @@ def run_active_learning(
         start = time.perf_counter()
         learner.update(clf, X_pool, y_known, new)
         fit_seconds = time.perf_counter() - start
-        scores = evaluate(y_test, clf.predict(X_test), clf.predict_proba(X_test), classes)
-        pool_proba = clf.predict_proba(X_pool)
-        pool_predictions = classes[pool_proba.argmax(axis=1)]
-        record = {
-            "cycle": cycle, "labels": n_labels, **scores,
-            "kappa_previous": None if previous_predictions is None else agreement(previous_predictions, pool_predictions),
-            "expected_error": expected_error(pool_proba[np.isnan(y_known)]),
-            "wrong_labels": int(np.sum(oracle[new] != y_pool[new])),
-            "queried": [int(i) for i in new],
-        }
-        previous_predictions = pool_predictions
-        result.cycles.append(record)
+        scores, previous_predictions = score_cycle(clf, X_pool, X_test, y_test, classes, y_known, previous_predictions)
+        result.cycles.append(
+            {
+                "cycle": cycle,
+                "labels": n_labels,
+                **scores,
+                "wrong_labels": int(np.sum(oracle[new] != y_pool[new])),
+                "queried": [int(i) for i in new],
+            }
+        )
         query_seconds = 0.0
         if cycle + 1 < len(counts):
             start = time.perf_counter()

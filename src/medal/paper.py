@@ -33,7 +33,9 @@ def lookup(variables: dict[str, Any], dotted: str) -> Any:
     value: Any = variables
     for part in dotted.split("."):
         if not isinstance(value, dict) or part not in value:
-            raise UserError(f"paper: {{{{< var {dotted} >}}}} is not in {VARIABLES}; rerun `dvc repro figures` or fix the name")
+            raise UserError(
+                f"paper: {{{{< var {dotted} >}}}} is not in {VARIABLES}; rerun `dvc repro figures` or fix the name"
+            )
         value = value[part]
     return value
 
@@ -61,7 +63,9 @@ def _pandoc() -> str:
     try:
         import pypandoc
     except ImportError:
-        raise UserError("paper: Pandoc not found; install the project (pip install -e .) or put quarto on PATH") from None
+        raise UserError(
+            "paper: Pandoc not found; install the project (pip install -e .) or put quarto on PATH"
+        ) from None
     return pypandoc.get_pandoc_path()
 
 
@@ -75,7 +79,9 @@ def _run(command: list[str], cwd: Path, stdin: str | None = None) -> str:
     result = subprocess.run(command, cwd=cwd, input=stdin, capture_output=True, text=True)
     if result.returncode != 0:
         lines = (result.stderr or result.stdout).split("stack traceback:")[0].splitlines()
-        causes = [_PREFIX.sub("", line.strip()) for line in lines if line.strip() and not line.strip().startswith(_NOISE)]
+        causes = [
+            _PREFIX.sub("", line.strip()) for line in lines if line.strip() and not line.strip().startswith(_NOISE)
+        ]
         raise UserError(f"paper: {Path(command[0]).name} failed: {'; '.join(causes[:2])}")
     return result.stdout
 
@@ -90,10 +96,25 @@ def render_pandoc(paper_dir: Path, out_dir: Path) -> list[Path]:
     variables = yaml.safe_load(variables_path.read_text(encoding="utf-8"))
     text = expand_shortcodes((paper_dir / SOURCE).read_text(encoding="utf-8"), variables, paper_dir)
     pandoc = _pandoc()
-    common = ["--from=markdown", f"--lua-filter={CROSSREF_FILTER}", f"--bibliography={BIBLIOGRAPHY}", "--fail-if-warnings"]
+    common = [
+        "--from=markdown",
+        f"--lua-filter={CROSSREF_FILTER}",
+        f"--bibliography={BIBLIOGRAPHY}",
+        "--fail-if-warnings",
+    ]
     html = _run(
-        [pandoc, *common, "--to=html5", "--standalone", "--embed-resources", "--citeproc", "--number-sections",
-         "--mathml", "--metadata=link-citations:true", "--resource-path=."],
+        [
+            pandoc,
+            *common,
+            "--to=html5",
+            "--standalone",
+            "--embed-resources",
+            "--citeproc",
+            "--number-sections",
+            "--mathml",
+            "--metadata=link-citations:true",
+            "--resource-path=.",
+        ],
         paper_dir,
         text,
     )
@@ -133,6 +154,8 @@ def render(paper_dir: Path, out_dir: Path, renderer: str = "auto") -> list[Path]
         raise UserError(f"params.yaml: paper.renderer '{renderer}' unknown; valid: auto, quarto, pandoc")
     if renderer == "quarto" or (renderer == "auto" and shutil.which("quarto")):
         if not shutil.which("quarto"):
-            raise UserError("paper: renderer quarto requested but quarto is not on PATH; install it or set paper.renderer: auto")
+            raise UserError(
+                "paper: renderer quarto requested but quarto is not on PATH; install it or set paper.renderer: auto"
+            )
         return render_quarto(paper_dir, out_dir)
     return render_pandoc(paper_dir, out_dir)

@@ -1,4 +1,5 @@
-"""Feature preparation: flatten images, scale, optionally project with PCA; every transform is fitted on the pool only."""
+"""Feature preparation: flatten images, scale, optionally project with PCA; every transform is fitted on the pool
+only."""
 
 from __future__ import annotations
 

@@ -11,15 +11,15 @@ import hashlib
 import os
 import shutil
 import sys
-import tempfile
 import threading
 import time
 import warnings
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, suppress
 from dataclasses import asdict, dataclass, field, replace
 from functools import cache
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 from joblib import Parallel, delayed, effective_n_jobs, parallel_config
@@ -30,7 +30,14 @@ from medal.config import check_protocol_fits
 from medal.design import STAGE_TIMING_FILE, learners_for, run_file_name, sweep_value_name, sweep_values
 from medal.environment import format_duration, numerical_platform, run_environment
 from medal.errors import UserError
-from medal.fileio import UMASK, dumps_json, load_npz, md5_file, read_json, write_json_atomic, write_text_atomic
+from medal.fileio import (
+    dumps_json,
+    load_npz,
+    md5_file,
+    read_json,
+    replace_folder,
+    write_json_atomic,
+)
 from medal.learners import Learner
 from medal.loop import Protocol, run_active_learning
 from medal.metrics import evaluate
@@ -87,8 +94,12 @@ def fingerprint(task: RunTask, inputs: dict[str, str]) -> str:
     """A digest of everything that decides a run's numbers: the task, its settings, the input data's
     checksums, the code and the numerical platform (BLAS kernels, library versions)."""
     content = {
-        "header": task.header, "protocol": asdict(task.protocol), "spec": task.spec, "inputs": inputs,
-        "code": code_digest(), "platform": numerical_platform(),
+        "header": task.header,
+        "protocol": asdict(task.protocol),
+        "spec": task.spec,
+        "inputs": inputs,
+        "code": code_digest(),
+        "platform": numerical_platform(),
     }
     return hashlib.sha256(dumps_json(content).encode()).hexdigest()
 
@@ -148,7 +159,8 @@ def check_same_platform(expected: dict[str, Any], got: dict[str, Any]) -> None:
 
 
 def dask_scheduler(params: dict[str, Any]) -> str | None:
-    """The Dask scheduler address runs go to: ``$MEDAL_DASK_SCHEDULER``, else ``compute.dask_scheduler``, else none (local)."""
+    """The Dask scheduler address runs go to: ``$MEDAL_DASK_SCHEDULER``, else ``compute.dask_scheduler``, else none
+    (local)."""
     return os.environ.get(DASK_SCHEDULER_ENV) or params.get("compute", {}).get("dask_scheduler") or None
 
 
@@ -162,13 +174,17 @@ def _backend(stack: ExitStack, params: dict[str, Any]) -> int:
     try:
         stack.enter_context(Client(address, timeout=DASK_CONNECT_TIMEOUT))
     except OSError as exc:
-        raise UserError(f"cannot reach the Dask scheduler at {address} ({exc}); start it or unset {DASK_SCHEDULER_ENV} / compute.dask_scheduler") from None
+        raise UserError(
+            f"cannot reach the Dask scheduler at {address} ({exc}); start it or unset {DASK_SCHEDULER_ENV} / "
+            "compute.dask_scheduler"
+        ) from None
     stack.enter_context(parallel_config(backend="dask"))
     return -1  # every worker of the cluster
 
 
 def _finished(scratch: Path, task: RunTask, digest: str) -> dict[str, Any] | None:
-    """The kept record of a run finished before an interruption, if it matches ``digest``; stale or broken ones are removed."""
+    """The kept record of a run finished before an interruption, if it matches ``digest``; stale or broken ones are
+    removed."""
     path = scratch / task.path
     if not path.is_file():
         return None
@@ -182,30 +198,62 @@ def _finished(scratch: Path, task: RunTask, digest: str) -> dict[str, Any] | Non
     return record
 
 
-def _publish(folder: Path, files: dict[str, str]) -> None:
-    """Replace ``folder`` by one holding exactly ``files`` (relative path to text), all at once."""
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}.", suffix=".tmp"))
-    try:
-        for relative, text in files.items():
-            write_text_atomic(staging / relative, text)
-        os.chmod(staging, 0o777 & ~UMASK)
-        if folder.exists():
-            old = folder.with_name(f".{folder.name}.old")
-            shutil.rmtree(old, ignore_errors=True)
-            os.replace(folder, old)
-            os.replace(staging, folder)
-            shutil.rmtree(old)
-        else:
-            os.replace(staging, folder)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+def _compute(
+    params: dict[str, Any],
+    data: dict[str, dict[str, np.ndarray]],
+    pending: list[RunTask],
+    keep: Callable,
+    stack: ExitStack,
+) -> int:
+    """Run the ``pending`` tasks on the configured backend, handing each result to ``keep`` as it arrives;
+    return the ``n_jobs`` used."""
+    n_jobs = _backend(stack, params)
+    parent = None if dask_scheduler(params) else os.getpid()
+    runs: Iterator = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(
+        delayed(_run_one)(params, data[task.data], task, parent) for task in pending
+    )
+    # Results come back to this process, which keeps each one at once (workers need no shared disk).
+    for path, result, timings, seconds, platform in runs:
+        check_same_platform(numerical_platform(), platform)
+        keep(path, result, timings, seconds)
+    return n_jobs
+
+
+def _publish_stage(
+    params: dict[str, Any],
+    outputs: Outputs,
+    records: dict[str, dict[str, Any]],
+    reused: int,
+    n_jobs: int,
+    started: float,
+) -> None:
+    """Publish a stage's results and timings folders, then drop its scratch folder."""
+    replace_folder(outputs.results, {path: dumps_json(record["result"]) for path, record in records.items()})
+    if outputs.timings is not None:
+        stage = {
+            "runs": len(records),
+            "reused": reused,
+            "n_jobs": effective_n_jobs(n_jobs),
+            "dask": dask_scheduler(params) is not None,
+            "wall_seconds": time.perf_counter() - started,
+            "environment": run_environment(),
+        }
+        timings = {
+            path: dumps_json({**record["result"], "cycles": record["timings"]}) for path, record in records.items()
+        }
+        replace_folder(outputs.timings, {**timings, STAGE_TIMING_FILE: dumps_json(stage)})
+    shutil.rmtree(outputs.scratch)
+    with suppress(OSError):  # and its parents, once empty
+        os.removedirs(outputs.scratch.parent)
 
 
 def run_tasks(
-    params: dict[str, Any], data: dict[str, dict[str, np.ndarray]], tasks: list[RunTask], inputs: dict[str, str],
-    outputs: Outputs, tag: str,
+    params: dict[str, Any],
+    data: dict[str, dict[str, np.ndarray]],
+    tasks: list[RunTask],
+    inputs: dict[str, str],
+    outputs: Outputs,
+    tag: str,
 ) -> None:
     """Run ``tasks`` in parallel and publish their results (and timings) only once every run is done.
 
@@ -219,44 +267,34 @@ def run_tasks(
     digests = {task.path: fingerprint(task, inputs) for task in tasks}
     records = {task.path: _finished(outputs.scratch, task, digests[task.path]) for task in tasks}
     pending = [task for task in tasks if records[task.path] is None]
-    if len(pending) < len(tasks):
-        print(f"[{tag}] reusing {len(tasks) - len(pending)} runs finished before an interruption ({outputs.scratch})",
-              file=sys.stderr, flush=True)
-    with ExitStack() as stack:
-        n_jobs = _backend(stack, params)
-        parent = None if dask_scheduler(params) else os.getpid()
-        runs: Iterator = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(
-            delayed(_run_one)(params, data[task.data], task, parent) for task in pending
+    reused = len(tasks) - len(pending)
+    if reused:
+        print(
+            f"[{tag}] reusing {reused} runs finished before an interruption ({outputs.scratch})",
+            file=sys.stderr,
+            flush=True,
         )
-        # Results come back to this process, which keeps each one at once (workers need no shared disk).
-        by_path = {task.path: task for task in pending}
-        computing = time.perf_counter()
-        for finished, (path, result, timings, seconds, platform) in enumerate(runs, start=1):
-            check_same_platform(numerical_platform(), platform)
-            task = by_path[path]
-            records[task.path] = {"fingerprint": digests[task.path], "result": result, "timings": timings}
-            write_json_atomic(outputs.scratch / task.path, records[task.path])
-            last = result["cycles"][-1]
-            left = (time.perf_counter() - computing) / finished * (len(pending) - finished)
-            print(
-                f"[{tag}] {len(tasks) - len(pending) + finished}/{len(tasks)} {task.strategy} {task.learner} "
-                f"seed {task.seed}: {metric} {last[metric]:.3f} at {last['labels']} labels ({seconds:.1f} s; "
-                f"about {format_duration(left)} left)",
-                file=sys.stderr,
-                flush=True,
-            )
-    _publish(outputs.results, {path: dumps_json(record["result"]) for path, record in records.items()})
-    if outputs.timings is not None:
-        stage = {"runs": len(tasks), "reused": len(tasks) - len(pending), "n_jobs": effective_n_jobs(n_jobs),
-                 "dask": dask_scheduler(params) is not None, "wall_seconds": time.perf_counter() - started,
-                 "environment": run_environment()}
-        _publish(outputs.timings, {
-            **{path: dumps_json({**record["result"], "cycles": record["timings"]}) for path, record in records.items()},
-            STAGE_TIMING_FILE: dumps_json(stage),
-        })
-    shutil.rmtree(outputs.scratch)
-    with suppress(OSError):  # and its parents, once empty
-        os.removedirs(outputs.scratch.parent)
+    by_path = {task.path: task for task in pending}
+    computing = time.perf_counter()
+
+    def keep(path: str, result: dict[str, Any], timings: list[dict[str, float]], seconds: float) -> None:
+        task = by_path[path]
+        records[path] = {"fingerprint": digests[path], "result": result, "timings": timings}
+        write_json_atomic(outputs.scratch / path, records[path])
+        finished = sum(record is not None for record in records.values()) - reused
+        left = (time.perf_counter() - computing) / finished * (len(pending) - finished)
+        last = result["cycles"][-1]
+        print(
+            f"[{tag}] {reused + finished}/{len(tasks)} {task.strategy} {task.learner} seed {task.seed}: "
+            f"{metric} {last[metric]:.3f} at {last['labels']} labels ({seconds:.1f} s; "
+            f"about {format_duration(left)} left)",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    with ExitStack() as stack:
+        n_jobs = _compute(params, data, pending, keep, stack)
+    _publish_stage(params, outputs, records, reused, n_jobs, started)
 
 
 def run_strategy(params: dict[str, Any], dataset: str, strategy: str, prepared: Path, outputs: Outputs) -> None:
@@ -268,9 +306,13 @@ def run_strategy(params: dict[str, Any], dataset: str, strategy: str, prepared: 
     protocol = Protocol.from_params(params["al"])
     tasks = [
         RunTask(
-            learner, strategy, seed, protocol,
+            learner,
+            strategy,
+            seed,
+            protocol,
             {"dataset": dataset, "strategy": strategy, "learner": learner, "seed": seed},
-            run_file_name(learner, seed), "prepared",
+            run_file_name(learner, seed),
+            "prepared",
             {"learner": params["learners"][learner], "strategy": params["strategies"][strategy]},
         )
         for learner in learners_for(params["study"], strategy)
@@ -300,17 +342,30 @@ def run_sweep(
         inputs = {"raw": md5_file(raw)}
     else:
         data, inputs = {"prepared": load_npz(prepared)}, {"prepared": md5_file(prepared)}
-    check_protocol_fits(params, dataset, next(iter(data.values()))["y_pool"],
-                        {"initial_labels": sweeps["settings"]["initial_labels"]})
+    check_protocol_fits(
+        params, dataset, next(iter(data.values()))["y_pool"], {"initial_labels": sweeps["settings"]["initial_labels"]}
+    )
     tasks = [
         RunTask(
-            learner, strategy, seed,
+            learner,
+            strategy,
+            seed,
             base if setting == "representation" else replace(base, **{setting: value}),
-            {"dataset": dataset, "setting": setting, "value": value, "strategy": strategy, "learner": learner, "seed": seed},
+            {
+                "dataset": dataset,
+                "setting": setting,
+                "value": value,
+                "strategy": strategy,
+                "learner": learner,
+                "seed": seed,
+            },
             f"{sweep_value_name(value)}/{run_file_name(strategy, seed)}",
             value if setting == "representation" else "prepared",
-            {"learner": params["learners"][learner], "strategy": params["strategies"][strategy],
-             "features": representations[value] if setting == "representation" else None},
+            {
+                "learner": params["learners"][learner],
+                "strategy": params["strategies"][strategy],
+                "features": representations[value] if setting == "representation" else None,
+            },
         )
         for value in sweep_values(params, setting)
         for seed in range(params["al"]["seeds"])

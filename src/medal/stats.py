@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from scipy import stats
@@ -118,7 +118,8 @@ def friedman_nemenyi(scores: np.ndarray, alpha: float = 0.05) -> dict[str, objec
 
 
 def drops(scores: Sequence[float], threshold: float) -> tuple[int, float]:
-    """Number of decreases between consecutive cycles larger than ``threshold``, and the largest decrease (0 if none)."""
+    """Number of decreases between consecutive cycles larger than ``threshold``, and the largest decrease (0 if
+    none)."""
     decreases = -np.diff(np.asarray(scores, dtype=float))
     return int(np.sum(decreases > threshold)), float(max(decreases.max(initial=0.0), 0.0))
 

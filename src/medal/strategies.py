@@ -24,10 +24,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sklearn.base import clone
-from sklearn.ensemble import BaggingClassifier
-from sklearn.linear_model import LogisticRegression
-from sklearn.preprocessing import normalize
 from skactiveml.base import SingleAnnotatorPoolQueryStrategy
 from skactiveml.classifier import ParzenWindowClassifier, SklearnClassifier
 from skactiveml.pool import (
@@ -45,6 +41,10 @@ from skactiveml.pool import (
     UncertaintySampling,
 )
 from skactiveml.utils import MISSING_LABEL, unlabeled_indices
+from sklearn.base import clone
+from sklearn.ensemble import BaggingClassifier
+from sklearn.linear_model import LogisticRegression
+from sklearn.preprocessing import normalize
 
 from medal.errors import UserError
 
@@ -172,14 +172,16 @@ class Strategy:
         max_candidates = options.get("max_candidates")
         subsample_pool = options.get("subsample_pool", False)
         if not isinstance(subsample_pool, bool) or (subsample_pool and max_candidates is None):
-            raise UserError(f"params.yaml: strategies.{name}.subsample_pool must be true or false, and true needs max_candidates")
+            raise UserError(
+                f"params.yaml: strategies.{name}.subsample_pool must be true or false, and true needs max_candidates"
+            )
         if max_candidates is not None:
             self._qs = SubSamplingWrapper(
                 self._qs, max_candidates=max_candidates, exclude_non_subsample=subsample_pool, random_state=random_state
             )
 
     @classmethod
-    def from_params(cls, name: str, spec: dict[str, Any], random_state: int) -> "Strategy":
+    def from_params(cls, name: str, spec: dict[str, Any], random_state: int) -> Strategy:
         """Build from one entry of ``params.yaml``'s ``strategies`` section."""
         options = {key: value for key, value in spec.items() if key != "method"}
         return cls(name, spec["method"], random_state, **options)
@@ -206,5 +208,7 @@ class Strategy:
             return qs.query(X, y, clf=self._parzen(clf), fit_clf=True, batch_size=batch_size)
         if self.needs == "refit":
             return qs.query(X, y, clf=clf, fit_clf=True, batch_size=batch_size)
-        discriminator = SklearnClassifier(LogisticRegression(max_iter=1000), classes=[0, 1], random_state=self.random_state)
+        discriminator = SklearnClassifier(
+            LogisticRegression(max_iter=1000), classes=[0, 1], random_state=self.random_state
+        )
         return qs.query(X, y, discriminator=discriminator, batch_size=batch_size)

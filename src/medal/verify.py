@@ -40,7 +40,8 @@ def is_measured(path: str) -> bool:
 
 
 def check_data(params: dict[str, Any], locked: dict[str, str], raw_dir: Path) -> list[str]:
-    """Problems found comparing each dataset's canonical file with its pin in ``params.yaml`` and in ``dvc.lock`` (``locked``)."""
+    """Problems found comparing each dataset's canonical file with its pin in ``params.yaml`` and in ``dvc.lock``
+    (``locked``)."""
     problems = []
     for name in params["study"]["datasets"]:
         path = raw_dir / f"{name}.npz"
@@ -50,8 +51,10 @@ def check_data(params: dict[str, Any], locked: dict[str, str], raw_dir: Path) ->
         got = md5_file(path)
         variant = read_json(raw_dir / f"{name}.json")["variant"]
         pinned = params["datasets"][name]["canonical_md5"].get(variant)
-        for source, expected in ((f"params.yaml datasets.{name}.canonical_md5.{variant}", pinned),
-                                 ("dvc.lock", locked.get(path.as_posix()))):
+        for source, expected in (
+            (f"params.yaml datasets.{name}.canonical_md5.{variant}", pinned),
+            ("dvc.lock", locked.get(path.as_posix())),
+        ):
             if expected is not None and expected != got:
                 problems.append(f"{path}: md5 {got}, but {source} pins {expected}")
     return problems
@@ -73,7 +76,8 @@ class Comparison:
 
 
 def compare(before: dict[str, str], after: dict[str, str]) -> Comparison:
-    """Sort the recorded outputs into identical, measurement (allowed to differ), differing and missing after the rebuild."""
+    """Sort the recorded outputs into identical, measurement (allowed to differ), differing and missing after the
+    rebuild."""
     result = Comparison([], [], [], [])
     for path, md5 in sorted(before.items()):
         if path not in after:
@@ -103,10 +107,13 @@ def report(comparison: Comparison, bitwise: bool = True) -> str:
     differences are listed for information and no verdict is given."""
     lines = [
         f"{len(comparison.identical)} outputs identical to dvc.lock",
-        f"{len(comparison.measured)} wall-clock outputs differ, as expected: {', '.join(comparison.measured) or 'none'}",
+        f"{len(comparison.measured)} wall-clock outputs differ, as expected: "
+        f"{', '.join(comparison.measured) or 'none'}",
     ]
     if not bitwise:
-        lines.append(f"{len(comparison.differing)} result outputs differ in their bits, as expected on another platform")
+        lines.append(
+            f"{len(comparison.differing)} result outputs differ in their bits, as expected on another platform"
+        )
         return "\n".join(lines)
     for label, paths in (("DIFFER", comparison.differing), ("MISSING after the rebuild", comparison.missing)):
         lines += [f"{label}: {path}" for path in paths]
@@ -131,8 +138,9 @@ def describe_platform(platform: dict[str, Any]) -> str:
     return f"{platform['architecture']}, {'; '.join(platform['blas'])}"
 
 
-def verify(params: dict[str, Any], lock: Path, raw_dir: Path, targets: list[str], platform_path: Path,
-           conclusions_path: Path) -> bool:
+def verify(
+    params: dict[str, Any], lock: Path, raw_dir: Path, targets: list[str], platform_path: Path, conclusions_path: Path
+) -> bool:
     """Rebuild with ``dvc repro -f``, check the data against the pins, compare every output with the
     ``lock`` as it was before the rebuild, and print a report; True when the study reproduced:
     bit for bit on the committed build's platform, its conclusions on another one."""
@@ -142,8 +150,10 @@ def verify(params: dict[str, Any], lock: Path, raw_dir: Path, targets: list[str]
     current = numerical_platform()
     bitwise = same_platform(recorded, current)
     if not bitwise and committed_conclusions is None:
-        raise UserError(f"{conclusions_path}: not found, so the conclusions of the committed build are unknown; "
-                        "check out a commit that has it (git checkout -- data/conclusions.json)")
+        raise UserError(
+            f"{conclusions_path}: not found, so the conclusions of the committed build are unknown; "
+            "check out a commit that has it (git checkout -- data/conclusions.json)"
+        )
     rebuild(targets)
     problems = check_data(params, before, raw_dir)
     for problem in problems:
@@ -155,8 +165,11 @@ def verify(params: dict[str, Any], lock: Path, raw_dir: Path, targets: list[str]
         print(f"platform: {describe_platform(current)}, as in the committed build: results must be byte-identical")
         print(report(comparison))
         return comparison.reproduced and not problems
-    print(f"platform: the committed build ran on {' | '.join(describe_platform(p) for p in recorded['platforms'])}, "
-          f"this rebuild on {describe_platform(current)}: results cannot be byte-identical, so the conclusions are compared")
+    print(
+        f"platform: the committed build ran on {' | '.join(describe_platform(p) for p in recorded['platforms'])}, "
+        f"this rebuild on {describe_platform(current)}: results cannot be byte-identical, so the conclusions are "
+        "compared"
+    )
     print(report(comparison, bitwise=False))
     conclusions = compare_conclusions(committed_conclusions, read_json(conclusions_path))
     print(conclusion_report(conclusions))

@@ -1,0 +1,210 @@
+"""How the strategies behave: stability over seeds, class balance and recall, stopping, and the sweeps."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from medal.design import BASELINE, query_cycles
+from medal.report.savings import main_rows
+from medal.report.text import (
+    CRITERION_LABELS,
+    LEARNER_LABELS,
+    REPRESENTATION_LABELS,
+    STRATEGY_LABELS,
+    fmt_ci,
+    in_sentence,
+    join_names,
+    label,
+    markdown_table,
+    num,
+)
+
+
+def stability_table(
+    params: dict[str, Any], provenance: dict[str, dict[str, Any]], summary: list[dict[str, str]]
+) -> str:
+    """Per strategy (main learner): spread of AULC over seeds, and how often and how far the score falls between
+    cycles."""
+    study = params["study"]
+    rows_by = main_rows(summary, study["main_learner"])
+
+    def cell(row: dict[str, str]) -> str:
+        return f"{num(row['aulc_sd']):.3f} / {num(row['drops']):.1f} / {num(row['largest_drop']):.3f}"
+
+    rows = [
+        [label(s, STRATEGY_LABELS), *(cell(rows_by[(d, s)]) for d in study["datasets"])] for s in study["strategies"]
+    ]
+    caption = (
+        f"Stability over seeds with {in_sentence(label(study['main_learner'], LEARNER_LABELS))}: standard deviation "
+        "of the AULC / "
+        f"mean number of drops per run (the score falls by more than {params['evaluation']['drop_threshold']} between "
+        "consecutive cycles) / mean largest fall per run."
+    )
+    return markdown_table(
+        ["Strategy", *(provenance[d]["title"] for d in study["datasets"])], rows, caption, "tbl-stability", 1
+    )
+
+
+def stability_text(params: dict[str, Any], summary: list[dict[str, str]]) -> str:
+    """A generated sentence: drops per run of each strategy with the main learner, averaged over datasets."""
+    study = params["study"]
+    per_strategy = {
+        s: float(
+            np.mean([num(r["drops"]) for r in summary if r["strategy"] == s and r["learner"] == study["main_learner"]])
+        )
+        for s in study["strategies"]
+    }
+    ordered = sorted(per_strategy, key=per_strategy.get)
+    fewest, most = ordered[0], ordered[-1]
+    lowest, highest = (f"{in_sentence(label(s, STRATEGY_LABELS))} {per_strategy[s]:.1f}" for s in (fewest, most))
+    return (
+        f"Averaged over the datasets, the number of drops per run ranged from {lowest} to {highest} "
+        f"(random sampling {per_strategy.get(BASELINE, math.nan):.1f}), over {query_cycles(params['al'])} query cycles "
+        "per run.\n"
+    )
+
+
+def class_balance_table(params: dict[str, Any], provenance: dict[str, dict[str, Any]], balance: dict[str, Any]) -> str:
+    """Share of each dataset's minority class among the images each strategy queried (main learner), beside the
+    pool's."""
+    study = params["study"]
+    minority = {d: int(np.argmin(balance[d]["pool"])) for d in study["datasets"]}
+    rows = [["Pool", *(f"{100 * balance[d]['pool'][minority[d]]:.1f}" for d in study["datasets"])]]
+    rows += [
+        [
+            label(s, STRATEGY_LABELS),
+            *(f"{100 * balance[d]['queried'][study['main_learner']][s][minority[d]]:.1f}" for d in study["datasets"]),
+        ]
+        for s in study["strategies"]
+    ]
+    header = [
+        "Strategy",
+        *(f"{provenance[d]['title']} ({provenance[d]['class_names'][minority[d]]})" for d in study["datasets"]),
+    ]
+    caption = (
+        "Class balance of what each strategy asked to label: percentage of each dataset's minority class (in "
+        "parentheses) "
+        f"among the queried images with {in_sentence(label(study['main_learner'], LEARNER_LABELS))}, initial set "
+        "excluded, "
+        "mean over seeds; the first row is its percentage in the pool."
+    )
+    return markdown_table(header, rows, caption, "tbl-balance", text_columns=1)
+
+
+def class_recall_table(
+    params: dict[str, Any], provenance: dict[str, dict[str, Any]], recall: list[dict[str, str]]
+) -> str:
+    """Test recall of every class at the end of the budget per strategy (main learner), and of the full-pool model."""
+    study = params["study"]
+    by_key = {
+        (r["dataset"], r["strategy"], int(r["class"])): r for r in recall if r["learner"] == study["main_learner"]
+    }
+    columns = [(d, c) for d in study["datasets"] for c in range(len(provenance[d]["class_names"]))]
+    any_strategy = study["strategies"][0]  # every strategy's rows carry the same full-pool recall
+    rows = [["Full pool", *(f"{num(by_key[(d, any_strategy, c)]['full_pool']):.3f}" for d, c in columns)]]
+    rows += [
+        [
+            label(s, STRATEGY_LABELS),
+            *(
+                fmt_ci(*(num(by_key[(d, s, c)][k]) for k in ("recall", "recall_low", "recall_high")))
+                for d, c in columns
+            ),
+        ]
+        for s in study["strategies"]
+    ]
+    header = ["Strategy", *(f"{provenance[d]['title']}: {provenance[d]['class_names'][c]}" for d, c in columns)]
+    caption = (
+        f"Recall of each class on the test set after {params['al']['budget']} labels with "
+        f"{in_sentence(label(study['main_learner'], LEARNER_LABELS))}, mean [95 % CI] over seeds; the first row is "
+        "the same "
+        "learner trained on the whole pool (mean over seeds). Balanced accuracy is the mean of a dataset's class "
+        "recalls."
+    )
+    return markdown_table(header, rows, caption, "tbl-recall", text_columns=1)
+
+
+def _stopping_cell(row: dict[str, str]) -> str:
+    text = f"{num(row['labels']):.0f} · {num(row['percent_of_full']):.0f} %"
+    return text if row["stopped"] == row["seeds"] else f"{text} ({row['stopped']}/{row['seeds']})"
+
+
+def stopping_table(
+    params: dict[str, Any], provenance: dict[str, dict[str, Any]], stopping: list[dict[str, str]]
+) -> str:
+    """Where each stopping criterion stopped the main learner's runs, and the score reached there."""
+    study = params["study"]
+    by_key = {
+        (r["dataset"], r["strategy"], r["criterion"]): r for r in stopping if r["learner"] == study["main_learner"]
+    }
+    criteria = list(params["evaluation"]["stopping"])
+    columns = [(d, c) for d in study["datasets"] for c in criteria]
+    rows = [
+        [label(s, STRATEGY_LABELS), *(_stopping_cell(by_key[(d, s, c)]) for d, c in columns)]
+        for s in study["strategies"]
+    ]
+    header = ["Strategy", *(f"{provenance[d]['title']}: {label(c, CRITERION_LABELS)}" for d, c in columns)]
+    sp, ee = (
+        params["evaluation"]["stopping"]["stabilizing_predictions"],
+        params["evaluation"]["stopping"]["expected_error"],
+    )
+    caption = (
+        f"Stopping without test labels, with {in_sentence(label(study['main_learner'], LEARNER_LABELS))}: mean "
+        "labels at the "
+        "stop · mean test score there in percent of the full-pool score. Stabilizing predictions stops once the pool "
+        f"predictions agree with the previous cycle's at Cohen's κ ≥ {sp['kappa']} for {sp['window']} cycles in a row; "
+        f"expected error once the mean of 1 − max p̂ over the unlabelled pool is at most {ee['threshold']}. A run "
+        "that never "
+        "stops counts at the budget; where not every run stopped earlier, the share that did is in parentheses."
+    )
+    return markdown_table(header, rows, caption, "tbl-stopping", text_columns=1)
+
+
+def stopping_text(params: dict[str, Any], stopping: list[dict[str, str]]) -> str:
+    """A generated sentence per criterion: share of runs stopped before the budget and the score kept, main learner."""
+    study = params["study"]
+    sentences = []
+    for criterion in params["evaluation"]["stopping"]:
+        rows = [r for r in stopping if r["criterion"] == criterion and r["learner"] == study["main_learner"]]
+        stopped = sum(int(r["stopped"]) for r in rows)
+        runs = sum(int(r["seeds"]) for r in rows)
+        labels = float(np.mean([num(r["labels"]) for r in rows]))
+        percent = float(np.mean([num(r["percent_of_full"]) for r in rows]))
+        sentences.append(
+            f"{label(criterion, CRITERION_LABELS)} stopped {stopped} of {runs} runs before the budget; averaged over "
+            f"strategies and datasets it ended at {labels:.0f} labels with {percent:.0f} % of the full-pool score."
+        )
+    return " ".join(sentences) + "\n"
+
+
+def value_label(setting: str, value: str) -> str:
+    """How a sweep value reads in the paper: a representation's display name, or the number as written."""
+    return label(value, REPRESENTATION_LABELS) if setting == "representation" else value
+
+
+def sweep_text(
+    params: dict[str, Any], provenance: dict[str, dict[str, Any]], sweeps: list[dict[str, str]], setting: str
+) -> str:
+    """A generated sentence per dataset: each non-random strategy's AULC minus random's at every value of one
+    setting."""
+    sentences = []
+    for dataset in params["sweeps"]["datasets"]:
+        for strategy in params["sweeps"]["strategies"]:
+            if strategy == BASELINE:
+                continue
+            rows = [
+                r for r in sweeps if r["dataset"] == dataset and r["setting"] == setting and r["strategy"] == strategy
+            ]
+            parts = [
+                f"{fmt_ci(num(r['vs_random']), num(r['vs_random_low']), num(r['vs_random_high']))} at "
+                f"{value_label(setting, r['value'])} (Holm-adjusted p = {num(r['p_holm']):.2g})"
+                for r in rows
+            ]
+            sentences.append(
+                f"On {provenance[dataset]['title']}, {in_sentence(label(strategy, STRATEGY_LABELS))} minus random "
+                "AULC was "
+                f"{join_names(parts)}."
+            )
+    return " ".join(sentences) + "\n"

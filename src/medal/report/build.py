@@ -1,0 +1,132 @@
+"""The figures stage: every figure, table, sentence and variable the manuscript includes, from DVC outputs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from medal.aggregate import read_csv
+from medal.design import STAGE_TIMING_FILE, SWEEP_SETTINGS
+from medal.environment import build_platforms, build_versions, stage_records
+from medal.fileio import read_json, write_json_atomic, write_text_atomic
+from medal.report.behaviour import (
+    class_balance_table,
+    class_recall_table,
+    stability_table,
+    stability_text,
+    stopping_table,
+    stopping_text,
+    sweep_text,
+)
+from medal.report.conclusion import conclusion_text
+from medal.report.figures import (
+    critical_difference_figure,
+    learners_figure,
+    learning_curves_figure,
+    sweep_figure,
+    update_modes_figure,
+)
+from medal.report.image_grid import queried_images_figure
+from medal.report.learners import learners_table, learners_text, mean_timings, speedup_text, timing_table
+from medal.report.savings import aulc_table, friedman_text, labels_table, results_text
+from medal.report.setup import (
+    data_description,
+    datasets_table,
+    environment_table,
+    parameters_table,
+    provenance_text,
+    runtime_text,
+)
+from medal.report.text import STRATEGY_LABELS
+from medal.report.variables import variables
+
+
+def section_texts(params: dict[str, Any], provenance: dict[str, dict[str, Any]], aggregate_dir: Path) -> dict[str, str]:
+    """The generated tables and sentences of every section that the results determine, by file name."""
+    summary = read_csv(aggregate_dir / "summary.csv")
+    targets = read_csv(aggregate_dir / "targets.csv")
+    stopping = read_csv(aggregate_dir / "stopping.csv")
+    friedman = read_json(aggregate_dir / "friedman.json")
+    return {
+        "datasets.md": datasets_table(params, provenance),
+        "data_description.md": data_description(params, provenance),
+        "data_provenance.md": provenance_text(params, provenance),
+        "aulc.md": aulc_table(params, provenance, summary),
+        "results.md": results_text(params, provenance, summary, read_json(aggregate_dir / "identical.json")),
+        "conclusion.md": conclusion_text(params, provenance, summary, friedman["strategies"], targets),
+        "friedman.md": friedman_text(friedman["strategies"], STRATEGY_LABELS, "fig-cd"),
+        "learners.md": learners_table(params, provenance, summary),
+        "learners_text.md": learners_text(params, provenance, summary),
+        "parameters.md": parameters_table(params),
+        "labels.md": labels_table(params, provenance, targets),
+        "stopping.md": stopping_table(params, provenance, stopping),
+        "stopping_text.md": stopping_text(params, stopping),
+        "balance.md": class_balance_table(params, provenance, read_json(aggregate_dir / "class_balance.json")),
+        "recall.md": class_recall_table(params, provenance, read_csv(aggregate_dir / "class_recall.csv")),
+        "stability.md": stability_table(params, provenance, summary),
+        "stability_text.md": stability_text(params, summary),
+        "friedman_learners.md": friedman_text(friedman["learners"], STRATEGY_LABELS, "fig-cd-learners"),
+    }
+
+
+def write_measured(
+    params: dict[str, Any],
+    provenance: dict[str, dict[str, Any]],
+    timings: dict,
+    timings_dir: Path,
+    measured_dir: Path,
+    platform_path: Path,
+) -> None:
+    """What shows wall-clock time or the machine: timing table, speed-ups, environment, run time, platform."""
+    stages = stage_records(timings_dir, STAGE_TIMING_FILE)
+    measured = {
+        "timing.md": timing_table(params, provenance, timings),
+        "speedup.md": speedup_text(params, timings),
+        "environment.md": environment_table(stages, build_versions()),
+        "runtime.md": runtime_text(stages),
+    }
+    for name, text in measured.items():
+        write_text_atomic(measured_dir / name, text)
+    write_json_atomic(platform_path, build_platforms(stages))
+
+
+def build_all(
+    params: dict[str, Any],
+    raw_dir: Path,
+    runs_dir: Path,
+    aggregate_dir: Path,
+    timings_dir: Path,
+    out_dir: Path,
+    measured_dir: Path,
+    variables_path: Path,
+    platform_path: Path,
+) -> None:
+    """Write every generated artefact the manuscript includes: figures, tables, sentences and variables,
+    and the record of the numerical platform the runs were computed on (``platform_path``).
+
+    What the results determine goes to ``out_dir``; what shows wall-clock measurements or the machine
+    (timings, speed-ups, hardware, versions, run time) goes to ``measured_dir``, so that a rebuild
+    can be checked for byte-identical results while the measurements differ.
+    """
+    provenance = {d: read_json(raw_dir / f"{d}.json") for d in params["study"]["datasets"]}
+    summary = read_csv(aggregate_dir / "summary.csv")
+    timings = mean_timings(params, timings_dir)
+    sweeps = read_csv(aggregate_dir / "sweeps.csv")
+    friedman = read_json(aggregate_dir / "friedman.json")
+    curves = read_csv(aggregate_dir / "curves.csv")
+    learning_curves_figure(params, provenance, curves, summary, out_dir / "learning_curves.svg")
+    learners_figure(params, provenance, summary, out_dir / "learners.svg")
+    update_modes_figure(params, provenance, summary, timings, measured_dir / "update_modes.svg")
+    queried_images_figure(params, provenance, raw_dir, runs_dir, out_dir / "queried_images.svg")
+    critical_difference_figure(params, friedman["strategies"], out_dir / "cd_diagram.svg")
+    texts = section_texts(params, provenance, aggregate_dir)
+    critical_difference_figure(params, friedman["learners"], out_dir / "cd_learners.svg")
+    for setting in SWEEP_SETTINGS:
+        sweep_figure(params, provenance, sweeps, setting, out_dir / f"sweep_{setting}.svg")
+        texts[f"sweep_{setting}.md"] = sweep_text(params, provenance, sweeps, setting)
+    for name, text in texts.items():
+        write_text_atomic(out_dir / name, text)
+    write_measured(params, provenance, timings, timings_dir, measured_dir, platform_path)
+    write_text_atomic(variables_path, yaml.safe_dump(variables(params, provenance), sort_keys=True))

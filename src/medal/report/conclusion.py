@@ -1,0 +1,103 @@
+"""The conclusion's opening sentences, generated from the results that answer the research question."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from medal.design import BASELINE, percent_key
+from medal.report.savings import main_rows, significant
+from medal.report.text import (
+    LEARNER_LABELS,
+    STRATEGY_LABELS,
+    fmt_ci,
+    in_sentence,
+    join_names,
+    label,
+    num,
+)
+
+
+def _significance_sentence(study: dict[str, Any], above: set[str], below: set[str]) -> str:
+    others = len([s for s in study["strategies"] if s != BASELINE])
+
+    def names(group: set[str]) -> str:
+        return join_names([in_sentence(label(s, STRATEGY_LABELS)) for s in study["strategies"] if s in group])
+
+    where = "the dataset" if len(study["datasets"]) == 1 else f"at least one of the {len(study['datasets'])} datasets"
+    return (
+        f"With {in_sentence(label(study['main_learner'], LEARNER_LABELS))}, {len(above)} of {others} strategies had a "
+        f"significantly higher AULC than random sampling on {where}"
+        + (f" ({names(above)})" if above else "")
+        + f", and {len(below)} a significantly lower one"
+        + (f" ({names(below)})" if below else "")
+        + "."
+    )
+
+
+def _rank_sentence(friedman: dict[str, Any]) -> list[str]:
+    ranks = dict(zip(friedman["strategies"], friedman["average_ranks"]))
+    best = min(ranks, key=ranks.get)
+    if best == BASELINE or BASELINE not in ranks:
+        return []
+    gap = ranks[BASELINE] - ranks[best]
+    relation = "more" if gap >= friedman["critical_difference"] else "less"
+    return [
+        f"Ranked over datasets and seeds, {in_sentence(label(best, STRATEGY_LABELS))} led random sampling by "
+        f"{gap:.2f} ranks, {relation} than the critical difference of {friedman['critical_difference']:.2f}."
+    ]
+
+
+def _saving_sentences(
+    params: dict[str, Any], provenance: dict[str, dict[str, Any]], targets: list[dict[str, str]], any_above: bool
+) -> list[str]:
+    learner = params["study"]["main_learner"]
+    fractions = params["evaluation"]["target_fractions"]
+    middle = percent_key(fractions[len(fractions) // 2])
+    savings = [
+        r
+        for r in targets
+        if r["learner"] == learner and r["target"] == middle and r["strategy"] != BASELINE and r["saving"] != ""
+    ]
+    top = max(savings, key=lambda r: num(r["saving"])) if savings else None
+    sentences = []
+    if top is not None:
+        sentences.append(
+            f"The largest median saving to reach {middle} % of the full-pool score was "
+            f"{fmt_ci(num(top['saving']), num(top['saving_low']), num(top['saving_high']), 0)} labels, by "
+            f"{in_sentence(label(top['strategy'], STRATEGY_LABELS))} on {provenance[top['dataset']]['title']} "
+            "(@tbl-labels)."
+        )
+    if not any_above and (top is None or not num(top["saving_low"]) > 0):
+        sentences.append(
+            "In this setting, then, no strategy saved annotation reliably over random sampling: even the largest "
+            "saving's interval includes zero."
+        )
+    elif not any_above:
+        sentences.append(
+            "No strategy's AULC beat random sampling significantly, although that saving's interval lies above zero."
+        )
+    return sentences
+
+
+def conclusion_text(
+    params: dict[str, Any],
+    provenance: dict[str, dict[str, Any]],
+    summary: list[dict[str, str]],
+    friedman: dict[str, Any],
+    targets: list[dict[str, str]],
+) -> str:
+    """The study's answer in a few generated sentences: significant wins over random, the rank analysis,
+    and the largest label saving at the middle target, all with the main learner."""
+    study = params["study"]
+    rows_by = main_rows(summary, study["main_learner"])
+    above, below = set(), set()
+    for dataset in study["datasets"]:
+        up, down = significant({s: rows_by[(dataset, s)] for s in study["strategies"]})
+        above.update(up)
+        below.update(down)
+    sentences = [
+        _significance_sentence(study, above, below),
+        *_rank_sentence(friedman),
+        *_saving_sentences(params, provenance, targets, bool(above)),
+    ]
+    return " ".join(sentences) + "\n"

@@ -1,0 +1,304 @@
+"""Figures for the manuscript: SVG, colour-blind-safe, one colour per strategy throughout."""
+
+from __future__ import annotations
+
+import io
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from medal.fileio import write_text_atomic
+from medal.metrics import METRIC_LABELS
+from medal.report.behaviour import (
+    value_label,
+)
+from medal.report.learners import (
+    learner_aulc,
+    update_mode_pairs,
+)
+from medal.report.text import ESTIMATOR_LABELS, LEARNER_LABELS, SETTING_LABELS, STRATEGY_LABELS, label, num
+
+# Files only, never a window: the same renderer on every machine, with or without a display.
+plt.switch_backend("agg")
+
+# Okabe-Ito: a colour-blind-safe palette. A strategy's colour and line style come from its position in
+# study.strategies, so it looks the same in every figure.
+PALETTE = ["#000000", "#E69F00", "#56B4E9", "#009E73", "#CC79A7", "#0072B2", "#D55E00", "#F0E442"]
+LINE_STYLES = ["-", "--", ":", "-."]
+
+
+def strategy_colours(strategies: list[str]) -> dict[str, str]:
+    """A fixed colour per strategy, in the order the study lists them."""
+    return {name: PALETTE[i % len(PALETTE)] for i, name in enumerate(strategies)}
+
+
+def strategy_line_styles(strategies: list[str]) -> dict[str, str]:
+    """A line style per strategy: strategies that share a colour (every eighth) differ in line style."""
+    return {name: LINE_STYLES[(i // len(PALETTE)) % len(LINE_STYLES)] for i, name in enumerate(strategies)}
+
+
+# A fixed hash salt and no date make the SVG bytes depend only on the data.
+FIGURE_STYLE = {
+    "svg.hashsalt": "medal",
+    "svg.fonttype": "path",
+    "font.size": 9,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+}
+
+
+def save_figure(fig: plt.Figure, path: Path) -> None:
+    """Save an SVG without dates or random ids, atomically."""
+    buffer = io.StringIO()
+    fig.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None}, bbox_inches="tight")
+    plt.close(fig)
+    write_text_atomic(path, buffer.getvalue())
+
+
+def _legend_below(fig: plt.Figure, handles: list, names: list[str], ncol: int, space: float) -> None:
+    fig.legend(handles, names, loc="lower center", ncol=ncol, frameon=False, bbox_to_anchor=(0.5, 0), fontsize=8)
+    fig.tight_layout(rect=(0, space, 1, 1))
+
+
+def learning_curves_figure(
+    params: dict[str, Any],
+    provenance: dict[str, dict[str, Any]],
+    curves: list[dict[str, str]],
+    summary: list[dict[str, str]],
+    path: Path,
+) -> None:
+    """One panel per dataset: mean primary metric of every strategy with the main learner versus labels, with 95 % CI
+    bands."""
+    study = params["study"]
+    metric = params["evaluation"]["primary_metric"]
+    learner = study["main_learner"]
+    colours, styles = strategy_colours(study["strategies"]), strategy_line_styles(study["strategies"])
+    series: dict[tuple[str, str], list[tuple[float, ...]]] = defaultdict(list)
+    for row in curves:
+        if row["metric"] == metric and row["learner"] == learner:
+            series[(row["dataset"], row["strategy"])].append(
+                tuple(num(row[k]) for k in ("labels", "mean", "ci_low", "ci_high"))
+            )
+    full_pool = {r["dataset"]: num(r["full_pool"]) for r in summary if r["learner"] == learner}
+    datasets = study["datasets"]
+    with plt.rc_context(FIGURE_STYLE):
+        fig, axes = plt.subplots(1, len(datasets), figsize=(2.6 * len(datasets), 3.6), squeeze=False)
+        for ax, dataset in zip(axes[0], datasets):
+            for strategy in study["strategies"]:
+                points = np.array(series[(dataset, strategy)], dtype=float)
+                ax.plot(
+                    points[:, 0],
+                    points[:, 1],
+                    color=colours[strategy],
+                    ls=styles[strategy],
+                    lw=1.2,
+                    label=label(strategy, STRATEGY_LABELS),
+                )
+                ax.fill_between(points[:, 0], points[:, 2], points[:, 3], color=colours[strategy], alpha=0.08, lw=0)
+            ax.axhline(full_pool[dataset], color="0.4", ls="--", lw=0.8, label="Full pool")
+            ax.set_title(provenance[dataset]["title"])
+            ax.set_xlabel("Labelled images")
+        axes[0][0].set_ylabel(METRIC_LABELS[metric])
+        handles, names = axes[0][0].get_legend_handles_labels()
+        _legend_below(fig, handles, names, 4, 0.24)
+        save_figure(fig, path)
+
+
+def _dodge(n: int, width: float = 0.5) -> np.ndarray:
+    """Horizontal offsets that spread ``n`` series around each category position."""
+    return (np.arange(n) - (n - 1) / 2) * (width / max(n, 1))
+
+
+def learners_figure(
+    params: dict[str, Any], provenance: dict[str, dict[str, Any]], summary: list[dict[str, str]], path: Path
+) -> None:
+    """One panel per dataset: AULC with 95 % CI of every learner, one marker per learner-comparison strategy."""
+    study = params["study"]
+    strategies = study["learner_strategies"]
+    colours = strategy_colours(study["strategies"])
+    by_key = {(r["dataset"], r["learner"], r["strategy"]): r for r in summary}
+    learners = study["learners"]
+    with plt.rc_context(FIGURE_STYLE):
+        fig, axes = plt.subplots(1, len(study["datasets"]), figsize=(2.9 * len(study["datasets"]), 3.4), squeeze=False)
+        for ax, dataset in zip(axes[0], study["datasets"]):
+            for offset, strategy in zip(_dodge(len(strategies)), strategies):
+                rows = [by_key[(dataset, learner, strategy)] for learner in learners]
+                mean = np.array([num(r["aulc"]) for r in rows])
+                error = np.array([[m - num(r["aulc_low"]), num(r["aulc_high"]) - m] for m, r in zip(mean, rows)]).T
+                ax.errorbar(
+                    np.arange(len(learners)) + offset,
+                    mean,
+                    yerr=error,
+                    fmt="o",
+                    ms=3.5,
+                    lw=1,
+                    capsize=1.5,
+                    color=colours[strategy],
+                    label=label(strategy, STRATEGY_LABELS),
+                    ls="none",
+                )
+            ax.set_xticks(
+                range(len(learners)),
+                [label(learner, LEARNER_LABELS) for learner in learners],
+                rotation=60,
+                ha="right",
+                fontsize=7,
+            )
+            ax.set_title(provenance[dataset]["title"])
+        axes[0][0].set_ylabel("AULC (mean, 95 % CI)")
+        handles, names = axes[0][0].get_legend_handles_labels()
+        _legend_below(fig, handles, names, len(names), 0.07)
+        save_figure(fig, path)
+
+
+def sweep_figure(
+    params: dict[str, Any],
+    provenance: dict[str, dict[str, Any]],
+    sweeps: list[dict[str, str]],
+    setting: str,
+    path: Path,
+) -> None:
+    """One panel per sweep dataset: AULC with 95 % CI of each sweep strategy at every value of one setting."""
+    strategies = params["sweeps"]["strategies"]
+    colours, styles = (
+        strategy_colours(params["study"]["strategies"]),
+        strategy_line_styles(params["study"]["strategies"]),
+    )
+    datasets = params["sweeps"]["datasets"]
+    with plt.rc_context(FIGURE_STYLE):
+        fig, axes = plt.subplots(1, len(datasets), figsize=(2.9 * len(datasets), 2.5), squeeze=False)
+        for ax, dataset in zip(axes[0], datasets):
+            for offset, strategy in zip(_dodge(len(strategies), 0.15), strategies):
+                rows = [
+                    r
+                    for r in sweeps
+                    if r["dataset"] == dataset and r["setting"] == setting and r["strategy"] == strategy
+                ]
+                mean = np.array([num(r["aulc"]) for r in rows])
+                low = np.array([num(r["aulc_low"]) for r in rows])
+                high = np.array([num(r["aulc_high"]) for r in rows])
+                x = np.arange(len(rows)) + offset
+                ax.errorbar(
+                    x,
+                    mean,
+                    yerr=[mean - low, high - mean],
+                    color=colours.get(strategy, "0.3"),
+                    ls=styles.get(strategy, "-"),
+                    marker="o",
+                    ms=3.5,
+                    lw=1.2,
+                    capsize=2,
+                    label=label(strategy, STRATEGY_LABELS),
+                )
+            ax.set_xticks(range(len(rows)), [value_label(setting, r["value"]) for r in rows])
+            ax.set_xlabel(SETTING_LABELS[setting])
+            ax.set_title(provenance[dataset]["title"])
+        axes[0][0].set_ylabel(f"AULC ({METRIC_LABELS[params['evaluation']['primary_metric']].lower()})")
+        handles, names = axes[0][0].get_legend_handles_labels()
+        _legend_below(fig, handles, names, len(names), 0.1)
+        save_figure(fig, path)
+
+
+def critical_difference_figure(params: dict[str, Any], friedman: dict[str, Any], path: Path) -> None:
+    """Average ranks of the strategies in ``friedman`` (1 = best, left) with the Nemenyi critical difference;
+    strategies closer than the CD are joined by a grey bar (Demšar 2006)."""
+    names = friedman["strategies"]
+    ranks = np.array(friedman["average_ranks"])
+    cd = friedman["critical_difference"]
+    k = len(names)
+    order = list(np.argsort(ranks, kind="stable"))
+    colours = strategy_colours(params["study"]["strategies"])
+    cliques = _cliques(ranks[order], cd)
+    top = -0.4 - 0.3 * len(cliques)  # label rows start below the clique bars
+    half = (k + 1) // 2
+    with plt.rc_context(FIGURE_STYLE):
+        fig, ax = plt.subplots(figsize=(6.0, 1.3 + 0.3 * k))
+        ax.set_xlim(0.5, k + 0.5)
+        ax.set_ylim(top - half - 0.5, 2.2)
+        ax.axis("off")
+        ax.hlines(0, 1, k, color="black", lw=1)
+        for r in range(1, k + 1):
+            ax.vlines(r, 0, 0.2, color="black", lw=1)
+            ax.text(r, 0.35, str(r), ha="center", va="bottom")
+        ax.hlines(1.4, 1, 1 + cd, color="black", lw=2)
+        ax.text(1 + cd / 2, 1.55, f"CD = {cd:.2f}", ha="center", va="bottom")
+        for level, (first, last) in enumerate(cliques):
+            y = -0.3 - 0.3 * level
+            ax.hlines(y, ranks[order[first]] - 0.04, ranks[order[last]] + 0.04, color="0.45", lw=3)
+        for position, index in enumerate(order):
+            left = position < half
+            row = position if left else k - 1 - position
+            y = top - row
+            end = 0.6 if left else k + 0.4
+            colour = colours[names[index]]
+            ax.plot([ranks[index], ranks[index], end], [0, y, y], color=colour, lw=1)
+            ax.text(
+                end - 0.05 if left else end + 0.05,
+                y,
+                f"{label(names[index], STRATEGY_LABELS)} ({ranks[index]:.2f})",
+                ha="right" if left else "left",
+                va="center",
+                clip_on=False,
+            )
+        save_figure(fig, path)
+
+
+def _cliques(sorted_ranks: np.ndarray, cd: float) -> list[tuple[int, int]]:
+    """Maximal runs of consecutive strategies (by rank) whose ranks differ by less than the CD."""
+    runs = []
+    for start in range(len(sorted_ranks)):
+        end = start
+        while end + 1 < len(sorted_ranks) and sorted_ranks[end + 1] - sorted_ranks[start] < cd:
+            end += 1
+        if end > start and not any(s <= start and end <= e for s, e in runs):
+            runs.append((start, end))
+    return runs
+
+
+def _update_arrow(ax: plt.Axes, points: list[tuple[float, float]], colour: str, name: str | None) -> None:
+    """An arrow from refitting (circle) to partial_fit (square) for one estimator; ``name`` labels the legend."""
+    ax.annotate("", xy=points[0], xytext=points[1], arrowprops={"arrowstyle": "->", "color": colour, "lw": 1})
+    ax.plot(*points[1], "o", color=colour, ms=5, label=f"{name}: fit" if name else None)
+    ax.plot(*points[0], "s", mfc="white", color=colour, ms=5, label=f"{name}: partial_fit" if name else None)
+
+
+def update_modes_figure(
+    params: dict[str, Any],
+    provenance: dict[str, dict[str, Any]],
+    summary: list[dict[str, str]],
+    timings: dict[tuple[str, str], tuple[float, float]],
+    path: Path,
+) -> None:
+    """partial_fit versus refitting: AULC (mean over the learner-comparison strategies) against update time per
+    cycle."""
+    pairs = update_mode_pairs(params)
+    datasets = params["study"]["datasets"]
+    aulc = learner_aulc(params, summary)
+    with plt.rc_context(FIGURE_STYLE):
+        fig, axes = plt.subplots(1, len(datasets), figsize=(2.6 * len(datasets), 2.4), squeeze=False)
+        for ax, dataset in zip(axes[0], datasets):
+            ax.set_title(provenance[dataset]["title"])
+            ax.set_xlabel("Update time per cycle (ms)")
+            ax.set_xscale("log")
+            if not pairs:
+                ax.text(
+                    0.5,
+                    0.5,
+                    "no estimator is run\nwith both update modes",
+                    ha="center",
+                    va="center",
+                    transform=ax.transAxes,
+                )
+                continue
+            for i, (estimator, incremental, refit) in enumerate(pairs):
+                points = [(timings[(dataset, name)][0], aulc[(dataset, name)]) for name in (incremental, refit)]
+                name = label(estimator, ESTIMATOR_LABELS) if dataset == datasets[0] else None
+                _update_arrow(ax, points, PALETTE[(i + 1) % len(PALETTE)], name)
+        axes[0][0].set_ylabel("AULC (mean over strategies)")
+        if pairs:
+            fig.legend(loc="lower center", ncol=2 * len(pairs), frameon=False, bbox_to_anchor=(0.5, -0.04))
+        fig.tight_layout(rect=(0, 0.08 if pairs else 0, 1, 1))
+        save_figure(fig, path)

@@ -1,0 +1,87 @@
+"""The image grid: the first images each strategy asked to label, framed in their true class's colour."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import matplotlib.pyplot as plt
+
+from medal.design import run_file_name
+from medal.fileio import load_npz, read_json
+from medal.report.figures import FIGURE_STYLE, save_figure
+from medal.report.setup import is_image
+from medal.report.text import STRATEGY_LABELS, label
+from medal.report.variables import QUERY_GRID_IMAGES, QUERY_GRID_SEED
+
+CLASS_COLOURS = ["#D55E00", "#0072B2", "#009E73", "#CC79A7"]  # Okabe-Ito, distinct from one another
+
+
+def _draw_row(axes: list, raw: dict[str, Any], queried: list[int]) -> None:
+    """One strategy's row: its queried images, each framed in the colour of its true class."""
+    for column, ax in enumerate(axes):
+        ax.set_xticks([])
+        ax.set_yticks([])
+        for spine in ax.spines.values():
+            spine.set_visible(False)
+        if column < len(queried):
+            index = queried[column]
+            ax.imshow(raw["X_train"][index], cmap="gray", vmin=0, vmax=255, interpolation="nearest")
+            for spine in ax.spines.values():  # the frame's colour is the image's true class
+                spine.set_visible(True)
+                spine.set_color(CLASS_COLOURS[int(raw["y_train"][index]) % len(CLASS_COLOURS)])
+                spine.set_linewidth(2.2)
+
+
+def _class_legend(fig: plt.Figure, class_names: list[str]) -> None:
+    """A legend below the grid: one framed square per class."""
+    handles = [
+        plt.Line2D(
+            [],
+            [],
+            marker="s",
+            ls="",
+            mfc="white",
+            mec=CLASS_COLOURS[i % len(CLASS_COLOURS)],
+            mew=2.2,
+            ms=8,
+            label=name,
+        )
+        for i, name in enumerate(class_names)
+    ]
+    fig.legend(
+        handles=handles, loc="lower center", ncol=len(handles), frameon=False, fontsize=7, bbox_to_anchor=(0.5, -0.01)
+    )
+
+
+def queried_images_figure(
+    params: dict[str, Any], provenance: dict[str, dict[str, Any]], raw_dir: Path, runs_dir: Path, path: Path
+) -> None:
+    """The first images each strategy queried after the initial set (seed ``QUERY_GRID_SEED``, main learner), on the
+    first image dataset."""
+    image_datasets = [d for d in params["study"]["datasets"] if is_image(provenance[d])]
+    strategies = params["study"]["strategies"]
+    with plt.rc_context(FIGURE_STYLE):
+        if not image_datasets:
+            fig, ax = plt.subplots(figsize=(4, 1))
+            ax.axis("off")
+            ax.text(0.5, 0.5, "no image dataset in this study", ha="center", va="center")
+            save_figure(fig, path)
+            return
+        dataset, learner = image_datasets[0], params["study"]["main_learner"]
+        raw = load_npz(raw_dir / f"{dataset}.npz")
+        class_names = provenance[dataset]["class_names"]
+        fig, axes = plt.subplots(
+            len(strategies),
+            QUERY_GRID_IMAGES,
+            figsize=(0.62 * QUERY_GRID_IMAGES + 1.4, 0.78 * len(strategies)),
+            squeeze=False,
+        )
+        for row, strategy in enumerate(strategies):
+            cycles = read_json(runs_dir / dataset / strategy / run_file_name(learner, QUERY_GRID_SEED))["cycles"]
+            queried = [i for cycle in cycles[1:] for i in cycle["queried"]][:QUERY_GRID_IMAGES]
+            _draw_row(axes[row], raw, queried)
+            axes[row][0].set_ylabel(label(strategy, STRATEGY_LABELS), rotation=0, ha="right", va="center", fontsize=7)
+        _class_legend(fig, class_names)
+        fig.tight_layout(pad=0.3, h_pad=0.4, w_pad=0.2, rect=(0, 0.06, 1, 1))
+        save_figure(fig, path)

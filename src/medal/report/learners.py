@@ -1,0 +1,145 @@
+"""Learners and update modes: AULC per learner, partial_fit against refitting, and wall-clock cost."""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from medal.design import BASELINE, run_file_name
+from medal.fileio import read_json
+from medal.report.savings import significance_mark
+from medal.report.text import (
+    ESTIMATOR_LABELS,
+    LEARNER_LABELS,
+    STRATEGY_LABELS,
+    in_sentence,
+    join_names,
+    label,
+    markdown_table,
+    num,
+)
+
+
+def learners_table(params: dict[str, Any], provenance: dict[str, dict[str, Any]], summary: list[dict[str, str]]) -> str:
+    """AULC of every learner with the learner-comparison strategies: mean ± CI half-width, significance against
+    random."""
+    study = params["study"]
+    by_key = {(r["dataset"], r["learner"], r["strategy"]): r for r in summary}
+    columns = [(d, s) for d in study["datasets"] for s in study["learner_strategies"]]
+
+    def cell(dataset: str, learner: str, strategy: str) -> str:
+        row = by_key[(dataset, learner, strategy)]
+        half = (num(row["aulc_high"]) - num(row["aulc_low"])) / 2
+        text = f"{num(row['aulc']):.3f}" + ("" if math.isnan(half) else f" ± {half:.3f}")
+        return text + significance_mark(row, by_key.get((dataset, learner, BASELINE)))
+
+    rows = [
+        [label(learner, LEARNER_LABELS), *(cell(d, learner, s) for d, s in columns)] for learner in study["learners"]
+    ]
+    header = ["Learner", *(f"{provenance[d]['title']}: {label(s, STRATEGY_LABELS)}" for d, s in columns)]
+    caption = (
+        "AULC of every learner with "
+        f"{join_names([in_sentence(label(s, STRATEGY_LABELS)) for s in study['learner_strategies']])}: "
+        f"mean ± half-width of the 95 % CI over {params['al']['seeds']} seeds; ▲/▼ as in @tbl-aulc, Holm-corrected "
+        "within "
+        "each (dataset, learner) pair."
+    )
+    return markdown_table(header, rows, caption, "tbl-learners", text_columns=1)
+
+
+def learner_aulc(params: dict[str, Any], summary: list[dict[str, str]]) -> dict[tuple[str, str], float]:
+    """Mean AULC of each (dataset, learner) over the learner-comparison strategies."""
+    shared = set(params["study"]["learner_strategies"])
+    values: dict[tuple[str, str], list[float]] = defaultdict(list)
+    for r in summary:
+        if r["strategy"] in shared:
+            values[(r["dataset"], r["learner"])].append(num(r["aulc"]))
+    return {key: float(np.mean(v)) for key, v in values.items()}
+
+
+def learners_text(params: dict[str, Any], provenance: dict[str, dict[str, Any]], summary: list[dict[str, str]]) -> str:
+    """Generated sentences: the best and worst learner per dataset, and partial_fit's AULC against refitting per
+    estimator."""
+    study = params["study"]
+    means = learner_aulc(params, summary)
+    sentences = []
+    for d in study["datasets"]:
+        ranked = sorted(study["learners"], key=lambda learner: -means[(d, learner)])
+        sentences.append(
+            f"On {provenance[d]['title']} the mean AULC over these strategies ranged from {means[(d, ranked[-1])]:.3f} "
+            f"with {in_sentence(label(ranked[-1], LEARNER_LABELS))} to {means[(d, ranked[0])]:.3f} "
+            f"with {in_sentence(label(ranked[0], LEARNER_LABELS))}."
+        )
+    for estimator, incremental, refit in update_mode_pairs(params):
+        gaps = [means[(d, incremental)] - means[(d, refit)] for d in study["datasets"]]
+        change = (
+            "left the mean AULC unchanged to three decimals"
+            if max(abs(g) for g in gaps) < 0.0005
+            else f"changed the mean AULC by {min(gaps):+.3f} to {max(gaps):+.3f}"
+        )
+        sentences.append(
+            f"For {in_sentence(label(estimator, ESTIMATOR_LABELS))}, `partial_fit` {change} against refitting across "
+            "the datasets."
+        )
+    return " ".join(sentences) + "\n"
+
+
+def timing_table(
+    params: dict[str, Any], provenance: dict[str, dict[str, Any]], timings: dict[tuple[str, str], tuple[float, float]]
+) -> str:
+    """Mean milliseconds per cycle spent updating each learner and querying, one column pair per dataset."""
+    datasets = params["study"]["datasets"]
+    rows = [
+        [label(learner, LEARNER_LABELS), *(f"{timings[(d, learner)][i]:.2f}" for d in datasets for i in (0, 1))]
+        for learner in params["study"]["learners"]
+    ]
+    header = ["Learner", *(f"{provenance[d]['title']}: {kind}" for d in datasets for kind in ("update", "query"))]
+    caption = (
+        "Wall-clock milliseconds per cycle to update the learner and to select the next batch, averaged over "
+        f"{join_names([in_sentence(label(s, STRATEGY_LABELS)) for s in params['study']['learner_strategies']])}, "
+        "seeds and "
+        "cycles (one process per run, measured on the machine that built this paper)."
+    )
+    return markdown_table(header, rows, caption, "tbl-timing", text_columns=1)
+
+
+def speedup_text(params: dict[str, Any], timings: dict[tuple[str, str], tuple[float, float]]) -> str:
+    """Generated sentence: how much faster a ``partial_fit`` update was than a refit, per estimator (wall clock)."""
+    parts = []
+    for estimator, incremental, refit in update_mode_pairs(params):
+        speed = [timings[(d, refit)][0] / timings[(d, incremental)][0] for d in params["study"]["datasets"]]
+        parts.append(
+            f"{min(speed):.1f} to {max(speed):.1f} times as long for {in_sentence(label(estimator, ESTIMATOR_LABELS))}"
+        )
+    if not parts:
+        return "\n"
+    return f"Measured in this build, a refit took {join_names(parts)} as a `partial_fit` update, across the datasets.\n"
+
+
+def update_mode_pairs(params: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(estimator, partial_fit learner, fit learner) for each estimator the study runs with both update modes."""
+    by_estimator: dict[str, dict[str, str]] = defaultdict(dict)
+    for name in params["study"]["learners"]:
+        spec = params["learners"][name]
+        by_estimator[spec["estimator"]].setdefault(spec["update"], name)
+    return [(e, modes["partial_fit"], modes["fit"]) for e, modes in by_estimator.items() if len(modes) == 2]
+
+
+def mean_timings(params: dict[str, Any], timings_dir: Path) -> dict[tuple[str, str], tuple[float, float]]:
+    """Per (dataset, learner): mean milliseconds per learner update and per query, over the learner-comparison
+    strategies (which every learner runs), seeds and cycles."""
+    means = {}
+    for dataset in params["study"]["datasets"]:
+        for learner in params["study"]["learners"]:
+            fit, query = [], []
+            for strategy in params["study"]["learner_strategies"]:
+                for seed in range(params["al"]["seeds"]):
+                    cycles = read_json(timings_dir / dataset / strategy / run_file_name(learner, seed))["cycles"]
+                    fit += [c["fit_seconds"] for c in cycles]
+                    query += [c["query_seconds"] for c in cycles[:-1]]  # the last cycle queries nothing
+            means[(dataset, learner)] = (1000 * float(np.mean(fit)), 1000 * float(np.mean(query)))
+    return means

@@ -1,0 +1,190 @@
+"""Which strategies save labels: AULC against random, significance, ranks, and labels to each target."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from medal.design import BASELINE, percent_key
+from medal.metrics import METRIC_LABELS
+from medal.report.text import (
+    LEARNER_LABELS,
+    STRATEGY_LABELS,
+    capitalised,
+    fmt_ci,
+    in_sentence,
+    join_names,
+    label,
+    markdown_table,
+    num,
+)
+from medal.stats import ALPHA
+
+
+def significance_mark(row: dict[str, str], baseline: dict[str, str] | None) -> str:
+    """' ▲' or ' ▼' when the Holm-adjusted Wilcoxon test against random is significant, else ''."""
+    if baseline is None or row["p_holm"] == "" or num(row["p_holm"]) >= ALPHA:
+        return ""
+    return " ▲" if num(row["aulc"]) > num(baseline["aulc"]) else " ▼"
+
+
+def _best(values: dict[str, float]) -> set[str]:
+    finite = {k: v for k, v in values.items() if not math.isnan(v)}
+    if not finite:
+        return set()
+    top = max(finite.values())
+    return {k for k, v in finite.items() if v == top}
+
+
+def main_rows(summary: list[dict[str, str]], learner: str) -> dict[tuple[str, str], dict[str, str]]:
+    """Summary rows of one learner by (dataset, strategy)."""
+    return {(r["dataset"], r["strategy"]): r for r in summary if r["learner"] == learner}
+
+
+def _aulc_cell(row: dict[str, str], baseline: dict[str, str] | None, bold: bool) -> str:
+    text = fmt_ci(num(row["aulc"]), num(row["aulc_low"]), num(row["aulc_high"]))
+    return (f"**{text}**" if bold else text) + significance_mark(row, baseline)
+
+
+def aulc_table(params: dict[str, Any], provenance: dict[str, dict[str, Any]], summary: list[dict[str, str]]) -> str:
+    """AULC mean [95 % CI] of every strategy with the main learner, one column per dataset; the best in bold."""
+    study = params["study"]
+    rows_by = main_rows(summary, study["main_learner"])
+    best = {d: _best({s: num(rows_by[(d, s)]["aulc"]) for s in study["strategies"]}) for d in study["datasets"]}
+    rows = [
+        [
+            label(s, STRATEGY_LABELS),
+            *(_aulc_cell(rows_by[(d, s)], rows_by.get((d, BASELINE)), s in best[d]) for d in study["datasets"]),
+        ]
+        for s in study["strategies"]
+    ]
+    metric = METRIC_LABELS[params["evaluation"]["primary_metric"]].lower()
+    caption = (
+        f"Normalised area under the learning curve ({metric}) with "
+        f"{in_sentence(label(study['main_learner'], LEARNER_LABELS))}, "
+        f"mean [95 % CI] over {params['al']['seeds']} seeds; the highest mean per dataset in bold. Paired Wilcoxon "
+        f"signed-rank test against random sampling, Holm-corrected over the strategies of a dataset: ▲ higher, ▼ lower "
+        f"than random at p < {ALPHA}."
+    )
+    header = ["Strategy", *(provenance[d]["title"] for d in study["datasets"])]
+    return markdown_table(header, rows, caption, "tbl-aulc", text_columns=1)
+
+
+def significant(rows: dict[str, dict[str, str]]) -> tuple[list[str], list[str]]:
+    """The strategies (keys of ``rows``, one dataset and learner) significantly above and below random sampling."""
+    marks = {s: significance_mark(row, rows.get(BASELINE)) for s, row in rows.items() if s != BASELINE}
+    return [s for s, m in marks.items() if m == " ▲"], [s for s, m in marks.items() if m == " ▼"]
+
+
+def results_text(
+    params: dict[str, Any],
+    provenance: dict[str, dict[str, Any]],
+    summary: list[dict[str, str]],
+    identical: dict[str, Any],
+) -> str:
+    """One generated paragraph per dataset (main learner): the best AULC against random, how many strategies beat
+    or trailed random significantly, and which strategies chose the same images."""
+    study = params["study"]
+    learner = study["main_learner"]
+    rows_by = main_rows(summary, learner)
+    paragraphs = []
+    for dataset in study["datasets"]:
+        rows = {s: rows_by[(dataset, s)] for s in study["strategies"]}
+        best = max(rows, key=lambda s: num(rows[s]["aulc"]))
+        b = rows[best]
+        text = (
+            f"On {provenance[dataset]['title']}, {in_sentence(label(best, STRATEGY_LABELS))} had the highest AULC, "
+            f"{fmt_ci(num(b['aulc']), num(b['aulc_low']), num(b['aulc_high']))}"
+        )
+        if BASELINE in rows and best != BASELINE:
+            r = rows[BASELINE]
+            text += f", against {fmt_ci(num(r['aulc']), num(r['aulc_low']), num(r['aulc_high']))} for random sampling"
+            above, below = significant(rows)
+            text += (
+                f"; after Holm correction {len(above)} of {len(rows) - 1} strategies were significantly above random "
+                f"and {len(below)} below"
+            )
+        paragraph = text + "."
+        for group in identical[dataset].get(learner, []):
+            names = join_names([in_sentence(label(s, STRATEGY_LABELS)) for s in group])
+            paragraph += f" {capitalised(names)} queried exactly the same images in every seed."
+        paragraphs.append(paragraph)
+    return "\n\n".join(paragraphs) + "\n"
+
+
+def friedman_text(friedman: dict[str, Any], names: dict[str, str], figure: str) -> str:
+    """A generated sentence on one Friedman test and its critical-difference diagram."""
+    ranks = dict(zip(friedman["strategies"], friedman["average_ranks"]))
+    best = min(ranks, key=ranks.get)
+    text = (
+        f"Over {friedman['blocks']} blocks (one per {friedman['blocks_of']}), {in_sentence(label(best, names))} had "
+        "the "
+        f"best average rank ({ranks[best]:.2f}; random sampling {ranks.get(BASELINE, math.nan):.2f})"
+    )
+    if math.isnan(friedman["p_value"]):
+        return text + "; the Friedman test needs at least three strategies and two blocks.\n"
+    verdict = "reject" if friedman["p_value"] < ALPHA else "do not reject"
+    return text + (
+        f". The Friedman test gives χ² = {friedman['statistic']:.2f}, p = {friedman['p_value']:.3g}: we {verdict} "
+        f"that all strategies rank alike at α = {ALPHA}. Strategies whose average ranks differ by less than the "
+        f"Nemenyi critical difference, {friedman['critical_difference']:.2f}, are not distinguished (@{figure}).\n"
+    )
+
+
+def _needed_cell(row: dict[str, str], budget: int) -> str:
+    """Median [95 % CI] labels needed, '> budget' where the median or a bound lies beyond it, and the
+    share of seeds that reached the target when not all did."""
+    reached, seeds = int(row["reached"]), int(row["seeds"])
+    if reached == 0:
+        return f"> {budget} (0/{seeds})"
+
+    def number(value: float) -> str:
+        return f"> {budget}" if value == math.inf else f"{value:.0f}"
+
+    median, low, high = num(row["labels"]), num(row["labels_low"]), num(row["labels_high"])
+    text = number(median) if math.isnan(low) else f"{number(median)} [{number(low)}, {number(high)}]"
+    return text if reached == seeds else f"{text} ({reached}/{seeds})"
+
+
+def _saving_cell(row: dict[str, str]) -> str:
+    """Median [95 % CI] labels saved versus random and the percentage, with how many pairs are bounds."""
+    if row["strategy"] == BASELINE:
+        return "(baseline)"
+    images = fmt_ci(num(row["saving"]), num(row["saving_low"]), num(row["saving_high"]), 0)
+    text = f"{images}; {num(row['saving_pct']):.0f} %"
+    bounded = int(row["saving_bounded"])
+    return text if bounded == 0 else f"{text} ({bounded}/{row['seeds']} bounds)"
+
+
+def labels_table(params: dict[str, Any], provenance: dict[str, dict[str, Any]], targets: list[dict[str, str]]) -> str:
+    """Per dataset and strategy (main learner): labels needed for each target and labels saved versus random."""
+    study = params["study"]
+    by_key = {(r["dataset"], r["strategy"], r["target"]): r for r in targets if r["learner"] == study["main_learner"]}
+    keys = [percent_key(f) for f in params["evaluation"]["target_fractions"]]
+    rows = [
+        [
+            provenance[d]["title"] if i == 0 else "",
+            label(s, STRATEGY_LABELS),  # the dataset named once per group
+            *(
+                cell
+                for k in keys
+                for cell in (_needed_cell(by_key[(d, s, k)], params["al"]["budget"]), _saving_cell(by_key[(d, s, k)]))
+            ),
+        ]
+        for d in study["datasets"]
+        for i, s in enumerate(study["strategies"])
+    ]
+    header = ["Dataset", "Strategy", *(f"{title} {k}\u00a0%" for k in keys for title in ("Needed", "Saved"))]
+    caption = (
+        f"Labels queried from the (simulated) oracle to reach {join_names([k + ' %' for k in keys])} of the "
+        "full-pool score with "
+        f"{in_sentence(label(study['main_learner'], LEARNER_LABELS))}. Needed: median [95 % CI] over all seeds; a seed "
+        f"that did not reach the target within {params['al']['budget']} labels counts as needing more (censored), so a "
+        f"median or bound beyond the budget reads > {params['al']['budget']}, and the share of seeds that reached the "
+        "target is in parentheses. Saved: labels saved versus random sampling, paired by seed over all seeds, median "
+        "[95 % CI] of the per-seed difference in images and the total in percent of what random sampling needed; an "
+        "unreached run counts as needing one batch past the budget, so such a pair's saving is a bound (their "
+        "number is "
+        "in parentheses); positive means fewer labels than random. CIs from order statistics (distribution-free)."
+    )
+    return markdown_table(header, rows, caption, "tbl-labels", text_columns=2)

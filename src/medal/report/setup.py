@@ -1,0 +1,199 @@
+"""The experimental-setup section: datasets and their provenance, the parameters, the machine and run time."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from medal.environment import RUN_PACKAGES, format_duration
+from medal.report.text import (
+    markdown_table,
+)
+
+
+def datasets_table(params: dict[str, Any], provenance: dict[str, dict[str, Any]]) -> str:
+    """Datasets as used: modality, classes, pool and test sizes, class balance, copy and checksum."""
+    rows = []
+    for dataset in params["study"]["datasets"]:
+        p = provenance[dataset]
+        pool, test = p["counts"]["train"], p["counts"]["test"]
+        balance = " / ".join(str(n) for n in pool)
+        copy = {"mirror": "GitHub mirror", "official": "Zenodo (official)", "bundled": "scikit-learn bundled"}[
+            p["variant"]
+        ]
+        classes = " / ".join(p["class_names"])
+        rows.append(
+            [
+                p["title"],
+                p["modality"],
+                classes,
+                str(sum(pool)),
+                balance,
+                str(sum(test)),
+                copy,
+                f"`{p['canonical_md5'][:8]}`",
+            ]
+        )
+    header = ["Dataset", "Modality", "Classes", "Pool", "Pool per class", "Test", "Copy used", "Canonical md5"]
+    caption = (
+        "Datasets as used in this study, computed from the canonical data files; canonical md5: first digits of "
+        "the checksum of the canonical file the fetch stage writes (the source file's md5 is in the text)."
+    )
+    return markdown_table(header, rows, caption, "tbl-datasets", text_columns=3)
+
+
+def provenance_text(params: dict[str, Any], provenance: dict[str, dict[str, Any]]) -> str:
+    """Which copy of each dataset was used and how its class counts compare with the official release."""
+    sentences = []
+    for dataset in params["study"]["datasets"]:
+        p = provenance[dataset]
+        if p["variant"] == "bundled":
+            sentences.append(
+                f"{p['title']} is the copy bundled with scikit-learn (canonical md5 `{p['canonical_md5']}`)."
+            )
+            continue
+        source = (
+            "the official Zenodo file"
+            if p["variant"] == "official"
+            else "a copy from a public GitHub repository, not the official Zenodo file,"
+        )
+        text = (
+            f"{p['title']} was read from {source} with source-file md5 `{p['source_md5']}` "
+            "(the canonical file made from it is in @tbl-datasets)."
+        )
+        differences = []
+        for split in ("train", "val", "test"):
+            got, official = p["counts"][split], p["official_counts"][split]
+            if got != official:
+                name = "pool (training split)" if split == "train" else f"{split} split"
+                per_class = ", ".join(
+                    f"{g} {c} instead of {o}" for g, o, c in zip(got, official, p["class_names"]) if g != o
+                )
+                differences.append(f"its {name} holds {per_class}")
+        if differences:
+            text += " Compared with the official release, " + "; ".join(differences) + "."
+        else:
+            text += " Its split sizes and class counts equal those of the official release."
+        if p.get("copy_note"):
+            text += " " + p["copy_note"]
+        sentences.append(text)
+    return " ".join(sentences) + "\n"
+
+
+def _features(settings: dict[str, Any]) -> str:
+    if settings["features"] == "pca":
+        return f"the first {settings['pca_components']} principal components of the standardised pixels"
+    return "the standardised raw features"
+
+
+def data_description(params: dict[str, Any], provenance: dict[str, dict[str, Any]]) -> str:
+    """One generated paragraph describing each dataset of the study and its feature representation."""
+    sentences = []
+    for dataset in params["study"]["datasets"]:
+        p = provenance[dataset]
+        kind = f"{shape_text(p)} grey-scale images" if is_image(p) else f"{shape_text(p)} features per sample"
+        sentences.append(
+            f"{p['title']} holds {kind}: {p['description']}. Its learners see {_features(params['prepare'][dataset])}."
+        )
+    return " ".join(sentences) + "\n"
+
+
+def is_image(provenance: dict[str, Any]) -> bool:
+    """Whether a dataset's samples are 2-D images (rather than feature vectors)."""
+    return len(provenance["shape"]) == 2
+
+
+def shape_text(provenance: dict[str, Any]) -> str:
+    """A sample's shape as printed in the paper, e.g. '28 × 28'."""
+    return " × ".join(str(n) for n in provenance["shape"])
+
+
+# The params.yaml sections that decide the results, in the table's order (data sources are in the
+# datasets table; compute, data and paper change where and how, not what).
+PARAMETER_SECTIONS = ("study", "al", "sweeps", "prepare", "evaluation", "learners", "strategies")
+
+
+def _setting(value: Any, nested: bool = False) -> str:
+    """A params.yaml value as table text: lists in brackets, mappings as ``key=value`` (in parentheses when nested)."""
+    if isinstance(value, dict):
+        text = ", ".join(f"{k}={_setting(v, True)}" for k, v in value.items())
+        return f"({text})" if nested else text
+    if isinstance(value, list):
+        return "[" + ", ".join(_setting(v, True) for v in value) + "]"
+    return "null" if value is None else str(value)
+
+
+def _flatten(key: str, value: Any) -> list[tuple[str, Any]]:
+    """(dotted key, value) rows: nested mappings are split down to mappings of plain values."""
+    if isinstance(value, dict) and any(isinstance(v, dict) for v in value.values()):
+        return [row for k, v in value.items() for row in _flatten(f"{key}.{k}", v)]
+    return [(key, value)]
+
+
+def parameters_table(params: dict[str, Any]) -> str:
+    """Every setting of ``params.yaml`` that decides a result, as written there."""
+    rows = []
+    for section in PARAMETER_SECTIONS:
+        for name, value in params[section].items():
+            key = f"{section}.{name}"
+            pairs = [(key, value)] if section in ("learners", "strategies") else _flatten(key, value)
+            rows += [[f"`{k}`", _setting(v).replace("|", "\\|")] for k, v in pairs]
+    caption = (
+        "Every setting of `params.yaml` that decides a result, as the pipeline read it for this paper; "
+        "`dvc exp run -S key=value` changes one."
+    )
+    return markdown_table(["Setting", "Value"], rows, caption, "tbl-params", text_columns=2)
+
+
+def _values(records: list[dict[str, Any]], section: str, key: str) -> str:
+    """The value all stages recorded, or every distinct value when stages ran in different environments."""
+    seen = sorted({str(r["environment"][section][key]) for r in records})
+    return " / ".join(seen) or "not recorded"
+
+
+def environment_table(records: list[dict[str, Any]], renderer_versions: dict[str, str]) -> str:
+    """Hardware and software of the experiment stages (as they recorded them) and of the build tools."""
+    rows = [
+        ["CPU", _values(records, "machine", "cpu")],
+        ["Logical cores", _values(records, "machine", "logical_cores")],
+        ["Memory (GiB)", _values(records, "machine", "memory_gib")],
+        ["Operating system", _values(records, "machine", "os")],
+        ["Python", _values(records, "machine", "python")],
+        [
+            "BLAS (library version, kernel)",
+            " / ".join(
+                sorted(
+                    {"; ".join(r["environment"]["platform"]["blas"]) for r in records if "platform" in r["environment"]}
+                )
+            )
+            or "not recorded",
+        ],
+        *([name, _values(records, "versions", name)] for name in RUN_PACKAGES),
+        *([name, value] for name, value in renderer_versions.items()),
+    ]
+    caption = (
+        "Hardware and software of this build: the machine and library versions every experiment stage "
+        "recorded when it ran (values joined by a slash where stages differed), then the versions of the tools "
+        "that built the figures and the paper."
+    )
+    return markdown_table(["Item", "Value"], rows, caption, "tbl-environment", text_columns=2)
+
+
+def runtime_text(records: list[dict[str, Any]]) -> str:
+    """One sentence on the experiment stages' wall time and parallelism in this build."""
+    if not records:
+        return "No experiment stage recorded its run time in this build.\n"
+    runs = sum(r["runs"] for r in records)
+    reused = sum(r["reused"] for r in records)
+    workers = sorted(
+        {
+            "a Dask cluster" if r["dask"] else f"{r['n_jobs']} local process{'es' if r['n_jobs'] > 1 else ''}"
+            for r in records
+        }
+    )
+    sentence = (
+        f"In this build the {len(records)} experiment stages ran {runs} active-learning runs in "
+        f"{format_duration(sum(r['wall_seconds'] for r in records))} of wall time, each stage on {' or '.join(workers)}"
+    )
+    if reused:
+        sentence += f"; {reused} runs were kept from an interrupted earlier attempt and not recomputed"
+    return sentence + ".\n"

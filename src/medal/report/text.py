@@ -1,0 +1,134 @@
+"""Display names of strategies, learners and settings, and the formatting every table and sentence shares."""
+
+from __future__ import annotations
+
+import math
+
+STRATEGY_LABELS = {
+    "random": "Random",
+    "least_confident": "Least confident",
+    "margin": "Margin",
+    "entropy": "Entropy",
+    "density_weighted": "Density-weighted entropy",
+    "qbc_vote_entropy": "QBC vote entropy",
+    "qbc_kl_divergence": "QBC KL divergence",
+    "epistemic": "Epistemic uncertainty",
+    "mcpal": "McPAL",
+    "mc_eer": "MC expected error reduction",
+    "coreset": "Core-Set",
+    "typiclust": "TypiClust",
+    "probcover": "ProbCover",
+    "badge": "BADGE",
+    "dal": "Discriminative AL",
+}
+
+
+LEARNER_LABELS = {
+    "logreg": "Logistic regression (fit)",
+    "sgd_partial_fit": "SGD log-loss (partial_fit)",
+    "sgd_refit": "SGD log-loss (fit)",
+    "gnb_partial_fit": "Gaussian NB (partial_fit)",
+    "gnb_refit": "Gaussian NB (fit)",
+    "mlp_partial_fit": "MLP (partial_fit)",
+    "mlp_refit": "MLP (fit)",
+    "random_forest": "Random forest (fit)",
+    "svm_rbf": "RBF SVM (fit)",
+}
+
+
+ESTIMATOR_LABELS = {
+    "logistic_regression": "Logistic regression",
+    "sgd_log_loss": "SGD log-loss",
+    "gaussian_nb": "Gaussian NB",
+    "mlp": "MLP",
+    "random_forest": "Random forest",
+    "svm_rbf": "RBF SVM",
+}
+
+
+def label(name: str, labels: dict[str, str]) -> str:
+    """Display name for a params.yaml key; unknown keys fall back to a readable form of the key."""
+    return labels.get(name, name.replace("_", " ").capitalize())
+
+
+PROPER_NAMES = ("Gaussian",)
+
+
+def in_sentence(text: str) -> str:
+    """A display name inside a sentence: 'Logistic regression' -> 'logistic regression'; names with inner capitals
+    ('SGD', 'Core-Set', 'McPAL') or proper names ('Gaussian NB') unchanged."""
+    first = text.split(" ")[0]
+    if first in PROPER_NAMES or any(c.isupper() for c in first[1:]):
+        return text
+    return text[:1].lower() + text[1:]
+
+
+def capitalised(text: str) -> str:
+    """The text with its first letter upper-case, to open a sentence."""
+    return text[:1].upper() + text[1:]
+
+
+def join_names(names: list[str]) -> str:
+    """'a', 'a and b', 'a, b and c'; empty for no names."""
+    if len(names) < 2:
+        return "".join(names)
+    return ", ".join(names[:-1]) + " and " + names[-1]
+
+
+CRITERION_LABELS = {"stabilizing_predictions": "Stabilizing predictions", "expected_error": "Expected error"}
+
+
+SETTING_LABELS = {
+    "batch_size": "Batch size",
+    "initial_labels": "Initial labelled images",
+    "label_noise": "Oracle label noise",
+    "representation": "Features",
+}
+
+
+REPRESENTATION_LABELS = {"pca50": "PCA (50)", "raw_pixels": "Raw pixels"}
+
+
+def num(text: str) -> float:
+    """A number read from the aggregate's CSV files, where an empty cell is NaN."""
+    return float(text) if text != "" else math.nan
+
+
+def fmt_ci(mean: float, low: float, high: float, digits: int = 3) -> str:
+    """``mean [low, high]``, or just the mean when the interval is undefined."""
+    if math.isnan(mean):
+        return "n/a"
+
+    def number(value: float) -> str:
+        return f"{round(value, digits) + 0.0:.{digits}f}"  # + 0.0 turns -0.0 into 0.0
+
+    if math.isnan(low):
+        return number(mean)
+    return f"{number(mean)} [{number(low)}, {number(high)}]"
+
+
+CELL_WIDTH_CAP = 36
+
+
+def markdown_table(header: list[str], rows: list[list[str]], caption: str, label_id: str, text_columns: int = 2) -> str:
+    """A pipe table with a caption and a cross-reference id, understood by Quarto and by Pandoc.
+
+    The first ``text_columns`` columns are left-aligned, the rest (numbers) right-aligned. The
+    separator's dash counts are proportional to each column's longest cell: Pandoc turns them
+    into relative column widths.
+    """
+    # A column needs room for its longest unbreakable word (a code name); longer text wraps, so its
+    # length counts only up to a cap, which leaves room for columns of unbreakable names.
+    widths = [
+        max(
+            max(len(word) for cell in column for word in cell.split() or [""]),
+            min(CELL_WIDTH_CAP, max(len(cell) for cell in column)),
+        )
+        for column in zip(header, *rows)
+    ]
+    total = sum(widths)
+    dashes = [max(6, round(60 * width / total)) for width in widths]
+    separator = [":" + "-" * n if i < text_columns else "-" * n + ":" for i, n in enumerate(dashes)]
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(separator) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines) + f"\n\n: {caption} {{#{label_id}}}\n"

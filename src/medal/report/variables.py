@@ -1,0 +1,96 @@
+"""Numbers and names the manuscript's prose quotes (Quarto's ``{{< var >}}`` shortcodes)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from medal.blas import PINNED_KERNEL, REQUIRED_FLAGS
+from medal.design import percent_key, query_cycles, strategies_for, sweep_values
+from medal.learners import CalibratedSVC
+from medal.metrics import METRIC_LABELS
+from medal.report.behaviour import (
+    value_label,
+)
+from medal.report.setup import (
+    is_image,
+    shape_text,
+)
+from medal.report.text import (
+    LEARNER_LABELS,
+    STRATEGY_LABELS,
+    in_sentence,
+    join_names,
+    label,
+)
+
+
+def _image_limitation(sizes: list[str]) -> str:
+    if not sizes:
+        return "This configuration uses no images, only tabular features."
+    return f"The images are small ({join_names(sizes)} pixels), far below clinical resolution."
+
+
+QUERY_GRID_IMAGES = 10  # images per strategy in the queried-images figure
+
+
+QUERY_GRID_SEED = 0  # the run they come from
+
+
+def n_runs(params: dict[str, Any]) -> int:
+    """Number of active-learning runs the study performs: both experiments and every sweep value."""
+    study, sweeps, seeds = params["study"], params["sweeps"], params["al"]["seeds"]
+    main = sum(len(strategies_for(study, learner)) for learner in study["learners"]) * len(study["datasets"])
+    swept = (
+        sum(len(sweep_values(params, s)) for s in sweeps["settings"])
+        * len(sweeps["strategies"])
+        * len(sweeps["datasets"])
+    )
+    return (main + swept) * seeds
+
+
+def variables(params: dict[str, Any], provenance: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Numbers and names quoted in the manuscript's prose (Quarto's ``{{< var >}}`` shortcodes)."""
+    al, study = params["al"], params["study"]
+    return {
+        "al": {
+            "seeds": al["seeds"],
+            "initial": al["initial_labels"],
+            "batch": al["batch_size"],
+            "budget": al["budget"],
+            "cycles": query_cycles(al),
+        },
+        "target_percents": join_names([percent_key(f) for f in params["evaluation"]["target_fractions"]]),
+        "primary_metric": METRIC_LABELS[params["evaluation"]["primary_metric"]].lower(),
+        "n_datasets": len(params["study"]["datasets"]),
+        "blas_kernel": PINNED_KERNEL,
+        "svm_folds": CalibratedSVC().folds,
+        "blas_processors": f"x86-64 processor with {join_names(sorted(flag.upper() for flag in REQUIRED_FLAGS))}",
+        "dataset_list": join_names([provenance[d]["title"] for d in params["study"]["datasets"]]),
+        "grid": {
+            "dataset": next(
+                (provenance[d]["title"] for d in params["study"]["datasets"] if is_image(provenance[d])), "none"
+            ),
+            "images": QUERY_GRID_IMAGES,
+            "seed": QUERY_GRID_SEED,
+        },
+        "image_limitation": _image_limitation(
+            sorted({shape_text(provenance[d]) for d in study["datasets"] if is_image(provenance[d])})
+        ),
+        "n_strategies": len(study["strategies"]),
+        "n_learners": len(study["learners"]),
+        "main_learner": in_sentence(label(study["main_learner"], LEARNER_LABELS)),
+        "learner_strategies": join_names([in_sentence(label(s, STRATEGY_LABELS)) for s in study["learner_strategies"]]),
+        "n_learner_strategies": len(study["learner_strategies"]),
+        "sweeps": {
+            "datasets": join_names([provenance[d]["title"] for d in params["sweeps"]["datasets"]]),
+            "learner": in_sentence(label(params["sweeps"]["learner"], LEARNER_LABELS)),
+            "strategies": join_names([in_sentence(label(s, STRATEGY_LABELS)) for s in params["sweeps"]["strategies"]]),
+            **{
+                setting: join_names([value_label(setting, str(v)) for v in sweep_values(params, setting)])
+                for setting in params["sweeps"]["settings"]
+            },
+        },
+        "mc_eer_candidates": params["strategies"].get("mc_eer", {}).get("max_candidates", "all"),
+        "qbc_members": params["strategies"].get("qbc_vote_entropy", {}).get("n_members", 5),
+        "n_runs": n_runs(params),
+    }

@@ -1,0 +1,302 @@
+"""Summaries of the runs of one study, as pure functions of the run records: per-configuration AULC,
+labels to target and savings, the tests against random, the Friedman rankings, stopping points, class
+recall and balance, and the headline metrics. :mod:`medal.aggregate` reads the runs and writes these."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from medal.design import BASELINE, percent_key
+from medal.stats import (
+    aulc,
+    censored_median,
+    drops,
+    friedman_nemenyi,
+    holm,
+    labels_to_target,
+    mean_ci,
+    paired_wilcoxon,
+    stop_when_confident,
+    stop_when_stable,
+)
+
+
+def summarise_configuration(
+    runs: list[dict[str, Any]],
+    reference: list[dict[str, float]],
+    metric: str,
+    fractions: list[float],
+    drop_threshold: float,
+) -> dict[str, Any]:
+    """Per-seed AULC, labels to each target fraction of the full-pool score, and drops of one (dataset, learner,
+    strategy)."""
+    per_seed_aulc, finals, drop_counts, largest_drops = [], [], [], []
+    per_seed_labels: dict[float, list[int | None]] = {fraction: [] for fraction in fractions}
+    for run, ref in zip(runs, reference):
+        labels, scores = series(run, metric)
+        per_seed_aulc.append(aulc(labels, scores))
+        for fraction in fractions:
+            per_seed_labels[fraction].append(labels_to_target(labels, scores, fraction * ref[metric]))
+        finals.append(scores[-1])
+        count, largest = drops(scores, drop_threshold)
+        drop_counts.append(count)
+        largest_drops.append(largest)
+    return {
+        "aulc_sd": float(np.std(per_seed_aulc, ddof=1)) if len(runs) > 1 else math.nan,
+        "drops": mean_ci(drop_counts),
+        "largest_drop": mean_ci(largest_drops),
+        "per_seed_aulc": per_seed_aulc,
+        "aulc": mean_ci(per_seed_aulc),
+        "final": mean_ci(finals),
+        "full_pool": mean_ci([ref[metric] for ref in reference]),
+        "per_seed_labels": per_seed_labels,
+        "seeds": len(runs),
+    }
+
+
+def paired_saving(
+    baseline: list[int | None], strategy: list[int | None], beyond_budget: int
+) -> tuple[tuple[float, float, float], float, int]:
+    """Labels saved versus the baseline, paired by seed over all seeds.
+
+    A run that never reached the target (None) is counted as needing ``beyond_budget`` labels, the
+    least it could have needed (one batch past the budget): a saving against an unreached baseline run
+    is then a lower bound, one of an unreached strategy run an upper bound, and a pair where neither
+    reached counts as no saving. Returns the median [95 % CI] saving in images (order-statistic CI),
+    the saving in percent as a ratio of totals (labels saved over all pairs / labels the baseline
+    needed), which is not dominated by seeds where the baseline needed few labels, and the number of
+    pairs holding such a bound.
+    """
+    b = [beyond_budget if n is None else n for n in baseline]
+    s = [beyond_budget if n is None else n for n in strategy]
+    differences = [x - y for x, y in zip(b, s)]
+    bounded = sum(x is None or y is None for x, y in zip(baseline, strategy))
+    percent = 100 * sum(differences) / sum(b) if b else math.nan
+    return censored_median(differences), percent, bounded
+
+
+def target_rows(
+    dataset: str, learner: str, summaries: dict[str, dict[str, Any]], fractions: list[float], beyond_budget: int
+) -> list[dict[str, Any]]:
+    """Rows of ``targets.csv``: per strategy and target, the labels needed (median over all seeds, a run
+    that never reached the target censored at the budget: +inf where the median or a bound lies
+    beyond it), the share of seeds that reached it, and the labels saved versus random (:func:`paired_saving`)."""
+    rows = []
+    for strategy, summary in summaries.items():
+        for fraction in fractions:
+            per_seed = summary["per_seed_labels"][fraction]
+            if BASELINE in summaries and strategy != BASELINE:
+                baseline = summaries[BASELINE]["per_seed_labels"][fraction]
+                saving, saving_pct, bounded = paired_saving(baseline, per_seed, beyond_budget)
+            else:
+                saving, saving_pct, bounded = (math.nan,) * 3, math.nan, 0
+            rows.append(
+                {
+                    "dataset": dataset,
+                    "learner": learner,
+                    "strategy": strategy,
+                    "target": percent_key(fraction),
+                    "reached": sum(n is not None for n in per_seed),
+                    "seeds": summary["seeds"],
+                    **dict(zip(("labels", "labels_low", "labels_high"), censored_median(per_seed))),
+                    **dict(zip(("saving", "saving_low", "saving_high"), saving)),
+                    "saving_pct": saving_pct,
+                    "saving_bounded": bounded,
+                }
+            )
+    return rows
+
+
+def queried_class_shares(runs: list[dict[str, Any]], y_pool: np.ndarray, n_classes: int) -> list[float]:
+    """Mean share of each class among the images a strategy queried (initial set excluded), over seeds."""
+    shares = []
+    for run in runs:
+        queried = [i for cycle in run["cycles"][1:] for i in cycle["queried"]]
+        counts = np.bincount(y_pool[queried], minlength=n_classes) if queried else np.zeros(n_classes)
+        shares.append(counts / max(len(queried), 1))
+    return np.mean(shares, axis=0).tolist()
+
+
+def summary_row(
+    dataset: str, learner: str, strategy: str, metric: str, summary: dict[str, Any], p_values: tuple[float, float]
+) -> dict[str, Any]:
+    """One row of ``summary.csv``: column names and values together, in the file's column order."""
+
+    def with_ci(name: str, low_name: str, high_name: str, values: tuple[float, float, float]) -> dict[str, float]:
+        return dict(zip((name, low_name, high_name), values))
+
+    return {
+        "dataset": dataset,
+        "learner": learner,
+        "strategy": strategy,
+        "metric": metric,
+        **with_ci("aulc", "aulc_low", "aulc_high", summary["aulc"]),
+        **with_ci("final", "final_low", "final_high", summary["final"]),
+        **with_ci("full_pool", "full_pool_low", "full_pool_high", summary["full_pool"]),
+        "seeds": summary["seeds"],
+        "p_wilcoxon": p_values[0],
+        "p_holm": p_values[1],
+        "aulc_sd": summary["aulc_sd"],
+        **with_ci("drops", "drops_low", "drops_high", summary["drops"]),
+        **with_ci("largest_drop", "largest_drop_low", "largest_drop_high", summary["largest_drop"]),
+    }
+
+
+def wilcoxon_against_baseline(summaries: dict[str, dict[str, Any]]) -> dict[str, tuple[float, float]]:
+    """Per strategy: Wilcoxon signed-rank p-value of its per-seed AULC against random, and Holm-adjusted over the
+    strategies."""
+    if BASELINE not in summaries:
+        return {}
+    others = [s for s in summaries if s != BASELINE]
+    raw = [paired_wilcoxon(summaries[BASELINE]["per_seed_aulc"], summaries[s]["per_seed_aulc"]) for s in others]
+    return {s: (p, adjusted) for s, p, adjusted in zip(others, raw, holm(raw))}
+
+
+def friedman_over_seeds(study: dict[str, Any], per_seed_aulc: dict[tuple[str, str], list[float]]) -> dict[str, Any]:
+    """Friedman test and Nemenyi CD of every strategy with the main learner, over (dataset, seed) blocks."""
+    strategies = study["strategies"]
+    n_seeds = len(per_seed_aulc[(study["datasets"][0], strategies[0])])
+    scores = np.array(
+        [
+            [per_seed_aulc[(dataset, strategy)][seed] for strategy in strategies]
+            for dataset in study["datasets"]
+            for seed in range(n_seeds)
+        ]
+    )
+    return {"strategies": strategies, "blocks_of": "dataset and seed", **friedman_nemenyi(scores)}
+
+
+def friedman_over_learners(study: dict[str, Any], summary_rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Friedman test and Nemenyi CD of the learner-comparison strategies' mean AULC over (dataset, learner) blocks."""
+    strategies = study["learner_strategies"]
+    aulc_by = {(row["dataset"], row["learner"], row["strategy"]): row["aulc"] for row in summary_rows}
+    blocks = [(d, learner) for d in study["datasets"] for learner in study["learners"]]
+    scores = np.array([[aulc_by[(d, learner, s)] for s in strategies] for d, learner in blocks])
+    return {"strategies": strategies, "blocks_of": "dataset and learner", **friedman_nemenyi(scores)}
+
+
+def stopping_rows(
+    dataset: str,
+    learner: str,
+    strategy: str,
+    runs: list[dict[str, Any]],
+    reference: list[dict[str, Any]],
+    metric: str,
+    stopping: dict[str, dict[str, Any]],
+) -> list[dict[str, Any]]:
+    """Rows of ``stopping.csv``: per criterion, where runs stopped and what they scored there.
+
+    A run the criterion never stops ends at the budget; ``stopped`` counts those stopped before it.
+    """
+    rules = {
+        "stabilizing_predictions": lambda cycles: stop_when_stable(
+            [c["kappa_previous"] for c in cycles], **stopping["stabilizing_predictions"]
+        ),
+        "expected_error": lambda cycles: stop_when_confident(
+            [c["expected_error"] for c in cycles], **stopping["expected_error"]
+        ),
+    }
+    rows = []
+    for criterion, rule in rules.items():
+        stops = [rule(run["cycles"]) for run in runs]
+        at = [run["cycles"][-1 if stop is None else stop] for run, stop in zip(runs, stops)]
+        rows.append(
+            {
+                "dataset": dataset,
+                "learner": learner,
+                "strategy": strategy,
+                "criterion": criterion,
+                "stopped": sum(stop is not None and stop < len(run["cycles"]) - 1 for run, stop in zip(runs, stops)),
+                "seeds": len(runs),
+                **dict(zip(("labels", "labels_low", "labels_high"), mean_ci([c["labels"] for c in at]))),
+                **dict(zip(("score", "score_low", "score_high"), mean_ci([c[metric] for c in at]))),
+                **dict(
+                    zip(
+                        ("percent_of_full", "percent_of_full_low", "percent_of_full_high"),
+                        mean_ci([100 * c[metric] / ref[metric] for c, ref in zip(at, reference)]),
+                    )
+                ),
+                "final": mean_ci([run["cycles"][-1][metric] for run in runs])[0],
+            }
+        )
+    return rows
+
+
+def class_recall_rows(
+    dataset: str, learner: str, strategy: str, runs: list[dict[str, Any]], reference: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Rows of ``class_recall.csv``: test recall of each class at the end of the budget, and of the full-pool model."""
+    finals = np.array([run["cycles"][-1]["class_recall"] for run in runs])
+    full = np.array([ref["class_recall"] for ref in reference])
+    return [
+        {
+            "dataset": dataset,
+            "learner": learner,
+            "strategy": strategy,
+            "class": label,
+            **dict(zip(("recall", "recall_low", "recall_high"), mean_ci(finals[:, label]))),
+            "full_pool": float(full[:, label].mean()),
+        }
+        for label in range(finals.shape[1])
+    ]
+
+
+def headline_metrics(
+    params: dict[str, Any], summary: list[dict[str, Any]], targets: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """``data/metrics.json``: per dataset, what a user compares between experiments (``dvc exp show``),
+    with the main learner: the full-pool score, random's AULC, the strategy with the best AULC, its gain
+    over random with the Holm-adjusted p, and the labels it saves at the middle target (median over
+    seeds). The detail stays in the CSV files."""
+    learner = params["study"]["main_learner"]
+    fractions = sorted(params["evaluation"]["target_fractions"])
+    middle = percent_key(fractions[len(fractions) // 2])
+
+    def number(value: float) -> float | None:
+        return round(value, 6) if math.isfinite(value) else None
+
+    metrics: dict[str, Any] = {}
+    for dataset in params["study"]["datasets"]:
+        rows = {r["strategy"]: r for r in summary if r["dataset"] == dataset and r["learner"] == learner}
+        random = rows.get(BASELINE)
+        others = [r for s, r in rows.items() if s != BASELINE]
+        entry: dict[str, Any] = {"full_pool": number(next(iter(rows.values()))["full_pool"])}
+        if random is not None:
+            entry["random_aulc"] = number(random["aulc"])
+        if others:
+            best = max(others, key=lambda r: r["aulc"])
+            saved = next(
+                (
+                    t
+                    for t in targets
+                    if (t["dataset"], t["learner"], t["strategy"], t["target"])
+                    == (dataset, learner, best["strategy"], middle)
+                ),
+                None,
+            )
+            entry.update(
+                {
+                    "best_strategy": best["strategy"],
+                    "best_aulc": number(best["aulc"]),
+                    "best_gain_over_random": None if random is None else number(best["aulc"] - random["aulc"]),
+                    "best_p_holm": number(best["p_holm"]),
+                    f"best_labels_saved_at_{middle}": None if saved is None else number(saved["saving"]),
+                }
+            )
+        metrics[dataset] = entry
+    return metrics
+
+
+def same_queries(queries: dict[str, tuple]) -> list[list[str]]:
+    """Groups of two or more strategies whose runs queried exactly the same images, in study order."""
+    groups: dict[tuple, list[str]] = {}
+    for strategy, sequence in queries.items():
+        groups.setdefault(sequence, []).append(strategy)
+    return [group for group in groups.values() if len(group) > 1]
+
+
+def series(run: dict[str, Any], metric: str) -> tuple[list[int], list[float]]:
+    return [c["labels"] for c in run["cycles"]], [c[metric] for c in run["cycles"]]
