@@ -98,3 +98,25 @@ def test_mlp_partial_fit_needs_several_passes_per_batch(blobs):
 def test_bad_epochs_are_named(kwargs, message):
     with pytest.raises(UserError, match=message):
         Learner("x", "sgd_log_loss", **kwargs)
+
+
+def test_a_single_class_labelled_set_predicts_that_class_without_error(blobs):
+    # A noisy oracle can answer one class only for the initial set: no classifier can be fitted to it.
+    for name, estimator in (("lr", "logistic_regression"), ("sgd", "sgd_log_loss"), ("svm", "svm_rbf")):
+        learner = Learner(name, estimator, "fit")
+        clf = learner.make(np.array([0, 1]), random_state=0)
+        known = np.full(len(blobs["y_pool"]), np.nan)
+        known[:4] = 1
+        with pytest.warns(UserWarning, match="could not be fitted"):  # the wrapper's own note, at predict time
+            learner.update(clf, blobs["X_pool"], known, np.arange(4))
+            proba = clf.predict_proba(blobs["X_test"])
+        assert (proba[:, 1] == 1).all()
+
+
+def test_a_fit_failure_with_two_classes_is_an_error(blobs):
+    learner = Learner("mlp", "mlp", "fit", {"hidden_layer_sizes": [-3]})
+    clf = learner.make(np.array([0, 1]), random_state=0)
+    known = np.full(len(blobs["y_pool"]), np.nan)
+    known[:10] = blobs["y_pool"][:10]
+    with pytest.raises(UserError, match=r"^learner 'mlp' \(mlp\) failed to fit: hidden_layer_sizes must be > 0"):
+        learner.update(clf, blobs["X_pool"], known, np.arange(10))

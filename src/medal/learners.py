@@ -146,12 +146,13 @@ class Learner:
         """A new, unfitted scikit-activeml classifier for one run."""
         return SklearnClassifier(self._factory(random_state, **self.params), classes=classes, random_state=random_state)
 
-    def _checked(self, clf: SklearnClassifier, fit: Callable[[], Any]) -> None:
-        """Run ``fit`` and raise a :class:`UserError` if the estimator failed.
+    def _checked(self, clf: SklearnClassifier, fit: Callable[[], Any], labels: np.ndarray) -> None:
+        """Run ``fit`` and raise a :class:`UserError` if the estimator failed on ``labels`` (NaN: unlabelled).
 
         scikit-activeml's wrapper catches an estimator's exception and falls back to predicting the
-        class priors with a warning only; here such a failure stops the run instead. Other warnings
-        pass through.
+        class priors with a warning only; here such a failure stops the run instead, unless the labels
+        hold a single class (a noisy oracle can answer so early on): no classifier can be fitted to one
+        class, and predicting it is the only model there is. Other warnings pass through.
         """
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -160,7 +161,8 @@ class Learner:
         for w in caught:
             if w not in failures:
                 warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-        if not clf.is_fitted_:
+        single_class = len(np.unique(labels[~np.isnan(labels)])) < 2
+        if not clf.is_fitted_ and not single_class:
             message = str(failures[0].message) if failures else "unknown cause"
             cause = message.split("because of '", 1)[-1].split("'. Therefore", 1)[0].rstrip(".")
             raise UserError(
@@ -171,15 +173,15 @@ class Learner:
     def update(self, clf: SklearnClassifier, X: np.ndarray, y: np.ndarray, new: np.ndarray) -> None:
         """Update ``clf`` after the samples ``new`` were labelled; ``y`` holds NaN for unlabelled samples."""
         if self.update_mode == "fit":
-            self._checked(clf, lambda: clf.fit(X, y))
+            self._checked(clf, lambda: clf.fit(X, y), y)
         else:
             for _ in range(self.epochs):
-                self._checked(clf, lambda: clf.partial_fit(X[new], y[new]))
+                self._checked(clf, lambda: clf.partial_fit(X[new], y[new]), y[new])
 
     def fit_full(self, X: np.ndarray, y: np.ndarray, classes: np.ndarray, random_state: int) -> SklearnClassifier:
         """The reference model: the estimator fitted on the whole labelled pool."""
         clf = self.make(classes, random_state)
-        self._checked(clf, lambda: clf.fit(X, y))
+        self._checked(clf, lambda: clf.fit(X, y), y.astype(float))
         return clf
 
 

@@ -137,6 +137,8 @@ def _run_one(
     # random forest would send each of its trees back to the cluster as a task of its own.
     with threadpool_limits(limits=1), parallel_config(backend="sequential"), warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
+        # While the oracle's answers hold one class, the learner predicts it (see Learner._checked).
+        warnings.filterwarnings("ignore", message="Since the 'base_estimator' could not be fitted")
         learner = Learner.from_params(task.learner, params["learners"][task.learner])
         query = Strategy.from_params(task.strategy, params["strategies"][task.strategy], random_state=task.seed)
         try:
