@@ -4,6 +4,7 @@ the rebuild that records it (otherwise a fresh clone's `dvc repro` reruns stages
 from __future__ import annotations
 
 import hashlib
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -23,6 +24,21 @@ def _is_output(path: str) -> bool:
     )
 
 
+def _md5(path: Path) -> str:
+    """The md5 DVC records for a file, or for a folder (``.dir``: md5 of its sorted file listing, bytecode
+    caches excluded as in .dvcignore); "missing" when there is nothing there."""
+    if path.is_file():
+        return hashlib.md5(path.read_bytes()).hexdigest()
+    if not path.is_dir():
+        return "missing"
+    files = [p for p in path.rglob("*") if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"]
+    entries = sorted(
+        ({"md5": hashlib.md5(p.read_bytes()).hexdigest(), "relpath": p.relative_to(path).as_posix()} for p in files),
+        key=lambda entry: entry["relpath"],
+    )
+    return hashlib.md5(json.dumps(entries, sort_keys=True).encode()).hexdigest() + ".dir"
+
+
 def _lookup(key: str):
     value = PARAMS
     for part in key.split("."):
@@ -36,8 +52,7 @@ def test_every_source_dependency_in_dvc_lock_matches_the_file_in_the_tree():
         for dep in stage.get("deps", []):
             if _is_output(dep["path"]):
                 continue
-            path = ROOT / dep["path"]
-            got = hashlib.md5(path.read_bytes()).hexdigest() if path.is_file() else "missing"
+            got = _md5(ROOT / dep["path"])
             if got != dep["md5"]:
                 stale.append(f"{name}: {dep['path']} is {got} in the tree, {dep['md5']} in dvc.lock")
     assert not stale, "dvc.lock is stale; run dvc repro and commit dvc.lock:\n" + "\n".join(stale)
