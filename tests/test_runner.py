@@ -264,3 +264,15 @@ def test_workers_end_with_their_stage_after_sigkill(small, tmp_path):
     for process in alive:
         process.kill()
     assert not alive, f"{len(alive)} worker(s) outlived the stage: {[p.cmdline()[-3:] for p in alive]}"
+
+
+def test_a_run_from_a_worker_on_other_blas_kernels_is_refused():
+    here = {"architecture": "x86_64", "blas": ["openblas 0.3.30 Haswell"], "versions": {"numpy": "2.4.6"}}
+    there = {**here, "blas": ["openblas 0.3.30 SkylakeX"]}
+    runner.check_same_platform(here, dict(here))
+    with pytest.raises(
+        runner.UserError,
+        match=r"a worker computed on BLAS \['openblas 0.3.30 SkylakeX'\].*"
+        r"start the workers with the same OPENBLAS_CORETYPE",
+    ):
+        runner.check_same_platform(here, there)
