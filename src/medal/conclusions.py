@@ -103,8 +103,8 @@ def conclusions(
 
 def _number_holds(committed: list[float], rebuilt: list[float]) -> bool:
     """The rebuilt mean lies in the committed CI (widened by rounding); without a CI it must equal the mean."""
-    mean, low, high = (math.nan if v is None else v for v in committed)
-    got = math.nan if rebuilt[0] is None else rebuilt[0]
+    mean, low, high = committed
+    got = rebuilt[0]
     if math.isnan(mean) or math.isnan(got):
         return math.isnan(mean) and math.isnan(got)
     if math.isnan(low) or math.isnan(high):
@@ -112,8 +112,8 @@ def _number_holds(committed: list[float], rebuilt: list[float]) -> bool:
     return low - ROUNDING <= got <= high + ROUNDING
 
 
-def _show(values: list[float | None]) -> str:
-    mean, low, high = (math.nan if v is None else v for v in values)
+def _show(values: list[float]) -> str:
+    mean, low, high = values
     return "none" if math.isnan(mean) else f"{mean:.4g} [{low:.4g}, {high:.4g}]"
 
 

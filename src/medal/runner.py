@@ -14,7 +14,7 @@ import sys
 import threading
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import ExitStack, suppress
 from dataclasses import asdict, dataclass, field, replace
 from functools import cache
@@ -200,25 +200,18 @@ def _finished(scratch: Path, task: RunTask, digest: str) -> dict[str, Any] | Non
     return record
 
 
-def _compute(
-    params: dict[str, Any],
-    data: dict[str, dict[str, np.ndarray]],
-    pending: list[RunTask],
-    keep: Callable,
-    stack: ExitStack,
-) -> int:
-    """Run the ``pending`` tasks on the configured backend, handing each result to ``keep`` as it arrives;
-    return the ``n_jobs`` used."""
-    n_jobs = _backend(stack, params)
+def _results(
+    params: dict[str, Any], data: dict[str, dict[str, np.ndarray]], pending: list[RunTask], n_jobs: int
+) -> Iterator[tuple[str, dict[str, Any], list[dict[str, float]], float]]:
+    """Run the ``pending`` tasks with ``n_jobs`` workers of the active backend and yield each result as it
+    arrives, once checked to come from this process's numerical platform."""
     parent = None if dask_scheduler(params) else os.getpid()
     runs: Iterator = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(
         delayed(_run_one)(params, data[task.data], task, parent) for task in pending
     )
-    # Results come back to this process, which keeps each one at once (workers need no shared disk).
     for path, result, timings, seconds, platform in runs:
         check_same_platform(numerical_platform(), platform)
-        keep(path, result, timings, seconds)
-    return n_jobs
+        yield path, result, timings, seconds
 
 
 def _publish_stage(
@@ -278,24 +271,22 @@ def run_tasks(
         )
     by_path = {task.path: task for task in pending}
     computing = time.perf_counter()
-
-    def keep(path: str, result: dict[str, Any], timings: list[dict[str, float]], seconds: float) -> None:
-        task = by_path[path]
-        records[path] = {"fingerprint": digests[path], "result": result, "timings": timings}
-        write_json_atomic(outputs.scratch / path, records[path])
-        finished = sum(record is not None for record in records.values()) - reused
-        left = (time.perf_counter() - computing) / finished * (len(pending) - finished)
-        last = result["cycles"][-1]
-        print(
-            f"[{tag}] {reused + finished}/{len(tasks)} {task.strategy} {task.learner} seed {task.seed}: "
-            f"{metric} {last[metric]:.3f} at {last['labels']} labels ({seconds:.1f} s; "
-            f"about {format_duration(left)} left)",
-            file=sys.stderr,
-            flush=True,
-        )
-
     with ExitStack() as stack:
-        n_jobs = _compute(params, data, pending, keep, stack)
+        n_jobs = _backend(stack, params)
+        # Results come back to this process, which keeps each one at once (workers need no shared disk).
+        for finished, (path, result, timings, seconds) in enumerate(_results(params, data, pending, n_jobs), 1):
+            task = by_path[path]
+            records[path] = {"fingerprint": digests[path], "result": result, "timings": timings}
+            write_json_atomic(outputs.scratch / path, records[path])
+            left = (time.perf_counter() - computing) / finished * (len(pending) - finished)
+            last = result["cycles"][-1]
+            print(
+                f"[{tag}] {reused + finished}/{len(tasks)} {task.strategy} {task.learner} seed {task.seed}: "
+                f"{metric} {last[metric]:.3f} at {last['labels']} labels ({seconds:.1f} s; "
+                f"about {format_duration(left)} left)",
+                file=sys.stderr,
+                flush=True,
+            )
     _publish_stage(params, outputs, records, reused, n_jobs, started)
 
 

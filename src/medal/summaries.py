@@ -299,4 +299,5 @@ def same_queries(queries: dict[str, tuple]) -> list[list[str]]:
 
 
 def series(run: dict[str, Any], metric: str) -> tuple[list[int], list[float]]:
+    """A run's learning curve: labels at each cycle and the ``metric`` there."""
     return [c["labels"] for c in run["cycles"]], [c[metric] for c in run["cycles"]]

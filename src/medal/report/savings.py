@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from medal.conclusions import holm_decision
 from medal.design import BASELINE, percent_key
 from medal.metrics import METRIC_LABELS
 from medal.report.text import (
@@ -23,9 +24,10 @@ from medal.stats import ALPHA
 
 def significance_mark(row: dict[str, str], baseline: dict[str, str] | None) -> str:
     """' ▲' or ' ▼' when the Holm-adjusted Wilcoxon test against random is significant, else ''."""
-    if baseline is None or row["p_holm"] == "" or num(row["p_holm"]) >= ALPHA:
+    if baseline is None:
         return ""
-    return " ▲" if num(row["aulc"]) > num(baseline["aulc"]) else " ▼"
+    decision = holm_decision(num(row["p_holm"]), num(row["aulc"]) - num(baseline["aulc"]))
+    return {"above random": " ▲", "below random": " ▼"}.get(decision, "")
 
 
 def _best(values: dict[str, float]) -> set[str]:
