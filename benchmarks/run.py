@@ -76,18 +76,18 @@ def study_data() -> tuple[str, dict[str, np.ndarray]]:
 # 1. Loop overhead ---------------------------------------------------------------------------------
 
 
-def minimal_loop(data: dict[str, np.ndarray], protocol: Protocol, seed: int) -> np.ndarray:
+def minimal_loop(
+    data: dict[str, np.ndarray], protocol: Protocol, seed: int, logreg_params: dict[str, Any]
+) -> np.ndarray:
     """The same work written directly against scikit-activeml: fit, score the test set, query; the labelled indices at
-    the end."""
+    the end. ``logreg_params``: the study's logistic-regression parameters."""
     from skactiveml.classifier import SklearnClassifier
     from skactiveml.pool import UncertaintySampling
     from sklearn.metrics import balanced_accuracy_score
 
     X, y_true = data["X_pool"], data["y_pool"]
     classes = np.unique(np.concatenate([y_true, data["y_test"]]))
-    clf = SklearnClassifier(
-        LogisticRegression(C=1.0, max_iter=1000, random_state=seed), classes=classes, random_state=seed
-    )
+    clf = SklearnClassifier(LogisticRegression(**logreg_params, random_state=seed), classes=classes, random_state=seed)
     query = UncertaintySampling(method="entropy", random_state=seed)
     y = np.full(len(X), np.nan)
     new = initial_indices(y_true, protocol.initial_labels, np.random.default_rng(seed))
@@ -120,7 +120,7 @@ def loop_overhead(params: dict[str, Any], repeats: int) -> dict[str, Any]:
             )
             ours.append(time.perf_counter() - start)
             start = time.perf_counter()
-            labelled = minimal_loop(data, protocol, repeat)
+            labelled = minimal_loop(data, protocol, repeat, params["learners"]["logreg"].get("params") or {})
             minimal.append(time.perf_counter() - start)
             queried = np.sort(np.concatenate([c["queried"] for c in result.cycles]))
             if not np.array_equal(queried, labelled):

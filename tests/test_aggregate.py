@@ -94,7 +94,10 @@ def study(tmp_path):
                 write_json_atomic(
                     tmp_path / "sweeps" / "d" / setting / strategy / value / f"{strategy}-seed{seed}.json", _run(scores)
                 )
-    reference = [{"accuracy": 1.0, "class_recall": [0.9, 0.7]}, {"accuracy": 1.0, "class_recall": [0.7, 0.7]}]
+    reference = [
+        {"accuracy": 1.0, "roc_auc": 0.9, "balanced_accuracy": 0.8, "class_recall": [0.9, 0.7]},
+        {"accuracy": 1.0, "roc_auc": 0.8, "balanced_accuracy": 0.7, "class_recall": [0.7, 0.7]},
+    ]
     write_json_atomic(tmp_path / "ref" / "d.json", {"learners": {"lr": reference}})
     write_npz_atomic(tmp_path / "prep" / "d.npz", {"y_pool": np.array([0, 0, 0, 1, 1])})
     _aggregate(tmp_path)
@@ -129,6 +132,7 @@ def test_summary_by_hand(study):
     metrics = read_json(study / "metrics.json")
     assert metrics == {
         "d": {
+            "reference": {"accuracy": 1.0, "roc_auc": 0.85, "balanced_accuracy": 0.75},
             "full_pool": 1.0,
             "random_aulc": 0.6625,
             "best_strategy": "entropy",

@@ -13,7 +13,18 @@ def test_help_lists_every_stage():
     ).stdout
     # The sub-commands as listed under COMMAND, one per line, not words that happen to appear in the description.
     listed = set(re.findall(r"^    ([a-z]+) ", out, flags=re.M))
-    assert listed == {"fetch", "prepare", "reference", "al", "sweep", "aggregate", "figures", "paper", "verify"}
+    assert listed == {
+        "fetch",
+        "prepare",
+        "select",
+        "reference",
+        "al",
+        "sweep",
+        "aggregate",
+        "figures",
+        "paper",
+        "verify",
+    }
 
 
 def test_unknown_strategy_is_one_line_with_the_valid_names(capsys, monkeypatch, params):

@@ -88,7 +88,12 @@ def _build(root, curves) -> dict:
                         _run(scores, [seed, 1, 2, 3]),
                     )
     write_json_atomic(
-        root / "ref" / "d.json", {"learners": {"lr": [{"accuracy": 0.9, "class_recall": [0.9, 0.9]}] * SEEDS}}
+        root / "ref" / "d.json",
+        {
+            "learners": {
+                "lr": [{"accuracy": 0.9, "roc_auc": 0.9, "balanced_accuracy": 0.9, "class_recall": [0.9, 0.9]}] * SEEDS
+            }
+        },
     )
     write_npz_atomic(root / "prep" / "d.npz", {"y_pool": np.array([0, 1] * 10)})
     aggregate(

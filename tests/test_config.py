@@ -71,8 +71,28 @@ def test_project_params_are_valid_and_the_check_is_not_vacuous(params):
             "sweeps.settings must set exactly batch_size, initial_labels",
         ),
         (
-            lambda p: p["sweeps"]["settings"]["representation"].update(odd={"features": "hog"}),
-            "prepare features 'hog' unknown",
+            lambda p: p["sweeps"]["settings"]["representation"].update(odd={"features": "wavelets"}),
+            "sweeps.settings.representation.odd features 'wavelets' unknown; valid: raw, pca, learned, hog",
+        ),
+        (
+            lambda p: p["prepare"]["wdbc"].update(features="learned"),
+            "prepare.wdbc features 'learned' need images; use raw or pca for tabular data",
+        ),
+        (
+            lambda p: p["prepare"]["breastmnist"].update(n_centroids=1),
+            "prepare.breastmnist: The 'n_centroids' parameter of PatchKMeansFeatures must be an int in the range",
+        ),
+        (
+            lambda p: p["prepare"]["breastmnist"].update(n_centroid=8),
+            "unknown key 'n_centroid' in prepare.breastmnist (learned features); valid: features, pca_components",
+        ),
+        (
+            lambda p: p["select"]["grid"]["learner"].update(C=[0.1, -1]),
+            "learners.logreg.params: The 'C' parameter of LogisticRegression must be",
+        ),
+        (
+            lambda p: p["select"].update(datasets=["wdbc"]),
+            "select.datasets: 'wdbc' holds no images; list image datasets there",
         ),
         (
             lambda p: p["evaluation"]["stopping"]["stabilizing_predictions"].update(window=0),
@@ -140,6 +160,9 @@ def valid_params(draw) -> dict:
         "seeds": draw(st.integers(1, 20)),
     }
     params["sweeps"]["datasets"] = draw(st.lists(st.sampled_from(study["datasets"]), unique=True))
+    images = [d for d in study["datasets"] if params["datasets"][d]["source"] == "medmnist"] or ["breastmnist"]
+    study["datasets"] = list(dict.fromkeys([*study["datasets"], *images]))
+    params["select"]["datasets"] = draw(_subset(images))
     params["sweeps"]["learner"] = draw(st.sampled_from(list(params["learners"])))
     params["sweeps"]["strategies"] = draw(_subset(list(params["strategies"])))
     settings_ = params["sweeps"]["settings"]

@@ -40,6 +40,10 @@ def _copy_project(target: Path) -> None:
             shutil.copy2(source, target / name)
 
 
+# Learned features small enough for a test: 16 centroids from 2000 patches, projected on 8 components.
+LEARNED = {"features": "learned", "n_centroids": 16, "patch_size": 6, "n_patches": 2000, "pca_components": 8}
+
+
 def _tiny_params(target: Path) -> list[str]:
     params = yaml.safe_load((target / "params.yaml").read_text())
     datasets = ["breastmnist", "wdbc"] if MIRROR.is_dir() else ["wdbc"]
@@ -58,8 +62,20 @@ def _tiny_params(target: Path) -> list[str]:
             "batch_size": [4, 8],
             "initial_labels": [4],
             "label_noise": [0.0, 0.2],
-            "representation": {"pca8": {"features": "pca", "pca_components": 8}, "raw": {"features": "raw"}},
+            "representation": {
+                "learned": LEARNED,
+                "hog": {"features": "hog", "orientations": 4, "pixels_per_cell": 7, "cells_per_block": 2},
+                "raw": {"features": "raw"},
+            },
         },
+    }
+    params["prepare"]["breastmnist"] = LEARNED
+    params["select"] = {
+        "datasets": datasets[:-1],
+        "learner": "logreg",
+        "folds": 2,
+        "random_state": 0,
+        "grid": {"features": {"pca_components": [4, 8]}, "learner": {"C": [0.1, 1.0]}},
     }
     params["data"]["mirror_dirs"] = [str(MIRROR)]
     params["al"] = {"initial_labels": 4, "batch_size": 8, "budget": 36, "seeds": 2}

@@ -21,7 +21,7 @@ from medal.fileio import npz_bytes
 from conftest import MIRROR, ROOT, medmnist_arrays
 
 VALID_DATASETS = "breastmnist, pneumoniamnist, wdbc"
-VALID_SECTIONS = "al, compute, data, datasets, evaluation, learners, paper, prepare, strategies, study, sweeps"
+VALID_SECTIONS = "al, compute, data, datasets, evaluation, learners, paper, prepare, select, strategies, study, sweeps"
 
 
 def _snapshot(root: Path) -> dict[str, bytes]:

@@ -125,8 +125,8 @@ def test_n_runs_counts_both_experiments_and_every_sweep_value(params):
     from medal.report.variables import n_runs
 
     # 3 datasets x (15 strategies with the main learner + 8 other learners x 3 strategies) x 10 seeds,
-    # plus 2 datasets x (4 + 4 + 4 + 2 values) x 2 strategies x 10 seeds.
-    assert n_runs(params) == 3 * (15 + 8 * 3) * 10 + 2 * 14 * 2 * 10
+    # plus 2 datasets x (4 + 4 + 4 + 4 values) x 2 strategies x 10 seeds.
+    assert n_runs(params) == 3 * (15 + 8 * 3) * 10 + 2 * 16 * 2 * 10
 
 
 def test_conclusion_states_the_answer_from_the_generated_files(params):
@@ -170,4 +170,7 @@ def test_conclusion_states_the_answer_from_the_generated_files(params):
     )
     assert "entropy led random sampling by 1.00 ranks, more than the critical difference of 0.50" in text
     assert "was 30 [10, 50] labels, by entropy on D (@tbl-labels)." in text
+    # The abstract's version: the same sentences without references to tables.
+    abstract = conclusion_text(params, provenance, summary, friedman, targets, cite=False)
+    assert "was 30 [10, 50] labels, by entropy on D." in abstract and "@" not in abstract
     assert "no strategy saved annotation reliably" not in text

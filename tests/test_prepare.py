@@ -48,3 +48,73 @@ def test_raw_features_are_standardised_on_the_pool():
 def test_bad_feature_settings_are_named(settings, message):
     with pytest.raises(UserError, match=message):
         prepare(_raw(), settings)
+
+
+LEARNED = {"features": "learned", "n_centroids": 8, "patch_size": 5, "n_patches": 500}
+
+
+def test_learned_features_are_standardised_and_optionally_projected():
+    out = prepare(_raw(), LEARNED)
+    assert out["X_pool"].shape == (40, 32) and out["X_test"].shape == (10, 32)
+    assert np.allclose(out["X_pool"].mean(axis=0), 0, atol=1e-9)
+    projected = prepare(_raw(), {**LEARNED, "pca_components": 6})
+    assert projected["X_pool"].shape == (40, 6)
+
+
+def test_learned_features_default_to_a_fixed_seed():
+    assert np.array_equal(prepare(_raw(), LEARNED)["X_pool"], prepare(_raw(), {**LEARNED, "random_state": 0})["X_pool"])
+
+
+def test_learned_features_ignore_the_test_images():
+    raw = _raw()
+    first = prepare(raw, LEARNED)
+    raw["X_test"] = np.full_like(raw["X_test"], 255)
+    assert np.array_equal(first["X_pool"], prepare(raw, LEARNED)["X_pool"])
+
+
+def test_hog_features():
+    out = prepare(_raw(), {"features": "hog", "orientations": 9, "pixels_per_cell": 7, "cells_per_block": 2})
+    assert out["X_pool"].shape == (40, 3 * 3 * 4 * 9)
+
+
+@pytest.mark.parametrize(
+    "settings, message",
+    [
+        ({**LEARNED, "pca_components": 33}, "pca_components must be an integer in 1..32, got 33"),
+        ({**LEARNED, "n_centroid": 8}, "unknown key 'n_centroid' in prepare (learned features)"),
+        ({"features": "raw", "n_centroids": 8}, "unknown key 'n_centroids' in prepare (raw features); valid: features"),
+        ({"features": "pca"}, "prepare pca features need pca_components"),
+        ({**LEARNED, "contrast_eps": 0}, "The 'contrast_eps' parameter of PatchKMeansFeatures must be"),
+        ({"features": "hog", "orientations": "nine"}, "The 'orientations' parameter of HogFeatures must be"),
+    ],
+)
+def test_bad_image_feature_settings_are_named(settings, message):
+    with pytest.raises(UserError) as info:
+        prepare(_raw(), settings)
+    assert message in str(info.value)
+
+
+def test_image_features_are_refused_for_tabular_data():
+    raw = _raw()
+    raw["X_train"], raw["X_test"] = raw["X_train"].reshape(40, -1), raw["X_test"].reshape(10, -1)
+    with pytest.raises(UserError, match="features 'learned' need images; use raw or pca for tabular data"):
+        prepare(raw, LEARNED)
+
+
+def test_feature_sets_reuse_the_prepared_file_for_the_study_setting(tmp_path):
+    from medal.fileio import write_npz_atomic
+    from medal.prepare import feature_sets
+
+    raw = _raw()
+    write_npz_atomic(tmp_path / "raw.npz", raw)
+    marker = {k: np.asarray(v) for k, v in prepare(raw, {"features": "raw"}).items()}
+    marker["X_pool"] = np.full_like(marker["X_pool"], 7.0)  # recognisable: not what prepare would compute
+    write_npz_atomic(tmp_path / "prepared.npz", marker)
+    sets = feature_sets(
+        {"mine": {"features": "raw"}, "pca": {"features": "pca", "pca_components": 3}},
+        {"features": "raw"},
+        tmp_path / "raw.npz",
+        tmp_path / "prepared.npz",
+    )
+    assert np.all(sets["mine"]["X_pool"] == 7.0)
+    assert sets["pca"]["X_pool"].shape == (40, 3)

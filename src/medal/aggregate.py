@@ -150,6 +150,7 @@ class Aggregates:
     identical: dict[str, dict[str, list[list[str]]]] = field(default_factory=dict)
     balance: dict[str, Any] = field(default_factory=dict)
     main_aulc: dict[tuple[str, str], list[float]] = field(default_factory=dict)
+    references: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # main learner, whole pool
 
 
 def curve_rows(
@@ -237,7 +238,7 @@ def write_aggregates(
         "learners": friedman_over_learners(study, out.summary),
     }
     write_json_atomic(out_dir / "friedman.json", friedman)
-    write_json_atomic(metrics_path, headline_metrics(params, out.summary, out.targets))
+    write_json_atomic(metrics_path, headline_metrics(params, out.summary, out.targets, out.references))
     write_json_atomic(conclusions_path, conclusions(out.summary, out.targets, sweeps, friedman, BASELINE))
     for name, text in out.plots.items():
         write_text_atomic(out_dir / "plots" / name, text)
@@ -260,6 +261,7 @@ def aggregate(
     out = Aggregates()
     for dataset in study["datasets"]:
         reference = read_json(reference_dir / f"{dataset}.json")["learners"]
+        out.references[dataset] = reference[study["main_learner"]][:seeds]
         y_pool = load_npz(prepared_dir / f"{dataset}.npz")["y_pool"]
         n_classes = int(y_pool.max()) + 1
         out.balance[dataset] = {

@@ -12,6 +12,8 @@ from medal.errors import UserError
 RAW = Path("data/raw")
 PREPARED = Path("data/prepared")
 REFERENCE = Path("data/reference")
+SELECTION = Path("data/selection")
+PUBLISHED = Path("data/published/medmnist_v2.yaml")  # published test results the whole-pool learners are set beside
 RUNS = Path("data/runs")
 TIMINGS = Path("data/timings")
 SWEEPS = Path("data/sweeps")
@@ -56,11 +58,41 @@ def cmd_prepare(params: dict, args: argparse.Namespace) -> None:
     print(f"{args.dataset}: pool {prepared['X_pool'].shape}, test {prepared['X_test'].shape}")
 
 
+def cmd_select(params: dict, args: argparse.Namespace) -> None:
+    from medal.fileio import load_npz, write_json_atomic
+    from medal.selection import choose, cross_validate
+
+    select = params["select"]
+    if args.dataset not in select["datasets"]:
+        raise UserError(f"dataset '{args.dataset}' is not in select.datasets; valid: {', '.join(select['datasets'])}")
+    learner = select["learner"]
+    rows = cross_validate(
+        load_npz(RAW / f"{args.dataset}.npz"),
+        params["prepare"][args.dataset],
+        learner,
+        params["learners"][learner],
+        select["grid"],
+        select["folds"],
+        select["random_state"],
+        where=f"select.grid (for {args.dataset})",
+    )
+    result = {"dataset": args.dataset, "learner": learner, "folds": select["folds"], "rows": rows}
+    write_json_atomic(SELECTION / f"{args.dataset}.json", result)
+    best = choose({args.dataset: rows}, params["evaluation"]["primary_metric"])
+    print(f"{args.dataset}: best by {select['folds']}-fold cross-validation on the pool: {best}")
+
+
 def cmd_reference(params: dict, args: argparse.Namespace) -> None:
-    from medal.runner import run_reference
+    from medal.reference import run_reference
 
     _check_dataset(params, args.dataset)
-    run_reference(params, args.dataset, PREPARED / f"{args.dataset}.npz", REFERENCE / f"{args.dataset}.json")
+    run_reference(
+        params,
+        args.dataset,
+        RAW / f"{args.dataset}.npz",
+        PREPARED / f"{args.dataset}.npz",
+        REFERENCE / f"{args.dataset}.json",
+    )
 
 
 def cmd_al(params: dict, args: argparse.Namespace) -> None:
@@ -109,9 +141,20 @@ def cmd_aggregate(params: dict, args: argparse.Namespace) -> None:
 
 
 def cmd_figures(params: dict, args: argparse.Namespace) -> None:
-    from medal.report.build import build_all
+    from medal.report.build import ModelInputs, build_all
 
-    build_all(params, RAW, RUNS, AGGREGATE, TIMINGS, GENERATED, MEASURED, PAPER / "_variables.yml", PLATFORM)
+    build_all(
+        params,
+        ModelInputs(SELECTION, REFERENCE, PUBLISHED),
+        RAW,
+        RUNS,
+        AGGREGATE,
+        TIMINGS,
+        GENERATED,
+        MEASURED,
+        PAPER / "_variables.yml",
+        PLATFORM,
+    )
 
 
 def cmd_paper(params: dict, args: argparse.Namespace) -> None:
@@ -145,6 +188,9 @@ def build_parser() -> argparse.ArgumentParser:
         "dataset"
     )
     add("prepare", cmd_prepare, "compute pool and test features for a dataset").add_argument("dataset")
+    add(
+        "select", cmd_select, "cross-validate feature settings and learner parameters on a dataset's pool (select.grid)"
+    ).add_argument("dataset")
     add("reference", cmd_reference, "score each learner trained on the whole pool").add_argument("dataset")
     al = add("al", cmd_al, "run every (learner, seed) of one strategy on one dataset, in parallel (compute.n_jobs)")
     al.add_argument("dataset")

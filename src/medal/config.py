@@ -13,6 +13,7 @@ from medal.errors import UserError
 from medal.learners import ESTIMATORS, UPDATE_MODES, Learner, check_estimator_params
 from medal.metrics import METRIC_NAMES
 from medal.prepare import build_transform
+from medal.selection import grid_points
 from medal.strategies import STRATEGY_METHODS, Strategy
 
 STOPPING_CRITERIA = {"stabilizing_predictions": ("kappa", "window"), "expected_error": ("threshold",)}
@@ -23,6 +24,7 @@ DEFAULT_PARAMS = Path("params.yaml")
 SECTION_KEYS: dict[str, tuple[str, ...]] = {
     "study": ("datasets", "strategies", "main_learner", "learners", "learner_strategies"),
     "sweeps": ("datasets", "learner", "strategies", "settings"),
+    "select": ("datasets", "learner", "folds", "random_state", "grid"),
     "compute": ("n_jobs", "dask_scheduler"),
     "data": ("mirror_dirs",),
     "datasets": (),
@@ -45,7 +47,6 @@ ENTRY_KEYS: dict[str, tuple[str, ...]] = {
         "test_fraction",
         "split_seed",
     ),
-    "prepare": ("features", "pca_components"),
     "learners": ("estimator", "update", "params", "epochs"),
 }
 # Names become folder and file names: letters, digits, '_', '-' and '.', not starting with '.'.
@@ -151,8 +152,52 @@ def _check_sweeps(params: dict[str, Any]) -> None:
     representations = settings["representation"]
     if not isinstance(representations, dict) or not representations:
         raise UserError("params.yaml: sweeps.settings.representation must map names to feature settings like prepare's")
-    for spec in representations.values():
-        build_transform(spec, n_features=10**6, n_pool=10**6)  # checks kind and PCA size; sizes are checked at run time
+    for name, spec in representations.items():
+        _check_features(spec, f"sweeps.settings.representation.{name}", images=True)
+
+
+def _check_select(params: dict[str, Any]) -> None:
+    """Model selection runs on study image datasets, with a known learner, and every grid point is valid."""
+    select = _require(params, "select")
+    datasets = select.get("datasets")
+    if not isinstance(datasets, list) or any(d not in params["study"]["datasets"] for d in datasets):
+        raise UserError(
+            "params.yaml: select.datasets must be a list of names from study.datasets (empty: no selection)"
+        )
+    for name in datasets:
+        if params["datasets"][name].get("source") == "sklearn_breast_cancer":
+            raise UserError(f"params.yaml: select.datasets: '{name}' holds no images; list image datasets there")
+    learner = select.get("learner")
+    if learner not in params["learners"]:
+        raise UserError(
+            f"params.yaml: select.learner '{learner}' unknown; valid: {', '.join(sorted(params['learners']))}"
+        )
+    if _positive_int("select", "folds", select.get("folds")) < 2:
+        raise UserError("params.yaml: select.folds must be at least 2")
+    seed = select.get("random_state")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise UserError(f"params.yaml: select.random_state must be a non-negative integer, got {seed!r}")
+    grid = select.get("grid")
+    if (
+        not isinstance(grid, dict)
+        or not set(grid) <= {"features", "learner"}
+        or not all(
+            isinstance(values, dict) and all(isinstance(v, list) and v for v in values.values())
+            for values in grid.values()
+        )
+    ):
+        raise UserError("params.yaml: select.grid must map features and learner to {key: [values]}")
+    spec = params["learners"][learner]
+    for point in grid_points(grid):
+        for name in datasets:
+            _check_features({**params["prepare"][name], **point["features"]}, f"select.grid (for {name})", images=True)
+        check_estimator_params(learner, {**spec, "params": {**(spec.get("params") or {}), **point["learner"]}})
+
+
+def _check_features(spec: dict[str, Any], where: str, images: bool) -> None:
+    """The kind, keys and parameter values of one feature setting; sizes against the data are checked when
+    the features are computed."""
+    build_transform(spec, shape=(10**3, 10**3) if images else (10**6,), n_pool=10**6, where=where)
 
 
 def _check_stopping(evaluation: dict[str, Any]) -> None:
@@ -215,6 +260,8 @@ def _check_components(params: dict[str, Any]) -> None:
     for name in study["datasets"]:
         if name not in prepare:
             raise UserError(f"params.yaml: prepare.{name} is missing; add its feature settings")
+    for name, spec in prepare.items():
+        _check_features(spec, f"prepare.{name}", images=datasets.get(name, {}).get("source") != "sklearn_breast_cancer")
     for name, spec in learners.items():
         if spec.get("estimator") not in ESTIMATORS:
             valid = ", ".join(sorted(ESTIMATORS))
@@ -273,6 +320,7 @@ def validate(params: dict[str, Any]) -> None:
     _check_components(params)
     _check_protocol_and_evaluation(params)
     _check_sweeps(params)
+    _check_select(params)
     _check_compute(params)
 
 

@@ -1,18 +1,27 @@
-"""Feature preparation: flatten images, scale, optionally project with PCA; every transform is fitted on the pool
-only."""
+"""Feature preparation: raw pixels, PCA, a learned k-means patch dictionary or HOG, standardised, optionally
+projected with PCA; every transform is fitted on the pool only and uses no labels."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+from sklearn.base import BaseEstimator
 from sklearn.decomposition import PCA
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
 from medal.errors import UserError
+from medal.features import HogFeatures, PatchKMeansFeatures
+from medal.fileio import load_npz
 
-FEATURE_KINDS = ("raw", "pca")
+# Image feature extractors by ``features`` name; their constructor parameters are settings of the same name.
+EXTRACTORS: dict[str, type[BaseEstimator]] = {"learned": PatchKMeansFeatures, "hog": HogFeatures}
+FEATURE_KINDS = ("raw", "pca", *EXTRACTORS)
+# Parameters that change memory or speed, never the features, so they are not settings.
+NOT_SETTINGS = ("batch_size",)
+DEFAULT_RANDOM_STATE = 0
 
 
 def _flatten(X: np.ndarray) -> np.ndarray:
@@ -22,29 +31,86 @@ def _flatten(X: np.ndarray) -> np.ndarray:
     return X.astype(np.float64)
 
 
-def build_transform(settings: dict[str, Any], n_features: int, n_pool: int) -> Pipeline:
-    """The feature pipeline described by one ``prepare.<dataset>`` entry of ``params.yaml``."""
-    kind = settings.get("features")
+def setting_keys(kind: str) -> tuple[str, ...]:
+    """The keys a ``prepare`` entry of this kind may hold."""
+    extractor = EXTRACTORS.get(kind)
+    own = [] if extractor is None else [k for k in extractor().get_params() if k not in NOT_SETTINGS]
+    return ("features", "pca_components", *own)
+
+
+def _extractor(kind: str, settings: dict[str, Any], where: str) -> BaseEstimator:
+    """The image feature extractor of ``kind`` with the entry's parameters, validated by scikit-learn."""
+    values = {k: v for k, v in settings.items() if k not in ("features", "pca_components")}
+    if "random_state" in EXTRACTORS[kind]().get_params():
+        values.setdefault("random_state", DEFAULT_RANDOM_STATE)
+    extractor = EXTRACTORS[kind](**values)
+    try:
+        extractor._validate_params()
+    except (TypeError, ValueError) as exc:
+        raise UserError(f"params.yaml: {where}: {str(exc).rstrip('.')}") from None
+    return extractor
+
+
+def extracted_dimension(extractor: BaseEstimator, image_shape: tuple[int, int]) -> int:
+    """How many features ``extractor`` gives for images of ``image_shape``, known before fitting."""
+    if isinstance(extractor, PatchKMeansFeatures):
+        return 4 * extractor.n_centroids
+    blocks = [side // extractor.pixels_per_cell - extractor.cells_per_block + 1 for side in image_shape]
+    return max(blocks[0], 0) * max(blocks[1], 0) * extractor.cells_per_block**2 * extractor.orientations
+
+
+def build_transform(settings: dict[str, Any], shape: tuple[int, ...], n_pool: int, where: str = "prepare") -> Pipeline:
+    """The feature pipeline described by one ``prepare.<dataset>`` entry of ``params.yaml``, for a pool of
+    ``n_pool`` samples of ``shape`` (images: (height, width); tabular data: (n_features,)).
+
+    ``where`` names the entry in error messages.
+    """
+    kind = settings.get("features") if isinstance(settings, dict) else None
     if kind not in FEATURE_KINDS:
-        raise UserError(f"params.yaml: prepare features '{kind}' unknown; valid: {', '.join(FEATURE_KINDS)}")
-    steps = [FunctionTransformer(_flatten), StandardScaler()]
-    if kind == "pca":
-        components = settings.get("pca_components")
+        raise UserError(f"params.yaml: {where} features '{kind}' unknown; valid: {', '.join(FEATURE_KINDS)}")
+    for key in settings:
+        if key not in setting_keys(kind):
+            valid = ", ".join(setting_keys(kind))
+            raise UserError(f"params.yaml: unknown key '{key}' in {where} ({kind} features); valid: {valid}")
+    if kind in EXTRACTORS and len(shape) != 2:
+        raise UserError(f"params.yaml: {where} features '{kind}' need images; use raw or pca for tabular data")
+    if kind == "pca" and "pca_components" not in settings:
+        raise UserError(f"params.yaml: {where} pca features need pca_components")
+    first = _extractor(kind, settings, where) if kind in EXTRACTORS else FunctionTransformer(_flatten)
+    steps = [first, StandardScaler()]
+    if "pca_components" in settings:
+        components = settings["pca_components"]
+        n_features = extracted_dimension(first, shape) if kind in EXTRACTORS else int(np.prod(shape))
         limit = min(n_features, n_pool)
         if isinstance(components, bool) or not isinstance(components, int) or not 0 < components <= limit:
-            raise UserError(f"params.yaml: prepare pca_components must be an integer in 1..{limit}, got {components!r}")
+            raise UserError(f"params.yaml: {where} pca_components must be an integer in 1..{limit}, got {components!r}")
         steps.append(PCA(n_components=components, svd_solver="full"))
     return make_pipeline(*steps)
 
 
-def prepare(raw: dict[str, np.ndarray], settings: dict[str, Any]) -> dict[str, np.ndarray]:
+def prepare(raw: dict[str, np.ndarray], settings: dict[str, Any], where: str = "prepare") -> dict[str, np.ndarray]:
     """Pool and test features from a canonical raw dataset; the transform is fitted on the pool only."""
     X_pool, X_test = raw["X_train"], raw["X_test"]
-    n_features = int(np.prod(X_pool.shape[1:]))
-    transform = build_transform(settings, n_features, len(X_pool))
+    transform = build_transform(settings, X_pool.shape[1:], len(X_pool), where=where)
     return {
         "X_pool": transform.fit_transform(X_pool),
         "y_pool": raw["y_train"],
         "X_test": transform.transform(X_test),
         "y_test": raw["y_test"],
     }
+
+
+def feature_sets(
+    representations: dict[str, dict[str, Any]], prepared_settings: dict[str, Any], raw: Path, prepared: Path
+) -> dict[str, dict[str, np.ndarray]]:
+    """Pool and test features for each named feature setting: the prepared file for a setting equal to the
+    dataset's own, else computed from the raw data."""
+    images = None
+    sets = {}
+    for name, settings in representations.items():
+        if settings == prepared_settings:
+            sets[name] = load_npz(prepared)
+            continue
+        images = load_npz(raw) if images is None else images
+        sets[name] = prepare(images, settings, where=f"sweeps.settings.representation.{name}")
+    return sets

@@ -40,8 +40,7 @@ from medal.fileio import (
 )
 from medal.learners import Learner
 from medal.loop import Protocol, run_active_learning
-from medal.metrics import evaluate
-from medal.prepare import prepare
+from medal.prepare import feature_sets
 from medal.strategies import Strategy
 
 # Environment variable that sends runs to a Dask scheduler; it overrides ``compute.dask_scheduler``.
@@ -330,9 +329,8 @@ def run_sweep(
     base = Protocol.from_params(params["al"])
     representations = sweeps["settings"]["representation"]
     if setting == "representation":
-        images = load_npz(raw)
-        data = {name: prepare(images, representations[name]) for name in representations}
-        inputs = {"raw": md5_file(raw)}
+        data = feature_sets(representations, params["prepare"][dataset], raw, prepared)
+        inputs = {"raw": md5_file(raw), "prepared": md5_file(prepared)}
     else:
         data, inputs = {"prepared": load_npz(prepared)}, {"prepared": md5_file(prepared)}
     check_protocol_fits(
@@ -364,24 +362,3 @@ def run_sweep(
         for seed in range(params["al"]["seeds"])
     ]
     run_tasks(params, data, tasks, inputs, outputs, f"{dataset}/{setting}/{strategy}")
-
-
-def run_reference(params: dict[str, Any], dataset: str, prepared: Path, out: Path) -> None:
-    """Score each learner fitted on the whole labelled pool, once per seed: the ceiling AL aims for."""
-    data = load_npz(prepared)
-    classes = np.unique(np.concatenate([data["y_pool"], data["y_test"]]))
-    reference: dict[str, list[dict[str, Any]]] = {}
-    for learner_name in params["study"]["learners"]:
-        learner = Learner.from_params(learner_name, params["learners"][learner_name])
-        reference[learner_name] = []
-        for seed in range(params["al"]["seeds"]):
-            # As in the runs: an iterative learner stopping at its iteration limit is part of its settings.
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", ConvergenceWarning)
-                try:
-                    clf = learner.fit_full(data["X_pool"], data["y_pool"], classes, random_state=seed)
-                except UserError as exc:
-                    raise UserError(f"{dataset}, seed {seed}: {exc}") from None
-            scores = evaluate(data["y_test"], clf.predict(data["X_test"]), clf.predict_proba(data["X_test"]), classes)
-            reference[learner_name].append({"seed": seed, **scores})
-    write_json_atomic(out, {"dataset": dataset, "pool_size": int(len(data["y_pool"])), "learners": reference})

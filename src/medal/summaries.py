@@ -244,13 +244,21 @@ def class_recall_rows(
     ]
 
 
+# The whole-pool scores ``data/metrics.json`` reports for the main learner: the benchmark's metrics.
+REFERENCE_METRICS = ("accuracy", "roc_auc", "balanced_accuracy")
+
+
 def headline_metrics(
-    params: dict[str, Any], summary: list[dict[str, Any]], targets: list[dict[str, Any]]
+    params: dict[str, Any],
+    summary: list[dict[str, Any]],
+    targets: list[dict[str, Any]],
+    references: dict[str, list[dict[str, Any]]],
 ) -> dict[str, Any]:
     """``data/metrics.json``: per dataset, what a user compares between experiments (``dvc exp show``),
-    with the main learner: the full-pool score, random's AULC, the strategy with the best AULC, its gain
-    over random with the Holm-adjusted p, and the labels it saves at the middle target (median over
-    seeds). The detail stays in the CSV files."""
+    with the main learner: its test scores trained on the whole pool (``references``: per dataset, one
+    score record per seed; mean over seeds), the full-pool primary score, random's AULC, the strategy
+    with the best AULC, its gain over random with the Holm-adjusted p, and the labels it saves at the
+    middle target (median over seeds). The detail stays in the CSV files."""
     learner = params["study"]["main_learner"]
     fractions = sorted(params["evaluation"]["target_fractions"])
     middle = percent_key(fractions[len(fractions) // 2])
@@ -263,7 +271,10 @@ def headline_metrics(
         rows = {r["strategy"]: r for r in summary if r["dataset"] == dataset and r["learner"] == learner}
         random = rows.get(BASELINE)
         others = [r for s, r in rows.items() if s != BASELINE]
-        entry: dict[str, Any] = {"full_pool": number(next(iter(rows.values()))["full_pool"])}
+        entry: dict[str, Any] = {
+            "reference": {m: number(float(np.mean([r[m] for r in references[dataset]]))) for m in REFERENCE_METRICS},
+            "full_pool": number(next(iter(rows.values()))["full_pool"]),
+        }
         if random is not None:
             entry["random_aulc"] = number(random["aulc"])
         if others:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,13 @@ from medal.report.behaviour import (
     stopping_table,
     stopping_text,
     sweep_text,
+)
+from medal.report.benchmark import (
+    benchmark_table,
+    benchmark_text,
+    representations_table,
+    selection_table,
+    selection_text,
 )
 from medal.report.conclusion import conclusion_text
 from medal.report.figures import (
@@ -41,6 +49,29 @@ from medal.report.setup import (
 )
 from medal.report.text import STRATEGY_LABELS
 from medal.report.variables import variables
+
+
+@dataclass(frozen=True)
+class ModelInputs:
+    """Where the model-selection results, the whole-pool reference scores and the published results are."""
+
+    selection_dir: Path
+    reference_dir: Path
+    published: Path
+
+
+def model_texts(params: dict[str, Any], provenance: dict[str, dict[str, Any]], inputs: ModelInputs) -> dict[str, str]:
+    """The model-selection and benchmark tables and sentences, by file name."""
+    references = {d: read_json(inputs.reference_dir / f"{d}.json") for d in params["study"]["datasets"]}
+    selection = {d: read_json(inputs.selection_dir / f"{d}.json") for d in params["select"]["datasets"]}
+    published = yaml.safe_load(inputs.published.read_text(encoding="utf-8"))
+    return {
+        "selection.md": selection_table(params, provenance, selection),
+        "selection_text.md": selection_text(params, selection),
+        "benchmark.md": benchmark_table(params, provenance, references, published),
+        "benchmark_text.md": benchmark_text(params, provenance, references, published),
+        "representations.md": representations_table(params, provenance, references),
+    }
 
 
 def section_texts(params: dict[str, Any], provenance: dict[str, dict[str, Any]], aggregate_dir: Path) -> dict[str, str]:
@@ -94,6 +125,7 @@ def write_measured(
 
 def build_all(
     params: dict[str, Any],
+    model_inputs: ModelInputs,
     raw_dir: Path,
     runs_dir: Path,
     aggregate_dir: Path,
@@ -121,7 +153,7 @@ def build_all(
     update_modes_figure(params, provenance, summary, timings, measured_dir / "update_modes.svg")
     queried_images_figure(params, provenance, raw_dir, runs_dir, out_dir / "queried_images.svg")
     critical_difference_figure(params, friedman["strategies"], out_dir / "cd_diagram.svg")
-    texts = section_texts(params, provenance, aggregate_dir)
+    texts = section_texts(params, provenance, aggregate_dir) | model_texts(params, provenance, model_inputs)
     critical_difference_figure(params, friedman["learners"], out_dir / "cd_learners.svg")
     for setting in SWEEP_SETTINGS:
         sweep_figure(params, provenance, sweeps, setting, out_dir / f"sweep_{setting}.svg")
@@ -129,4 +161,8 @@ def build_all(
     for name, text in texts.items():
         write_text_atomic(out_dir / name, text)
     write_measured(params, provenance, timings, timings_dir, measured_dir, platform_path)
-    write_text_atomic(variables_path, yaml.safe_dump(variables(params, provenance), sort_keys=True))
+    findings = conclusion_text(
+        params, provenance, summary, friedman["strategies"], read_csv(aggregate_dir / "targets.csv"), cite=False
+    )
+    quoted = variables(params, provenance) | {"findings": findings.strip()}
+    write_text_atomic(variables_path, yaml.safe_dump(quoted, sort_keys=True))

@@ -48,7 +48,11 @@ def _rank_sentence(friedman: dict[str, Any]) -> list[str]:
 
 
 def _saving_sentences(
-    params: dict[str, Any], provenance: dict[str, dict[str, Any]], targets: list[dict[str, str]], any_above: bool
+    params: dict[str, Any],
+    provenance: dict[str, dict[str, Any]],
+    targets: list[dict[str, str]],
+    any_above: bool,
+    cite: bool = True,
 ) -> list[str]:
     learner = params["study"]["main_learner"]
     fractions = params["evaluation"]["target_fractions"]
@@ -64,8 +68,8 @@ def _saving_sentences(
         sentences.append(
             f"The largest median saving to reach {middle} % of the full-pool score was "
             f"{fmt_ci(num(top['saving']), num(top['saving_low']), num(top['saving_high']), 0)} labels, by "
-            f"{in_sentence(label(top['strategy'], STRATEGY_LABELS))} on {provenance[top['dataset']]['title']} "
-            "(@tbl-labels)."
+            f"{in_sentence(label(top['strategy'], STRATEGY_LABELS))} on {provenance[top['dataset']]['title']}"
+            + (" (@tbl-labels)." if cite else ".")
         )
     if not any_above and (top is None or not num(top["saving_low"]) > 0):
         sentences.append(
@@ -85,9 +89,11 @@ def conclusion_text(
     summary: list[dict[str, str]],
     friedman: dict[str, Any],
     targets: list[dict[str, str]],
+    cite: bool = True,
 ) -> str:
     """The study's answer in a few generated sentences: significant wins over random, the rank analysis,
-    and the largest label saving at the middle target, all with the main learner."""
+    and the largest label saving at the middle target, all with the main learner. ``cite=False`` leaves out
+    the references to tables (for the abstract)."""
     study = params["study"]
     rows_by = main_rows(summary, study["main_learner"])
     above, below = set(), set()
@@ -98,6 +104,6 @@ def conclusion_text(
     sentences = [
         _significance_sentence(study, above, below),
         *_rank_sentence(friedman),
-        *_saving_sentences(params, provenance, targets, bool(above)),
+        *_saving_sentences(params, provenance, targets, bool(above), cite),
     ]
     return " ".join(sentences) + "\n"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from medal.environment import RUN_PACKAGES, format_duration
+from medal.features import HogFeatures, PatchKMeansFeatures
 from medal.report.text import (
     markdown_table,
 )
@@ -80,9 +81,30 @@ def provenance_text(params: dict[str, Any], provenance: dict[str, dict[str, Any]
 
 
 def _features(settings: dict[str, Any]) -> str:
-    if settings["features"] == "pca":
+    """What a learner sees, in words, for one ``prepare`` entry (settings left out take their defaults)."""
+    kind = settings["features"]
+    if kind == "pca":
         return f"the first {settings['pca_components']} principal components of the standardised pixels"
-    return "the standardised raw features"
+    if kind == "raw":
+        return "the standardised raw features"
+    if kind == "learned":
+        values = {**PatchKMeansFeatures().get_params(), **settings}
+        size = values["patch_size"]
+        text = (
+            f"features learned from the pool without labels (@sec-features): {values['n_centroids']} k-means "
+            f"centroids of {values['n_patches']} whitened {size} × {size} patches, triangle activation and "
+            f"sum-pooling over the four image quadrants ({4 * values['n_centroids']} features), standardised"
+        )
+    else:
+        values = {**HogFeatures().get_params(), **settings}
+        cell, block = values["pixels_per_cell"], values["cells_per_block"]
+        text = (
+            f"histograms of oriented gradients ({values['orientations']} orientations, {cell} × {cell}-pixel cells, "
+            f"{block} × {block}-cell blocks), standardised"
+        )
+    if "pca_components" in settings:
+        text += f", then projected on their first {settings['pca_components']} principal components"
+    return text
 
 
 def data_description(params: dict[str, Any], provenance: dict[str, dict[str, Any]]) -> str:

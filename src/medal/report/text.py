@@ -86,7 +86,7 @@ SETTING_LABELS = {
 }
 
 
-REPRESENTATION_LABELS = {"pca50": "PCA (50)", "raw_pixels": "Raw pixels"}
+REPRESENTATION_LABELS = {"learned": "Learned", "hog": "HOG", "pca50": "PCA (50)", "raw_pixels": "Raw pixels"}
 
 
 def num(text: str) -> float:

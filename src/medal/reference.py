@@ -1,0 +1,78 @@
+"""Reference scores: every learner trained on the whole labelled pool, the ceiling active learning aims for, on
+the study's features and on each representation the sweep compares."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from joblib import Parallel, delayed
+from sklearn.exceptions import ConvergenceWarning
+from threadpoolctl import threadpool_limits
+
+from medal.errors import UserError
+from medal.fileio import write_json_atomic
+from medal.learners import Learner
+from medal.metrics import evaluate
+from medal.prepare import feature_sets
+
+# The name of the study's own features among the representations.
+PREPARED = "prepared"
+
+
+def score_whole_pool(data: dict[str, np.ndarray], name: str, spec: dict[str, Any], seed: int) -> dict[str, Any]:
+    """Test scores of one learner fitted on every pool label with one seed."""
+    classes = np.unique(np.concatenate([data["y_pool"], data["y_test"]]))
+    learner = Learner.from_params(name, spec)
+    # As in the runs: one thread per process, and an iterative learner stopping at its iteration limit is
+    # part of its settings.
+    with threadpool_limits(limits=1), warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf = learner.fit_full(data["X_pool"], data["y_pool"], classes, random_state=seed)
+        return {
+            "seed": seed,
+            **evaluate(data["y_test"], clf.predict(data["X_test"]), clf.predict_proba(data["X_test"]), classes),
+        }
+
+
+def _scored(data: dict[str, np.ndarray], dataset: str, name: str, spec: dict[str, Any], seed: int) -> dict[str, Any]:
+    try:
+        return score_whole_pool(data, name, spec, seed)
+    except UserError as exc:
+        raise UserError(f"{dataset}, {name}, seed {seed}: {exc}") from None
+
+
+def run_reference(params: dict[str, Any], dataset: str, raw: Path, prepared: Path, out: Path) -> None:
+    """Score each learner fitted on the whole pool, once per seed, on the prepared features and, for a sweep
+    dataset, on every swept representation (a representation equal to the prepared one is not recomputed)."""
+    representations = {PREPARED: params["prepare"][dataset]}
+    if dataset in params["sweeps"]["datasets"]:
+        representations |= params["sweeps"]["settings"]["representation"]
+    own = params["prepare"][dataset]
+    distinct = {name: spec for name, spec in representations.items() if name == PREPARED or spec != own}
+    data = feature_sets(distinct, own, raw, prepared)
+    learners = params["study"]["learners"]
+    seeds = range(params["al"]["seeds"])
+    jobs = [(rep, name, seed) for rep in distinct for name in learners for seed in seeds]
+    scores = Parallel(n_jobs=params.get("compute", {}).get("n_jobs", 1))(
+        delayed(_scored)(data[rep], dataset, name, params["learners"][name], seed) for rep, name, seed in jobs
+    )
+    by_rep: dict[str, dict[str, list[dict[str, Any]]]] = {rep: {name: [] for name in learners} for rep in distinct}
+    for (rep, name, _), score in zip(jobs, scores):
+        by_rep[rep][name].append(score)
+    same = {name: PREPARED if name not in distinct else name for name in representations}
+    write_json_atomic(
+        out,
+        {
+            "dataset": dataset,
+            "pool_size": int(len(data[PREPARED]["y_pool"])),
+            "learners": by_rep[PREPARED],
+            "representations": {
+                name: {"settings": representations[name], "learners": by_rep[same[name]]}
+                for name in representations
+                if name != PREPARED
+            },
+        },
+    )

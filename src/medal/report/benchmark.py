@@ -1,0 +1,163 @@
+"""How good the models are: the cross-validated model selection, and every learner trained on the whole pool per
+representation beside MedMNIST v2's published test results."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from medal.report.text import LEARNER_LABELS, REPRESENTATION_LABELS, in_sentence, label, markdown_table
+from medal.selection import choose, grid_points, in_use
+
+# Metrics of the benchmark tables, in column order, with their short headers.
+BENCHMARK_METRICS = {"accuracy": "ACC", "roc_auc": "AUC", "balanced_accuracy": "Bal. acc."}
+# Grid keys as the selection table's headers.
+GRID_LABELS = {"contrast_eps": "Contrast ε", "whitening_eps": "Whitening ε", "pca_components": "PCA", "C": "C"}
+
+
+def _mean(scores: list[dict[str, Any]], metric: str) -> float:
+    return float(np.mean([s[metric] for s in scores]))
+
+
+def _point_text(point: dict[str, dict[str, Any]]) -> str:
+    values = {**point["features"], **point["learner"]}
+    return ", ".join(f"{label(k, GRID_LABELS)} = {v:g}" for k, v in values.items())
+
+
+def selection_table(params: dict[str, Any], provenance: dict[str, dict[str, Any]], selection: dict[str, Any]) -> str:
+    """Cross-validated primary metric of every grid combination per dataset (mean ± SD over folds) and their mean;
+    ◆ marks the best mean, and (used) the combination ``params.yaml`` holds."""
+    select, metric = params["select"], params["evaluation"]["primary_metric"]
+    datasets = select["datasets"]
+    if not datasets:
+        return ""
+    rows_by_dataset = {d: selection[d]["rows"] for d in datasets}
+    best = choose(rows_by_dataset, metric)
+    used = in_use(params, datasets[0])
+    keys = [*select["grid"].get("features", {}), *select["grid"].get("learner", {})]
+    rows = []
+    for i, point in enumerate(grid_points(select["grid"])):
+        scores = [rows_by_dataset[d][i]["scores"][metric] for d in datasets]
+        mean = float(np.mean([s["mean"] for s in scores]))
+        marks = (" ◆" if point == best else "") + (" (used)" if point == used else "")
+        values = {**point["features"], **point["learner"]}
+        rows.append(
+            [
+                *(f"{values[k]:g}" for k in keys),
+                *(f"{s['mean']:.3f} ± {s['sd']:.3f}" for s in scores),
+                f"{mean:.3f}{marks}",
+            ]
+        )
+    header = [*(label(k, GRID_LABELS) for k in keys), *(provenance[d]["title"] for d in datasets), "Mean"]
+    caption = (
+        f"Model selection by {select['folds']}-fold stratified cross-validation on the pool: "
+        f"{metric.replace('_', ' ')} of {in_sentence(label(select['learner'], LEARNER_LABELS))} trained on the pool's "
+        "labels, mean ± SD over the folds; "
+        "◆ marks the best mean over the datasets, (used) the settings of this study."
+    )
+    return markdown_table(header, rows, caption, "tbl-selection", text_columns=0)
+
+
+def selection_text(params: dict[str, Any], selection: dict[str, Any]) -> str:
+    """Whether the study's settings are the cross-validated choice (nothing when no dataset is cross-validated)."""
+    select, metric = params["select"], params["evaluation"]["primary_metric"]
+    if not select["datasets"]:
+        return ""
+    best = choose({d: selection[d]["rows"] for d in select["datasets"]}, metric)
+    used = [in_use(params, d) for d in select["datasets"]]
+    verdict = (
+        "The study uses this combination."
+        if all(u == best for u in used)
+        else f"The study does not use it: it runs with {_point_text(used[0])} (params.yaml)."
+    )
+    return (
+        f"The best mean cross-validated {metric.replace('_', ' ')} over the datasets is reached with "
+        f"{_point_text(best)} (@tbl-selection). {verdict}\n"
+    )
+
+
+def _published_rows(published: dict[str, Any], dataset: str) -> list[list[str]]:
+    rows = []
+    for method, scores in published["results"].get(dataset, {}).items():
+        cells = [f"{scores[m]:.3f}" if m in scores else "–" for m in BENCHMARK_METRICS]
+        rows.append([f"{method} [@{published['citation']}]", "published", *cells])
+    return rows
+
+
+def benchmark_table(
+    params: dict[str, Any], provenance: dict[str, dict[str, Any]], references: dict[str, Any], published: dict[str, Any]
+) -> str:
+    """Every learner trained on the whole pool with the study's features, beside the published results."""
+    rows = []
+    for dataset in params["study"]["datasets"]:
+        rows.append([f"**{provenance[dataset]['title']}**", "", "", "", ""])
+        for learner, scores in references[dataset]["learners"].items():
+            rows.append(
+                [label(learner, LEARNER_LABELS), "this study", *(f"{_mean(scores, m):.3f}" for m in BENCHMARK_METRICS)]
+            )
+        rows += _published_rows(published, dataset)
+    header = ["Model", "Source", *BENCHMARK_METRICS.values()]
+    caption = (
+        "Test scores of every learner trained on the whole pool with the study's features (mean over "
+        f"{params['al']['seeds']} seeds), beside published test results: {published['source']}; – : not published."
+    )
+    return markdown_table(header, rows, caption, "tbl-benchmark")
+
+
+def representations_table(
+    params: dict[str, Any], provenance: dict[str, dict[str, Any]], references: dict[str, Any]
+) -> str:
+    """Every learner trained on the whole pool, per swept representation: ACC / AUC / balanced accuracy."""
+    names = list(params["sweeps"]["settings"]["representation"])
+    rows = []
+    for dataset in params["sweeps"]["datasets"]:
+        reps = references[dataset]["representations"]
+        rows.append([f"**{provenance[dataset]['title']}**", *([""] * len(names))])
+        for learner in params["study"]["learners"]:
+            cells = [
+                " / ".join(f"{_mean(reps[n]['learners'][learner], m):.3f}" for m in BENCHMARK_METRICS) for n in names
+            ]
+            rows.append([label(learner, LEARNER_LABELS), *cells])
+    own = {
+        n
+        for d in params["sweeps"]["datasets"]
+        for n in names
+        if params["prepare"][d] == references[d]["representations"][n]["settings"]
+    }
+    header = ["Learner", *(label(n, REPRESENTATION_LABELS) + (" (study)" if n in own else "") for n in names)]
+    caption = (
+        "Test scores of every learner trained on the whole pool, per feature representation: accuracy / ROC-AUC / "
+        f"balanced accuracy, mean over {params['al']['seeds']} seeds; (study): the features of the main experiments."
+    )
+    return markdown_table(header, rows, caption, "tbl-representations", text_columns=1)
+
+
+def benchmark_text(
+    params: dict[str, Any], provenance: dict[str, dict[str, Any]], references: dict[str, Any], published: dict[str, Any]
+) -> str:
+    """How the main learner and the best learner on the study's features compare with the published results."""
+    main = params["study"]["main_learner"]
+    sentences = []
+    for dataset in params["study"]["datasets"]:
+        results = published["results"].get(dataset)
+        if not results:
+            continue
+        learners = references[dataset]["learners"]
+        acc, auc = _mean(learners[main], "accuracy"), _mean(learners[main], "roc_auc")
+        gaps = [
+            f"{scores['accuracy']:.3f} / {scores['roc_auc']:.3f} for {method} ({_signed(acc - scores['accuracy'])} / "
+            f"{_signed(auc - scores['roc_auc'])})"
+            for method, scores in results.items()
+        ]
+        best = max(learners, key=lambda name: _mean(learners[name], "roc_auc"))
+        sentences.append(
+            f"On {provenance[dataset]['title']}, {in_sentence(label(main, LEARNER_LABELS))} trained on the whole pool "
+            f"reaches accuracy {acc:.3f} and AUC {auc:.3f}, against {', '.join(gaps)}; the learner with the highest "
+            f"AUC is {in_sentence(label(best, LEARNER_LABELS))} ({_mean(learners[best], 'roc_auc'):.3f})."
+        )
+    return " ".join(sentences) + "\n" if sentences else ""
+
+
+def _signed(difference: float) -> str:
+    return f"{difference:+.3f}".replace("-", "−")

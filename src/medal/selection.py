@@ -1,0 +1,110 @@
+"""Model selection without the test set: cross-validation on the pool over a grid of feature settings and
+learner parameters, and the choice of one combination for every dataset."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import numpy as np
+from sklearn.base import clone
+from sklearn.model_selection import StratifiedKFold
+
+from medal.learners import Learner
+from medal.metrics import METRIC_NAMES, evaluate
+from medal.prepare import build_transform
+
+
+def grid_points(grid: dict[str, dict[str, list[Any]]]) -> list[dict[str, dict[str, Any]]]:
+    """Every combination of a ``select.grid`` as ``{"features": {...}, "learner": {...}}``, features varying
+    slowest, in ``params.yaml`` order."""
+    sections = [(section, key) for section in ("features", "learner") for key in grid.get(section, {})]
+    values = [grid[section][key] for section, key in sections]
+    points = []
+    for combination in itertools.product(*values):
+        point: dict[str, dict[str, Any]] = {"features": {}, "learner": {}}
+        for (section, key), value in zip(sections, combination):
+            point[section][key] = value
+        points.append(point)
+    return points
+
+
+def _features_by_setting(raw: dict[str, np.ndarray], base: dict[str, Any], points: list[dict], where: str) -> dict:
+    """Pool features for each distinct feature setting of the grid, each transform fitted once on the whole pool
+    (no labels are used, so fitting on the validation folds too leaks nothing about their labels)."""
+    features: dict[str, np.ndarray] = {}
+    fitted: dict[str, Any] = {}
+    for point in points:
+        settings = {**base, **point["features"]}
+        key = repr(sorted(settings.items()))
+        if key in features:
+            continue
+        X = raw["X_train"]
+        transform = build_transform(settings, X.shape[1:], len(X), where=where)
+        extractor_key = repr(sorted((k, v) for k, v in settings.items() if k != "pca_components"))
+        if extractor_key not in fitted:  # the extractor and scaler are shared by every PCA size
+            fitted[extractor_key] = transform[:2].fit_transform(X)
+        base_features = fitted[extractor_key]
+        features[key] = clone(transform[2]).fit_transform(base_features) if len(transform) > 2 else base_features
+    return features
+
+
+def cross_validate(
+    raw: dict[str, np.ndarray],
+    base_features: dict[str, Any],
+    learner_name: str,
+    learner_spec: dict[str, Any],
+    grid: dict[str, dict[str, list[Any]]],
+    folds: int,
+    random_state: int,
+    where: str = "select",
+) -> list[dict[str, Any]]:
+    """Cross-validated scores of the learner trained on all pool labels, for every grid combination.
+
+    Each row holds the combination and, per metric, the mean and standard deviation over the folds.
+    """
+    points = grid_points(grid)
+    features = _features_by_setting(raw, base_features, points, where)
+    y = raw["y_train"]
+    classes = np.unique(y)
+    splits = list(StratifiedKFold(folds, shuffle=True, random_state=random_state).split(np.zeros(len(y)), y))
+    rows = []
+    for point in points:
+        X = features[repr(sorted({**base_features, **point["features"]}.items()))]
+        spec = {**learner_spec, "params": {**(learner_spec.get("params") or {}), **point["learner"]}}
+        learner = Learner.from_params(learner_name, spec)
+        fold_scores = []
+        for train, validation in splits:
+            clf = learner.fit_full(X[train], y[train], classes, random_state=random_state)
+            X_val = X[validation]
+            fold_scores.append(evaluate(y[validation], clf.predict(X_val), clf.predict_proba(X_val), classes))
+        scores = {
+            metric: {
+                "mean": float(np.mean([s[metric] for s in fold_scores])),
+                "sd": float(np.std([s[metric] for s in fold_scores], ddof=1)),
+            }
+            for metric in METRIC_NAMES
+        }
+        rows.append({**point, "scores": scores})
+    return rows
+
+
+def choose(results: dict[str, list[dict[str, Any]]], metric: str) -> dict[str, dict[str, Any]]:
+    """The combination with the best cross-validated ``metric`` averaged over the datasets (the first in grid
+    order on a tie)."""
+    datasets = list(results)
+    n_points = len(results[datasets[0]])
+    means = [np.mean([results[d][i]["scores"][metric]["mean"] for d in datasets]) for i in range(n_points)]
+    best = results[datasets[0]][int(np.argmax(means))]
+    return {"features": best["features"], "learner": best["learner"]}
+
+
+def in_use(params: dict[str, Any], dataset: str) -> dict[str, dict[str, Any]]:
+    """The values ``params.yaml`` holds for the keys the grid varies, for one dataset."""
+    select = params["select"]
+    learner_params = params["learners"][select["learner"]].get("params") or {}
+    features = params["prepare"][dataset]
+    return {
+        "features": {key: features.get(key) for key in select["grid"].get("features", {})},
+        "learner": {key: learner_params.get(key) for key in select["grid"].get("learner", {})},
+    }

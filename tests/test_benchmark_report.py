@@ -1,0 +1,107 @@
+import yaml
+
+from medal.report.benchmark import (
+    benchmark_table,
+    benchmark_text,
+    representations_table,
+    selection_table,
+    selection_text,
+)
+
+from conftest import ROOT
+
+PROVENANCE = {"a": {"title": "A"}, "b": {"title": "B"}}
+PUBLISHED = {
+    "citation": "yang2023medmnist",
+    "source": "a table",
+    "results": {"a": {"Net": {"accuracy": 0.8, "roc_auc": 0.9}}},
+}
+
+
+def _scores(acc, auc, bal):
+    return [
+        {"accuracy": acc, "roc_auc": auc, "balanced_accuracy": bal},
+        {"accuracy": acc, "roc_auc": auc, "balanced_accuracy": bal},
+    ]
+
+
+def _params(params):
+    params["study"].update(datasets=["a", "b"], learners=["logreg", "gnb_refit"], main_learner="logreg")
+    params["sweeps"]["datasets"] = ["a"]
+    params["sweeps"]["settings"]["representation"] = {"own": {"features": "raw"}, "hog": {"features": "hog"}}
+    params["prepare"].update(a={"features": "raw"}, b={"features": "raw"})
+    params["select"].update(datasets=["a", "b"], grid={"learner": {"C": [0.1, 1.0]}})
+    params["learners"]["logreg"]["params"]["C"] = 1.0
+    params["al"]["seeds"] = 2
+    return params
+
+
+REFERENCES = {
+    "a": {
+        "learners": {"logreg": _scores(0.85, 0.95, 0.8), "gnb_refit": _scores(0.7, 0.97, 0.6)},
+        "representations": {
+            "own": {
+                "settings": {"features": "raw"},
+                "learners": {"logreg": _scores(0.85, 0.95, 0.8), "gnb_refit": _scores(0.7, 0.97, 0.6)},
+            },
+            "hog": {
+                "settings": {"features": "hog"},
+                "learners": {"logreg": _scores(0.5, 0.6, 0.55), "gnb_refit": _scores(0.4, 0.5, 0.45)},
+            },
+        },
+    },
+    "b": {"learners": {"logreg": _scores(0.6, 0.7, 0.65), "gnb_refit": _scores(0.5, 0.6, 0.55)}, "representations": {}},
+}
+
+
+def _cv(means):
+    return {
+        "rows": [
+            {"features": {}, "learner": {"C": c}, "scores": {"balanced_accuracy": {"mean": m, "sd": 0.01}}}
+            for c, m in zip([0.1, 1.0], means)
+        ]
+    }
+
+
+def test_benchmark_table_sets_the_published_results_from_the_data_file_beside_ours(params):
+    table = benchmark_table(_params(params), PROVENANCE, REFERENCES, PUBLISHED)
+    assert "| Net [@yang2023medmnist] | published | 0.800 | 0.900 | – |" in table
+    assert "| Logistic regression (fit) | this study | 0.850 | 0.950 | 0.800 |" in table
+    assert "{#tbl-benchmark}" in table
+
+
+def test_benchmark_text_gives_signed_gaps_and_the_best_learner_by_auc(params):
+    text = benchmark_text(_params(params), PROVENANCE, REFERENCES, PUBLISHED)
+    assert "On A, logistic regression (fit) trained on the whole pool reaches accuracy 0.850 and AUC 0.950" in text
+    assert "against 0.800 / 0.900 for Net (+0.050 / +0.050)" in text
+    assert "the learner with the highest AUC is Gaussian NB (fit) (0.970)" in text
+    assert "On B" not in text  # nothing published for B
+
+
+def test_representations_table_marks_the_study_features(params):
+    table = representations_table(_params(params), PROVENANCE, REFERENCES)
+    header = table.splitlines()[0]
+    assert "(study)" in header.split("|")[2] and "(study)" not in header.split("|")[3]
+    assert "0.850 / 0.950 / 0.800" in table and "0.500 / 0.600 / 0.550" in table
+
+
+def test_selection_marks_the_best_mean_and_says_whether_the_study_uses_it(params):
+    params = _params(params)
+    selection = {"a": _cv([0.9, 0.7]), "b": _cv([0.6, 0.7])}  # means 0.75 and 0.70: C = 0.1 wins
+    table = selection_table(params, PROVENANCE, selection)
+    assert "| 0.1 | 0.900 ± 0.010 | 0.600 ± 0.010 | 0.750 ◆ |" in table
+    assert "| 1 | 0.700 ± 0.010 | 0.700 ± 0.010 | 0.700 (used) |" in table
+    assert "The study does not use it: it runs with C = 1" in selection_text(params, selection)
+    params["learners"]["logreg"]["params"]["C"] = 0.1
+    assert "The study uses this combination." in selection_text(params, selection)
+    params["select"]["datasets"] = []
+    assert selection_table(params, PROVENANCE, selection) == "" == selection_text(params, selection)
+
+
+def test_the_published_file_names_its_citation_and_each_result_is_a_number():
+    published = yaml.safe_load((ROOT / "data" / "published" / "medmnist_v2.yaml").read_text())
+    assert f"{{{published['citation']}," in (ROOT / "paper" / "references.bib").read_text()
+    for methods in published["results"].values():
+        for scores in methods.values():
+            assert set(scores) <= {"accuracy", "roc_auc", "balanced_accuracy"}
+            assert all(0 < value <= 1 for value in scores.values())

@@ -1,0 +1,62 @@
+import numpy as np
+
+from medal.fileio import read_json, write_npz_atomic
+from medal.prepare import prepare
+from medal.reference import run_reference
+
+from conftest import medmnist_arrays
+
+
+def _files(tmp_path):
+    a = medmnist_arrays(n_train=40)
+    raw = {
+        "X_train": a["train_images"],
+        "y_train": a["train_labels"].astype(np.int64),
+        "X_test": a["test_images"],
+        "y_test": a["test_labels"].astype(np.int64),
+    }
+    write_npz_atomic(tmp_path / "raw.npz", raw)
+    write_npz_atomic(tmp_path / "prepared.npz", prepare(raw, {"features": "pca", "pca_components": 5}))
+    return tmp_path / "raw.npz", tmp_path / "prepared.npz"
+
+
+def _params(params):
+    params["study"]["learners"] = ["logreg", "gnb_refit"]
+    params["al"]["seeds"] = 2
+    params["prepare"]["d"] = {"features": "pca", "pca_components": 5}
+    params["sweeps"]["datasets"] = ["d"]
+    params["sweeps"]["settings"]["representation"] = {
+        "same": {"features": "pca", "pca_components": 5},
+        "raw": {"features": "raw"},
+    }
+    params["compute"]["n_jobs"] = 1
+    return params
+
+
+def test_reference_scores_every_learner_and_seed_on_each_representation(tmp_path, params):
+    raw, prepared = _files(tmp_path)
+    run_reference(_params(params), "d", raw, prepared, tmp_path / "ref.json")
+    result = read_json(tmp_path / "ref.json")
+    assert result["pool_size"] == 40 and set(result["learners"]) == {"logreg", "gnb_refit"}
+    assert [s["seed"] for s in result["learners"]["logreg"]] == [0, 1]
+    assert set(result["representations"]) == {"same", "raw"}
+    # The representation equal to the study's features holds the very same scores, not a recomputation.
+    assert result["representations"]["same"]["learners"] == result["learners"]
+    assert result["representations"]["raw"]["settings"] == {"features": "raw"}
+    assert result["representations"]["raw"]["learners"] != result["learners"]
+
+
+def test_reference_scores_do_not_depend_on_the_number_of_processes(tmp_path, params):
+    raw, prepared = _files(tmp_path)
+    run_reference(_params(params), "d", raw, prepared, tmp_path / "one.json")
+    params["compute"]["n_jobs"] = 2
+    run_reference(params, "d", raw, prepared, tmp_path / "two.json")
+    assert (tmp_path / "one.json").read_bytes() == (tmp_path / "two.json").read_bytes()
+
+
+def test_a_dataset_outside_the_sweeps_has_only_its_own_features(tmp_path, params):
+    raw, prepared = _files(tmp_path)
+    params = _params(params)
+    params["sweeps"]["datasets"] = []
+    run_reference(params, "d", raw, prepared, tmp_path / "ref.json")
+    assert read_json(tmp_path / "ref.json")["representations"] == {}

@@ -1,0 +1,71 @@
+import numpy as np
+import pytest
+
+from medal.errors import UserError
+from medal.selection import choose, cross_validate, grid_points, in_use
+
+from conftest import medmnist_arrays
+
+GRID = {"features": {"pca_components": [2, 4]}, "learner": {"C": [0.1, 1.0, 10.0]}}
+LOGREG = {"estimator": "logistic_regression", "update": "fit", "params": {"C": 1.0, "max_iter": 500}}
+
+
+def _raw(seed: int = 0) -> dict[str, np.ndarray]:
+    a = medmnist_arrays(n_train=40, seed=seed)
+    y = a["train_labels"].astype(np.int64)
+    images = a["train_images"].copy()
+    images[y == 1, 10:18, 10:18] = 255  # a bright square marks class 1, so the folds can learn something
+    return {"X_train": images, "y_train": y, "X_test": a["test_images"], "y_test": a["test_labels"].astype(np.int64)}
+
+
+def _row(features, learner, score):
+    return {"features": features, "learner": learner, "scores": {"balanced_accuracy": {"mean": score, "sd": 0.0}}}
+
+
+def test_grid_points_vary_features_slowest_in_params_order():
+    points = grid_points(GRID)
+    assert len(points) == 6
+    assert points[0] == {"features": {"pca_components": 2}, "learner": {"C": 0.1}}
+    assert points[1] == {"features": {"pca_components": 2}, "learner": {"C": 1.0}}
+    assert points[3] == {"features": {"pca_components": 4}, "learner": {"C": 0.1}}
+    assert grid_points({"learner": {"C": [1]}}) == [{"features": {}, "learner": {"C": 1}}]
+
+
+def test_choose_takes_the_best_mean_over_datasets_and_the_first_on_a_tie():
+    a = [_row({"k": 1}, {}, 0.9), _row({"k": 2}, {}, 0.7), _row({"k": 3}, {}, 0.8)]
+    b = [_row({"k": 1}, {}, 0.5), _row({"k": 2}, {}, 0.8), _row({"k": 3}, {}, 0.7)]
+    # Means 0.70, 0.75, 0.75: the second and third tie, the second comes first.
+    assert choose({"a": a, "b": b}, "balanced_accuracy") == {"features": {"k": 2}, "learner": {}}
+    assert choose({"a": a}, "balanced_accuracy") == {"features": {"k": 1}, "learner": {}}
+
+
+def test_in_use_reads_the_grid_keys_from_prepare_and_the_learner(params):
+    params["select"]["grid"] = {"features": {"contrast_eps": [0.1]}, "learner": {"C": [1.0]}}
+    params["prepare"]["breastmnist"]["contrast_eps"] = 0.5
+    params["learners"]["logreg"]["params"]["C"] = 3.0
+    assert in_use(params, "breastmnist") == {"features": {"contrast_eps": 0.5}, "learner": {"C": 3.0}}
+
+
+def test_cross_validation_scores_every_grid_point_on_the_pool_only():
+    rows = cross_validate(_raw(), {"features": "pca", "pca_components": 3}, "logreg", LOGREG, GRID, 4, 0)
+    assert [(r["features"], r["learner"]) for r in rows] == [(p["features"], p["learner"]) for p in grid_points(GRID)]
+    for row in rows:
+        for metric in ("accuracy", "balanced_accuracy", "roc_auc", "macro_f1"):
+            assert 0 <= row["scores"][metric]["mean"] <= 1 and row["scores"][metric]["sd"] >= 0
+    assert max(r["scores"]["balanced_accuracy"]["mean"] for r in rows) > 0.9  # the square is easy to see
+    other_test = _raw()
+    other_test["X_test"] = np.zeros_like(other_test["X_test"])
+    assert rows == cross_validate(other_test, {"features": "pca", "pca_components": 3}, "logreg", LOGREG, GRID, 4, 0)
+
+
+def test_cross_validation_names_a_bad_grid_value():
+    with pytest.raises(UserError, match="params.yaml: select pca_components must be an integer in 1..40, got 99"):
+        cross_validate(
+            _raw(),
+            {"features": "pca", "pca_components": 3},
+            "logreg",
+            LOGREG,
+            {"features": {"pca_components": [99]}},
+            4,
+            0,
+        )
