@@ -37,6 +37,7 @@ def _params() -> dict:
             "primary_metric": "accuracy",
             "target_fractions": [0.8],
             "drop_threshold": 0.05,
+            "minimal_important_difference": {"aulc": 0.01, "labels_saved_percent": 10},
             "stopping": {"stabilizing_predictions": {"kappa": 0.99, "window": 1}, "expected_error": {"threshold": 0.1}},
         },
     }

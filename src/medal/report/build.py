@@ -20,7 +20,7 @@ from medal.report.behaviour import (
     stopping_text,
     sweep_text,
 )
-from medal.report.conclusion import conclusion_text
+from medal.report.conclusion import conclusion_text, learner_answers_table, target_answers_text
 from medal.report.figures import (
     critical_difference_figure,
     learners_figure,
@@ -30,6 +30,7 @@ from medal.report.figures import (
 )
 from medal.report.image_grid import queried_images_figure
 from medal.report.learners import learners_table, learners_text, mean_timings, speedup_text, timing_table
+from medal.report.power import power_table, power_text
 from medal.report.savings import aulc_table, friedman_text, labels_table, results_text
 from medal.report.setup import (
     data_description,
@@ -68,6 +69,10 @@ def section_texts(params: dict[str, Any], provenance: dict[str, dict[str, Any]],
         "stability.md": stability_table(params, provenance, summary),
         "stability_text.md": stability_text(params, summary),
         "friedman_learners.md": friedman_text(friedman["learners"], STRATEGY_LABELS, "fig-cd-learners"),
+        "power.md": power_table(params, provenance, summary),
+        "answers.md": learner_answers_table(params, provenance, summary),
+        "answers_targets.md": target_answers_text(params, provenance, targets),
+        "power_text.md": power_text(params, summary),
     }
 
 

@@ -23,7 +23,7 @@ from medal.stats import ALPHA
 
 
 def significance_mark(row: dict[str, str], baseline: dict[str, str] | None) -> str:
-    """' ▲' or ' ▼' when the Holm-adjusted Wilcoxon test against random is significant, else ''."""
+    """' ▲' or ' ▼' when the Holm-adjusted paired t-test against random is significant, else ''."""
     if baseline is None:
         return ""
     decision = holm_decision(num(row["p_holm"]), num(row["aulc"]) - num(baseline["aulc"]))
@@ -64,8 +64,8 @@ def aulc_table(params: dict[str, Any], provenance: dict[str, dict[str, Any]], su
     caption = (
         f"Normalised area under the learning curve ({metric}) with "
         f"{in_sentence(label(study['main_learner'], LEARNER_LABELS))}, "
-        f"mean [95 % CI] over {params['al']['seeds']} seeds; the highest mean per dataset in bold. Paired Wilcoxon "
-        f"signed-rank test against random sampling, Holm-corrected over the strategies of a dataset: ▲ higher, ▼ lower "
+        f"mean [95 % CI] over {params['al']['seeds']} seeds; the highest mean per dataset in bold. Paired t-test "
+        f"against random sampling, Holm-corrected over the strategies of a dataset: ▲ higher, ▼ lower "
         f"than random at p < {ALPHA}."
     )
     header = ["Strategy", *(provenance[d]["title"] for d in study["datasets"])]
