@@ -41,7 +41,7 @@ def _params():
     }
 
 
-def _run(scores):
+def _run(scores, queried=()):
     cycles = [
         {
             "labels": n,
@@ -49,7 +49,7 @@ def _run(scores):
             "balanced_accuracy": s,
             "macro_f1": s,
             "roc_auc": s,
-            "queried": [],
+            "queried": list(queried),
             "kappa_previous": kappa,
             "expected_error": error,
             "class_recall": [s, 1.0],
@@ -89,7 +89,8 @@ def study(tmp_path):
     }
     for strategy, runs in curves.items():
         for seed, scores in enumerate(runs):
-            write_json_atomic(tmp_path / "runs" / "d" / strategy / f"lr-seed{seed}.json", _run(scores))
+            queried = [] if strategy == "random" else [seed]  # the two strategies query different images
+            write_json_atomic(tmp_path / "runs" / "d" / strategy / f"lr-seed{seed}.json", _run(scores, queried))
     for (setting, value), by_strategy in SWEEP_CURVES.items():
         for strategy, runs in by_strategy.items():
             for seed, scores in enumerate(runs):
@@ -173,7 +174,7 @@ def test_same_queries_groups_strategies_that_chose_identical_images(study):
     from medal.summaries import same_queries
 
     assert same_queries({"a": ((1, 2),), "b": ((1, 2),), "c": ((2, 1),)}) == [["a", "b"]]
-    assert read_json(study / "agg" / "identical.json") == {"d": {"lr": [["random", "entropy"]]}}  # both queried nothing
+    assert read_json(study / "agg" / "identical.json") == {"d": {"lr": []}}  # they queried different images
 
 
 def test_paired_saving_keeps_unreached_seeds_as_bounds():
@@ -246,3 +247,25 @@ def test_sweep_p_values_are_holm_adjusted_within_one_setting():
     # Family of three: 3 * 0.01, then max(0.03, 2 * 0.03) = 0.06, then max(0.06, 1 * 0.04) = 0.06.
     assert [r["p_holm"] for r in rows[:3]] == pytest.approx([0.03, 0.06, 0.06])
     assert rows[3]["p_holm"] == pytest.approx(0.01) and math.isnan(rows[4]["p_holm"])
+
+
+def test_a_strategy_that_queried_the_same_images_is_compared_and_ranked_once():
+    from medal.summaries import compare_with_baseline, distinct, duplicates_of
+
+    assert duplicates_of([["lc", "margin", "entropy"]]) == {"margin": "lc", "entropy": "lc"}
+    summaries = {
+        "random": {"per_seed_aulc": [0.5, 0.6, 0.55]},
+        "lc": {"per_seed_aulc": [0.6, 0.7, 0.66]},
+        "margin": {"per_seed_aulc": [0.6, 0.7, 0.66]},
+        "coreset": {"per_seed_aulc": [0.52, 0.58, 0.56]},
+    }
+    alone = compare_with_baseline({k: summaries[k] for k in ("random", "lc", "coreset")}, 0.01)
+    merged = compare_with_baseline(summaries, 0.01, {"margin": "lc"})
+    # Margin takes LC's results, and Holm's family stays {LC, Core-Set}: the same adjusted p-values.
+    assert merged["margin"] == merged["lc"] == alone["lc"] and merged["coreset"] == alone["coreset"]
+    # Ranked once only where identical on every block (dataset), under the first strategy's name.
+    assert distinct(["random", "lc", "margin"], [{"margin": "lc"}, {"margin": "lc"}]) == (
+        ["random", "lc"],
+        {"lc": ["margin"]},
+    )
+    assert distinct(["random", "lc", "margin"], [{"margin": "lc"}, {}]) == (["random", "lc", "margin"], {})

@@ -34,6 +34,7 @@ from medal.stats import (
 from medal.summaries import (
     class_recall_rows,
     compare_with_baseline,
+    duplicates_of,
     friedman_over_learners,
     friedman_over_seeds,
     headline_metrics,
@@ -199,13 +200,15 @@ def add_learner(
         out.recall += class_recall_rows(dataset, learner, strategy, strategy_runs, reference)
         if learner == params["study"]["main_learner"]:
             out.main_aulc[(dataset, strategy)] = summaries[strategy]["per_seed_aulc"]
-    comparisons = compare_with_baseline(summaries, evaluation["minimal_important_difference"]["aulc"])
+    queries = {s: tuple(tuple(i for c in run["cycles"] for i in c["queried"]) for run in r) for s, r in runs.items()}
+    groups = same_queries(queries)
+    out.identical.setdefault(dataset, {})[learner] = groups
+    margin = evaluation["minimal_important_difference"]["aulc"]
+    comparisons = compare_with_baseline(summaries, margin, duplicates_of(groups))
     beyond_budget = params["al"]["budget"] + params["al"]["batch_size"]
     out.targets += target_rows(dataset, learner, summaries, fractions, beyond_budget)
     for strategy, summary in summaries.items():
         out.summary.append(summary_row(dataset, learner, strategy, metric, summary, comparisons.get(strategy, {})))
-    queries = {s: tuple(tuple(i for c in run["cycles"] for i in c["queried"]) for run in r) for s, r in runs.items()}
-    out.identical.setdefault(dataset, {})[learner] = same_queries(queries)
     # `dvc plots show` draws the column named in dvc.yaml (y: mean) with the CI band.
     out.plots[f"{dataset}__{learner}.csv"] = csv_text(["labels", "strategy", "mean", "ci_low", "ci_high"], plot_rows)
 
@@ -233,7 +236,11 @@ def write_aggregates(
     write_json_atomic(out_dir / "identical.json", out.identical)
     write_json_atomic(out_dir / "class_balance.json", out.balance)
     friedman = {
-        "strategies": friedman_over_seeds(study, out.main_aulc),
+        "strategies": friedman_over_seeds(
+            study,
+            out.main_aulc,
+            {d: duplicates_of(by_learner.get(study["main_learner"], [])) for d, by_learner in out.identical.items()},
+        ),
         "learners": friedman_over_learners(study, out.summary),
     }
     write_json_atomic(out_dir / "friedman.json", friedman)

@@ -10,6 +10,8 @@ from scipy import optimize, stats
 
 # Significance level of every test in the study.
 ALPHA = 0.05
+# The probability of detecting an effect at which the minimum detectable effect is stated.
+DETECTION_POWER = 0.8
 
 
 def mean_ci(values: Sequence[float], confidence: float = 0.95) -> tuple[float, float, float]:
@@ -136,7 +138,7 @@ def paired_t_power(effect: float, sd: float, n: int, alpha: float) -> float:
     return float(upper + lower)
 
 
-def minimum_detectable_effect(sd: float, n: int, alpha: float, power: float = 0.8) -> float:
+def minimum_detectable_effect(sd: float, n: int, alpha: float, power: float = DETECTION_POWER) -> float:
     """The smallest true mean paired difference the two-sided paired t-test at level ``alpha`` detects with
     probability ``power`` (NaN with fewer than two pairs or no spread)."""
     if n < 2 or not sd > 0:

@@ -169,12 +169,25 @@ def summary_row(
     }
 
 
-def compare_with_baseline(summaries: dict[str, dict[str, Any]], margin: float) -> dict[str, dict[str, float]]:
+def duplicates_of(groups: list[list[str]]) -> dict[str, str]:
+    """Each strategy that queried exactly the images an earlier strategy of its group queried, mapped to that
+    first strategy (``groups`` as :func:`same_queries` returns them)."""
+    return {member: group[0] for group in groups for member in group[1:]}
+
+
+def compare_with_baseline(
+    summaries: dict[str, dict[str, Any]], margin: float, duplicates: dict[str, str] | None = None
+) -> dict[str, dict[str, float]]:
     """Per strategy other than random: the :data:`COMPARISON_COLUMNS` of its per-seed AULC against random's,
-    paired by seed; ``margin`` is the minimal important difference in AULC."""
+    paired by seed; ``margin`` is the minimal important difference in AULC. A strategy in ``duplicates`` (it
+    queried the very images another one did) takes that one's results and is not counted again in Holm's
+    correction."""
     if BASELINE not in summaries:
         return {}
-    others = [s for s in summaries if s != BASELINE]
+    copies = {
+        s: r for s, r in (duplicates or {}).items() if s in summaries and r in summaries and BASELINE not in (s, r)
+    }
+    others = [s for s in summaries if s != BASELINE and s not in copies]
     base = summaries[BASELINE]["per_seed_aulc"]
     rows = {}
     for strategy in others:
@@ -193,12 +206,34 @@ def compare_with_baseline(summaries: dict[str, dict[str, Any]], margin: float) -
     for raw, adjusted in (("p_t", "p_holm"), ("p_wilcoxon", "p_wilcoxon_holm"), ("p_tost", "p_tost_holm")):
         for strategy, value in zip(others, holm([rows[s][raw] for s in others])):
             rows[strategy][adjusted] = value
+    for strategy, first in copies.items():
+        rows[strategy] = dict(rows[first])
     return rows
 
 
-def friedman_over_seeds(study: dict[str, Any], per_seed_aulc: dict[tuple[str, str], list[float]]) -> dict[str, Any]:
-    """Friedman test and Nemenyi CD of every strategy with the main learner, over (dataset, seed) blocks."""
-    strategies = study["strategies"]
+def distinct(
+    strategies: list[str], duplicates_by_block: list[dict[str, str]]
+) -> tuple[list[str], dict[str, list[str]]]:
+    """The strategies to rank: those that do not duplicate another one in every block, and, for each kept one,
+    the strategies merged into it (queried the very same images in every block)."""
+    merged: dict[str, list[str]] = {}
+    kept = []
+    for strategy in strategies:
+        firsts = {d.get(strategy) for d in duplicates_by_block}
+        if len(firsts) == 1 and None not in firsts:
+            merged.setdefault(firsts.pop(), []).append(strategy)
+        else:
+            kept.append(strategy)
+    return kept, merged
+
+
+def friedman_over_seeds(
+    study: dict[str, Any], per_seed_aulc: dict[tuple[str, str], list[float]], duplicates: dict[str, dict[str, str]]
+) -> dict[str, Any]:
+    """Friedman test and Nemenyi CD of every distinct strategy with the main learner, over (dataset, seed) blocks;
+    ``duplicates``: per dataset, as :func:`duplicates_of` (a strategy identical to another on every dataset is
+    ranked once, under the other's name, and listed in ``merged``)."""
+    strategies, merged = distinct(study["strategies"], [duplicates.get(d, {}) for d in study["datasets"]])
     n_seeds = len(per_seed_aulc[(study["datasets"][0], strategies[0])])
     scores = np.array(
         [
@@ -207,7 +242,7 @@ def friedman_over_seeds(study: dict[str, Any], per_seed_aulc: dict[tuple[str, st
             for seed in range(n_seeds)
         ]
     )
-    return {"strategies": strategies, "blocks_of": "dataset and seed", **friedman_nemenyi(scores)}
+    return {"strategies": strategies, "merged": merged, "blocks_of": "dataset and seed", **friedman_nemenyi(scores)}
 
 
 def friedman_over_learners(study: dict[str, Any], summary_rows: list[dict[str, Any]]) -> dict[str, Any]:

@@ -19,7 +19,15 @@ from medal.report.learners import (
     learner_aulc,
     update_mode_pairs,
 )
-from medal.report.text import ESTIMATOR_LABELS, LEARNER_LABELS, SETTING_LABELS, STRATEGY_LABELS, label, num
+from medal.report.text import (
+    ESTIMATOR_LABELS,
+    LEARNER_LABELS,
+    SETTING_LABELS,
+    STRATEGY_LABELS,
+    label,
+    merged_label,
+    num,
+)
 
 # Files only, never a window: the same renderer on every machine, with or without a display.
 plt.switch_backend("agg")
@@ -238,7 +246,7 @@ def critical_difference_figure(params: dict[str, Any], friedman: dict[str, Any],
             ax.text(
                 end - 0.05 if left else end + 0.05,
                 y,
-                f"{label(names[index], STRATEGY_LABELS)} ({ranks[index]:.2f})",
+                f"{merged_label(names[index], friedman.get('merged', {}), STRATEGY_LABELS)} ({ranks[index]:.2f})",
                 ha="right" if left else "left",
                 va="center",
                 clip_on=False,

@@ -10,7 +10,7 @@ import numpy as np
 
 from medal.design import BASELINE
 from medal.report.text import STRATEGY_LABELS, fmt_ci, label, markdown_table, num
-from medal.stats import ALPHA
+from medal.stats import ALPHA, DETECTION_POWER
 
 # Verdicts of one comparison with random, in the order the text counts them.
 VERDICTS = ("better", "worse", "equivalent", "inconclusive")
@@ -63,8 +63,8 @@ def power_table(params: dict[str, Any], provenance: dict[str, dict[str, Any]], s
         "Each strategy against random sampling with the main learner: mean AULC difference over seeds with its "
         "95 % CI; p-values of the paired t-test, of the Wilcoxon signed-rank test and of the equivalence test "
         f"(TOST, margin ±{mid:g}), each Holm-adjusted over the strategies of one dataset; MDE: the difference the "
-        "t-test detects with 80 % power at Holm's strictest level; verdict: better or worse (t-test), "
-        "equivalent (TOST) or inconclusive."
+        f"t-test detects with {100 * DETECTION_POWER:g} % power at Holm's strictest level; verdict: better or "
+        "worse (t-test), equivalent (TOST) or inconclusive."
     )
     return markdown_table(header, rows, caption, "tbl-power")
 
@@ -89,8 +89,8 @@ def power_text(params: dict[str, Any], summary: list[dict[str, str]]) -> str:
     seeds = params["al"]["seeds"]
     sentences = [
         f"The minimal important difference is {mid:g} in AULC. With {seeds} seeds, the paired t-test at Holm's "
-        f"strictest level detects with 80 % power an AULC difference of {detect}, {relation} than that margin "
-        "(@tbl-power).",
+        f"strictest level detects with {100 * DETECTION_POWER:g} % power an AULC difference of {detect}, "
+        f"{relation} than that margin (@tbl-power).",
         f"Of the {len(comparisons)} comparisons with random sampling, {counts['better']} found the strategy better, "
         f"{counts['worse']} worse, {counts['equivalent']} equivalent within ±{mid:g} and {counts['inconclusive']} "
         "could not decide.",

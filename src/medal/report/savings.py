@@ -126,10 +126,18 @@ def friedman_text(friedman: dict[str, Any], names: dict[str, str], figure: str) 
     if math.isnan(friedman["p_value"]):
         return text + "; the Friedman test needs at least three strategies and two blocks.\n"
     verdict = "reject" if friedman["p_value"] < ALPHA else "do not reject"
+    merged = friedman.get("merged", {})
+    once = " ".join(
+        f"{capitalised(join_names([in_sentence(label(s, names)) for s in [first, *others]]))} queried the same "
+        "images in every block and are ranked once."
+        for first, others in merged.items()
+    )
     return text + (
         f". The Friedman test gives χ² = {friedman['statistic']:.2f}, p = {friedman['p_value']:.3g}: we {verdict} "
         f"that all strategies rank alike at α = {ALPHA}. Strategies whose average ranks differ by less than the "
-        f"Nemenyi critical difference, {friedman['critical_difference']:.2f}, are not distinguished (@{figure}).\n"
+        f"Nemenyi critical difference, {friedman['critical_difference']:.2f}, are not distinguished (@{figure})."
+        + (f" {once}" if once else "")
+        + "\n"
     )
 
 

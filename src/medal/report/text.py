@@ -51,6 +51,13 @@ def label(name: str, labels: dict[str, str]) -> str:
     return labels.get(name, name.replace("_", " ").capitalize())
 
 
+def merged_label(name: str, merged: dict[str, list[str]], labels: dict[str, str]) -> str:
+    """A strategy's display name, followed by those merged into it because they queried the same images:
+    'Least confident (= Margin, Entropy)'."""
+    others = merged.get(name, [])
+    return label(name, labels) + (f" (= {', '.join(label(o, labels) for o in others)})" if others else "")
+
+
 PROPER_NAMES = ("Gaussian",)
 
 
