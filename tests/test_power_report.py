@@ -95,3 +95,27 @@ def test_answers_per_learner_and_target(params):
     text = target_answers_text(params, {"d": {"title": "D"}}, [target("90", "5", "12"), target("99", "0", "3")])
     assert "At 90 % of the full-pool score, the saving's interval lies above zero for entropy on D (12 %)." in text
     assert "At 99 % of the full-pool score, no saving's interval lies above zero." in text
+
+
+def test_strategies_that_queried_the_same_images_appear_once_under_a_merged_name(params):
+    from medal.report.savings import aulc_table
+    from medal.report.text import display_params
+
+    params["study"].update(datasets=["d"], strategies=["random", "lc", "margin", "entropy"], main_learner="logreg")
+    shown = display_params(params, {"lc": ["margin", "entropy"]})
+    assert shown["study"]["strategies"] == ["random", "lc"] and params["study"]["strategies"][2] == "margin"
+
+    def row(strategy, aulc):
+        return {
+            "dataset": "d",
+            "learner": "logreg",
+            "strategy": strategy,
+            "aulc": aulc,
+            "aulc_low": "",
+            "aulc_high": "",
+            "p_holm": "0.5",
+        }
+
+    summary = [row("random", "0.7"), row("lc", "0.8"), row("margin", "0.8"), row("entropy", "0.8")]
+    table = aulc_table(shown, {"d": {"title": "D"}}, summary)
+    assert "| Lc (= Margin, Entropy) |" in table and table.count("Margin") == 1

@@ -14,7 +14,9 @@ from medal.report.text import (
     join_names,
     label,
     markdown_table,
+    merged_label,
     num,
+    strategy_label,
 )
 
 
@@ -22,7 +24,13 @@ def _significance_sentence(study: dict[str, Any], above: set[str], below: set[st
     others = len([s for s in study["strategies"] if s != BASELINE])
 
     def names(group: set[str]) -> str:
-        return join_names([in_sentence(label(s, STRATEGY_LABELS)) for s in study["strategies"] if s in group])
+        return join_names(
+            [
+                in_sentence(merged_label(s, study.get("merged", {}), STRATEGY_LABELS))
+                for s in study["strategies"]
+                if s in group
+            ]
+        )
 
     where = "the dataset" if len(study["datasets"]) == 1 else f"at least one of the {len(study['datasets'])} datasets"
     return (
@@ -42,8 +50,9 @@ def _rank_sentence(friedman: dict[str, Any]) -> list[str]:
         return []
     gap = ranks[BASELINE] - ranks[best]
     relation = "more" if gap >= friedman["critical_difference"] else "less"
+    name = in_sentence(merged_label(best, friedman.get("merged", {}), STRATEGY_LABELS))
     return [
-        f"Ranked over datasets and seeds, {in_sentence(label(best, STRATEGY_LABELS))} led random sampling by "
+        f"Ranked over datasets and seeds, {name} led random sampling by "
         f"{gap:.2f} ranks, {relation} than the critical difference of {friedman['critical_difference']:.2f}."
     ]
 
@@ -65,7 +74,7 @@ def _saving_sentences(
         sentences.append(
             f"The largest median saving to reach {middle} % of the full-pool score was "
             f"{fmt_ci(num(top['saving']), num(top['saving_low']), num(top['saving_high']), 0)} labels, by "
-            f"{in_sentence(label(top['strategy'], STRATEGY_LABELS))} on {provenance[top['dataset']]['title']} "
+            f"{in_sentence(strategy_label(top['strategy'], params))} on {provenance[top['dataset']]['title']} "
             "(@tbl-labels)."
         )
     if not any_above and (top is None or not num(top["saving_low"]) > 0):

@@ -27,6 +27,7 @@ from medal.report.text import (
     label,
     merged_label,
     num,
+    strategy_label,
 )
 
 # Files only, never a window: the same renderer on every machine, with or without a display.
@@ -103,7 +104,7 @@ def learning_curves_figure(
                     color=colours[strategy],
                     ls=styles[strategy],
                     lw=1.2,
-                    label=label(strategy, STRATEGY_LABELS),
+                    label=strategy_label(strategy, params),
                 )
                 ax.fill_between(points[:, 0], points[:, 2], points[:, 3], color=colours[strategy], alpha=0.08, lw=0)
             ax.axhline(full_pool[dataset], color="0.4", ls="--", lw=0.8, label="Full pool")

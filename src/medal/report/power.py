@@ -9,7 +9,12 @@ from typing import Any
 import numpy as np
 
 from medal.design import BASELINE
-from medal.report.text import STRATEGY_LABELS, fmt_ci, label, markdown_table, num
+from medal.report.text import (
+    fmt_ci,
+    markdown_table,
+    num,
+    strategy_label,
+)
 from medal.stats import ALPHA, DETECTION_POWER
 
 # Verdicts of one comparison with random, in the order the text counts them.
@@ -48,7 +53,7 @@ def power_table(params: dict[str, Any], provenance: dict[str, dict[str, Any]], s
     rows = [
         [
             provenance[r["dataset"]]["title"],
-            label(r["strategy"], STRATEGY_LABELS),
+            strategy_label(r["strategy"], params),
             fmt_ci(num(r["difference"]), num(r["difference_low"]), num(r["difference_high"])),
             _p(r["p_holm"]),
             _p(r["p_wilcoxon_holm"]),

@@ -18,6 +18,7 @@ from medal.report.text import (
     label,
     markdown_table,
     num,
+    strategy_label,
 )
 from medal.stats import ALPHA
 
@@ -55,7 +56,7 @@ def aulc_table(params: dict[str, Any], provenance: dict[str, dict[str, Any]], su
     best = {d: _best({s: num(rows_by[(d, s)]["aulc"]) for s in study["strategies"]}) for d in study["datasets"]}
     rows = [
         [
-            label(s, STRATEGY_LABELS),
+            strategy_label(s, params),
             *(_aulc_cell(rows_by[(d, s)], rows_by.get((d, BASELINE)), s in best[d]) for d in study["datasets"]),
         ]
         for s in study["strategies"]
@@ -174,7 +175,7 @@ def labels_table(params: dict[str, Any], provenance: dict[str, dict[str, Any]], 
     rows = [
         [
             provenance[d]["title"] if i == 0 else "",
-            label(s, STRATEGY_LABELS),  # the dataset named once per group
+            strategy_label(s, params),  # the dataset named once per group
             *(
                 cell
                 for k in keys
