@@ -2,6 +2,7 @@ import math
 
 import numpy as np
 import pytest
+from scipy import stats
 
 from medal.aggregate import aggregate, read_csv
 from medal.errors import UserError
@@ -34,12 +35,13 @@ def _params():
             "primary_metric": "accuracy",
             "target_fractions": [0.9],
             "drop_threshold": 0.05,
+            "minimal_important_difference": {"aulc": 0.01, "labels_saved_percent": 10},
             "stopping": {"stabilizing_predictions": {"kappa": 0.99, "window": 1}, "expected_error": {"threshold": 0.1}},
         },
     }
 
 
-def _run(scores):
+def _run(scores, queried=()):
     cycles = [
         {
             "labels": n,
@@ -47,7 +49,7 @@ def _run(scores):
             "balanced_accuracy": s,
             "macro_f1": s,
             "roc_auc": s,
-            "queried": [],
+            "queried": list(queried),
             "kappa_previous": kappa,
             "expected_error": error,
             "class_recall": [s, 1.0],
@@ -87,7 +89,8 @@ def study(tmp_path):
     }
     for strategy, runs in curves.items():
         for seed, scores in enumerate(runs):
-            write_json_atomic(tmp_path / "runs" / "d" / strategy / f"lr-seed{seed}.json", _run(scores))
+            queried = [] if strategy == "random" else [seed]  # the two strategies query different images
+            write_json_atomic(tmp_path / "runs" / "d" / strategy / f"lr-seed{seed}.json", _run(scores, queried))
     for (setting, value), by_strategy in SWEEP_CURVES.items():
         for strategy, runs in by_strategy.items():
             for seed, scores in enumerate(runs):
@@ -118,11 +121,17 @@ def test_summary_by_hand(study):
     # saves 30 - 20 = 10, seed 1 at least 40 - 20 = 20 (a bound); median 15; 30 / 70 of what random needed.
     assert float(targets["entropy"]["saving"]) == 15 and targets["entropy"]["saving_bounded"] == "1"
     assert float(targets["entropy"]["saving_pct"]) == pytest.approx(3000 / 70, abs=1e-5)
-    # Per-seed AULC differences entropy - random: 0.825 - 0.7 and 0.85 - 0.625, both positive:
-    # the exact two-sided Wilcoxon p-value with two pairs is 2 * (1/4); one comparison, so Holm is the same.
+    # Per-seed AULC differences entropy - random: 0.825 - 0.7 = 0.125 and 0.85 - 0.625 = 0.225: mean 0.175,
+    # SD 0.1 / sqrt 2, so the paired t = 0.175 / (0.1 / 2) = 3.5 with one degree of freedom; one comparison,
+    # so Holm leaves it. The exact two-sided Wilcoxon p-value with two pairs is 2 * (1/4).
+    assert float(rows["entropy"]["difference"]) == pytest.approx(0.175)
+    assert float(rows["entropy"]["p_t"]) == pytest.approx(2 * stats.t.sf(3.5, 1), abs=1e-6)
+    assert float(rows["entropy"]["p_holm"]) == float(rows["entropy"]["p_t"])
     assert float(rows["entropy"]["p_wilcoxon"]) == pytest.approx(0.5)
-    assert float(rows["entropy"]["p_holm"]) == pytest.approx(0.5)
-    assert rows["random"]["p_wilcoxon"] == ""
+    # Within the 0.01 margin? The mean is 0.175: the equivalence test cannot support that.
+    assert float(rows["entropy"]["p_tost"]) > 0.5
+    assert float(rows["entropy"]["mde"]) > 0.175  # two seeds detect only huge effects with 80 % power
+    assert rows["random"]["p_wilcoxon"] == "" and rows["random"]["p_holm"] == ""
     # No curve of the fixture ever falls: no drops.
     assert float(rows["random"]["drops"]) == 0 and float(rows["random"]["largest_drop"]) == 0
     friedman = read_json(study / "agg" / "friedman.json")["strategies"]
@@ -138,7 +147,7 @@ def test_summary_by_hand(study):
             "best_strategy": "entropy",
             "best_aulc": 0.8375,
             "best_gain_over_random": 0.175,
-            "best_p_holm": 0.5,
+            "best_p_holm": 0.177171,  # the paired t-test above, rounded to six digits
             "best_labels_saved_at_90": 15.0,
         }
     }
@@ -169,7 +178,7 @@ def test_same_queries_groups_strategies_that_chose_identical_images(study):
     from medal.summaries import same_queries
 
     assert same_queries({"a": ((1, 2),), "b": ((1, 2),), "c": ((2, 1),)}) == [["a", "b"]]
-    assert read_json(study / "agg" / "identical.json") == {"d": {"lr": [["random", "entropy"]]}}  # both queried nothing
+    assert read_json(study / "agg" / "identical.json") == {"d": {"lr": []}}  # they queried different images
 
 
 def test_paired_saving_keeps_unreached_seeds_as_bounds():
@@ -218,7 +227,8 @@ def test_sweep_summary_pairs_by_seed(study):
     entropy = rows[("batch_size", "5", "entropy")]
     # AULCs 0.7 and 0.625 against random's 0.5: differences 0.2 and 0.125.
     assert float(entropy["aulc"]) == pytest.approx(0.6625) and float(entropy["vs_random"]) == pytest.approx(0.1625)
-    assert float(entropy["p_wilcoxon"]) == pytest.approx(0.5)
+    # Paired t with differences 0.2 and 0.125: mean 0.1625, SD 0.075 / sqrt 2, t = 0.1625 / 0.0375.
+    assert float(entropy["p_t"]) == pytest.approx(2 * stats.t.sf(0.1625 / 0.0375, 1), abs=1e-6)
     assert rows[("batch_size", "5", "random")]["vs_random"] == ""
     assert {key[:2] for key in rows} == {
         ("batch_size", "5"),
@@ -232,14 +242,34 @@ def test_sweep_summary_pairs_by_seed(study):
 def test_sweep_p_values_are_holm_adjusted_within_one_setting():
     from medal.aggregate import _holm_within_settings
 
-    rows = [
-        {"dataset": "d", "setting": "batch_size", "strategy": "entropy", "p_wilcoxon": p} for p in (0.01, 0.04, 0.03)
-    ]
+    rows = [{"dataset": "d", "setting": "batch_size", "strategy": "entropy", "p_t": p} for p in (0.01, 0.04, 0.03)]
     rows += [
-        {"dataset": "d", "setting": "label_noise", "strategy": "entropy", "p_wilcoxon": 0.01},
-        {"dataset": "d", "setting": "label_noise", "strategy": "random", "p_wilcoxon": math.nan, "p_holm": math.nan},
+        {"dataset": "d", "setting": "label_noise", "strategy": "entropy", "p_t": 0.01},
+        {"dataset": "d", "setting": "label_noise", "strategy": "random", "p_t": math.nan, "p_holm": math.nan},
     ]
     _holm_within_settings(rows)
     # Family of three: 3 * 0.01, then max(0.03, 2 * 0.03) = 0.06, then max(0.06, 1 * 0.04) = 0.06.
     assert [r["p_holm"] for r in rows[:3]] == pytest.approx([0.03, 0.06, 0.06])
     assert rows[3]["p_holm"] == pytest.approx(0.01) and math.isnan(rows[4]["p_holm"])
+
+
+def test_a_strategy_that_queried_the_same_images_is_compared_and_ranked_once():
+    from medal.summaries import compare_with_baseline, distinct, duplicates_of
+
+    assert duplicates_of([["lc", "margin", "entropy"]]) == {"margin": "lc", "entropy": "lc"}
+    summaries = {
+        "random": {"per_seed_aulc": [0.5, 0.6, 0.55]},
+        "lc": {"per_seed_aulc": [0.6, 0.7, 0.66]},
+        "margin": {"per_seed_aulc": [0.6, 0.7, 0.66]},
+        "coreset": {"per_seed_aulc": [0.52, 0.58, 0.56]},
+    }
+    alone = compare_with_baseline({k: summaries[k] for k in ("random", "lc", "coreset")}, 0.01)
+    merged = compare_with_baseline(summaries, 0.01, {"margin": "lc"})
+    # Margin takes LC's results, and Holm's family stays {LC, Core-Set}: the same adjusted p-values.
+    assert merged["margin"] == merged["lc"] == alone["lc"] and merged["coreset"] == alone["coreset"]
+    # Ranked once only where identical on every block (dataset), under the first strategy's name.
+    assert distinct(["random", "lc", "margin"], [{"margin": "lc"}, {"margin": "lc"}]) == (
+        ["random", "lc"],
+        {"lc": ["margin"]},
+    )
+    assert distinct(["random", "lc", "margin"], [{"margin": "lc"}, {}]) == (["random", "lc", "margin"], {})

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scipy import stats
 
 from medal.metrics import evaluate
 from medal.stats import aulc, labels_to_target, mean_ci
@@ -228,3 +229,47 @@ def test_labels_to_target_are_monotone_in_the_target_fraction(curves):
         if previous is not None:
             assert all(a <= b or (math.isnan(a) and math.isnan(b)) for a, b in zip(previous, result))
         previous = result
+
+
+def test_paired_t_by_hand():
+    from medal.stats import paired_t
+
+    # Differences 1, 2, 3: mean 2, SD 1, t = 2 / (1 / sqrt 3) = 3.4641 with 2 degrees of freedom.
+    p_t, p_normal = paired_t([0, 0, 0], [1, 2, 3])
+    assert p_t == pytest.approx(2 * stats.t.sf(2 * np.sqrt(3), 2))
+    assert p_normal == pytest.approx(1.0)  # three equally spaced values are as normal as three values get
+    assert paired_t([0.5] * 4, [0.5] * 4)[0] == 1.0
+    assert paired_t([0.0] * 4, [0.1] * 4)[0] == 0.0
+
+
+def test_paired_t_has_no_floor_where_wilcoxon_has_one():
+    from medal.stats import paired_t, paired_wilcoxon
+
+    baseline = [0.0] * 10
+    other = [0.10, 0.11, 0.12, 0.10, 0.11, 0.12, 0.10, 0.11, 0.12, 0.11]
+    assert paired_wilcoxon(baseline, other) == pytest.approx(2 / 1024)  # the smallest p ten pairs can give
+    assert paired_t(baseline, other)[0] < 1e-9
+
+
+def test_tost_by_hand():
+    from medal.stats import tost_paired
+
+    diffs = [0.01, -0.01, 0.0, 0.02, -0.02]  # mean 0, SD 0.0158
+    sd = np.std(diffs, ddof=1)
+    expected = stats.t.sf(0.05 / (sd / np.sqrt(5)), 4)  # both one-sided tests give the same p at mean 0
+    assert tost_paired([0] * 5, diffs, 0.05) == pytest.approx(expected)
+    assert tost_paired([0] * 5, diffs, 0.05) < 0.01  # equivalent within 0.05
+    assert tost_paired([0] * 5, diffs, 0.001) > 0.4  # not within 0.001
+    assert tost_paired([0] * 3, [0.2] * 3, 0.05) == 1.0 and tost_paired([0] * 3, [0.01] * 3, 0.05) == 0.0
+
+
+def test_minimum_detectable_effect():
+    from medal.stats import minimum_detectable_effect, paired_t_power
+
+    mde = minimum_detectable_effect(sd=0.02, n=10, alpha=0.05)
+    assert paired_t_power(mde, 0.02, 10, 0.05) == pytest.approx(0.8)
+    # Large samples: the normal approximation (z_0.975 + z_0.8) * sd / sqrt(n).
+    assert minimum_detectable_effect(1.0, 2000, 0.05) == pytest.approx((1.959964 + 0.841621) / np.sqrt(2000), rel=1e-3)
+    # A stricter level or fewer pairs need a larger effect.
+    assert minimum_detectable_effect(0.02, 10, 0.05 / 14) > mde > minimum_detectable_effect(0.02, 40, 0.05)
+    assert np.isnan(minimum_detectable_effect(0.0, 10, 0.05)) and np.isnan(minimum_detectable_effect(0.1, 1, 0.05))

@@ -29,10 +29,12 @@ from medal.stats import (
     aulc,
     holm,
     mean_ci,
-    paired_wilcoxon,
+    paired_t,
 )
 from medal.summaries import (
     class_recall_rows,
+    compare_with_baseline,
+    duplicates_of,
     friedman_over_learners,
     friedman_over_seeds,
     headline_metrics,
@@ -43,7 +45,6 @@ from medal.summaries import (
     summarise_configuration,
     summary_row,
     target_rows,
-    wilcoxon_against_baseline,
 )
 
 
@@ -98,7 +99,7 @@ def sweep_rows(params: dict[str, Any], sweeps_dir: Path) -> list[dict[str, Any]]
                     p_value = math.nan
                     if strategy != BASELINE and BASELINE in aulcs:
                         difference = mean_ci(np.subtract(aulcs[strategy], aulcs[BASELINE]))
-                        p_value = paired_wilcoxon(aulcs[BASELINE], aulcs[strategy])
+                        p_value = paired_t(aulcs[BASELINE], aulcs[strategy])[0]
                     rows.append(
                         {
                             "dataset": dataset,
@@ -113,7 +114,7 @@ def sweep_rows(params: dict[str, Any], sweeps_dir: Path) -> list[dict[str, Any]]
                                 )
                             ),
                             **dict(zip(("vs_random", "vs_random_low", "vs_random_high"), difference)),
-                            "p_wilcoxon": p_value,
+                            "p_t": p_value,
                             "p_holm": math.nan,
                             "seeds": seeds,
                         }
@@ -123,13 +124,14 @@ def sweep_rows(params: dict[str, Any], sweeps_dir: Path) -> list[dict[str, Any]]
 
 
 def _holm_within_settings(rows: list[dict[str, Any]]) -> None:
-    """Holm-adjust the sweep p-values within each family: all values of one setting for one dataset and strategy."""
+    """Holm-adjust the sweep p-values (paired t-tests) within each family: all values of one setting for one dataset
+    and strategy."""
     families: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
     for row in rows:
-        if not math.isnan(row["p_wilcoxon"]):
+        if not math.isnan(row["p_t"]):
             families.setdefault((row["dataset"], row["setting"], row["strategy"]), []).append(row)
     for family in families.values():
-        for row, adjusted in zip(family, holm([row["p_wilcoxon"] for row in family])):
+        for row, adjusted in zip(family, holm([row["p_t"] for row in family])):
             row["p_holm"] = adjusted
 
 
@@ -199,14 +201,15 @@ def add_learner(
         out.recall += class_recall_rows(dataset, learner, strategy, strategy_runs, reference)
         if learner == params["study"]["main_learner"]:
             out.main_aulc[(dataset, strategy)] = summaries[strategy]["per_seed_aulc"]
-    p_values = wilcoxon_against_baseline(summaries)
+    queries = {s: tuple(tuple(i for c in run["cycles"] for i in c["queried"]) for run in r) for s, r in runs.items()}
+    groups = same_queries(queries)
+    out.identical.setdefault(dataset, {})[learner] = groups
+    margin = evaluation["minimal_important_difference"]["aulc"]
+    comparisons = compare_with_baseline(summaries, margin, duplicates_of(groups))
     beyond_budget = params["al"]["budget"] + params["al"]["batch_size"]
     out.targets += target_rows(dataset, learner, summaries, fractions, beyond_budget)
     for strategy, summary in summaries.items():
-        p = p_values.get(strategy, (math.nan, math.nan))
-        out.summary.append(summary_row(dataset, learner, strategy, metric, summary, p))
-    queries = {s: tuple(tuple(i for c in run["cycles"] for i in c["queried"]) for run in r) for s, r in runs.items()}
-    out.identical.setdefault(dataset, {})[learner] = same_queries(queries)
+        out.summary.append(summary_row(dataset, learner, strategy, metric, summary, comparisons.get(strategy, {})))
     # `dvc plots show` draws the column named in dvc.yaml (y: mean) with the CI band.
     out.plots[f"{dataset}__{learner}.csv"] = csv_text(["labels", "strategy", "mean", "ci_low", "ci_high"], plot_rows)
 
@@ -234,7 +237,11 @@ def write_aggregates(
     write_json_atomic(out_dir / "identical.json", out.identical)
     write_json_atomic(out_dir / "class_balance.json", out.balance)
     friedman = {
-        "strategies": friedman_over_seeds(study, out.main_aulc),
+        "strategies": friedman_over_seeds(
+            study,
+            out.main_aulc,
+            {d: duplicates_of(by_learner.get(study["main_learner"], [])) for d, by_learner in out.identical.items()},
+        ),
         "learners": friedman_over_learners(study, out.summary),
     }
     write_json_atomic(out_dir / "friedman.json", friedman)

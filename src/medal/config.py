@@ -32,7 +32,7 @@ SECTION_KEYS: dict[str, tuple[str, ...]] = {
     "learners": (),
     "strategies": (),
     "al": ("initial_labels", "batch_size", "budget", "seeds", "label_noise"),
-    "evaluation": ("primary_metric", "target_fractions", "drop_threshold", "stopping"),
+    "evaluation": ("primary_metric", "target_fractions", "drop_threshold", "minimal_important_difference", "stopping"),
     "paper": ("renderer",),
 }
 ENTRY_KEYS: dict[str, tuple[str, ...]] = {
@@ -297,6 +297,21 @@ def _check_protocol_and_evaluation(params: dict[str, Any]) -> None:
     ):
         raise UserError("params.yaml: evaluation.target_fractions must be a non-empty list of numbers in (0, 1]")
     _fraction("evaluation.drop_threshold", evaluation.get("drop_threshold"))
+    mid = evaluation.get("minimal_important_difference")
+    if not isinstance(mid, dict) or set(mid) != {"aulc", "labels_saved_percent"}:
+        raise UserError(
+            "params.yaml: evaluation.minimal_important_difference must set exactly aulc, labels_saved_percent"
+        )
+    if isinstance(mid["aulc"], bool) or not isinstance(mid["aulc"], (int, float)) or not 0 < mid["aulc"] < 1:
+        raise UserError(
+            f"params.yaml: evaluation.minimal_important_difference.aulc must be in (0, 1), got {mid['aulc']!r}"
+        )
+    percent = mid["labels_saved_percent"]
+    if isinstance(percent, bool) or not isinstance(percent, (int, float)) or not 0 < percent <= 100:
+        raise UserError(
+            "params.yaml: evaluation.minimal_important_difference.labels_saved_percent must be in (0, 100], "
+            f"got {percent!r}"
+        )
     _check_stopping(evaluation)
 
 

@@ -6,10 +6,12 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
-from scipy import stats
+from scipy import optimize, stats
 
 # Significance level of every test in the study.
 ALPHA = 0.05
+# The probability of detecting an effect at which the minimum detectable effect is stated.
+DETECTION_POWER = 0.8
 
 
 def mean_ci(values: Sequence[float], confidence: float = 0.95) -> tuple[float, float, float]:
@@ -93,6 +95,58 @@ def paired_wilcoxon(baseline: Sequence[float], other: Sequence[float]) -> float:
     if not np.any(diffs):
         return 1.0
     return float(stats.wilcoxon(diffs, zero_method="zsplit").pvalue)
+
+
+def paired_t(baseline: Sequence[float], other: Sequence[float]) -> tuple[float, float]:
+    """Two-sided paired t-test of ``other - baseline``: its p-value, and the Shapiro–Wilk p-value of the
+    differences (a small one warns that the t-test's normality assumption is doubtful). Identical differences
+    give p = 1 when they are all zero and 0 otherwise (no spread: the sign is certain); Shapiro–Wilk needs
+    three differences and some spread, else NaN."""
+    diffs = np.asarray(other, dtype=float) - np.asarray(baseline, dtype=float)
+    if len(diffs) < 2 or np.all(diffs == diffs[0]):
+        return (1.0 if len(diffs) and diffs[0] == 0 else 0.0) if len(diffs) else math.nan, math.nan
+    p_t = float(stats.ttest_1samp(diffs, 0.0).pvalue)
+    p_normal = float(stats.shapiro(diffs).pvalue) if len(diffs) >= 3 else math.nan
+    return p_t, p_normal
+
+
+def tost_paired(baseline: Sequence[float], other: Sequence[float], margin: float) -> float:
+    """Equivalence of paired samples within ``±margin`` by two one-sided paired t-tests (Schuirmann 1987):
+    the larger of the p-values of "mean difference <= -margin" and ">= margin". A small p supports that
+    the mean difference lies inside the margin; NaN with fewer than two pairs."""
+    diffs = np.asarray(other, dtype=float) - np.asarray(baseline, dtype=float)
+    if len(diffs) < 2:
+        return math.nan
+    if np.all(diffs == diffs[0]):  # no spread: the mean is known exactly
+        return 0.0 if abs(diffs[0]) < margin else 1.0
+    lower = stats.ttest_1samp(diffs, -margin, alternative="greater").pvalue
+    upper = stats.ttest_1samp(diffs, margin, alternative="less").pvalue
+    return float(max(lower, upper))
+
+
+def paired_t_power(effect: float, sd: float, n: int, alpha: float) -> float:
+    """Power of the two-sided paired t-test at level ``alpha`` to detect a true mean difference ``effect``
+    between ``n`` pairs whose differences have standard deviation ``sd`` (non-central t)."""
+    df = n - 1
+    critical = stats.t.ppf(1 - alpha / 2, df)
+    shift = effect * math.sqrt(n) / sd
+    # SciPy's non-central t returns NaN far in a tail; that tail's probability is then the normal one's.
+    upper = stats.nct.sf(critical, df, shift)
+    lower = stats.nct.cdf(-critical, df, shift)
+    upper = upper if np.isfinite(upper) else stats.norm.sf(critical - shift)
+    lower = lower if np.isfinite(lower) else stats.norm.cdf(-critical - shift)
+    return float(upper + lower)
+
+
+def minimum_detectable_effect(sd: float, n: int, alpha: float, power: float = DETECTION_POWER) -> float:
+    """The smallest true mean paired difference the two-sided paired t-test at level ``alpha`` detects with
+    probability ``power`` (NaN with fewer than two pairs or no spread)."""
+    if n < 2 or not sd > 0:
+        return math.nan
+    upper = sd
+    while paired_t_power(upper, sd, n, alpha) < power:
+        upper *= 2
+    return float(optimize.brentq(lambda e: paired_t_power(e, sd, n, alpha) - power, 0.0, upper, xtol=1e-12))
 
 
 def friedman_nemenyi(scores: np.ndarray, alpha: float = 0.05) -> dict[str, object]:

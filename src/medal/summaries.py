@@ -11,6 +11,7 @@ import numpy as np
 
 from medal.design import BASELINE, percent_key
 from medal.stats import (
+    ALPHA,
     aulc,
     censored_median,
     drops,
@@ -18,9 +19,32 @@ from medal.stats import (
     holm,
     labels_to_target,
     mean_ci,
+    minimum_detectable_effect,
+    paired_t,
     paired_wilcoxon,
     stop_when_confident,
     stop_when_stable,
+    tost_paired,
+)
+
+# What the paired comparison of a strategy's per-seed AULC with random's adds to ``summary.csv`` (empty for
+# random): the mean difference with its 95 % CI; the paired t-test (the decision test: ``p_holm``),
+# Holm-adjusted over the strategies compared on the same dataset and learner, with the Shapiro–Wilk p of the
+# differences; the Wilcoxon signed-rank test as a check that needs no normality; the equivalence test (TOST)
+# against the minimal important difference, Holm-adjusted; and the minimum detectable effect of the t-test at
+# 80 % power and Holm's strictest level.
+COMPARISON_COLUMNS = (
+    "difference",
+    "difference_low",
+    "difference_high",
+    "p_t",
+    "p_holm",
+    "p_normality",
+    "p_wilcoxon",
+    "p_wilcoxon_holm",
+    "p_tost",
+    "p_tost_holm",
+    "mde",
 )
 
 
@@ -121,9 +145,10 @@ def queried_class_shares(runs: list[dict[str, Any]], y_pool: np.ndarray, n_class
 
 
 def summary_row(
-    dataset: str, learner: str, strategy: str, metric: str, summary: dict[str, Any], p_values: tuple[float, float]
+    dataset: str, learner: str, strategy: str, metric: str, summary: dict[str, Any], comparison: dict[str, float]
 ) -> dict[str, Any]:
-    """One row of ``summary.csv``: column names and values together, in the file's column order."""
+    """One row of ``summary.csv``: column names and values together, in the file's column order;
+    ``comparison`` holds the :data:`COMPARISON_COLUMNS` (none for random)."""
 
     def with_ci(name: str, low_name: str, high_name: str, values: tuple[float, float, float]) -> dict[str, float]:
         return dict(zip((name, low_name, high_name), values))
@@ -137,27 +162,78 @@ def summary_row(
         **with_ci("final", "final_low", "final_high", summary["final"]),
         **with_ci("full_pool", "full_pool_low", "full_pool_high", summary["full_pool"]),
         "seeds": summary["seeds"],
-        "p_wilcoxon": p_values[0],
-        "p_holm": p_values[1],
+        **{column: comparison.get(column, math.nan) for column in COMPARISON_COLUMNS},
         "aulc_sd": summary["aulc_sd"],
         **with_ci("drops", "drops_low", "drops_high", summary["drops"]),
         **with_ci("largest_drop", "largest_drop_low", "largest_drop_high", summary["largest_drop"]),
     }
 
 
-def wilcoxon_against_baseline(summaries: dict[str, dict[str, Any]]) -> dict[str, tuple[float, float]]:
-    """Per strategy: Wilcoxon signed-rank p-value of its per-seed AULC against random, and Holm-adjusted over the
-    strategies."""
+def duplicates_of(groups: list[list[str]]) -> dict[str, str]:
+    """Each strategy that queried exactly the images an earlier strategy of its group queried, mapped to that
+    first strategy (``groups`` as :func:`same_queries` returns them)."""
+    return {member: group[0] for group in groups for member in group[1:]}
+
+
+def compare_with_baseline(
+    summaries: dict[str, dict[str, Any]], margin: float, duplicates: dict[str, str] | None = None
+) -> dict[str, dict[str, float]]:
+    """Per strategy other than random: the :data:`COMPARISON_COLUMNS` of its per-seed AULC against random's,
+    paired by seed; ``margin`` is the minimal important difference in AULC. A strategy in ``duplicates`` (it
+    queried the very images another one did) takes that one's results and is not counted again in Holm's
+    correction."""
     if BASELINE not in summaries:
         return {}
-    others = [s for s in summaries if s != BASELINE]
-    raw = [paired_wilcoxon(summaries[BASELINE]["per_seed_aulc"], summaries[s]["per_seed_aulc"]) for s in others]
-    return {s: (p, adjusted) for s, p, adjusted in zip(others, raw, holm(raw))}
+    copies = {
+        s: r for s, r in (duplicates or {}).items() if s in summaries and r in summaries and BASELINE not in (s, r)
+    }
+    others = [s for s in summaries if s != BASELINE and s not in copies]
+    base = summaries[BASELINE]["per_seed_aulc"]
+    rows = {}
+    for strategy in others:
+        per_seed = summaries[strategy]["per_seed_aulc"]
+        differences = np.asarray(per_seed) - np.asarray(base)
+        p_t, p_normality = paired_t(base, per_seed)
+        sd = float(np.std(differences, ddof=1)) if len(differences) > 1 else math.nan
+        rows[strategy] = {
+            **dict(zip(("difference", "difference_low", "difference_high"), mean_ci(differences))),
+            "p_t": p_t,
+            "p_normality": p_normality,
+            "p_wilcoxon": paired_wilcoxon(base, per_seed),
+            "p_tost": tost_paired(base, per_seed, margin),
+            "mde": minimum_detectable_effect(sd, len(differences), ALPHA / len(others)),
+        }
+    for raw, adjusted in (("p_t", "p_holm"), ("p_wilcoxon", "p_wilcoxon_holm"), ("p_tost", "p_tost_holm")):
+        for strategy, value in zip(others, holm([rows[s][raw] for s in others])):
+            rows[strategy][adjusted] = value
+    for strategy, first in copies.items():
+        rows[strategy] = dict(rows[first])
+    return rows
 
 
-def friedman_over_seeds(study: dict[str, Any], per_seed_aulc: dict[tuple[str, str], list[float]]) -> dict[str, Any]:
-    """Friedman test and Nemenyi CD of every strategy with the main learner, over (dataset, seed) blocks."""
-    strategies = study["strategies"]
+def distinct(
+    strategies: list[str], duplicates_by_block: list[dict[str, str]]
+) -> tuple[list[str], dict[str, list[str]]]:
+    """The strategies to rank: those that do not duplicate another one in every block, and, for each kept one,
+    the strategies merged into it (queried the very same images in every block)."""
+    merged: dict[str, list[str]] = {}
+    kept = []
+    for strategy in strategies:
+        firsts = {d.get(strategy) for d in duplicates_by_block}
+        if len(firsts) == 1 and None not in firsts:
+            merged.setdefault(firsts.pop(), []).append(strategy)
+        else:
+            kept.append(strategy)
+    return kept, merged
+
+
+def friedman_over_seeds(
+    study: dict[str, Any], per_seed_aulc: dict[tuple[str, str], list[float]], duplicates: dict[str, dict[str, str]]
+) -> dict[str, Any]:
+    """Friedman test and Nemenyi CD of every distinct strategy with the main learner, over (dataset, seed) blocks;
+    ``duplicates``: per dataset, as :func:`duplicates_of` (a strategy identical to another on every dataset is
+    ranked once, under the other's name, and listed in ``merged``)."""
+    strategies, merged = distinct(study["strategies"], [duplicates.get(d, {}) for d in study["datasets"]])
     n_seeds = len(per_seed_aulc[(study["datasets"][0], strategies[0])])
     scores = np.array(
         [
@@ -166,7 +242,7 @@ def friedman_over_seeds(study: dict[str, Any], per_seed_aulc: dict[tuple[str, st
             for seed in range(n_seeds)
         ]
     )
-    return {"strategies": strategies, "blocks_of": "dataset and seed", **friedman_nemenyi(scores)}
+    return {"strategies": strategies, "merged": merged, "blocks_of": "dataset and seed", **friedman_nemenyi(scores)}
 
 
 def friedman_over_learners(study: dict[str, Any], summary_rows: list[dict[str, Any]]) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from medal.report.text import (
     label,
     markdown_table,
     num,
+    strategy_label,
 )
 
 
@@ -35,7 +36,7 @@ def stability_table(
         return f"{num(row['aulc_sd']):.3f} / {num(row['drops']):.1f} / {num(row['largest_drop']):.3f}"
 
     rows = [
-        [label(s, STRATEGY_LABELS), *(cell(rows_by[(d, s)]) for d in study["datasets"])] for s in study["strategies"]
+        [strategy_label(s, params), *(cell(rows_by[(d, s)]) for d in study["datasets"])] for s in study["strategies"]
     ]
     caption = (
         f"Stability over seeds with {in_sentence(label(study['main_learner'], LEARNER_LABELS))}: standard deviation "
@@ -75,7 +76,7 @@ def class_balance_table(params: dict[str, Any], provenance: dict[str, dict[str, 
     rows = [["Pool", *(f"{100 * balance[d]['pool'][minority[d]]:.1f}" for d in study["datasets"])]]
     rows += [
         [
-            label(s, STRATEGY_LABELS),
+            strategy_label(s, params),
             *(f"{100 * balance[d]['queried'][study['main_learner']][s][minority[d]]:.1f}" for d in study["datasets"]),
         ]
         for s in study["strategies"]
@@ -107,7 +108,7 @@ def class_recall_table(
     rows = [["Full pool", *(f"{num(by_key[(d, any_strategy, c)]['full_pool']):.3f}" for d, c in columns)]]
     rows += [
         [
-            label(s, STRATEGY_LABELS),
+            strategy_label(s, params),
             *(
                 fmt_ci(*(num(by_key[(d, s, c)][k]) for k in ("recall", "recall_low", "recall_high")))
                 for d, c in columns
@@ -142,7 +143,7 @@ def stopping_table(
     criteria = list(params["evaluation"]["stopping"])
     columns = [(d, c) for d in study["datasets"] for c in criteria]
     rows = [
-        [label(s, STRATEGY_LABELS), *(_stopping_cell(by_key[(d, s, c)]) for d, c in columns)]
+        [strategy_label(s, params), *(_stopping_cell(by_key[(d, s, c)]) for d, c in columns)]
         for s in study["strategies"]
     ]
     header = ["Strategy", *(f"{provenance[d]['title']}: {label(c, CRITERION_LABELS)}" for d, c in columns)]

@@ -28,7 +28,7 @@ from medal.report.benchmark import (
     selection_table,
     selection_text,
 )
-from medal.report.conclusion import conclusion_text
+from medal.report.conclusion import conclusion_text, learner_answers_table, target_answers_text
 from medal.report.figures import (
     critical_difference_figure,
     learners_figure,
@@ -38,6 +38,7 @@ from medal.report.figures import (
 )
 from medal.report.image_grid import queried_images_figure
 from medal.report.learners import learners_table, learners_text, mean_timings, speedup_text, timing_table
+from medal.report.power import power_table, power_text
 from medal.report.savings import aulc_table, friedman_text, labels_table, results_text
 from medal.report.setup import (
     data_description,
@@ -47,7 +48,7 @@ from medal.report.setup import (
     provenance_text,
     runtime_text,
 )
-from medal.report.text import STRATEGY_LABELS
+from medal.report.text import STRATEGY_LABELS, display_params
 from medal.report.variables import variables
 
 
@@ -75,30 +76,38 @@ def model_texts(params: dict[str, Any], provenance: dict[str, dict[str, Any]], i
 
 
 def section_texts(params: dict[str, Any], provenance: dict[str, dict[str, Any]], aggregate_dir: Path) -> dict[str, str]:
-    """The generated tables and sentences of every section that the results determine, by file name."""
+    """The generated tables and sentences of every section that the results determine, by file name.
+
+    Tables of the main learner's strategies show strategies that queried the very same images once
+    (:func:`display_params`)."""
     summary = read_csv(aggregate_dir / "summary.csv")
     targets = read_csv(aggregate_dir / "targets.csv")
     stopping = read_csv(aggregate_dir / "stopping.csv")
     friedman = read_json(aggregate_dir / "friedman.json")
+    shown = display_params(params, friedman["strategies"].get("merged", {}))
     return {
         "datasets.md": datasets_table(params, provenance),
         "data_description.md": data_description(params, provenance),
         "data_provenance.md": provenance_text(params, provenance),
-        "aulc.md": aulc_table(params, provenance, summary),
-        "results.md": results_text(params, provenance, summary, read_json(aggregate_dir / "identical.json")),
-        "conclusion.md": conclusion_text(params, provenance, summary, friedman["strategies"], targets),
+        "aulc.md": aulc_table(shown, provenance, summary),
+        "results.md": results_text(shown, provenance, summary, read_json(aggregate_dir / "identical.json")),
+        "conclusion.md": conclusion_text(shown, provenance, summary, friedman["strategies"], targets),
         "friedman.md": friedman_text(friedman["strategies"], STRATEGY_LABELS, "fig-cd"),
         "learners.md": learners_table(params, provenance, summary),
         "learners_text.md": learners_text(params, provenance, summary),
         "parameters.md": parameters_table(params),
-        "labels.md": labels_table(params, provenance, targets),
-        "stopping.md": stopping_table(params, provenance, stopping),
-        "stopping_text.md": stopping_text(params, stopping),
-        "balance.md": class_balance_table(params, provenance, read_json(aggregate_dir / "class_balance.json")),
-        "recall.md": class_recall_table(params, provenance, read_csv(aggregate_dir / "class_recall.csv")),
-        "stability.md": stability_table(params, provenance, summary),
-        "stability_text.md": stability_text(params, summary),
+        "labels.md": labels_table(shown, provenance, targets),
+        "stopping.md": stopping_table(shown, provenance, stopping),
+        "stopping_text.md": stopping_text(shown, stopping),
+        "balance.md": class_balance_table(shown, provenance, read_json(aggregate_dir / "class_balance.json")),
+        "recall.md": class_recall_table(shown, provenance, read_csv(aggregate_dir / "class_recall.csv")),
+        "stability.md": stability_table(shown, provenance, summary),
+        "stability_text.md": stability_text(shown, summary),
         "friedman_learners.md": friedman_text(friedman["learners"], STRATEGY_LABELS, "fig-cd-learners"),
+        "power.md": power_table(shown, provenance, summary),
+        "power_text.md": power_text(shown, summary),
+        "answers.md": learner_answers_table(params, provenance, summary),
+        "answers_targets.md": target_answers_text(shown, provenance, targets),
     }
 
 
@@ -148,11 +157,12 @@ def build_all(
     sweeps = read_csv(aggregate_dir / "sweeps.csv")
     friedman = read_json(aggregate_dir / "friedman.json")
     curves = read_csv(aggregate_dir / "curves.csv")
-    learning_curves_figure(params, provenance, curves, summary, out_dir / "learning_curves.svg")
+    shown = display_params(params, friedman["strategies"].get("merged", {}))
+    learning_curves_figure(shown, provenance, curves, summary, out_dir / "learning_curves.svg")
     learners_figure(params, provenance, summary, out_dir / "learners.svg")
     update_modes_figure(params, provenance, summary, timings, measured_dir / "update_modes.svg")
-    queried_images_figure(params, provenance, raw_dir, runs_dir, out_dir / "queried_images.svg")
-    critical_difference_figure(params, friedman["strategies"], out_dir / "cd_diagram.svg")
+    queried_images_figure(shown, provenance, raw_dir, runs_dir, out_dir / "queried_images.svg")
+    critical_difference_figure(shown, friedman["strategies"], out_dir / "cd_diagram.svg")
     texts = section_texts(params, provenance, aggregate_dir) | model_texts(params, provenance, model_inputs)
     critical_difference_figure(params, friedman["learners"], out_dir / "cd_learners.svg")
     for setting in SWEEP_SETTINGS:
@@ -162,7 +172,7 @@ def build_all(
         write_text_atomic(out_dir / name, text)
     write_measured(params, provenance, timings, timings_dir, measured_dir, platform_path)
     findings = conclusion_text(
-        params, provenance, summary, friedman["strategies"], read_csv(aggregate_dir / "targets.csv"), cite=False
+        shown, provenance, summary, friedman["strategies"], read_csv(aggregate_dir / "targets.csv"), cite=False
     )
     quoted = variables(params, provenance) | {"findings": findings.strip()}
     write_text_atomic(variables_path, yaml.safe_dump(quoted, sort_keys=True))

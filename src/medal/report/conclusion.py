@@ -13,7 +13,10 @@ from medal.report.text import (
     in_sentence,
     join_names,
     label,
+    markdown_table,
+    merged_label,
     num,
+    strategy_label,
 )
 
 
@@ -21,7 +24,13 @@ def _significance_sentence(study: dict[str, Any], above: set[str], below: set[st
     others = len([s for s in study["strategies"] if s != BASELINE])
 
     def names(group: set[str]) -> str:
-        return join_names([in_sentence(label(s, STRATEGY_LABELS)) for s in study["strategies"] if s in group])
+        return join_names(
+            [
+                in_sentence(merged_label(s, study.get("merged", {}), STRATEGY_LABELS))
+                for s in study["strategies"]
+                if s in group
+            ]
+        )
 
     where = "the dataset" if len(study["datasets"]) == 1 else f"at least one of the {len(study['datasets'])} datasets"
     return (
@@ -41,8 +50,9 @@ def _rank_sentence(friedman: dict[str, Any]) -> list[str]:
         return []
     gap = ranks[BASELINE] - ranks[best]
     relation = "more" if gap >= friedman["critical_difference"] else "less"
+    name = in_sentence(merged_label(best, friedman.get("merged", {}), STRATEGY_LABELS))
     return [
-        f"Ranked over datasets and seeds, {in_sentence(label(best, STRATEGY_LABELS))} led random sampling by "
+        f"Ranked over datasets and seeds, {name} led random sampling by "
         f"{gap:.2f} ranks, {relation} than the critical difference of {friedman['critical_difference']:.2f}."
     ]
 
@@ -68,7 +78,7 @@ def _saving_sentences(
         sentences.append(
             f"The largest median saving to reach {middle} % of the full-pool score was "
             f"{fmt_ci(num(top['saving']), num(top['saving_low']), num(top['saving_high']), 0)} labels, by "
-            f"{in_sentence(label(top['strategy'], STRATEGY_LABELS))} on {provenance[top['dataset']]['title']}"
+            f"{in_sentence(strategy_label(top['strategy'], params))} on {provenance[top['dataset']]['title']}"
             + (" (@tbl-labels)." if cite else ".")
         )
     if not any_above and (top is None or not num(top["saving_low"]) > 0):
@@ -107,3 +117,68 @@ def conclusion_text(
         *_saving_sentences(params, provenance, targets, bool(above), cite),
     ]
     return " ".join(sentences) + "\n"
+
+
+def learner_answers_table(
+    params: dict[str, Any], provenance: dict[str, dict[str, Any]], summary: list[dict[str, str]]
+) -> str:
+    """Per learner and dataset, the learner-comparison strategies significantly above (▲) and below (▼) random."""
+    study = params["study"]
+    rows = []
+    for learner in study["learners"]:
+        by = main_rows(summary, learner)
+        cells = []
+        for dataset in study["datasets"]:
+            up, down = significant({s: by[(dataset, s)] for s in study["learner_strategies"] if (dataset, s) in by})
+            parts = [f"▲ {label(s, STRATEGY_LABELS)}" for s in up] + [f"▼ {label(s, STRATEGY_LABELS)}" for s in down]
+            cells.append(", ".join(parts) or "none")
+        rows.append([label(learner, LEARNER_LABELS), *cells])
+    header = ["Learner", *(provenance[d]["title"] for d in study["datasets"])]
+    compared = join_names(
+        [in_sentence(label(s, STRATEGY_LABELS)) for s in study["learner_strategies"] if s != BASELINE]
+    )
+    caption = (
+        f"The answer per learner: which of {compared} had a significantly higher (▲) or lower (▼) AULC than random "
+        "sampling (paired t-test, Holm-corrected within each dataset and learner)."
+    )
+    return markdown_table(header, rows, caption, "tbl-answers", text_columns=len(header))
+
+
+def target_answers_text(
+    params: dict[str, Any], provenance: dict[str, dict[str, Any]], targets: list[dict[str, str]]
+) -> str:
+    """Per target fraction (main learner): the strategies whose saving over random has a CI above zero, and those
+    that save at least the minimal important share of random's labels."""
+    learner = params["study"]["main_learner"]
+    shown = set(params["study"]["strategies"])  # strategies merged into another are named with it
+    share = params["evaluation"]["minimal_important_difference"]["labels_saved_percent"]
+    sentences = []
+    for fraction in params["evaluation"]["target_fractions"]:
+        key = percent_key(fraction)
+        rows = [
+            r
+            for r in targets
+            if r["learner"] == learner
+            and r["target"] == key
+            and r["strategy"] in shown
+            and r["strategy"] != BASELINE
+            and num(r["saving_low"]) > 0
+        ]
+        found = [
+            f"{in_sentence(strategy_label(r['strategy'], params))} on {provenance[r['dataset']]['title']}"
+            + (f" ({num(r['saving_pct']):.0f} %)" if num(r["saving_pct"]) >= share else "")
+            for r in rows
+        ]
+        sentences.append(
+            f"At {key} % of the full-pool score, "
+            + (
+                f"the saving's interval lies above zero for {join_names(found)}."
+                if found
+                else "no saving's interval lies above zero."
+            )
+        )
+    return (
+        " ".join(sentences)
+        + f" A percentage in brackets marks a saving of at least {share:g} % of the labels random sampling needed, "
+        "the minimal important saving.\n"
+    )

@@ -19,7 +19,16 @@ from medal.report.learners import (
     learner_aulc,
     update_mode_pairs,
 )
-from medal.report.text import ESTIMATOR_LABELS, LEARNER_LABELS, SETTING_LABELS, STRATEGY_LABELS, label, num
+from medal.report.text import (
+    ESTIMATOR_LABELS,
+    LEARNER_LABELS,
+    SETTING_LABELS,
+    STRATEGY_LABELS,
+    label,
+    merged_label,
+    num,
+    strategy_label,
+)
 
 # Files only, never a window: the same renderer on every machine, with or without a display.
 plt.switch_backend("agg")
@@ -95,7 +104,7 @@ def learning_curves_figure(
                     color=colours[strategy],
                     ls=styles[strategy],
                     lw=1.2,
-                    label=label(strategy, STRATEGY_LABELS),
+                    label=strategy_label(strategy, params),
                 )
                 ax.fill_between(points[:, 0], points[:, 2], points[:, 3], color=colours[strategy], alpha=0.08, lw=0)
             ax.axhline(full_pool[dataset], color="0.4", ls="--", lw=0.8, label="Full pool")
@@ -238,7 +247,7 @@ def critical_difference_figure(params: dict[str, Any], friedman: dict[str, Any],
             ax.text(
                 end - 0.05 if left else end + 0.05,
                 y,
-                f"{label(names[index], STRATEGY_LABELS)} ({ranks[index]:.2f})",
+                f"{merged_label(names[index], friedman.get('merged', {}), STRATEGY_LABELS)} ({ranks[index]:.2f})",
                 ha="right" if left else "left",
                 va="center",
                 clip_on=False,

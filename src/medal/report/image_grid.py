@@ -11,7 +11,7 @@ from medal.design import run_file_name
 from medal.fileio import load_npz, read_json
 from medal.report.figures import FIGURE_STYLE, save_figure
 from medal.report.setup import is_image
-from medal.report.text import STRATEGY_LABELS, label
+from medal.report.text import strategy_label
 from medal.report.variables import QUERY_GRID_IMAGES, QUERY_GRID_SEED
 
 CLASS_COLOURS = ["#D55E00", "#0072B2", "#009E73", "#CC79A7"]  # Okabe-Ito, distinct from one another
@@ -81,7 +81,7 @@ def queried_images_figure(
             cycles = read_json(runs_dir / dataset / strategy / run_file_name(learner, QUERY_GRID_SEED))["cycles"]
             queried = [i for cycle in cycles[1:] for i in cycle["queried"]][:QUERY_GRID_IMAGES]
             _draw_row(axes[row], raw, queried)
-            axes[row][0].set_ylabel(label(strategy, STRATEGY_LABELS), rotation=0, ha="right", va="center", fontsize=7)
+            axes[row][0].set_ylabel(strategy_label(strategy, params), rotation=0, ha="right", va="center", fontsize=7)
         _class_legend(fig, class_names)
         fig.tight_layout(pad=0.3, h_pad=0.4, w_pad=0.2, rect=(0, 0.06, 1, 1))
         save_figure(fig, path)

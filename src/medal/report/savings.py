@@ -18,12 +18,13 @@ from medal.report.text import (
     label,
     markdown_table,
     num,
+    strategy_label,
 )
 from medal.stats import ALPHA
 
 
 def significance_mark(row: dict[str, str], baseline: dict[str, str] | None) -> str:
-    """' ▲' or ' ▼' when the Holm-adjusted Wilcoxon test against random is significant, else ''."""
+    """' ▲' or ' ▼' when the Holm-adjusted paired t-test against random is significant, else ''."""
     if baseline is None:
         return ""
     decision = holm_decision(num(row["p_holm"]), num(row["aulc"]) - num(baseline["aulc"]))
@@ -55,7 +56,7 @@ def aulc_table(params: dict[str, Any], provenance: dict[str, dict[str, Any]], su
     best = {d: _best({s: num(rows_by[(d, s)]["aulc"]) for s in study["strategies"]}) for d in study["datasets"]}
     rows = [
         [
-            label(s, STRATEGY_LABELS),
+            strategy_label(s, params),
             *(_aulc_cell(rows_by[(d, s)], rows_by.get((d, BASELINE)), s in best[d]) for d in study["datasets"]),
         ]
         for s in study["strategies"]
@@ -64,8 +65,8 @@ def aulc_table(params: dict[str, Any], provenance: dict[str, dict[str, Any]], su
     caption = (
         f"Normalised area under the learning curve ({metric}) with "
         f"{in_sentence(label(study['main_learner'], LEARNER_LABELS))}, "
-        f"mean [95 % CI] over {params['al']['seeds']} seeds; the highest mean per dataset in bold. Paired Wilcoxon "
-        f"signed-rank test against random sampling, Holm-corrected over the strategies of a dataset: ▲ higher, ▼ lower "
+        f"mean [95 % CI] over {params['al']['seeds']} seeds; the highest mean per dataset in bold. Paired t-test "
+        f"against random sampling, Holm-corrected over the strategies of a dataset: ▲ higher, ▼ lower "
         f"than random at p < {ALPHA}."
     )
     header = ["Strategy", *(provenance[d]["title"] for d in study["datasets"])]
@@ -126,10 +127,18 @@ def friedman_text(friedman: dict[str, Any], names: dict[str, str], figure: str) 
     if math.isnan(friedman["p_value"]):
         return text + "; the Friedman test needs at least three strategies and two blocks.\n"
     verdict = "reject" if friedman["p_value"] < ALPHA else "do not reject"
+    merged = friedman.get("merged", {})
+    once = " ".join(
+        f"{capitalised(join_names([in_sentence(label(s, names)) for s in [first, *others]]))} queried the same "
+        "images in every block and are ranked once."
+        for first, others in merged.items()
+    )
     return text + (
         f". The Friedman test gives χ² = {friedman['statistic']:.2f}, p = {friedman['p_value']:.3g}: we {verdict} "
         f"that all strategies rank alike at α = {ALPHA}. Strategies whose average ranks differ by less than the "
-        f"Nemenyi critical difference, {friedman['critical_difference']:.2f}, are not distinguished (@{figure}).\n"
+        f"Nemenyi critical difference, {friedman['critical_difference']:.2f}, are not distinguished (@{figure})."
+        + (f" {once}" if once else "")
+        + "\n"
     )
 
 
@@ -166,7 +175,7 @@ def labels_table(params: dict[str, Any], provenance: dict[str, dict[str, Any]], 
     rows = [
         [
             provenance[d]["title"] if i == 0 else "",
-            label(s, STRATEGY_LABELS),  # the dataset named once per group
+            strategy_label(s, params),  # the dataset named once per group
             *(
                 cell
                 for k in keys

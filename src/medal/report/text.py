@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import math
+from typing import Any
 
 STRATEGY_LABELS = {
     "random": "Random",
@@ -49,6 +51,13 @@ ESTIMATOR_LABELS = {
 def label(name: str, labels: dict[str, str]) -> str:
     """Display name for a params.yaml key; unknown keys fall back to a readable form of the key."""
     return labels.get(name, name.replace("_", " ").capitalize())
+
+
+def merged_label(name: str, merged: dict[str, list[str]], labels: dict[str, str]) -> str:
+    """A strategy's display name, followed by those merged into it because they queried the same images:
+    'Least confident (= Margin, Entropy)'."""
+    others = merged.get(name, [])
+    return label(name, labels) + (f" (= {', '.join(label(o, labels) for o in others)})" if others else "")
 
 
 PROPER_NAMES = ("Gaussian",)
@@ -132,3 +141,19 @@ def markdown_table(header: list[str], rows: list[list[str]], caption: str, label
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join(separator) + "|"]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
     return "\n".join(lines) + f"\n\n: {caption} {{#{label_id}}}\n"
+
+
+def display_params(params: dict[str, Any], merged: dict[str, list[str]]) -> dict[str, Any]:
+    """A copy of ``params`` for the tables and figures of the main learner's strategies: ``study.strategies``
+    without the strategies ``merged`` into another (they queried the very images it did on every dataset), and
+    ``study.merged`` naming them under the one kept, for :func:`strategy_label`."""
+    hidden = {s for members in merged.values() for s in members}
+    shown = copy.deepcopy(params)
+    shown["study"]["strategies"] = [s for s in params["study"]["strategies"] if s not in hidden]
+    shown["study"]["merged"] = merged
+    return shown
+
+
+def strategy_label(name: str, params: dict[str, Any]) -> str:
+    """A strategy's display name with those merged into it (see :func:`display_params`)."""
+    return merged_label(name, params["study"].get("merged", {}), STRATEGY_LABELS)

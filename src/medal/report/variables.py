@@ -22,6 +22,7 @@ from medal.report.text import (
     join_names,
     label,
 )
+from medal.stats import DETECTION_POWER
 
 
 def _image_limitation(sizes: list[str]) -> str:
@@ -62,6 +63,8 @@ def variables(params: dict[str, Any], provenance: dict[str, dict[str, Any]]) -> 
         "target_percents": join_names([percent_key(f) for f in params["evaluation"]["target_fractions"]]),
         "primary_metric": METRIC_LABELS[params["evaluation"]["primary_metric"]].lower(),
         "n_datasets": len(params["study"]["datasets"]),
+        "mid_aulc": params["evaluation"]["minimal_important_difference"]["aulc"],
+        "power_percent": f"{100 * DETECTION_POWER:g}",
         "blas_kernel": PINNED_KERNEL,
         "svm_folds": CalibratedSVC().folds,
         "blas_processors": f"x86-64 processor with {join_names(sorted(flag.upper() for flag in REQUIRED_FLAGS))}",

@@ -1,0 +1,111 @@
+"""What the study can detect and what it can rule out: each strategy against random with the minimal important
+difference, the paired t-test, the equivalence test and the minimum detectable effect."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from medal.design import BASELINE
+from medal.report.text import (
+    fmt_ci,
+    markdown_table,
+    num,
+    strategy_label,
+)
+from medal.stats import ALPHA, DETECTION_POWER
+
+# Verdicts of one comparison with random, in the order the text counts them.
+VERDICTS = ("better", "worse", "equivalent", "inconclusive")
+
+
+def verdict(row: dict[str, str]) -> str:
+    """``better``/``worse`` when the Holm-adjusted paired t-test rejects equality (by the sign of the mean
+    difference), ``equivalent`` when the Holm-adjusted equivalence test places the difference within the
+    minimal important difference, else ``inconclusive``."""
+    if num(row["p_holm"]) < ALPHA:
+        return "better" if num(row["difference"]) > 0 else "worse"
+    if num(row["p_tost_holm"]) < ALPHA:
+        return "equivalent"
+    return "inconclusive"
+
+
+def _main_comparisons(params: dict[str, Any], summary: list[dict[str, str]]) -> list[dict[str, str]]:
+    study = params["study"]
+    order = {s: i for i, s in enumerate(study["strategies"])}
+    return [
+        r
+        for r in summary
+        if r["learner"] == study["main_learner"] and r["strategy"] != BASELINE and r["strategy"] in order
+    ]
+
+
+def _p(value: str) -> str:
+    p = num(value)
+    return "n/a" if math.isnan(p) else ("< 0.001" if p < 0.001 else f"{p:.3f}")
+
+
+def power_table(params: dict[str, Any], provenance: dict[str, dict[str, Any]], summary: list[dict[str, str]]) -> str:
+    """Per dataset and strategy (main learner): the AULC difference from random, the tests and the verdict. The
+    interval's spaces do not break, so no cell splits a number across lines."""
+    mid = params["evaluation"]["minimal_important_difference"]["aulc"]
+    comparisons = _main_comparisons(params, summary)
+    rows = []
+    for dataset in params["study"]["datasets"]:
+        rows.append([f"**{provenance[dataset]['title']}**", "", "", "", "", ""])
+        for r in (r for r in comparisons if r["dataset"] == dataset):
+            interval = fmt_ci(num(r["difference"]), num(r["difference_low"]), num(r["difference_high"]))
+            rows.append(
+                [
+                    strategy_label(r["strategy"], params),
+                    interval.replace(" ", "\u00a0"),
+                    _p(r["p_holm"]),
+                    _p(r["p_tost_holm"]),
+                    f"{num(r['mde']):.3f}",
+                    verdict(r),
+                ]
+            )
+    header = ["Strategy", "ΔAULC [95 % CI]", "p (t)", "p (TOST)", "MDE", "Verdict"]
+    caption = (
+        "Each strategy against random sampling with the main learner: mean AULC difference over seeds with its "
+        "95 % CI; p-values of the paired t-test and of the equivalence test "
+        f"(TOST, margin ±{mid:g}), each Holm-adjusted over the strategies of one dataset; MDE: the difference the "
+        f"t-test detects with {100 * DETECTION_POWER:g} % power at Holm's strictest level; verdict: better or "
+        "worse (t-test), equivalent (TOST) or inconclusive. The Wilcoxon signed-rank p-values are in "
+        "data/aggregate/summary.csv."
+    )
+    return markdown_table(header, rows, caption, "tbl-power", text_columns=1)
+
+
+def power_text(params: dict[str, Any], summary: list[dict[str, str]]) -> str:
+    """The minimal important difference, what the study could detect, and how the comparisons came out."""
+    comparisons = _main_comparisons(params, summary)
+    if not comparisons:
+        return ""
+    mid = params["evaluation"]["minimal_important_difference"]["aulc"]
+    mde = np.array([num(r["mde"]) for r in comparisons])
+    mde = mde[np.isfinite(mde)]
+    counts = {v: sum(verdict(r) == v for r in comparisons) for v in VERDICTS}
+    normality = sum(num(r["p_normality"]) < ALPHA for r in comparisons)
+    disagree = sum((num(r["p_holm"]) < ALPHA) != (num(r["p_wilcoxon_holm"]) < ALPHA) for r in comparisons)
+    detect = (
+        f"a median of {np.median(mde):.3f} (range {mde.min():.3f}–{mde.max():.3f})"
+        if len(mde)
+        else "no finite difference"
+    )
+    relation = "smaller" if len(mde) and np.median(mde) < mid else "larger"
+    seeds = params["al"]["seeds"]
+    sentences = [
+        f"The minimal important difference is {mid:g} in AULC. With {seeds} seeds, the paired t-test at Holm's "
+        f"strictest level detects with {100 * DETECTION_POWER:g} % power an AULC difference of {detect}, "
+        f"{relation} than that margin (@tbl-power).",
+        f"Of the {len(comparisons)} comparisons with random sampling, {counts['better']} found the strategy better, "
+        f"{counts['worse']} worse, {counts['equivalent']} equivalent within ±{mid:g} and {counts['inconclusive']} "
+        "could not decide.",
+        f"The Shapiro–Wilk test doubted the normality of the differences in {normality} of the "
+        f"{len(comparisons)} comparisons, and the Wilcoxon signed-rank test reached another decision than the "
+        f"t-test in {disagree}.",
+    ]
+    return " ".join(sentences) + "\n"

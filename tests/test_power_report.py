@@ -1,0 +1,122 @@
+from medal.report.power import power_table, power_text, verdict
+
+
+def _row(strategy, difference, p_holm, p_tost_holm, mde="0.02", p_wilcoxon_holm="0.5", p_normality="0.5"):
+    return {
+        "dataset": "d",
+        "learner": "logreg",
+        "strategy": strategy,
+        "difference": difference,
+        "difference_low": "",
+        "difference_high": "",
+        "p_holm": p_holm,
+        "p_wilcoxon_holm": p_wilcoxon_holm,
+        "p_tost_holm": p_tost_holm,
+        "p_normality": p_normality,
+        "mde": mde,
+    }
+
+
+def test_verdicts():
+    assert verdict(_row("a", "0.03", "0.01", "0.9")) == "better"
+    assert verdict(_row("a", "-0.03", "0.01", "0.9")) == "worse"
+    assert verdict(_row("a", "0.001", "0.3", "0.01")) == "equivalent"
+    assert verdict(_row("a", "0.001", "0.3", "0.2")) == "inconclusive"
+    assert verdict(_row("a", "0.001", "", "")) == "inconclusive"  # no test possible: nothing decided
+
+
+def _params(params):
+    params["study"].update(datasets=["d"], strategies=["random", "entropy", "margin", "coreset"], main_learner="logreg")
+    params["evaluation"]["minimal_important_difference"] = {"aulc": 0.01, "labels_saved_percent": 10}
+    params["al"]["seeds"] = 10
+    return params
+
+
+SUMMARY = [
+    _row("random", "", "", ""),
+    _row("entropy", "0.03", "0.001", "0.9", mde="0.012", p_wilcoxon_holm="0.02"),
+    _row("margin", "0.002", "0.4", "0.003", mde="0.008", p_normality="0.01"),
+    _row("coreset", "-0.004", "0.5", "0.3", mde="0.030"),
+]
+
+
+def test_power_text_counts_verdicts_and_states_what_can_be_detected(params):
+    text = power_text(_params(params), SUMMARY)
+    assert "The minimal important difference is 0.01 in AULC." in text
+    assert "an AULC difference of a median of 0.012 (range 0.008–0.030), larger than that margin" in text
+    assert "1 found the strategy better, 0 worse, 1 equivalent within ±0.01 and 1 could not decide" in text
+    assert "doubted the normality of the differences in 1 of the 3 comparisons" in text
+    assert "another decision than the t-test in 0." in text
+
+
+def test_power_table_has_a_row_per_strategy_but_random(params):
+    table = power_table(_params(params), {"d": {"title": "D"}}, SUMMARY)
+    lines = table.splitlines()[3:6]  # after the header, the separator and the dataset's row
+    assert "| **D** |" in table.splitlines()[2]
+    assert [line.split("|")[1].strip() for line in lines] == ["Entropy", "Margin", "Core-Set"]
+    assert "| better |" in lines[0] and "| equivalent |" in lines[1] and "| inconclusive |" in lines[2]
+    assert "| 0.001 |" in lines[0]
+
+
+def test_answers_per_learner_and_target(params):
+    from medal.report.conclusion import learner_answers_table, target_answers_text
+
+    params["study"].update(
+        datasets=["d"],
+        strategies=["random", "entropy"],
+        learners=["logreg", "gnb_refit"],
+        main_learner="logreg",
+        learner_strategies=["random", "entropy"],
+    )
+    params["evaluation"].update(target_fractions=[0.9, 0.99])
+    params["evaluation"]["minimal_important_difference"] = {"aulc": 0.01, "labels_saved_percent": 10}
+
+    def summary_row(learner, strategy, aulc, p_holm):
+        return {"dataset": "d", "learner": learner, "strategy": strategy, "aulc": aulc, "p_holm": p_holm}
+
+    summary = [
+        summary_row("logreg", "random", "0.70", ""),
+        summary_row("logreg", "entropy", "0.75", "0.01"),
+        summary_row("gnb_refit", "random", "0.70", ""),
+        summary_row("gnb_refit", "entropy", "0.65", "0.2"),
+    ]
+    table = learner_answers_table(params, {"d": {"title": "D"}}, summary)
+    assert "| Logistic regression (fit) | ▲ Entropy |" in table and "| Gaussian NB (fit) | none |" in table
+
+    def target(key, low, pct):
+        return {
+            "dataset": "d",
+            "learner": "logreg",
+            "strategy": "entropy",
+            "target": key,
+            "saving_low": low,
+            "saving_pct": pct,
+        }
+
+    text = target_answers_text(params, {"d": {"title": "D"}}, [target("90", "5", "12"), target("99", "0", "3")])
+    assert "At 90 % of the full-pool score, the saving's interval lies above zero for entropy on D (12 %)." in text
+    assert "At 99 % of the full-pool score, no saving's interval lies above zero." in text
+
+
+def test_strategies_that_queried_the_same_images_appear_once_under_a_merged_name(params):
+    from medal.report.savings import aulc_table
+    from medal.report.text import display_params
+
+    params["study"].update(datasets=["d"], strategies=["random", "lc", "margin", "entropy"], main_learner="logreg")
+    shown = display_params(params, {"lc": ["margin", "entropy"]})
+    assert shown["study"]["strategies"] == ["random", "lc"] and params["study"]["strategies"][2] == "margin"
+
+    def row(strategy, aulc):
+        return {
+            "dataset": "d",
+            "learner": "logreg",
+            "strategy": strategy,
+            "aulc": aulc,
+            "aulc_low": "",
+            "aulc_high": "",
+            "p_holm": "0.5",
+        }
+
+    summary = [row("random", "0.7"), row("lc", "0.8"), row("margin", "0.8"), row("entropy", "0.8")]
+    table = aulc_table(shown, {"d": {"title": "D"}}, summary)
+    assert "| Lc (= Margin, Entropy) |" in table and table.count("Margin") == 1
