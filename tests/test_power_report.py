@@ -120,3 +120,42 @@ def test_strategies_that_queried_the_same_images_appear_once_under_a_merged_name
     summary = [row("random", "0.7"), row("lc", "0.8"), row("margin", "0.8"), row("entropy", "0.8")]
     table = aulc_table(shown, {"d": {"title": "D"}}, summary)
     assert "| Lc (= Margin, Entropy) |" in table and table.count("Margin") == 1
+
+
+def test_label_table_cells_never_break_an_interval_or_a_unit():
+    from medal.report.savings import unbreakable
+
+    assert unbreakable("20 [10, 70] (3/10)") == "20 [10,\u00a070] (3/10)"
+    assert unbreakable("> 250 [90, > 250]") == ">\u00a0250 [90,\u00a0>\u00a0250]"
+    assert unbreakable("44 % (3/10 bounds)") == "44\u00a0% (3/10\u00a0bounds)"
+
+
+def test_one_labels_table_per_target_with_the_middle_one_in_the_main_text(params):
+    from medal.report.savings import labels_table, labels_table_id
+
+    params["study"].update(datasets=["d"], strategies=["random", "entropy"], main_learner="logreg")
+    params["evaluation"]["target_fractions"] = [0.99, 0.9, 0.95]
+    assert labels_table_id(params, 0.95) == "tbl-labels" and labels_table_id(params, 0.9) == "tbl-labels-90"
+
+    def row(strategy):
+        return {
+            "dataset": "d",
+            "learner": "logreg",
+            "strategy": strategy,
+            "target": "90",
+            "reached": "10",
+            "seeds": "10",
+            "labels": "20",
+            "labels_low": "10",
+            "labels_high": "70",
+            "saving": "5",
+            "saving_low": "0",
+            "saving_high": "30",
+            "saving_pct": "12",
+            "saving_bounded": "0",
+        }
+
+    table = labels_table(params, {"d": {"title": "D"}}, [row("random"), row("entropy")], 0.9)
+    assert "{#tbl-labels-90}" in table and "reach 90 % of the full-pool score" in table
+    assert "| Entropy | 20 [10,\u00a070] | 5 [0,\u00a030] | 12\u00a0% |" in table
+    assert "| Random | 20 [10,\u00a070] | (baseline) |  |" in table

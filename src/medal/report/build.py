@@ -85,6 +85,8 @@ def section_texts(params: dict[str, Any], provenance: dict[str, dict[str, Any]],
     stopping = read_csv(aggregate_dir / "stopping.csv")
     friedman = read_json(aggregate_dir / "friedman.json")
     shown = display_params(params, friedman["strategies"].get("merged", {}))
+    fractions = params["evaluation"]["target_fractions"]
+    middle = sorted(fractions)[len(fractions) // 2]
     return {
         "datasets.md": datasets_table(params, provenance),
         "data_description.md": data_description(params, provenance),
@@ -96,7 +98,10 @@ def section_texts(params: dict[str, Any], provenance: dict[str, dict[str, Any]],
         "learners.md": learners_table(params, provenance, summary),
         "learners_text.md": learners_text(params, provenance, summary),
         "parameters.md": parameters_table(params),
-        "labels.md": labels_table(shown, provenance, targets),
+        "labels.md": labels_table(shown, provenance, targets, middle),
+        "labels_targets.md": "\n".join(
+            labels_table(shown, provenance, targets, f) for f in sorted(fractions) if f != middle
+        ),
         "stopping.md": stopping_table(shown, provenance, stopping),
         "stopping_text.md": stopping_text(shown, stopping),
         "balance.md": class_balance_table(shown, provenance, read_json(aggregate_dir / "class_balance.json")),

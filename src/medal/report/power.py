@@ -10,6 +10,7 @@ import numpy as np
 
 from medal.design import BASELINE
 from medal.report.text import (
+    NBSP,
     fmt_ci,
     markdown_table,
     num,
@@ -60,7 +61,7 @@ def power_table(params: dict[str, Any], provenance: dict[str, dict[str, Any]], s
             rows.append(
                 [
                     strategy_label(r["strategy"], params),
-                    interval.replace(" ", "\u00a0"),
+                    interval.replace(" ", NBSP),
                     _p(r["p_holm"]),
                     _p(r["p_tost_holm"]),
                     f"{num(r['mde']):.3f}",

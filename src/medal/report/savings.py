@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 from medal.conclusions import holm_decision
@@ -10,6 +11,7 @@ from medal.design import BASELINE, percent_key
 from medal.metrics import METRIC_LABELS
 from medal.report.text import (
     LEARNER_LABELS,
+    NBSP,
     STRATEGY_LABELS,
     capitalised,
     fmt_ci,
@@ -157,45 +159,59 @@ def _needed_cell(row: dict[str, str], budget: int) -> str:
     return text if reached == seeds else f"{text} ({reached}/{seeds})"
 
 
-def _saving_cell(row: dict[str, str]) -> str:
-    """Median [95 % CI] labels saved versus random and the percentage, with how many pairs are bounds."""
+def _saving_cell(row: dict[str, str]) -> list[str]:
+    """Median [95 % CI] labels saved versus random, and the percentage with how many pairs are bounds."""
     if row["strategy"] == BASELINE:
-        return "(baseline)"
+        return ["(baseline)", ""]
     images = fmt_ci(num(row["saving"]), num(row["saving_low"]), num(row["saving_high"]), 0)
-    text = f"{images}; {num(row['saving_pct']):.0f} %"
+    percent = f"{num(row['saving_pct']):.0f} %"
     bounded = int(row["saving_bounded"])
-    return text if bounded == 0 else f"{text} ({bounded}/{row['seeds']} bounds)"
+    return [images, percent if bounded == 0 else f"{percent} ({bounded}/{row['seeds']} bounds)"]
 
 
-def labels_table(params: dict[str, Any], provenance: dict[str, dict[str, Any]], targets: list[dict[str, str]]) -> str:
-    """Per dataset and strategy (main learner): labels needed for each target and labels saved versus random."""
+def unbreakable(text: str) -> str:
+    """``text`` with non-breaking spaces inside brackets and before a unit, so that a table cell never splits
+    an interval or a number from its unit across lines."""
+    text = re.sub(r"\[[^\]]*\]", lambda match: match.group(0).replace(" ", NBSP), text)
+    return re.sub(r"(\d) (%|bounds)", rf"\1{NBSP}\2", text).replace("> ", f">{NBSP}")
+
+
+def labels_table(
+    params: dict[str, Any], provenance: dict[str, dict[str, Any]], targets: list[dict[str, str]], fraction: float
+) -> str:
+    """Per dataset and strategy (main learner): labels needed to reach one target fraction of the full-pool
+    score, and labels saved versus random; the table's id is ``tbl-labels`` for the middle target and
+    ``tbl-labels-<percent>`` for the others."""
     study = params["study"]
-    by_key = {(r["dataset"], r["strategy"], r["target"]): r for r in targets if r["learner"] == study["main_learner"]}
-    keys = [percent_key(f) for f in params["evaluation"]["target_fractions"]]
-    rows = [
-        [
-            provenance[d]["title"] if i == 0 else "",
-            strategy_label(s, params),  # the dataset named once per group
-            *(
-                cell
-                for k in keys
-                for cell in (_needed_cell(by_key[(d, s, k)], params["al"]["budget"]), _saving_cell(by_key[(d, s, k)]))
-            ),
-        ]
-        for d in study["datasets"]
-        for i, s in enumerate(study["strategies"])
-    ]
-    header = ["Dataset", "Strategy", *(f"{title} {k}\u00a0%" for k in keys for title in ("Needed", "Saved"))]
+    key = percent_key(fraction)
+    by_key = {
+        (r["dataset"], r["strategy"]): r
+        for r in targets
+        if r["learner"] == study["main_learner"] and r["target"] == key
+    }
+    rows = []
+    for dataset in study["datasets"]:
+        rows.append([f"**{provenance[dataset]['title']}**", "", "", ""])
+        for strategy in study["strategies"]:
+            row = by_key[(dataset, strategy)]
+            cells = [_needed_cell(row, params["al"]["budget"]), *_saving_cell(row)]
+            rows.append([strategy_label(strategy, params), *(unbreakable(c) for c in cells)])
+    header = ["Strategy", "Needed", "Saved (images)", "Saved (%)"]
     caption = (
-        f"Labels queried from the (simulated) oracle to reach {join_names([k + ' %' for k in keys])} of the "
-        "full-pool score with "
+        f"Labels queried from the (simulated) oracle to reach {key} % of the full-pool score with "
         f"{in_sentence(label(study['main_learner'], LEARNER_LABELS))}. Needed: median [95 % CI] over all seeds; a seed "
         f"that did not reach the target within {params['al']['budget']} labels counts as needing more (censored), so a "
         f"median or bound beyond the budget reads > {params['al']['budget']}, and the share of seeds that reached the "
         "target is in parentheses. Saved: labels saved versus random sampling, paired by seed over all seeds, median "
-        "[95 % CI] of the per-seed difference in images and the total in percent of what random sampling needed; an "
-        "unreached run counts as needing one batch past the budget, so such a pair's saving is a bound (their "
-        "number is "
-        "in parentheses); positive means fewer labels than random. CIs from order statistics (distribution-free)."
+        "[95 % CI] of the per-seed difference in images, and the total in percent of what random sampling needed; an "
+        "unreached run counts as needing one batch past the budget, so such a pair's saving is a bound (their number "
+        "is in parentheses); positive means fewer labels than random. CIs from order statistics (distribution-free)."
     )
-    return markdown_table(header, rows, caption, "tbl-labels", text_columns=2)
+    return markdown_table(header, rows, caption, labels_table_id(params, fraction), text_columns=1)
+
+
+def labels_table_id(params: dict[str, Any], fraction: float) -> str:
+    """``tbl-labels`` for the middle target fraction (the one the main text shows), else ``tbl-labels-<percent>``."""
+    fractions = sorted(params["evaluation"]["target_fractions"])
+    middle = fractions[len(fractions) // 2]
+    return "tbl-labels" if fraction == middle else f"tbl-labels-{percent_key(fraction)}"

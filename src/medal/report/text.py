@@ -6,6 +6,9 @@ import copy
 import math
 from typing import Any
 
+# A space at which a line must not break (inside an interval, before a unit).
+NBSP = "\u00a0"
+
 STRATEGY_LABELS = {
     "random": "Random",
     "least_confident": "Least confident",

@@ -52,6 +52,7 @@ def n_runs(params: dict[str, Any]) -> int:
 def variables(params: dict[str, Any], provenance: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """Numbers and names quoted in the manuscript's prose (Quarto's ``{{< var >}}`` shortcodes)."""
     al, study = params["al"], params["study"]
+    ordered = sorted(params["evaluation"]["target_fractions"])
     return {
         "al": {
             "seeds": al["seeds"],
@@ -61,6 +62,8 @@ def variables(params: dict[str, Any], provenance: dict[str, dict[str, Any]]) -> 
             "cycles": query_cycles(al),
         },
         "target_percents": join_names([percent_key(f) for f in params["evaluation"]["target_fractions"]]),
+        "target_middle": percent_key(ordered[len(ordered) // 2]),
+        "target_others": join_names([percent_key(f) for i, f in enumerate(ordered) if i != len(ordered) // 2]),
         "primary_metric": METRIC_LABELS[params["evaluation"]["primary_metric"]].lower(),
         "n_datasets": len(params["study"]["datasets"]),
         "mid_aulc": params["evaluation"]["minimal_important_difference"]["aulc"],
