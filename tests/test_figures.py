@@ -117,8 +117,8 @@ def test_stopping_cell_shows_the_share_that_stopped_early():
     from medal.report.behaviour import _stopping_cell
 
     row = {"labels": "118.000000", "percent_of_full": "96.400000", "stopped": "7", "seeds": "10"}
-    assert _stopping_cell(row) == "118 · 96 % (7/10)"
-    assert _stopping_cell({**row, "stopped": "10"}) == "118 · 96 %"
+    assert _stopping_cell(row) == "118\u00a0·\u00a096\u00a0% (7/10)"  # no line break inside the cell's numbers
+    assert _stopping_cell({**row, "stopped": "10"}) == "118\u00a0·\u00a096\u00a0%"
 
 
 def test_n_runs_counts_both_experiments_and_every_sweep_value(params):

@@ -159,3 +159,51 @@ def test_one_labels_table_per_target_with_the_middle_one_in_the_main_text(params
     assert "{#tbl-labels-90}" in table and "reach 90 % of the full-pool score" in table
     assert "| Entropy | 20 [10,\u00a070] | 5 [0,\u00a030] | 12\u00a0% |" in table
     assert "| Random | 20 [10,\u00a070] | (baseline) |  |" in table
+
+
+def test_stopping_table_has_a_column_per_criterion_and_a_row_group_per_dataset(params):
+    from medal.report.behaviour import stopping_table
+
+    params["study"].update(datasets=["a", "b"], strategies=["random"], main_learner="logreg")
+
+    def row(dataset, criterion, labels, stopped):
+        return {
+            "dataset": dataset,
+            "learner": "logreg",
+            "strategy": "random",
+            "criterion": criterion,
+            "labels": labels,
+            "percent_of_full": "96",
+            "stopped": stopped,
+            "seeds": "10",
+        }
+
+    rows = [row(d, c, "150", "10") for d in "ab" for c in params["evaluation"]["stopping"]]
+    rows[-1]["stopped"] = "4"
+    table = stopping_table(params, {"a": {"title": "A"}, "b": {"title": "B"}}, rows).splitlines()
+    assert table[0] == "| Strategy | Stabilizing predictions | Expected error |"
+    assert table[2].startswith("| **A** |") and table[4].startswith("| **B** |")
+    assert table[5] == "| Random | 150\u00a0·\u00a096\u00a0% | 150\u00a0·\u00a096\u00a0% (4/10) |"
+
+
+def test_recall_table_heads_each_dataset_with_its_class_names(params):
+    from medal.report.behaviour import class_recall_table
+
+    params["study"].update(datasets=["a"], strategies=["random"], main_learner="logreg")
+    rows = [
+        {
+            "dataset": "a",
+            "learner": "logreg",
+            "strategy": "random",
+            "class": str(c),
+            "recall": "0.5",
+            "recall_low": "0.4",
+            "recall_high": "0.6",
+            "full_pool": "0.7",
+        }
+        for c in (0, 1)
+    ]
+    table = class_recall_table(params, {"a": {"title": "A", "class_names": ["sick", "healthy"]}}, rows).splitlines()
+    assert table[0] == "| Strategy | Class 1 | Class 2 |"
+    assert table[2] == "| **A** | *sick* | *healthy* |" and table[3] == "| Full pool | 0.700 | 0.700 |"
+    assert table[4] == "| Random | 0.500 [0.400,\u00a00.600] | 0.500 [0.400,\u00a00.600] |".replace(" [", "\u00a0[")

@@ -12,6 +12,7 @@ from medal.report.savings import main_rows
 from medal.report.text import (
     CRITERION_LABELS,
     LEARNER_LABELS,
+    NBSP,
     REPRESENTATION_LABELS,
     STRATEGY_LABELS,
     fmt_ci,
@@ -98,55 +99,62 @@ def class_balance_table(params: dict[str, Any], provenance: dict[str, dict[str, 
 def class_recall_table(
     params: dict[str, Any], provenance: dict[str, dict[str, Any]], recall: list[dict[str, str]]
 ) -> str:
-    """Test recall of every class at the end of the budget per strategy (main learner), and of the full-pool model."""
+    """Test recall of every class at the end of the budget per strategy (main learner), and of the full-pool model:
+    one group of rows per dataset, headed by its class names, one column per class."""
     study = params["study"]
     by_key = {
         (r["dataset"], r["strategy"], int(r["class"])): r for r in recall if r["learner"] == study["main_learner"]
     }
-    columns = [(d, c) for d in study["datasets"] for c in range(len(provenance[d]["class_names"]))]
+    width = max(len(provenance[d]["class_names"]) for d in study["datasets"])
     any_strategy = study["strategies"][0]  # every strategy's rows carry the same full-pool recall
-    rows = [["Full pool", *(f"{num(by_key[(d, any_strategy, c)]['full_pool']):.3f}" for d, c in columns)]]
-    rows += [
-        [
-            strategy_label(s, params),
-            *(
-                fmt_ci(*(num(by_key[(d, s, c)][k]) for k in ("recall", "recall_low", "recall_high")))
-                for d, c in columns
-            ),
-        ]
-        for s in study["strategies"]
-    ]
-    header = ["Strategy", *(f"{provenance[d]['title']}: {provenance[d]['class_names'][c]}" for d, c in columns)]
+    rows = []
+    for dataset in study["datasets"]:
+        classes = range(len(provenance[dataset]["class_names"]))
+        padding = [""] * (width - len(classes))
+        names = [f"*{name}*" for name in provenance[dataset]["class_names"]]
+        rows.append([f"**{provenance[dataset]['title']}**", *names, *padding])
+        rows.append(
+            ["Full pool", *(f"{num(by_key[(dataset, any_strategy, c)]['full_pool']):.3f}" for c in classes), *padding]
+        )
+        for strategy in study["strategies"]:
+            cells = [
+                fmt_ci(*(num(by_key[(dataset, strategy, c)][k]) for k in ("recall", "recall_low", "recall_high")))
+                for c in classes
+            ]
+            rows.append([strategy_label(strategy, params), *(c.replace(" ", NBSP) for c in cells), *padding])
+    header = ["Strategy", *(f"Class {c + 1}" for c in range(width))]
     caption = (
         f"Recall of each class on the test set after {params['al']['budget']} labels with "
-        f"{in_sentence(label(study['main_learner'], LEARNER_LABELS))}, mean [95 % CI] over seeds; the first row is "
-        "the same "
-        "learner trained on the whole pool (mean over seeds). Balanced accuracy is the mean of a dataset's class "
-        "recalls."
+        f"{in_sentence(label(study['main_learner'], LEARNER_LABELS))}, mean [95 % CI] over seeds, under each dataset's "
+        "class names; the full-pool row is the same learner trained on the whole pool (mean over seeds). Balanced "
+        "accuracy is the mean of a dataset's class recalls."
     )
     return markdown_table(header, rows, caption, "tbl-recall", text_columns=1)
 
 
 def _stopping_cell(row: dict[str, str]) -> str:
-    text = f"{num(row['labels']):.0f} · {num(row['percent_of_full']):.0f} %"
+    text = f"{num(row['labels']):.0f}{NBSP}·{NBSP}{num(row['percent_of_full']):.0f}{NBSP}%"
     return text if row["stopped"] == row["seeds"] else f"{text} ({row['stopped']}/{row['seeds']})"
 
 
 def stopping_table(
     params: dict[str, Any], provenance: dict[str, dict[str, Any]], stopping: list[dict[str, str]]
 ) -> str:
-    """Where each stopping criterion stopped the main learner's runs, and the score reached there."""
+    """Where each stopping criterion stopped the main learner's runs, and the score reached there: one column per
+    criterion, one group of rows per dataset, no line break inside a number and its unit."""
     study = params["study"]
     by_key = {
         (r["dataset"], r["strategy"], r["criterion"]): r for r in stopping if r["learner"] == study["main_learner"]
     }
     criteria = list(params["evaluation"]["stopping"])
-    columns = [(d, c) for d in study["datasets"] for c in criteria]
-    rows = [
-        [strategy_label(s, params), *(_stopping_cell(by_key[(d, s, c)]) for d, c in columns)]
-        for s in study["strategies"]
-    ]
-    header = ["Strategy", *(f"{provenance[d]['title']}: {label(c, CRITERION_LABELS)}" for d, c in columns)]
+    rows = []
+    for dataset in study["datasets"]:
+        rows.append([f"**{provenance[dataset]['title']}**", *([""] * len(criteria))])
+        rows += [
+            [strategy_label(s, params), *(_stopping_cell(by_key[(dataset, s, c)]) for c in criteria)]
+            for s in study["strategies"]
+        ]
+    header = ["Strategy", *(label(c, CRITERION_LABELS) for c in criteria)]
     sp, ee = (
         params["evaluation"]["stopping"]["stabilizing_predictions"],
         params["evaluation"]["stopping"]["expected_error"],

@@ -202,7 +202,9 @@ def sweep_figure(
                     capsize=2,
                     label=label(strategy, STRATEGY_LABELS),
                 )
-            ax.set_xticks(range(len(rows)), [value_label(setting, r["value"]) for r in rows])
+            # Representation names are words: slanted, they do not run into each other.
+            slant = {"rotation": 25, "ha": "right"} if setting == "representation" else {}
+            ax.set_xticks(range(len(rows)), [value_label(setting, r["value"]) for r in rows], **slant)
             ax.set_xlabel(SETTING_LABELS[setting])
             ax.set_title(provenance[dataset]["title"])
         axes[0][0].set_ylabel(f"AULC ({METRIC_LABELS[params['evaluation']['primary_metric']].lower()})")
