@@ -9,6 +9,7 @@ from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from medal.fileio import write_text_atomic
 from medal.metrics import METRIC_LABELS
@@ -294,6 +295,10 @@ def update_modes_figure(
             ax.set_title(provenance[dataset]["title"])
             ax.set_xlabel("Update time per cycle (ms)")
             ax.set_xscale("log")
+            # Plain numbers at 1, 2 and 5 of each decade: a range under a decade keeps readable labels.
+            ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+            ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+            ax.xaxis.set_minor_formatter(NullFormatter())
             if not pairs:
                 ax.text(
                     0.5,

@@ -15,6 +15,7 @@ from medal.report.savings import significance_mark
 from medal.report.text import (
     ESTIMATOR_LABELS,
     LEARNER_LABELS,
+    NBSP,
     STRATEGY_LABELS,
     in_sentence,
     join_names,
@@ -29,7 +30,6 @@ def learners_table(params: dict[str, Any], provenance: dict[str, dict[str, Any]]
     random."""
     study = params["study"]
     by_key = {(r["dataset"], r["learner"], r["strategy"]): r for r in summary}
-    columns = [(d, s) for d in study["datasets"] for s in study["learner_strategies"]]
 
     def cell(dataset: str, learner: str, strategy: str) -> str:
         row = by_key[(dataset, learner, strategy)]
@@ -37,10 +37,15 @@ def learners_table(params: dict[str, Any], provenance: dict[str, dict[str, Any]]
         text = f"{num(row['aulc']):.3f}" + ("" if math.isnan(half) else f" ± {half:.3f}")
         return text + significance_mark(row, by_key.get((dataset, learner, BASELINE)))
 
-    rows = [
-        [label(learner, LEARNER_LABELS), *(cell(d, learner, s) for d, s in columns)] for learner in study["learners"]
-    ]
-    header = ["Learner", *(f"{provenance[d]['title']}: {label(s, STRATEGY_LABELS)}" for d, s in columns)]
+    strategies = study["learner_strategies"]
+    rows = []
+    for dataset in study["datasets"]:
+        rows.append([f"**{provenance[dataset]['title']}**", *([""] * len(strategies))])
+        rows += [
+            [label(learner, LEARNER_LABELS), *(cell(dataset, learner, s).replace(" ", NBSP) for s in strategies)]
+            for learner in study["learners"]
+        ]
+    header = ["Learner", *(label(s, STRATEGY_LABELS) for s in strategies)]
     caption = (
         "AULC of every learner with "
         f"{join_names([in_sentence(label(s, STRATEGY_LABELS)) for s in study['learner_strategies']])}: "
@@ -91,13 +96,15 @@ def learners_text(params: dict[str, Any], provenance: dict[str, dict[str, Any]],
 def timing_table(
     params: dict[str, Any], provenance: dict[str, dict[str, Any]], timings: dict[tuple[str, str], tuple[float, float]]
 ) -> str:
-    """Mean milliseconds per cycle spent updating each learner and querying, one column pair per dataset."""
-    datasets = params["study"]["datasets"]
-    rows = [
-        [label(learner, LEARNER_LABELS), *(f"{timings[(d, learner)][i]:.2f}" for d in datasets for i in (0, 1))]
-        for learner in params["study"]["learners"]
-    ]
-    header = ["Learner", *(f"{provenance[d]['title']}: {kind}" for d in datasets for kind in ("update", "query"))]
+    """Mean milliseconds per cycle spent updating each learner and querying, one group of rows per dataset."""
+    rows = []
+    for dataset in params["study"]["datasets"]:
+        rows.append([f"**{provenance[dataset]['title']}**", "", ""])
+        rows += [
+            [label(learner, LEARNER_LABELS), *(f"{timings[(dataset, learner)][i]:.2f}" for i in (0, 1))]
+            for learner in params["study"]["learners"]
+        ]
+    header = ["Learner", "Update (ms)", "Query (ms)"]
     caption = (
         "Wall-clock milliseconds per cycle to update the learner and to select the next batch, averaged over "
         f"{join_names([in_sentence(label(s, STRATEGY_LABELS)) for s in params['study']['learner_strategies']])}, "
