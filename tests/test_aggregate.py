@@ -273,3 +273,12 @@ def test_a_strategy_that_queried_the_same_images_is_compared_and_ranked_once():
         {"lc": ["margin"]},
     )
     assert distinct(["random", "lc", "margin"], [{"margin": "lc"}, {}]) == (["random", "lc", "margin"], {})
+
+
+def test_differences_from_random_are_paired_by_seed(study):
+    rows = read_csv(study / "agg" / "differences.csv")
+    # Entropy minus random per seed: labels 10: 0 and 0.1; 20: 0.2 and 0.3; 30: 0.1 and 0.2.
+    assert [(r["strategy"], int(r["labels"])) for r in rows] == [("entropy", 10), ("entropy", 20), ("entropy", 30)]
+    assert [float(r["mean"]) for r in rows] == pytest.approx([0.05, 0.25, 0.15])
+    half = stats.t.ppf(0.975, 1) * 0.1 / np.sqrt(2) / np.sqrt(2)  # SD of two differences 0.1 apart: 0.1 / sqrt 2
+    assert float(rows[1]["ci_high"]) - 0.25 == pytest.approx(half, abs=1e-6)

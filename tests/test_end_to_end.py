@@ -123,9 +123,12 @@ def test_pdf_has_the_sections_and_the_figure(built):
     text = " ".join(" ".join(pages).split())
     for number, section in enumerate(SECTIONS, start=1):
         assert f"{number} {section}" in text
-    assert "Figure 1: Learning curves" in text and "Figure 2: Critical-difference diagram" in text
+    assert "Figure 1: Difference from random sampling" in text and "Figure 2: Critical-difference diagram" in text
+    assert "Learning curves of every strategy" in text  # in the appendix
     assert "Table 1:" in text and "References" in text
-    figure_page = next(i for i, page in enumerate(pages) if "Figure 1: Learning curves" in " ".join(page.split()))
+    figure_page = next(
+        i for i, page in enumerate(pages) if "Figure 1: Difference from random sampling" in " ".join(page.split())
+    )
     operations = ContentStream(reader.pages[figure_page].get_contents(), reader).operations
     drawn = sum(1 for _, operator in operations if operator in PATH_OPERATORS)
     assert drawn > 1000, f"only {drawn} path operators on the figure's page: the vector figure is missing"

@@ -144,6 +144,7 @@ class Aggregates:
     """What the aggregate stage writes, gathered over (dataset, learner) in study order."""
 
     curves: list[list[Any]] = field(default_factory=list)
+    differences: list[list[Any]] = field(default_factory=list)
     summary: list[dict[str, Any]] = field(default_factory=list)
     targets: list[dict[str, Any]] = field(default_factory=list)
     stopping: list[dict[str, Any]] = field(default_factory=list)
@@ -169,6 +170,23 @@ def curve_rows(
             if name == metric:
                 plot.append([n_labels, strategy, mean, low, high])
     return curves, plot
+
+
+def difference_rows(dataset: str, learner: str, runs: dict[str, list[dict[str, Any]]], metric: str) -> list[list[Any]]:
+    """Rows of ``differences.csv``: at each label count, each strategy's primary metric minus random's, paired by
+    seed, with its mean and 95 % CI."""
+    if BASELINE not in runs:
+        return []
+    labels_axis = [c["labels"] for c in runs[BASELINE][0]["cycles"]]
+    baseline = np.array([[c[metric] for c in run["cycles"]] for run in runs[BASELINE]], dtype=float)
+    rows = []
+    for strategy, strategy_runs in runs.items():
+        if strategy == BASELINE:
+            continue
+        matrix = np.array([[c[metric] for c in run["cycles"]] for run in strategy_runs], dtype=float) - baseline
+        for column, n_labels in enumerate(labels_axis):
+            rows.append([dataset, learner, strategy, n_labels, *mean_ci(matrix[:, column])])
+    return rows
 
 
 def add_learner(
@@ -201,6 +219,7 @@ def add_learner(
         out.recall += class_recall_rows(dataset, learner, strategy, strategy_runs, reference)
         if learner == params["study"]["main_learner"]:
             out.main_aulc[(dataset, strategy)] = summaries[strategy]["per_seed_aulc"]
+    out.differences += difference_rows(dataset, learner, runs, metric)
     queries = {s: tuple(tuple(i for c in run["cycles"] for i in c["queried"]) for run in r) for s, r in runs.items()}
     groups = same_queries(queries)
     out.identical.setdefault(dataset, {})[learner] = groups
@@ -226,6 +245,10 @@ def write_aggregates(
     study = params["study"]
     header = ["dataset", "learner", "strategy", "metric", "labels", "mean", "ci_low", "ci_high", "n"]
     write_text_atomic(out_dir / "curves.csv", csv_text(header, out.curves))
+    write_text_atomic(
+        out_dir / "differences.csv",
+        csv_text(["dataset", "learner", "strategy", "labels", "mean", "ci_low", "ci_high"], out.differences),
+    )
     for name, rows in (
         ("summary.csv", out.summary),
         ("targets.csv", out.targets),

@@ -31,6 +31,7 @@ from medal.report.benchmark import (
 from medal.report.conclusion import conclusion_text, learner_answers_table, target_answers_text
 from medal.report.figures import (
     critical_difference_figure,
+    differences_figure,
     learners_figure,
     learning_curves_figure,
     sweep_figure,
@@ -164,6 +165,7 @@ def build_all(
     curves = read_csv(aggregate_dir / "curves.csv")
     shown = display_params(params, friedman["strategies"].get("merged", {}))
     learning_curves_figure(shown, provenance, curves, summary, out_dir / "learning_curves.svg")
+    differences_figure(shown, provenance, read_csv(aggregate_dir / "differences.csv"), out_dir / "differences.svg")
     learners_figure(params, provenance, summary, out_dir / "learners.svg")
     update_modes_figure(params, provenance, summary, timings, measured_dir / "update_modes.svg")
     queried_images_figure(shown, provenance, raw_dir, runs_dir, out_dir / "queried_images.svg")

@@ -11,6 +11,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
+from medal.design import BASELINE
 from medal.fileio import write_text_atomic
 from medal.metrics import METRIC_LABELS
 from medal.report.behaviour import (
@@ -114,6 +115,48 @@ def learning_curves_figure(
         axes[0][0].set_ylabel(METRIC_LABELS[metric])
         handles, names = axes[0][0].get_legend_handles_labels()
         _legend_below(fig, handles, names, 4, 0.24)
+        save_figure(fig, path)
+
+
+def differences_figure(
+    params: dict[str, Any], provenance: dict[str, dict[str, Any]], differences: list[dict[str, str]], path: Path
+) -> None:
+    """Small multiples, one panel per strategy (main learner): its primary metric minus random's at each label
+    count, paired by seed, mean and 95 % CI band, one line per dataset; above zero, the strategy is ahead."""
+    study = params["study"]
+    learner, metric = study["main_learner"], params["evaluation"]["primary_metric"]
+    strategies = [s for s in study["strategies"] if s != BASELINE]
+    colours = dict(zip(study["datasets"], PALETTE[1:]))
+    series: dict[tuple[str, str], list[tuple[float, ...]]] = defaultdict(list)
+    for row in differences:
+        if row["learner"] == learner:
+            series[(row["dataset"], row["strategy"])].append(
+                tuple(num(row[k]) for k in ("labels", "mean", "ci_low", "ci_high"))
+            )
+    columns = min(4, len(strategies))
+    rows = -(-len(strategies) // columns)
+    with plt.rc_context(FIGURE_STYLE):
+        fig, axes = plt.subplots(
+            rows, columns, figsize=(1.9 * columns, 1.6 * rows), sharex=True, sharey=True, squeeze=False
+        )
+        for ax, strategy in zip(axes.flat, strategies):
+            ax.axhline(0, color="0.4", lw=0.8)
+            for dataset in study["datasets"]:
+                points = np.array(series[(dataset, strategy)], dtype=float)
+                colour = colours[dataset]
+                ax.plot(points[:, 0], points[:, 1], color=colour, lw=1.1, label=provenance[dataset]["title"])
+                ax.fill_between(points[:, 0], points[:, 2], points[:, 3], color=colour, alpha=0.15, lw=0)
+            ax.set_title(strategy_label(strategy, params), fontsize=7.5)
+        for index, ax in enumerate(axes.flat):
+            if index >= len(strategies):
+                ax.axis("off")
+            elif index + columns >= len(strategies):  # the lowest panel of its column: label the shared axis
+                ax.xaxis.set_tick_params(labelbottom=True)
+                ax.set_xlabel("Labelled images")
+        for ax in axes[:, 0]:
+            ax.set_ylabel(f"Δ {METRIC_LABELS[metric].lower()}")
+        handles, names = axes[0][0].get_legend_handles_labels()
+        _legend_below(fig, handles, names, len(study["datasets"]), 0.06)
         save_figure(fig, path)
 
 
