@@ -62,6 +62,12 @@ def variables(params: dict[str, Any], provenance: dict[str, dict[str, Any]]) -> 
             "cycles": query_cycles(al),
         },
         "target_percents": join_names([percent_key(f) for f in params["evaluation"]["target_fractions"]]),
+        "budget_shares": join_names(
+            [
+                f"{100 * al['budget'] / sum(provenance[d]['counts']['train']):.0f} % of {provenance[d]['title']}'s pool"
+                for d in study["datasets"]
+            ]
+        ),
         "target_middle": percent_key(ordered[len(ordered) // 2]),
         "target_others": join_names([percent_key(f) for i, f in enumerate(ordered) if i != len(ordered) // 2]),
         "primary_metric": METRIC_LABELS[params["evaluation"]["primary_metric"]].lower(),
