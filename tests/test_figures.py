@@ -165,8 +165,8 @@ def test_conclusion_states_the_answer_from_the_generated_files(params):
     ]
     text = conclusion_text(params, provenance, summary, friedman, targets)
     assert text.startswith(
-        "With logistic regression (fit), 1 of 2 strategies had a significantly higher AULC than random "
-        "sampling on the dataset (entropy), and 1 a significantly lower one (margin)."
+        "With logistic regression (fit), of 2 distinct strategies, the numbers with a significantly higher and a "
+        "significantly lower AULC than random sampling were 1 and 1 on D."
     )
     assert "entropy led random sampling by 1.00 ranks, more than the critical difference of 0.50" in text
     assert "was 30 [10, 50] labels, by entropy on D (@tbl-labels)." in text

@@ -20,26 +20,16 @@ from medal.report.text import (
 )
 
 
-def _significance_sentence(study: dict[str, Any], above: set[str], below: set[str]) -> str:
+def _significance_sentence(
+    study: dict[str, Any], provenance: dict[str, dict[str, Any]], counts: dict[str, tuple[int, int]]
+) -> str:
+    """How many strategies beat random sampling, and how many lost to it, on each dataset (``counts``)."""
     others = len([s for s in study["strategies"] if s != BASELINE])
-
-    def names(group: set[str]) -> str:
-        return join_names(
-            [
-                in_sentence(merged_label(s, study.get("merged", {}), STRATEGY_LABELS))
-                for s in study["strategies"]
-                if s in group
-            ]
-        )
-
-    where = "the dataset" if len(study["datasets"]) == 1 else f"at least one of the {len(study['datasets'])} datasets"
+    parts = [f"{up} and {down} on {provenance[d]['title']}" for d, (up, down) in counts.items()]
     return (
-        f"With {in_sentence(label(study['main_learner'], LEARNER_LABELS))}, {len(above)} of {others} strategies had a "
-        f"significantly higher AULC than random sampling on {where}"
-        + (f" ({names(above)})" if above else "")
-        + f", and {len(below)} a significantly lower one"
-        + (f" ({names(below)})" if below else "")
-        + "."
+        f"With {in_sentence(label(study['main_learner'], LEARNER_LABELS))}, of {others} distinct strategies, the "
+        f"numbers with a significantly higher and a significantly lower AULC than random sampling were "
+        f"{join_names(parts)}."
     )
 
 
@@ -106,15 +96,15 @@ def conclusion_text(
     the references to tables (for the abstract)."""
     study = params["study"]
     rows_by = main_rows(summary, study["main_learner"])
-    above, below = set(), set()
+    counts = {}
     for dataset in study["datasets"]:
         up, down = significant({s: rows_by[(dataset, s)] for s in study["strategies"]})
-        above.update(up)
-        below.update(down)
+        counts[dataset] = (len(up), len(down))
+    above = any(up for up, _ in counts.values())
     sentences = [
-        _significance_sentence(study, above, below),
+        _significance_sentence(study, provenance, counts),
         *_rank_sentence(friedman),
-        *_saving_sentences(params, provenance, targets, bool(above), cite),
+        *_saving_sentences(params, provenance, targets, above, cite),
     ]
     return " ".join(sentences) + "\n"
 
