@@ -282,3 +282,17 @@ def test_differences_from_random_are_paired_by_seed(study):
     assert [float(r["mean"]) for r in rows] == pytest.approx([0.05, 0.25, 0.15])
     half = stats.t.ppf(0.975, 1) * 0.1 / np.sqrt(2) / np.sqrt(2)  # SD of two differences 0.1 apart: 0.1 / sqrt 2
     assert float(rows[1]["ci_high"]) - 0.25 == pytest.approx(half, abs=1e-6)
+
+
+def test_identical_learners_count_as_one_block_in_the_learner_ranking():
+    from medal.summaries import friedman_over_learners
+
+    study = {"datasets": ["d"], "learners": ["a", "b", "c"], "learner_strategies": ["random", "entropy", "margin"]}
+    values = {"a": (0.7, 0.8, 0.6), "b": (0.7, 0.8, 0.6), "c": (0.6, 0.9, 0.7)}  # b repeats a exactly
+    rows = [
+        {"dataset": "d", "learner": learner, "strategy": s, "aulc": v, "aulc_sd": 0.01, "final": v}
+        for learner, aulcs in values.items()
+        for s, v in zip(study["learner_strategies"], aulcs)
+    ]
+    result = friedman_over_learners(study, rows)
+    assert result["merged_learners"] == {"a": ["b"]} and result["blocks"] == 2

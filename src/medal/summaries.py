@@ -246,12 +246,34 @@ def friedman_over_seeds(
 
 
 def friedman_over_learners(study: dict[str, Any], summary_rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """Friedman test and Nemenyi CD of the learner-comparison strategies' mean AULC over (dataset, learner) blocks."""
+    """Friedman test and Nemenyi CD of the learner-comparison strategies' mean AULC over (dataset, learner) blocks.
+
+    A learner whose results equal an earlier one's for every strategy on every dataset (Gaussian NB updated with
+    ``fit`` or ``partial_fit`` is the same model) gives no new block: it is left out and listed in
+    ``merged_learners`` under the earlier one."""
     strategies = study["learner_strategies"]
-    aulc_by = {(row["dataset"], row["learner"], row["strategy"]): row["aulc"] for row in summary_rows}
-    blocks = [(d, learner) for d in study["datasets"] for learner in study["learners"]]
-    scores = np.array([[aulc_by[(d, learner, s)] for s in strategies] for d, learner in blocks])
-    return {"strategies": strategies, "blocks_of": "dataset and learner", **friedman_nemenyi(scores)}
+    rows = {(row["dataset"], row["learner"], row["strategy"]): row for row in summary_rows}
+    first_with: dict[tuple, str] = {}
+    merged: dict[str, list[str]] = {}
+    for learner in study["learners"]:
+        signature = tuple(
+            (rows[(d, learner, s)]["aulc"], rows[(d, learner, s)]["aulc_sd"], rows[(d, learner, s)]["final"])
+            for d in study["datasets"]
+            for s in strategies
+        )
+        if signature in first_with:
+            merged.setdefault(first_with[signature], []).append(learner)
+        else:
+            first_with[signature] = learner
+    learners = list(first_with.values())
+    blocks = [(d, learner) for d in study["datasets"] for learner in learners]
+    scores = np.array([[rows[(d, learner, s)]["aulc"] for s in strategies] for d, learner in blocks])
+    return {
+        "strategies": strategies,
+        "blocks_of": "dataset and learner",
+        "merged_learners": merged,
+        **friedman_nemenyi(scores),
+    }
 
 
 def stopping_rows(

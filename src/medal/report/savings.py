@@ -135,6 +135,11 @@ def friedman_text(friedman: dict[str, Any], names: dict[str, str], figure: str) 
         "images in every block and are ranked once."
         for first, others in merged.items()
     )
+    once += "".join(
+        f" {join_names([label(learner, LEARNER_LABELS) for learner in [first, *others]])} gave identical results "
+        "and count as one block per dataset."
+        for first, others in friedman.get("merged_learners", {}).items()
+    )
     return text + (
         f". The Friedman test gives χ² = {friedman['statistic']:.2f}, p = {friedman['p_value']:.3g}: we {verdict} "
         f"that all strategies rank alike at α = {ALPHA}. Strategies whose average ranks differ by less than the "
