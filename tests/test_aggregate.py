@@ -37,6 +37,7 @@ def _params():
             "drop_threshold": 0.05,
             "minimal_important_difference": {"aulc": 0.01, "labels_saved_percent": 10},
             "stopping": {"stabilizing_predictions": {"kappa": 0.99, "window": 1}, "expected_error": {"threshold": 0.1}},
+            "stopping_thresholds": {"stabilizing_predictions": [0.9, 0.99], "expected_error": [0.1, 0.3]},
         },
     }
 
@@ -296,3 +297,17 @@ def test_identical_learners_count_as_one_block_in_the_learner_ranking():
     ]
     result = friedman_over_learners(study, rows)
     assert result["merged_learners"] == {"a": ["b"]} and result["blocks"] == 2
+
+
+def test_stopping_tradeoff_by_hand(study):
+    rows = {(r["criterion"], float(r["threshold"])): r for r in read_csv(study / "agg" / "stopping_tradeoff.csv")}
+    # Every fixture run has expected errors 0.3, 0.2, 0.05 at 10, 20, 30 labels and kappas -, 0.995, 0.9.
+    # Threshold 0.3: all four runs (2 strategies x 2 seeds) stop at the first cycle, with 10 labels.
+    assert rows[("expected_error", 0.3)]["stopped"] == "4" and float(rows[("expected_error", 0.3)]["labels"]) == 10
+    # Threshold 0.1 is first met at the budget: no run stops early, so there is no mean.
+    assert rows[("expected_error", 0.1)]["stopped"] == "0" and rows[("expected_error", 0.1)]["labels"] == ""
+    # Kappa 0.99 for one cycle: met at the second cycle (20 labels), scores there over the full pool (1.0).
+    kappa = rows[("stabilizing_predictions", 0.99)]
+    assert kappa["stopped"] == "4" and float(kappa["labels"]) == 20 and kappa["runs"] == "4"
+    # At 20 labels random scores 0.7 and 0.6, entropy 0.9 and 0.9 (full pool 1.0): 77.5 % on average.
+    assert float(kappa["percent_of_full"]) == pytest.approx(77.5)

@@ -39,6 +39,7 @@ def _params() -> dict:
             "drop_threshold": 0.05,
             "minimal_important_difference": {"aulc": 0.01, "labels_saved_percent": 10},
             "stopping": {"stabilizing_predictions": {"kappa": 0.99, "window": 1}, "expected_error": {"threshold": 0.1}},
+            "stopping_thresholds": {"stabilizing_predictions": [0.9, 0.99], "expected_error": [0.1, 0.3]},
         },
     }
 

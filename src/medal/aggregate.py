@@ -42,6 +42,7 @@ from medal.summaries import (
     same_queries,
     series,
     stopping_rows,
+    stopping_tradeoff_rows,
     summarise_configuration,
     summary_row,
     target_rows,
@@ -145,6 +146,7 @@ class Aggregates:
 
     curves: list[list[Any]] = field(default_factory=list)
     differences: list[list[Any]] = field(default_factory=list)
+    tradeoff: list[dict[str, Any]] = field(default_factory=list)  # stopping thresholds, main learner
     summary: list[dict[str, Any]] = field(default_factory=list)
     targets: list[dict[str, Any]] = field(default_factory=list)
     stopping: list[dict[str, Any]] = field(default_factory=list)
@@ -219,6 +221,10 @@ def add_learner(
         out.recall += class_recall_rows(dataset, learner, strategy, strategy_runs, reference)
         if learner == params["study"]["main_learner"]:
             out.main_aulc[(dataset, strategy)] = summaries[strategy]["per_seed_aulc"]
+    if learner == params["study"]["main_learner"]:
+        out.tradeoff += stopping_tradeoff_rows(
+            dataset, runs, reference, metric, evaluation["stopping"], evaluation["stopping_thresholds"]
+        )
     out.differences += difference_rows(dataset, learner, runs, metric)
     queries = {s: tuple(tuple(i for c in run["cycles"] for i in c["queried"]) for run in r) for s, r in runs.items()}
     groups = same_queries(queries)
@@ -250,6 +256,7 @@ def write_aggregates(
         csv_text(["dataset", "learner", "strategy", "labels", "mean", "ci_low", "ci_high"], out.differences),
     )
     for name, rows in (
+        ("stopping_tradeoff.csv", out.tradeoff),
         ("summary.csv", out.summary),
         ("targets.csv", out.targets),
         ("stopping.csv", out.stopping),

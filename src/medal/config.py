@@ -32,7 +32,14 @@ SECTION_KEYS: dict[str, tuple[str, ...]] = {
     "learners": (),
     "strategies": (),
     "al": ("initial_labels", "batch_size", "budget", "seeds", "label_noise"),
-    "evaluation": ("primary_metric", "target_fractions", "drop_threshold", "minimal_important_difference", "stopping"),
+    "evaluation": (
+        "primary_metric",
+        "target_fractions",
+        "drop_threshold",
+        "minimal_important_difference",
+        "stopping",
+        "stopping_thresholds",
+    ),
     "paper": ("renderer",),
 }
 ENTRY_KEYS: dict[str, tuple[str, ...]] = {
@@ -212,6 +219,16 @@ def _check_stopping(evaluation: dict[str, Any]) -> None:
         "evaluation.stopping.stabilizing_predictions", "window", stopping["stabilizing_predictions"]["window"]
     )
     _fraction("evaluation.stopping.expected_error.threshold", stopping["expected_error"]["threshold"])
+    sweep = evaluation.get("stopping_thresholds")
+    if not isinstance(sweep, dict) or set(sweep) != set(STOPPING_CRITERIA):
+        raise UserError(
+            f"params.yaml: evaluation.stopping_thresholds must list values for {', '.join(STOPPING_CRITERIA)}"
+        )
+    for name, values in sweep.items():
+        if not isinstance(values, list) or not values:
+            raise UserError(f"params.yaml: evaluation.stopping_thresholds.{name} must be a non-empty list")
+        for value in values:
+            _fraction(f"evaluation.stopping_thresholds.{name} values", value, True)
 
 
 def _unknown(where: str, keys: Any, valid: tuple[str, ...]) -> None:

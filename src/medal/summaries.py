@@ -276,6 +276,17 @@ def friedman_over_learners(study: dict[str, Any], summary_rows: list[dict[str, A
     }
 
 
+def stop_cycles(runs: list[dict[str, Any]], criterion: str, settings: dict[str, Any]) -> list[int | None]:
+    """The cycle at which a label-free stopping criterion stops each run (None: never)."""
+    if criterion == "stabilizing_predictions":
+        return [stop_when_stable([c["kappa_previous"] for c in run["cycles"]], **settings) for run in runs]
+    return [stop_when_confident([c["expected_error"] for c in run["cycles"]], **settings) for run in runs]
+
+
+def _stopped_before_budget(runs: list[dict[str, Any]], stops: list[int | None]) -> list[bool]:
+    return [stop is not None and stop < len(run["cycles"]) - 1 for run, stop in zip(runs, stops)]
+
+
 def stopping_rows(
     dataset: str,
     learner: str,
@@ -289,17 +300,9 @@ def stopping_rows(
 
     A run the criterion never stops ends at the budget; ``stopped`` counts those stopped before it.
     """
-    rules = {
-        "stabilizing_predictions": lambda cycles: stop_when_stable(
-            [c["kappa_previous"] for c in cycles], **stopping["stabilizing_predictions"]
-        ),
-        "expected_error": lambda cycles: stop_when_confident(
-            [c["expected_error"] for c in cycles], **stopping["expected_error"]
-        ),
-    }
     rows = []
-    for criterion, rule in rules.items():
-        stops = [rule(run["cycles"]) for run in runs]
+    for criterion, settings in stopping.items():
+        stops = stop_cycles(runs, criterion, settings)
         at = [run["cycles"][-1 if stop is None else stop] for run, stop in zip(runs, stops)]
         rows.append(
             {
@@ -307,7 +310,7 @@ def stopping_rows(
                 "learner": learner,
                 "strategy": strategy,
                 "criterion": criterion,
-                "stopped": sum(stop is not None and stop < len(run["cycles"]) - 1 for run, stop in zip(runs, stops)),
+                "stopped": sum(_stopped_before_budget(runs, stops)),
                 "seeds": len(runs),
                 **dict(zip(("labels", "labels_low", "labels_high"), mean_ci([c["labels"] for c in at]))),
                 **dict(zip(("score", "score_low", "score_high"), mean_ci([c[metric] for c in at]))),
@@ -320,6 +323,49 @@ def stopping_rows(
                 "final": mean_ci([run["cycles"][-1][metric] for run in runs])[0],
             }
         )
+    return rows
+
+
+# The setting each stopping criterion's threshold sweep varies.
+SWEPT_STOPPING_SETTING = {"stabilizing_predictions": "kappa", "expected_error": "threshold"}
+
+
+def stopping_tradeoff_rows(
+    dataset: str,
+    runs: dict[str, list[dict[str, Any]]],
+    reference: list[dict[str, Any]],
+    metric: str,
+    stopping: dict[str, dict[str, Any]],
+    thresholds: dict[str, list[float]],
+) -> list[dict[str, Any]]:
+    """Rows of ``stopping_tradeoff.csv``: for each criterion and threshold, over every run of ``runs`` (one
+    learner, all its strategies), how many stopped before the budget and, over those, the mean labels at the stop
+    and the mean score there in percent of the full-pool score (NaN when none stopped)."""
+    rows = []
+    for criterion, values in thresholds.items():
+        for value in values:
+            settings = {**stopping[criterion], SWEPT_STOPPING_SETTING[criterion]: value}
+            labels, percents, total = [], [], 0
+            for strategy_runs in runs.values():
+                stops = stop_cycles(strategy_runs, criterion, settings)
+                total += len(strategy_runs)
+                for run, ref, stop, early in zip(
+                    strategy_runs, reference, stops, _stopped_before_budget(strategy_runs, stops)
+                ):
+                    if early:
+                        labels.append(run["cycles"][stop]["labels"])
+                        percents.append(100 * run["cycles"][stop][metric] / ref[metric])
+            rows.append(
+                {
+                    "dataset": dataset,
+                    "criterion": criterion,
+                    "threshold": value,
+                    "stopped": len(labels),
+                    "runs": total,
+                    "labels": float(np.mean(labels)) if labels else math.nan,
+                    "percent_of_full": float(np.mean(percents)) if percents else math.nan,
+                }
+            )
     return rows
 
 

@@ -50,6 +50,7 @@ from medal.report.setup import (
     runtime_text,
 )
 from medal.report.text import STRATEGY_LABELS, display_params
+from medal.report.tradeoff import stopping_tradeoff_figure
 from medal.report.variables import variables
 
 
@@ -166,6 +167,9 @@ def build_all(
     shown = display_params(params, friedman["strategies"].get("merged", {}))
     learning_curves_figure(shown, provenance, curves, summary, out_dir / "learning_curves.svg")
     differences_figure(shown, provenance, read_csv(aggregate_dir / "differences.csv"), out_dir / "differences.svg")
+    stopping_tradeoff_figure(
+        params, provenance, read_csv(aggregate_dir / "stopping_tradeoff.csv"), out_dir / "stopping_tradeoff.svg"
+    )
     learners_figure(params, provenance, summary, out_dir / "learners.svg")
     update_modes_figure(params, provenance, summary, timings, measured_dir / "update_modes.svg")
     queried_images_figure(shown, provenance, raw_dir, runs_dir, out_dir / "queried_images.svg")

@@ -69,7 +69,7 @@ def save_figure(fig: plt.Figure, path: Path) -> None:
     write_text_atomic(path, buffer.getvalue())
 
 
-def _legend_below(fig: plt.Figure, handles: list, names: list[str], ncol: int, space: float) -> None:
+def legend_below(fig: plt.Figure, handles: list, names: list[str], ncol: int, space: float) -> None:
     fig.legend(handles, names, loc="lower center", ncol=ncol, frameon=False, bbox_to_anchor=(0.5, 0), fontsize=8)
     fig.tight_layout(rect=(0, space, 1, 1))
 
@@ -114,7 +114,7 @@ def learning_curves_figure(
             ax.set_xlabel("Labelled images")
         axes[0][0].set_ylabel(METRIC_LABELS[metric])
         handles, names = axes[0][0].get_legend_handles_labels()
-        _legend_below(fig, handles, names, 4, 0.24)
+        legend_below(fig, handles, names, 4, 0.24)
         save_figure(fig, path)
 
 
@@ -156,7 +156,7 @@ def differences_figure(
         for ax in axes[:, 0]:
             ax.set_ylabel(f"Δ {METRIC_LABELS[metric].lower()}")
         handles, names = axes[0][0].get_legend_handles_labels()
-        _legend_below(fig, handles, names, len(study["datasets"]), 0.06)
+        legend_below(fig, handles, names, len(study["datasets"]), 0.06)
         save_figure(fig, path)
 
 
@@ -203,7 +203,7 @@ def learners_figure(
             ax.set_title(provenance[dataset]["title"])
         axes[0][0].set_ylabel("AULC (mean, 95 % CI)")
         handles, names = axes[0][0].get_legend_handles_labels()
-        _legend_below(fig, handles, names, len(names), 0.07)
+        legend_below(fig, handles, names, len(names), 0.07)
         save_figure(fig, path)
 
 
@@ -253,7 +253,7 @@ def sweep_figure(
             ax.set_title(provenance[dataset]["title"])
         axes[0][0].set_ylabel(f"AULC ({METRIC_LABELS[params['evaluation']['primary_metric']].lower()})")
         handles, names = axes[0][0].get_legend_handles_labels()
-        _legend_below(fig, handles, names, len(names), 0.1)
+        legend_below(fig, handles, names, len(names), 0.1)
         save_figure(fig, path)
 
 
