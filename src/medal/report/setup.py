@@ -34,12 +34,15 @@ def datasets_table(params: dict[str, Any], provenance: dict[str, dict[str, Any]]
                 f"`{p['canonical_md5'][:8]}`",
             ]
         )
-    header = ["Dataset", "Modality", "Classes", "Pool", "Pool per class", "Test", "Copy used", "Canonical md5"]
+    attributes = ["Modality", "Classes", "Pool", "Pool per class", "Test", "Copy used", "Canonical md5"]
+    # One column per dataset: names and checksums stay on one line each.
+    transposed = [[f"*{name}*", *(row[i + 1] for row in rows)] for i, name in enumerate(attributes)]
+    header = ["", *(row[0] for row in rows)]
     caption = (
         "Datasets as used in this study, computed from the canonical data files; canonical md5: first digits of "
         "the checksum of the canonical file the fetch stage writes (the source file's md5 is in the text)."
     )
-    return markdown_table(header, rows, caption, "tbl-datasets", text_columns=3)
+    return markdown_table(header, transposed, caption, "tbl-datasets", text_columns=len(header))
 
 
 def provenance_text(params: dict[str, Any], provenance: dict[str, dict[str, Any]]) -> str:
