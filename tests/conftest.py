@@ -39,3 +39,16 @@ def medmnist_arrays(n_train: int = 30, flat_labels: bool = True, seed: int = 0) 
         labels = (np.arange(n) % 2).astype(np.uint8)
         arrays[f"{split}_labels"] = labels if flat_labels else labels[:, None]
     return arrays
+
+
+def aulc_row(strategy: str, aulc: str, p_holm: str = "", dataset: str = "d", learner: str = "logreg") -> dict:
+    """A ``summary.csv`` row as the report reads it, with an AULC (no interval) and a Holm-adjusted p."""
+    return {
+        "dataset": dataset,
+        "learner": learner,
+        "strategy": strategy,
+        "aulc": aulc,
+        "aulc_low": "",
+        "aulc_high": "",
+        "p_holm": p_holm,
+    }

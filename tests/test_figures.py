@@ -2,6 +2,8 @@ from medal.report.setup import provenance_text
 from medal.report.text import fmt_ci, in_sentence, join_names, markdown_table
 from medal.report.variables import variables
 
+from conftest import aulc_row
+
 
 def test_markdown_table_has_caption_and_id():
     text = markdown_table(["Name", "B"], [["longer cell", "1"]], "A caption.", "tbl-x", text_columns=1)
@@ -135,18 +137,7 @@ def test_conclusion_states_the_answer_from_the_generated_files(params):
     params["study"].update(datasets=["d"], strategies=["random", "entropy", "margin"], main_learner="logreg")
     provenance = {"d": {"title": "D"}}
 
-    def row(strategy, aulc, p_holm):
-        return {
-            "dataset": "d",
-            "learner": "logreg",
-            "strategy": strategy,
-            "aulc": aulc,
-            "aulc_low": "",
-            "aulc_high": "",
-            "p_holm": p_holm,
-        }
-
-    summary = [row("random", "0.70", ""), row("entropy", "0.75", "0.01"), row("margin", "0.60", "0.02")]
+    summary = [aulc_row("random", "0.70"), aulc_row("entropy", "0.75", "0.01"), aulc_row("margin", "0.60", "0.02")]
     friedman = {
         "strategies": ["random", "entropy", "margin"],
         "average_ranks": [2.0, 1.0, 3.0],

@@ -1,5 +1,7 @@
 from medal.report.power import power_table, power_text, verdict
 
+from conftest import aulc_row
+
 
 def _row(strategy, difference, p_holm, p_tost_holm, mde="0.02", p_wilcoxon_holm="0.5", p_normality="0.5"):
     return {
@@ -71,14 +73,11 @@ def test_answers_per_learner_and_target(params):
     params["evaluation"].update(target_fractions=[0.9, 0.99])
     params["evaluation"]["minimal_important_difference"] = {"aulc": 0.01, "labels_saved_percent": 10}
 
-    def summary_row(learner, strategy, aulc, p_holm):
-        return {"dataset": "d", "learner": learner, "strategy": strategy, "aulc": aulc, "p_holm": p_holm}
-
     summary = [
-        summary_row("logreg", "random", "0.70", ""),
-        summary_row("logreg", "entropy", "0.75", "0.01"),
-        summary_row("gnb_refit", "random", "0.70", ""),
-        summary_row("gnb_refit", "entropy", "0.65", "0.2"),
+        aulc_row("random", "0.70"),
+        aulc_row("entropy", "0.75", "0.01"),
+        aulc_row("random", "0.70", learner="gnb_refit"),
+        aulc_row("entropy", "0.65", "0.2", learner="gnb_refit"),
     ]
     table = learner_answers_table(params, {"d": {"title": "D"}}, summary)
     assert "| Logistic regression (fit) | ▲ Entropy |" in table and "| Gaussian NB (fit) | none |" in table
@@ -106,18 +105,9 @@ def test_strategies_that_queried_the_same_images_appear_once_under_a_merged_name
     shown = display_params(params, {"lc": ["margin", "entropy"]})
     assert shown["study"]["strategies"] == ["random", "lc"] and params["study"]["strategies"][2] == "margin"
 
-    def row(strategy, aulc):
-        return {
-            "dataset": "d",
-            "learner": "logreg",
-            "strategy": strategy,
-            "aulc": aulc,
-            "aulc_low": "",
-            "aulc_high": "",
-            "p_holm": "0.5",
-        }
-
-    summary = [row("random", "0.7"), row("lc", "0.8"), row("margin", "0.8"), row("entropy", "0.8")]
+    summary = [
+        aulc_row(s, a, "0.5") for s, a in (("random", "0.7"), ("lc", "0.8"), ("margin", "0.8"), ("entropy", "0.8"))
+    ]
     table = aulc_table(shown, {"d": {"title": "D"}}, summary)
     assert "| Lc (= Margin, Entropy) |" in table and table.count("Margin") == 1
 

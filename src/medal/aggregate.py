@@ -158,6 +158,11 @@ class Aggregates:
     references: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # main learner, whole pool
 
 
+def metric_matrix(runs: list[dict[str, Any]], metric: str) -> np.ndarray:
+    """One metric of every run (rows) at every cycle (columns)."""
+    return np.array([[c[metric] for c in run["cycles"]] for run in runs], dtype=float)
+
+
 def curve_rows(
     dataset: str, learner: str, strategy: str, runs: list[dict[str, Any]], metric: str
 ) -> tuple[list[list[Any]], list[list[Any]]]:
@@ -165,7 +170,7 @@ def curve_rows(
     labels_axis = [c["labels"] for c in runs[0]["cycles"]]
     curves, plot = [], []
     for name in METRIC_NAMES:
-        matrix = np.array([[c[name] for c in run["cycles"]] for run in runs], dtype=float)
+        matrix = metric_matrix(runs, name)
         for column, n_labels in enumerate(labels_axis):
             mean, low, high = mean_ci(matrix[:, column])
             curves.append([dataset, learner, strategy, name, n_labels, mean, low, high, len(runs)])
@@ -180,12 +185,12 @@ def difference_rows(dataset: str, learner: str, runs: dict[str, list[dict[str, A
     if BASELINE not in runs:
         return []
     labels_axis = [c["labels"] for c in runs[BASELINE][0]["cycles"]]
-    baseline = np.array([[c[metric] for c in run["cycles"]] for run in runs[BASELINE]], dtype=float)
+    baseline = metric_matrix(runs[BASELINE], metric)
     rows = []
     for strategy, strategy_runs in runs.items():
         if strategy == BASELINE:
             continue
-        matrix = np.array([[c[metric] for c in run["cycles"]] for run in strategy_runs], dtype=float) - baseline
+        matrix = metric_matrix(strategy_runs, metric) - baseline
         for column, n_labels in enumerate(labels_axis):
             rows.append([dataset, learner, strategy, n_labels, *mean_ci(matrix[:, column])])
     return rows

@@ -29,6 +29,11 @@ def grid_points(grid: dict[str, dict[str, list[Any]]]) -> list[dict[str, dict[st
     return points
 
 
+def _setting_key(settings: dict[str, Any]) -> str:
+    """A hashable name of one feature setting, whatever the order of its keys."""
+    return repr(sorted(settings.items()))
+
+
 def _features_by_setting(raw: dict[str, np.ndarray], base: dict[str, Any], points: list[dict], where: str) -> dict:
     """Pool features for each distinct feature setting of the grid, each transform fitted once on the whole pool
     (no labels are used, so fitting on the validation folds too leaks nothing about their labels)."""
@@ -36,12 +41,12 @@ def _features_by_setting(raw: dict[str, np.ndarray], base: dict[str, Any], point
     fitted: dict[str, Any] = {}
     for point in points:
         settings = {**base, **point["features"]}
-        key = repr(sorted(settings.items()))
+        key = _setting_key(settings)
         if key in features:
             continue
         X = raw["X_train"]
         transform = build_transform(settings, X.shape[1:], len(X), where=where)
-        extractor_key = repr(sorted((k, v) for k, v in settings.items() if k != "pca_components"))
+        extractor_key = _setting_key({k: v for k, v in settings.items() if k != "pca_components"})
         if extractor_key not in fitted:  # the extractor and scaler are shared by every PCA size
             fitted[extractor_key] = transform[:2].fit_transform(X)
         base_features = fitted[extractor_key]
@@ -70,7 +75,7 @@ def cross_validate(
     splits = list(StratifiedKFold(folds, shuffle=True, random_state=random_state).split(np.zeros(len(y)), y))
     rows = []
     for point in points:
-        X = features[repr(sorted({**base_features, **point["features"]}.items()))]
+        X = features[_setting_key({**base_features, **point["features"]})]
         spec = {**learner_spec, "params": {**(learner_spec.get("params") or {}), **point["learner"]}}
         learner = Learner.from_params(learner_name, spec)
         fold_scores = []

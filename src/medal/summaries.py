@@ -392,6 +392,13 @@ def class_recall_rows(
 REFERENCE_METRICS = ("accuracy", "roc_auc", "balanced_accuracy")
 
 
+def middle_fraction(fractions: list[float]) -> float:
+    """The middle of the target fractions in increasing order: the target the headline numbers and the main text
+    quote."""
+    ordered = sorted(fractions)
+    return ordered[len(ordered) // 2]
+
+
 def headline_metrics(
     params: dict[str, Any],
     summary: list[dict[str, Any]],
@@ -404,8 +411,7 @@ def headline_metrics(
     with the best AULC, its gain over random with the Holm-adjusted p, and the labels it saves at the
     middle target (median over seeds). The detail stays in the CSV files."""
     learner = params["study"]["main_learner"]
-    fractions = sorted(params["evaluation"]["target_fractions"])
-    middle = percent_key(fractions[len(fractions) // 2])
+    middle = percent_key(middle_fraction(params["evaluation"]["target_fractions"]))
 
     def number(value: float) -> float | None:
         return round(value, 6) if math.isfinite(value) else None

@@ -52,6 +52,7 @@ from medal.report.setup import (
 from medal.report.text import STRATEGY_LABELS, display_params
 from medal.report.tradeoff import stopping_tradeoff_figure
 from medal.report.variables import variables
+from medal.summaries import middle_fraction
 
 
 @dataclass(frozen=True)
@@ -77,18 +78,19 @@ def model_texts(params: dict[str, Any], provenance: dict[str, dict[str, Any]], i
     }
 
 
-def section_texts(params: dict[str, Any], provenance: dict[str, dict[str, Any]], aggregate_dir: Path) -> dict[str, str]:
+def section_texts(
+    params: dict[str, Any], shown: dict[str, Any], provenance: dict[str, dict[str, Any]], aggregate_dir: Path
+) -> dict[str, str]:
     """The generated tables and sentences of every section that the results determine, by file name.
 
-    Tables of the main learner's strategies show strategies that queried the very same images once
-    (:func:`display_params`)."""
+    Tables of the main learner's strategies take ``shown`` (:func:`display_params`): strategies that queried the
+    very same images appear once."""
     summary = read_csv(aggregate_dir / "summary.csv")
     targets = read_csv(aggregate_dir / "targets.csv")
     stopping = read_csv(aggregate_dir / "stopping.csv")
     friedman = read_json(aggregate_dir / "friedman.json")
-    shown = display_params(params, friedman["strategies"].get("merged", {}))
     fractions = params["evaluation"]["target_fractions"]
-    middle = sorted(fractions)[len(fractions) // 2]
+    middle = middle_fraction(fractions)
     return {
         "datasets.md": datasets_table(params, provenance),
         "data_description.md": data_description(params, provenance),
@@ -174,7 +176,7 @@ def build_all(
     update_modes_figure(params, provenance, summary, timings, measured_dir / "update_modes.svg")
     queried_images_figure(shown, provenance, raw_dir, runs_dir, out_dir / "queried_images.svg")
     critical_difference_figure(shown, friedman["strategies"], out_dir / "cd_diagram.svg")
-    texts = section_texts(params, provenance, aggregate_dir) | model_texts(params, provenance, model_inputs)
+    texts = section_texts(params, shown, provenance, aggregate_dir) | model_texts(params, provenance, model_inputs)
     critical_difference_figure(params, friedman["learners"], out_dir / "cd_learners.svg")
     for setting in SWEEP_SETTINGS:
         sweep_figure(params, provenance, sweeps, setting, out_dir / f"sweep_{setting}.svg")

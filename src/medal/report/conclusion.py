@@ -18,6 +18,7 @@ from medal.report.text import (
     num,
     strategy_label,
 )
+from medal.summaries import middle_fraction
 
 
 def _significance_sentence(
@@ -55,8 +56,7 @@ def _saving_sentences(
     cite: bool = True,
 ) -> list[str]:
     learner = params["study"]["main_learner"]
-    fractions = params["evaluation"]["target_fractions"]
-    middle = percent_key(fractions[len(fractions) // 2])
+    middle = percent_key(middle_fraction(params["evaluation"]["target_fractions"]))
     savings = [
         r
         for r in targets

@@ -23,6 +23,7 @@ from medal.report.text import (
     strategy_label,
 )
 from medal.stats import ALPHA
+from medal.summaries import middle_fraction
 
 
 def significance_mark(row: dict[str, str], baseline: dict[str, str] | None) -> str:
@@ -217,6 +218,5 @@ def labels_table(
 
 def labels_table_id(params: dict[str, Any], fraction: float) -> str:
     """``tbl-labels`` for the middle target fraction (the one the main text shows), else ``tbl-labels-<percent>``."""
-    fractions = sorted(params["evaluation"]["target_fractions"])
-    middle = fractions[len(fractions) // 2]
+    middle = middle_fraction(params["evaluation"]["target_fractions"])
     return "tbl-labels" if fraction == middle else f"tbl-labels-{percent_key(fraction)}"

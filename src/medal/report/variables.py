@@ -23,6 +23,7 @@ from medal.report.text import (
     label,
 )
 from medal.stats import DETECTION_POWER
+from medal.summaries import middle_fraction
 
 
 def _image_limitation(sizes: list[str]) -> str:
@@ -52,7 +53,8 @@ def n_runs(params: dict[str, Any]) -> int:
 def variables(params: dict[str, Any], provenance: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """Numbers and names quoted in the manuscript's prose (Quarto's ``{{< var >}}`` shortcodes)."""
     al, study = params["al"], params["study"]
-    ordered = sorted(params["evaluation"]["target_fractions"])
+    fractions = params["evaluation"]["target_fractions"]
+    middle = middle_fraction(fractions)
     return {
         "al": {
             "seeds": al["seeds"],
@@ -61,15 +63,15 @@ def variables(params: dict[str, Any], provenance: dict[str, dict[str, Any]]) -> 
             "budget": al["budget"],
             "cycles": query_cycles(al),
         },
-        "target_percents": join_names([percent_key(f) for f in params["evaluation"]["target_fractions"]]),
+        "target_percents": join_names([percent_key(f) for f in fractions]),
         "budget_shares": join_names(
             [
                 f"{100 * al['budget'] / sum(provenance[d]['counts']['train']):.0f} % of {provenance[d]['title']}'s pool"
                 for d in study["datasets"]
             ]
         ),
-        "target_middle": percent_key(ordered[len(ordered) // 2]),
-        "target_others": join_names([percent_key(f) for i, f in enumerate(ordered) if i != len(ordered) // 2]),
+        "target_middle": percent_key(middle),
+        "target_others": join_names([percent_key(f) for f in sorted(fractions) if f != middle]),
         "primary_metric": METRIC_LABELS[params["evaluation"]["primary_metric"]].lower(),
         "n_datasets": len(params["study"]["datasets"]),
         "mid_aulc": params["evaluation"]["minimal_important_difference"]["aulc"],
