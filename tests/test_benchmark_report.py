@@ -33,6 +33,7 @@ def _params(params):
     params["select"].update(datasets=["a", "b"], grid={"learner": {"C": [0.1, 1.0]}})
     params["learners"]["logreg"]["params"]["C"] = 1.0
     params["al"]["seeds"] = 2
+    params["study"]["main_seeds"] = 2
     return params
 
 

@@ -29,6 +29,7 @@ def test_project_params_are_valid_and_the_check_is_not_vacuous(params):
         (lambda p: p["study"].update(datasets=["mnist"]), "unknown dataset 'mnist' in study.datasets; valid: "),
         (lambda p: p["al"].update(batch_size=0), "al.batch_size must be a positive integer, got 0"),
         (lambda p: p["al"].update(seeds=True), "al.seeds must be a positive integer, got True"),
+        (lambda p: p["study"].update(main_seeds=0), "study.main_seeds must be a positive integer, got 0"),
         (lambda p: p["al"].update(budget=5), "al.budget must be at least al.initial_labels"),
         (lambda p: p["evaluation"].update(primary_metric="auc"), "evaluation.primary_metric must be one of"),
         (

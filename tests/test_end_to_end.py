@@ -79,6 +79,7 @@ def _tiny_params(target: Path) -> list[str]:
     }
     params["data"]["mirror_dirs"] = [str(MIRROR)]
     params["al"] = {"initial_labels": 4, "batch_size": 8, "budget": 36, "seeds": 2}
+    params["study"]["main_seeds"] = 3
     (target / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     return datasets
 

@@ -33,6 +33,7 @@ def project(tmp_path, monkeypatch, params):
     """A scratch project: its params (the project's, smaller), WDBC fetched and prepared, a fake MedMNIST mirror."""
     monkeypatch.chdir(tmp_path)
     params["al"].update(initial_labels=4, batch_size=4, budget=12, seeds=1)
+    params["study"]["main_seeds"] = 1
     params["sweeps"]["settings"]["initial_labels"] = [4, 8]
     mirror = tmp_path / "mirror"
     mirror.mkdir()
@@ -86,7 +87,8 @@ PARAMS_CASES = [
         "unknown learner",
         lambda p: p["study"].update(learners=["xgboost"]),
         "params.yaml: unknown learner 'xgboost' in study.learners; valid: gnb_partial_fit, gnb_refit, logreg, "
-        "mlp_partial_fit, mlp_refit, random_forest, sgd_partial_fit, sgd_refit, svm_rbf",
+        "mlp_partial_fit, mlp_refit, mlp_warm_start, random_forest, sgd_partial_fit, sgd_refit, sgd_warm_start, "
+        "svm_rbf",
     ),
     (
         "unknown strategy",

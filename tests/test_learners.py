@@ -54,6 +54,9 @@ def test_partial_fit_on_an_estimator_without_it_is_refused():
         ("gaussian_nb", "partial_fit", {}),
         ("gaussian_nb", "fit", {}),
         ("mlp", "fit", {"hidden_layer_sizes": [16], "max_iter": 500}),
+        ("mlp", "warm_start", {"hidden_layer_sizes": [16], "max_iter": 500}),
+        ("sgd_log_loss", "warm_start", {}),
+        ("logistic_regression", "warm_start", {}),
         ("random_forest", "fit", {"n_estimators": 20}),
         ("svm_rbf", "fit", {}),
     ],
@@ -73,6 +76,32 @@ def test_every_learner_updates_and_predicts_probabilities(blobs, estimator, upda
 def test_estimators_without_partial_fit_refuse_it(estimator):
     with pytest.raises(UserError, match=f"{estimator} has no partial_fit; set update: fit"):
         Learner("x", estimator, "partial_fit")
+
+
+@pytest.mark.parametrize("estimator", ["random_forest", "svm_rbf", "gaussian_nb"])
+def test_estimators_without_a_warm_start_refuse_it(estimator):
+    with pytest.raises(UserError, match=f"{estimator} has no warm_start; set update: fit"):
+        Learner("x", estimator, "warm_start")
+
+
+def test_warm_start_fits_every_label_from_the_previous_solution(blobs):
+    """Two warm-started updates equal scikit-learn's own warm start: one epoch of SGD on the first ten labels, then
+    one epoch on all twenty starting from those coefficients; a refit of the twenty starts from zero instead."""
+    from sklearn.linear_model import SGDClassifier
+
+    X, y = blobs["X_pool"], blobs["y_pool"]
+    params = {"max_iter": 1, "tol": None}
+    models = {}
+    for update in ("warm_start", "fit"):
+        learner = Learner("sgd", "sgd_log_loss", update, params)
+        clf = learner.make(np.array([0, 1]), random_state=0)
+        learner.update(clf, X, _labelled(y, np.arange(10)), np.arange(10))
+        learner.update(clf, X, _labelled(y, np.arange(20)), np.arange(10, 20))
+        models[update] = clf.estimator_
+    by_hand = SGDClassifier(loss="log_loss", random_state=0, warm_start=True, **params)
+    by_hand.fit(X[:10], y[:10]).fit(X[:20], y[:20])
+    assert np.array_equal(models["warm_start"].coef_, by_hand.coef_)
+    assert not np.array_equal(models["fit"].coef_, by_hand.coef_)
 
 
 def test_mlp_partial_fit_needs_several_passes_per_batch(blobs):

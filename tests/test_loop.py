@@ -47,6 +47,20 @@ def test_run_queries_each_sample_once_and_records_every_cycle(blobs, learner):
     assert result.cycles[-1]["accuracy"] > 0.8  # separable blobs; one SGD pass per batch learns less than a refit
 
 
+def test_each_cycle_stores_the_test_predictions_its_scores_come_from(blobs):
+    from medal.metrics import decode_predictions, evaluate
+
+    protocol = Protocol(initial_labels=4, batch_size=5, budget=20)
+    learner = Learner("lr", "logistic_regression", "fit")
+    result = run_active_learning(*blobs.values(), learner, Strategy("e", "entropy", 0), protocol, seed=1)
+    classes = np.array([0, 1])
+    for cycle in result.cycles:
+        predicted = classes[decode_predictions(cycle["test_predictions"])]
+        assert len(predicted) == len(blobs["y_test"])
+        scores = evaluate(blobs["y_test"], predicted, np.full((len(predicted), 2), 0.5), classes)
+        assert scores["balanced_accuracy"] == cycle["balanced_accuracy"] and scores["accuracy"] == cycle["accuracy"]
+
+
 def test_same_seed_gives_identical_results(blobs):
     protocol = Protocol(4, 5, 30)
     learner = Learner("sgd", "sgd_log_loss", "partial_fit")

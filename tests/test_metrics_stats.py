@@ -96,6 +96,24 @@ def test_multiclass_roc_auc_and_non_finite_probabilities():
     assert math.isnan(evaluate(y, y, np.full((4, 3), np.nan), np.arange(3))["roc_auc"])
 
 
+@given(st.integers(2, 80), st.lists(st.integers(0, 79), min_size=1, max_size=60))
+def test_predictions_round_trip_through_their_encoding(n_classes, indices):
+    from medal.metrics import decode_predictions, encode_predictions
+
+    classes = np.arange(n_classes) * 3  # class values need not be indices
+    indices = np.array(indices) % n_classes
+    encoded = encode_predictions(classes[indices], classes)
+    assert isinstance(encoded, str if n_classes <= 62 else list)
+    assert np.array_equal(decode_predictions(encoded), indices)
+
+
+def test_prediction_encoding_by_hand():
+    from medal.metrics import encode_predictions
+
+    assert encode_predictions(np.array([1, 0, 1, 1]), np.array([0, 1])) == "1011"
+    assert encode_predictions(np.array([7, 2, 5]), np.array([2, 5, 7])) == "201"
+
+
 def test_mean_ci_matches_a_hand_computed_t_interval():
     mean, low, high = mean_ci([1.0, 2.0, 3.0])
     half = 4.302652729911275 * 1.0 / math.sqrt(3)  # t(0.975, 2) * sd / sqrt(n)

@@ -23,6 +23,7 @@ def _files(tmp_path):
 def _params(params):
     params["study"]["learners"] = ["logreg", "gnb_refit"]
     params["al"]["seeds"] = 2
+    params["study"]["main_seeds"] = 2
     params["prepare"]["d"] = {"features": "pca", "pca_components": 5}
     params["sweeps"]["datasets"] = ["d"]
     params["sweeps"]["settings"]["representation"] = {

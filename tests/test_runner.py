@@ -24,6 +24,7 @@ def small(params, blobs, tmp_path):
     params["study"]["learner_strategies"] = ["entropy"]
     params["study"]["learners"] = ["logreg", "sgd_partial_fit"]
     params["al"] = {"initial_labels": 4, "batch_size": 4, "budget": 20, "seeds": 2}
+    params["study"]["main_seeds"] = 2
     prepared = tmp_path / "prepared.npz"
     write_npz_atomic(prepared, blobs)
     return params, prepared
@@ -187,6 +188,7 @@ def _medal_al(root: Path) -> subprocess.Popen:
 def test_sigkill_midway_then_rerun_computes_only_the_missing_runs(small, tmp_path):
     params, prepared = small
     params["al"] = {"initial_labels": 4, "batch_size": 1, "budget": 50, "seeds": 4}
+    params["study"]["main_seeds"] = 4
     params["study"]["learners"] = ["logreg", "sgd_refit"]
     params["compute"]["n_jobs"] = 1
     for name in ("clean", "killed"):
@@ -242,6 +244,7 @@ def test_workers_end_with_their_stage_after_sigkill(small, tmp_path):
 
     params, prepared = small
     params["al"] = {"initial_labels": 4, "batch_size": 1, "budget": 70, "seeds": 6}
+    params["study"]["main_seeds"] = 6
     params["study"]["learners"] = ["logreg", "sgd_refit"]
     params["compute"]["n_jobs"] = 2
     _stage_project(tmp_path, params, prepared)
@@ -276,3 +279,13 @@ def test_a_run_from_a_worker_on_other_blas_kernels_is_refused():
         r"start the workers with the same OPENBLAS_CORETYPE",
     ):
         runner.check_same_platform(here, there)
+
+
+def test_the_main_learner_runs_main_seeds_and_the_others_al_seeds(params):
+    from medal.design import seeds_for
+
+    params["al"]["seeds"], params["study"]["main_seeds"] = 3, 7
+    assert seeds_for(params, params["study"]["main_learner"]) == 7
+    assert seeds_for(params, "svm_rbf") == 3
+    del params["study"]["main_seeds"]  # optional: every learner then runs al.seeds
+    assert seeds_for(params, params["study"]["main_learner"]) == 3

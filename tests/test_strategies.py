@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+from skactiveml.base import SkactivemlClassifier
 from skactiveml.classifier import SklearnClassifier
 from sklearn.base import BaseEstimator, ClassifierMixin
 
@@ -66,14 +67,19 @@ def test_unknown_method_lists_valid_ones():
         Strategy("x", "oracle", random_state=0)
 
 
-class FixedProbabilities:
-    """A fitted-classifier stand-in that returns given class probabilities."""
+class FixedProbabilities(SkactivemlClassifier):
+    """A fitted-classifier stand-in: the probability of class 1 for each row, given as {row: probability}."""
 
-    def __init__(self, p1):
-        self.p1 = np.asarray(p1)
+    def __init__(self, p1, classes=(0, 1)):
+        super().__init__(classes=classes)
+        self.p1 = p1
+
+    def fit(self, X, y, sample_weight=None):
+        return self
 
     def predict_proba(self, X):
-        return np.column_stack([1 - self.p1, self.p1])
+        p1 = np.array([self.p1[tuple(row)] for row in X])
+        return np.column_stack([1 - p1, p1])
 
 
 def test_density_weighted_entropy_by_hand():
@@ -82,11 +88,11 @@ def test_density_weighted_entropy_by_hand():
     # Cosine similarities: rows 0 and 1 point the same way, row 2 is orthogonal to both, so the mean
     # cosines are 2/3, 2/3 and 1/3, and the densities (1 + mean cosine) / 2 are 5/6, 5/6 and 2/3.
     X = np.array([[1.0, 0.0], [2.0, 0.0], [0.0, 1.0]])
-    clf = FixedProbabilities([0.5, 0.9, 0.5])
+    clf = FixedProbabilities({(1.0, 0.0): 0.5, (2.0, 0.0): 0.9, (0.0, 1.0): 0.5})
     entropy = np.array([np.log(2), -(0.9 * np.log(0.9) + 0.1 * np.log(0.1)), np.log(2)])  # 0.6931, 0.3251, 0.6931
     density = np.array([5 / 6, 5 / 6, 2 / 3])
     qs = DensityWeightedEntropy(beta=1.0, random_state=0)
-    assert qs.utilities(X, clf.predict_proba(X)) == pytest.approx(entropy * density)  # 0.5776, 0.2709, 0.4621
+    assert qs.utilities(X, clf.predict_proba(X), X) == pytest.approx(entropy * density)  # 0.5776, 0.2709, 0.4621
     y = np.full(3, np.nan)
     assert list(qs.query(X, y, clf, fit_clf=False, batch_size=3)) == [0, 2, 1]
     # A stronger density weight prefers the dense, less uncertain sample 1 over the isolated sample 2:
@@ -94,6 +100,29 @@ def test_density_weighted_entropy_by_hand():
     assert list(DensityWeightedEntropy(beta=6.0).query(X, y, clf, fit_clf=False, batch_size=3)) == [0, 1, 2]
     # Labelled samples are never queried.
     assert list(qs.query(X, np.array([1.0, np.nan, np.nan]), clf, fit_clf=False, batch_size=2)) == [2, 1]
+
+
+def test_density_weighted_entropy_follows_the_query_contract():
+    """Candidates as indices give pool-sized utilities (NaN elsewhere), as a feature matrix candidate-sized ones
+    with the density still taken over the pool; bad inputs are refused as scikit-activeml's strategies refuse them."""
+    from medal.strategies import DensityWeightedEntropy
+
+    X = np.array([[1.0, 0.0], [2.0, 0.0], [0.0, 1.0]])
+    y = np.full(3, np.nan)
+    clf = FixedProbabilities({(1.0, 0.0): 0.5, (2.0, 0.0): 0.9, (0.0, 1.0): 0.5, (0.0, 3.0): 0.5})
+    qs = DensityWeightedEntropy(random_state=0)
+    chosen, utilities = qs.query(X, y, clf, fit_clf=False, candidates=[1, 2], return_utilities=True)
+    assert list(chosen) == [2] and np.isnan(utilities[0, 0]) and utilities[0, 2] == pytest.approx(np.log(2) * 2 / 3)
+    X_cand = np.array([[0.0, 3.0]])  # not in the pool: same direction as row 2, so the same density 2/3
+    chosen, utilities = qs.query(X, y, clf, fit_clf=False, candidates=X_cand, return_utilities=True)
+    assert list(chosen) == [0] and utilities.shape == (1, 1)
+    assert utilities[0, 0] == pytest.approx(np.log(2) * 2 / 3)
+    with pytest.raises(TypeError):
+        qs.query(X, y, object(), fit_clf=False)
+    with pytest.raises(ValueError):
+        qs.query(X, y, clf, fit_clf=False, batch_size=0)
+    with pytest.raises(ValueError):
+        DensityWeightedEntropy(beta=-1.0).query(X, y, clf, fit_clf=False)
 
 
 def test_candidate_subsampling_limits_the_scored_pool(blobs):
@@ -118,7 +147,7 @@ def test_linear_time_density_equals_the_mean_shifted_cosine_similarity():
     X = np.random.default_rng(1).normal(size=(50, 6))  # centred: many negative cosines
     X[3] = 0.0  # a zero row has cosine 0 to everything, as in scikit-learn
     expected = ((1 + cosine_similarity(X)) / 2).mean(axis=1)
-    density = DensityWeightedEntropy()._density(X)
+    density = DensityWeightedEntropy.density(X, X)
     assert density == pytest.approx(expected, abs=1e-12)
     # Defined for centred features: never zero, and in the order of the plain mean cosines.
     assert density.min() > 0 and density.max() <= 1

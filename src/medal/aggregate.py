@@ -17,6 +17,7 @@ from medal.design import (
     BASELINE,
     SWEEP_SETTINGS,
     run_file_name,
+    seeds_for,
     strategies_for,
     sweep_dir,
     sweep_value_name,
@@ -299,11 +300,11 @@ def aggregate(
     """Write under ``out_dir`` the learning curves, AULC, labels-to-target, stopping, class-recall and sweep
     summaries (CSV), the identical-queries, Friedman and class-balance results (JSON) and ``plots/*.csv``,
     the DVC metrics file and the conclusions (:mod:`medal.conclusions`)."""
-    study, seeds = params["study"], params["al"]["seeds"]
+    study = params["study"]
     out = Aggregates()
     for dataset in study["datasets"]:
         reference = read_json(reference_dir / f"{dataset}.json")["learners"]
-        out.references[dataset] = reference[study["main_learner"]][:seeds]
+        out.references[dataset] = reference[study["main_learner"]][: seeds_for(params, study["main_learner"])]
         y_pool = load_npz(prepared_dir / f"{dataset}.npz")["y_pool"]
         n_classes = int(y_pool.max()) + 1
         out.balance[dataset] = {
@@ -311,6 +312,7 @@ def aggregate(
             "queried": {},
         }
         for learner in study["learners"]:
+            seeds = seeds_for(params, learner)
             runs = {s: load_runs(runs_dir, dataset, s, learner, seeds) for s in strategies_for(study, learner)}
             add_learner(params, out, dataset, learner, runs, reference[learner][:seeds], y_pool)
     write_aggregates(params, out, sweep_rows(params, sweeps_dir), out_dir, metrics_path, conclusions_path)

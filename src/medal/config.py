@@ -22,7 +22,7 @@ DEFAULT_PARAMS = Path("params.yaml")
 
 # The keys each section may hold; anything else is a typo or a setting this version does not know.
 SECTION_KEYS: dict[str, tuple[str, ...]] = {
-    "study": ("datasets", "strategies", "main_learner", "learners", "learner_strategies"),
+    "study": ("datasets", "strategies", "main_learner", "main_seeds", "learners", "learner_strategies"),
     "sweeps": ("datasets", "learner", "strategies", "settings"),
     "select": ("datasets", "learner", "folds", "random_state", "grid"),
     "compute": ("n_jobs", "dask_scheduler"),
@@ -116,6 +116,8 @@ def _check_design(study: dict[str, Any]) -> None:
     """The main learner runs every strategy; the learner-comparison strategies run with every learner."""
     if study.get("main_learner") not in study["learners"]:
         raise UserError(f"params.yaml: study.main_learner '{study.get('main_learner')}' must be one of study.learners")
+    if "main_seeds" in study:
+        _positive_int("study", "main_seeds", study["main_seeds"])
     chosen = study.get("learner_strategies")
     if not isinstance(chosen, list) or not chosen or any(name not in study["strategies"] for name in chosen):
         raise UserError("params.yaml: study.learner_strategies must be a non-empty list of names from study.strategies")

@@ -26,6 +26,15 @@ def learners_for(study: dict[str, Any], strategy: str) -> list[str]:
     return list(study["learners"]) if strategy in study["learner_strategies"] else [study["main_learner"]]
 
 
+def seeds_for(params: dict[str, Any], learner: str) -> int:
+    """Seeds a learner's runs use in the main experiments: ``study.main_seeds`` for the main learner (every strategy
+    runs with it, and the comparisons with random sampling need the power), ``al.seeds`` for the others."""
+    study = params["study"]
+    if learner == study["main_learner"]:
+        return study.get("main_seeds", params["al"]["seeds"])
+    return params["al"]["seeds"]
+
+
 def strategies_for(study: dict[str, Any], learner: str) -> list[str]:
     """The strategies run with ``learner``, in study order: all of them for the main learner."""
     return [strategy for strategy in study["strategies"] if learner in learners_for(study, strategy)]

@@ -1,4 +1,5 @@
-"""Learners: scikit-learn estimators wrapped for scikit-activeml, updated by ``fit`` or ``partial_fit``."""
+"""Learners: scikit-learn estimators wrapped for scikit-activeml, updated by ``fit``, ``warm_start`` or
+``partial_fit``."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from medal.errors import UserError
 
-UPDATE_MODES = ("fit", "partial_fit")
+UPDATE_MODES = ("fit", "warm_start", "partial_fit")
 
 
 def _logistic_regression(random_state: int, **params: Any) -> ClassifierMixin:
@@ -103,33 +104,37 @@ def _svm_rbf(random_state: int, **params: Any) -> ClassifierMixin:
     return CalibratedSVC(random_state=random_state, **params)
 
 
-# Estimator factories by the name used in params.yaml, with whether they offer partial_fit.
-ESTIMATORS: dict[str, tuple[Callable[..., ClassifierMixin], bool]] = {
-    "logistic_regression": (_logistic_regression, False),
-    "sgd_log_loss": (_sgd_log_loss, True),
-    "gaussian_nb": (_gaussian_nb, True),
-    "mlp": (_mlp, True),
-    "random_forest": (_random_forest, False),
-    "svm_rbf": (_svm_rbf, False),
+# Estimator factories by the name used in params.yaml, with the update modes each offers besides ``fit``
+# (``warm_start``: scikit-learn's warm start continues from the previous solution; a random forest's would only
+# add trees, so it is not offered).
+ESTIMATORS: dict[str, tuple[Callable[..., ClassifierMixin], tuple[str, ...]]] = {
+    "logistic_regression": (_logistic_regression, ("warm_start",)),
+    "sgd_log_loss": (_sgd_log_loss, ("warm_start", "partial_fit")),
+    "gaussian_nb": (_gaussian_nb, ("partial_fit",)),
+    "mlp": (_mlp, ("warm_start", "partial_fit")),
+    "random_forest": (_random_forest, ()),
+    "svm_rbf": (_svm_rbf, ()),
 }
 
 
 class Learner:
     """A configured learner: builds a fresh classifier per run and updates it after each query.
 
-    ``update="fit"`` refits on every label revealed so far; ``update="partial_fit"`` feeds only
-    the newly labelled samples to the estimator's ``partial_fit``, ``epochs`` times (one call is
+    ``update="fit"`` refits from scratch on every label revealed so far; ``update="warm_start"`` fits
+    on every label so far too, starting from the previous cycle's solution (scikit-learn's
+    ``warm_start``: the incremental update a practitioner would use); ``update="partial_fit"`` feeds
+    only the newly labelled samples to the estimator's ``partial_fit``, ``epochs`` times (one call is
     one pass; for an MLP it is a single optimiser step per mini-batch).
     """
 
     def __init__(self, name: str, estimator: str, update: str, params: dict[str, Any] | None = None, epochs: int = 1):
-        factory, has_partial_fit = ESTIMATORS[estimator]
-        if update == "partial_fit" and not has_partial_fit:
-            raise UserError(f"params.yaml: learners.{name}: {estimator} has no partial_fit; set update: fit")
+        factory, modes = ESTIMATORS[estimator]
+        if update != "fit" and update not in modes:
+            raise UserError(f"params.yaml: learners.{name}: {estimator} has no {update}; set update: fit")
         self.name = name
         self.estimator = estimator
         self.update_mode = update
-        if update == "fit" and epochs != 1:
+        if update != "partial_fit" and epochs != 1:
             raise UserError(f"params.yaml: learners.{name}: epochs applies to update: partial_fit only; remove it")
         if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
             raise UserError(f"params.yaml: learners.{name}.epochs must be a positive integer, got {epochs!r}")
@@ -144,7 +149,10 @@ class Learner:
 
     def make(self, classes: np.ndarray, random_state: int) -> SklearnClassifier:
         """A new, unfitted scikit-activeml classifier for one run."""
-        return SklearnClassifier(self._factory(random_state, **self.params), classes=classes, random_state=random_state)
+        estimator = self._factory(random_state, **self.params)
+        if self.update_mode == "warm_start":
+            estimator.set_params(warm_start=True)
+        return SklearnClassifier(estimator, classes=classes, random_state=random_state)
 
     def _checked(self, clf: SklearnClassifier, fit: Callable[[], Any], labels: np.ndarray) -> None:
         """Run ``fit`` and raise a :class:`UserError` if the estimator failed on ``labels`` (NaN: unlabelled).
@@ -174,6 +182,10 @@ class Learner:
         """Update ``clf`` after the samples ``new`` were labelled; ``y`` holds NaN for unlabelled samples."""
         if self.update_mode == "fit":
             self._checked(clf, lambda: clf.fit(X, y), y)
+        elif self.update_mode == "warm_start":
+            self._checked(clf, lambda: clf.fit(X, y), y)
+            if clf.is_fitted_:  # SklearnClassifier fits a copy of `estimator`: the next fit starts from this one
+                clf.estimator = clf.estimator_
         else:
             for _ in range(self.epochs):
                 self._checked(clf, lambda: clf.partial_fit(X[new], y[new]), y[new])

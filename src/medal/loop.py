@@ -10,7 +10,7 @@ import numpy as np
 
 from medal.errors import UserError
 from medal.learners import Learner
-from medal.metrics import agreement, evaluate, expected_error
+from medal.metrics import agreement, encode_predictions, evaluate, expected_error
 from medal.strategies import Strategy
 
 
@@ -75,15 +75,18 @@ def score_cycle(
     y_known: np.ndarray,
     previous_predictions: np.ndarray | None,
 ) -> tuple[dict[str, Any], np.ndarray]:
-    """The learner's test scores after an update, and the two label-free stopping signals: agreement of
-    its pool predictions with the previous cycle's (None on the first) and its expected error on the
-    unlabelled pool. Also returns the pool predictions, for the next cycle's agreement."""
-    scores = evaluate(y_test, clf.predict(X_test), clf.predict_proba(X_test), classes)
+    """The learner's test scores after an update, its test predictions (encoded, for resampling the test set
+    later), and the two label-free stopping signals: agreement of its pool predictions with the previous
+    cycle's (None on the first) and its expected error on the unlabelled pool. Also returns the pool
+    predictions, for the next cycle's agreement."""
+    test_predictions = clf.predict(X_test)
+    scores = evaluate(y_test, test_predictions, clf.predict_proba(X_test), classes)
     pool_proba = clf.predict_proba(X_pool)
     pool_predictions = classes[pool_proba.argmax(axis=1)]
     kappa = None if previous_predictions is None else agreement(previous_predictions, pool_predictions)
     signals = {"kappa_previous": kappa, "expected_error": expected_error(pool_proba[np.isnan(y_known)])}
-    return {**scores, **signals}, pool_predictions
+    stored = {"test_predictions": encode_predictions(test_predictions, classes)}
+    return {**scores, **signals, **stored}, pool_predictions
 
 
 def run_active_learning(

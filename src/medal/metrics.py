@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import string
 from typing import Any
 
 import numpy as np
 from scipy.stats import rankdata
 
 METRIC_NAMES = ("accuracy", "balanced_accuracy", "macro_f1", "roc_auc")
+
+# Metrics computed from predicted classes alone, which a resampling of the test images can recompute from the
+# predictions a run stores (:func:`encode_predictions`); ROC-AUC needs the class probabilities.
+LABEL_METRICS = ("accuracy", "balanced_accuracy", "macro_f1")
+
+# A run stores its test predictions as one character per test image, the index of the predicted class.
+PREDICTION_CODES = string.digits + string.ascii_letters
 
 METRIC_LABELS = {
     "accuracy": "Accuracy",
@@ -91,3 +99,21 @@ def agreement(previous: np.ndarray, current: np.ndarray) -> float:
 def expected_error(proba: np.ndarray) -> float:
     """Mean of 1 - max class probability: the error rate the model expects of itself on these samples."""
     return float(np.mean(1.0 - proba.max(axis=1))) if len(proba) else 0.0
+
+
+def encode_predictions(y_pred: np.ndarray, classes: np.ndarray) -> str | list[int]:
+    """Predicted classes as a compact string of class indices (:data:`PREDICTION_CODES`), or a list of indices when
+    there are more classes than codes."""
+    indices = np.searchsorted(classes, y_pred)
+    if len(classes) > len(PREDICTION_CODES):
+        return [int(i) for i in indices]
+    return "".join(np.array(list(PREDICTION_CODES))[indices])
+
+
+def decode_predictions(encoded: str | list[int]) -> np.ndarray:
+    """The class indices :func:`encode_predictions` stored."""
+    if isinstance(encoded, list):
+        return np.array(encoded, dtype=np.int64)
+    lookup = np.zeros(256, dtype=np.int64)
+    lookup[np.frombuffer(PREDICTION_CODES.encode("ascii"), dtype=np.uint8)] = np.arange(len(PREDICTION_CODES))
+    return lookup[np.frombuffer(encoded.encode("ascii"), dtype=np.uint8)]

@@ -68,10 +68,10 @@ def build_transform(settings: dict[str, Any], shape: tuple[int, ...], n_pool: in
     kind = settings.get("features") if isinstance(settings, dict) else None
     if kind not in FEATURE_KINDS:
         raise UserError(f"params.yaml: {where} features '{kind}' unknown; valid: {', '.join(FEATURE_KINDS)}")
+    valid = setting_keys(kind)
     for key in settings:
-        if key not in setting_keys(kind):
-            valid = ", ".join(setting_keys(kind))
-            raise UserError(f"params.yaml: unknown key '{key}' in {where} ({kind} features); valid: {valid}")
+        if key not in valid:
+            raise UserError(f"params.yaml: unknown key '{key}' in {where} ({kind} features); valid: {', '.join(valid)}")
     if kind in EXTRACTORS and len(shape) != 2:
         raise UserError(f"params.yaml: {where} features '{kind}' need images; use raw or pca for tabular data")
     if kind == "pca" and "pca_components" not in settings:

@@ -12,6 +12,7 @@ from joblib import Parallel, delayed
 from sklearn.exceptions import ConvergenceWarning
 from threadpoolctl import threadpool_limits
 
+from medal.design import seeds_for
 from medal.errors import UserError
 from medal.fileio import write_json_atomic
 from medal.learners import Learner
@@ -54,8 +55,7 @@ def run_reference(params: dict[str, Any], dataset: str, raw: Path, prepared: Pat
     distinct = {name: spec for name, spec in representations.items() if name == PREPARED or spec != own}
     data = feature_sets(distinct, own, raw, prepared)
     learners = params["study"]["learners"]
-    seeds = range(params["al"]["seeds"])
-    jobs = [(rep, name, seed) for rep in distinct for name in learners for seed in seeds]
+    jobs = [(rep, name, seed) for rep in distinct for name in learners for seed in range(seeds_for(params, name))]
     scores = Parallel(n_jobs=params.get("compute", {}).get("n_jobs", 1))(
         delayed(_scored)(data[rep], dataset, name, params["learners"][name], seed) for rep, name, seed in jobs
     )

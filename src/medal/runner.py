@@ -27,7 +27,7 @@ from sklearn.exceptions import ConvergenceWarning
 from threadpoolctl import threadpool_limits
 
 from medal.config import check_protocol_fits
-from medal.design import STAGE_TIMING_FILE, learners_for, run_file_name, sweep_value_name, sweep_values
+from medal.design import STAGE_TIMING_FILE, learners_for, run_file_name, seeds_for, sweep_value_name, sweep_values
 from medal.environment import format_duration, numerical_platform, run_environment
 from medal.errors import UserError
 from medal.fileio import (
@@ -308,7 +308,7 @@ def run_strategy(params: dict[str, Any], dataset: str, strategy: str, prepared: 
             {"learner": params["learners"][learner], "strategy": params["strategies"][strategy]},
         )
         for learner in learners_for(params["study"], strategy)
-        for seed in range(params["al"]["seeds"])
+        for seed in range(seeds_for(params, learner))
     ]
     data = load_npz(prepared)
     check_protocol_fits(params, dataset, data["y_pool"])

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from skactiveml.base import SingleAnnotatorPoolQueryStrategy
+from skactiveml.base import SingleAnnotatorPoolQueryStrategy, SkactivemlClassifier
 from skactiveml.classifier import ParzenWindowClassifier, SklearnClassifier
 from skactiveml.pool import (
     Badge,
@@ -40,7 +40,7 @@ from skactiveml.pool import (
     TypiClust,
     UncertaintySampling,
 )
-from skactiveml.utils import MISSING_LABEL, unlabeled_indices
+from skactiveml.utils import MISSING_LABEL, check_equal_missing_label, check_scalar, check_type, simple_batch
 from sklearn.base import clone
 from sklearn.ensemble import BaggingClassifier
 from sklearn.linear_model import LogisticRegression
@@ -57,56 +57,57 @@ class DensityWeightedEntropy(SingleAnnotatorPoolQueryStrategy):
     cosines are negative for about half the pairs, and clipping the mean cosine at zero, as a plain
     cosine density must, would give half the pool a utility of zero. The shift keeps the order of the
     mean cosines, so the density ranks samples as the original does.
-    Written here because scikit-activeml has no density-weighted strategy; it follows the
-    library's query interface, so ``SubSamplingWrapper`` can wrap it.
+    Written here because scikit-activeml has no density-weighted strategy; it follows the library's
+    query contract (validated inputs, candidates as indices or as a feature matrix, ties broken by
+    ``simple_batch``), so ``SubSamplingWrapper`` can wrap it.
     """
 
-    def __init__(self, beta: float = 1.0, missing_label: float = MISSING_LABEL, random_state: int | None = None):
+    def __init__(self, beta: float = 1.0, missing_label: float = MISSING_LABEL, random_state: Any = None):
         super().__init__(missing_label=missing_label, random_state=random_state)
         self.beta = beta
 
-    def _density(self, X: np.ndarray) -> np.ndarray:
-        """Mean shifted cosine similarity (1 + cos) / 2 of each row to all rows, in linear time: with unit
-        rows u_i the mean cosine is u_i · mean_j(u_j), so the n × n similarity matrix is never formed
-        (80 GB for a 100k pool). The pool does not change during a run: it is computed once."""
-        if getattr(self, "_density_of", None) is not X:
-            unit = normalize(X)
-            self._density_of, self._density_values = X, (1 + unit @ unit.mean(axis=0)) / 2
-        return self._density_values
+    @staticmethod
+    def density(X_cand: np.ndarray, X: np.ndarray) -> np.ndarray:
+        """Mean shifted cosine similarity (1 + cos) / 2 of each candidate to all rows of the pool ``X``, in linear
+        time: with unit rows the mean cosine is u_c · mean_j(u_j), so no n × n similarity matrix is formed (80 GB
+        for a 100k pool)."""
+        return (1 + normalize(X_cand) @ normalize(X).mean(axis=0)) / 2
 
-    def utilities(self, X: np.ndarray, proba: np.ndarray) -> np.ndarray:
-        """Utility of every row of ``X`` given the learner's class probabilities for it."""
+    def utilities(self, X_cand: np.ndarray, proba: np.ndarray, X: np.ndarray) -> np.ndarray:
+        """Utility of every candidate given the learner's class probabilities for it and the pool ``X``."""
         with np.errstate(divide="ignore", invalid="ignore"):
             entropy = -np.nansum(np.where(proba > 0, proba * np.log(proba), 0.0), axis=1)
-        return entropy * self._density(X) ** self.beta
+        return entropy * self.density(X_cand, X) ** self.beta
 
     def query(
         self,
         X: np.ndarray,
         y: np.ndarray,
-        clf: SklearnClassifier,
+        clf: SkactivemlClassifier,
         fit_clf: bool = True,
+        sample_weight: np.ndarray | None = None,
         candidates: np.ndarray | None = None,
         batch_size: int = 1,
         return_utilities: bool = False,
     ):
-        """The ``batch_size`` unlabelled candidates of highest utility; ties broken at random."""
+        """The ``batch_size`` candidates (default: the unlabelled samples) of highest utility, as scikit-activeml's
+        strategies return them; ties broken at random."""
+        X, y, candidates, batch_size, return_utilities = self._validate_data(
+            X, y, candidates, batch_size, return_utilities, reset=True
+        )
+        X_cand, mapping = self._transform_candidates(candidates, X, y)
+        check_type(clf, "clf", SkactivemlClassifier)
+        check_equal_missing_label(clf.missing_label, self.missing_label_)
+        check_type(fit_clf, "fit_clf", bool)
+        check_scalar(self.beta, "beta", (int, float), min_val=0)
         if fit_clf:
-            clf = clone(clf).fit(X, y)
-        unlabelled = unlabeled_indices(y, missing_label=self.missing_label)
-        if candidates is not None:
-            unlabelled = np.intersect1d(unlabelled, candidates)
-        scores = np.full(len(X), np.nan)
-        scores[unlabelled] = self.utilities(X, clf.predict_proba(X))[unlabelled]
-        rng = np.random.default_rng(self.random_state)
-        order = np.lexsort((rng.random(len(unlabelled)), -scores[unlabelled]))
-        chosen = unlabelled[order[:batch_size]]
-        if not return_utilities:
-            return chosen
-        utilities = np.tile(scores, (len(chosen), 1))
-        for row, index in enumerate(chosen):
-            utilities[row + 1 :, index] = np.nan
-        return chosen, utilities
+            clf = clone(clf).fit(X, y, sample_weight) if sample_weight is not None else clone(clf).fit(X, y)
+        utilities = self.utilities(X_cand, clf.predict_proba(X_cand), X)
+        if mapping is not None:
+            on_pool = np.full(len(X), np.nan)
+            on_pool[mapping] = utilities
+            utilities = on_pool
+        return simple_batch(utilities, self.random_state_, batch_size=batch_size, return_utilities=return_utilities)
 
 
 # Options of every strategy: score only ``max_candidates`` random unlabelled samples per query, and

@@ -31,10 +31,12 @@ STRATEGY_LABELS = {
 LEARNER_LABELS = {
     "logreg": "Logistic regression (fit)",
     "sgd_partial_fit": "SGD log-loss (partial_fit)",
+    "sgd_warm_start": "SGD log-loss (warm start)",
     "sgd_refit": "SGD log-loss (fit)",
     "gnb_partial_fit": "Gaussian NB (partial_fit)",
     "gnb_refit": "Gaussian NB (fit)",
     "mlp_partial_fit": "MLP (partial_fit)",
+    "mlp_warm_start": "MLP (warm start)",
     "mlp_refit": "MLP (fit)",
     "random_forest": "Random forest (fit)",
     "svm_rbf": "RBF SVM (fit)",

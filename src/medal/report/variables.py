@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from medal.blas import PINNED_KERNEL, REQUIRED_FLAGS
-from medal.design import percent_key, query_cycles, strategies_for, sweep_values
+from medal.design import percent_key, query_cycles, seeds_for, strategies_for, sweep_values
 from medal.learners import CalibratedSVC
 from medal.metrics import METRIC_LABELS
 from medal.report.behaviour import (
@@ -40,14 +40,14 @@ QUERY_GRID_SEED = 0  # the run they come from
 
 def n_runs(params: dict[str, Any]) -> int:
     """Number of active-learning runs the study performs: both experiments and every sweep value."""
-    study, sweeps, seeds = params["study"], params["sweeps"], params["al"]["seeds"]
-    main = sum(len(strategies_for(study, learner)) for learner in study["learners"]) * len(study["datasets"])
+    study, sweeps = params["study"], params["sweeps"]
+    main = sum(len(strategies_for(study, learner)) * seeds_for(params, learner) for learner in study["learners"])
     swept = (
         sum(len(sweep_values(params, s)) for s in sweeps["settings"])
         * len(sweeps["strategies"])
         * len(sweeps["datasets"])
     )
-    return (main + swept) * seeds
+    return main * len(study["datasets"]) + swept * params["al"]["seeds"]
 
 
 def variables(params: dict[str, Any], provenance: dict[str, dict[str, Any]]) -> dict[str, Any]:
