@@ -162,3 +162,12 @@ def display_params(params: dict[str, Any], merged: dict[str, list[str]]) -> dict
 def strategy_label(name: str, params: dict[str, Any]) -> str:
     """A strategy's display name with those merged into it (see :func:`display_params`)."""
     return merged_label(name, params["study"].get("merged", {}), STRATEGY_LABELS)
+
+
+def seeds_phrase(params: dict[str, Any]) -> str:
+    """'10 seeds', or '10 seeds (logistic regression: 20)' when the main learner runs more."""
+    seeds, main = params["al"]["seeds"], params["study"]["main_learner"]
+    main_seeds = params["study"].get("main_seeds", seeds)
+    if main_seeds == seeds:
+        return f"{seeds} seeds"
+    return f"{seeds} seeds ({in_sentence(label(main, LEARNER_LABELS))}: {main_seeds})"

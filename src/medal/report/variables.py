@@ -63,6 +63,8 @@ def variables(params: dict[str, Any], provenance: dict[str, dict[str, Any]]) -> 
             "budget": al["budget"],
             "cycles": query_cycles(al),
         },
+        "main_seeds": seeds_for(params, study["main_learner"]),
+        "bootstrap_resamples": params["evaluation"]["test_bootstrap"]["resamples"],
         "target_percents": join_names([percent_key(f) for f in fractions]),
         "budget_shares": join_names(
             [
