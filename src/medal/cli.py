@@ -167,8 +167,15 @@ def cmd_paper(params: dict, args: argparse.Namespace) -> None:
 def cmd_verify(params: dict, args: argparse.Namespace) -> None:
     from medal.verify import verify
 
-    if not verify(params, Path("dvc.lock"), RAW, args.targets, PLATFORM, CONCLUSIONS):
+    if not verify(params, Path("dvc.lock"), RAW, args.targets, PLATFORM, CONCLUSIONS, args.sample, args.seed):
         raise SystemExit(1)
+
+
+def cmd_bundle(params: dict, args: argparse.Namespace) -> None:
+    from medal.bundle import make_bundle
+
+    lines = make_bundle(Path("."), args.output)
+    print(f"{args.output}: {len(lines)} files with their SHA-256 in the archive's MANIFEST.sha256")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -213,6 +220,22 @@ def build_parser() -> argparse.ArgumentParser:
         "interval, a significance decision, the sign of a saving)",
     )
     verify.add_argument("targets", nargs="*", help="rebuild only these stages (dvc repro -f -s), e.g. al@wdbc-random")
+    verify.add_argument(
+        "--sample",
+        type=float,
+        metavar="N",
+        help="rebuild a random sample of the experiment stages (N of them, or that fraction when N < 1) and the "
+        "stages downstream of the runs, after checking every other output's content against dvc.lock (e.g. after "
+        "dvc pull)",
+    )
+    verify.add_argument("--seed", type=int, help="seed of --sample's draw (printed when not given), to repeat a check")
+    bundle = add(
+        "bundle",
+        cmd_bundle,
+        "one archive for a submission: the PDF and HTML, the manuscript sources and generated parts, dvc.lock, "
+        "params.yaml, the dependency lock file and the platform record, with a SHA-256 manifest",
+    )
+    bundle.add_argument("--output", type=Path, default=Path("medal-bundle.zip"), help="archive path (.zip)")
     return parser
 
 
