@@ -236,10 +236,6 @@ def add_learner(
         out.recall += class_recall_rows(dataset, learner, strategy, strategy_runs, reference)
         if learner == params["study"]["main_learner"]:
             out.main_aulc[(dataset, strategy)] = summaries[strategy]["per_seed_aulc"]
-    if learner == params["study"]["main_learner"]:
-        out.tradeoff += stopping_tradeoff_rows(
-            dataset, runs, reference, metric, evaluation["stopping"], evaluation["stopping_thresholds"]
-        )
     out.differences += difference_rows(dataset, learner, runs, metric)
     queries = {s: tuple(tuple(i for c in run["cycles"] for i in c["queried"]) for run in r) for s, r in runs.items()}
     groups = same_queries(queries)
@@ -247,18 +243,39 @@ def add_learner(
     margin = evaluation["minimal_important_difference"]["aulc"]
     comparisons = compare_with_baseline(summaries, margin, duplicates_of(groups))
     if learner == params["study"]["main_learner"]:
-        bootstrap = evaluation["test_bootstrap"]
-        rng = np.random.default_rng([bootstrap["random_state"], zlib.crc32(dataset.encode())])
-        intervals = test_set_intervals(runs, labels["y_test"], n_classes, metric, bootstrap["resamples"], rng)
-        for strategy, (low, high) in intervals.items():
-            comparisons[strategy].update(difference_test_low=low, difference_test_high=high)
-        out.metric_comparisons += metric_comparison_rows(dataset, runs, METRIC_NAMES, margin, duplicates_of(groups))
+        _add_main_learner(evaluation, out, dataset, runs, reference, labels, comparisons, duplicates_of(groups))
     beyond_budget = params["al"]["budget"] + params["al"]["batch_size"]
     out.targets += target_rows(dataset, learner, summaries, fractions, beyond_budget)
     for strategy, summary in summaries.items():
         out.summary.append(summary_row(dataset, learner, strategy, metric, summary, comparisons.get(strategy, {})))
     # `dvc plots show` draws the column named in dvc.yaml (y: mean) with the CI band.
     out.plots[f"{dataset}__{learner}.csv"] = csv_text(["labels", "strategy", "mean", "ci_low", "ci_high"], plot_rows)
+
+
+def _add_main_learner(
+    evaluation: dict[str, Any],
+    out: Aggregates,
+    dataset: str,
+    runs: dict[str, list[dict[str, Any]]],
+    reference: list[dict[str, Any]],
+    labels: dict[str, np.ndarray],
+    comparisons: dict[str, dict[str, float]],
+    duplicates: dict[str, str],
+) -> None:
+    """What only the main learner's runs give: the stopping trade-off, the intervals with test-set resampling
+    (added to ``comparisons``) and the comparisons on every metric."""
+    metric = evaluation["primary_metric"]
+    out.tradeoff += stopping_tradeoff_rows(
+        dataset, runs, reference, metric, evaluation["stopping"], evaluation["stopping_thresholds"]
+    )
+    bootstrap = evaluation["test_bootstrap"]
+    rng = np.random.default_rng([bootstrap["random_state"], zlib.crc32(dataset.encode())])
+    n_classes = int(max(labels["y_pool"].max(), labels["y_test"].max())) + 1
+    intervals = test_set_intervals(runs, labels["y_test"], n_classes, metric, bootstrap["resamples"], rng)
+    for strategy, (low, high) in intervals.items():
+        comparisons[strategy].update(difference_test_low=low, difference_test_high=high)
+    margin = evaluation["minimal_important_difference"]["aulc"]
+    out.metric_comparisons += metric_comparison_rows(dataset, runs, METRIC_NAMES, margin, duplicates)
 
 
 def write_aggregates(

@@ -245,6 +245,36 @@ def _sampled_targets(stages: dict[str, list[dict[str, Any]]], size: float, seed:
     return chosen + downstream
 
 
+def _check_copies(locked: dict[str, str], rebuilt: dict[str, str], n_kept_stages: int) -> list[str] | None:
+    """Before a partial rebuild: the content of every output it will not rebuild must match dvc.lock (None, after
+    printing why, when one does not: the check cannot rely on it); returns the problems of the rebuilt outputs'
+    present copies, which fail the check whatever the rebuild gives."""
+    kept = {path: md5 for path, md5 in locked.items() if path not in rebuilt}
+    problems = content_problems(kept)
+    for problem in problems:
+        print(f"not rebuilt: {problem}")
+    if problems:
+        print("NOT reproduced: outputs the check relies on differ from dvc.lock; nothing was rebuilt")
+        return None
+    print(
+        f"not rebuilt: {len(kept)} outputs of {n_kept_stages} stages, not checked by recomputing; "
+        "their content matches dvc.lock"
+    )
+    untrusted = content_problems({path: md5 for path, md5 in rebuilt.items() if Path(path).exists()})
+    for problem in untrusted:
+        print(f"before the rebuild: {problem}")
+    return untrusted
+
+
+def _data_problems(params: dict[str, Any], lock: Path, raw_dir: Path) -> list[str]:
+    problems = check_data(params, locked_outputs(lock), raw_dir)
+    for problem in problems:
+        print(f"data: {problem}")
+    if not problems:
+        print(f"data: {len(params['study']['datasets'])} datasets match their pinned checksums")
+    return problems
+
+
 def verify(
     params: dict[str, Any],
     lock: Path,
@@ -255,39 +285,23 @@ def verify(
     sample: float | None = None,
     seed: int | None = None,
 ) -> bool:
-    """Rebuild with ``dvc repro -f`` (everything, the ``targets`` only, or a seeded ``sample`` of the experiment
-    stages and the stages downstream of the runs), check the data against the pins, compare every rebuilt output
-    with the ``lock`` as it was before the rebuild, and print a report; True when the study reproduced: bit for
-    bit on the committed build's platform, its conclusions on another one. A partial check first verifies the
-    content of the outputs it does not rebuild against the lock, and compares only what it rebuilt."""
+    """Rebuild with ``dvc repro -f`` (everything, the ``targets``, or a seeded ``sample`` of the experiment stages
+    and what follows the runs), check the data pins, compare each rebuilt output with the ``lock`` as it was, and
+    print a report; True when the study reproduced: bit for bit on the committed build's platform, its conclusions
+    on another one (module docstring)."""
     stages = locked_stages(lock)
+    if seed is not None and sample is None:
+        raise UserError("--seed sets the draw of --sample; add --sample")
     if sample is not None:
         if targets:
             raise UserError("give stages to rebuild or --sample, not both")
         targets = _sampled_targets(stages, sample, random.SystemRandom().randrange(2**31) if seed is None else seed)
-    if seed is not None and sample is None:
-        raise UserError("--seed sets the draw of --sample; add --sample")
     rebuilt = _rebuilt_stages(list(stages), targets) if targets else list(stages)
     before = locked_outputs(lock, rebuilt)
-    untrusted = []  # rebuilt outputs whose copy differed from dvc.lock before the rebuild
-    if targets:
-        kept = {path: md5 for path, md5 in locked_outputs(lock).items() if path not in before}
-        problems = content_problems(kept)
-        for problem in problems:
-            print(f"not rebuilt: {problem}")
-        if problems:
-            print("NOT reproduced: outputs the check relies on differ from dvc.lock; nothing was rebuilt")
-            return False
-        print(
-            f"not rebuilt: {len(kept)} outputs of {len(stages) - len(rebuilt)} stages, not checked by recomputing; "
-            "their content matches dvc.lock"
-        )
-        present = {path: md5 for path, md5 in before.items() if Path(path).exists()}
-        untrusted = content_problems(present)
-        for problem in untrusted:
-            print(f"before the rebuild: {problem}")
-    recorded = _read_if_present(platform_path)
-    committed_conclusions = _read_if_present(conclusions_path)
+    untrusted = _check_copies(locked_outputs(lock), before, len(stages) - len(rebuilt)) if targets else []
+    if untrusted is None:
+        return False
+    recorded, committed_conclusions = _read_if_present(platform_path), _read_if_present(conclusions_path)
     current = numerical_platform()
     bitwise = same_platform(recorded, current)
     if not bitwise and committed_conclusions is None:
@@ -296,17 +310,13 @@ def verify(
             "check out a commit that has it (git checkout -- data/conclusions.json)"
         )
     rebuild(targets)
-    problems = check_data(params, locked_outputs(lock), raw_dir)
-    for problem in problems:
-        print(f"data: {problem}")
-    if not problems:
-        print(f"data: {len(params['study']['datasets'])} datasets match their pinned checksums")
+    problems = _data_problems(params, lock, raw_dir) + untrusted
     comparison = compare(before, locked_outputs(lock, rebuilt))
     scope = f"of the {len(rebuilt)} rebuilt stages' outputs, " if targets else ""
     if bitwise:
         print(f"platform: {describe_platform(current)}, as in the committed build: results must be byte-identical")
         print(scope + report(comparison, untrusted=bool(untrusted)))
-        return comparison.reproduced and not problems and not untrusted
+        return comparison.reproduced and not problems
     print(
         f"platform: the committed build ran on {' | '.join(describe_platform(p) for p in recorded['platforms'])}, "
         f"this rebuild on {describe_platform(current)}: results cannot be byte-identical, so the conclusions are "
@@ -315,4 +325,4 @@ def verify(
     print(scope + report(comparison, bitwise=False))
     conclusions = compare_conclusions(committed_conclusions, read_json(conclusions_path))
     print(conclusion_report(conclusions))
-    return conclusions.hold and not problems and not untrusted
+    return conclusions.hold and not problems
