@@ -302,8 +302,7 @@ def verify(
     if untrusted is None:
         return False
     recorded, committed_conclusions = _read_if_present(platform_path), _read_if_present(conclusions_path)
-    current = numerical_platform()
-    bitwise = same_platform(recorded, current)
+    bitwise = same_platform(recorded, current := numerical_platform())
     if not bitwise and committed_conclusions is None:
         raise UserError(
             f"{conclusions_path}: not found, so the conclusions of the committed build are unknown; "
