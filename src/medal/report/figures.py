@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import math
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -273,7 +272,7 @@ def critical_difference_figure(
         else [(None, friedman)]
     )
     k = len(friedman["strategies"])
-    height = 1.3 + 0.3 * k
+    height = (1.3 + 0.3 * k) if len(tests) == 1 else (0.6 + 0.2 * k)  # stacked panels: compact, to fit a page
     colours = strategy_colours(params["study"]["strategies"])
     with plt.rc_context(FIGURE_STYLE):
         fig, axes = plt.subplots(len(tests), 1, figsize=(6.0, height * len(tests)), squeeze=False)
@@ -350,6 +349,29 @@ def _update_arrows(ax: plt.Axes, points: dict[str, tuple[float, float]], colour:
         ax.plot(*point, MODE_MARKERS[mode], mfc=filled, color=colour, ms=5, label=legend)
 
 
+def _mode_legend(fig: plt.Figure, ax: plt.Axes, pairs: list[tuple[str, dict[str, str]]]) -> None:
+    """A legend with one row per estimator and one column per update mode (blank where an estimator lacks one)."""
+    handles = dict(zip(*reversed(ax.get_legend_handles_labels())))
+    blank = plt.Line2D([], [], linestyle="none")
+    modes = [m for m in MODE_MARKERS if any(m in estimator_modes for _, estimator_modes in pairs)]
+    names = [
+        f"{label(estimator, ESTIMATOR_LABELS)}: {mode.replace('_', ' ')}" for estimator, _ in pairs for mode in modes
+    ]
+    grid = [
+        [(n, handles.get(n, blank)) for n in names[row * len(modes) : (row + 1) * len(modes)]]
+        for row in range(len(pairs))
+    ]
+    by_column = [grid[row][column] for column in range(len(modes)) for row in range(len(pairs))]  # filled by column
+    fig.legend(
+        [h for _, h in by_column],
+        [n if n in handles else "" for n, _ in by_column],
+        loc="lower center",
+        ncol=len(modes),
+        frameon=False,
+        bbox_to_anchor=(0.5, -0.02),
+    )
+
+
 def update_modes_figure(
     params: dict[str, Any],
     provenance: dict[str, dict[str, Any]],
@@ -362,7 +384,7 @@ def update_modes_figure(
     pairs = update_modes(params)
     datasets = params["study"]["datasets"]
     aulc = learner_aulc(params, summary)
-    legend_rows = math.ceil(sum(len(modes) for _, modes in pairs) / 3)
+    legend_rows = len(pairs)
     with plt.rc_context(FIGURE_STYLE):
         fig, axes = plt.subplots(
             1, len(datasets), figsize=(2.6 * len(datasets), 2.4 + 0.2 * legend_rows), squeeze=False
@@ -391,6 +413,6 @@ def update_modes_figure(
                 _update_arrows(ax, points, PALETTE[(i + 1) % len(PALETTE)], name)
         axes[0][0].set_ylabel("AULC (mean over strategies)")
         if pairs:
-            fig.legend(loc="lower center", ncol=3, frameon=False, bbox_to_anchor=(0.5, -0.02))
+            _mode_legend(fig, axes[0][0], pairs)
         fig.tight_layout(rect=(0, 0.07 * legend_rows, 1, 1))
         save_figure(fig, path)
