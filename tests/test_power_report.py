@@ -95,7 +95,7 @@ def test_power_table_has_a_row_per_strategy_but_random(params):
     lines = table.splitlines()[3:6]  # after the header, the separator and the dataset's row
     assert "| **D** |" in table.splitlines()[2]
     assert [line.split("|")[1].strip() for line in lines] == ["Entropy", "Margin", "Core-Set"]
-    assert "| better |" in lines[0] and "| equivalent |" in lines[1] and "| inconclusive |" in lines[2]
+    assert lines[0].endswith("| ▲ |") and lines[1].endswith("| = |") and lines[2].endswith("| – |")
     assert "| 0.001 |" in lines[0] and "| [0.010,\u00a00.050] |" in lines[0]
 
 
@@ -236,3 +236,30 @@ def test_recall_table_heads_each_dataset_with_its_class_names(params):
     assert table[0] == "| Strategy | Class 1 | Class 2 |"
     assert table[2] == "| **A** | *sick* | *healthy* |" and table[3] == "| Full pool | 0.700 | 0.700 |"
     assert table[4] == "| Random | 0.500 [0.400,\u00a00.600] | 0.500 [0.400,\u00a00.600] |".replace(" [", "\u00a0[")
+
+
+def test_the_answer_per_metric_counts_distinct_strategies_and_names_the_metrics_that_differ(params):
+    from medal.report.conclusion import metric_answers_table, metric_answers_text
+
+    params["study"].update(datasets=["d"], strategies=["random", "entropy", "coreset"], main_learner="logreg")
+    params["evaluation"]["primary_metric"] = "balanced_accuracy"
+
+    def row(metric, strategy, difference, p_holm):
+        return {"dataset": "d", "metric": metric, "strategy": strategy, "difference": difference, "p_holm": p_holm}
+
+    rows = [
+        *(row(m, "entropy", "0.02", "0.01") for m in ("accuracy", "balanced_accuracy", "macro_f1", "roc_auc")),
+        *(row(m, "coreset", "-0.02", "0.01") for m in ("accuracy", "balanced_accuracy", "macro_f1")),
+        row("roc_auc", "coreset", "-0.01", "0.2"),
+        row("accuracy", "margin", "0.02", "0.01"),  # merged into another strategy: not shown, not counted
+    ]
+    table = metric_answers_table(params, {"d": {"title": "D"}}, rows)
+    assert "| D | ▲\u00a01 ▼\u00a01 | ▲\u00a01 ▼\u00a01 | ▲\u00a01 ▼\u00a01 | ▲\u00a01 ▼\u00a00 |" in table
+    text = metric_answers_text(params, {"d": {"title": "D"}}, rows)
+    assert text == (
+        "The answer depends on the metric (@tbl-metrics): on D, 1 above and 1 below by the primary metric, but by "
+        "ROC-AUC (1 and 0).\n"
+    )
+    same = [r for r in rows if r["metric"] != "roc_auc"] + [row("roc_auc", "entropy", "0.02", "0.01")]
+    same.append(row("roc_auc", "coreset", "-0.02", "0.01"))
+    assert metric_answers_text(params, {"d": {"title": "D"}}, same).startswith("Every metric gives the same numbers")

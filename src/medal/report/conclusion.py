@@ -213,7 +213,7 @@ def metric_answers_table(
         f"{len([s for s in params['study']['strategies'] if s != BASELINE])} distinct strategies, how many had a "
         "significantly higher (▲) or lower (▼) AULC of each metric than random sampling (paired t-test, "
         "Holm-corrected over the strategies of one dataset and metric); the primary metric is "
-        f"{METRIC_LABELS[params['evaluation']['primary_metric']].lower()}."
+        f"{in_sentence(METRIC_LABELS[params['evaluation']['primary_metric']])}."
     )
     return markdown_table(header, table, caption, "tbl-metrics")
 
@@ -230,7 +230,7 @@ def metric_answers_text(
         if others:
             listed = join_names(
                 [
-                    f"{METRIC_LABELS[m].lower()} ({counts[(dataset, m)][0]} and {counts[(dataset, m)][1]})"
+                    f"{in_sentence(METRIC_LABELS[m])} ({counts[(dataset, m)][0]} and {counts[(dataset, m)][1]})"
                     for m in others
                 ]
             )

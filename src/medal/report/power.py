@@ -20,6 +20,8 @@ from medal.stats import ALPHA, DETECTION_POWER
 
 # Verdicts of one comparison with random, in the order the text counts them.
 VERDICTS = ("better", "worse", "equivalent", "inconclusive")
+# How the table marks each verdict, in a column narrow enough for seven columns on a page.
+VERDICT_MARKS = {"better": "▲", "worse": "▼", "equivalent": "=", "inconclusive": "–"}
 
 
 def verdict(row: dict[str, str]) -> str:
@@ -98,17 +100,17 @@ def power_table(params: dict[str, Any], provenance: dict[str, dict[str, Any]], s
                     _p(r["p_holm"]),
                     _p(r["p_tost_holm"]),
                     f"{num(r['mde']):.3f}",
-                    verdict(r),
+                    VERDICT_MARKS[verdict(r)],
                 ]
             )
-    header = ["Strategy", "ΔAULC [95 % CI]", "With test set", "p (t)", "p (TOST)", "MDE", "Verdict"]
+    header = ["Strategy", "ΔAULC [95 % CI]", "With test set", "p (t)", f"p{NBSP}(TOST)", "MDE", "Verdict"]
     caption = (
         "Each strategy against random sampling with the main learner: mean AULC difference over seeds with its "
         "95 % CI; with test set: the 95 % interval when the test images are resampled together with the seeds "
         "(paired bootstrap); p-values of the paired t-test and of the equivalence test "
         f"(TOST, margin ±{mid:g}), each Holm-adjusted over the strategies of one dataset; MDE: the difference the "
-        f"t-test detects with {100 * DETECTION_POWER:g} % power at Holm's strictest level; verdict: better or "
-        "worse (t-test), equivalent (TOST) or inconclusive. The Wilcoxon signed-rank p-values are in "
+        f"t-test detects with {100 * DETECTION_POWER:g} % power at Holm's strictest level; verdict: ▲ better or "
+        "▼ worse (t-test), = equivalent (TOST), – inconclusive. The Wilcoxon signed-rank p-values are in "
         "data/aggregate/summary.csv."
     )
     return markdown_table(header, rows, caption, "tbl-power", text_columns=1)

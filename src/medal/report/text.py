@@ -131,11 +131,12 @@ def markdown_table(header: list[str], rows: list[list[str]], caption: str, label
     separator's dash counts are proportional to each column's longest cell: Pandoc turns them
     into relative column widths.
     """
-    # A column needs room for its longest unbreakable word (a code name); longer text wraps, so its
-    # length counts only up to a cap, which leaves room for columns of unbreakable names.
+    # A column needs room for its longest unbreakable word (a code name, or numbers joined by non-breaking
+    # spaces); longer text wraps, so its length counts only up to a cap, which leaves room for columns of
+    # unbreakable names.
     widths = [
         max(
-            max(len(word) for cell in column for word in cell.split() or [""]),
+            max(len(word) for cell in column for word in cell.split(" ") or [""]),
             min(CELL_WIDTH_CAP, max(len(cell) for cell in column)),
         )
         for column in zip(header, *rows)
