@@ -298,7 +298,8 @@ def test_minimum_detectable_effect():
 def test_weighted_label_metrics_equal_evaluate_on_the_resampled_images(n_classes, n, seed):
     """Integer weights are how often a resample draws each image: the weighted metric equals :func:`evaluate` on the
     images repeated that often, and unit weights give evaluate's value on the set itself."""
-    from medal.metrics import LABEL_METRICS, weighted_label_metric
+    from medal.comparisons import weighted_label_metric
+    from medal.metrics import LABEL_METRICS
 
     rng = np.random.default_rng(seed)
     y_true = rng.integers(0, n_classes, n)
@@ -316,7 +317,7 @@ def test_weighted_label_metrics_equal_evaluate_on_the_resampled_images(n_classes
 
 
 def test_weighted_label_metric_refuses_a_metric_that_needs_probabilities():
-    from medal.metrics import weighted_label_metric
+    from medal.comparisons import weighted_label_metric
 
     with pytest.raises(ValueError, match="roc_auc needs class probabilities"):
         weighted_label_metric(np.zeros((1, 2), dtype=int), np.array([0, 1]), np.ones((1, 2)), 2, "roc_auc")

@@ -117,34 +117,3 @@ def decode_predictions(encoded: str | list[int]) -> np.ndarray:
     lookup = np.zeros(256, dtype=np.int64)
     lookup[np.frombuffer(PREDICTION_CODES.encode("ascii"), dtype=np.uint8)] = np.arange(len(PREDICTION_CODES))
     return lookup[np.frombuffer(encoded.encode("ascii"), dtype=np.uint8)]
-
-
-def weighted_label_metric(
-    predictions: np.ndarray, y_true: np.ndarray, weights: np.ndarray, n_classes: int, metric: str
-) -> np.ndarray:
-    """A metric of :data:`LABEL_METRICS` for many sets of predictions under many weightings of the test samples.
-
-    ``predictions``: (sets, samples) predicted class indices; ``y_true``: (samples,) true class indices;
-    ``weights``: (weightings, samples), e.g. how often a bootstrap resample draws each test sample. Returns
-    (sets, weightings). With unit weights it equals :func:`evaluate`'s value; as there, balanced accuracy
-    averages the recalls of the classes present (positive weight) and macro-F1 counts an absent class as 0.
-    Every sum is of integer-weighted 0/1 values, so the result does not depend on the BLAS kernel's summation order
-    as long as the weights are integers."""
-    if metric not in LABEL_METRICS:
-        raise ValueError(f"{metric} needs class probabilities; only {', '.join(LABEL_METRICS)} can be recomputed")
-    weights = np.asarray(weights, dtype=float)
-    correct = predictions == y_true
-    hits, support, predicted = [], [], []
-    for c in range(n_classes):
-        hits.append((correct & (y_true == c)).astype(float) @ weights.T)
-        support.append(weights @ (y_true == c).astype(float))
-        predicted.append((predictions == c).astype(float) @ weights.T)
-    hits_, support_, predicted_ = np.stack(hits), np.stack(support)[:, None, :], np.stack(predicted)
-    if metric == "accuracy":
-        return hits_.sum(axis=0) / weights.sum(axis=1)
-    if metric == "macro_f1":
-        denominator = support_ + predicted_
-        return np.divide(2 * hits_, denominator, out=np.zeros_like(hits_), where=denominator > 0).mean(axis=0)
-    present = np.broadcast_to(support_ > 0, hits_.shape)
-    recall = np.divide(hits_, support_, out=np.zeros_like(hits_), where=present)
-    return recall.sum(axis=0) / present.sum(axis=0)
