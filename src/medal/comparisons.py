@@ -118,19 +118,18 @@ def weighted_label_metric(
         raise ValueError(f"{metric} needs class probabilities; only {', '.join(LABEL_METRICS)} can be recomputed")
     weights = np.asarray(weights, dtype=float)
     correct = predictions == y_true
-    hits, support, predicted = [], [], []
-    for c in range(n_classes):
-        hits.append((correct & (y_true == c)).astype(float) @ weights.T)
-        support.append(weights @ (y_true == c).astype(float))
-        predicted.append((predictions == c).astype(float) @ weights.T)
-    hits_, support_, predicted_ = np.stack(hits), np.stack(support)[:, None, :], np.stack(predicted)
+    classes = range(n_classes)
+    # Per class c, as (classes, sets, weightings): weighted true positives, support and predicted count.
+    hits = np.stack([(correct & (y_true == c)).astype(float) @ weights.T for c in classes])
+    support = np.stack([weights @ (y_true == c).astype(float) for c in classes])[:, None, :]
     if metric == "accuracy":
-        return hits_.sum(axis=0) / weights.sum(axis=1)
+        return hits.sum(axis=0) / weights.sum(axis=1)
     if metric == "macro_f1":
-        denominator = support_ + predicted_
-        return np.divide(2 * hits_, denominator, out=np.zeros_like(hits_), where=denominator > 0).mean(axis=0)
-    present = np.broadcast_to(support_ > 0, hits_.shape)
-    recall = np.divide(hits_, support_, out=np.zeros_like(hits_), where=present)
+        predicted = np.stack([(predictions == c).astype(float) @ weights.T for c in classes])
+        denominator = support + predicted
+        return np.divide(2 * hits, denominator, out=np.zeros_like(hits), where=denominator > 0).mean(axis=0)
+    present = np.broadcast_to(support > 0, hits.shape)
+    recall = np.divide(hits, support, out=np.zeros_like(hits), where=present)
     return recall.sum(axis=0) / present.sum(axis=0)
 
 
