@@ -86,6 +86,7 @@ def built(tmp_path, monkeypatch, params):
 
     params["study"]["datasets"] = []
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(verify_module, "pipeline_stages", lambda: None)  # no dvc.yaml: every locked stage counts
     _lock(tmp_path / "dvc.lock", {"data/aggregate/summary.csv": "1", "data/timings/x": "2"})
     write_json_atomic(tmp_path / "platform.json", {"platforms": [_platform("Haswell")]})
     write_json_atomic(tmp_path / "conclusions.json", CONCLUSIONS)
@@ -232,3 +233,20 @@ def test_a_partial_check_refuses_to_rebuild_on_a_tampered_copy_and_compares_only
         check(params, root / "dvc.lock", root / "raw", ["nope"], root / "platform.json", root / "conclusions.json")
     with pytest.raises(UserError, match="--seed sets the draw of --sample"):
         check(*args, None, 3)
+
+
+def test_stages_no_longer_in_the_pipeline_are_not_checked(built, monkeypatch, capsys):
+    """dvc.lock keeps the entries of stages removed from dvc.yaml; a check counts only the current pipeline's."""
+    from medal.verify import content_md5
+
+    verify_module, params, root = built
+    (root / "summary.csv").write_text("rebuilt")
+    _lock(root / "dvc.lock", {"summary.csv": content_md5(root / "summary.csv"), "data/prepared/gone.npz": "1"})
+    monkeypatch.setattr(verify_module, "pipeline_stages", lambda: {"s0"})
+    monkeypatch.setattr(verify_module, "numerical_platform", lambda: _platform("Haswell"))
+    monkeypatch.setattr(verify_module, "rebuild", lambda targets: None)
+    assert verify_module.verify(
+        params, root / "dvc.lock", root / "raw", ["s0"], root / "platform.json", root / "conclusions.json"
+    )
+    out = capsys.readouterr().out
+    assert "not rebuilt: 0 outputs of 0 stages" in out and "gone.npz" not in out

@@ -41,6 +41,16 @@ DOWNSTREAM_STAGES = ("aggregate", "figures", "paper")
 RUN_PREFIXES = ("data/runs/", "data/sweeps/")
 
 
+def pipeline_stages() -> set[str] | None:
+    """The stage names of the current ``dvc.yaml`` (``dvc stage list``), or None where dvc cannot list them; a
+    ``dvc.lock`` keeps the entries of stages removed from the pipeline, which a check must not count."""
+    dvc = shutil.which("dvc")
+    if dvc is None:
+        return None
+    listed = subprocess.run([dvc, "stage", "list", "--name-only"], capture_output=True, text=True)
+    return set(listed.stdout.split()) if listed.returncode == 0 else None
+
+
 def locked_stages(lock: Path) -> dict[str, list[dict[str, Any]]]:
     """Every stage in a ``dvc.lock`` with its recorded outputs (``path``, ``md5``; ``nfiles`` for folders)."""
     if not lock.is_file():
@@ -49,7 +59,13 @@ def locked_stages(lock: Path) -> dict[str, list[dict[str, Any]]]:
     return {name: stage.get("outs", []) for name, stage in stages.items()}
 
 
-def locked_outputs(lock: Path, stages: list[str] | None = None) -> dict[str, str]:
+def current_stages(lock: Path) -> dict[str, list[dict[str, Any]]]:
+    """The stages of ``dvc.lock`` that the current pipeline still defines (all of them where dvc cannot tell)."""
+    current = pipeline_stages()
+    return {name: outs for name, outs in locked_stages(lock).items() if current is None or name in current}
+
+
+def locked_outputs(lock: Path, stages: list[str] | set[str] | None = None) -> dict[str, str]:
     """Every output path in a ``dvc.lock`` (or of the given stages only) and its recorded md5 (``.dir`` hashes for
     folders)."""
     return {
@@ -289,7 +305,7 @@ def verify(
     and what follows the runs), check the data pins, compare each rebuilt output with the ``lock`` as it was, and
     print a report; True when the study reproduced: bit for bit on the committed build's platform, its conclusions
     on another one (module docstring)."""
-    stages = locked_stages(lock)
+    stages = current_stages(lock)
     if seed is not None and sample is None:
         raise UserError("--seed sets the draw of --sample; add --sample")
     if sample is not None:
@@ -298,7 +314,7 @@ def verify(
         targets = _sampled_targets(stages, sample, random.SystemRandom().randrange(2**31) if seed is None else seed)
     rebuilt = _rebuilt_stages(list(stages), targets) if targets else list(stages)
     before = locked_outputs(lock, rebuilt)
-    untrusted = _check_copies(locked_outputs(lock), before, len(stages) - len(rebuilt)) if targets else []
+    untrusted = _check_copies(locked_outputs(lock, set(stages)), before, len(stages) - len(rebuilt)) if targets else []
     if untrusted is None:
         return False
     recorded, committed_conclusions = _read_if_present(platform_path), _read_if_present(conclusions_path)
