@@ -39,7 +39,7 @@ from medal.config import load_params
 from medal.fileio import load_npz, read_json, write_npz_atomic, write_text_atomic
 from medal.learners import Learner
 from medal.loop import Protocol, initial_indices, run_active_learning
-from medal.report.learners import update_mode_pairs
+from medal.report.learners import update_modes as learner_update_modes
 from medal.runner import Outputs, run_strategy
 from medal.strategies import Strategy
 
@@ -151,7 +151,10 @@ def update_modes(params: dict[str, Any], sizes: list[int], cycles: int) -> dict[
             data = synthetic(n_pool)
             batch = max(1, n_pool // 100)
             protocol = Protocol(20, batch, 20 + cycles * batch)
-            for estimator, incremental, refit in update_mode_pairs(params):
+            for estimator, modes in learner_update_modes(params):
+                if "partial_fit" not in modes:
+                    continue
+                incremental, refit = modes["partial_fit"], modes["fit"]
                 seconds = {}
                 for learner in (incremental, refit):
                     result = run_active_learning(

@@ -8,6 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from hypothesis import settings
+
+# Property tests check values, not speed: a first call that imports scikit-learn on a busy machine can take longer
+# than Hypothesis's default deadline and would fail as "flaky".
+settings.register_profile("medal", deadline=None)
+settings.load_profile("medal")
 
 ROOT = Path(__file__).resolve().parents[1]
 MIRROR = ROOT.parent / "shared" / "data" / "medmnist"
@@ -52,3 +58,15 @@ def aulc_row(strategy: str, aulc: str, p_holm: str = "", dataset: str = "d", lea
         "aulc_high": "",
         "p_holm": p_holm,
     }
+
+
+def stored_predictions(accuracy: float, y_test: np.ndarray) -> str:
+    """Stored test predictions (as a run writes them) whose accuracy on ``y_test`` is ``accuracy``, rounded to a
+    whole image: the last images are predicted wrong."""
+    from medal.metrics import encode_predictions
+
+    predicted = y_test.copy()
+    wrong = len(y_test) - int(round(accuracy * len(y_test)))
+    if wrong:
+        predicted[-wrong:] = 1 - predicted[-wrong:]
+    return encode_predictions(predicted, np.array([0, 1]))

@@ -9,6 +9,10 @@ from medal.errors import UserError
 from medal.fileio import read_json, write_json_atomic, write_npz_atomic
 from medal.summaries import paired_saving
 
+from conftest import stored_predictions
+
+Y_TEST = np.array([0] * 5 + [1] * 5)  # the test labels the stored predictions are scored against
+
 
 def _params():
     return {
@@ -38,6 +42,7 @@ def _params():
             "minimal_important_difference": {"aulc": 0.01, "labels_saved_percent": 10},
             "stopping": {"stabilizing_predictions": {"kappa": 0.99, "window": 1}, "expected_error": {"threshold": 0.1}},
             "stopping_thresholds": {"stabilizing_predictions": [0.9, 0.99], "expected_error": [0.1, 0.3]},
+            "test_bootstrap": {"resamples": 200, "random_state": 0},
         },
     }
 
@@ -54,6 +59,7 @@ def _run(scores, queried=()):
             "kappa_previous": kappa,
             "expected_error": error,
             "class_recall": [s, 1.0],
+            "test_predictions": stored_predictions(s, Y_TEST),
         }
         for n, s, kappa, error in zip([10, 20, 30], scores, [None, 0.995, 0.9], [0.3, 0.2, 0.05])
     ]
@@ -103,7 +109,7 @@ def study(tmp_path):
         {"accuracy": 1.0, "roc_auc": 0.8, "balanced_accuracy": 0.7, "class_recall": [0.7, 0.7]},
     ]
     write_json_atomic(tmp_path / "ref" / "d.json", {"learners": {"lr": reference}})
-    write_npz_atomic(tmp_path / "prep" / "d.npz", {"y_pool": np.array([0, 0, 0, 1, 1])})
+    write_npz_atomic(tmp_path / "prep" / "d.npz", {"y_pool": np.array([0, 0, 0, 1, 1]), "y_test": Y_TEST})
     _aggregate(tmp_path)
     return tmp_path
 
@@ -136,9 +142,14 @@ def test_summary_by_hand(study):
     # No curve of the fixture ever falls: no drops.
     assert float(rows["random"]["drops"]) == 0 and float(rows["random"]["largest_drop"]) == 0
     friedman = read_json(study / "agg" / "friedman.json")["strategies"]
-    # Blocks are (dataset, seed): entropy has the higher AULC on both seeds.
-    assert friedman["strategies"] == ["random", "entropy"] and friedman["average_ranks"] == [2.0, 1.0]
-    assert friedman["blocks"] == 2
+    # One test per dataset, its seeds as blocks: entropy has the higher AULC on both seeds.
+    assert friedman["strategies"] == ["random", "entropy"] and friedman["blocks_of"] == "seed"
+    assert friedman["datasets"]["d"]["average_ranks"] == [2.0, 1.0] and friedman["datasets"]["d"]["blocks"] == 2
+    # The interval with test-set resampling: the stored predictions reproduce each cycle's accuracy, so it holds
+    # the mean difference; a resample of seeds and test images cannot go beyond the per-seed extremes much.
+    low, high = float(rows["entropy"]["difference_test_low"]), float(rows["entropy"]["difference_test_high"])
+    assert 0 < low < 0.175 < high < 0.4
+    assert rows["random"]["difference_test_low"] == ""
     metrics = read_json(study / "metrics.json")
     assert metrics == {
         "d": {
@@ -176,7 +187,7 @@ def test_missing_run_names_the_stage_to_rerun(study):
 
 
 def test_same_queries_groups_strategies_that_chose_identical_images(study):
-    from medal.summaries import same_queries
+    from medal.comparisons import same_queries
 
     assert same_queries({"a": ((1, 2),), "b": ((1, 2),), "c": ((2, 1),)}) == [["a", "b"]]
     assert read_json(study / "agg" / "identical.json") == {"d": {"lr": []}}  # they queried different images
@@ -255,7 +266,7 @@ def test_sweep_p_values_are_holm_adjusted_within_one_setting():
 
 
 def test_a_strategy_that_queried_the_same_images_is_compared_and_ranked_once():
-    from medal.summaries import compare_with_baseline, distinct, duplicates_of
+    from medal.comparisons import compare_with_baseline, distinct, duplicates_of
 
     assert duplicates_of([["lc", "margin", "entropy"]]) == {"margin": "lc", "entropy": "lc"}
     summaries = {
@@ -286,7 +297,7 @@ def test_differences_from_random_are_paired_by_seed(study):
 
 
 def test_identical_learners_count_as_one_block_in_the_learner_ranking():
-    from medal.summaries import friedman_over_learners
+    from medal.comparisons import friedman_over_learners
 
     study = {"datasets": ["d"], "learners": ["a", "b", "c"], "learner_strategies": ["random", "entropy", "margin"]}
     values = {"a": (0.7, 0.8, 0.6), "b": (0.7, 0.8, 0.6), "c": (0.6, 0.9, 0.7)}  # b repeats a exactly

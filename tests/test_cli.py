@@ -24,6 +24,7 @@ def test_help_lists_every_stage():
         "figures",
         "paper",
         "verify",
+        "bundle",
     }
 
 

@@ -12,6 +12,10 @@ from medal.aggregate import aggregate
 from medal.conclusions import compare_conclusions, conclusion_report, friedman_decisions, holm_decision, sign
 from medal.fileio import read_json, write_json_atomic, write_npz_atomic
 
+from conftest import stored_predictions
+
+Y_TEST = np.array([0, 1] * 50)  # the test labels the stored predictions are scored against
+
 SEEDS = 8
 LABELS = [10, 20, 30, 40]
 SETTINGS = {
@@ -40,6 +44,7 @@ def _params() -> dict:
             "minimal_important_difference": {"aulc": 0.01, "labels_saved_percent": 10},
             "stopping": {"stabilizing_predictions": {"kappa": 0.99, "window": 1}, "expected_error": {"threshold": 0.1}},
             "stopping_thresholds": {"stabilizing_predictions": [0.9, 0.99], "expected_error": [0.1, 0.3]},
+            "test_bootstrap": {"resamples": 200, "random_state": 0},
         },
     }
 
@@ -57,6 +62,7 @@ def _run(scores: list[float], queried: list[int]) -> dict:
                 "kappa_previous": None,
                 "expected_error": 0.5,
                 "class_recall": [s, s],
+                "test_predictions": stored_predictions(s, Y_TEST),
             }
             for n, s, q in zip(LABELS, scores, queried)
         ]
@@ -97,7 +103,7 @@ def _build(root, curves) -> dict:
             }
         },
     )
-    write_npz_atomic(root / "prep" / "d.npz", {"y_pool": np.array([0, 1] * 10)})
+    write_npz_atomic(root / "prep" / "d.npz", {"y_pool": np.array([0, 1] * 10), "y_test": Y_TEST})
     aggregate(
         _params(),
         root / "runs",
@@ -121,8 +127,8 @@ def test_conclusions_hold_the_decisions_and_signs_of_the_study(committed):
     assert committed["decisions"]["holm/d/lr/margin"] == "not significant"
     assert committed["signs"]["sweep_vs_random/d/batch_size/5/entropy"] == "+"
     assert committed["signs"]["saving/80/d/lr/margin"] == "0 within CI"
-    assert "friedman/strategies" in committed["decisions"]
-    assert "critical_difference/strategies/random vs entropy" in committed["decisions"]
+    assert "friedman/strategies/d" in committed["decisions"]  # one test per dataset, its seeds as blocks
+    assert "critical_difference/strategies/d/random vs entropy" in committed["decisions"]
     mean, low, high = committed["numbers"]["aulc/d/lr/entropy"]
     assert low < mean < high
 

@@ -30,6 +30,10 @@ def test_project_params_are_valid_and_the_check_is_not_vacuous(params):
         (lambda p: p["al"].update(batch_size=0), "al.batch_size must be a positive integer, got 0"),
         (lambda p: p["al"].update(seeds=True), "al.seeds must be a positive integer, got True"),
         (lambda p: p["study"].update(main_seeds=0), "study.main_seeds must be a positive integer, got 0"),
+        (
+            lambda p: p["study"].update(strategies=["entropy", "coreset"], learner_strategies=["entropy"]),
+            "study.strategies must include random, the baseline every strategy is compared with",
+        ),
         (lambda p: p["al"].update(budget=5), "al.budget must be at least al.initial_labels"),
         (lambda p: p["evaluation"].update(primary_metric="auc"), "evaluation.primary_metric must be one of"),
         (
@@ -149,7 +153,7 @@ def valid_params(draw) -> dict:
     params = yaml.safe_load(yaml.safe_dump(BASE))
     study = params["study"]
     study["datasets"] = draw(_subset(list(params["datasets"])))
-    study["strategies"] = draw(_subset(list(params["strategies"])))
+    study["strategies"] = ["random", *draw(_subset([s for s in params["strategies"] if s != "random"]))]
     study["learners"] = draw(_subset(list(params["learners"])))
     study["main_learner"] = draw(st.sampled_from(study["learners"]))
     study["learner_strategies"] = draw(_subset(study["strategies"]))

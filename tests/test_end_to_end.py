@@ -186,6 +186,61 @@ def test_verify_reports_an_output_that_differs_from_the_lock(built):
     _dvc(target, "repro")  # the rerun stage's new timings make the figures and paper stale: bring them up to date
 
 
+def _git(target: Path, *args: str) -> None:
+    identity = ["-c", "user.name=medal test", "-c", "user.email=test@example.org"]
+    subprocess.run(["git", *identity, *args], cwd=target, check=True, capture_output=True)
+
+
+def _tamper_one_run_file(remote: Path, lock: dict) -> str:
+    """Change the stored copy of one run file in a local DVC remote (content-addressed: files/md5/ab/cdef...)."""
+    out = next(o for o in lock["stages"]["al@wdbc-random"]["outs"] if o["path"] == "data/runs/wdbc/random")
+    listing = remote / "files" / "md5" / out["md5"][:2] / out["md5"][2:]
+    entry = yaml.safe_load(listing.read_text())[0]
+    stored = remote / "files" / "md5" / entry["md5"][:2] / entry["md5"][2:]
+    stored.chmod(0o644)
+    stored.write_text(stored.read_text() + " ")
+    return entry["relpath"]
+
+
+@pytest.mark.e2e
+def test_a_fresh_clone_pulls_the_outputs_and_verifies_a_sample(built, tmp_path):
+    target = built[0]
+    remote = tmp_path / "remote"
+    _dvc(target, "remote", "add", "-d", "published", str(remote))
+    _dvc(target, "push")
+    _git(target, "add", "-A")
+    _git(target, "commit", "-q", "-m", "the built study")
+    clone = tmp_path / "clone"
+    _git(tmp_path, "clone", "-q", str(target), str(clone))
+    _dvc(clone, "pull")
+    result = _medal(clone, "verify", "--sample", "2", "--seed", "3")
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    assert "sample (seed 3; repeat with --sample 2 --seed 3): 2 of " in out and "then aggregate, figures, paper" in out
+    assert "their content matches dvc.lock" in out and out.rstrip().endswith("\nreproduced")
+    # The same check on a remote where one run file was changed after the push: DVC pulls it without complaint.
+    _tamper_one_run_file(remote, yaml.safe_load((target / "dvc.lock").read_text()))
+    tampered = tmp_path / "tampered"
+    _git(tmp_path, "clone", "-q", str(target), str(tampered))
+    _dvc(tampered, "pull")
+    result = _medal(tampered, "verify", "--sample", "2", "--seed", "3")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "data/runs/wdbc/random: its content differs from dvc.lock" in result.stdout
+    assert "NOT reproduced" in result.stdout
+
+
+@pytest.mark.e2e
+def test_the_bundle_holds_the_rendered_paper(built, tmp_path):
+    import zipfile
+
+    target = built[0]
+    result = _medal(target, "bundle", "--output", str(tmp_path / "bundle.zip"))
+    assert result.returncode == 0, result.stdout + result.stderr
+    with zipfile.ZipFile(tmp_path / "bundle.zip") as archive:
+        for name in ("paper/_output/paper.pdf", "paper/_output/paper.html", "dvc.lock", "params.yaml"):
+            assert archive.read(name) == (target / name).read_bytes()
+
+
 @pytest.mark.e2e
 def test_a_paper_text_change_only_rerenders_in_under_30_seconds(built):
     target = built[0]

@@ -88,13 +88,17 @@ def test_significance_marks():
     assert significance_mark({"aulc": "0.700000", "p_holm": "0.010000"}, None) == ""
 
 
-def test_update_mode_pairs_need_both_modes_of_one_estimator(params):
-    from medal.report.learners import update_mode_pairs
+def test_update_modes_need_a_refit_and_another_mode_of_one_estimator(params):
+    from medal.report.learners import update_modes
 
-    params["study"]["learners"] = ["logreg", "sgd_partial_fit", "sgd_refit", "gnb_partial_fit"]
-    assert update_mode_pairs(params) == [("sgd_log_loss", "sgd_partial_fit", "sgd_refit")]
+    params["study"]["learners"] = ["logreg", "sgd_partial_fit", "sgd_refit", "gnb_partial_fit", "mlp_warm_start"]
+    assert update_modes(params) == [("sgd_log_loss", {"fit": "sgd_refit", "partial_fit": "sgd_partial_fit"})]
+    params["study"]["learners"] = ["mlp_partial_fit", "mlp_refit", "mlp_warm_start"]
+    assert update_modes(params) == [
+        ("mlp", {"fit": "mlp_refit", "warm_start": "mlp_warm_start", "partial_fit": "mlp_partial_fit"})
+    ]
     params["study"]["learners"] = ["logreg"]
-    assert update_mode_pairs(params) == []
+    assert update_modes(params) == []
 
 
 def test_class_balance_table_reports_the_minority_class():
@@ -140,8 +144,7 @@ def test_conclusion_states_the_answer_from_the_generated_files(params):
     summary = [aulc_row("random", "0.70"), aulc_row("entropy", "0.75", "0.01"), aulc_row("margin", "0.60", "0.02")]
     friedman = {
         "strategies": ["random", "entropy", "margin"],
-        "average_ranks": [2.0, 1.0, 3.0],
-        "critical_difference": 0.5,
+        "datasets": {"d": {"average_ranks": [2.0, 1.0, 3.0], "critical_difference": 0.5}},
     }
     targets = [
         {
@@ -159,7 +162,10 @@ def test_conclusion_states_the_answer_from_the_generated_files(params):
         "With logistic regression (fit), of 2 distinct strategies, the numbers with a significantly higher and a "
         "significantly lower AULC than random sampling were 1 and 1 on D."
     )
-    assert "entropy led random sampling by 1.00 ranks, more than the critical difference of 0.50" in text
+    assert (
+        "Ranked over the seeds of each dataset, on D entropy led random sampling by 1.00 ranks, more than the "
+        "critical difference of 0.50." in text
+    )
     assert "was 30 [10, 50] labels, by entropy on D (@tbl-labels)." in text
     # The abstract's version: the same sentences without references to tables.
     abstract = conclusion_text(params, provenance, summary, friedman, targets, cite=False)

@@ -291,3 +291,75 @@ def test_minimum_detectable_effect():
     # A stricter level or fewer pairs need a larger effect.
     assert minimum_detectable_effect(0.02, 10, 0.05 / 14) > mde > minimum_detectable_effect(0.02, 40, 0.05)
     assert np.isnan(minimum_detectable_effect(0.0, 10, 0.05)) and np.isnan(minimum_detectable_effect(0.1, 1, 0.05))
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(2, 4), st.integers(1, 40), st.integers(0, 2**32 - 1))
+def test_weighted_label_metrics_equal_evaluate_on_the_resampled_images(n_classes, n, seed):
+    """Integer weights are how often a resample draws each image: the weighted metric equals :func:`evaluate` on the
+    images repeated that often, and unit weights give evaluate's value on the set itself."""
+    from medal.comparisons import weighted_label_metric
+    from medal.metrics import LABEL_METRICS
+
+    rng = np.random.default_rng(seed)
+    y_true = rng.integers(0, n_classes, n)
+    predictions = rng.integers(0, n_classes, (3, n))
+    weights = np.vstack([np.ones(n, dtype=int), rng.multinomial(n, np.full(n, 1 / n))])
+    classes = np.arange(n_classes)
+    for metric in LABEL_METRICS:
+        got = weighted_label_metric(predictions, y_true, weights, n_classes, metric)
+        for row, predicted in enumerate(predictions):
+            for column, w in enumerate(weights):
+                repeated = np.repeat(np.arange(n), w)
+                dummy = np.full((len(repeated), n_classes), 1 / n_classes)
+                expected = evaluate(y_true[repeated], predicted[repeated], dummy, classes)[metric]
+                assert got[row, column] == pytest.approx(expected, abs=1e-12)
+
+
+def test_weighted_label_metric_refuses_a_metric_that_needs_probabilities():
+    from medal.comparisons import weighted_label_metric
+
+    with pytest.raises(ValueError, match="roc_auc needs class probabilities"):
+        weighted_label_metric(np.zeros((1, 2), dtype=int), np.array([0, 1]), np.ones((1, 2)), 2, "roc_auc")
+
+
+def test_two_level_bootstrap_ci_by_hand():
+    from medal.stats import two_level_bootstrap_ci
+
+    # Two seeds, two test resamples: resample 0 draws seed 0 twice (differences 1, 1), resample 1 seed 1 twice
+    # (4, 4); the means are 1 and 4, whose 2.5th and 97.5th percentiles (linear interpolation) are 1.075 and 3.925.
+    differences = np.array([[1.0, 3.0], [2.0, 4.0]])
+    seed_draws = np.array([[0, 0], [1, 1]])
+    assert two_level_bootstrap_ci(differences, seed_draws) == pytest.approx((1.075, 3.925))
+    # A constant difference has a point interval.
+    assert two_level_bootstrap_ci(np.full((3, 50), 0.2), np.zeros((50, 3), dtype=int)) == pytest.approx((0.2, 0.2))
+
+
+def test_test_set_intervals_pair_strategies_on_the_same_resamples():
+    from medal.comparisons import test_set_intervals
+    from medal.metrics import encode_predictions
+
+    y_test = np.array([0, 0, 1, 1, 0, 1])
+    classes = np.array([0, 1])
+
+    def runs(predicted_rows):
+        return [
+            {"cycles": [{"labels": n, "test_predictions": encode_predictions(p, classes)} for n, p in zip((10, 20), r)]}
+            for r in predicted_rows
+        ]
+
+    right, wrong = y_test, 1 - y_test
+    half = np.where(np.arange(6) < 3, y_test, 1 - y_test)
+    study = {
+        "random": runs([[wrong, wrong], [wrong, half]]),
+        "same": runs([[wrong, wrong], [wrong, half]]),
+        "oracle": runs([[right, right], [right, right]]),
+    }
+    intervals = test_set_intervals(study, y_test, 2, "accuracy", 300, np.random.default_rng(0))
+    assert intervals["same"] == (0.0, 0.0)  # identical predictions: every resample gives a zero difference
+    # Always right (AULC 1) against random's seed 0, always wrong (0), and seed 1, wrong at 10 labels and right on
+    # half the images at 20: on a resample its accuracy there lies in [0, 1], so its AULC in [0, 0.5]. Differences
+    # lie in [0.5, 1]; a quarter of the resamples draw seed 0 twice, a mean difference of exactly 1.
+    low, high = intervals["oracle"]
+    assert 0.5 <= low < high == 1.0
+    assert test_set_intervals(study, y_test, 2, "roc_auc", 300, np.random.default_rng(0)) == {}

@@ -3,14 +3,26 @@ from medal.report.power import power_table, power_text, verdict
 from conftest import aulc_row
 
 
-def _row(strategy, difference, p_holm, p_tost_holm, mde="0.02", p_wilcoxon_holm="0.5", p_normality="0.5"):
+def _row(
+    strategy,
+    difference,
+    p_holm,
+    p_tost_holm,
+    mde="0.02",
+    p_wilcoxon_holm="0.5",
+    p_normality="0.5",
+    ci=("", ""),
+    test_ci=("", ""),
+):
     return {
         "dataset": "d",
         "learner": "logreg",
         "strategy": strategy,
         "difference": difference,
-        "difference_low": "",
-        "difference_high": "",
+        "difference_low": ci[0],
+        "difference_high": ci[1],
+        "difference_test_low": test_ci[0],
+        "difference_test_high": test_ci[1],
         "p_holm": p_holm,
         "p_wilcoxon_holm": p_wilcoxon_holm,
         "p_tost_holm": p_tost_holm,
@@ -31,14 +43,33 @@ def _params(params):
     params["study"].update(datasets=["d"], strategies=["random", "entropy", "margin", "coreset"], main_learner="logreg")
     params["evaluation"]["minimal_important_difference"] = {"aulc": 0.01, "labels_saved_percent": 10}
     params["al"]["seeds"] = 10
+    params["study"]["main_seeds"] = 10
     return params
 
 
 SUMMARY = [
     _row("random", "", "", ""),
-    _row("entropy", "0.03", "0.001", "0.9", mde="0.012", p_wilcoxon_holm="0.02"),
-    _row("margin", "0.002", "0.4", "0.003", mde="0.008", p_normality="0.01"),
-    _row("coreset", "-0.004", "0.5", "0.3", mde="0.030"),
+    _row(
+        "entropy",
+        "0.03",
+        "0.001",
+        "0.9",
+        mde="0.012",
+        p_wilcoxon_holm="0.02",
+        ci=("0.02", "0.04"),
+        test_ci=("0.01", "0.05"),
+    ),
+    _row(
+        "margin",
+        "0.002",
+        "0.4",
+        "0.003",
+        mde="0.008",
+        p_normality="0.01",
+        ci=("-0.001", "0.005"),
+        test_ci=("-0.004", "0.008"),
+    ),
+    _row("coreset", "-0.004", "0.5", "0.3", mde="0.030", ci=("-0.01", "0.002"), test_ci=("-0.02", "0.012")),
 ]
 
 
@@ -49,6 +80,14 @@ def test_power_text_counts_verdicts_and_states_what_can_be_detected(params):
     assert "1 found the strategy better, 0 worse, 1 equivalent within ±0.01 and 1 could not decide" in text
     assert "doubted the normality of the differences in 1 of the 3 comparisons" in text
     assert "another decision than the t-test in 0." in text
+    # Interval widths with the test set against seeds only: 0.04 / 0.02, 0.012 / 0.006 and 0.032 / 0.012.
+    assert "by a median factor of 2.00 (range 2.00–2.67); of the 1 comparisons the t-test decided, 1 keep" in text
+
+
+def test_without_stored_predictions_the_text_says_no_test_set_interval_was_computed(params):
+    rows = [{**row, "difference_test_low": "", "difference_test_high": ""} for row in SUMMARY]
+    assert "no interval with test-set resampling is computed" in power_text(_params(params), rows)
+    assert "| n/a |" in power_table(_params(params), {"d": {"title": "D"}}, rows)
 
 
 def test_power_table_has_a_row_per_strategy_but_random(params):
@@ -56,8 +95,8 @@ def test_power_table_has_a_row_per_strategy_but_random(params):
     lines = table.splitlines()[3:6]  # after the header, the separator and the dataset's row
     assert "| **D** |" in table.splitlines()[2]
     assert [line.split("|")[1].strip() for line in lines] == ["Entropy", "Margin", "Core-Set"]
-    assert "| better |" in lines[0] and "| equivalent |" in lines[1] and "| inconclusive |" in lines[2]
-    assert "| 0.001 |" in lines[0]
+    assert lines[0].endswith("| ▲ |") and lines[1].endswith("| = |") and lines[2].endswith("| – |")
+    assert "| 0.001 |" in lines[0] and "| [0.010,\u00a00.050] |" in lines[0]
 
 
 def test_answers_per_learner_and_target(params):
@@ -197,3 +236,30 @@ def test_recall_table_heads_each_dataset_with_its_class_names(params):
     assert table[0] == "| Strategy | Class 1 | Class 2 |"
     assert table[2] == "| **A** | *sick* | *healthy* |" and table[3] == "| Full pool | 0.700 | 0.700 |"
     assert table[4] == "| Random | 0.500 [0.400,\u00a00.600] | 0.500 [0.400,\u00a00.600] |".replace(" [", "\u00a0[")
+
+
+def test_the_answer_per_metric_counts_distinct_strategies_and_names_the_metrics_that_differ(params):
+    from medal.report.conclusion import metric_answers_table, metric_answers_text
+
+    params["study"].update(datasets=["d"], strategies=["random", "entropy", "coreset"], main_learner="logreg")
+    params["evaluation"]["primary_metric"] = "balanced_accuracy"
+
+    def row(metric, strategy, difference, p_holm):
+        return {"dataset": "d", "metric": metric, "strategy": strategy, "difference": difference, "p_holm": p_holm}
+
+    rows = [
+        *(row(m, "entropy", "0.02", "0.01") for m in ("accuracy", "balanced_accuracy", "macro_f1", "roc_auc")),
+        *(row(m, "coreset", "-0.02", "0.01") for m in ("accuracy", "balanced_accuracy", "macro_f1")),
+        row("roc_auc", "coreset", "-0.01", "0.2"),
+        row("accuracy", "margin", "0.02", "0.01"),  # merged into another strategy: not shown, not counted
+    ]
+    table = metric_answers_table(params, {"d": {"title": "D"}}, rows)
+    assert "| D | ▲\u00a01 ▼\u00a01 | ▲\u00a01 ▼\u00a01 | ▲\u00a01 ▼\u00a01 | ▲\u00a01 ▼\u00a00 |" in table
+    text = metric_answers_text(params, {"d": {"title": "D"}}, rows)
+    assert text == (
+        "The answer depends on the metric (@tbl-metrics): on D, 1 above and 1 below by the primary metric, but by "
+        "ROC-AUC (1 and 0).\n"
+    )
+    same = [r for r in rows if r["metric"] != "roc_auc"] + [row("roc_auc", "entropy", "0.02", "0.01")]
+    same.append(row("roc_auc", "coreset", "-0.02", "0.01"))
+    assert metric_answers_text(params, {"d": {"title": "D"}}, same).startswith("Every metric gives the same numbers")

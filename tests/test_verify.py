@@ -86,6 +86,7 @@ def built(tmp_path, monkeypatch, params):
 
     params["study"]["datasets"] = []
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(verify_module, "pipeline_stages", lambda: None)  # no dvc.yaml: every locked stage counts
     _lock(tmp_path / "dvc.lock", {"data/aggregate/summary.csv": "1", "data/timings/x": "2"})
     write_json_atomic(tmp_path / "platform.json", {"platforms": [_platform("Haswell")]})
     write_json_atomic(tmp_path / "conclusions.json", CONCLUSIONS)
@@ -149,3 +150,103 @@ def test_verify_on_another_platform_needs_the_committed_conclusions(built, monke
         UserError, match=r"conclusions.json: not found, so the conclusions of the committed build are unknown"
     ):
         _verify(verify_module, params, root)
+
+
+def test_content_md5_is_the_hash_dvc_records(tmp_path):
+    """A file's md5, and for a folder DVC's ``.dir`` hash: the md5 of the JSON listing of its files, sorted by path
+    (the value below is what dvc 3 recorded for this very folder)."""
+    import hashlib
+
+    from medal.verify import content_md5
+
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "a.txt").write_text("hello\n")
+    (tmp_path / "out" / "b.txt").write_text("world\n")
+    assert content_md5(tmp_path / "out" / "a.txt") == hashlib.md5(b"hello\n").hexdigest()
+    assert content_md5(tmp_path / "out") == "ecf8f6613d6b2a92c412c00f6a32657c.dir"
+
+
+def test_content_problems_name_missing_and_changed_outputs(tmp_path):
+    from medal.verify import content_md5, content_problems
+
+    (tmp_path / "kept.txt").write_text("same")
+    (tmp_path / "changed.txt").write_text("tampered")
+    locked = {"kept.txt": content_md5(tmp_path / "kept.txt"), "changed.txt": "0" * 32, "gone.txt": "1" * 32}
+    assert content_problems(locked, tmp_path) == [
+        "changed.txt: its content differs from dvc.lock (changed or tampered)",
+        "gone.txt: missing; run `dvc pull` first",
+    ]
+
+
+STAGES = [f"al@d-s{i}" for i in range(10)] + ["reference@d", "sweep@d-batch_size-random", "aggregate", "paper"]
+
+
+def test_a_sample_is_seeded_and_drawn_from_the_experiment_stages_only():
+    from medal.verify import sample_stages
+
+    chosen = sample_stages(STAGES, 0.25, seed=7)
+    assert len(chosen) == 3  # a quarter of 12 experiment stages
+    assert chosen == sample_stages(STAGES, 0.25, seed=7) and set(chosen) <= set(STAGES[:12])
+    assert {tuple(sample_stages(STAGES, 0.25, seed=s)) for s in range(20)} != {tuple(chosen)}  # the seed matters
+    assert len(sample_stages(STAGES, 5, seed=0)) == 5 and len(sample_stages(STAGES, 50, seed=0)) == 12
+    with pytest.raises(UserError, match="--sample must be a fraction"):
+        sample_stages(STAGES, 0, seed=0)
+
+
+def test_run_coverage_counts_the_run_files_of_the_chosen_stages():
+    from medal.verify import run_coverage
+
+    stages = {
+        "al@a": [{"path": "data/runs/a", "md5": "1.dir", "nfiles": 20}, {"path": "data/timings/a", "nfiles": 21}],
+        "sweep@b": [{"path": "data/sweeps/b", "md5": "2.dir", "nfiles": 30}],
+        "aggregate": [{"path": "data/aggregate/summary.csv", "md5": "3"}],
+    }
+    assert run_coverage(stages, ["al@a"]) == (20, 50)
+
+
+def test_a_partial_check_refuses_to_rebuild_on_a_tampered_copy_and_compares_only_what_it_rebuilt(
+    built, monkeypatch, capsys
+):
+    from medal.verify import content_md5
+
+    verify_module, params, root = built
+    (root / "kept.csv").write_text("pulled")
+    (root / "summary.csv").write_text("rebuilt")
+    _lock(
+        root / "dvc.lock",
+        {"kept.csv": content_md5(root / "kept.csv"), "summary.csv": content_md5(root / "summary.csv")},
+    )
+    monkeypatch.setattr(verify_module, "numerical_platform", lambda: _platform("Haswell"))
+    rebuilt = []
+    monkeypatch.setattr(verify_module, "rebuild", lambda targets: rebuilt.append(targets))
+    check = verify_module.verify
+    args = (params, root / "dvc.lock", root / "raw", ["s1"], root / "platform.json", root / "conclusions.json")
+    assert check(*args)
+    out = capsys.readouterr().out
+    assert rebuilt == [["s1"]] and "not rebuilt: 1 outputs of 1 stages" in out
+    assert "of the 1 rebuilt stages' outputs, 1 outputs identical to dvc.lock" in out
+    (root / "kept.csv").write_text("tampered")
+    assert not check(*args)
+    out = capsys.readouterr().out
+    assert "not rebuilt: kept.csv: its content differs from dvc.lock" in out and len(rebuilt) == 1
+    with pytest.raises(UserError, match="unknown stage 'nope'"):
+        check(params, root / "dvc.lock", root / "raw", ["nope"], root / "platform.json", root / "conclusions.json")
+    with pytest.raises(UserError, match="--seed sets the draw of --sample"):
+        check(*args, None, 3)
+
+
+def test_stages_no_longer_in_the_pipeline_are_not_checked(built, monkeypatch, capsys):
+    """dvc.lock keeps the entries of stages removed from dvc.yaml; a check counts only the current pipeline's."""
+    from medal.verify import content_md5
+
+    verify_module, params, root = built
+    (root / "summary.csv").write_text("rebuilt")
+    _lock(root / "dvc.lock", {"summary.csv": content_md5(root / "summary.csv"), "data/prepared/gone.npz": "1"})
+    monkeypatch.setattr(verify_module, "pipeline_stages", lambda: {"s0"})
+    monkeypatch.setattr(verify_module, "numerical_platform", lambda: _platform("Haswell"))
+    monkeypatch.setattr(verify_module, "rebuild", lambda targets: None)
+    assert verify_module.verify(
+        params, root / "dvc.lock", root / "raw", ["s0"], root / "platform.json", root / "conclusions.json"
+    )
+    out = capsys.readouterr().out
+    assert "not rebuilt: 0 outputs of 0 stages" in out and "gone.npz" not in out

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,6 +13,16 @@ from typing import Any
 
 import numpy as np
 
+from medal.comparisons import (
+    compare_with_baseline,
+    duplicates_of,
+    friedman_over_learners,
+    friedman_per_dataset,
+    metric_comparison_rows,
+    same_queries,
+    series,
+    test_set_intervals,
+)
 from medal.conclusions import conclusions
 from medal.design import (
     BASELINE,
@@ -34,14 +45,8 @@ from medal.stats import (
 )
 from medal.summaries import (
     class_recall_rows,
-    compare_with_baseline,
-    duplicates_of,
-    friedman_over_learners,
-    friedman_over_seeds,
     headline_metrics,
     queried_class_shares,
-    same_queries,
-    series,
     stopping_rows,
     stopping_tradeoff_rows,
     summarise_configuration,
@@ -138,7 +143,8 @@ def _holm_within_settings(rows: list[dict[str, Any]]) -> None:
 
 
 def _write_rows(path: Path, rows: list[dict[str, Any]]) -> None:
-    write_text_atomic(path, csv_text(list(rows[0]), [list(row.values()) for row in rows]))
+    """Rows as CSV, the first row's keys as the header; an empty file for no rows."""
+    write_text_atomic(path, csv_text(list(rows[0]), [list(row.values()) for row in rows]) if rows else "")
 
 
 @dataclass
@@ -148,6 +154,7 @@ class Aggregates:
     curves: list[list[Any]] = field(default_factory=list)
     differences: list[list[Any]] = field(default_factory=list)
     tradeoff: list[dict[str, Any]] = field(default_factory=list)  # stopping thresholds, main learner
+    metric_comparisons: list[dict[str, Any]] = field(default_factory=list)  # every metric, main learner
     summary: list[dict[str, Any]] = field(default_factory=list)
     targets: list[dict[str, Any]] = field(default_factory=list)
     stopping: list[dict[str, Any]] = field(default_factory=list)
@@ -204,12 +211,14 @@ def add_learner(
     learner: str,
     runs: dict[str, list[dict[str, Any]]],
     reference: list[dict[str, Any]],
-    y_pool: np.ndarray,
+    labels: dict[str, np.ndarray],
 ) -> None:
-    """Summarise the runs of every strategy one learner ran on one dataset into ``out``."""
+    """Summarise the runs of every strategy one learner ran on one dataset into ``out``; ``labels``: the prepared
+    file's ``y_pool`` and ``y_test``."""
     evaluation = params["evaluation"]
     metric, fractions = evaluation["primary_metric"], evaluation["target_fractions"]
-    n_classes = int(y_pool.max()) + 1
+    y_pool = labels["y_pool"]
+    n_classes = int(max(y_pool.max(), labels["y_test"].max())) + 1
     summaries: dict[str, dict[str, Any]] = {}
     plot_rows: list[list[Any]] = []
     for strategy, strategy_runs in runs.items():
@@ -227,22 +236,46 @@ def add_learner(
         out.recall += class_recall_rows(dataset, learner, strategy, strategy_runs, reference)
         if learner == params["study"]["main_learner"]:
             out.main_aulc[(dataset, strategy)] = summaries[strategy]["per_seed_aulc"]
-    if learner == params["study"]["main_learner"]:
-        out.tradeoff += stopping_tradeoff_rows(
-            dataset, runs, reference, metric, evaluation["stopping"], evaluation["stopping_thresholds"]
-        )
     out.differences += difference_rows(dataset, learner, runs, metric)
     queries = {s: tuple(tuple(i for c in run["cycles"] for i in c["queried"]) for run in r) for s, r in runs.items()}
     groups = same_queries(queries)
     out.identical.setdefault(dataset, {})[learner] = groups
     margin = evaluation["minimal_important_difference"]["aulc"]
     comparisons = compare_with_baseline(summaries, margin, duplicates_of(groups))
+    if learner == params["study"]["main_learner"]:
+        _add_main_learner(evaluation, out, dataset, runs, reference, labels, comparisons, duplicates_of(groups))
     beyond_budget = params["al"]["budget"] + params["al"]["batch_size"]
     out.targets += target_rows(dataset, learner, summaries, fractions, beyond_budget)
     for strategy, summary in summaries.items():
         out.summary.append(summary_row(dataset, learner, strategy, metric, summary, comparisons.get(strategy, {})))
     # `dvc plots show` draws the column named in dvc.yaml (y: mean) with the CI band.
     out.plots[f"{dataset}__{learner}.csv"] = csv_text(["labels", "strategy", "mean", "ci_low", "ci_high"], plot_rows)
+
+
+def _add_main_learner(
+    evaluation: dict[str, Any],
+    out: Aggregates,
+    dataset: str,
+    runs: dict[str, list[dict[str, Any]]],
+    reference: list[dict[str, Any]],
+    labels: dict[str, np.ndarray],
+    comparisons: dict[str, dict[str, float]],
+    duplicates: dict[str, str],
+) -> None:
+    """What only the main learner's runs give: the stopping trade-off, the intervals with test-set resampling
+    (added to ``comparisons``) and the comparisons on every metric."""
+    metric = evaluation["primary_metric"]
+    out.tradeoff += stopping_tradeoff_rows(
+        dataset, runs, reference, metric, evaluation["stopping"], evaluation["stopping_thresholds"]
+    )
+    bootstrap = evaluation["test_bootstrap"]
+    rng = np.random.default_rng([bootstrap["random_state"], zlib.crc32(dataset.encode())])
+    n_classes = int(max(labels["y_pool"].max(), labels["y_test"].max())) + 1
+    intervals = test_set_intervals(runs, labels["y_test"], n_classes, metric, bootstrap["resamples"], rng)
+    for strategy, (low, high) in intervals.items():
+        comparisons[strategy].update(difference_test_low=low, difference_test_high=high)
+    margin = evaluation["minimal_important_difference"]["aulc"]
+    out.metric_comparisons += metric_comparison_rows(dataset, runs, METRIC_NAMES, margin, duplicates)
 
 
 def write_aggregates(
@@ -263,6 +296,7 @@ def write_aggregates(
     )
     for name, rows in (
         ("stopping_tradeoff.csv", out.tradeoff),
+        ("metric_comparisons.csv", out.metric_comparisons),
         ("summary.csv", out.summary),
         ("targets.csv", out.targets),
         ("stopping.csv", out.stopping),
@@ -273,7 +307,7 @@ def write_aggregates(
     write_json_atomic(out_dir / "identical.json", out.identical)
     write_json_atomic(out_dir / "class_balance.json", out.balance)
     friedman = {
-        "strategies": friedman_over_seeds(
+        "strategies": friedman_per_dataset(
             study,
             out.main_aulc,
             {d: duplicates_of(by_learner.get(study["main_learner"], [])) for d, by_learner in out.identical.items()},
@@ -305,7 +339,8 @@ def aggregate(
     for dataset in study["datasets"]:
         reference = read_json(reference_dir / f"{dataset}.json")["learners"]
         out.references[dataset] = reference[study["main_learner"]][: seeds_for(params, study["main_learner"])]
-        y_pool = load_npz(prepared_dir / f"{dataset}.npz")["y_pool"]
+        prepared = load_npz(prepared_dir / f"{dataset}.npz")
+        y_pool = prepared["y_pool"]
         n_classes = int(y_pool.max()) + 1
         out.balance[dataset] = {
             "pool": (np.bincount(y_pool, minlength=n_classes) / len(y_pool)).tolist(),
@@ -314,7 +349,8 @@ def aggregate(
         for learner in study["learners"]:
             seeds = seeds_for(params, learner)
             runs = {s: load_runs(runs_dir, dataset, s, learner, seeds) for s in strategies_for(study, learner)}
-            add_learner(params, out, dataset, learner, runs, reference[learner][:seeds], y_pool)
+            labels = {"y_pool": y_pool, "y_test": prepared["y_test"]}
+            add_learner(params, out, dataset, learner, runs, reference[learner][:seeds], labels)
     write_aggregates(params, out, sweep_rows(params, sweeps_dir), out_dir, metrics_path, conclusions_path)
 
 

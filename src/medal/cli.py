@@ -167,8 +167,44 @@ def cmd_paper(params: dict, args: argparse.Namespace) -> None:
 def cmd_verify(params: dict, args: argparse.Namespace) -> None:
     from medal.verify import verify
 
-    if not verify(params, Path("dvc.lock"), RAW, args.targets, PLATFORM, CONCLUSIONS):
+    if not verify(params, Path("dvc.lock"), RAW, args.targets, PLATFORM, CONCLUSIONS, args.sample, args.seed):
         raise SystemExit(1)
+
+
+def cmd_bundle(params: dict, args: argparse.Namespace) -> None:
+    from medal.bundle import make_bundle
+
+    lines = make_bundle(Path("."), args.output)
+    print(f"{args.output}: {len(lines)} files with their SHA-256 in the archive's MANIFEST.sha256")
+
+
+def _add_reviewer_commands(add) -> None:
+    """The commands that check and package a built study: verify and bundle."""
+    verify = add(
+        "verify",
+        cmd_verify,
+        "reproduce the study: rebuild with 'dvc repro -f', check the data checksums against the pins, and "
+        "report which outputs differ from dvc.lock; on the committed build's BLAS platform exit 1 if any result, "
+        "table or figure differs, on another platform if any conclusion changed (a number leaving its committed "
+        "confidence interval, a significance decision, the sign of a saving)",
+    )
+    verify.add_argument("targets", nargs="*", help="rebuild only these stages (dvc repro -f -s), e.g. al@wdbc-random")
+    verify.add_argument(
+        "--sample",
+        type=float,
+        metavar="N",
+        help="rebuild a random sample of the experiment stages (N of them, or that fraction when N < 1) and the "
+        "stages downstream of the runs, after checking every other output's content against dvc.lock (e.g. after "
+        "dvc pull)",
+    )
+    verify.add_argument("--seed", type=int, help="seed of --sample's draw (printed when not given), to repeat a check")
+    bundle = add(
+        "bundle",
+        cmd_bundle,
+        "one archive for a submission: the PDF and HTML, the manuscript sources and generated parts, dvc.lock, "
+        "params.yaml, the dependency lock file and the platform record, with a SHA-256 manifest",
+    )
+    bundle.add_argument("--output", type=Path, default=Path("medal-bundle.zip"), help="archive path (.zip)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -203,16 +239,7 @@ def build_parser() -> argparse.ArgumentParser:
     add("figures", cmd_figures, "figures, tables and variables for the manuscript")
     paper = add("paper", cmd_paper, "render the manuscript to PDF and HTML")
     paper.add_argument("--renderer", choices=["auto", "quarto", "pandoc"], help="override paper.renderer")
-    verify = add(
-        "verify",
-        cmd_verify,
-        "reproduce the study: rebuild with 'dvc repro -f', check the data checksums against the pins, and "
-        "report which outputs differ from dvc.lock; on the committed build's BLAS platform exit 1 if any result, "
-        "table or figure differs, on another platform if any conclusion changed (a number leaving its committed "
-        "confidence "
-        "interval, a significance decision, the sign of a saving)",
-    )
-    verify.add_argument("targets", nargs="*", help="rebuild only these stages (dvc repro -f -s), e.g. al@wdbc-random")
+    _add_reviewer_commands(add)
     return parser
 
 

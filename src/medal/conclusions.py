@@ -42,6 +42,17 @@ def sign(mean: float, low: float = math.nan, high: float = math.nan) -> str:
     return "+" if mean > 0 else "-" if mean < 0 else "0"
 
 
+def friedman_tests(name: str, friedman: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """The single Friedman tests of one entry of ``friedman.json``, named: one per dataset where it holds a test per
+    dataset (``datasets``), else the one test; each with its ``strategies``."""
+    if "datasets" not in friedman:
+        return [(name, friedman)]
+    return [
+        (f"{name}/{dataset}", {"strategies": friedman["strategies"], **test})
+        for dataset, test in friedman["datasets"].items()
+    ]
+
+
 def friedman_decisions(name: str, friedman: dict[str, Any]) -> dict[str, str]:
     """The Friedman verdict and, for every pair of treatments, whether the critical difference separates them."""
     decisions = {
@@ -97,7 +108,8 @@ def conclusions(
                 numbers[f"{difference_name}/{key}"] = _triple(row, difference)
                 signs[f"{difference_name}/{key}"] = sign(*numbers[f"{difference_name}/{key}"])
     for name, result in friedman.items():
-        decisions.update(friedman_decisions(name, result))
+        for part, test in friedman_tests(name, result):
+            decisions.update(friedman_decisions(part, test))
     return {"numbers": numbers, "decisions": decisions, "signs": signs}
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from medal.design import SWEEP_SETTINGS
+from medal.design import BASELINE, SWEEP_SETTINGS
 from medal.errors import UserError
 from medal.learners import ESTIMATORS, UPDATE_MODES, Learner, check_estimator_params
 from medal.metrics import METRIC_NAMES
@@ -37,6 +37,7 @@ SECTION_KEYS: dict[str, tuple[str, ...]] = {
         "target_fractions",
         "drop_threshold",
         "minimal_important_difference",
+        "test_bootstrap",
         "stopping",
         "stopping_thresholds",
     ),
@@ -121,6 +122,10 @@ def _check_design(study: dict[str, Any]) -> None:
     chosen = study.get("learner_strategies")
     if not isinstance(chosen, list) or not chosen or any(name not in study["strategies"] for name in chosen):
         raise UserError("params.yaml: study.learner_strategies must be a non-empty list of names from study.strategies")
+    if BASELINE not in study["strategies"]:
+        raise UserError(
+            f"params.yaml: study.strategies must include {BASELINE}, the baseline every strategy is compared with"
+        )
 
 
 def _check_sweeps(params: dict[str, Any]) -> None:
@@ -330,6 +335,14 @@ def _check_protocol_and_evaluation(params: dict[str, Any]) -> None:
         raise UserError(
             "params.yaml: evaluation.minimal_important_difference.labels_saved_percent must be in (0, 100], "
             f"got {percent!r}"
+        )
+    bootstrap = evaluation.get("test_bootstrap")
+    if not isinstance(bootstrap, dict) or set(bootstrap) != {"resamples", "random_state"}:
+        raise UserError("params.yaml: evaluation.test_bootstrap must set exactly resamples, random_state")
+    _positive_int("evaluation.test_bootstrap", "resamples", bootstrap["resamples"])
+    if isinstance(bootstrap["random_state"], bool) or not isinstance(bootstrap["random_state"], int):
+        raise UserError(
+            f"params.yaml: evaluation.test_bootstrap.random_state must be an integer, got {bootstrap['random_state']!r}"
         )
     _check_stopping(evaluation)
 

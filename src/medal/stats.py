@@ -195,3 +195,18 @@ def stop_when_confident(errors: Sequence[float], threshold: float) -> int | None
         if value <= threshold:
             return cycle
     return None
+
+
+def two_level_bootstrap_ci(
+    differences: np.ndarray, seed_draws: np.ndarray, confidence: float = 0.95
+) -> tuple[float, float]:
+    """Percentile interval of a mean paired difference under resampling of seeds and of the test set together.
+
+    ``differences``: (seeds, resamples), each seed's difference recomputed on each test-set resample;
+    ``seed_draws``: (resamples, seeds), the seeds drawn with replacement for each resample. Resample ``b`` gives
+    the mean of ``differences[seed_draws[b], b]``."""
+    columns = np.arange(differences.shape[1])[:, None]
+    means = differences[seed_draws, columns].mean(axis=1)
+    tail = 100 * (1 - confidence) / 2
+    low, high = np.percentile(means, [tail, 100 - tail])
+    return float(low), float(high)

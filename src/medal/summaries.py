@@ -1,6 +1,7 @@
 """Summaries of the runs of one study, as pure functions of the run records: per-configuration AULC,
-labels to target and savings, the tests against random, the Friedman rankings, stopping points, class
-recall and balance, and the headline metrics. :mod:`medal.aggregate` reads the runs and writes these."""
+labels to target and savings, stopping points, class recall and balance, and the headline metrics (the
+comparisons with random sampling are in :mod:`medal.comparisons`). :mod:`medal.aggregate` reads the runs and
+writes these."""
 
 from __future__ import annotations
 
@@ -9,42 +10,16 @@ from typing import Any
 
 import numpy as np
 
+from medal.comparisons import COMPARISON_COLUMNS, series
 from medal.design import BASELINE, percent_key
 from medal.stats import (
-    ALPHA,
     aulc,
     censored_median,
     drops,
-    friedman_nemenyi,
-    holm,
     labels_to_target,
     mean_ci,
-    minimum_detectable_effect,
-    paired_t,
-    paired_wilcoxon,
     stop_when_confident,
     stop_when_stable,
-    tost_paired,
-)
-
-# What the paired comparison of a strategy's per-seed AULC with random's adds to ``summary.csv`` (empty for
-# random): the mean difference with its 95 % CI; the paired t-test (the decision test: ``p_holm``),
-# Holm-adjusted over the strategies compared on the same dataset and learner, with the Shapiro–Wilk p of the
-# differences; the Wilcoxon signed-rank test as a check that needs no normality; the equivalence test (TOST)
-# against the minimal important difference, Holm-adjusted; and the minimum detectable effect of the t-test at
-# 80 % power and Holm's strictest level.
-COMPARISON_COLUMNS = (
-    "difference",
-    "difference_low",
-    "difference_high",
-    "p_t",
-    "p_holm",
-    "p_normality",
-    "p_wilcoxon",
-    "p_wilcoxon_holm",
-    "p_tost",
-    "p_tost_holm",
-    "mde",
 )
 
 
@@ -166,113 +141,6 @@ def summary_row(
         "aulc_sd": summary["aulc_sd"],
         **with_ci("drops", "drops_low", "drops_high", summary["drops"]),
         **with_ci("largest_drop", "largest_drop_low", "largest_drop_high", summary["largest_drop"]),
-    }
-
-
-def duplicates_of(groups: list[list[str]]) -> dict[str, str]:
-    """Each strategy that queried exactly the images an earlier strategy of its group queried, mapped to that
-    first strategy (``groups`` as :func:`same_queries` returns them)."""
-    return {member: group[0] for group in groups for member in group[1:]}
-
-
-def compare_with_baseline(
-    summaries: dict[str, dict[str, Any]], margin: float, duplicates: dict[str, str] | None = None
-) -> dict[str, dict[str, float]]:
-    """Per strategy other than random: the :data:`COMPARISON_COLUMNS` of its per-seed AULC against random's,
-    paired by seed; ``margin`` is the minimal important difference in AULC. A strategy in ``duplicates`` (it
-    queried the very images another one did) takes that one's results and is not counted again in Holm's
-    correction."""
-    if BASELINE not in summaries:
-        return {}
-    copies = {
-        s: r for s, r in (duplicates or {}).items() if s in summaries and r in summaries and BASELINE not in (s, r)
-    }
-    others = [s for s in summaries if s != BASELINE and s not in copies]
-    base = summaries[BASELINE]["per_seed_aulc"]
-    rows = {}
-    for strategy in others:
-        per_seed = summaries[strategy]["per_seed_aulc"]
-        differences = np.asarray(per_seed) - np.asarray(base)
-        p_t, p_normality = paired_t(base, per_seed)
-        sd = float(np.std(differences, ddof=1)) if len(differences) > 1 else math.nan
-        rows[strategy] = {
-            **dict(zip(("difference", "difference_low", "difference_high"), mean_ci(differences))),
-            "p_t": p_t,
-            "p_normality": p_normality,
-            "p_wilcoxon": paired_wilcoxon(base, per_seed),
-            "p_tost": tost_paired(base, per_seed, margin),
-            "mde": minimum_detectable_effect(sd, len(differences), ALPHA / len(others)),
-        }
-    for raw, adjusted in (("p_t", "p_holm"), ("p_wilcoxon", "p_wilcoxon_holm"), ("p_tost", "p_tost_holm")):
-        for strategy, value in zip(others, holm([rows[s][raw] for s in others])):
-            rows[strategy][adjusted] = value
-    for strategy, first in copies.items():
-        rows[strategy] = dict(rows[first])
-    return rows
-
-
-def distinct(
-    strategies: list[str], duplicates_by_block: list[dict[str, str]]
-) -> tuple[list[str], dict[str, list[str]]]:
-    """The strategies to rank: those that do not duplicate another one in every block, and, for each kept one,
-    the strategies merged into it (queried the very same images in every block)."""
-    merged: dict[str, list[str]] = {}
-    kept = []
-    for strategy in strategies:
-        firsts = {d.get(strategy) for d in duplicates_by_block}
-        if len(firsts) == 1 and None not in firsts:
-            merged.setdefault(firsts.pop(), []).append(strategy)
-        else:
-            kept.append(strategy)
-    return kept, merged
-
-
-def friedman_over_seeds(
-    study: dict[str, Any], per_seed_aulc: dict[tuple[str, str], list[float]], duplicates: dict[str, dict[str, str]]
-) -> dict[str, Any]:
-    """Friedman test and Nemenyi CD of every distinct strategy with the main learner, over (dataset, seed) blocks;
-    ``duplicates``: per dataset, as :func:`duplicates_of` (a strategy identical to another on every dataset is
-    ranked once, under the other's name, and listed in ``merged``)."""
-    strategies, merged = distinct(study["strategies"], [duplicates.get(d, {}) for d in study["datasets"]])
-    n_seeds = len(per_seed_aulc[(study["datasets"][0], strategies[0])])
-    scores = np.array(
-        [
-            [per_seed_aulc[(dataset, strategy)][seed] for strategy in strategies]
-            for dataset in study["datasets"]
-            for seed in range(n_seeds)
-        ]
-    )
-    return {"strategies": strategies, "merged": merged, "blocks_of": "dataset and seed", **friedman_nemenyi(scores)}
-
-
-def friedman_over_learners(study: dict[str, Any], summary_rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """Friedman test and Nemenyi CD of the learner-comparison strategies' mean AULC over (dataset, learner) blocks.
-
-    A learner whose results equal an earlier one's for every strategy on every dataset (Gaussian NB updated with
-    ``fit`` or ``partial_fit`` is the same model) gives no new block: it is left out and listed in
-    ``merged_learners`` under the earlier one."""
-    strategies = study["learner_strategies"]
-    rows = {(row["dataset"], row["learner"], row["strategy"]): row for row in summary_rows}
-    first_with: dict[tuple, str] = {}
-    merged: dict[str, list[str]] = {}
-    for learner in study["learners"]:
-        signature = tuple(
-            (rows[(d, learner, s)]["aulc"], rows[(d, learner, s)]["aulc_sd"], rows[(d, learner, s)]["final"])
-            for d in study["datasets"]
-            for s in strategies
-        )
-        if signature in first_with:
-            merged.setdefault(first_with[signature], []).append(learner)
-        else:
-            first_with[signature] = learner
-    learners = list(first_with.values())
-    blocks = [(d, learner) for d in study["datasets"] for learner in learners]
-    scores = np.array([[rows[(d, learner, s)]["aulc"] for s in strategies] for d, learner in blocks])
-    return {
-        "strategies": strategies,
-        "blocks_of": "dataset and learner",
-        "merged_learners": merged,
-        **friedman_nemenyi(scores),
     }
 
 
@@ -449,16 +317,3 @@ def headline_metrics(
             )
         metrics[dataset] = entry
     return metrics
-
-
-def same_queries(queries: dict[str, tuple]) -> list[list[str]]:
-    """Groups of two or more strategies whose runs queried exactly the same images, in study order."""
-    groups: dict[tuple, list[str]] = {}
-    for strategy, sequence in queries.items():
-        groups.setdefault(sequence, []).append(strategy)
-    return [group for group in groups.values() if len(group) > 1]
-
-
-def series(run: dict[str, Any], metric: str) -> tuple[list[int], list[float]]:
-    """A run's learning curve: labels at each cycle and the ``metric`` there."""
-    return [c["labels"] for c in run["cycles"]], [c[metric] for c in run["cycles"]]

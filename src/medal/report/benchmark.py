@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from medal.report.text import LEARNER_LABELS, REPRESENTATION_LABELS, in_sentence, label, markdown_table
+from medal.report.text import LEARNER_LABELS, REPRESENTATION_LABELS, in_sentence, label, markdown_table, seeds_phrase
 from medal.selection import choose, grid_points, in_use
 
 # Metrics of the benchmark tables, in column order, with their short headers.
@@ -100,7 +100,7 @@ def benchmark_table(
     header = ["Model", "Source", *BENCHMARK_METRICS.values()]
     caption = (
         "Test scores of every learner trained on the whole pool with the study's features (mean over "
-        f"{params['al']['seeds']} seeds), beside published test results: {published['source']}; – : not published."
+        f"{seeds_phrase(params)}), beside published test results: {published['source']}; – : not published."
     )
     return markdown_table(header, rows, caption, "tbl-benchmark")
 
@@ -128,7 +128,7 @@ def representations_table(
     header = ["Learner", *(label(n, REPRESENTATION_LABELS) + (" (study)" if n in own else "") for n in names)]
     caption = (
         "Test scores of every learner trained on the whole pool, per feature representation: accuracy / ROC-AUC / "
-        f"balanced accuracy, mean over {params['al']['seeds']} seeds; (study): the features of the main experiments."
+        f"balanced accuracy, mean over {seeds_phrase(params)}; (study): the features of the main experiments."
     )
     return markdown_table(header, rows, caption, "tbl-representations", text_columns=1)
 

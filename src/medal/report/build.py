@@ -28,7 +28,13 @@ from medal.report.benchmark import (
     selection_table,
     selection_text,
 )
-from medal.report.conclusion import conclusion_text, learner_answers_table, target_answers_text
+from medal.report.conclusion import (
+    conclusion_text,
+    learner_answers_table,
+    metric_answers_table,
+    metric_answers_text,
+    target_answers_text,
+)
 from medal.report.figures import (
     critical_difference_figure,
     differences_figure,
@@ -89,6 +95,7 @@ def section_texts(
     targets = read_csv(aggregate_dir / "targets.csv")
     stopping = read_csv(aggregate_dir / "stopping.csv")
     friedman = read_json(aggregate_dir / "friedman.json")
+    metric_rows = read_csv(aggregate_dir / "metric_comparisons.csv")
     fractions = params["evaluation"]["target_fractions"]
     middle = middle_fraction(fractions)
     return {
@@ -98,7 +105,7 @@ def section_texts(
         "aulc.md": aulc_table(shown, provenance, summary),
         "results.md": results_text(shown, provenance, summary, read_json(aggregate_dir / "identical.json")),
         "conclusion.md": conclusion_text(shown, provenance, summary, friedman["strategies"], targets),
-        "friedman.md": friedman_text(friedman["strategies"], STRATEGY_LABELS, "fig-cd"),
+        "friedman.md": friedman_text(friedman["strategies"], STRATEGY_LABELS, "fig-cd", provenance),
         "learners.md": learners_table(params, provenance, summary),
         "learners_text.md": learners_text(params, provenance, summary),
         "parameters.md": parameters_table(params),
@@ -112,10 +119,12 @@ def section_texts(
         "recall.md": class_recall_table(shown, provenance, read_csv(aggregate_dir / "class_recall.csv")),
         "stability.md": stability_table(shown, provenance, summary),
         "stability_text.md": stability_text(shown, summary),
-        "friedman_learners.md": friedman_text(friedman["learners"], STRATEGY_LABELS, "fig-cd-learners"),
+        "friedman_learners.md": friedman_text(friedman["learners"], STRATEGY_LABELS, "fig-cd-learners", provenance),
         "power.md": power_table(shown, provenance, summary),
         "power_text.md": power_text(shown, summary),
         "answers.md": learner_answers_table(params, provenance, summary),
+        "metrics.md": metric_answers_table(shown, provenance, metric_rows),
+        "metrics_text.md": metric_answers_text(shown, provenance, metric_rows),
         "answers_targets.md": target_answers_text(shown, provenance, targets),
     }
 
@@ -175,7 +184,7 @@ def build_all(
     learners_figure(params, provenance, summary, out_dir / "learners.svg")
     update_modes_figure(params, provenance, summary, timings, measured_dir / "update_modes.svg")
     queried_images_figure(shown, provenance, raw_dir, runs_dir, out_dir / "queried_images.svg")
-    critical_difference_figure(shown, friedman["strategies"], out_dir / "cd_diagram.svg")
+    critical_difference_figure(shown, friedman["strategies"], out_dir / "cd_diagram.svg", provenance)
     texts = section_texts(params, shown, provenance, aggregate_dir) | model_texts(params, provenance, model_inputs)
     critical_difference_figure(params, friedman["learners"], out_dir / "cd_learners.svg")
     for setting in SWEEP_SETTINGS:

@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from medal.design import BASELINE, percent_key
+from medal.metrics import METRIC_LABELS, METRIC_NAMES
 from medal.report.savings import main_rows, significant
 from medal.report.text import (
     LEARNER_LABELS,
+    NBSP,
     STRATEGY_LABELS,
     fmt_ci,
     in_sentence,
@@ -18,6 +20,7 @@ from medal.report.text import (
     num,
     strategy_label,
 )
+from medal.stats import ALPHA
 from medal.summaries import middle_fraction
 
 
@@ -34,18 +37,23 @@ def _significance_sentence(
     )
 
 
-def _rank_sentence(friedman: dict[str, Any]) -> list[str]:
-    ranks = dict(zip(friedman["strategies"], friedman["average_ranks"]))
-    best = min(ranks, key=ranks.get)
-    if best == BASELINE or BASELINE not in ranks:
-        return []
-    gap = ranks[BASELINE] - ranks[best]
-    relation = "more" if gap >= friedman["critical_difference"] else "less"
-    name = in_sentence(merged_label(best, friedman.get("merged", {}), STRATEGY_LABELS))
-    return [
-        f"Ranked over datasets and seeds, {name} led random sampling by "
-        f"{gap:.2f} ranks, {relation} than the critical difference of {friedman['critical_difference']:.2f}."
-    ]
+def _rank_sentence(friedman: dict[str, Any], provenance: dict[str, dict[str, Any]]) -> list[str]:
+    """Per dataset where a strategy ranked ahead of random sampling: by how many ranks, against the critical
+    difference."""
+    parts = []
+    for dataset, test in friedman["datasets"].items():
+        ranks = dict(zip(friedman["strategies"], test["average_ranks"]))
+        best = min(ranks, key=ranks.get)
+        if best == BASELINE or BASELINE not in ranks:
+            continue
+        gap = ranks[BASELINE] - ranks[best]
+        relation = "more" if gap >= test["critical_difference"] else "less"
+        name = in_sentence(merged_label(best, friedman.get("merged", {}), STRATEGY_LABELS))
+        parts.append(
+            f"on {provenance[dataset]['title']} {name} led random sampling by {gap:.2f} ranks, {relation} than the "
+            f"critical difference of {test['critical_difference']:.2f}"
+        )
+    return [f"Ranked over the seeds of each dataset, {join_names(parts)}."] if parts else []
 
 
 def _saving_sentences(
@@ -103,7 +111,7 @@ def conclusion_text(
     above = any(up for up, _ in counts.values())
     sentences = [
         _significance_sentence(study, provenance, counts),
-        *_rank_sentence(friedman),
+        *_rank_sentence(friedman, provenance),
         *_saving_sentences(params, provenance, targets, above, cite),
     ]
     return " ".join(sentences) + "\n"
@@ -172,3 +180,64 @@ def target_answers_text(
         + f" A percentage in brackets marks a saving of at least {share:g} % of the labels random sampling needed, "
         "the minimal important saving.\n"
     )
+
+
+def _metric_counts(params: dict[str, Any], rows: list[dict[str, str]]) -> dict[tuple[str, str], tuple[int, int]]:
+    """Per (dataset, metric): how many distinct strategies had a significantly higher and lower AULC than random."""
+    shown = set(params["study"]["strategies"])
+    counts = {}
+    for dataset in params["study"]["datasets"]:
+        for metric in METRIC_NAMES:
+            chosen = [r for r in rows if r["dataset"] == dataset and r["metric"] == metric and r["strategy"] in shown]
+            decided = [r for r in chosen if num(r["p_holm"]) < ALPHA]
+            counts[(dataset, metric)] = (
+                sum(num(r["difference"]) > 0 for r in decided),
+                sum(num(r["difference"]) < 0 for r in decided),
+            )
+    return counts
+
+
+def metric_answers_table(
+    params: dict[str, Any], provenance: dict[str, dict[str, Any]], rows: list[dict[str, str]]
+) -> str:
+    """Per dataset and metric (main learner): the number of strategies significantly above (▲) and below (▼)
+    random sampling on that metric's AULC."""
+    counts = _metric_counts(params, rows)
+    table = [
+        [provenance[d]["title"], *(f"▲{NBSP}{counts[(d, m)][0]} ▼{NBSP}{counts[(d, m)][1]}" for m in METRIC_NAMES)]
+        for d in params["study"]["datasets"]
+    ]
+    header = ["Dataset", *(METRIC_LABELS[m] for m in METRIC_NAMES)]
+    caption = (
+        f"The answer per metric with {in_sentence(label(params['study']['main_learner'], LEARNER_LABELS))}: of the "
+        f"{len([s for s in params['study']['strategies'] if s != BASELINE])} distinct strategies, how many had a "
+        "significantly higher (▲) or lower (▼) AULC of each metric than random sampling (paired t-test, "
+        "Holm-corrected over the strategies of one dataset and metric); the primary metric is "
+        f"{in_sentence(METRIC_LABELS[params['evaluation']['primary_metric']])}."
+    )
+    return markdown_table(header, table, caption, "tbl-metrics")
+
+
+def metric_answers_text(
+    params: dict[str, Any], provenance: dict[str, dict[str, Any]], rows: list[dict[str, str]]
+) -> str:
+    """Whether the answer depends on the metric: per dataset, the metrics whose counts differ from the primary's."""
+    counts = _metric_counts(params, rows)
+    primary = params["evaluation"]["primary_metric"]
+    parts = []
+    for dataset in params["study"]["datasets"]:
+        others = [m for m in METRIC_NAMES if counts[(dataset, m)] != counts[(dataset, primary)]]
+        if others:
+            listed = join_names(
+                [
+                    f"{in_sentence(METRIC_LABELS[m])} ({counts[(dataset, m)][0]} and {counts[(dataset, m)][1]})"
+                    for m in others
+                ]
+            )
+            parts.append(
+                f"on {provenance[dataset]['title']}, {counts[(dataset, primary)][0]} above and "
+                f"{counts[(dataset, primary)][1]} below by the primary metric, but by {listed}"
+            )
+    if not parts:
+        return "Every metric gives the same numbers of strategies above and below random sampling (@tbl-metrics).\n"
+    return f"The answer depends on the metric (@tbl-metrics): {'; '.join(parts)}.\n"

@@ -19,7 +19,7 @@ from medal.report.behaviour import (
 )
 from medal.report.learners import (
     learner_aulc,
-    update_mode_pairs,
+    update_modes,
 )
 from medal.report.text import (
     ESTIMATOR_LABELS,
@@ -257,48 +257,69 @@ def sweep_figure(
         save_figure(fig, path)
 
 
-def critical_difference_figure(params: dict[str, Any], friedman: dict[str, Any], path: Path) -> None:
+def critical_difference_figure(
+    params: dict[str, Any], friedman: dict[str, Any], path: Path, provenance: dict[str, dict[str, Any]] | None = None
+) -> None:
     """Average ranks of the strategies in ``friedman`` (1 = best, left) with the Nemenyi critical difference;
-    strategies closer than the CD are joined by a grey bar (Demšar 2006)."""
+    strategies closer than the CD are joined by a grey bar (Demšar 2006). One panel per dataset when ``friedman``
+    holds a test per dataset (titled from ``provenance``), else one panel."""
+    tests = (
+        [
+            (provenance[d]["title"], {"strategies": friedman["strategies"], "merged": friedman["merged"], **t})
+            for d, t in friedman["datasets"].items()
+        ]
+        if "datasets" in friedman
+        else [(None, friedman)]
+    )
+    k = len(friedman["strategies"])
+    height = (1.3 + 0.3 * k) if len(tests) == 1 else (0.6 + 0.2 * k)  # stacked panels: compact, to fit a page
+    colours = strategy_colours(params["study"]["strategies"])
+    with plt.rc_context(FIGURE_STYLE):
+        fig, axes = plt.subplots(len(tests), 1, figsize=(6.0, height * len(tests)), squeeze=False)
+        for ax, (title, test) in zip(axes[:, 0], tests):
+            _cd_panel(ax, test, colours)
+            if title:
+                ax.set_title(title, loc="left")
+        save_figure(fig, path)
+
+
+def _cd_panel(ax: plt.Axes, friedman: dict[str, Any], colours: dict[str, str]) -> None:
+    """One critical-difference diagram on ``ax``."""
     names = friedman["strategies"]
     ranks = np.array(friedman["average_ranks"])
     cd = friedman["critical_difference"]
     k = len(names)
     order = list(np.argsort(ranks, kind="stable"))
-    colours = strategy_colours(params["study"]["strategies"])
     cliques = _cliques(ranks[order], cd)
     top = -0.4 - 0.3 * len(cliques)  # label rows start below the clique bars
     half = (k + 1) // 2
-    with plt.rc_context(FIGURE_STYLE):
-        fig, ax = plt.subplots(figsize=(6.0, 1.3 + 0.3 * k))
-        ax.set_xlim(0.5, k + 0.5)
-        ax.set_ylim(top - half - 0.5, 2.2)
-        ax.axis("off")
-        ax.hlines(0, 1, k, color="black", lw=1)
-        for r in range(1, k + 1):
-            ax.vlines(r, 0, 0.2, color="black", lw=1)
-            ax.text(r, 0.35, str(r), ha="center", va="bottom")
-        ax.hlines(1.4, 1, 1 + cd, color="black", lw=2)
-        ax.text(1 + cd / 2, 1.55, f"CD = {cd:.2f}", ha="center", va="bottom")
-        for level, (first, last) in enumerate(cliques):
-            y = -0.3 - 0.3 * level
-            ax.hlines(y, ranks[order[first]] - 0.04, ranks[order[last]] + 0.04, color="0.45", lw=3)
-        for position, index in enumerate(order):
-            left = position < half
-            row = position if left else k - 1 - position
-            y = top - row
-            end = 0.6 if left else k + 0.4
-            colour = colours[names[index]]
-            ax.plot([ranks[index], ranks[index], end], [0, y, y], color=colour, lw=1)
-            ax.text(
-                end - 0.05 if left else end + 0.05,
-                y,
-                f"{merged_label(names[index], friedman.get('merged', {}), STRATEGY_LABELS)} ({ranks[index]:.2f})",
-                ha="right" if left else "left",
-                va="center",
-                clip_on=False,
-            )
-        save_figure(fig, path)
+    ax.set_xlim(0.5, k + 0.5)
+    ax.set_ylim(top - half - 0.5, 2.2)
+    ax.axis("off")
+    ax.hlines(0, 1, k, color="black", lw=1)
+    for r in range(1, k + 1):
+        ax.vlines(r, 0, 0.2, color="black", lw=1)
+        ax.text(r, 0.35, str(r), ha="center", va="bottom")
+    ax.hlines(1.4, 1, 1 + cd, color="black", lw=2)
+    ax.text(1 + cd / 2, 1.55, f"CD = {cd:.2f}", ha="center", va="bottom")
+    for level, (first, last) in enumerate(cliques):
+        y = -0.3 - 0.3 * level
+        ax.hlines(y, ranks[order[first]] - 0.04, ranks[order[last]] + 0.04, color="0.45", lw=3)
+    for position, index in enumerate(order):
+        left = position < half
+        row = position if left else k - 1 - position
+        y = top - row
+        end = 0.6 if left else k + 0.4
+        colour = colours[names[index]]
+        ax.plot([ranks[index], ranks[index], end], [0, y, y], color=colour, lw=1)
+        ax.text(
+            end - 0.05 if left else end + 0.05,
+            y,
+            f"{merged_label(names[index], friedman.get('merged', {}), STRATEGY_LABELS)} ({ranks[index]:.2f})",
+            ha="right" if left else "left",
+            va="center",
+            clip_on=False,
+        )
 
 
 def _cliques(sorted_ranks: np.ndarray, cd: float) -> list[tuple[int, int]]:
@@ -313,11 +334,42 @@ def _cliques(sorted_ranks: np.ndarray, cd: float) -> list[tuple[int, int]]:
     return runs
 
 
-def _update_arrow(ax: plt.Axes, points: list[tuple[float, float]], colour: str, name: str | None) -> None:
-    """An arrow from refitting (circle) to partial_fit (square) for one estimator; ``name`` labels the legend."""
-    ax.annotate("", xy=points[0], xytext=points[1], arrowprops={"arrowstyle": "->", "color": colour, "lw": 1})
-    ax.plot(*points[1], "o", color=colour, ms=5, label=f"{name}: fit" if name else None)
-    ax.plot(*points[0], "s", mfc="white", color=colour, ms=5, label=f"{name}: partial_fit" if name else None)
+# Marker of each update mode in the update-modes figure: refitting is the circle every arrow starts from.
+MODE_MARKERS = {"fit": "o", "warm_start": "^", "partial_fit": "s"}
+
+
+def _update_arrows(ax: plt.Axes, points: dict[str, tuple[float, float]], colour: str, name: str | None) -> None:
+    """Arrows from refitting (filled circle) to each other update mode (open marker) for one estimator; ``name``
+    labels the legend."""
+    for mode, point in points.items():
+        if mode != "fit":
+            ax.annotate("", xy=point, xytext=points["fit"], arrowprops={"arrowstyle": "->", "color": colour, "lw": 1})
+        filled = colour if mode == "fit" else "white"
+        legend = f"{name}: {mode.replace('_', ' ')}" if name else None
+        ax.plot(*point, MODE_MARKERS[mode], mfc=filled, color=colour, ms=5, label=legend)
+
+
+def _mode_legend(fig: plt.Figure, ax: plt.Axes, pairs: list[tuple[str, dict[str, str]]]) -> None:
+    """A legend with one row per estimator and one column per update mode (blank where an estimator lacks one)."""
+    handles = dict(zip(*reversed(ax.get_legend_handles_labels())))
+    blank = plt.Line2D([], [], linestyle="none")
+    modes = [m for m in MODE_MARKERS if any(m in estimator_modes for _, estimator_modes in pairs)]
+    names = [
+        f"{label(estimator, ESTIMATOR_LABELS)}: {mode.replace('_', ' ')}" for estimator, _ in pairs for mode in modes
+    ]
+    grid = [
+        [(n, handles.get(n, blank)) for n in names[row * len(modes) : (row + 1) * len(modes)]]
+        for row in range(len(pairs))
+    ]
+    by_column = [grid[row][column] for column in range(len(modes)) for row in range(len(pairs))]  # filled by column
+    fig.legend(
+        [h for _, h in by_column],
+        [n if n in handles else "" for n, _ in by_column],
+        loc="lower center",
+        ncol=len(modes),
+        frameon=False,
+        bbox_to_anchor=(0.5, -0.02),
+    )
 
 
 def update_modes_figure(
@@ -327,13 +379,16 @@ def update_modes_figure(
     timings: dict[tuple[str, str], tuple[float, float]],
     path: Path,
 ) -> None:
-    """partial_fit versus refitting: AULC (mean over the learner-comparison strategies) against update time per
-    cycle."""
-    pairs = update_mode_pairs(params)
+    """Incremental updates (warm start, partial_fit) versus refitting: AULC (mean over the learner-comparison
+    strategies) against update time per cycle."""
+    pairs = update_modes(params)
     datasets = params["study"]["datasets"]
     aulc = learner_aulc(params, summary)
+    legend_rows = len(pairs)
     with plt.rc_context(FIGURE_STYLE):
-        fig, axes = plt.subplots(1, len(datasets), figsize=(2.6 * len(datasets), 2.4), squeeze=False)
+        fig, axes = plt.subplots(
+            1, len(datasets), figsize=(2.6 * len(datasets), 2.4 + 0.2 * legend_rows), squeeze=False
+        )
         for ax, dataset in zip(axes[0], datasets):
             ax.set_title(provenance[dataset]["title"])
             ax.set_xlabel("Update time per cycle (ms)")
@@ -346,18 +401,18 @@ def update_modes_figure(
                 ax.text(
                     0.5,
                     0.5,
-                    "no estimator is run\nwith both update modes",
+                    "no estimator is run\nwith several update modes",
                     ha="center",
                     va="center",
                     transform=ax.transAxes,
                 )
                 continue
-            for i, (estimator, incremental, refit) in enumerate(pairs):
-                points = [(timings[(dataset, name)][0], aulc[(dataset, name)]) for name in (incremental, refit)]
+            for i, (estimator, modes) in enumerate(pairs):
+                points = {mode: (timings[(dataset, name)][0], aulc[(dataset, name)]) for mode, name in modes.items()}
                 name = label(estimator, ESTIMATOR_LABELS) if dataset == datasets[0] else None
-                _update_arrow(ax, points, PALETTE[(i + 1) % len(PALETTE)], name)
+                _update_arrows(ax, points, PALETTE[(i + 1) % len(PALETTE)], name)
         axes[0][0].set_ylabel("AULC (mean over strategies)")
         if pairs:
-            fig.legend(loc="lower center", ncol=2 * len(pairs), frameon=False, bbox_to_anchor=(0.5, -0.04))
-        fig.tight_layout(rect=(0, 0.08 if pairs else 0, 1, 1))
+            _mode_legend(fig, axes[0][0], pairs)
+        fig.tight_layout(rect=(0, 0.07 * legend_rows, 1, 1))
         save_figure(fig, path)

@@ -9,8 +9,9 @@ from typing import Any
 
 import numpy as np
 
-from medal.design import BASELINE, run_file_name
+from medal.design import BASELINE, run_file_name, seeds_for
 from medal.fileio import read_json
+from medal.learners import UPDATE_MODES
 from medal.report.savings import significance_mark
 from medal.report.text import (
     ESTIMATOR_LABELS,
@@ -22,6 +23,7 @@ from medal.report.text import (
     label,
     markdown_table,
     num,
+    seeds_phrase,
 )
 
 
@@ -49,7 +51,7 @@ def learners_table(params: dict[str, Any], provenance: dict[str, dict[str, Any]]
     caption = (
         "AULC of every learner with "
         f"{join_names([in_sentence(label(s, STRATEGY_LABELS)) for s in study['learner_strategies']])}: "
-        f"mean ± half-width of the 95 % CI over {params['al']['seeds']} seeds; ▲/▼ as in @tbl-aulc, Holm-corrected "
+        f"mean ± half-width of the 95 % CI over {seeds_phrase(params)}; ▲/▼ as in @tbl-aulc, Holm-corrected "
         "within "
         "each (dataset, learner) pair."
     )
@@ -79,16 +81,20 @@ def learners_text(params: dict[str, Any], provenance: dict[str, dict[str, Any]],
             f"with {in_sentence(label(ranked[-1], LEARNER_LABELS))} to {means[(d, ranked[0])]:.3f} "
             f"with {in_sentence(label(ranked[0], LEARNER_LABELS))}."
         )
-    for estimator, incremental, refit in update_mode_pairs(params):
-        gaps = [means[(d, incremental)] - means[(d, refit)] for d in study["datasets"]]
-        change = (
-            "left the mean AULC unchanged to three decimals"
-            if max(abs(g) for g in gaps) < 0.0005
-            else f"changed the mean AULC by {min(gaps):+.3f} to {max(gaps):+.3f}"
-        )
+    for estimator, modes in update_modes(params):
+        changes = []
+        for mode, learner in modes.items():
+            gaps = [means[(d, learner)] - means[(d, modes["fit"])] for d in study["datasets"]]
+            if mode != "fit":
+                change = (
+                    "left the mean AULC unchanged to three decimals"
+                    if max(abs(g) for g in gaps) < 0.0005
+                    else f"changed the mean AULC by {min(gaps):+.3f} to {max(gaps):+.3f}"
+                )
+                changes.append(f"{MODE_NAMES[mode]} {change}")
         sentences.append(
-            f"For {in_sentence(label(estimator, ESTIMATOR_LABELS))}, `partial_fit` {change} against refitting across "
-            "the datasets."
+            f"For {in_sentence(label(estimator, ESTIMATOR_LABELS))}, against refitting across the datasets, "
+            f"{join_names(changes)}."
         )
     return " ".join(sentences) + "\n"
 
@@ -117,23 +123,35 @@ def timing_table(
 def speedup_text(params: dict[str, Any], timings: dict[tuple[str, str], tuple[float, float]]) -> str:
     """Generated sentence: how much faster a ``partial_fit`` update was than a refit, per estimator (wall clock)."""
     parts = []
-    for estimator, incremental, refit in update_mode_pairs(params):
-        speed = [timings[(d, refit)][0] / timings[(d, incremental)][0] for d in params["study"]["datasets"]]
-        parts.append(
-            f"{min(speed):.1f} to {max(speed):.1f} times as long for {in_sentence(label(estimator, ESTIMATOR_LABELS))}"
-        )
+    for estimator, modes in update_modes(params):
+        for mode, learner in modes.items():
+            if mode != "fit":
+                speed = [timings[(d, modes["fit"])][0] / timings[(d, learner)][0] for d in params["study"]["datasets"]]
+                parts.append(
+                    f"{min(speed):.1f} to {max(speed):.1f} times as long as {MODE_NAMES[mode]} for "
+                    f"{in_sentence(label(estimator, ESTIMATOR_LABELS))}"
+                )
     if not parts:
         return "\n"
-    return f"Measured in this build, a refit took {join_names(parts)} as a `partial_fit` update, across the datasets.\n"
+    return f"Measured in this build, a refit took {join_names(parts)}, across the datasets.\n"
 
 
-def update_mode_pairs(params: dict[str, Any]) -> list[tuple[str, str, str]]:
-    """(estimator, partial_fit learner, fit learner) for each estimator the study runs with both update modes."""
+# How the generated text names each update mode other than refitting.
+MODE_NAMES = {"warm_start": "a warm-started update", "partial_fit": "a `partial_fit` update"}
+
+
+def update_modes(params: dict[str, Any]) -> list[tuple[str, dict[str, str]]]:
+    """(estimator, {update mode: learner}) for each estimator the study runs both refitted (``fit``) and with another
+    update mode; the modes in :data:`UPDATE_MODES` order, ``fit`` first."""
     by_estimator: dict[str, dict[str, str]] = defaultdict(dict)
     for name in params["study"]["learners"]:
         spec = params["learners"][name]
         by_estimator[spec["estimator"]].setdefault(spec["update"], name)
-    return [(e, modes["partial_fit"], modes["fit"]) for e, modes in by_estimator.items() if len(modes) == 2]
+    return [
+        (estimator, {mode: modes[mode] for mode in UPDATE_MODES if mode in modes})
+        for estimator, modes in by_estimator.items()
+        if "fit" in modes and len(modes) > 1
+    ]
 
 
 def mean_timings(params: dict[str, Any], timings_dir: Path) -> dict[tuple[str, str], tuple[float, float]]:
@@ -144,7 +162,7 @@ def mean_timings(params: dict[str, Any], timings_dir: Path) -> dict[tuple[str, s
         for learner in params["study"]["learners"]:
             fit, query = [], []
             for strategy in params["study"]["learner_strategies"]:
-                for seed in range(params["al"]["seeds"]):
+                for seed in range(seeds_for(params, learner)):
                     cycles = read_json(timings_dir / dataset / strategy / run_file_name(learner, seed))["cycles"]
                     fit += [c["fit_seconds"] for c in cycles]
                     query += [c["query_seconds"] for c in cycles[:-1]]  # the last cycle queries nothing

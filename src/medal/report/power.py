@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from medal.design import BASELINE
+from medal.design import BASELINE, seeds_for
 from medal.report.text import (
     NBSP,
     fmt_ci,
@@ -20,6 +20,8 @@ from medal.stats import ALPHA, DETECTION_POWER
 
 # Verdicts of one comparison with random, in the order the text counts them.
 VERDICTS = ("better", "worse", "equivalent", "inconclusive")
+# How the table marks each verdict, in a column narrow enough for seven columns on a page.
+VERDICT_MARKS = {"better": "▲", "worse": "▼", "equivalent": "=", "inconclusive": "–"}
 
 
 def verdict(row: dict[str, str]) -> str:
@@ -48,6 +50,38 @@ def _p(value: str) -> str:
     return "n/a" if math.isnan(p) else ("< 0.001" if p < 0.001 else f"{p:.3f}")
 
 
+def _interval(low: str, high: str) -> str:
+    """'[low, high]' with a space that does not break; 'n/a' when not computed."""
+    if math.isnan(num(low)):
+        return "n/a"
+    return f"[{num(low):.3f},{NBSP}{num(high):.3f}]"
+
+
+def test_set_text(comparisons: list[dict[str, str]]) -> str:
+    """How much resampling the test images widens the intervals, and which decisions survive it."""
+    rows = [r for r in comparisons if not math.isnan(num(r["difference_test_low"]))]
+    if not rows:
+        return (
+            "The primary metric needs class probabilities, so no interval with test-set resampling is computed "
+            "(only accuracy, balanced accuracy and macro-F1 are recomputed from the stored test predictions)."
+        )
+    widths = np.array([num(r["difference_high"]) - num(r["difference_low"]) for r in rows])
+    with_test = np.array([num(r["difference_test_high"]) - num(r["difference_test_low"]) for r in rows])
+    ratio = with_test[widths > 0] / widths[widths > 0]
+    decided = [r for r in rows if verdict(r) in ("better", "worse")]
+    kept = sum(num(r["difference_test_low"]) > 0 or num(r["difference_test_high"]) < 0 for r in decided)
+    widening = (
+        f"changed the width of the 95 % intervals by a median factor of {np.median(ratio):.2f} "
+        f"(range {ratio.min():.2f}–{ratio.max():.2f})"
+        if len(ratio)
+        else "left the intervals as they were"
+    )
+    return (
+        f"Resampling the test images together with the seeds {widening}; of the {len(decided)} comparisons the "
+        f"t-test decided, {kept} keep an interval with test-set sampling that excludes zero."
+    )
+
+
 def power_table(params: dict[str, Any], provenance: dict[str, dict[str, Any]], summary: list[dict[str, str]]) -> str:
     """Per dataset and strategy (main learner): the AULC difference from random, the tests and the verdict. The
     interval's spaces do not break, so no cell splits a number across lines."""
@@ -55,26 +89,28 @@ def power_table(params: dict[str, Any], provenance: dict[str, dict[str, Any]], s
     comparisons = _main_comparisons(params, summary)
     rows = []
     for dataset in params["study"]["datasets"]:
-        rows.append([f"**{provenance[dataset]['title']}**", "", "", "", "", ""])
+        rows.append([f"**{provenance[dataset]['title']}**", "", "", "", "", "", ""])
         for r in (r for r in comparisons if r["dataset"] == dataset):
             interval = fmt_ci(num(r["difference"]), num(r["difference_low"]), num(r["difference_high"]))
             rows.append(
                 [
                     strategy_label(r["strategy"], params),
                     interval.replace(" ", NBSP),
+                    _interval(r["difference_test_low"], r["difference_test_high"]),
                     _p(r["p_holm"]),
                     _p(r["p_tost_holm"]),
                     f"{num(r['mde']):.3f}",
-                    verdict(r),
+                    VERDICT_MARKS[verdict(r)],
                 ]
             )
-    header = ["Strategy", "ΔAULC [95 % CI]", "p (t)", "p (TOST)", "MDE", "Verdict"]
+    header = ["Strategy", "ΔAULC [95 % CI]", "With test set", "p (t)", f"p{NBSP}(TOST)", "MDE", "Verdict"]
     caption = (
         "Each strategy against random sampling with the main learner: mean AULC difference over seeds with its "
-        "95 % CI; p-values of the paired t-test and of the equivalence test "
+        "95 % CI; with test set: the 95 % interval when the test images are resampled together with the seeds "
+        "(paired bootstrap); p-values of the paired t-test and of the equivalence test "
         f"(TOST, margin ±{mid:g}), each Holm-adjusted over the strategies of one dataset; MDE: the difference the "
-        f"t-test detects with {100 * DETECTION_POWER:g} % power at Holm's strictest level; verdict: better or "
-        "worse (t-test), equivalent (TOST) or inconclusive. The Wilcoxon signed-rank p-values are in "
+        f"t-test detects with {100 * DETECTION_POWER:g} % power at Holm's strictest level; verdict: ▲ better or "
+        "▼ worse (t-test), = equivalent (TOST), – inconclusive. The Wilcoxon signed-rank p-values are in "
         "data/aggregate/summary.csv."
     )
     return markdown_table(header, rows, caption, "tbl-power", text_columns=1)
@@ -97,7 +133,7 @@ def power_text(params: dict[str, Any], summary: list[dict[str, str]]) -> str:
         else "no finite difference"
     )
     relation = "smaller" if len(mde) and np.median(mde) < mid else "larger"
-    seeds = params["al"]["seeds"]
+    seeds = seeds_for(params, params["study"]["main_learner"])
     sentences = [
         f"The minimal important difference is {mid:g} in AULC. With {seeds} seeds, the paired t-test at Holm's "
         f"strictest level detects with {100 * DETECTION_POWER:g} % power an AULC difference of {detect}, "
@@ -108,5 +144,6 @@ def power_text(params: dict[str, Any], summary: list[dict[str, str]]) -> str:
         f"The Shapiro–Wilk test doubted the normality of the differences in {normality} of the "
         f"{len(comparisons)} comparisons, and the Wilcoxon signed-rank test reached another decision than the "
         f"t-test in {disagree}.",
+        test_set_text(comparisons),
     ]
     return " ".join(sentences) + "\n"

@@ -118,36 +118,52 @@ def results_text(
     return "\n\n".join(paragraphs) + "\n"
 
 
-def friedman_text(friedman: dict[str, Any], names: dict[str, str], figure: str) -> str:
-    """A generated sentence on one Friedman test and its critical-difference diagram."""
-    ranks = dict(zip(friedman["strategies"], friedman["average_ranks"]))
+def _friedman_sentence(test: dict[str, Any], names: dict[str, str], where: str) -> str:
+    """One Friedman test (``test`` with its ``strategies``): the best average rank, against random sampling's, the
+    verdict and the Nemenyi critical difference."""
+    ranks = dict(zip(test["strategies"], test["average_ranks"]))
     best = min(ranks, key=ranks.get)
     text = (
-        f"Over {friedman['blocks']} blocks (one per {friedman['blocks_of']}), {in_sentence(label(best, names))} had "
-        "the "
-        f"best average rank ({ranks[best]:.2f}; random sampling {ranks.get(BASELINE, math.nan):.2f})"
+        f"{where}, over {test['blocks']} blocks, {in_sentence(label(best, names))} had the best average rank "
+        f"({ranks[best]:.2f}; random sampling {ranks.get(BASELINE, math.nan):.2f})"
     )
-    if math.isnan(friedman["p_value"]):
-        return text + "; the Friedman test needs at least three strategies and two blocks.\n"
-    verdict = "reject" if friedman["p_value"] < ALPHA else "do not reject"
-    merged = friedman.get("merged", {})
-    once = " ".join(
+    if math.isnan(test["p_value"]):
+        return text + "; the Friedman test needs at least three strategies and two blocks."
+    verdict = "reject" if test["p_value"] < ALPHA else "do not reject"
+    return text + (
+        f"; the Friedman test gives χ² = {test['statistic']:.2f}, p = {test['p_value']:.3g}, so we {verdict} that "
+        f"all rank alike at α = {ALPHA}, and the Nemenyi critical difference is {test['critical_difference']:.2f}."
+    )
+
+
+def friedman_text(
+    friedman: dict[str, Any], names: dict[str, str], figure: str, provenance: dict[str, dict[str, Any]]
+) -> str:
+    """Generated sentences on a Friedman analysis and its critical-difference diagram: one test per dataset (seeds
+    as blocks) when ``friedman`` holds ``datasets``, else one test over its blocks."""
+    if "datasets" in friedman:
+        sentences = [
+            _friedman_sentence(
+                {"strategies": friedman["strategies"], **test}, names, f"On {provenance[dataset]['title']}"
+            )
+            for dataset, test in friedman["datasets"].items()
+        ]
+    else:
+        sentences = [_friedman_sentence(friedman, names, f"With one block per {friedman['blocks_of']}")]
+    sentences.append(
+        f"Strategies whose average ranks differ by less than the critical difference are not distinguished (@{figure})."
+    )
+    sentences += [
         f"{capitalised(join_names([in_sentence(label(s, names)) for s in [first, *others]]))} queried the same "
         "images in every block and are ranked once."
-        for first, others in merged.items()
-    )
-    once += "".join(
-        f" {join_names([label(learner, LEARNER_LABELS) for learner in [first, *others]])} gave identical results "
+        for first, others in friedman.get("merged", {}).items()
+    ]
+    sentences += [
+        f"{join_names([label(learner, LEARNER_LABELS) for learner in [first, *others]])} gave identical results "
         "and count as one block per dataset."
         for first, others in friedman.get("merged_learners", {}).items()
-    )
-    return text + (
-        f". The Friedman test gives χ² = {friedman['statistic']:.2f}, p = {friedman['p_value']:.3g}: we {verdict} "
-        f"that all strategies rank alike at α = {ALPHA}. Strategies whose average ranks differ by less than the "
-        f"Nemenyi critical difference, {friedman['critical_difference']:.2f}, are not distinguished (@{figure})."
-        + (f" {once}" if once else "")
-        + "\n"
-    )
+    ]
+    return " ".join(sentences) + "\n"
 
 
 def _needed_cell(row: dict[str, str], budget: int) -> str:

@@ -131,11 +131,12 @@ def markdown_table(header: list[str], rows: list[list[str]], caption: str, label
     separator's dash counts are proportional to each column's longest cell: Pandoc turns them
     into relative column widths.
     """
-    # A column needs room for its longest unbreakable word (a code name); longer text wraps, so its
-    # length counts only up to a cap, which leaves room for columns of unbreakable names.
+    # A column needs room for its longest unbreakable word (a code name, or numbers joined by non-breaking
+    # spaces); longer text wraps, so its length counts only up to a cap, which leaves room for columns of
+    # unbreakable names.
     widths = [
         max(
-            max(len(word) for cell in column for word in cell.split() or [""]),
+            max(len(word) for cell in column for word in cell.split(" ") or [""]),
             min(CELL_WIDTH_CAP, max(len(cell) for cell in column)),
         )
         for column in zip(header, *rows)
@@ -162,3 +163,12 @@ def display_params(params: dict[str, Any], merged: dict[str, list[str]]) -> dict
 def strategy_label(name: str, params: dict[str, Any]) -> str:
     """A strategy's display name with those merged into it (see :func:`display_params`)."""
     return merged_label(name, params["study"].get("merged", {}), STRATEGY_LABELS)
+
+
+def seeds_phrase(params: dict[str, Any]) -> str:
+    """'10 seeds', or '10 seeds (logistic regression: 20)' when the main learner runs more."""
+    seeds, main = params["al"]["seeds"], params["study"]["main_learner"]
+    main_seeds = params["study"].get("main_seeds", seeds)
+    if main_seeds == seeds:
+        return f"{seeds} seeds"
+    return f"{seeds} seeds ({in_sentence(label(main, LEARNER_LABELS))}: {main_seeds})"

@@ -50,6 +50,24 @@ def n_runs(params: dict[str, Any]) -> int:
     return main * len(study["datasets"]) + swept * params["al"]["seeds"]
 
 
+def _first_image_dataset(params: dict[str, Any], provenance: dict[str, dict[str, Any]]) -> str:
+    """The title of the first image dataset of the study (the one the image grid shows), or 'none'."""
+    return next((provenance[d]["title"] for d in params["study"]["datasets"] if is_image(provenance[d])), "none")
+
+
+def _sweep_variables(params: dict[str, Any], provenance: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The sweeps' datasets, learner, strategies and the values of each setting, as the prose names them."""
+    return {
+        "datasets": join_names([provenance[d]["title"] for d in params["sweeps"]["datasets"]]),
+        "learner": in_sentence(label(params["sweeps"]["learner"], LEARNER_LABELS)),
+        "strategies": join_names([in_sentence(label(s, STRATEGY_LABELS)) for s in params["sweeps"]["strategies"]]),
+        **{
+            setting: join_names([value_label(setting, str(v)) for v in sweep_values(params, setting)])
+            for setting in params["sweeps"]["settings"]
+        },
+    }
+
+
 def variables(params: dict[str, Any], provenance: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """Numbers and names quoted in the manuscript's prose (Quarto's ``{{< var >}}`` shortcodes)."""
     al, study = params["al"], params["study"]
@@ -63,6 +81,8 @@ def variables(params: dict[str, Any], provenance: dict[str, dict[str, Any]]) -> 
             "budget": al["budget"],
             "cycles": query_cycles(al),
         },
+        "main_seeds": seeds_for(params, study["main_learner"]),
+        "bootstrap_resamples": params["evaluation"]["test_bootstrap"]["resamples"],
         "target_percents": join_names([percent_key(f) for f in fractions]),
         "budget_shares": join_names(
             [
@@ -81,9 +101,7 @@ def variables(params: dict[str, Any], provenance: dict[str, dict[str, Any]]) -> 
         "blas_processors": f"x86-64 processor with {join_names(sorted(flag.upper() for flag in REQUIRED_FLAGS))}",
         "dataset_list": join_names([provenance[d]["title"] for d in params["study"]["datasets"]]),
         "grid": {
-            "dataset": next(
-                (provenance[d]["title"] for d in params["study"]["datasets"] if is_image(provenance[d])), "none"
-            ),
+            "dataset": _first_image_dataset(params, provenance),
             "images": QUERY_GRID_IMAGES,
             "seed": QUERY_GRID_SEED,
         },
@@ -95,15 +113,7 @@ def variables(params: dict[str, Any], provenance: dict[str, dict[str, Any]]) -> 
         "main_learner": in_sentence(label(study["main_learner"], LEARNER_LABELS)),
         "learner_strategies": join_names([in_sentence(label(s, STRATEGY_LABELS)) for s in study["learner_strategies"]]),
         "n_learner_strategies": len(study["learner_strategies"]),
-        "sweeps": {
-            "datasets": join_names([provenance[d]["title"] for d in params["sweeps"]["datasets"]]),
-            "learner": in_sentence(label(params["sweeps"]["learner"], LEARNER_LABELS)),
-            "strategies": join_names([in_sentence(label(s, STRATEGY_LABELS)) for s in params["sweeps"]["strategies"]]),
-            **{
-                setting: join_names([value_label(setting, str(v)) for v in sweep_values(params, setting)])
-                for setting in params["sweeps"]["settings"]
-            },
-        },
+        "sweeps": _sweep_variables(params, provenance),
         "mc_eer_candidates": params["strategies"].get("mc_eer", {}).get("max_candidates", "all"),
         "qbc_members": params["strategies"].get("qbc_vote_entropy", {}).get("n_members", 5),
         "n_runs": n_runs(params),

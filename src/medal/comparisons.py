@@ -1,0 +1,254 @@
+"""Comparisons of strategies with random sampling, as pure functions of the run records: paired tests of the
+per-seed AULC (with equivalence and the minimum detectable effect), intervals that resample the test images, the
+same tests on every recorded metric, which strategies queried the same images, and the Friedman rankings."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from medal.design import BASELINE
+from medal.metrics import LABEL_METRICS, decode_predictions
+from medal.stats import (
+    ALPHA,
+    aulc,
+    friedman_nemenyi,
+    holm,
+    mean_ci,
+    minimum_detectable_effect,
+    paired_t,
+    paired_wilcoxon,
+    tost_paired,
+    two_level_bootstrap_ci,
+)
+
+# What the paired comparison of a strategy's per-seed AULC with random's adds to ``summary.csv`` (empty for
+# random): the mean difference with its 95 % CI; the paired t-test (the decision test: ``p_holm``),
+# Holm-adjusted over the strategies compared on the same dataset and learner, with the Shapiro–Wilk p of the
+# differences; the Wilcoxon signed-rank test as a check that needs no normality; the equivalence test (TOST)
+# against the minimal important difference, Holm-adjusted; the minimum detectable effect of the t-test at
+# 80 % power and Holm's strictest level; and, for the main learner, the 95 % interval of the difference when the
+# test images are resampled with the seeds (:func:`test_set_intervals`).
+COMPARISON_COLUMNS = (
+    "difference",
+    "difference_low",
+    "difference_high",
+    "p_t",
+    "p_holm",
+    "p_normality",
+    "p_wilcoxon",
+    "p_wilcoxon_holm",
+    "p_tost",
+    "p_tost_holm",
+    "mde",
+    "difference_test_low",
+    "difference_test_high",
+)
+
+
+def series(run: dict[str, Any], metric: str) -> tuple[list[int], list[float]]:
+    """A run's learning curve: labels at each cycle and the ``metric`` there."""
+    return [c["labels"] for c in run["cycles"]], [c[metric] for c in run["cycles"]]
+
+
+def same_queries(queries: dict[str, tuple]) -> list[list[str]]:
+    """Groups of two or more strategies whose runs queried exactly the same images, in study order."""
+    groups: dict[tuple, list[str]] = {}
+    for strategy, sequence in queries.items():
+        groups.setdefault(sequence, []).append(strategy)
+    return [group for group in groups.values() if len(group) > 1]
+
+
+def duplicates_of(groups: list[list[str]]) -> dict[str, str]:
+    """Each strategy that queried exactly the images an earlier strategy of its group queried, mapped to that
+    first strategy (``groups`` as :func:`same_queries` returns them)."""
+    return {member: group[0] for group in groups for member in group[1:]}
+
+
+def compare_with_baseline(
+    summaries: dict[str, dict[str, Any]], margin: float, duplicates: dict[str, str] | None = None
+) -> dict[str, dict[str, float]]:
+    """Per strategy other than random: the :data:`COMPARISON_COLUMNS` of its per-seed AULC against random's,
+    paired by seed; ``margin`` is the minimal important difference in AULC. A strategy in ``duplicates`` (it
+    queried the very images another one did) takes that one's results and is not counted again in Holm's
+    correction."""
+    if BASELINE not in summaries:
+        return {}
+    copies = {
+        s: r for s, r in (duplicates or {}).items() if s in summaries and r in summaries and BASELINE not in (s, r)
+    }
+    others = [s for s in summaries if s != BASELINE and s not in copies]
+    base = summaries[BASELINE]["per_seed_aulc"]
+    rows = {}
+    for strategy in others:
+        per_seed = summaries[strategy]["per_seed_aulc"]
+        differences = np.asarray(per_seed) - np.asarray(base)
+        p_t, p_normality = paired_t(base, per_seed)
+        sd = float(np.std(differences, ddof=1)) if len(differences) > 1 else math.nan
+        rows[strategy] = {
+            **dict(zip(("difference", "difference_low", "difference_high"), mean_ci(differences))),
+            "p_t": p_t,
+            "p_normality": p_normality,
+            "p_wilcoxon": paired_wilcoxon(base, per_seed),
+            "p_tost": tost_paired(base, per_seed, margin),
+            "mde": minimum_detectable_effect(sd, len(differences), ALPHA / len(others)),
+        }
+    for raw, adjusted in (("p_t", "p_holm"), ("p_wilcoxon", "p_wilcoxon_holm"), ("p_tost", "p_tost_holm")):
+        for strategy, value in zip(others, holm([rows[s][raw] for s in others])):
+            rows[strategy][adjusted] = value
+    for strategy, first in copies.items():
+        rows[strategy] = dict(rows[first])
+    return rows
+
+
+def weighted_label_metric(
+    predictions: np.ndarray, y_true: np.ndarray, weights: np.ndarray, n_classes: int, metric: str
+) -> np.ndarray:
+    """A metric of :data:`LABEL_METRICS` for many sets of predictions under many weightings of the test samples.
+
+    ``predictions``: (sets, samples) predicted class indices; ``y_true``: (samples,) true class indices;
+    ``weights``: (weightings, samples), e.g. how often a bootstrap resample draws each test sample. Returns
+    (sets, weightings). With unit weights it equals :func:`evaluate`'s value; as there, balanced accuracy
+    averages the recalls of the classes present (positive weight) and macro-F1 counts an absent class as 0.
+    Every sum is of integer-weighted 0/1 values, so the result does not depend on the BLAS kernel's summation order
+    as long as the weights are integers."""
+    if metric not in LABEL_METRICS:
+        raise ValueError(f"{metric} needs class probabilities; only {', '.join(LABEL_METRICS)} can be recomputed")
+    weights = np.asarray(weights, dtype=float)
+    correct = predictions == y_true
+    classes = range(n_classes)
+    # Per class c, as (classes, sets, weightings): weighted true positives, support and predicted count.
+    hits = np.stack([(correct & (y_true == c)).astype(float) @ weights.T for c in classes])
+    support = np.stack([weights @ (y_true == c).astype(float) for c in classes])[:, None, :]
+    if metric == "accuracy":
+        return hits.sum(axis=0) / weights.sum(axis=1)
+    if metric == "macro_f1":
+        predicted = np.stack([(predictions == c).astype(float) @ weights.T for c in classes])
+        denominator = support + predicted
+        return np.divide(2 * hits, denominator, out=np.zeros_like(hits), where=denominator > 0).mean(axis=0)
+    present = np.broadcast_to(support > 0, hits.shape)
+    recall = np.divide(hits, support, out=np.zeros_like(hits), where=present)
+    return recall.sum(axis=0) / present.sum(axis=0)
+
+
+def test_set_intervals(
+    runs: dict[str, list[dict[str, Any]]],
+    y_test: np.ndarray,
+    n_classes: int,
+    metric: str,
+    resamples: int,
+    rng: np.random.Generator,
+) -> dict[str, tuple[float, float]]:
+    """Per strategy other than random: the 95 % interval of its mean AULC difference from random sampling when the
+    seeds and the test images are resampled together, paired (the same seeds and test images for every strategy),
+    from the test predictions each run stored. Empty when ``metric`` needs class probabilities."""
+    if BASELINE not in runs or metric not in LABEL_METRICS:
+        return {}
+    weights = rng.multinomial(len(y_test), np.full(len(y_test), 1 / len(y_test)), size=resamples)
+    n_seeds = len(runs[BASELINE])
+    seed_draws = rng.integers(0, n_seeds, size=(resamples, n_seeds))
+    labels = [c["labels"] for c in runs[BASELINE][0]["cycles"]]
+
+    def resampled_aulc(strategy_runs: list[dict[str, Any]]) -> np.ndarray:
+        predictions = np.array(
+            [[decode_predictions(c["test_predictions"]) for c in r["cycles"]] for r in strategy_runs]
+        )
+        seeds, cycles, _ = predictions.shape
+        scores = weighted_label_metric(predictions.reshape(seeds * cycles, -1), y_test, weights, n_classes, metric)
+        scores = scores.reshape(seeds, cycles, -1)
+        if cycles < 2:  # as stats.aulc: a single evaluation is its own mean
+            return scores[:, 0]
+        return np.trapezoid(scores, labels, axis=1) / (labels[-1] - labels[0])
+
+    baseline = resampled_aulc(runs[BASELINE])
+    return {
+        strategy: two_level_bootstrap_ci(resampled_aulc(strategy_runs) - baseline, seed_draws)
+        for strategy, strategy_runs in runs.items()
+        if strategy != BASELINE
+    }
+
+
+def metric_comparison_rows(
+    dataset: str, runs: dict[str, list[dict[str, Any]]], metrics: tuple[str, ...], margin: float, duplicates: dict
+) -> list[dict[str, Any]]:
+    """Rows of ``metric_comparisons.csv``: each strategy against random sampling on the AULC of every metric the
+    runs recorded (not only the primary one), as :func:`compare_with_baseline` compares them, Holm-corrected over
+    the strategies for each metric."""
+    rows = []
+    for metric in metrics:
+        per_metric = {s: {"per_seed_aulc": [aulc(*series(run, metric)) for run in r]} for s, r in runs.items()}
+        for strategy, comparison in compare_with_baseline(per_metric, margin, duplicates).items():
+            rows.append(
+                {
+                    "dataset": dataset,
+                    "metric": metric,
+                    "strategy": strategy,
+                    **{key: comparison[key] for key in ("difference", "difference_low", "difference_high", "p_holm")},
+                    "p_tost_holm": comparison["p_tost_holm"],
+                }
+            )
+    return rows
+
+
+def distinct(
+    strategies: list[str], duplicates_by_block: list[dict[str, str]]
+) -> tuple[list[str], dict[str, list[str]]]:
+    """The strategies to rank: those that do not duplicate another one in every block, and, for each kept one,
+    the strategies merged into it (queried the very same images in every block)."""
+    merged: dict[str, list[str]] = {}
+    kept = []
+    for strategy in strategies:
+        firsts = {d.get(strategy) for d in duplicates_by_block}
+        if len(firsts) == 1 and None not in firsts:
+            merged.setdefault(firsts.pop(), []).append(strategy)
+        else:
+            kept.append(strategy)
+    return kept, merged
+
+
+def friedman_per_dataset(
+    study: dict[str, Any], per_seed_aulc: dict[tuple[str, str], list[float]], duplicates: dict[str, dict[str, str]]
+) -> dict[str, Any]:
+    """Friedman test and Nemenyi CD of every distinct strategy with the main learner on each dataset, over its seeds
+    as blocks (independent replicates of the experiment on that dataset; seeds of different datasets are not
+    exchangeable, so they are not pooled). ``duplicates``: per dataset, as :func:`duplicates_of` (a strategy
+    identical to another on every dataset is ranked once, under the other's name, and listed in ``merged``)."""
+    strategies, merged = distinct(study["strategies"], [duplicates.get(d, {}) for d in study["datasets"]])
+    by_dataset = {}
+    for dataset in study["datasets"]:
+        scores = np.array([per_seed_aulc[(dataset, strategy)] for strategy in strategies]).T
+        by_dataset[dataset] = friedman_nemenyi(scores)
+    return {"strategies": strategies, "merged": merged, "blocks_of": "seed", "datasets": by_dataset}
+
+
+def friedman_over_learners(study: dict[str, Any], summary_rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Friedman test and Nemenyi CD of the learner-comparison strategies' mean AULC over (dataset, learner) blocks.
+
+    A learner whose results equal an earlier one's for every strategy on every dataset (Gaussian NB updated with
+    ``fit`` or ``partial_fit`` is the same model) gives no new block: it is left out and listed in
+    ``merged_learners`` under the earlier one."""
+    strategies = study["learner_strategies"]
+    rows = {(row["dataset"], row["learner"], row["strategy"]): row for row in summary_rows}
+    first_with: dict[tuple, str] = {}
+    merged: dict[str, list[str]] = {}
+    for learner in study["learners"]:
+        signature = tuple(
+            (rows[(d, learner, s)]["aulc"], rows[(d, learner, s)]["aulc_sd"], rows[(d, learner, s)]["final"])
+            for d in study["datasets"]
+            for s in strategies
+        )
+        if signature in first_with:
+            merged.setdefault(first_with[signature], []).append(learner)
+        else:
+            first_with[signature] = learner
+    learners = list(first_with.values())
+    blocks = [(d, learner) for d in study["datasets"] for learner in learners]
+    scores = np.array([[rows[(d, learner, s)]["aulc"] for s in strategies] for d, learner in blocks])
+    return {
+        "strategies": strategies,
+        "blocks_of": "dataset and learner",
+        "merged_learners": merged,
+        **friedman_nemenyi(scores),
+    }
