@@ -289,15 +289,22 @@ def test_dvc_plots_draw_the_mean_with_its_band(built):
 def test_verify_on_another_platform_compares_the_conclusions(built):
     import json
 
+    from medal.fileio import md5_file
+
     target = built[0]
     platform_path, conclusions_path = target / "data" / "platform.json", target / "data" / "conclusions.json"
-    platform, conclusions = platform_path.read_text(), conclusions_path.read_text()
+    lock_path = target / "dvc.lock"
+    platform, conclusions, lock = platform_path.read_text(), conclusions_path.read_text(), lock_path.read_text()
+    committed_md5 = md5_file(platform_path)
     other = json.loads(platform)
     other["platforms"] = [
         {**p, "blas": [entry.rsplit(" ", 1)[0] + " Sandybridge" for entry in p["blas"]]} for p in other["platforms"]
     ]
     try:
+        # A build committed from another platform: its platform record, and dvc.lock recording that record.
         platform_path.write_text(json.dumps(other))
+        assert committed_md5 in lock
+        lock_path.write_text(lock.replace(committed_md5, md5_file(platform_path)))
         result = _medal(target, "verify", "aggregate")
         assert result.returncode == 0, result.stdout + result.stderr
         assert "results cannot be byte-identical, so the conclusions are compared" in result.stdout
@@ -314,4 +321,5 @@ def test_verify_on_another_platform_compares_the_conclusions(built):
     finally:
         platform_path.write_text(platform)
         conclusions_path.write_text(conclusions)
+        lock_path.write_text(lock)
         _dvc(target, "repro")

@@ -170,4 +170,5 @@ def test_conclusion_states_the_answer_from_the_generated_files(params):
     # The abstract's version: the same sentences without references to tables.
     abstract = conclusion_text(params, provenance, summary, friedman, targets, cite=False)
     assert "was 30 [10, 50] labels, by entropy on D." in abstract and "@" not in abstract
+    assert "Ranked over" not in abstract  # the abstract states the findings, not the rank analysis
     assert "no strategy saved annotation reliably" not in text

@@ -73,6 +73,8 @@ def test_pandoc_path_renders_numbered_cross_references_and_citations(tmp_path):
     text = "".join(page.extract_text() for page in PdfReader(pdf).pages)
     assert "There are 7 things; see Figure 1, Table 1 and Section 1" in " ".join(text.split())
     assert "Settles" in text and "References" in text
+    # Citations as in the HTML (citeproc, author-date), and the references where the refs div stands.
+    assert "(Settles 2009)" in " ".join(text.split())
     page = html.read_text()
     assert 'href="#fig-box">Figure 1</a>' in page and 'href="#tbl-t">Table 1</a>' in page
     assert "Figure 1:" in page and "data:image/svg+xml" in page
@@ -118,3 +120,11 @@ def test_quarto_path_renders_both_formats_with_quarto(tmp_path, monkeypatch):
     outputs = render(paper, paper / "_output", renderer="auto")
     assert calls.read_text().splitlines() == ["render paper.qmd --to html", "render paper.qmd --to typst"]
     assert [p.name for p in outputs] == ["paper.pdf", "paper.html"] and all(p.is_file() for p in outputs)
+
+
+def test_pandoc_path_puts_the_references_where_the_manuscript_does(tmp_path):
+    """An appendix after the references stays after them in the PDF, and the references keep their heading."""
+    _mini_paper(tmp_path, BODY + "\n# Appendix {.unnumbered}\n\nSupplementary material.\n")
+    pdf, _ = render(tmp_path, tmp_path / "out", renderer="pandoc")
+    text = " ".join("".join(page.extract_text() for page in PdfReader(pdf).pages).split())
+    assert text.index("References") < text.index("Settles, Burr") < text.index("Appendix")

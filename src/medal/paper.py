@@ -86,6 +86,12 @@ def _run(command: list[str], cwd: Path, stdin: str | None = None) -> str:
     return result.stdout
 
 
+def _references_heading(typst_source: str) -> str:
+    """Pandoc's Typst writer turns the heading of the references section into the title of Typst's bibliography,
+    which citeproc leaves unused; make it a heading again."""
+    return re.sub(r"^#set bibliography\(title: \[(.*)\]\)$", r"#heading(numbering: none)[\1]", typst_source, flags=re.M)
+
+
 def render_pandoc(paper_dir: Path, out_dir: Path) -> list[Path]:
     """HTML with Pandoc and citeproc; PDF with Pandoc's Typst writer compiled by the ``typst`` package."""
     import typst
@@ -118,7 +124,11 @@ def render_pandoc(paper_dir: Path, out_dir: Path) -> list[Path]:
         paper_dir,
         text,
     )
-    typst_source = _run([pandoc, *common, "--to=typst", "--standalone"], paper_dir, text)
+    # Citations through citeproc as in the HTML: the same style, and the references where the manuscript puts
+    # them (the refs div, before the appendix), not at the end where Typst's own bibliography would go.
+    typst_source = _references_heading(
+        _run([pandoc, *common, "--citeproc", "--to=typst", "--standalone"], paper_dir, text)
+    )
     fd, typ_path = tempfile.mkstemp(dir=paper_dir, prefix=".paper-", suffix=".typ")
     os.close(fd)
     try:

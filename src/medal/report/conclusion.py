@@ -100,8 +100,8 @@ def conclusion_text(
     cite: bool = True,
 ) -> str:
     """The study's answer in a few generated sentences: significant wins over random, the rank analysis,
-    and the largest label saving at the middle target, all with the main learner. ``cite=False`` leaves out
-    the references to tables (for the abstract)."""
+    and the largest label saving at the middle target, all with the main learner. ``cite=False`` (the
+    abstract's version) leaves out the references to tables and the rank analysis."""
     study = params["study"]
     rows_by = main_rows(summary, study["main_learner"])
     counts = {}
@@ -111,7 +111,7 @@ def conclusion_text(
     above = any(up for up, _ in counts.values())
     sentences = [
         _significance_sentence(study, provenance, counts),
-        *_rank_sentence(friedman, provenance),
+        *(_rank_sentence(friedman, provenance) if cite else []),
         *_saving_sentences(params, provenance, targets, above, cite),
     ]
     return " ".join(sentences) + "\n"
