@@ -1,5 +1,6 @@
 """Benchmarks of the study's machinery: loop overhead, partial_fit versus refit, scaling with the pool,
-parallel speed-up, incremental rebuilds, peak memory and the cost of the pinned BLAS kernels.
+parallel speed-up, a Dask cluster against local processes, incremental rebuilds, peak memory and the cost of
+the pinned BLAS kernels.
 
     python benchmarks/run.py                 # everything, about 10 minutes on 2 cores
     python benchmarks/run.py --only scaling  # one part
@@ -49,6 +50,7 @@ TARGETS = {
     "uncertainty_query_100k_max_seconds": 1.0,
     "any_query_100k_max_seconds": 10.0,
     "parallel_min_speedup": 1.7,
+    "cluster_min_relative_speed": 0.9,
     "paper_rebuild_max_seconds": 30.0,
     "pinned_kernel_max_slowdown": 1.25,
 }
@@ -316,6 +318,84 @@ def parallel(params: dict[str, Any], seeds: int) -> dict[str, Any]:
         shutil.rmtree(work, ignore_errors=True)
 
 
+# 4b. A Dask cluster against local processes ----------------------------------------------------------------
+
+
+def _start_cluster(work: Path, workers: int) -> tuple[list[subprocess.Popen], str]:
+    """A scheduler and ``workers`` single-threaded worker processes, started as the README's "On a cluster" says
+    (separate processes, the workers inheriting this process's BLAS kernel choice); returns them and the address."""
+    from dask.distributed import Client
+
+    bin_dir = Path(sys.executable).parent
+    scheduler_file = work / "scheduler.json"
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    processes = [
+        subprocess.Popen(
+            [bin_dir / "dask", "scheduler", "--scheduler-file", scheduler_file, "--port", "0", "--no-dashboard"],
+            **quiet,
+        )
+    ]
+    deadline = time.monotonic() + 60
+    while not scheduler_file.is_file() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    command = [bin_dir / "dask", "worker", "--scheduler-file", scheduler_file, "--nthreads", "1"]
+    processes.append(subprocess.Popen([*command, "--nworkers", str(workers), "--no-dashboard"], **quiet))
+    with Client(scheduler_file=str(scheduler_file), timeout="60s") as client:
+        client.wait_for_workers(workers, timeout=120)
+        return processes, client.scheduler.address
+
+
+def cluster(params: dict[str, Any], seeds: int, workers: int = 2) -> dict[str, Any]:
+    """One stage's runs (entropy with every learner, the random forest included) on a Dask cluster of ``workers``
+    worker processes against ``workers`` local processes on the same cores: speed relative to local, and whether
+    the results are byte-identical."""
+    work = Path(tempfile.mkdtemp(prefix="medal-bench-"))
+    processes: list[subprocess.Popen] = []
+    try:
+        prepared = work / "prepared.npz"
+        write_npz_atomic(prepared, study_data()[1])
+        stage = {
+            **params,
+            "al": {**params["al"], "seeds": seeds},
+            "study": {**params["study"], "main_seeds": seeds, "learner_strategies": ["entropy"]},
+        }
+        seconds, files = {}, {}
+        for where in ("local", "cluster"):
+            if where == "cluster":
+                processes, address = _start_cluster(work, workers)
+                stage["compute"] = {"n_jobs": workers, "dask_scheduler": address}
+            else:
+                stage["compute"] = {"n_jobs": workers, "dask_scheduler": None}
+            out = work / where
+            start = time.perf_counter()
+            run_strategy(stage, "bench", "entropy", prepared, Outputs(out / "runs", out / "partial", out / "timings"))
+            seconds[where] = time.perf_counter() - start
+            files[where] = {p.name: p.read_bytes() for p in sorted((out / "runs").iterdir())}
+        relative = seconds["local"] / seconds["cluster"]
+        identical = files["local"] == files["cluster"]
+        log(
+            f"cluster: {len(files['local'])} runs, {workers} local processes {seconds['local']:.1f} s, {workers} Dask "
+            f"workers {seconds['cluster']:.1f} s, {relative:.2f}x local speed, results "
+            f"{'byte-identical' if identical else 'DIFFERENT'}"
+        )
+        return {
+            "runs": len(files["local"]),
+            "workers": workers,
+            "seconds_local": seconds["local"],
+            "seconds_cluster": seconds["cluster"],
+            "relative_speed": relative,
+            "byte_identical": identical,
+            "target": TARGETS["cluster_min_relative_speed"],
+            "met": identical and relative >= TARGETS["cluster_min_relative_speed"],
+        }
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.wait(timeout=30)
+        shutil.rmtree(work, ignore_errors=True)
+
+
 # 5. Incremental rebuilds ----------------------------------------------------------------------------------
 
 
@@ -519,6 +599,15 @@ def markdown(results: dict[str, Any]) -> str:
             f"{'byte-identical' if r['byte_identical'] else 'DIFFERENT'}; target >= {r['target']}: "
             f"{'met' if r['met'] else 'MISSED'}"
         ]
+    if "cluster" in results:
+        r = results["cluster"]
+        lines += [
+            f"- Dask cluster: {r['relative_speed']:.2f}x the speed of {r['workers']} local processes with "
+            f"{r['workers']} worker processes ({r['runs']} runs: {r['seconds_cluster']:.1f} s vs "
+            f"{r['seconds_local']:.1f} s), "
+            f"results {'byte-identical' if r['byte_identical'] else 'DIFFERENT'}; target >= {r['target']}: "
+            f"{'met' if r['met'] else 'MISSED'}"
+        ]
     if "incremental" in results:
         r = results["incremental"]
         lines += [
@@ -570,7 +659,7 @@ def markdown(results: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-PARTS = ("loop_overhead", "update_modes", "scaling", "parallel", "incremental", "memory", "blas_kernel")
+PARTS = ("loop_overhead", "update_modes", "scaling", "parallel", "cluster", "incremental", "memory", "blas_kernel")
 
 
 def missed_targets(results: dict[str, Any]) -> list[str]:
@@ -594,6 +683,7 @@ def main(argv: list[str] | None = None) -> int:
         "update_modes": lambda: update_modes(params, [300] if quick else [500, 5000, 50000], cycles=2 if quick else 8),
         "scaling": lambda: scaling(params, [200, 400, 800] if quick else [1000, 10000, 100000]),
         "parallel": lambda: parallel(params, seeds=2 if quick else 40),
+        "cluster": lambda: cluster(params, seeds=1 if quick else 10),
         "incremental": incremental,
         "memory": lambda: memory(params, 2000 if quick else 100000),
         "blas_kernel": lambda: blas_kernel(seeds=1 if quick else 4, repeats=1 if quick else 3),

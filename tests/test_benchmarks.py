@@ -49,3 +49,17 @@ def test_growth_labels():
         "between linear and quadratic",
         "quadratic or worse",
     ]
+
+
+def test_the_cluster_benchmark_runs_a_stage_on_real_dask_processes_with_the_local_results(tmp_path):
+    bench = _benchmarks()
+    out = tmp_path / "results.json"
+    bench.main(["--quick", "--only", "cluster", "--out", str(out)])
+    result = json.loads(out.read_text())["cluster"]
+    # One seed of entropy sampling with every learner, the random forest among them, on two worker processes.
+    assert result["byte_identical"] and result["runs"] == len(
+        bench.load_params(ROOT / "params.yaml")["study"]["learners"]
+    )
+    assert result["relative_speed"] == result["seconds_local"] / result["seconds_cluster"]
+    assert result["met"] == (result["relative_speed"] >= 0.9)
+    assert "Dask cluster:" in out.with_suffix(".md").read_text()
