@@ -12,9 +12,11 @@ from conftest import ROOT
 PACKAGE = ROOT / "src" / "medal"
 # Modules that cannot change a stage's output, left out of dvc.yaml on purpose so that editing them
 # reruns nothing (and not followed to what they import): argument parsing (cli), the params schema
-# and its messages (config), error and file plumbing (errors, fileio), and the package marker, whose
-# only work is blas.pin_kernel (a listed dependency of every stage that computes).
-PLUMBING = {"cli", "config", "errors", "fileio", "__init__"}
+# and its messages (config), error and file plumbing (errors, fileio), where files live (layout: a
+# path changed there must change in dvc.yaml too, which reruns what it should; tests/test_layout.py),
+# and the package marker, whose only work is blas.pin_kernel (a listed dependency of every stage that
+# computes).
+PLUMBING = {"cli", "config", "errors", "fileio", "layout", "__init__"}
 # Per stage, modules whose only effect there is a wall-clock output: the experiment stages record
 # the machine and time (environment) in data/timings, which may differ on every rebuild anyway.
 WALL_CLOCK_ONLY = {"reference": {"environment"}, "al": {"environment"}, "sweep": {"environment"}}

@@ -15,28 +15,29 @@ from pathlib import Path
 
 from medal.errors import UserError
 from medal.fileio import write_bytes_atomic
+from medal.layout import CONCLUSIONS, GENERATED, MEASURED, METRICS, PAPER, PAPER_OUT, PLATFORM
 
 # What a reader needs to read the paper and a reviewer to check it, relative to the project root. Folders are
 # taken whole; every entry must exist.
 BUNDLED = (
-    "paper/_output/paper.pdf",
-    "paper/_output/paper.html",
-    "paper/paper.qmd",
-    "paper/_quarto.yml",
-    "paper/references.bib",
-    "paper/crossref.lua",
-    "paper/_variables.yml",
-    "paper/generated",
-    "paper/measured",
+    (PAPER_OUT / "paper.pdf").as_posix(),
+    (PAPER_OUT / "paper.html").as_posix(),
+    (PAPER / "paper.qmd").as_posix(),
+    (PAPER / "_quarto.yml").as_posix(),
+    (PAPER / "references.bib").as_posix(),
+    (PAPER / "crossref.lua").as_posix(),
+    (PAPER / "_variables.yml").as_posix(),
+    GENERATED.as_posix(),
+    MEASURED.as_posix(),
     "dvc.yaml",
     "dvc.lock",
     "params.yaml",
     ".ci/requirements.lock",
     "pyproject.toml",
     "README.md",
-    "data/platform.json",
-    "data/metrics.json",
-    "data/conclusions.json",
+    PLATFORM.as_posix(),
+    METRICS.as_posix(),
+    CONCLUSIONS.as_posix(),
 )
 MANIFEST = "MANIFEST.sha256"
 ABOUT = "BUNDLE.txt"

@@ -8,24 +8,25 @@ from pathlib import Path
 
 from medal.config import DEFAULT_PARAMS, load_params
 from medal.errors import UserError
-
-RAW = Path("data/raw")
-PREPARED = Path("data/prepared")
-REFERENCE = Path("data/reference")
-SELECTION = Path("data/selection")
-PUBLISHED = Path("data/published/medmnist_v2.yaml")  # published test results the whole-pool learners are set beside
-RUNS = Path("data/runs")
-TIMINGS = Path("data/timings")
-SWEEPS = Path("data/sweeps")
-PARTIAL = Path("data/partial")  # runs finished by a stage that has not completed yet
-AGGREGATE = Path("data/aggregate")
-METRICS = Path("data/metrics.json")
-CONCLUSIONS = Path("data/conclusions.json")  # what the paper concludes, compared by `medal verify` across platforms
-PLATFORM = Path("data/platform.json")  # the BLAS kernels and library versions the runs were computed with
-GENERATED = Path("paper/generated")
-MEASURED = Path("paper/measured")
-PAPER = Path("paper")
-PAPER_OUT = Path("paper/_output")
+from medal.layout import (
+    AGGREGATE,
+    CONCLUSIONS,
+    GENERATED,
+    MEASURED,
+    METRICS,
+    PAPER,
+    PAPER_OUT,
+    PARTIAL,
+    PLATFORM,
+    PREPARED,
+    PUBLISHED,
+    RAW,
+    REFERENCE,
+    RUNS,
+    SELECTION,
+    SWEEPS,
+    TIMINGS,
+)
 
 
 def _check_dataset(params: dict, name: str) -> None:

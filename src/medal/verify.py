@@ -28,9 +28,10 @@ from medal.conclusions import compare_conclusions, conclusion_report
 from medal.environment import numerical_platform
 from medal.errors import UserError
 from medal.fileio import md5_file, read_json
+from medal.layout import RUN_FILES, WALL_CLOCK
 
 # Outputs that hold wall-clock measurements, or show them: expected to differ on every rebuild.
-MEASURED_PREFIXES = ("data/timings/", "paper/measured", "paper/_output/")
+MEASURED_PREFIXES = tuple(path.as_posix() for path in WALL_CLOCK)
 
 
 # Stages that run experiments, which a sampled check draws from; and the stages downstream of the runs, which it
@@ -38,7 +39,7 @@ MEASURED_PREFIXES = ("data/timings/", "paper/measured", "paper/_output/")
 EXPERIMENT_STAGES = ("al", "sweep", "reference")
 DOWNSTREAM_STAGES = ("aggregate", "figures", "paper")
 # Outputs that hold one file per active-learning run.
-RUN_PREFIXES = ("data/runs/", "data/sweeps/")
+RUN_PREFIXES = tuple(f"{path.as_posix()}/" for path in RUN_FILES)
 
 
 def pipeline_stages() -> set[str] | None:

@@ -1,0 +1,30 @@
+"""Where the pipeline's files live, relative to the project root: the one place the command line, the
+reproduction check and the submission bundle take these paths from (``dvc.yaml`` repeats them, and
+``tests/test_layout.py`` checks that every output it declares lies below one of these)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+RAW = Path("data/raw")  # canonical datasets and their provenance
+PREPARED = Path("data/prepared")  # features fitted on the pool
+REFERENCE = Path("data/reference")  # learners trained on the whole pool
+SELECTION = Path("data/selection")  # cross-validation on the pool
+PUBLISHED = Path("data/published/medmnist_v2.yaml")  # published test results the whole-pool learners are set beside
+RUNS = Path("data/runs")  # one file per active-learning run of the two main experiments
+SWEEPS = Path("data/sweeps")  # one file per run of the sweeps
+TIMINGS = Path("data/timings")  # wall-clock times of the runs and stages
+PARTIAL = Path("data/partial")  # runs finished by a stage that has not completed yet
+AGGREGATE = Path("data/aggregate")
+METRICS = Path("data/metrics.json")  # headline numbers for `dvc metrics` and `dvc exp show`
+CONCLUSIONS = Path("data/conclusions.json")  # what the paper concludes, compared by `medal verify` across platforms
+PLATFORM = Path("data/platform.json")  # the BLAS kernels and library versions the runs were computed with
+PAPER = Path("paper")
+GENERATED = PAPER / "generated"  # tables, texts and figures computed from results
+MEASURED = PAPER / "measured"  # tables, texts and figures that show wall-clock measurements
+PAPER_OUT = PAPER / "_output"  # the rendered PDF and HTML
+
+# Outputs that record or show wall-clock time: expected to differ on every rebuild.
+WALL_CLOCK = (TIMINGS, MEASURED, PAPER_OUT)
+# Outputs that hold one file per run.
+RUN_FILES = (RUNS, SWEEPS)
