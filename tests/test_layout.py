@@ -3,20 +3,14 @@ its paths, and every output path it defines is one the pipeline writes."""
 
 from __future__ import annotations
 
-import yaml
-
 from medal import layout
+from medal.verify import locked_stages, stage_outputs
 
 from conftest import ROOT
 
 
-def _locked_outputs() -> list[str]:
-    stages = yaml.safe_load((ROOT / "dvc.lock").read_text())["stages"]
-    return [out["path"] for stage in stages.values() for out in stage.get("outs", [])]
-
-
 def test_every_pipeline_output_lies_in_the_layout():
-    outputs = _locked_outputs()
+    outputs = list(stage_outputs(locked_stages(ROOT / "dvc.lock")))
     places = [path.as_posix() for name, path in vars(layout).items() if name.isupper() and not isinstance(path, tuple)]
     assert outputs and all(any(o == p or o.startswith(f"{p}/") for p in places) for o in outputs), [
         o for o in outputs if not any(o == p or o.startswith(f"{p}/") for p in places)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import yaml
 
 from medal.errors import UserError
 from medal.fileio import md5_file, write_json_atomic
-from medal.verify import check_data, compare, is_measured, locked_outputs, report
+from medal.verify import check_data, compare, is_measured, locked_stages, report, stage_outputs
 
 
 def _lock(path, outs: dict[str, str]) -> None:
@@ -17,11 +19,13 @@ def _lock(path, outs: dict[str, str]) -> None:
     path.write_text(yaml.safe_dump({"schema": "2.0", "stages": stages}))
 
 
-def test_locked_outputs_reads_every_output_of_every_stage(tmp_path):
+def test_locked_stages_give_every_output_of_every_stage_or_of_some(tmp_path):
     _lock(tmp_path / "dvc.lock", {"data/runs/a": "1.dir", "paper/_output/paper.pdf": "2"})
-    assert locked_outputs(tmp_path / "dvc.lock") == {"data/runs/a": "1.dir", "paper/_output/paper.pdf": "2"}
+    stages = locked_stages(tmp_path / "dvc.lock")
+    assert stage_outputs(stages) == {"data/runs/a": "1.dir", "paper/_output/paper.pdf": "2"}
+    assert stage_outputs(stages, ["s1"]) == {"paper/_output/paper.pdf": "2"}
     with pytest.raises(UserError, match=r"nope/dvc.lock: not found; run from the project root"):
-        locked_outputs(tmp_path / "nope" / "dvc.lock")
+        locked_stages(tmp_path / "nope" / "dvc.lock")
 
 
 def test_only_wall_clock_outputs_may_differ():
@@ -250,3 +254,25 @@ def test_stages_no_longer_in_the_pipeline_are_not_checked(built, monkeypatch, ca
     )
     out = capsys.readouterr().out
     assert "not rebuilt: 0 outputs of 0 stages" in out and "gone.npz" not in out
+
+
+def test_the_data_check_compares_with_the_lock_as_committed_not_as_the_rebuild_rewrote_it(built, monkeypatch, capsys):
+    """A rebuild that fetched other data rewrites dvc.lock with that data's md5; the check must use the md5 the
+    committed lock pinned before the rebuild."""
+    verify_module, params, root = built
+    params["study"]["datasets"] = ["wdbc"]
+    params["datasets"]["wdbc"]["canonical_md5"]["bundled"] = None  # only dvc.lock pins it here
+    (root / "raw").mkdir()
+    write_json_atomic(root / "raw" / "wdbc.json", {"variant": "bundled"})
+    _lock(root / "dvc.lock", {"raw/wdbc.npz": "0" * 32})
+
+    def rebuild(targets):
+        (root / "raw" / "wdbc.npz").write_bytes(b"other data")
+        _lock(root / "dvc.lock", {"raw/wdbc.npz": md5_file(root / "raw" / "wdbc.npz")})
+
+    monkeypatch.setattr(verify_module, "numerical_platform", lambda: _platform("Haswell"))
+    monkeypatch.setattr(verify_module, "rebuild", rebuild)
+    assert not verify_module.verify(
+        params, root / "dvc.lock", Path("raw"), [], root / "platform.json", root / "conclusions.json"
+    )
+    assert f"but dvc.lock pins {'0' * 32}" in capsys.readouterr().out

@@ -66,32 +66,19 @@ def current_stages(lock: Path) -> dict[str, list[dict[str, Any]]]:
     return {name: outs for name, outs in locked_stages(lock).items() if current is None or name in current}
 
 
-def locked_outputs(lock: Path, stages: list[str] | set[str] | None = None) -> dict[str, str]:
-    """Every output path in a ``dvc.lock`` (or of the given stages only) and its recorded md5 (``.dir`` hashes for
-    folders)."""
-    return {
-        out["path"]: out["md5"]
-        for name, outs in locked_stages(lock).items()
-        if stages is None or name in stages
-        for out in outs
-    }
-
-
-def _file_md5(path: Path) -> str:
-    digest = hashlib.md5()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+def stage_outputs(stages: dict[str, list[dict[str, Any]]], names: list[str] | None = None) -> dict[str, str]:
+    """Every output path of ``stages`` (as :func:`locked_stages` reads them; only the ``names`` ones if given) and its
+    recorded md5 (``.dir`` hashes for folders)."""
+    return {out["path"]: out["md5"] for name, outs in stages.items() if names is None or name in names for out in outs}
 
 
 def content_md5(path: Path) -> str:
     """The md5 DVC records for an output, computed from its content: the file's md5, or for a folder
     ``<md5>.dir``, the md5 of DVC's listing of its files (sorted by relative path, as ``dvc_data`` writes it)."""
     if path.is_file():
-        return _file_md5(path)
+        return md5_file(path)
     files = sorted((f.relative_to(path).as_posix(), f) for f in path.rglob("*") if f.is_file())
-    listing = [{"md5": _file_md5(f), "relpath": relpath} for relpath, f in files]
+    listing = [{"md5": md5_file(f), "relpath": relpath} for relpath, f in files]
     return hashlib.md5(json.dumps(listing, sort_keys=True).encode()).hexdigest() + ".dir"
 
 
@@ -283,8 +270,8 @@ def _check_copies(locked: dict[str, str], rebuilt: dict[str, str], n_kept_stages
     return untrusted
 
 
-def _data_problems(params: dict[str, Any], lock: Path, raw_dir: Path) -> list[str]:
-    problems = check_data(params, locked_outputs(lock), raw_dir)
+def _data_problems(params: dict[str, Any], committed: dict[str, str], raw_dir: Path) -> list[str]:
+    problems = check_data(params, committed, raw_dir)
     for problem in problems:
         print(f"data: {problem}")
     if not problems:
@@ -314,8 +301,9 @@ def verify(
             raise UserError("give stages to rebuild or --sample, not both")
         targets = _sampled_targets(stages, sample, random.SystemRandom().randrange(2**31) if seed is None else seed)
     rebuilt = _rebuilt_stages(list(stages), targets) if targets else list(stages)
-    before = locked_outputs(lock, rebuilt)
-    untrusted = _check_copies(locked_outputs(lock, set(stages)), before, len(stages) - len(rebuilt)) if targets else []
+    committed = stage_outputs(stages)  # as dvc.lock recorded them before the rebuild
+    before = stage_outputs(stages, rebuilt)
+    untrusted = _check_copies(committed, before, len(stages) - len(rebuilt)) if targets else []
     if untrusted is None:
         return False
     recorded, committed_conclusions = _read_if_present(platform_path), _read_if_present(conclusions_path)
@@ -326,8 +314,8 @@ def verify(
             "check out a commit that has it (git checkout -- data/conclusions.json)"
         )
     rebuild(targets)
-    problems = _data_problems(params, lock, raw_dir) + untrusted
-    comparison = compare(before, locked_outputs(lock, rebuilt))
+    problems = _data_problems(params, committed, raw_dir) + untrusted
+    comparison = compare(before, stage_outputs(locked_stages(lock), rebuilt))
     scope = f"of the {len(rebuilt)} rebuilt stages' outputs, " if targets else ""
     if bitwise:
         print(f"platform: {describe_platform(current)}, as in the committed build: results must be byte-identical")
