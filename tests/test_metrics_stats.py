@@ -132,6 +132,10 @@ def test_aulc_and_labels_to_target_by_hand():
     assert aulc([0, 10, 20], [0.0, 1.0, 1.0]) == pytest.approx(0.75)
     assert labels_to_target([10, 20, 30], [0.5, 0.8, 0.9], 0.8) == 20
     assert labels_to_target([10, 20], [0.5, 0.6], 0.8) is None
+    # Many curves at once, their cycles along an axis: one AULC each, as computed one by one.
+    curves = np.array([[[0.0, 1.0, 1.0], [0.5, 0.5, 1.0]], [[1.0, 1.0, 1.0], [0.0, 0.0, 0.0]]])  # (2, 2, 3)
+    assert np.allclose(aulc([0, 10, 20], curves, axis=2), [[0.75, 0.625], [1.0, 0.0]])
+    assert aulc([10], np.array([[0.4, 0.6]]), axis=0) == pytest.approx([0.4, 0.6])  # one evaluation: its own value
 
 
 def test_holm_by_hand():

@@ -243,7 +243,9 @@ def add_learner(
     margin = evaluation["minimal_important_difference"]["aulc"]
     comparisons = compare_with_baseline(summaries, margin, duplicates_of(groups))
     if learner == params["study"]["main_learner"]:
-        _add_main_learner(evaluation, out, dataset, runs, reference, labels, comparisons, duplicates_of(groups))
+        _add_main_learner(
+            evaluation, out, dataset, runs, reference, labels["y_test"], n_classes, comparisons, duplicates_of(groups)
+        )
     beyond_budget = params["al"]["budget"] + params["al"]["batch_size"]
     out.targets += target_rows(dataset, learner, summaries, fractions, beyond_budget)
     for strategy, summary in summaries.items():
@@ -258,7 +260,8 @@ def _add_main_learner(
     dataset: str,
     runs: dict[str, list[dict[str, Any]]],
     reference: list[dict[str, Any]],
-    labels: dict[str, np.ndarray],
+    y_test: np.ndarray,
+    n_classes: int,
     comparisons: dict[str, dict[str, float]],
     duplicates: dict[str, str],
 ) -> None:
@@ -270,8 +273,7 @@ def _add_main_learner(
     )
     bootstrap = evaluation["test_bootstrap"]
     rng = np.random.default_rng([bootstrap["random_state"], zlib.crc32(dataset.encode())])
-    n_classes = int(max(labels["y_pool"].max(), labels["y_test"].max())) + 1
-    intervals = test_set_intervals(runs, labels["y_test"], n_classes, metric, bootstrap["resamples"], rng)
+    intervals = test_set_intervals(runs, y_test, n_classes, metric, bootstrap["resamples"], rng)
     for strategy, (low, high) in intervals.items():
         comparisons[strategy].update(difference_test_low=low, difference_test_high=high)
     margin = evaluation["minimal_important_difference"]["aulc"]

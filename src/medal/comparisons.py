@@ -157,10 +157,7 @@ def test_set_intervals(
         )
         seeds, cycles, _ = predictions.shape
         scores = weighted_label_metric(predictions.reshape(seeds * cycles, -1), y_test, weights, n_classes, metric)
-        scores = scores.reshape(seeds, cycles, -1)
-        if cycles < 2:  # as stats.aulc: a single evaluation is its own mean
-            return scores[:, 0]
-        return np.trapezoid(scores, labels, axis=1) / (labels[-1] - labels[0])
+        return aulc(labels, scores.reshape(seeds, cycles, -1), axis=1)
 
     baseline = resampled_aulc(runs[BASELINE])
     return {
@@ -185,8 +182,10 @@ def metric_comparison_rows(
                     "dataset": dataset,
                     "metric": metric,
                     "strategy": strategy,
-                    **{key: comparison[key] for key in ("difference", "difference_low", "difference_high", "p_holm")},
-                    "p_tost_holm": comparison["p_tost_holm"],
+                    **{
+                        key: comparison[key]
+                        for key in ("difference", "difference_low", "difference_high", "p_holm", "p_tost_holm")
+                    },
                 }
             )
     return rows

@@ -27,13 +27,18 @@ def mean_ci(values: Sequence[float], confidence: float = 0.95) -> tuple[float, f
     return mean, mean - half, mean + half
 
 
-def aulc(labels: Sequence[float], scores: Sequence[float]) -> float:
-    """Area under the learning curve by the trapezoid rule, divided by the label range: a mean score in [0, 1]."""
+def aulc(labels: Sequence[float], scores: Sequence[float] | np.ndarray, axis: int = -1) -> float | np.ndarray:
+    """Area under the learning curve by the trapezoid rule, divided by the label range: a mean score in [0, 1].
+
+    ``scores`` may hold many curves, their cycles along ``axis``; then the result holds one AULC per curve.
+    A single evaluation is its own mean."""
     x = np.asarray(labels, dtype=float)
     y = np.asarray(scores, dtype=float)
     if len(x) < 2:
-        return float(y[0])
-    return float(np.trapezoid(y, x) / (x[-1] - x[0]))
+        area = np.take(y, 0, axis=axis)
+    else:
+        area = np.trapezoid(y, x, axis=axis) / (x[-1] - x[0])
+    return float(area) if np.ndim(area) == 0 else area
 
 
 def order_statistic_rank(n: int, confidence: float = 0.95) -> int | None:

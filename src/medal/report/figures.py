@@ -338,6 +338,11 @@ def _cliques(sorted_ranks: np.ndarray, cd: float) -> list[tuple[int, int]]:
 MODE_MARKERS = {"fit": "o", "warm_start": "^", "partial_fit": "s"}
 
 
+def _mode_label(name: str, mode: str) -> str:
+    """The legend entry of one estimator's update mode: 'MLP: warm start'."""
+    return f"{name}: {mode.replace('_', ' ')}"
+
+
 def _update_arrows(ax: plt.Axes, points: dict[str, tuple[float, float]], colour: str, name: str | None) -> None:
     """Arrows from refitting (filled circle) to each other update mode (open marker) for one estimator; ``name``
     labels the legend."""
@@ -345,26 +350,20 @@ def _update_arrows(ax: plt.Axes, points: dict[str, tuple[float, float]], colour:
         if mode != "fit":
             ax.annotate("", xy=point, xytext=points["fit"], arrowprops={"arrowstyle": "->", "color": colour, "lw": 1})
         filled = colour if mode == "fit" else "white"
-        legend = f"{name}: {mode.replace('_', ' ')}" if name else None
+        legend = _mode_label(name, mode) if name else None
         ax.plot(*point, MODE_MARKERS[mode], mfc=filled, color=colour, ms=5, label=legend)
 
 
 def _mode_legend(fig: plt.Figure, ax: plt.Axes, pairs: list[tuple[str, dict[str, str]]]) -> None:
-    """A legend with one row per estimator and one column per update mode (blank where an estimator lacks one)."""
+    """A legend with one row per estimator and one column per update mode (blank where an estimator lacks one);
+    matplotlib fills a legend's columns one after the other, so the entries go mode by mode."""
     handles = dict(zip(*reversed(ax.get_legend_handles_labels())))
     blank = plt.Line2D([], [], linestyle="none")
     modes = [m for m in MODE_MARKERS if any(m in estimator_modes for _, estimator_modes in pairs)]
-    names = [
-        f"{label(estimator, ESTIMATOR_LABELS)}: {mode.replace('_', ' ')}" for estimator, _ in pairs for mode in modes
-    ]
-    grid = [
-        [(n, handles.get(n, blank)) for n in names[row * len(modes) : (row + 1) * len(modes)]]
-        for row in range(len(pairs))
-    ]
-    by_column = [grid[row][column] for column in range(len(modes)) for row in range(len(pairs))]  # filled by column
+    names = [_mode_label(label(estimator, ESTIMATOR_LABELS), mode) for mode in modes for estimator, _ in pairs]
     fig.legend(
-        [h for _, h in by_column],
-        [n if n in handles else "" for n, _ in by_column],
+        [handles.get(n, blank) for n in names],
+        [n if n in handles else "" for n in names],
         loc="lower center",
         ncol=len(modes),
         frameon=False,

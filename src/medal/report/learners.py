@@ -83,15 +83,14 @@ def learners_text(params: dict[str, Any], provenance: dict[str, dict[str, Any]],
         )
     for estimator, modes in update_modes(params):
         changes = []
-        for mode, learner in modes.items():
+        for mode, learner in incremental(modes):
             gaps = [means[(d, learner)] - means[(d, modes["fit"])] for d in study["datasets"]]
-            if mode != "fit":
-                change = (
-                    "left the mean AULC unchanged to three decimals"
-                    if max(abs(g) for g in gaps) < 0.0005
-                    else f"changed the mean AULC by {min(gaps):+.3f} to {max(gaps):+.3f}"
-                )
-                changes.append(f"{MODE_NAMES[mode]} {change}")
+            change = (
+                "left the mean AULC unchanged to three decimals"
+                if max(abs(g) for g in gaps) < 0.0005
+                else f"changed the mean AULC by {min(gaps):+.3f} to {max(gaps):+.3f}"
+            )
+            changes.append(f"{MODE_NAMES[mode]} {change}")
         sentences.append(
             f"For {in_sentence(label(estimator, ESTIMATOR_LABELS))}, against refitting across the datasets, "
             f"{join_names(changes)}."
@@ -124,13 +123,12 @@ def speedup_text(params: dict[str, Any], timings: dict[tuple[str, str], tuple[fl
     """Generated sentence: how much faster a ``partial_fit`` update was than a refit, per estimator (wall clock)."""
     parts = []
     for estimator, modes in update_modes(params):
-        for mode, learner in modes.items():
-            if mode != "fit":
-                speed = [timings[(d, modes["fit"])][0] / timings[(d, learner)][0] for d in params["study"]["datasets"]]
-                parts.append(
-                    f"{min(speed):.1f} to {max(speed):.1f} times as long as {MODE_NAMES[mode]} for "
-                    f"{in_sentence(label(estimator, ESTIMATOR_LABELS))}"
-                )
+        for mode, learner in incremental(modes):
+            speed = [timings[(d, modes["fit"])][0] / timings[(d, learner)][0] for d in params["study"]["datasets"]]
+            parts.append(
+                f"{min(speed):.1f} to {max(speed):.1f} times as long as {MODE_NAMES[mode]} for "
+                f"{in_sentence(label(estimator, ESTIMATOR_LABELS))}"
+            )
     if not parts:
         return "\n"
     return f"Measured in this build, a refit took {join_names(parts)}, across the datasets.\n"
@@ -138,6 +136,11 @@ def speedup_text(params: dict[str, Any], timings: dict[tuple[str, str], tuple[fl
 
 # How the generated text names each update mode other than refitting.
 MODE_NAMES = {"warm_start": "a warm-started update", "partial_fit": "a `partial_fit` update"}
+
+
+def incremental(modes: dict[str, str]) -> list[tuple[str, str]]:
+    """The (update mode, learner) pairs of :func:`update_modes`' entry other than refitting."""
+    return [(mode, learner) for mode, learner in modes.items() if mode != "fit"]
 
 
 def update_modes(params: dict[str, Any]) -> list[tuple[str, dict[str, str]]]:

@@ -6,6 +6,8 @@ import copy
 import math
 from typing import Any
 
+from medal.design import seeds_for
+
 # A space at which a line must not break (inside an interval, before a unit).
 NBSP = "\u00a0"
 
@@ -168,7 +170,7 @@ def strategy_label(name: str, params: dict[str, Any]) -> str:
 def seeds_phrase(params: dict[str, Any]) -> str:
     """'10 seeds', or '10 seeds (logistic regression: 20)' when the main learner runs more."""
     seeds, main = params["al"]["seeds"], params["study"]["main_learner"]
-    main_seeds = params["study"].get("main_seeds", seeds)
+    main_seeds = seeds_for(params, main)
     if main_seeds == seeds:
         return f"{seeds} seeds"
     return f"{seeds} seeds ({in_sentence(label(main, LEARNER_LABELS))}: {main_seeds})"
