@@ -279,6 +279,14 @@ def growth_label(exponent: float) -> str:
 # 4. Parallel speed-up -----------------------------------------------------------------------------------
 
 
+def _timed_entropy_stage(params: dict[str, Any], prepared: Path, out: Path) -> tuple[float, dict[str, bytes]]:
+    """Run the entropy stage of ``params`` on ``prepared`` into ``out``: its wall time and its result files' bytes."""
+    start = time.perf_counter()
+    run_strategy(params, "bench", "entropy", prepared, Outputs(out / "runs", out / "partial", out / "timings"))
+    seconds = time.perf_counter() - start
+    return seconds, {p.name: p.read_bytes() for p in sorted((out / "runs").iterdir())}
+
+
 def parallel(params: dict[str, Any], seeds: int) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix="medal-bench-"))
     try:
@@ -293,11 +301,7 @@ def parallel(params: dict[str, Any], seeds: int) -> dict[str, Any]:
         seconds, files = {}, {}
         for n_jobs in (1, 2):
             local["compute"] = {"n_jobs": n_jobs}
-            out = work / f"jobs{n_jobs}"
-            start = time.perf_counter()
-            run_strategy(local, "bench", "entropy", prepared, Outputs(out / "runs", out / "partial", out / "timings"))
-            seconds[n_jobs] = time.perf_counter() - start
-            files[n_jobs] = {p.name: p.read_bytes() for p in sorted((out / "runs").iterdir())}
+            seconds[n_jobs], files[n_jobs] = _timed_entropy_stage(local, prepared, work / f"jobs{n_jobs}")
         speedup = seconds[1] / seconds[2]
         identical = files[1] == files[2]
         log(
@@ -366,11 +370,7 @@ def cluster(params: dict[str, Any], seeds: int, workers: int = 2) -> dict[str, A
                 stage["compute"] = {"n_jobs": workers, "dask_scheduler": address}
             else:
                 stage["compute"] = {"n_jobs": workers, "dask_scheduler": None}
-            out = work / where
-            start = time.perf_counter()
-            run_strategy(stage, "bench", "entropy", prepared, Outputs(out / "runs", out / "partial", out / "timings"))
-            seconds[where] = time.perf_counter() - start
-            files[where] = {p.name: p.read_bytes() for p in sorted((out / "runs").iterdir())}
+            seconds[where], files[where] = _timed_entropy_stage(stage, prepared, work / where)
         relative = seconds["local"] / seconds["cluster"]
         identical = files["local"] == files["cluster"]
         log(
