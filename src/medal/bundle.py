@@ -16,17 +16,17 @@ from pathlib import Path
 from medal.errors import UserError
 from medal.fileio import write_bytes_atomic
 from medal.layout import CONCLUSIONS, GENERATED, MEASURED, METRICS, PAPER, PAPER_OUT, PLATFORM
+from medal.paper import OUTPUTS, VARIABLES
 
 # What a reader needs to read the paper and a reviewer to check it, relative to the project root. Folders are
 # taken whole; every entry must exist.
 BUNDLED = (
-    (PAPER_OUT / "paper.pdf").as_posix(),
-    (PAPER_OUT / "paper.html").as_posix(),
+    *((PAPER_OUT / name).as_posix() for name in OUTPUTS),
     (PAPER / "paper.qmd").as_posix(),
     (PAPER / "_quarto.yml").as_posix(),
     (PAPER / "references.bib").as_posix(),
     (PAPER / "crossref.lua").as_posix(),
-    (PAPER / "_variables.yml").as_posix(),
+    (PAPER / VARIABLES).as_posix(),
     GENERATED.as_posix(),
     MEASURED.as_posix(),
     "dvc.yaml",

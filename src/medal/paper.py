@@ -141,7 +141,7 @@ def render_pandoc(paper_dir: Path, out_dir: Path) -> list[Path]:
             raise UserError(f"paper: typst failed: {' | '.join(detail.strip().splitlines()[:3])}") from None
     finally:
         Path(typ_path).unlink(missing_ok=True)
-    outputs = [out_dir / "paper.pdf", out_dir / "paper.html"]
+    outputs = [out_dir / name for name in OUTPUTS]
     write_bytes_atomic(outputs[0], pdf)
     write_text_atomic(outputs[1], html)
     return outputs
