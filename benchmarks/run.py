@@ -37,12 +37,12 @@ from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
 from medal.config import load_params
+from medal.experiment.learners import Learner
+from medal.experiment.loop import Protocol, initial_indices, run_active_learning
+from medal.experiment.runner import Outputs, run_strategy
+from medal.experiment.strategies import Strategy
 from medal.fileio import load_npz, read_json, write_npz_atomic, write_text_atomic
-from medal.learners import Learner
-from medal.loop import Protocol, initial_indices, run_active_learning
 from medal.report.learners import update_modes as learner_update_modes
-from medal.runner import Outputs, run_strategy
-from medal.strategies import Strategy
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGETS = {
@@ -466,9 +466,9 @@ import sys
 sys.path.insert(0, {bench!r})
 from run import synthetic
 from medal.config import load_params
-from medal.learners import Learner
-from medal.loop import Protocol, run_active_learning
-from medal.strategies import Strategy
+from medal.experiment.learners import Learner
+from medal.experiment.loop import Protocol, run_active_learning
+from medal.experiment.strategies import Strategy
 params = load_params({params!r})
 data = synthetic({n})
 run_active_learning(data["X_pool"], data["y_pool"], data["X_test"], data["y_test"],
@@ -516,12 +516,12 @@ if sys.argv[1] == "native":
     import numpy
 import medal
 from medal.config import load_params
-from medal.environment import numerical_platform
+from medal.reproduce.environment import numerical_platform
 from medal.fileio import load_npz
-from medal.learners import Learner
-from medal.loop import Protocol, run_active_learning
-from medal.prepare import prepare
-from medal.strategies import Strategy
+from medal.experiment.learners import Learner
+from medal.experiment.loop import Protocol, run_active_learning
+from medal.data.prepare import prepare
+from medal.experiment.strategies import Strategy
 from threadpoolctl import threadpool_limits
 
 params = load_params("params.yaml")
@@ -688,7 +688,7 @@ def main(argv: list[str] | None = None) -> int:
         "memory": lambda: memory(params, 2000 if quick else 100000),
         "blas_kernel": lambda: blas_kernel(seeds=1 if quick else 4, repeats=1 if quick else 3),
     }
-    from medal.environment import machine
+    from medal.reproduce.environment import machine
 
     # With --only, the other parts' earlier results are kept.
     results: dict[str, Any] = read_json(args.out) if args.only and args.out.is_file() else {}

@@ -1,5 +1,5 @@
 -- Quarto-style cross-references (@fig-*, @tbl-*, @sec-*) for plain Pandoc.
--- Used only when Quarto is not installed (src/medal/paper.py).
+-- Used only when Quarto is not installed (src/medal/report/paper.py).
 --   Typst output: a reference becomes a native Typst reference, which Typst numbers itself.
 --   Other output: figures and tables get "Figure N:"/"Table N:" caption prefixes, and a
 --   reference becomes a link "Figure N", "Table N" or "Section N".

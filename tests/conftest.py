@@ -63,7 +63,7 @@ def aulc_row(strategy: str, aulc: str, p_holm: str = "", dataset: str = "d", lea
 def stored_predictions(accuracy: float, y_test: np.ndarray) -> str:
     """Stored test predictions (as a run writes them) whose accuracy on ``y_test`` is ``accuracy``, rounded to a
     whole image: the last images are predicted wrong."""
-    from medal.metrics import encode_predictions
+    from medal.analysis.metrics import encode_predictions
 
     predicted = y_test.copy()
     wrong = len(y_test) - int(round(accuracy * len(y_test)))

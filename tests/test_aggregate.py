@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from medal.aggregate import aggregate, read_csv
+from medal.analysis.aggregate import aggregate, read_csv
+from medal.analysis.summaries import paired_saving
 from medal.errors import UserError
 from medal.fileio import read_json, write_json_atomic, write_npz_atomic
-from medal.summaries import paired_saving
 
 from conftest import stored_predictions
 
@@ -187,7 +187,7 @@ def test_missing_run_names_the_stage_to_rerun(study):
 
 
 def test_same_queries_groups_strategies_that_chose_identical_images(study):
-    from medal.comparisons import same_queries
+    from medal.analysis.comparisons import same_queries
 
     assert same_queries({"a": ((1, 2),), "b": ((1, 2),), "c": ((2, 1),)}) == [["a", "b"]]
     assert read_json(study / "agg" / "identical.json") == {"d": {"lr": []}}  # they queried different images
@@ -205,7 +205,7 @@ def test_paired_saving_keeps_unreached_seeds_as_bounds():
 
 
 def test_queried_class_shares_exclude_the_initial_set():
-    from medal.summaries import queried_class_shares
+    from medal.analysis.summaries import queried_class_shares
 
     y_pool = np.array([0, 0, 0, 1, 1])
     runs = [
@@ -252,7 +252,7 @@ def test_sweep_summary_pairs_by_seed(study):
 
 
 def test_sweep_p_values_are_holm_adjusted_within_one_setting():
-    from medal.aggregate import _holm_within_settings
+    from medal.analysis.aggregate import _holm_within_settings
 
     rows = [{"dataset": "d", "setting": "batch_size", "strategy": "entropy", "p_t": p} for p in (0.01, 0.04, 0.03)]
     rows += [
@@ -266,7 +266,7 @@ def test_sweep_p_values_are_holm_adjusted_within_one_setting():
 
 
 def test_a_strategy_that_queried_the_same_images_is_compared_and_ranked_once():
-    from medal.comparisons import compare_with_baseline, distinct, duplicates_of
+    from medal.analysis.comparisons import compare_with_baseline, distinct, duplicates_of
 
     assert duplicates_of([["lc", "margin", "entropy"]]) == {"margin": "lc", "entropy": "lc"}
     summaries = {
@@ -297,7 +297,7 @@ def test_differences_from_random_are_paired_by_seed(study):
 
 
 def test_identical_learners_count_as_one_block_in_the_learner_ranking():
-    from medal.comparisons import friedman_over_learners
+    from medal.analysis.comparisons import friedman_over_learners
 
     study = {"datasets": ["d"], "learners": ["a", "b", "c"], "learner_strategies": ["random", "entropy", "margin"]}
     values = {"a": (0.7, 0.8, 0.6), "b": (0.7, 0.8, 0.6), "c": (0.6, 0.9, 0.7)}  # b repeats a exactly

@@ -6,7 +6,7 @@ from __future__ import annotations
 import threadpoolctl
 
 from medal.blas import PINNED_KERNEL, KernelChoice, choose_kernel, cpu_flags
-from medal.environment import blas_libraries, numerical_platform, run_environment
+from medal.reproduce.environment import blas_libraries, numerical_platform, run_environment
 
 AVX2_FMA = frozenset({"sse2", "avx", "avx2", "fma", "avx512f"})
 

@@ -7,8 +7,8 @@ import zipfile
 
 import pytest
 
-from medal.bundle import ABOUT, BUNDLED, MANIFEST, make_bundle
 from medal.errors import UserError
+from medal.reproduce.bundle import ABOUT, BUNDLED, MANIFEST, make_bundle
 
 
 def _project(root):

@@ -8,8 +8,8 @@ import math
 import numpy as np
 import pytest
 
-from medal.aggregate import aggregate
-from medal.conclusions import compare_conclusions, conclusion_report, friedman_decisions, holm_decision, sign
+from medal.analysis.aggregate import aggregate
+from medal.analysis.conclusions import compare_conclusions, conclusion_report, friedman_decisions, holm_decision, sign
 from medal.fileio import read_json, write_json_atomic, write_npz_atomic
 
 from conftest import stored_predictions

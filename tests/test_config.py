@@ -222,9 +222,9 @@ def test_an_unknown_name_in_the_study_lists_the_valid_ones(params, kind, name):
 def test_valid_protocols_run_and_spend_exactly_their_budget(initial, batch, extra):
     import numpy as np
 
-    from medal.learners import Learner
-    from medal.loop import Protocol, run_active_learning
-    from medal.strategies import Strategy
+    from medal.experiment.learners import Learner
+    from medal.experiment.loop import Protocol, run_active_learning
+    from medal.experiment.strategies import Strategy
 
     rng = np.random.default_rng(0)
     y = np.repeat([0, 1], 40)

@@ -3,7 +3,7 @@ import hashlib
 import numpy as np
 import pytest
 
-from medal.datasets import canonical_medmnist, canonical_wdbc, download, fetch, locate_medmnist
+from medal.data.sources import canonical_medmnist, canonical_wdbc, download, fetch, locate_medmnist
 from medal.errors import UserError
 from medal.fileio import npz_bytes, read_json
 
@@ -117,7 +117,7 @@ def test_mirror_copies_match_their_pins(params, tmp_path, name):
 
 
 def test_non_finite_features_are_refused():
-    from medal.datasets import check_canonical
+    from medal.data.sources import check_canonical
     from medal.errors import UserError
 
     arrays = {

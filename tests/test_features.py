@@ -5,8 +5,8 @@ from hypothesis import strategies as st
 from sklearn.utils._param_validation import InvalidParameterError
 from threadpoolctl import threadpool_limits
 
-from medal.features import HogFeatures, PatchKMeansFeatures, quadrant_sum_pool, triangle_activation
-from medal.prepare import extracted_dimension
+from medal.data.features import HogFeatures, PatchKMeansFeatures, quadrant_sum_pool, triangle_activation
+from medal.data.prepare import extracted_dimension
 
 from conftest import medmnist_arrays
 

@@ -4,7 +4,7 @@ its paths, and every output path it defines is one the pipeline writes."""
 from __future__ import annotations
 
 from medal import layout
-from medal.verify import locked_stages, stage_outputs
+from medal.reproduce.verify import locked_stages, stage_outputs
 
 from conftest import ROOT
 

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from medal.errors import UserError
-from medal.learners import Learner
+from medal.experiment.learners import Learner
 
 
 def _labelled(y, idx):

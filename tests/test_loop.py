@@ -4,9 +4,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from medal.errors import UserError
-from medal.learners import Learner
-from medal.loop import Protocol, initial_indices, run_active_learning
-from medal.strategies import Strategy
+from medal.experiment.learners import Learner
+from medal.experiment.loop import Protocol, initial_indices, run_active_learning
+from medal.experiment.strategies import Strategy
 
 
 @given(initial=st.integers(1, 50), batch=st.integers(1, 30), extra=st.integers(0, 200), pool=st.integers(1, 400))
@@ -48,7 +48,7 @@ def test_run_queries_each_sample_once_and_records_every_cycle(blobs, learner):
 
 
 def test_each_cycle_stores_the_test_predictions_its_scores_come_from(blobs):
-    from medal.metrics import decode_predictions, evaluate
+    from medal.analysis.metrics import decode_predictions, evaluate
 
     protocol = Protocol(initial_labels=4, batch_size=5, budget=20)
     learner = Learner("lr", "logistic_regression", "fit")
@@ -76,7 +76,7 @@ def test_same_seed_gives_identical_results(blobs):
 @settings(max_examples=30)
 @given(seed=st.integers(0, 1000), fraction=st.sampled_from([0.0, 0.1, 0.25, 0.5]), n_classes=st.integers(2, 4))
 def test_noisy_oracle_flips_exactly_the_fraction_to_other_classes(seed, fraction, n_classes):
-    from medal.loop import noisy_oracle
+    from medal.experiment.loop import noisy_oracle
 
     y = np.arange(40) % n_classes
     answers = noisy_oracle(y, fraction, n_classes, np.random.default_rng(seed))

@@ -10,7 +10,7 @@ from conftest import ROOT
 
 # Digit-bearing phrases the prose may contain, each with the reason it is not a result.
 ALLOWED = {
-    "95 %": "the confidence level of every interval, fixed in medal.stats.mean_ci",
+    "95 %": "the confidence level of every interval, fixed in medal.analysis.stats.mean_ci",
     "1 = best": "the direction of the rank scale in the critical-difference captions",
     "0 or 1": "the bounds of a probability",
     "k-means++": "the name of an algorithm",

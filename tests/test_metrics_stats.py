@@ -7,8 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from medal.metrics import evaluate
-from medal.stats import aulc, labels_to_target, mean_ci
+from medal.analysis.metrics import evaluate
+from medal.analysis.stats import aulc, labels_to_target, mean_ci
 
 
 def test_metrics_on_a_hand_computed_case():
@@ -38,7 +38,7 @@ def test_confusion_based_metrics_equal_scikit_learns(case):
         recall_score,
     )
 
-    from medal.metrics import agreement
+    from medal.analysis.metrics import agreement
 
     k, pairs = case
     y, pred = np.array([p[0] for p in pairs]), np.array([p[1] for p in pairs])
@@ -76,7 +76,7 @@ def test_confusion_based_metrics_equal_scikit_learns(case):
 def test_roc_auc_equals_scikit_learns(case):
     from sklearn.metrics import roc_auc_score
 
-    from medal.metrics import roc_auc
+    from medal.analysis.metrics import roc_auc
 
     k, rows = case
     y = np.array([r[0] for r in rows])
@@ -98,7 +98,7 @@ def test_multiclass_roc_auc_and_non_finite_probabilities():
 
 @given(st.integers(2, 80), st.lists(st.integers(0, 79), min_size=1, max_size=60))
 def test_predictions_round_trip_through_their_encoding(n_classes, indices):
-    from medal.metrics import decode_predictions, encode_predictions
+    from medal.analysis.metrics import decode_predictions, encode_predictions
 
     classes = np.arange(n_classes) * 3  # class values need not be indices
     indices = np.array(indices) % n_classes
@@ -108,7 +108,7 @@ def test_predictions_round_trip_through_their_encoding(n_classes, indices):
 
 
 def test_prediction_encoding_by_hand():
-    from medal.metrics import encode_predictions
+    from medal.analysis.metrics import encode_predictions
 
     assert encode_predictions(np.array([1, 0, 1, 1]), np.array([0, 1])) == "1011"
     assert encode_predictions(np.array([7, 2, 5]), np.array([2, 5, 7])) == "201"
@@ -140,7 +140,7 @@ def test_aulc_and_labels_to_target_by_hand():
 
 def test_holm_by_hand():
     # sorted p: 0.01, 0.02, 0.04 -> 3*0.01=0.03, max(0.03, 2*0.02=0.04)=0.04, max(0.04, 1*0.04)=0.04
-    from medal.stats import holm
+    from medal.analysis.stats import holm
 
     assert holm([0.04, 0.01, 0.02]) == pytest.approx([0.04, 0.03, 0.04])
     assert holm([0.5, 0.9]) == pytest.approx([1.0, 1.0])
@@ -148,7 +148,7 @@ def test_holm_by_hand():
 
 @given(st.lists(st.floats(0, 1), min_size=1, max_size=12))
 def test_holm_never_lowers_a_p_value_and_keeps_their_order(p):
-    from medal.stats import holm
+    from medal.analysis.stats import holm
 
     adjusted = holm(p)
     assert all(a >= b - 1e-15 and a <= 1 for a, b in zip(adjusted, p))
@@ -157,7 +157,7 @@ def test_holm_never_lowers_a_p_value_and_keeps_their_order(p):
 
 
 def test_paired_wilcoxon():
-    from medal.stats import paired_wilcoxon
+    from medal.analysis.stats import paired_wilcoxon
 
     assert paired_wilcoxon([0.5] * 5, [0.5] * 5) == 1.0
     # Ten positive differences with distinct ranks: exact two-sided p = 2 / 2**10.
@@ -165,7 +165,7 @@ def test_paired_wilcoxon():
 
 
 def test_friedman_nemenyi_by_hand():
-    from medal.stats import friedman_nemenyi
+    from medal.analysis.stats import friedman_nemenyi
 
     # Column 0 always best, column 2 always worst: average ranks 1, 2, 3.
     scores = np.array([[0.9, 0.8, 0.7], [0.6, 0.5, 0.4], [0.95, 0.9, 0.1], [0.7, 0.6, 0.5]])
@@ -178,7 +178,7 @@ def test_friedman_nemenyi_by_hand():
 
 
 def test_drops_by_hand():
-    from medal.stats import drops
+    from medal.analysis.stats import drops
 
     # Falls of 0.1 and 0.01 after cycles 1 and 3; only the first exceeds 0.05.
     assert drops([0.5, 0.7, 0.6, 0.8, 0.79], 0.05) == (1, pytest.approx(0.1))
@@ -186,7 +186,7 @@ def test_drops_by_hand():
 
 
 def test_stop_when_stable_needs_a_full_window():
-    from medal.stats import stop_when_stable
+    from medal.analysis.stats import stop_when_stable
 
     kappas = [None, 0.995, 0.98, 0.999, 1.0, 0.991, 0.5]
     # Window 3 at kappa 0.99: cycles 3, 4, 5 are the first three in a row.
@@ -197,14 +197,14 @@ def test_stop_when_stable_needs_a_full_window():
 
 
 def test_stop_when_confident_is_the_first_cycle_at_or_below_threshold():
-    from medal.stats import stop_when_confident
+    from medal.analysis.stats import stop_when_confident
 
     assert stop_when_confident([0.3, 0.1, 0.05, 0.2], 0.1) == 1
     assert stop_when_confident([0.3, 0.2], 0.1) is None
 
 
 def test_agreement_and_expected_error_by_hand():
-    from medal.metrics import agreement, expected_error
+    from medal.analysis.metrics import agreement, expected_error
 
     assert agreement(np.array([1, 1, 1]), np.array([1, 1, 1])) == 1.0  # constant and identical: full agreement
     # Observed agreement 3/4; chance agreement 0.5*0.25 + 0.5*0.75 = 0.5; kappa = (0.75 - 0.5) / 0.5 = 0.5.
@@ -221,7 +221,7 @@ def test_evaluate_reports_recall_per_class():
 
 
 def test_censored_median_by_hand():
-    from medal.stats import censored_median, order_statistic_rank
+    from medal.analysis.stats import censored_median, order_statistic_rank
 
     # Ten seeds: the 95 % CI is [x_(2), x_(9)] (coverage 1 - 2 * 11/1024 = 0.979).
     assert order_statistic_rank(10) == 2 and order_statistic_rank(5) is None
@@ -241,7 +241,7 @@ def test_censored_median_by_hand():
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.lists(st.floats(0, 1), min_size=6, max_size=6), min_size=1, max_size=12))
 def test_labels_to_target_are_monotone_in_the_target_fraction(curves):
-    from medal.stats import censored_median, labels_to_target
+    from medal.analysis.stats import censored_median, labels_to_target
 
     labels = [10, 20, 30, 40, 50, 60]
     previous = None
@@ -254,7 +254,7 @@ def test_labels_to_target_are_monotone_in_the_target_fraction(curves):
 
 
 def test_paired_t_by_hand():
-    from medal.stats import paired_t
+    from medal.analysis.stats import paired_t
 
     # Differences 1, 2, 3: mean 2, SD 1, t = 2 / (1 / sqrt 3) = 3.4641 with 2 degrees of freedom.
     p_t, p_normal = paired_t([0, 0, 0], [1, 2, 3])
@@ -265,7 +265,7 @@ def test_paired_t_by_hand():
 
 
 def test_paired_t_has_no_floor_where_wilcoxon_has_one():
-    from medal.stats import paired_t, paired_wilcoxon
+    from medal.analysis.stats import paired_t, paired_wilcoxon
 
     baseline = [0.0] * 10
     other = [0.10, 0.11, 0.12, 0.10, 0.11, 0.12, 0.10, 0.11, 0.12, 0.11]
@@ -274,7 +274,7 @@ def test_paired_t_has_no_floor_where_wilcoxon_has_one():
 
 
 def test_tost_by_hand():
-    from medal.stats import tost_paired
+    from medal.analysis.stats import tost_paired
 
     diffs = [0.01, -0.01, 0.0, 0.02, -0.02]  # mean 0, SD 0.0158
     sd = np.std(diffs, ddof=1)
@@ -286,7 +286,7 @@ def test_tost_by_hand():
 
 
 def test_minimum_detectable_effect():
-    from medal.stats import minimum_detectable_effect, paired_t_power
+    from medal.analysis.stats import minimum_detectable_effect, paired_t_power
 
     mde = minimum_detectable_effect(sd=0.02, n=10, alpha=0.05)
     assert paired_t_power(mde, 0.02, 10, 0.05) == pytest.approx(0.8)
@@ -302,8 +302,8 @@ def test_minimum_detectable_effect():
 def test_weighted_label_metrics_equal_evaluate_on_the_resampled_images(n_classes, n, seed):
     """Integer weights are how often a resample draws each image: the weighted metric equals :func:`evaluate` on the
     images repeated that often, and unit weights give evaluate's value on the set itself."""
-    from medal.comparisons import weighted_label_metric
-    from medal.metrics import LABEL_METRICS
+    from medal.analysis.comparisons import weighted_label_metric
+    from medal.analysis.metrics import LABEL_METRICS
 
     rng = np.random.default_rng(seed)
     y_true = rng.integers(0, n_classes, n)
@@ -321,14 +321,14 @@ def test_weighted_label_metrics_equal_evaluate_on_the_resampled_images(n_classes
 
 
 def test_weighted_label_metric_refuses_a_metric_that_needs_probabilities():
-    from medal.comparisons import weighted_label_metric
+    from medal.analysis.comparisons import weighted_label_metric
 
     with pytest.raises(ValueError, match="roc_auc needs class probabilities"):
         weighted_label_metric(np.zeros((1, 2), dtype=int), np.array([0, 1]), np.ones((1, 2)), 2, "roc_auc")
 
 
 def test_two_level_bootstrap_ci_by_hand():
-    from medal.stats import two_level_bootstrap_ci
+    from medal.analysis.stats import two_level_bootstrap_ci
 
     # Two seeds, two test resamples: resample 0 draws seed 0 twice (differences 1, 1), resample 1 seed 1 twice
     # (4, 4); the means are 1 and 4, whose 2.5th and 97.5th percentiles (linear interpolation) are 1.075 and 3.925.
@@ -340,8 +340,8 @@ def test_two_level_bootstrap_ci_by_hand():
 
 
 def test_test_set_intervals_pair_strategies_on_the_same_resamples():
-    from medal.comparisons import test_set_intervals
-    from medal.metrics import encode_predictions
+    from medal.analysis.comparisons import test_set_intervals
+    from medal.analysis.metrics import encode_predictions
 
     y_test = np.array([0, 0, 1, 1, 0, 1])
     classes = np.array([0, 1])

@@ -5,7 +5,7 @@ import pytest
 from pypdf import PdfReader
 
 from medal.errors import UserError
-from medal.paper import expand_shortcodes, render
+from medal.report.paper import expand_shortcodes, render
 
 from conftest import ROOT
 

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
+from medal.data.prepare import prepare
 from medal.errors import UserError
-from medal.prepare import prepare
 
 from conftest import medmnist_arrays
 
@@ -102,8 +102,8 @@ def test_image_features_are_refused_for_tabular_data():
 
 
 def test_feature_sets_reuse_the_prepared_file_for_the_study_setting(tmp_path):
+    from medal.data.prepare import feature_sets
     from medal.fileio import write_npz_atomic
-    from medal.prepare import feature_sets
 
     raw = _raw()
     write_npz_atomic(tmp_path / "raw.npz", raw)

@@ -1,8 +1,8 @@
 import numpy as np
 
+from medal.data.prepare import prepare
+from medal.experiment.reference import run_reference
 from medal.fileio import read_json, write_npz_atomic
-from medal.prepare import prepare
-from medal.reference import run_reference
 
 from conftest import medmnist_arrays
 

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from medal import runner
+from medal.experiment import runner
+from medal.experiment.runner import Outputs, RunTask, fingerprint, run_strategy
 from medal.fileio import read_json, write_npz_atomic, write_text_atomic
-from medal.runner import Outputs, RunTask, fingerprint, run_strategy
 
 
 @pytest.fixture
@@ -228,7 +228,7 @@ def test_progress_lines_estimate_the_time_left(small, tmp_path, capsys):
 
 
 def test_format_duration():
-    from medal.environment import format_duration
+    from medal.reproduce.environment import format_duration
 
     assert [format_duration(s) for s in (4.4, 89, 150, 3600, 3 * 3600 + 65 * 60)] == [
         "4 s",

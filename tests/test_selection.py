@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from medal.errors import UserError
-from medal.selection import choose, cross_validate, grid_points, in_use
+from medal.experiment.selection import choose, cross_validate, grid_points, in_use
 
 from conftest import medmnist_arrays
 

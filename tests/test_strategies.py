@@ -5,7 +5,7 @@ from skactiveml.classifier import SklearnClassifier
 from sklearn.base import BaseEstimator, ClassifierMixin
 
 from medal.errors import UserError
-from medal.strategies import STRATEGY_METHODS, Strategy
+from medal.experiment.strategies import STRATEGY_METHODS, Strategy
 
 
 class FirstFeatureIsProbability(ClassifierMixin, BaseEstimator):
@@ -49,7 +49,7 @@ def test_random_sampling_picks_only_unlabelled_and_depends_on_seed(hand_case):
 
 @pytest.mark.parametrize("method", sorted(STRATEGY_METHODS))
 def test_every_library_strategy_queries_distinct_unlabelled_samples(blobs, method):
-    from medal.learners import Learner
+    from medal.experiment.learners import Learner
 
     y = np.full(len(blobs["y_pool"]), np.nan)
     y[:10] = blobs["y_pool"][:10]
@@ -83,7 +83,7 @@ class FixedProbabilities(SkactivemlClassifier):
 
 
 def test_density_weighted_entropy_by_hand():
-    from medal.strategies import DensityWeightedEntropy
+    from medal.experiment.strategies import DensityWeightedEntropy
 
     # Cosine similarities: rows 0 and 1 point the same way, row 2 is orthogonal to both, so the mean
     # cosines are 2/3, 2/3 and 1/3, and the densities (1 + mean cosine) / 2 are 5/6, 5/6 and 2/3.
@@ -105,7 +105,7 @@ def test_density_weighted_entropy_by_hand():
 def test_density_weighted_entropy_follows_the_query_contract():
     """Candidates as indices give pool-sized utilities (NaN elsewhere), as a feature matrix candidate-sized ones
     with the density still taken over the pool; bad inputs are refused as scikit-activeml's strategies refuse them."""
-    from medal.strategies import DensityWeightedEntropy
+    from medal.experiment.strategies import DensityWeightedEntropy
 
     X = np.array([[1.0, 0.0], [2.0, 0.0], [0.0, 1.0]])
     y = np.full(3, np.nan)
@@ -126,7 +126,7 @@ def test_density_weighted_entropy_follows_the_query_contract():
 
 
 def test_candidate_subsampling_limits_the_scored_pool(blobs):
-    from medal.learners import Learner
+    from medal.experiment.learners import Learner
 
     y = np.full(len(blobs["y_pool"]), np.nan)
     y[:10] = blobs["y_pool"][:10]
@@ -142,7 +142,7 @@ def test_candidate_subsampling_limits_the_scored_pool(blobs):
 def test_linear_time_density_equals_the_mean_shifted_cosine_similarity():
     from sklearn.metrics.pairwise import cosine_similarity
 
-    from medal.strategies import DensityWeightedEntropy
+    from medal.experiment.strategies import DensityWeightedEntropy
 
     X = np.random.default_rng(1).normal(size=(50, 6))  # centred: many negative cosines
     X[3] = 0.0  # a zero row has cosine 0 to everything, as in scikit-learn

@@ -9,7 +9,7 @@ import yaml
 
 from medal.errors import UserError
 from medal.fileio import md5_file, write_json_atomic
-from medal.verify import check_data, compare, is_measured, locked_stages, report, stage_outputs
+from medal.reproduce.verify import check_data, compare, is_measured, locked_stages, report, stage_outputs
 
 
 def _lock(path, outs: dict[str, str]) -> None:
@@ -68,7 +68,7 @@ def _platform(kernel: str) -> dict:
 
 
 def test_same_platform_only_when_the_record_is_this_machine_or_absent():
-    from medal.verify import same_platform
+    from medal.reproduce.verify import same_platform
 
     assert same_platform({"platforms": [_platform("Haswell")]}, _platform("Haswell"))
     assert not same_platform({"platforms": [_platform("Haswell")]}, _platform("SkylakeX"))
@@ -86,7 +86,7 @@ CONCLUSIONS = {
 @pytest.fixture
 def built(tmp_path, monkeypatch, params):
     """A built project: dvc.lock, data/platform.json recording Haswell, the committed conclusions."""
-    import medal.verify as verify_module
+    import medal.reproduce.verify as verify_module
 
     params["study"]["datasets"] = []
     monkeypatch.chdir(tmp_path)
@@ -161,7 +161,7 @@ def test_content_md5_is_the_hash_dvc_records(tmp_path):
     (the value below is what dvc 3 recorded for this very folder)."""
     import hashlib
 
-    from medal.verify import content_md5
+    from medal.reproduce.verify import content_md5
 
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "a.txt").write_text("hello\n")
@@ -171,7 +171,7 @@ def test_content_md5_is_the_hash_dvc_records(tmp_path):
 
 
 def test_content_problems_name_missing_and_changed_outputs(tmp_path):
-    from medal.verify import content_md5, content_problems
+    from medal.reproduce.verify import content_md5, content_problems
 
     (tmp_path / "kept.txt").write_text("same")
     (tmp_path / "changed.txt").write_text("tampered")
@@ -186,7 +186,7 @@ STAGES = [f"al@d-s{i}" for i in range(10)] + ["reference@d", "sweep@d-batch_size
 
 
 def test_a_sample_is_seeded_and_drawn_from_the_experiment_stages_only():
-    from medal.verify import sample_stages
+    from medal.reproduce.verify import sample_stages
 
     chosen = sample_stages(STAGES, 0.25, seed=7)
     assert len(chosen) == 3  # a quarter of 12 experiment stages
@@ -198,7 +198,7 @@ def test_a_sample_is_seeded_and_drawn_from_the_experiment_stages_only():
 
 
 def test_run_coverage_counts_the_run_files_of_the_chosen_stages():
-    from medal.verify import run_coverage
+    from medal.reproduce.verify import run_coverage
 
     stages = {
         "al@a": [{"path": "data/runs/a", "md5": "1.dir", "nfiles": 20}, {"path": "data/timings/a", "nfiles": 21}],
@@ -211,7 +211,7 @@ def test_run_coverage_counts_the_run_files_of_the_chosen_stages():
 def test_a_partial_check_refuses_to_rebuild_on_a_tampered_copy_and_compares_only_what_it_rebuilt(
     built, monkeypatch, capsys
 ):
-    from medal.verify import content_md5
+    from medal.reproduce.verify import content_md5
 
     verify_module, params, root = built
     (root / "kept.csv").write_text("pulled")
@@ -241,7 +241,7 @@ def test_a_partial_check_refuses_to_rebuild_on_a_tampered_copy_and_compares_only
 
 def test_stages_no_longer_in_the_pipeline_are_not_checked(built, monkeypatch, capsys):
     """dvc.lock keeps the entries of stages removed from dvc.yaml; a check counts only the current pipeline's."""
-    from medal.verify import content_md5
+    from medal.reproduce.verify import content_md5
 
     verify_module, params, root = built
     (root / "summary.csv").write_text("rebuilt")

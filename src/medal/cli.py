@@ -40,7 +40,7 @@ def _check_strategy(params: dict, name: str) -> None:
 
 
 def cmd_fetch(params: dict, args: argparse.Namespace) -> None:
-    from medal.datasets import fetch
+    from medal.data.sources import fetch
 
     _check_dataset(params, args.dataset)
     provenance = fetch(args.dataset, params, RAW)
@@ -48,8 +48,8 @@ def cmd_fetch(params: dict, args: argparse.Namespace) -> None:
 
 
 def cmd_prepare(params: dict, args: argparse.Namespace) -> None:
+    from medal.data.prepare import prepare
     from medal.fileio import load_npz, write_npz_atomic
-    from medal.prepare import prepare
 
     _check_dataset(params, args.dataset)
     if args.dataset not in params["prepare"]:
@@ -60,8 +60,8 @@ def cmd_prepare(params: dict, args: argparse.Namespace) -> None:
 
 
 def cmd_select(params: dict, args: argparse.Namespace) -> None:
+    from medal.experiment.selection import choose, cross_validate
     from medal.fileio import load_npz, write_json_atomic
-    from medal.selection import choose, cross_validate
 
     select = params["select"]
     if args.dataset not in select["datasets"]:
@@ -84,7 +84,7 @@ def cmd_select(params: dict, args: argparse.Namespace) -> None:
 
 
 def cmd_reference(params: dict, args: argparse.Namespace) -> None:
-    from medal.reference import run_reference
+    from medal.experiment.reference import run_reference
 
     _check_dataset(params, args.dataset)
     run_reference(
@@ -97,7 +97,7 @@ def cmd_reference(params: dict, args: argparse.Namespace) -> None:
 
 
 def cmd_al(params: dict, args: argparse.Namespace) -> None:
-    from medal.runner import Outputs, run_strategy
+    from medal.experiment.runner import Outputs, run_strategy
 
     _check_dataset(params, args.dataset)
     _check_strategy(params, args.strategy)
@@ -108,7 +108,7 @@ def cmd_al(params: dict, args: argparse.Namespace) -> None:
 
 def cmd_sweep(params: dict, args: argparse.Namespace) -> None:
     from medal.design import SWEEP_SETTINGS, sweep_dir
-    from medal.runner import Outputs, run_sweep
+    from medal.experiment.runner import Outputs, run_sweep
 
     if args.dataset not in params["sweeps"]["datasets"]:
         raise UserError(
@@ -136,7 +136,7 @@ def cmd_sweep(params: dict, args: argparse.Namespace) -> None:
 
 
 def cmd_aggregate(params: dict, args: argparse.Namespace) -> None:
-    from medal.aggregate import aggregate
+    from medal.analysis.aggregate import aggregate
 
     aggregate(params, RUNS, SWEEPS, REFERENCE, PREPARED, AGGREGATE, METRICS, CONCLUSIONS)
 
@@ -159,21 +159,21 @@ def cmd_figures(params: dict, args: argparse.Namespace) -> None:
 
 
 def cmd_paper(params: dict, args: argparse.Namespace) -> None:
-    from medal.paper import render
+    from medal.report.paper import render
 
     for path in render(PAPER, PAPER_OUT, renderer=args.renderer or params["paper"]["renderer"]):
         print(f"wrote {path}")
 
 
 def cmd_verify(params: dict, args: argparse.Namespace) -> None:
-    from medal.verify import verify
+    from medal.reproduce.verify import verify
 
     if not verify(params, Path("dvc.lock"), RAW, args.targets, PLATFORM, CONCLUSIONS, args.sample, args.seed):
         raise SystemExit(1)
 
 
 def cmd_bundle(params: dict, args: argparse.Namespace) -> None:
-    from medal.bundle import make_bundle
+    from medal.reproduce.bundle import make_bundle
 
     lines = make_bundle(Path("."), args.output)
     print(f"{args.output}: {len(lines)} files with their SHA-256 in the archive's MANIFEST.sha256")

@@ -8,13 +8,13 @@ from typing import Any
 
 import yaml
 
+from medal.analysis.metrics import METRIC_NAMES
+from medal.data.prepare import build_transform
 from medal.design import BASELINE, SWEEP_SETTINGS
 from medal.errors import UserError
-from medal.learners import ESTIMATORS, UPDATE_MODES, Learner, check_estimator_params
-from medal.metrics import METRIC_NAMES
-from medal.prepare import build_transform
-from medal.selection import grid_points
-from medal.strategies import STRATEGY_METHODS, Strategy
+from medal.experiment.learners import ESTIMATORS, UPDATE_MODES, Learner, check_estimator_params
+from medal.experiment.selection import grid_points
+from medal.experiment.strategies import STRATEGY_METHODS, Strategy
 
 STOPPING_CRITERIA = {"stabilizing_predictions": ("kappa", "window"), "expected_error": ("threshold",)}
 

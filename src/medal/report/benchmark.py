@@ -7,8 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from medal.experiment.selection import choose, grid_points, in_use
 from medal.report.text import LEARNER_LABELS, REPRESENTATION_LABELS, in_sentence, label, markdown_table, seeds_phrase
-from medal.selection import choose, grid_points, in_use
 
 # Metrics of the benchmark tables, in column order, with their short headers.
 BENCHMARK_METRICS = {"accuracy": "ACC", "roc_auc": "AUC", "balanced_accuracy": "Bal. acc."}

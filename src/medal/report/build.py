@@ -8,9 +8,9 @@ from typing import Any
 
 import yaml
 
-from medal.aggregate import read_csv
+from medal.analysis.aggregate import read_csv
+from medal.analysis.summaries import middle_fraction
 from medal.design import STAGE_TIMING_FILE, SWEEP_SETTINGS
-from medal.environment import build_platforms, build_versions, stage_records
 from medal.fileio import read_json, write_json_atomic, write_text_atomic
 from medal.report.behaviour import (
     class_balance_table,
@@ -58,7 +58,7 @@ from medal.report.setup import (
 from medal.report.text import STRATEGY_LABELS, display_params
 from medal.report.tradeoff import stopping_tradeoff_figure
 from medal.report.variables import variables
-from medal.summaries import middle_fraction
+from medal.reproduce.environment import build_platforms, build_versions, stage_records
 
 
 @dataclass(frozen=True)

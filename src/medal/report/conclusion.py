@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from medal.analysis.metrics import METRIC_LABELS, METRIC_NAMES
+from medal.analysis.stats import ALPHA
+from medal.analysis.summaries import middle_fraction
 from medal.design import BASELINE, percent_key
-from medal.metrics import METRIC_LABELS, METRIC_NAMES
 from medal.report.savings import main_rows, significant
 from medal.report.text import (
     LEARNER_LABELS,
@@ -20,8 +22,6 @@ from medal.report.text import (
     num,
     strategy_label,
 )
-from medal.stats import ALPHA
-from medal.summaries import middle_fraction
 
 
 def _significance_sentence(

@@ -11,9 +11,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
+from medal.analysis.metrics import METRIC_LABELS
 from medal.design import BASELINE
 from medal.fileio import write_text_atomic
-from medal.metrics import METRIC_LABELS
 from medal.report.behaviour import (
     value_label,
 )

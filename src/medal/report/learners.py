@@ -10,8 +10,8 @@ from typing import Any
 import numpy as np
 
 from medal.design import BASELINE, run_file_name, seeds_for
+from medal.experiment.learners import UPDATE_MODES
 from medal.fileio import read_json
-from medal.learners import UPDATE_MODES
 from medal.report.savings import significance_mark
 from medal.report.text import (
     ESTIMATOR_LABELS,

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from medal.analysis.stats import ALPHA, DETECTION_POWER
 from medal.design import BASELINE, seeds_for
 from medal.report.text import (
     NBSP,
@@ -16,7 +17,6 @@ from medal.report.text import (
     num,
     strategy_label,
 )
-from medal.stats import ALPHA, DETECTION_POWER
 
 # Verdicts of one comparison with random, in the order the text counts them.
 VERDICTS = ("better", "worse", "equivalent", "inconclusive")

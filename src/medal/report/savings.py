@@ -6,9 +6,11 @@ import math
 import re
 from typing import Any
 
-from medal.conclusions import holm_decision
+from medal.analysis.conclusions import holm_decision
+from medal.analysis.metrics import METRIC_LABELS
+from medal.analysis.stats import ALPHA
+from medal.analysis.summaries import middle_fraction
 from medal.design import BASELINE, percent_key
-from medal.metrics import METRIC_LABELS
 from medal.report.text import (
     LEARNER_LABELS,
     NBSP,
@@ -22,8 +24,6 @@ from medal.report.text import (
     num,
     strategy_label,
 )
-from medal.stats import ALPHA
-from medal.summaries import middle_fraction
 
 
 def significance_mark(row: dict[str, str], baseline: dict[str, str] | None) -> str:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from medal.environment import RUN_PACKAGES, format_duration
-from medal.features import HogFeatures, PatchKMeansFeatures
+from medal.data.features import HogFeatures, PatchKMeansFeatures
 from medal.report.text import (
     markdown_table,
 )
+from medal.reproduce.environment import RUN_PACKAGES, format_duration
 
 
 def datasets_table(params: dict[str, Any], provenance: dict[str, dict[str, Any]]) -> str:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from medal.analysis.metrics import METRIC_LABELS
+from medal.analysis.stats import DETECTION_POWER
+from medal.analysis.summaries import middle_fraction
 from medal.blas import PINNED_KERNEL, REQUIRED_FLAGS
 from medal.design import percent_key, query_cycles, seeds_for, strategies_for, sweep_values
-from medal.learners import CalibratedSVC
-from medal.metrics import METRIC_LABELS
+from medal.experiment.learners import CalibratedSVC
 from medal.report.behaviour import (
     value_label,
 )
@@ -22,8 +24,6 @@ from medal.report.text import (
     join_names,
     label,
 )
-from medal.stats import DETECTION_POWER
-from medal.summaries import middle_fraction
 
 
 def _image_limitation(sizes: list[str]) -> str:

@@ -12,8 +12,8 @@ from sklearn.decomposition import PCA
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
+from medal.data.features import HogFeatures, PatchKMeansFeatures
 from medal.errors import UserError
-from medal.features import HogFeatures, PatchKMeansFeatures
 from medal.fileio import load_npz
 
 # Image feature extractors by ``features`` name; their constructor parameters are settings of the same name.

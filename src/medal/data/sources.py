@@ -222,7 +222,7 @@ def fetch(name: str, params: dict[str, Any], out_dir: Path, root: Path = Path(".
     spec = params["datasets"][name]
     info = DATASET_INFO.get(name)
     if info is None:
-        raise UserError(f"dataset '{name}' has no description in medal.datasets.DATASET_INFO; add one")
+        raise UserError(f"dataset '{name}' has no description in medal.data.sources.DATASET_INFO; add one")
     n_classes = len(info["class_names"])
     arrays, variant, source_md5, url, where = _load_source(name, spec, params, n_classes, root)
     check_canonical(arrays, where)

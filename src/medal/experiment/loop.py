@@ -8,10 +8,10 @@ from typing import Any
 
 import numpy as np
 
+from medal.analysis.metrics import agreement, encode_predictions, evaluate, expected_error
 from medal.errors import UserError
-from medal.learners import Learner
-from medal.metrics import agreement, encode_predictions, evaluate, expected_error
-from medal.strategies import Strategy
+from medal.experiment.learners import Learner
+from medal.experiment.strategies import Strategy
 
 
 @dataclass

@@ -16,7 +16,7 @@ from pathlib import Path
 from medal.errors import UserError
 from medal.fileio import write_bytes_atomic
 from medal.layout import CONCLUSIONS, GENERATED, MEASURED, METRICS, PAPER, PAPER_OUT, PLATFORM
-from medal.paper import OUTPUTS, VARIABLES
+from medal.report.paper import OUTPUTS, VARIABLES
 
 # What a reader needs to read the paper and a reviewer to check it, relative to the project root. Folders are
 # taken whole; every entry must exist.

@@ -12,12 +12,12 @@ from joblib import Parallel, delayed
 from sklearn.exceptions import ConvergenceWarning
 from threadpoolctl import threadpool_limits
 
+from medal.analysis.metrics import evaluate
+from medal.data.prepare import feature_sets
 from medal.design import seeds_for
 from medal.errors import UserError
+from medal.experiment.learners import Learner
 from medal.fileio import write_json_atomic
-from medal.learners import Learner
-from medal.metrics import evaluate
-from medal.prepare import feature_sets
 
 # The name of the study's own features among the representations.
 PREPARED = "prepared"

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from medal.comparisons import (
+from medal.analysis.comparisons import (
     compare_with_baseline,
     duplicates_of,
     friedman_over_learners,
@@ -23,7 +23,24 @@ from medal.comparisons import (
     series,
     test_set_intervals,
 )
-from medal.conclusions import conclusions
+from medal.analysis.conclusions import conclusions
+from medal.analysis.metrics import METRIC_NAMES
+from medal.analysis.stats import (
+    aulc,
+    holm,
+    mean_ci,
+    paired_t,
+)
+from medal.analysis.summaries import (
+    class_recall_rows,
+    headline_metrics,
+    queried_class_shares,
+    stopping_rows,
+    stopping_tradeoff_rows,
+    summarise_configuration,
+    summary_row,
+    target_rows,
+)
 from medal.design import (
     BASELINE,
     SWEEP_SETTINGS,
@@ -36,23 +53,6 @@ from medal.design import (
 )
 from medal.errors import UserError
 from medal.fileio import load_npz, read_json, write_json_atomic, write_text_atomic
-from medal.metrics import METRIC_NAMES
-from medal.stats import (
-    aulc,
-    holm,
-    mean_ci,
-    paired_t,
-)
-from medal.summaries import (
-    class_recall_rows,
-    headline_metrics,
-    queried_class_shares,
-    stopping_rows,
-    stopping_tradeoff_rows,
-    summarise_configuration,
-    summary_row,
-    target_rows,
-)
 
 
 def _fmt(value: Any) -> str:
@@ -335,7 +335,7 @@ def aggregate(
 ) -> None:
     """Write under ``out_dir`` the learning curves, AULC, labels-to-target, stopping, class-recall and sweep
     summaries (CSV), the identical-queries, Friedman and class-balance results (JSON) and ``plots/*.csv``,
-    the DVC metrics file and the conclusions (:mod:`medal.conclusions`)."""
+    the DVC metrics file and the conclusions (:mod:`medal.analysis.conclusions`)."""
     study = params["study"]
     out = Aggregates()
     for dataset in study["datasets"]:

@@ -10,9 +10,9 @@ import numpy as np
 from sklearn.base import clone
 from sklearn.model_selection import StratifiedKFold
 
-from medal.learners import Learner
-from medal.metrics import METRIC_NAMES, evaluate
-from medal.prepare import build_transform
+from medal.analysis.metrics import METRIC_NAMES, evaluate
+from medal.data.prepare import build_transform
+from medal.experiment.learners import Learner
 
 
 def grid_points(grid: dict[str, dict[str, list[Any]]]) -> list[dict[str, dict[str, Any]]]:

@@ -1,7 +1,7 @@
 """Summaries of the runs of one study, as pure functions of the run records: per-configuration AULC,
 labels to target and savings, stopping points, class recall and balance, and the headline metrics (the
-comparisons with random sampling are in :mod:`medal.comparisons`). :mod:`medal.aggregate` reads the runs and
-writes these."""
+comparisons with random sampling are in :mod:`medal.analysis.comparisons`). :mod:`medal.analysis.aggregate`
+reads the runs and writes these."""
 
 from __future__ import annotations
 
@@ -10,9 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from medal.comparisons import COMPARISON_COLUMNS, series
-from medal.design import BASELINE, percent_key
-from medal.stats import (
+from medal.analysis.comparisons import COMPARISON_COLUMNS, series
+from medal.analysis.stats import (
     aulc,
     censored_median,
     drops,
@@ -21,6 +20,7 @@ from medal.stats import (
     stop_when_confident,
     stop_when_stable,
 )
+from medal.design import BASELINE, percent_key
 
 
 def summarise_configuration(

@@ -27,9 +27,12 @@ from sklearn.exceptions import ConvergenceWarning
 from threadpoolctl import threadpool_limits
 
 from medal.config import check_protocol_fits
+from medal.data.prepare import feature_sets
 from medal.design import STAGE_TIMING_FILE, learners_for, run_file_name, seeds_for, sweep_value_name, sweep_values
-from medal.environment import format_duration, numerical_platform, run_environment
 from medal.errors import UserError
+from medal.experiment.learners import Learner
+from medal.experiment.loop import Protocol, run_active_learning
+from medal.experiment.strategies import Strategy
 from medal.fileio import (
     dumps_json,
     load_npz,
@@ -38,10 +41,7 @@ from medal.fileio import (
     replace_folder,
     write_json_atomic,
 )
-from medal.learners import Learner
-from medal.loop import Protocol, run_active_learning
-from medal.prepare import feature_sets
-from medal.strategies import Strategy
+from medal.reproduce.environment import format_duration, numerical_platform, run_environment
 
 # Environment variable that sends runs to a Dask scheduler; it overrides ``compute.dask_scheduler``.
 DASK_SCHEDULER_ENV = "MEDAL_DASK_SCHEDULER"
@@ -49,6 +49,8 @@ DASK_CONNECT_TIMEOUT = "30s"
 # How often a local worker checks that the process that started it is still alive.
 PARENT_POLL_SECONDS = 0.5
 _WATCHING = False
+# The medal package's source folder, whose content a kept run's fingerprint includes.
+PACKAGE = Path(__file__).resolve().parents[1]
 
 
 @dataclass(frozen=True)
@@ -84,8 +86,8 @@ class Outputs:
 def code_digest() -> str:
     """md5 of the medal package's source (read once per process): a code change invalidates runs kept from before it."""
     digest = hashlib.md5()
-    for path in sorted(Path(__file__).parent.glob("*.py")):
-        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    for path in sorted(PACKAGE.rglob("*.py")):
+        digest.update(path.relative_to(PACKAGE).as_posix().encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()
 
 

@@ -4,7 +4,7 @@ runs), and which of the rebuilt outputs came out different from the ones recorde
 
 "Reproduced" has two levels. On the numerical platform that built ``dvc.lock`` (same BLAS kernels
 and library versions, recorded in ``data/platform.json``) every result must be byte-identical. On
-another platform, results cannot be: the conclusions must hold instead (:mod:`medal.conclusions`).
+another platform, results cannot be: the conclusions must hold instead (:mod:`medal.analysis.conclusions`).
 A partial check compares only what it rebuilt, and first checks the content of every other output
 (e.g. pulled from a DVC remote, which does not check what it downloads) against ``dvc.lock``.
 """
@@ -24,11 +24,11 @@ from typing import Any
 
 import yaml
 
-from medal.conclusions import compare_conclusions, conclusion_report
-from medal.environment import numerical_platform
+from medal.analysis.conclusions import compare_conclusions, conclusion_report
 from medal.errors import UserError
 from medal.fileio import md5_file, read_json
 from medal.layout import RUN_FILES, WALL_CLOCK
+from medal.reproduce.environment import numerical_platform
 
 # Outputs that hold wall-clock measurements, or show them: expected to differ on every rebuild.
 MEASURED_PREFIXES = tuple(path.as_posix() for path in WALL_CLOCK)

@@ -9,9 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from medal.design import BASELINE
-from medal.metrics import LABEL_METRICS, decode_predictions
-from medal.stats import (
+from medal.analysis.metrics import LABEL_METRICS, decode_predictions
+from medal.analysis.stats import (
     ALPHA,
     aulc,
     friedman_nemenyi,
@@ -23,6 +22,7 @@ from medal.stats import (
     tost_paired,
     two_level_bootstrap_ci,
 )
+from medal.design import BASELINE
 
 # What the paired comparison of a strategy's per-seed AULC with random's adds to ``summary.csv`` (empty for
 # random): the mean difference with its 95 % CI; the paired t-test (the decision test: ``p_holm``),

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from medal.stats import ALPHA
+from medal.analysis.stats import ALPHA
 
 # Numbers are written with six decimals; differences below this are rounding, not a change.
 ROUNDING = 1e-6

@@ -16,6 +16,9 @@ LABEL_METRICS = ("accuracy", "balanced_accuracy", "macro_f1")
 
 # A run stores its test predictions as one character per test image, the index of the predicted class.
 PREDICTION_CODES = string.digits + string.ascii_letters
+_CODE_CHARACTERS = np.array(list(PREDICTION_CODES))
+_CODE_INDICES = np.zeros(256, dtype=np.int64)  # byte value of a code -> class index
+_CODE_INDICES[np.frombuffer(PREDICTION_CODES.encode("ascii"), dtype=np.uint8)] = np.arange(len(PREDICTION_CODES))
 
 METRIC_LABELS = {
     "accuracy": "Accuracy",
@@ -107,13 +110,11 @@ def encode_predictions(y_pred: np.ndarray, classes: np.ndarray) -> str | list[in
     indices = np.searchsorted(classes, y_pred)
     if len(classes) > len(PREDICTION_CODES):
         return [int(i) for i in indices]
-    return "".join(np.array(list(PREDICTION_CODES))[indices])
+    return "".join(_CODE_CHARACTERS[indices])
 
 
 def decode_predictions(encoded: str | list[int]) -> np.ndarray:
     """The class indices :func:`encode_predictions` stored."""
     if isinstance(encoded, list):
         return np.array(encoded, dtype=np.int64)
-    lookup = np.zeros(256, dtype=np.int64)
-    lookup[np.frombuffer(PREDICTION_CODES.encode("ascii"), dtype=np.uint8)] = np.arange(len(PREDICTION_CODES))
-    return lookup[np.frombuffer(encoded.encode("ascii"), dtype=np.uint8)]
+    return _CODE_INDICES[np.frombuffer(encoded.encode("ascii"), dtype=np.uint8)]

@@ -1,0 +1,2 @@
+"""From runs to findings: evaluation metrics, statistics, and the aggregation of every run into curves, summaries,
+paired comparisons and conclusions."""
