@@ -63,3 +63,27 @@ def test_the_cluster_benchmark_runs_a_stage_on_real_dask_processes_with_the_loca
     assert result["relative_speed"] == result["seconds_local"] / result["seconds_cluster"]
     assert result["met"] == (result["relative_speed"] >= 0.9)
     assert "Dask cluster:" in out.with_suffix(".md").read_text()
+
+
+def test_scale_out_simulation_reads_the_recorded_durations_and_overlaps_stages_only_when_submitted(tmp_path):
+    from dask.distributed import Client, LocalCluster
+
+    from medal.fileio import write_json_atomic
+
+    bench = _benchmarks()
+    for stage, seconds in (("a/random", [1.0]), ("a/entropy", [1.0])):
+        write_json_atomic(tmp_path / stage / bench.STAGE_TIMING_FILE, {"runs": 1})
+        write_json_atomic(tmp_path / stage / "logreg-seed0.json", {"seconds": seconds[0], "cycles": []})
+    write_json_atomic(tmp_path / "b" / "x" / bench.STAGE_TIMING_FILE, {"runs": 1})
+    cycles = [{"fit_seconds": 0.25, "query_seconds": 0.25}] * 2  # an older build: no run seconds recorded
+    write_json_atomic(tmp_path / "b" / "x" / "0.1" / "random-seed0.json", {"cycles": cycles})
+    stages, source = bench.recorded_durations(tmp_path)
+    assert stages == {"a/entropy": [1.0], "a/random": [1.0], "b/x": [1.0]}
+    assert source.startswith("sum of each cycle")
+    with (
+        LocalCluster(n_workers=1, threads_per_worker=3, processes=False, dashboard_address=None) as cluster,
+        Client(cluster) as client,
+    ):
+        per_stage = bench._makespan(client, stages, 0.2, study_wide=False)
+        at_once = bench._makespan(client, stages, 0.2, study_wide=True)
+    assert 3.0 <= per_stage < 4.0 and 1.0 <= at_once < 1.8, (per_stage, at_once)

@@ -12,7 +12,7 @@ def test_help_lists_every_stage():
         [sys.executable, "-m", "medal.cli", "--help"], capture_output=True, text=True, check=True
     ).stdout
     # The sub-commands as listed under COMMAND, one per line, not words that happen to appear in the description.
-    listed = set(re.findall(r"^    ([a-z]+) ", out, flags=re.M))
+    listed = set(re.findall(r"^    ([a-z-]+) ", out, flags=re.M))
     assert listed == {
         "fetch",
         "prepare",
@@ -20,6 +20,8 @@ def test_help_lists_every_stage():
         "reference",
         "al",
         "sweep",
+        "submit",
+        "export-images",
         "aggregate",
         "figures",
         "paper",

@@ -152,7 +152,9 @@ def _subset(items: list[str]) -> st.SearchStrategy[list[str]]:
 def valid_params(draw) -> dict:
     params = yaml.safe_load(yaml.safe_dump(BASE))
     study = params["study"]
-    study["datasets"] = draw(_subset(list(params["datasets"])))
+    study["datasets"] = draw(
+        _subset([name for name, spec in params["datasets"].items() if not spec.get("multi_label")])
+    )
     study["strategies"] = ["random", *draw(_subset([s for s in params["strategies"] if s != "random"]))]
     study["learners"] = draw(_subset(list(params["learners"])))
     study["main_learner"] = draw(st.sampled_from(study["learners"]))

@@ -5,7 +5,7 @@ import pytest
 
 from medal.data.sources import canonical_medmnist, canonical_wdbc, download, fetch, locate_medmnist
 from medal.errors import UserError
-from medal.fileio import npz_bytes, read_json
+from medal.fileio import md5_file, npz_bytes, read_json
 
 from conftest import MIRROR, medmnist_arrays
 
@@ -133,3 +133,47 @@ def test_non_finite_features_are_refused():
         check_canonical(arrays, "d")
     arrays["X_train"][1, 0] = 3.0
     check_canonical(arrays, "d")
+
+
+def _npz_dataset(tmp_path, params, arrays, md5=None):
+    path = tmp_path / "mine.npz"
+    np.savez(path, **arrays)
+    params["datasets"]["mine"] = {"source": "npz", "path": str(path), "md5": md5, "about": {"title": "Mine"}}
+    return path
+
+
+def test_an_npz_source_is_pinned_by_md5_and_takes_colour_images(params, tmp_path, capsys):
+    arrays = medmnist_arrays()
+    for split in ("train", "val", "test"):
+        arrays[f"{split}_images"] = np.repeat(arrays[f"{split}_images"][..., None], 3, axis=-1)
+    path = _npz_dataset(tmp_path, params, arrays)
+    provenance = fetch("mine", params, tmp_path / "raw", root=tmp_path)
+    assert f"has md5 {md5_file(path)}; pin it as datasets.mine.md5" in capsys.readouterr().err
+    assert provenance["shape"] == [28, 28, 3] and provenance["class_names"] == ["0", "1"]
+    params["datasets"]["mine"]["md5"] = "0" * 32
+    with pytest.raises(UserError, match=r"mine.npz: md5 \w+ does not match datasets.mine.md5 0{32}; check the file"):
+        fetch("mine", params, tmp_path / "raw", root=tmp_path)
+
+
+def test_a_multi_label_file_is_refused_at_fetch_and_chestmnist_in_the_study_at_once(params, tmp_path):
+    arrays = medmnist_arrays()
+    arrays["train_labels"] = np.zeros((30, 14), dtype=np.uint8)
+    _npz_dataset(tmp_path, params, arrays)
+    with pytest.raises(UserError, match=r"14 labels per image \(multi-label\); the study needs one class per image"):
+        fetch("mine", params, tmp_path / "raw", root=tmp_path)
+    from medal.config import validate
+
+    params["study"]["datasets"] = ["chestmnist"]
+    params["prepare"]["chestmnist"] = {"features": "raw"}
+    with pytest.raises(UserError, match=r"datasets.chestmnist is multi-label .* remove chestmnist from study.datasets"):
+        validate(params)
+
+
+def test_every_2d_medmnist_dataset_is_declared_with_its_official_file(params):
+    declared = {name for name, spec in params["datasets"].items() if spec["source"] == "medmnist"}
+    assert len(declared) == 12
+    for name in declared:
+        spec = params["datasets"][name]
+        assert spec["url"] == f"https://zenodo.org/records/10519652/files/{name}.npz?download=1"
+        assert len(spec["source_md5"]["official"]) == 32 and name in params["prepare"]
+    assert params["datasets"]["dermamnist"]["source_md5"]["official"] == "0744692d530f8e62ec473284d019b0c7"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import os
 import re
 import shutil
@@ -11,10 +12,14 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
+from PIL import Image
 from pypdf import PdfReader
 from pypdf.generic import ContentStream
+
+from test_images import make_folder
 
 from conftest import MIRROR, ROOT
 
@@ -44,9 +49,16 @@ def _copy_project(target: Path) -> None:
 LEARNED = {"features": "learned", "n_centroids": 16, "patch_size": 6, "n_patches": 2000, "pca_components": 8}
 
 
+# A generated three-class image folder: the study on "your own images", with more than two classes.
+FOLDER = "shapes"
+
+
 def _tiny_params(target: Path) -> list[str]:
     params = yaml.safe_load((target / "params.yaml").read_text())
-    datasets = ["breastmnist", "wdbc"] if MIRROR.is_dir() else ["wdbc"]
+    make_folder(target / "data" / "sources" / FOLDER, per_class=20)
+    params["datasets"][FOLDER] = {"source": "image_folder", "test_fraction": 0.25, "split_seed": 0}
+    params["prepare"][FOLDER] = {"features": "pca", "pca_components": 8}
+    datasets = ["breastmnist", FOLDER, "wdbc"] if MIRROR.is_dir() else [FOLDER, "wdbc"]
     params["study"] = {
         "datasets": datasets,
         "strategies": ["random", "entropy"],
@@ -110,7 +122,7 @@ def test_repro_builds_everything_then_has_nothing_to_do(built):
     assert "Data and pipelines are up to date." in second
     lock = yaml.safe_load((target / "dvc.lock").read_text())
     params = yaml.safe_load((target / "params.yaml").read_text())
-    for name in datasets:
+    for name in [d for d in datasets if d != FOLDER]:
         outs = {o["path"]: o["md5"] for o in lock["stages"][f"fetch@{name}"]["outs"]}
         variant = "bundled" if name == "wdbc" else "mirror"
         assert outs[f"data/raw/{name}.npz"] == params["datasets"][name]["canonical_md5"][variant]
@@ -269,7 +281,6 @@ def test_changing_one_strategy_reruns_only_its_stages(built):
 
 @pytest.mark.e2e
 def test_dvc_plots_draw_the_mean_with_its_band(built):
-    import json
 
     target = built[0]
     rendered = json.loads(_dvc(target, "plots", "show", "--json"))["data"]
@@ -287,7 +298,6 @@ def test_dvc_plots_draw_the_mean_with_its_band(built):
 
 @pytest.mark.e2e
 def test_verify_on_another_platform_compares_the_conclusions(built):
-    import json
 
     from medal.fileio import md5_file
 
@@ -323,3 +333,64 @@ def test_verify_on_another_platform_compares_the_conclusions(built):
         conclusions_path.write_text(conclusions)
         lock_path.write_text(lock)
         _dvc(target, "repro")
+
+
+def _lock_outputs(target: Path, prefix: str) -> dict[str, str]:
+    """The deterministic outputs dvc.lock records for the stages whose names start with ``prefix``."""
+    lock = yaml.safe_load((target / "dvc.lock").read_text())["stages"]
+    return {
+        o["path"]: o["md5"]
+        for name, stage in lock.items()
+        if name.startswith(prefix)
+        for o in stage["outs"]
+        if not o["path"].startswith("data/timings")
+    }
+
+
+@pytest.mark.e2e
+def test_submit_computes_the_stale_stages_runs_at_once_on_a_cluster_and_dvc_publishes_them(built, tmp_path):
+    from dask.distributed import LocalCluster
+
+    copies = {name: tmp_path / name for name in ("plain", "submitted")}
+    for copy in copies.values():
+        shutil.copytree(built[0], copy, symlinks=True)
+        params = yaml.safe_load((copy / "params.yaml").read_text())
+        params["strategies"]["entropy"] = {"method": "margin_sampling"}
+        (copy / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    changed = re.findall(r"^(\S+):$", _dvc(copies["plain"], "status"), flags=re.M)
+    stale = [name for name in changed if name.startswith(("al@", "sweep@"))]
+    _dvc(copies["plain"], "repro")
+    with LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster:
+        env = dict(os.environ, MEDAL_DASK_SCHEDULER=cluster.scheduler_address)
+        env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
+        result = subprocess.run(["medal", "submit"], cwd=copies["submitted"], env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert stale and f"runs of {len(stale)} stages, all in flight at once" in result.stdout, result.stdout
+    # dvc repro then only published them: every stale stage found all its runs kept and computed none itself.
+    assert result.stderr.count("computed by medal submit") == len(stale), result.stderr
+    assert not re.search(r"^\[[^\]]*entropy\] \d+/\d+ ", result.stderr, flags=re.M), result.stderr
+    assert "Data and pipelines are up to date." in _dvc(copies["submitted"], "status")
+    assert not (copies["submitted"] / "data" / "partial").exists()
+    for prefix in ("al@", "sweep@", "aggregate"):
+        assert _lock_outputs(copies["submitted"], prefix) == _lock_outputs(copies["plain"], prefix), prefix
+
+
+@pytest.mark.e2e
+def test_the_image_folder_is_a_three_class_dataset_of_the_paper_and_one_changed_image_reruns_only_its_stages(built):
+    target = built[0]
+    provenance = json.loads((target / "data" / "raw" / f"{FOLDER}.json").read_text())
+    assert provenance["class_names"] == ["cyst", "normal", "tumour"] and provenance["variant"] == "folder"
+    text = PdfReader(target / "paper" / "_output" / "paper.pdf").pages
+    assert any("shapes" in page.extract_text() for page in text)
+    image = target / "data" / "sources" / FOLDER / "normal" / "003.png"
+    original = image.read_bytes()
+    try:
+        Image.fromarray(np.full((12, 10), 7, dtype=np.uint8)).save(image)
+        ran = set(re.findall(r"Running stage '([^']+)'", _dvc(target, "repro")))
+        own = {name for name in ran if "@" in name}
+        assert f"fetch@{FOLDER}" in own and all(FOLDER in name.split("@")[1] for name in own), ran
+        assert ran - own <= {"aggregate", "figures", "paper"}, ran
+    finally:
+        image.write_bytes(original)
+        _dvc(target, "repro")
+    assert "Data and pipelines are up to date." in _dvc(target, "status")

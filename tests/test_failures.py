@@ -20,7 +20,10 @@ from medal.fileio import npz_bytes
 
 from conftest import MIRROR, ROOT, medmnist_arrays
 
-VALID_DATASETS = "breastmnist, pneumoniamnist, wdbc"
+VALID_DATASETS = (
+    "bloodmnist, breastmnist, chestmnist, dermamnist, octmnist, organamnist, organcmnist, organsmnist, pathmnist, "
+    "pneumoniamnist, retinamnist, tissuemnist, wdbc"
+)
 VALID_SECTIONS = "al, compute, data, datasets, evaluation, learners, paper, prepare, select, strategies, study, sweeps"
 
 
@@ -80,8 +83,8 @@ PARAMS_CASES = [
     ),
     (
         "unknown dataset",
-        lambda p: p["study"].update(datasets=["chestmnist"]),
-        f"params.yaml: unknown dataset 'chestmnist' in study.datasets; valid: {VALID_DATASETS}",
+        lambda p: p["study"].update(datasets=["mnist"]),
+        f"params.yaml: unknown dataset 'mnist' in study.datasets; valid: {VALID_DATASETS}",
     ),
     (
         "unknown learner",
@@ -286,7 +289,7 @@ def test_checksum_mismatch_names_expected_and_got(project, capsys):
     [
         (
             lambda a: a.update(train_images=np.zeros((30, 784), dtype=np.uint8)),
-            "train_images must be uint8 of shape (n, h, w), got uint8 (30, 784)",
+            "train_images must be uint8 of shape (n, h, w) or (n, h, w, 3), got uint8 (30, 784)",
         ),
         (
             lambda a: a.update(test_labels=np.full(10, 5, dtype=np.uint8)),

@@ -83,7 +83,7 @@ def test_batching_does_not_change_the_features(batch_size):
 
 
 def test_bad_inputs_and_settings_are_refused():
-    with pytest.raises(ValueError, match="expected grey images of shape"):
+    with pytest.raises(ValueError, match=r"expected images of shape \(n_images, height, width\) or"):
         PatchKMeansFeatures(**SMALL).fit(np.zeros((4, 784)))
     with pytest.raises(ValueError, match="patch_size 30 is larger than the images"):
         PatchKMeansFeatures(**{**SMALL, "patch_size": 30}).fit(_images())
@@ -112,3 +112,32 @@ def test_hog_of_a_vertical_edge_is_concentrated_in_the_horizontal_gradient_bin()
 def test_hog_refuses_images_smaller_than_one_block():
     with pytest.raises(ValueError, match="fewer than cells_per_block 3"):
         HogFeatures(pixels_per_cell=14, cells_per_block=3).fit(_images(2))
+
+
+def _colour_images(n: int = 12, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, size=(n, 14, 14, 3), dtype=np.uint8)
+
+
+def test_colour_patches_are_read_in_the_order_they_were_sampled():
+    images = _colour_images() / 255.0
+    model = PatchKMeansFeatures(patch_size=4, n_patches=5)
+    sampled = model._sample_patches(images, np.random.RandomState(3))
+    draws = np.random.RandomState(3)
+    which, rows, cols = (draws.randint(limit, size=5) for limit in (len(images), 11, 11))
+    windows = model._windows(images)
+    assert sampled.shape == (5, 4 * 4 * 3)
+    for k in range(5):
+        by_hand = images[which[k], rows[k] : rows[k] + 4, cols[k] : cols[k] + 4, :].reshape(-1)
+        assert np.array_equal(sampled[k], by_hand) and np.array_equal(windows[which[k], rows[k], cols[k]], by_hand)
+
+
+def test_colour_images_give_learned_and_hog_features_of_the_grey_dimension():
+    images = _colour_images()
+    learned = PatchKMeansFeatures(n_centroids=4, patch_size=4, n_patches=200, random_state=0).fit(images)
+    assert learned.transform(images).shape == (12, 16)
+    hog = HogFeatures(orientations=4, pixels_per_cell=7, cells_per_block=2).fit(images)
+    assert hog.transform(images).shape == HogFeatures(4, 7, 2).fit(images[..., 0]).transform(images[..., 0]).shape
+    assert hog.transform(images).shape[1] == extracted_dimension(hog, images.shape[1:])
+    # Three equal channels: HOG takes the strongest channel's gradient, so it equals the grey image's.
+    grey = images[..., :1].repeat(3, axis=-1)
+    assert np.allclose(hog.transform(grey), hog.transform(grey[..., 0]))

@@ -71,7 +71,7 @@ def test_variables_of_a_study_without_images(params):
 def test_cliques_join_strategies_closer_than_the_critical_difference():
     import numpy as np
 
-    from medal.report.figures import _cliques
+    from medal.report.ranks import _cliques
 
     # Ranks 1.0, 1.5, 2.4, 3.9 with CD 1.0: {1.0, 1.5} and {1.5, 2.4} are within the CD, 3.9 stands alone.
     assert _cliques(np.array([1.0, 1.5, 2.4, 3.9]), 1.0) == [(0, 1), (1, 2)]

@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from threadpoolctl import threadpool_limits
 
 from medal.errors import UserError
 from medal.experiment.learners import Learner
@@ -106,3 +107,40 @@ def test_stopping_signals_are_recorded_every_cycle(blobs):
     assert result.cycles[0]["kappa_previous"] is None
     assert all(-1 <= c["kappa_previous"] <= 1 for c in result.cycles[1:])
     assert all(0 <= c["expected_error"] <= 0.5 for c in result.cycles)  # two classes: 1 - max p is at most 1/2
+
+
+@pytest.fixture
+def three_blobs() -> dict[str, np.ndarray]:
+    """A separable three-class problem split into pool and test."""
+    rng = np.random.default_rng(1)
+    y = np.repeat([0, 1, 2], 50)
+    X = rng.normal(size=(150, 4)) + np.eye(3, 4)[y] * 4
+    order = rng.permutation(150)
+    X, y = X[order], y[order]
+    return {"X_pool": X[:100], "y_pool": y[:100], "X_test": X[100:], "y_test": y[100:]}
+
+
+def _three_class_run(three_blobs, params, learner: str, strategy: str) -> dict:
+    protocol = Protocol(initial_labels=6, batch_size=6, budget=18)
+    query = Strategy.from_params(strategy, params["strategies"][strategy], random_state=0)
+    model = Learner.from_params(learner, params["learners"][learner])
+    with threadpool_limits(limits=1):  # as the runner runs them
+        last = run_active_learning(*three_blobs.values(), model, query, protocol, seed=2).cycles[-1]
+    assert last["labels"] == 18 and len(last["class_recall"]) == 3, (learner, strategy)
+    assert np.isfinite(last["roc_auc"]) and last["balanced_accuracy"] > 0.5, (learner, strategy, last)
+    return last
+
+
+def test_every_learner_of_the_study_runs_on_three_classes(three_blobs, params):
+    for learner in params["study"]["learners"]:
+        _three_class_run(three_blobs, params, learner, "entropy")
+
+
+def test_every_strategy_of_the_study_runs_on_three_classes_or_refuses_them(three_blobs, params):
+    for strategy in params["study"]["strategies"]:
+        spec = params["strategies"][strategy]
+        if spec.get("method") == "epistemic_uncertainty":  # defined for two classes (strategies.BINARY_ONLY)
+            with pytest.raises(UserError, match="is defined for two classes and this dataset has 3"):
+                _three_class_run(three_blobs, params, params["study"]["main_learner"], strategy)
+            continue
+        _three_class_run(three_blobs, params, params["study"]["main_learner"], strategy)

@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from medal.experiment import runner
-from medal.experiment.runner import Outputs, RunTask, fingerprint, run_strategy
+from medal.experiment import compute, runner
+from medal.experiment.compute import RunTask
+from medal.experiment.runner import Outputs, fingerprint, run_strategy
 from medal.fileio import read_json, write_npz_atomic, write_text_atomic
 
 
@@ -63,8 +64,8 @@ def test_dask_cluster_gives_the_local_results(small, tmp_path, monkeypatch):
     params, prepared = small
     local = _run(params, prepared, tmp_path / "local")
     with LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster:
-        monkeypatch.setenv(runner.DASK_SCHEDULER_ENV, cluster.scheduler_address)
-        assert runner.dask_scheduler(params) == cluster.scheduler_address
+        monkeypatch.setenv(compute.DASK_SCHEDULER_ENV, cluster.scheduler_address)
+        assert compute.dask_scheduler(params) == cluster.scheduler_address
         distributed = _run(params, prepared, tmp_path / "dask")
     assert distributed == local
 
@@ -76,20 +77,20 @@ def test_on_a_cluster_each_run_is_one_task_even_with_a_parallel_learner(small, t
     params["study"]["learners"] = ["random_forest"]
     params["learners"]["random_forest"]["params"] = {"n_estimators": 20}
     with LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster:
-        monkeypatch.setenv(runner.DASK_SCHEDULER_ENV, cluster.scheduler_address)
+        monkeypatch.setenv(compute.DASK_SCHEDULER_ENV, cluster.scheduler_address)
         from dask.distributed import Client
 
         with Client(cluster.scheduler_address) as client, get_task_stream(client) as stream:
             _run(params, prepared, tmp_path / "dask")
-    # Two seeds: at most one task per run (joblib may batch runs), not one per tree of every forest fit.
-    assert 1 <= len(stream.data) <= params["al"]["seeds"], [task["key"] for task in stream.data][:5]
+    # Exactly one task per run (two seeds), not one per tree of every forest fit.
+    assert len(stream.data) == params["al"]["seeds"], [task["key"] for task in stream.data][:5]
 
 
 def test_unreachable_dask_scheduler_is_a_clear_error(small, tmp_path, monkeypatch):
     params, prepared = small
-    monkeypatch.setenv(runner.DASK_SCHEDULER_ENV, "tcp://127.0.0.1:9")
-    monkeypatch.setattr(runner, "DASK_CONNECT_TIMEOUT", "1s")
-    with pytest.raises(runner.UserError, match=r"cannot reach the Dask scheduler at tcp://127.0.0.1:9 .*unset"):
+    monkeypatch.setenv(compute.DASK_SCHEDULER_ENV, "tcp://127.0.0.1:9")
+    monkeypatch.setattr(compute, "DASK_CONNECT_TIMEOUT", "1s")
+    with pytest.raises(compute.UserError, match=r"cannot reach the Dask scheduler at tcp://127.0.0.1:9 .*unset"):
         run_strategy(params, "blobs", "entropy", prepared, _outputs(tmp_path))
     assert not (tmp_path / "runs").exists()
 
@@ -147,14 +148,14 @@ def test_fingerprint_follows_every_setting_and_the_input(small):
 def test_a_failing_run_publishes_nothing_and_keeps_the_finished_ones(small, tmp_path, monkeypatch):
     params, prepared = small
     params["compute"]["n_jobs"] = 1  # in this process, so the patch applies
-    real = runner._run_one
+    real = compute.run_one
 
-    def fail_on_second_seed(params, data, task, parent_pid=None):
+    def fail_on_second_seed(params, data, task, index, parent_pid=None):
         if task.seed == 1:
             raise RuntimeError("killed")
-        return real(params, data, task, parent_pid)
+        return real(params, data, task, index, parent_pid)
 
-    monkeypatch.setattr(runner, "_run_one", fail_on_second_seed)
+    monkeypatch.setattr(compute, "run_one", fail_on_second_seed)
     with pytest.raises(RuntimeError, match="killed"):
         run_strategy(params, "blobs", "entropy", prepared, _outputs(tmp_path))
     assert not (tmp_path / "runs").exists() and not (tmp_path / "timings").exists()
@@ -259,7 +260,7 @@ def test_workers_end_with_their_stage_after_sigkill(small, tmp_path):
     stage.wait()
     stage.stdout.close()  # not communicate(): surviving workers would hold the pipes open
     stage.stderr.close()
-    deadline = time.monotonic() + 5 * runner.PARENT_POLL_SECONDS + 2
+    deadline = time.monotonic() + 5 * compute.PARENT_POLL_SECONDS + 2
     alive = workers
     while alive and time.monotonic() < deadline:
         time.sleep(0.1)
@@ -272,13 +273,13 @@ def test_workers_end_with_their_stage_after_sigkill(small, tmp_path):
 def test_a_run_from_a_worker_on_other_blas_kernels_is_refused():
     here = {"architecture": "x86_64", "blas": ["openblas 0.3.30 Haswell"], "versions": {"numpy": "2.4.6"}}
     there = {**here, "blas": ["openblas 0.3.30 SkylakeX"]}
-    runner.check_same_platform(here, dict(here))
+    compute.check_same_platform(here, dict(here))
     with pytest.raises(
-        runner.UserError,
+        compute.UserError,
         match=r"a worker computed on BLAS \['openblas 0.3.30 SkylakeX'\].*"
         r"start the workers with the same OPENBLAS_CORETYPE",
     ):
-        runner.check_same_platform(here, there)
+        compute.check_same_platform(here, there)
 
 
 def test_the_main_learner_runs_main_seeds_and_the_others_al_seeds(params):

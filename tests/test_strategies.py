@@ -5,7 +5,14 @@ from skactiveml.classifier import SklearnClassifier
 from sklearn.base import BaseEstimator, ClassifierMixin
 
 from medal.errors import UserError
-from medal.experiment.strategies import STRATEGY_METHODS, Strategy
+from medal.experiment.strategies import (
+    BINARY_ONLY,
+    STRATEGY_METHODS,
+    UNSUPPORTED_CLASSES,
+    Strategy,
+    class_needs,
+    pool_strategy_classes,
+)
 
 
 class FirstFeatureIsProbability(ClassifierMixin, BaseEstimator):
@@ -171,3 +178,61 @@ def test_unknown_strategy_option_is_named():
         UserError, match="strategies.q: unknown option n_trees; valid: max_candidates, subsample_pool, n_members"
     ):
         Strategy("q", "qbc_vote_entropy", random_state=0, n_trees=3)
+
+
+def _labelled_case(n_classes: int, n: int = 60):
+    """A pool of ``n_classes`` classes whose first 12 samples are labelled, and a logistic-regression learner fitted
+    on them."""
+    from medal.experiment.learners import Learner
+
+    rng = np.random.default_rng(0)
+    y_true = np.arange(n) % n_classes
+    X = rng.normal(size=(n, 4)) + y_true[:, None]
+    y = np.full(n, np.nan)
+    y[:12] = y_true[:12]
+    learner = Learner("lr", "logistic_regression", "fit")
+    clf = learner.make(np.arange(n_classes), random_state=0)
+    learner.update(clf, X, y, np.arange(12))
+    return X, y, clf
+
+
+@pytest.mark.parametrize("name", sorted(pool_strategy_classes()))
+def test_every_scikit_activeml_pool_strategy_runs_by_class_name_or_is_listed_with_its_reason(name):
+    spec = {"class": name}
+    if name in UNSUPPORTED_CLASSES:
+        with pytest.raises(UserError, match=f"strategies.s: {name} cannot run here: "):
+            Strategy.from_params("s", spec, random_state=0)
+        return
+    for n_classes in (3, 2):
+        X, y, clf = _labelled_case(n_classes)
+        strategy = Strategy.from_params("s", spec, random_state=0)
+        if n_classes > 2 and name in BINARY_ONLY:
+            with pytest.raises(UserError, match=rf"\({name}\) is defined for two classes and this dataset has 3; "):
+                strategy.query(X, y, clf, batch_size=3)
+            continue
+        chosen = strategy.query(X, y, clf, batch_size=3)
+        assert len(set(chosen)) == 3 and min(chosen) >= 12, chosen
+
+
+def test_a_class_strategy_takes_keyword_arguments_and_refuses_unknown_ones():
+    X, y, clf = _labelled_case(3)
+    margin = Strategy.from_params("m", {"class": "UncertaintySampling", "params": {"method": "margin_sampling"}}, 0)
+    assert list(margin.query(X, y, clf, 2)) == list(Strategy("m", "margin_sampling", 0).query(X, y, clf, 2))
+    with pytest.raises(UserError, match=r"strategies.m.params: UncertaintySampling takes no beta; valid: cost_matrix"):
+        Strategy.from_params("m", {"class": "UncertaintySampling", "params": {"beta": 2}}, 0)
+    with pytest.raises(UserError, match=r"strategies.m.class 'Oracle' is not a scikit-activeml pool strategy; valid: "):
+        Strategy.from_params("m", {"class": "Oracle"}, 0)
+    with pytest.raises(UserError, match=r"strategies.m needs either method \(a recipe\) or class"):
+        Strategy.from_params("m", {"class": "CoreSet", "method": "coreset"}, 0)
+
+
+def test_the_needs_of_a_class_follow_its_query_signature_unless_declared():
+    from skactiveml.pool import Badge, CoreSet, DiscriminativeAL, MonteCarloEER, QueryByCommittee
+
+    assert [class_needs(c) for c in (CoreSet, Badge, QueryByCommittee, DiscriminativeAL, MonteCarloEER)] == [
+        "data",
+        "model",
+        "committee",
+        "discriminator",
+        "refit",
+    ]

@@ -90,7 +90,7 @@ def built(tmp_path, monkeypatch, params):
 
     params["study"]["datasets"] = []
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(verify_module, "pipeline_stages", lambda: None)  # no dvc.yaml: every locked stage counts
+    monkeypatch.setattr(verify_module.dvc, "stage_names", lambda: None)  # no dvc.yaml: every locked stage counts
     _lock(tmp_path / "dvc.lock", {"data/aggregate/summary.csv": "1", "data/timings/x": "2"})
     write_json_atomic(tmp_path / "platform.json", {"platforms": [_platform("Haswell")]})
     write_json_atomic(tmp_path / "conclusions.json", CONCLUSIONS)
@@ -246,7 +246,7 @@ def test_stages_no_longer_in_the_pipeline_are_not_checked(built, monkeypatch, ca
     verify_module, params, root = built
     (root / "summary.csv").write_text("rebuilt")
     _lock(root / "dvc.lock", {"summary.csv": content_md5(root / "summary.csv"), "data/prepared/gone.npz": "1"})
-    monkeypatch.setattr(verify_module, "pipeline_stages", lambda: {"s0"})
+    monkeypatch.setattr(verify_module.dvc, "stage_names", lambda: {"s0"})
     monkeypatch.setattr(verify_module, "numerical_platform", lambda: _platform("Haswell"))
     monkeypatch.setattr(verify_module, "rebuild", lambda targets: None)
     assert verify_module.verify(

@@ -16,7 +16,6 @@ from medal.layout import (
     METRICS,
     PAPER,
     PAPER_OUT,
-    PARTIAL,
     PLATFORM,
     PREPARED,
     PUBLISHED,
@@ -26,6 +25,8 @@ from medal.layout import (
     SELECTION,
     SWEEPS,
     TIMINGS,
+    al_paths,
+    sweep_paths,
 )
 
 
@@ -45,6 +46,19 @@ def cmd_fetch(params: dict, args: argparse.Namespace) -> None:
     _check_dataset(params, args.dataset)
     provenance = fetch(args.dataset, params, RAW)
     print(f"{args.dataset}: {provenance['variant']} copy, canonical md5 {provenance['canonical_md5']}")
+
+
+def cmd_export_images(params: dict, args: argparse.Namespace) -> None:
+    from medal.data.images import write_folder
+    from medal.fileio import load_npz, read_json
+
+    _check_dataset(params, args.dataset)
+    raw = RAW / f"{args.dataset}.npz"
+    if not raw.is_file():
+        raise UserError(f"{raw}: not found; run dvc repro (or medal fetch {args.dataset}) first")
+    names = read_json(RAW / f"{args.dataset}.json")["class_names"]
+    count = write_folder(load_npz(raw), names, args.folder)
+    print(f"wrote {count} PNG images of {args.dataset} to {args.folder}/train and {args.folder}/test")
 
 
 def cmd_prepare(params: dict, args: argparse.Namespace) -> None:
@@ -101,13 +115,12 @@ def cmd_al(params: dict, args: argparse.Namespace) -> None:
 
     _check_dataset(params, args.dataset)
     _check_strategy(params, args.strategy)
-    where = Path(args.dataset) / args.strategy
-    outputs = Outputs(RUNS / where, PARTIAL / "runs" / where, TIMINGS / where)
+    outputs = Outputs(*al_paths(args.dataset, args.strategy))
     run_strategy(params, args.dataset, args.strategy, PREPARED / f"{args.dataset}.npz", outputs)
 
 
 def cmd_sweep(params: dict, args: argparse.Namespace) -> None:
-    from medal.design import SWEEP_SETTINGS, sweep_dir
+    from medal.design import SWEEP_SETTINGS
     from medal.experiment.runner import Outputs, run_sweep
 
     if args.dataset not in params["sweeps"]["datasets"]:
@@ -121,9 +134,7 @@ def cmd_sweep(params: dict, args: argparse.Namespace) -> None:
             f"strategy '{args.strategy}' is not in sweeps.strategies; valid: "
             f"{', '.join(params['sweeps']['strategies'])}"
         )
-    folder = sweep_dir(SWEEPS, args.dataset, args.setting, args.strategy)
-    where = folder.relative_to("data")
-    outputs = Outputs(folder, PARTIAL / where, TIMINGS / where)
+    outputs = Outputs(*sweep_paths(args.dataset, args.setting, args.strategy))
     run_sweep(
         params,
         args.dataset,
@@ -133,6 +144,12 @@ def cmd_sweep(params: dict, args: argparse.Namespace) -> None:
         PREPARED / f"{args.dataset}.npz",
         outputs,
     )
+
+
+def cmd_submit(params: dict, args: argparse.Namespace) -> None:
+    from medal.experiment.study import submit
+
+    submit(params, force=args.force, then_repro=not args.no_repro)
 
 
 def cmd_aggregate(params: dict, args: argparse.Namespace) -> None:
@@ -177,6 +194,27 @@ def cmd_bundle(params: dict, args: argparse.Namespace) -> None:
 
     lines = make_bundle(Path("."), args.output)
     print(f"{args.output}: {len(lines)} files with their SHA-256 in the archive's MANIFEST.sha256")
+
+
+def _add_study_commands(add) -> None:
+    """The commands around the stages: running every stale run at once, and exporting a dataset as images."""
+    submit = add(
+        "submit",
+        cmd_submit,
+        "run the study with the runs of every stale experiment stage in flight at once (on the Dask cluster of "
+        "MEDAL_DASK_SCHEDULER / compute.dask_scheduler, else compute.n_jobs local processes), then dvc repro, whose "
+        "stages publish the runs",
+    )
+    submit.add_argument("--force", action="store_true", help="every experiment stage, then dvc repro -f")
+    submit.add_argument("--no-repro", action="store_true", help="only compute and keep the runs; dvc repro later")
+    export = add(
+        "export-images",
+        cmd_export_images,
+        "write a fetched dataset's images as PNG files in a class-per-folder layout (to try the study on an image "
+        "folder: README, 'Run the study on your images')",
+    )
+    export.add_argument("dataset")
+    export.add_argument("folder", type=Path, help="a new folder, e.g. data/sources/breastmnist_png")
 
 
 def _add_reviewer_commands(add) -> None:
@@ -236,6 +274,7 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("dataset")
     sweep.add_argument("setting", help="batch_size, initial_labels, label_noise or representation")
     sweep.add_argument("strategy", help="one of sweeps.strategies")
+    _add_study_commands(add)
     add("aggregate", cmd_aggregate, "learning curves with CIs, AULC and labels-to-target summaries")
     add("figures", cmd_figures, "figures, tables and variables for the manuscript")
     paper = add("paper", cmd_paper, "render the manuscript to PDF and HTML")

@@ -10,11 +10,12 @@ import yaml
 
 from medal.analysis.metrics import METRIC_NAMES
 from medal.data.prepare import build_transform
+from medal.data.sources import DATASET_KEYS, check_spec
 from medal.design import BASELINE, SWEEP_SETTINGS
 from medal.errors import UserError
 from medal.experiment.learners import ESTIMATORS, UPDATE_MODES, Learner, check_estimator_params
 from medal.experiment.selection import grid_points
-from medal.experiment.strategies import STRATEGY_METHODS, Strategy
+from medal.experiment.strategies import Strategy
 
 STOPPING_CRITERIA = {"stabilizing_predictions": ("kappa", "window"), "expected_error": ("threshold",)}
 
@@ -44,17 +45,7 @@ SECTION_KEYS: dict[str, tuple[str, ...]] = {
     "paper": ("renderer",),
 }
 ENTRY_KEYS: dict[str, tuple[str, ...]] = {
-    "datasets": (
-        "source",
-        "file",
-        "url",
-        "source_md5",
-        "canonical_md5",
-        "copy_notes",
-        "refused_md5",
-        "test_fraction",
-        "split_seed",
-    ),
+    "datasets": DATASET_KEYS,
     "learners": ("estimator", "update", "params", "epochs"),
 }
 # Names become folder and file names: letters, digits, '_', '-' and '.', not starting with '.'.
@@ -278,6 +269,7 @@ def _check_components(params: dict[str, Any]) -> None:
                 not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values())
             ):
                 raise UserError(f"params.yaml: datasets.{name}.{key} must map a name or md5 to a sentence")
+        check_spec(name, spec, in_study=name in (study.get("datasets") or []))
     _check_names("learners", "learner", study.get("learners"), learners)
     _check_names("strategies", "strategy", study.get("strategies"), strategies)
     _check_design(study)
@@ -292,15 +284,11 @@ def _check_components(params: dict[str, Any]) -> None:
             raise UserError(f"params.yaml: learners.{name}.estimator '{spec.get('estimator')}' unknown; valid: {valid}")
         if spec.get("update") not in UPDATE_MODES:
             raise UserError(f"params.yaml: learners.{name}.update must be one of {', '.join(UPDATE_MODES)}")
-    for name, spec in strategies.items():
-        if spec.get("method") not in STRATEGY_METHODS:
-            valid = ", ".join(sorted(STRATEGY_METHODS))
-            raise UserError(f"params.yaml: strategies.{name}.method '{spec.get('method')}' unknown; valid: {valid}")
     for name, spec in learners.items():
         Learner.from_params(name, spec)  # checks epochs and partial_fit support
         check_estimator_params(name, spec)
     for name, spec in strategies.items():
-        Strategy.from_params(name, spec, random_state=0)  # checks options
+        Strategy.from_params(name, spec, random_state=0)  # checks the method or class and its options
 
 
 def _check_protocol_and_evaluation(params: dict[str, Any]) -> None:

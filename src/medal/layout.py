@@ -28,3 +28,15 @@ PAPER_OUT = PAPER / "_output"  # the rendered PDF and HTML
 WALL_CLOCK = (TIMINGS, MEASURED, PAPER_OUT)
 # Outputs that hold one file per run.
 RUN_FILES = (RUNS, SWEEPS)
+
+
+def al_paths(dataset: str, strategy: str) -> tuple[Path, Path, Path]:
+    """Results, scratch and timings folders of the ``al`` stage of one (dataset, strategy)."""
+    where = Path(dataset) / strategy
+    return RUNS / where, PARTIAL / "runs" / where, TIMINGS / where
+
+
+def sweep_paths(dataset: str, setting: str, strategy: str) -> tuple[Path, Path, Path]:
+    """Results, scratch and timings folders of the ``sweep`` stage of one (dataset, setting, strategy)."""
+    where = Path(dataset) / setting / strategy
+    return SWEEPS / where, PARTIAL / "sweeps" / where, TIMINGS / "sweeps" / where

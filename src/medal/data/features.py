@@ -17,10 +17,13 @@ from threadpoolctl import threadpool_limits
 
 
 def _check_images(X: np.ndarray) -> np.ndarray:
-    """Grey images (n, height, width) as float64 in [0, 1] when stored as 8-bit integers."""
+    """Grey (n, height, width) or colour (n, height, width, channels) images as float64, in [0, 1] when stored as
+    8-bit integers."""
     X = np.asarray(X)
-    if X.ndim != 3:
-        raise ValueError(f"expected grey images of shape (n_images, height, width), got shape {X.shape}")
+    if X.ndim not in (3, 4):
+        raise ValueError(
+            f"expected images of shape (n_images, height, width) or (n_images, height, width, channels), got {X.shape}"
+        )
     return X / 255.0 if X.dtype == np.uint8 else X.astype(np.float64)
 
 
@@ -92,7 +95,8 @@ class PatchKMeansFeatures(TransformerMixin, BaseEstimator):
         return centred / np.sqrt(centred.var(axis=-1, keepdims=True) + self.contrast_eps)
 
     def _sample_patches(self, images: np.ndarray, rng: np.random.RandomState) -> np.ndarray:
-        n, height, width = images.shape
+        """``n_patches`` random patches, each flattened in (row, column[, channel]) order."""
+        n, height, width = images.shape[:3]
         size = self.patch_size
         which = rng.randint(n, size=self.n_patches)
         rows = rng.randint(height - size + 1, size=self.n_patches)
@@ -100,14 +104,14 @@ class PatchKMeansFeatures(TransformerMixin, BaseEstimator):
         offsets = np.arange(size)
         r = rows[:, None, None] + offsets[None, :, None]
         c = cols[:, None, None] + offsets[None, None, :]
-        return images[which[:, None, None], r, c].reshape(self.n_patches, size * size)
+        return images[which[:, None, None], r, c].reshape(self.n_patches, -1)
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X: np.ndarray, y: None = None) -> PatchKMeansFeatures:
-        """Learn the whitening and the centroids from patches of the images ``X`` (n, height, width)."""
+        """Learn the whitening and the centroids from patches of the images ``X`` (n, height, width[, channels])."""
         images = _check_images(X)
-        if min(images.shape[1:]) < self.patch_size:
-            raise ValueError(f"patch_size {self.patch_size} is larger than the images {images.shape[1:]}")
+        if min(images.shape[1:3]) < self.patch_size:
+            raise ValueError(f"patch_size {self.patch_size} is larger than the images {images.shape[1:3]}")
         rng = check_random_state(self.random_state)
         patches = self._normalise(self._sample_patches(images, rng))
         self.mean_ = patches.mean(axis=0)
@@ -127,10 +131,15 @@ class PatchKMeansFeatures(TransformerMixin, BaseEstimator):
         for start in range(0, len(images), self.batch_size):
             yield images[start : start + self.batch_size]
 
-    def _encode(self, images: np.ndarray) -> np.ndarray:
+    def _windows(self, images: np.ndarray) -> np.ndarray:
+        """Every patch of every image, (n, rows, cols, patch values) in the order :meth:`_sample_patches` uses."""
         windows = sliding_window_view(images, (self.patch_size, self.patch_size), axis=(1, 2))
-        n, rows, cols = windows.shape[:3]
-        patches = self._normalise(windows.reshape(n, rows, cols, -1))
+        if images.ndim == 4:  # (n, rows, cols, channels, size, size) -> channels last
+            windows = np.moveaxis(windows, 3, -1)
+        return windows.reshape(*windows.shape[:3], -1)
+
+    def _encode(self, images: np.ndarray) -> np.ndarray:
+        patches = self._normalise(self._windows(images))
         whitened = (patches - self.mean_) @ self.whitening_
         squared = (
             np.einsum("...d,...d->...", whitened, whitened)[..., None]
@@ -155,7 +164,8 @@ class PatchKMeansFeatures(TransformerMixin, BaseEstimator):
 
 
 class HogFeatures(TransformerMixin, BaseEstimator):
-    """Histograms of oriented gradients of grey images (scikit-image's ``hog``); stateless, nothing is learned.
+    """Histograms of oriented gradients (scikit-image's ``hog``; of colour images, the strongest channel's gradient
+    per pixel); stateless, nothing is learned.
 
     Parameters
     ----------
@@ -179,10 +189,10 @@ class HogFeatures(TransformerMixin, BaseEstimator):
     def fit(self, X: np.ndarray, y: None = None) -> HogFeatures:
         """Check the settings against the image size; HOG learns nothing."""
         images = _check_images(X)
-        cells = min(images.shape[1:]) // self.pixels_per_cell
+        cells = min(images.shape[1:3]) // self.pixels_per_cell
         if cells < self.cells_per_block:
             raise ValueError(
-                f"images of {images.shape[1:]} pixels hold {cells} cells of {self.pixels_per_cell} pixels, "
+                f"images of {images.shape[1:3]} pixels hold {cells} cells of {self.pixels_per_cell} pixels, "
                 f"fewer than cells_per_block {self.cells_per_block}"
             )
         self.image_shape_ = images.shape[1:]
@@ -197,4 +207,7 @@ class HogFeatures(TransformerMixin, BaseEstimator):
         images = _check_images(X)
         cell = (self.pixels_per_cell, self.pixels_per_cell)
         block = (self.cells_per_block, self.cells_per_block)
-        return np.stack([hog(image, self.orientations, cell, block, feature_vector=True) for image in images])
+        channels = -1 if images.ndim == 4 else None
+        return np.stack(
+            [hog(image, self.orientations, cell, block, feature_vector=True, channel_axis=channels) for image in images]
+        )

@@ -25,7 +25,7 @@ DEFAULT_RANDOM_STATE = 0
 
 
 def _flatten(X: np.ndarray) -> np.ndarray:
-    """Images (n, h, w) -> (n, h*w) in [0, 1]; tabular data unchanged."""
+    """Images (n, h, w[, channels]) -> one row of values in [0, 1] per image; tabular data unchanged."""
     if X.ndim > 2:
         return X.reshape(len(X), -1).astype(np.float64) / 255.0
     return X.astype(np.float64)
@@ -51,17 +51,18 @@ def _extractor(kind: str, settings: dict[str, Any], where: str) -> BaseEstimator
     return extractor
 
 
-def extracted_dimension(extractor: BaseEstimator, image_shape: tuple[int, int]) -> int:
+def extracted_dimension(extractor: BaseEstimator, image_shape: tuple[int, ...]) -> int:
     """How many features ``extractor`` gives for images of ``image_shape``, known before fitting."""
     if isinstance(extractor, PatchKMeansFeatures):
         return 4 * extractor.n_centroids
-    blocks = [side // extractor.pixels_per_cell - extractor.cells_per_block + 1 for side in image_shape]
+    blocks = [side // extractor.pixels_per_cell - extractor.cells_per_block + 1 for side in image_shape[:2]]
     return max(blocks[0], 0) * max(blocks[1], 0) * extractor.cells_per_block**2 * extractor.orientations
 
 
 def build_transform(settings: dict[str, Any], shape: tuple[int, ...], n_pool: int, where: str = "prepare") -> Pipeline:
     """The feature pipeline described by one ``prepare.<dataset>`` entry of ``params.yaml``, for a pool of
-    ``n_pool`` samples of ``shape`` (images: (height, width); tabular data: (n_features,)).
+    ``n_pool`` samples of ``shape`` (images: (height, width) or (height, width, channels); tabular data:
+    (n_features,)).
 
     ``where`` names the entry in error messages.
     """
@@ -72,7 +73,7 @@ def build_transform(settings: dict[str, Any], shape: tuple[int, ...], n_pool: in
     for key in settings:
         if key not in valid:
             raise UserError(f"params.yaml: unknown key '{key}' in {where} ({kind} features); valid: {', '.join(valid)}")
-    if kind in EXTRACTORS and len(shape) != 2:
+    if kind in EXTRACTORS and len(shape) not in (2, 3):
         raise UserError(f"params.yaml: {where} features '{kind}' need images; use raw or pca for tabular data")
     if kind == "pca" and "pca_components" not in settings:
         raise UserError(f"params.yaml: {where} pca features need pca_components")

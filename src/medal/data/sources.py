@@ -1,4 +1,5 @@
-"""Data sources: MedMNIST files (mirror folder or Zenodo) and scikit-learn's bundled WDBC data.
+"""Data sources: MedMNIST files (mirror folder or Zenodo), any file in MedMNIST's layout (``npz``), a labelled
+image folder (``image_folder``, :mod:`medal.data.images`) and scikit-learn's bundled WDBC data.
 
 Each source is turned into one canonical ``.npz`` (keys ``X_train, y_train, X_test, y_test`` and,
 for MedMNIST, ``X_val, y_val``; labels as 1-D int64) whose bytes depend only on the data, plus a
@@ -19,6 +20,7 @@ import numpy as np
 from sklearn.datasets import load_breast_cancer
 from sklearn.model_selection import train_test_split
 
+from medal.data.images import COLOURS, folder_digest, read_folder
 from medal.errors import UserError
 from medal.fileio import load_npz, md5_file, npz_bytes, write_bytes_atomic, write_json_atomic
 
@@ -26,42 +28,82 @@ from medal.fileio import load_npz, md5_file, npz_bytes, write_bytes_atomic, writ
 DOWNLOADS = "data/downloads"
 MEDMNIST_KEYS = ("train_images", "train_labels", "val_images", "val_labels", "test_images", "test_labels")
 
-# Facts about each dataset that the data itself does not carry; official class counts per split
-# are those of the MedMNIST v2 release (Yang et al. 2023).
-DATASET_INFO: dict[str, dict[str, Any]] = {
-    "breastmnist": {
-        "title": "BreastMNIST",
-        "modality": "Breast ultrasound",
-        "description": "breast ultrasound images [@aldhabyani2020dataset] from MedMNIST v2 [@yang2023medmnist]; "
-        "the pool is the official training split, the test set the official test split, and the validation split is "
-        "not used",
-        "class_names": ["malignant", "normal or benign"],
-        "citation": "yang2023medmnist",
-        "licence": "CC BY 4.0",
-        "official_counts": {"train": [147, 399], "val": [21, 57], "test": [42, 114]},
-    },
-    "pneumoniamnist": {
-        "title": "PneumoniaMNIST",
-        "modality": "Paediatric chest X-ray",
-        "description": "paediatric chest X-rays [@kermany2018identifying] from MedMNIST v2 [@yang2023medmnist]; "
-        "the pool is the official training split, the test set the official test split, and the validation split is "
-        "not used",
-        "class_names": ["normal", "pneumonia"],
-        "citation": "yang2023medmnist",
-        "licence": "CC BY 4.0",
-        "official_counts": {"train": [1214, 3494], "val": [135, 389], "test": [234, 390]},
-    },
-    "wdbc": {
-        "title": "WDBC",
-        "modality": "Breast cytology",
-        "description": "features of cell nuclei from breast fine-needle aspirates [@wolberg1995wdbc], as bundled with "
-        "scikit-learn; it is split once into pool and test, stratified, with a fixed seed",
-        "class_names": ["malignant", "benign"],
-        "citation": "wolberg1995wdbc",
-        "licence": "CC BY 4.0",
-        "official_counts": None,
-    },
-}
+SOURCES = ("medmnist", "npz", "image_folder", "sklearn_breast_cancer")
+# Where each dataset's own input lives, a dependency of its fetch stage in dvc.yaml: an image folder's images,
+# or for the other sources a short note (their data is pinned by md5 in params.yaml).
+SOURCE_DIR = "data/sources"
+# The keys a ``datasets.<name>`` entry may hold (which ones a source needs: :func:`check_spec`).
+DATASET_KEYS = (
+    "source",
+    "file",
+    "url",
+    "source_md5",
+    "canonical_md5",
+    "copy_notes",
+    "refused_md5",
+    "test_fraction",
+    "split_seed",
+    "path",
+    "md5",
+    "colour",
+    "image_size",
+    "multi_label",
+    "about",
+)
+# What the paper says about a dataset (``datasets.<name>.about`` in params.yaml); every key is optional.
+ABOUT_KEYS = ("title", "modality", "description", "class_names", "citation", "licence", "official_counts")
+
+
+def check_spec(name: str, spec: dict[str, Any], in_study: bool) -> None:
+    """The settings a ``datasets.<name>`` entry of its source needs, with one-line errors naming the key."""
+    where = f"params.yaml: datasets.{name}"
+    source = spec.get("source")
+    if source not in SOURCES:
+        raise UserError(f"{where}.source '{source}' unknown; valid: {', '.join(SOURCES)}")
+    if spec.get("multi_label") and in_study:
+        raise UserError(
+            f"{where} is multi-label (several findings per image); the study needs one class per image, so remove "
+            f"{name} from study.datasets"
+        )
+    about = spec.get("about") or {}
+    if not isinstance(about, dict) or set(about) - set(ABOUT_KEYS):
+        raise UserError(f"{where}.about may hold only {', '.join(ABOUT_KEYS)}")
+    if source == "npz" and not isinstance(spec.get("path"), str):
+        raise UserError(f"{where}.path must name the .npz file (MedMNIST's layout)")
+    if source == "medmnist" and not (
+        isinstance(spec.get("file"), str)
+        and isinstance(spec.get("url"), str)
+        and isinstance(spec.get("source_md5"), dict)
+    ):
+        raise UserError(f"{where} needs file, url and source_md5 (official: the Zenodo md5) for a MedMNIST source")
+    if source != "image_folder":
+        return
+    if spec.get("colour", "grey") not in COLOURS:
+        raise UserError(f"{where}.colour must be one of {', '.join(COLOURS)}")
+    size = spec.get("image_size")
+    if size is not None and not (
+        isinstance(size, list) and len(size) == 2 and all(isinstance(s, int) and s > 0 for s in size)
+    ):
+        raise UserError(f"{where}.image_size must be [height, width] in pixels, or null to require one size")
+    fraction, seed = spec.get("test_fraction", 0.5), spec.get("split_seed", 0)
+    if not isinstance(fraction, float) or not 0 < fraction < 1 or not isinstance(seed, int):
+        raise UserError(f"{where}: test_fraction must be between 0 and 1 and split_seed an integer")
+
+
+def describe(name: str, spec: dict[str, Any], class_names: list[str] | None = None) -> dict[str, Any]:
+    """The dataset's description for the provenance record: ``about`` from params.yaml, completed with defaults
+    (the name as title, the class names read from the data or numbered)."""
+    about = dict(spec.get("about") or {})
+    described = {
+        "title": about.get("title", name),
+        "modality": about.get("modality", "Images"),
+        "description": about.get("description", f"images of the folder {SOURCE_DIR}/{name}"),
+        "class_names": about.get("class_names", class_names),
+        "citation": about.get("citation"),
+        "licence": about.get("licence", "not stated"),
+        "official_counts": about.get("official_counts"),
+    }
+    return described
 
 
 def _expand(folder: str, root: Path) -> Path:
@@ -126,8 +168,9 @@ def locate_medmnist(name: str, spec: dict[str, Any], mirror_dirs: list[str], roo
     return path, known[got]
 
 
-def canonical_medmnist(path: Path, n_classes: int) -> dict[str, np.ndarray]:
-    """Load a MedMNIST file (pickle refused) into the canonical arrays, checking keys, shapes and labels."""
+def canonical_medmnist(path: Path, n_classes: int | None) -> dict[str, np.ndarray]:
+    """Load a file in MedMNIST's layout (pickle refused) into the canonical arrays, checking keys, shapes and labels
+    (class indices below ``n_classes`` when it is known)."""
     raw = load_npz(path)  # names the file when it is unreadable or needs pickle
     missing = [key for key in MEDMNIST_KEYS if key not in raw]
     if missing:
@@ -135,9 +178,14 @@ def canonical_medmnist(path: Path, n_classes: int) -> dict[str, np.ndarray]:
     arrays: dict[str, np.ndarray] = {}
     for split in ("train", "val", "test"):
         images, labels = raw[f"{split}_images"], raw[f"{split}_labels"]
-        if images.ndim != 3 or images.dtype != np.uint8:
+        if images.dtype != np.uint8 or not (images.ndim == 3 or (images.ndim == 4 and images.shape[-1] == 3)):
             raise UserError(
-                f"{path}: {split}_images must be uint8 of shape (n, h, w), got {images.dtype} {images.shape}"
+                f"{path}: {split}_images must be uint8 of shape (n, h, w) or (n, h, w, 3), got {images.dtype} "
+                f"{images.shape}"
+            )
+        if labels.ndim == 2 and labels.shape[1] > 1:
+            raise UserError(
+                f"{path}: {labels.shape[1]} labels per image (multi-label); the study needs one class per image"
             )
         if labels.dtype.kind not in "iu":
             raise UserError(
@@ -147,8 +195,9 @@ def canonical_medmnist(path: Path, n_classes: int) -> dict[str, np.ndarray]:
         labels = labels.reshape(-1).astype(np.int64)
         if len(labels) != len(images):
             raise UserError(f"{path}: {split} has {len(images)} images but {len(labels)} labels")
-        if len(labels) and (labels.min() < 0 or labels.max() >= n_classes):  # an empty split: check_canonical
-            raise UserError(f"{path}: {split}_labels outside 0..{n_classes - 1}; the file is corrupted")
+        limit = n_classes if n_classes is not None else np.iinfo(np.int64).max
+        if len(labels) and (labels.min() < 0 or labels.max() >= limit):  # an empty split: check_canonical
+            raise UserError(f"{path}: {split}_labels outside 0..{limit - 1}; the file is corrupted")
         arrays[f"X_{split}"] = images
         arrays[f"y_{split}"] = labels
     return arrays
@@ -191,17 +240,38 @@ def canonical_wdbc(spec: dict[str, Any]) -> dict[str, np.ndarray]:
     return {"X_train": X_train, "y_train": y_train, "X_test": X_test, "y_test": y_test}
 
 
-def _load_source(name: str, spec: dict[str, Any], params: dict[str, Any], n_classes: int, root: Path) -> tuple:
-    """The canonical arrays of one dataset from its source, which copy they came from (variant), the
-    source file's md5 and URL, and what to name in a data error (the file, or the dataset)."""
-    if spec["source"] == "medmnist":
+def locate_npz(name: str, spec: dict[str, Any], root: Path) -> Path:
+    """The file of an ``npz`` source, checked against its pinned md5 (null: print the value to pin)."""
+    path = _expand(spec["path"], root)
+    if not path.is_file():
+        raise UserError(f"{path}: not found; fix datasets.{name}.path in params.yaml")
+    got = md5_file(path)
+    if spec.get("md5") is None:
+        print(f"{name}: {path} has md5 {got}; pin it as datasets.{name}.md5 in params.yaml", file=sys.stderr)
+    elif got != spec["md5"]:
+        raise UserError(f"{path}: md5 {got} does not match datasets.{name}.md5 {spec['md5']}; check the file")
+    return path
+
+
+def _load_source(name: str, spec: dict[str, Any], params: dict[str, Any], root: Path) -> tuple:
+    """The canonical arrays of one dataset from its source, the class names (None: from ``about``), which copy
+    they came from (variant), the source's md5 (or folder digest) and URL, and what to name in a data error."""
+    n_classes = len((spec.get("about") or {}).get("class_names") or []) or None
+    source = spec["source"]
+    if source == "medmnist":
         path, variant = locate_medmnist(name, spec, params["data"]["mirror_dirs"], root)
-        return canonical_medmnist(path, n_classes), variant, spec["source_md5"][variant], spec["url"], str(path)
-    if spec["source"] == "sklearn_breast_cancer":
-        return canonical_wdbc(spec), "bundled", None, None, name
-    raise UserError(
-        f"params.yaml: datasets.{name}.source '{spec['source']}' unknown; valid: medmnist, sklearn_breast_cancer"
-    )
+        arrays = canonical_medmnist(path, n_classes)
+        return arrays, None, variant, spec["source_md5"][variant], spec["url"], str(path)
+    if source == "npz":
+        path = locate_npz(name, spec, root)
+        return canonical_medmnist(path, n_classes), None, "file", md5_file(path), None, str(path)
+    if source == "image_folder":
+        folder = root / SOURCE_DIR / name
+        arrays, names = read_folder(folder, spec)
+        return arrays, names, "folder", folder_digest(folder), None, str(folder)
+    if source == "sklearn_breast_cancer":
+        return canonical_wdbc(spec), None, "bundled", None, None, name
+    raise UserError(f"params.yaml: datasets.{name}.source '{source}' unknown; valid: {', '.join(SOURCES)}")
 
 
 def _check_pin(name: str, variant: str, canonical_md5: str, pinned: str | None) -> None:
@@ -220,26 +290,25 @@ def _check_pin(name: str, variant: str, canonical_md5: str, pinned: str | None) 
 def fetch(name: str, params: dict[str, Any], out_dir: Path, root: Path = Path(".")) -> dict[str, Any]:
     """Produce ``out_dir/<name>.npz`` and ``out_dir/<name>.json`` for one dataset; return the provenance."""
     spec = params["datasets"][name]
-    info = DATASET_INFO.get(name)
-    if info is None:
-        raise UserError(f"dataset '{name}' has no description in medal.data.sources.DATASET_INFO; add one")
-    n_classes = len(info["class_names"])
-    arrays, variant, source_md5, url, where = _load_source(name, spec, params, n_classes, root)
+    arrays, class_names, variant, source_md5, url, where = _load_source(name, spec, params, root)
     check_canonical(arrays, where)
+    about = describe(name, spec, class_names)
+    n_classes = int(max(arrays["y_train"].max(), arrays["y_test"].max())) + 1
+    if about["class_names"] is None:
+        about["class_names"] = [str(index) for index in range(n_classes)]
     payload = npz_bytes(arrays)
     canonical_md5 = hashlib.md5(payload).hexdigest()
-    _check_pin(name, variant, canonical_md5, spec["canonical_md5"].get(variant))
-    described = ("title", "modality", "description", "class_names", "citation", "licence", "official_counts")
+    _check_pin(name, variant, canonical_md5, (spec.get("canonical_md5") or {}).get(variant))
     provenance = {
         "name": name,
-        **{key: info[key] for key in described},
+        **about,
         "variant": variant,
         "copy_note": (spec.get("copy_notes") or {}).get(variant),
         "source_md5": source_md5,
         "canonical_md5": canonical_md5,
         "url": url,
         "counts": {
-            split: np.bincount(arrays[f"y_{split}"], minlength=n_classes).tolist()
+            split: np.bincount(arrays[f"y_{split}"], minlength=len(about["class_names"])).tolist()
             for split in ("train", "val", "test")
             if f"y_{split}" in arrays
         },

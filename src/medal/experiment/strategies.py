@@ -1,14 +1,18 @@
 """Query strategies by name behind one call: ``Strategy.query(X, y, clf, batch_size)``.
 
-Every strategy is scikit-activeml's, except ``density_weighted_entropy``, which the library
-lacks and which this module implements (information density, Settles & Craven 2008). Strategies
-differ in what they need besides the data:
+A strategy in ``params.yaml`` is a recipe of :data:`STRATEGY_METHODS` (``method: entropy``) or any
+scikit-activeml pool strategy by class name with its keyword arguments (``class: FourDs``,
+``params: {lmbda: 0.1}``). Every strategy is scikit-activeml's, except ``density_weighted_entropy``,
+which the library lacks and which this module implements (information density, Settles & Craven
+2008). Strategies differ in what they need besides the data (declared once: :data:`CLASS_NEEDS`,
+else read from the class's query signature by :func:`class_needs`):
 
 - ``data``: only the pool (random, Core-Set, TypiClust, ProbCover);
 - ``model``: the learner's fitted classifier (uncertainty sampling, BADGE);
 - ``committee``: a bagged committee of the learner's estimator, refitted each query (QBC);
 - ``parzen``: a Parzen-window classifier on the same features, the frequency estimates these
   strategies are defined on (McPAL, epistemic uncertainty);
+- ``mixture``: a mixture-model classifier on the same features (4DS);
 - ``refit``: a classifier it refits itself per candidate (Monte-Carlo expected error reduction);
 - ``discriminator``: a labelled-vs-unlabelled classifier (discriminative AL).
 
@@ -20,12 +24,14 @@ strategy (the wrapper's ``exclude_non_subsample``).
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import skactiveml.pool
 from skactiveml.base import SingleAnnotatorPoolQueryStrategy, SkactivemlClassifier
-from skactiveml.classifier import ParzenWindowClassifier, SklearnClassifier
+from skactiveml.classifier import MixtureModelClassifier, ParzenWindowClassifier, SklearnClassifier
 from skactiveml.pool import (
     Badge,
     CoreSet,
@@ -114,6 +120,8 @@ class DensityWeightedEntropy(SingleAnnotatorPoolQueryStrategy):
 # with ``subsample_pool`` also show the strategy only those and the labelled ones (for strategies
 # that model the whole pool, such as ProbCover or TypiClust, whose cost grows faster than the pool).
 SUBSAMPLING_OPTIONS = ("max_candidates", "subsample_pool")
+# The query arguments that receive the model a strategy needs, with the flag that says whether to fit it.
+MODEL_ARGUMENTS = {"clf": "fit_clf", "estimator": "fit_estimator", "ensemble": "fit_ensemble"}
 
 
 @dataclass(frozen=True)
@@ -145,45 +153,149 @@ STRATEGY_METHODS: dict[str, Method] = {
     "discriminative_al": Method(DiscriminativeAL, {}, "discriminator"),
 }
 
+# scikit-activeml pool strategies named by class (``class: Name`` in params.yaml) whose needs their query
+# signature does not tell: the frequency-based ones are defined on a Parzen-window classifier, and the
+# error-reduction ones refit the learner per candidate. Every other class's needs follow its signature.
+CLASS_NEEDS = {
+    "EpistemicUncertaintySampling": "parzen",
+    "ProbabilisticAL": "parzen",
+    "MonteCarloEER": "refit",
+    "ValueOfInformationEER": "refit",
+    "FourDs": "mixture",
+}
+# Classes defined for two classes only, and the datasets they refuse (checked at the first query).
+BINARY_ONLY = {"EpistemicUncertaintySampling"}
+# Classes of skactiveml.pool that cannot run in this study's loop, and why (tests/test_strategies.py tries every
+# other class the installed release ships, so a new one is either runnable or must be listed here).
+UNSUPPORTED_CLASSES = {
+    "ExpectedErrorReduction": "the abstract base of MonteCarloEER and ValueOfInformationEER; name one of those",
+    "SubSamplingWrapper": "a wrapper; give any strategy max_candidates (and subsample_pool) instead",
+    "ParallelUtilityEstimationWrapper": "a wrapper that parallelises another strategy; runs already go in parallel",
+    "ExpectedModelChangeMaximization": "a regression strategy (it queries for a regressor)",
+    "ExpectedModelOutputChange": "a regression strategy (it queries for a regressor)",
+    "ExpectedModelVarianceReduction": "a regression strategy (it queries for a regressor)",
+    "GreedySamplingTarget": "a regression strategy (it queries for a regressor)",
+    "KLDivergenceMaximization": "a regression strategy (it queries for a regressor)",
+    "RegressionTreeBasedAL": "a regression strategy (it queries for a regressor)",
+}
+
+
+def pool_strategy_classes() -> dict[str, type]:
+    """Every single-annotator pool strategy class the installed scikit-activeml ships, by name."""
+    return {
+        name: cls
+        for name in skactiveml.pool.__all__
+        if inspect.isclass(cls := getattr(skactiveml.pool, name)) and issubclass(cls, SingleAnnotatorPoolQueryStrategy)
+    }
+
+
+def class_needs(cls: type) -> str:
+    """What a scikit-activeml strategy class needs besides the pool: :data:`CLASS_NEEDS`, else what its query
+    signature asks for (a discriminator, an ensemble, a classifier or estimator, or nothing)."""
+    if cls.__name__ in CLASS_NEEDS:
+        return CLASS_NEEDS[cls.__name__]
+    arguments = inspect.signature(cls.query).parameters
+    if "discriminator" in arguments:
+        return "discriminator"
+    if "ensemble" in arguments:
+        return "committee"
+    return "model" if {"clf", "estimator"} & set(arguments) else "data"
+
+
+def _class_method(name: str, class_name: Any, kwargs: Any) -> Method:
+    """The :class:`Method` of a strategy given by its scikit-activeml class name and keyword arguments."""
+    classes = pool_strategy_classes()
+    where = f"params.yaml: strategies.{name}"
+    if class_name in UNSUPPORTED_CLASSES:
+        raise UserError(f"{where}: {class_name} cannot run here: {UNSUPPORTED_CLASSES[class_name]}")
+    if class_name not in classes:
+        valid = ", ".join(sorted(set(classes) - set(UNSUPPORTED_CLASSES)))
+        raise UserError(f"{where}.class '{class_name}' is not a scikit-activeml pool strategy; valid: {valid}")
+    if not isinstance(kwargs, dict):
+        raise UserError(f"{where}.params must map keyword arguments of {class_name} to values")
+    factory = classes[class_name]
+    accepted = set(inspect.signature(factory.__init__).parameters) - {"self", "random_state", "missing_label"}
+    unknown = sorted(set(kwargs) - accepted)
+    if unknown:
+        raise UserError(
+            f"{where}.params: {class_name} takes no {', '.join(unknown)}; valid: {', '.join(sorted(accepted))}"
+        )
+    return Method(factory, dict(kwargs), class_needs(factory), ("n_members", "gamma"))
+
+
+def _model_argument(factory: type) -> tuple[str, str | None]:
+    """The query argument that takes the model a strategy needs, and the flag that says whether to fit it."""
+    arguments = inspect.signature(factory.query).parameters
+    name = next((a for a in MODEL_ARGUMENTS if a in arguments), "discriminator")
+    return name, MODEL_ARGUMENTS.get(name)
+
 
 class Strategy:
-    """A named, configured query strategy; ``query`` returns pool indices to label next."""
+    """A named, configured query strategy; ``query`` returns pool indices to label next.
 
-    def __init__(self, name: str, method: str, random_state: int, **options: Any):
-        if method not in STRATEGY_METHODS:
-            valid = ", ".join(sorted(STRATEGY_METHODS))
-            raise UserError(f"unknown strategy method '{method}' for '{name}'; valid: {valid}")
-        spec = STRATEGY_METHODS[method]
-        unknown = sorted(set(options) - set(spec.options) - set(SUBSAMPLING_OPTIONS))
+    Built from a ``method`` (a recipe of :data:`STRATEGY_METHODS`) or from any scikit-activeml pool strategy
+    ``class`` with its keyword arguments ``params``.
+    """
+
+    def __init__(self, name: str, method: str | Method, random_state: int, **options: Any):
+        if isinstance(method, str):
+            if method not in STRATEGY_METHODS:
+                valid = ", ".join(sorted(STRATEGY_METHODS))
+                raise UserError(f"unknown strategy method '{method}' for '{name}'; valid: {valid}")
+            method = STRATEGY_METHODS[method]
+        unknown = sorted(set(options) - set(method.options) - set(SUBSAMPLING_OPTIONS))
         if unknown:
-            valid = ", ".join((*SUBSAMPLING_OPTIONS, *spec.options))
+            valid = ", ".join((*SUBSAMPLING_OPTIONS, *method.options))
             raise UserError(f"params.yaml: strategies.{name}: unknown option {', '.join(unknown)}; valid: {valid}")
         self.name = name
-        self.method = method
-        self.needs = spec.needs
+        self.needs = method.needs
         self.random_state = random_state
         self.n_members = options.get("n_members", 5)
         self.gamma = options.get("gamma", "mean")
-        kwargs = dict(spec.kwargs)
+        kwargs = dict(method.kwargs)
         if "beta" in options:
             kwargs["beta"] = options["beta"]
-        if method == "probabilistic_al":
+        if method.factory is ProbabilisticAL and "metric_dict" not in kwargs:
             kwargs["metric_dict"] = {"gamma": self.gamma}
-        self._qs = spec.factory(random_state=random_state, **kwargs)
-        max_candidates = options.get("max_candidates")
-        subsample_pool = options.get("subsample_pool", False)
-        if not isinstance(subsample_pool, bool) or (subsample_pool and max_candidates is None):
+        self._argument, self._fit_flag = _model_argument(method.factory)
+        self._factory, self._kwargs = method.factory, kwargs
+        # A strategy that must know the classes in advance (Quire, CostEmbeddingAL) is built at its first query.
+        self._needs_classes = (
+            "classes" in inspect.signature(method.factory.__init__).parameters and "classes" not in kwargs
+        )
+        self._max_candidates = options.get("max_candidates")
+        self._subsample_pool = options.get("subsample_pool", False)
+        if not isinstance(self._subsample_pool, bool) or (self._subsample_pool and self._max_candidates is None):
             raise UserError(
                 f"params.yaml: strategies.{name}.subsample_pool must be true or false, and true needs max_candidates"
             )
-        if max_candidates is not None:
-            self._qs = SubSamplingWrapper(
-                self._qs, max_candidates=max_candidates, exclude_non_subsample=subsample_pool, random_state=random_state
-            )
+        self._qs = None if self._needs_classes else self._build({})
+
+    def _build(self, extra: dict[str, Any]) -> SingleAnnotatorPoolQueryStrategy:
+        """The scikit-activeml strategy, wrapped to score a random subset when ``max_candidates`` is set."""
+        qs = self._factory(random_state=self.random_state, **self._kwargs, **extra)
+        if self._max_candidates is None:
+            return qs
+        return SubSamplingWrapper(
+            qs,
+            max_candidates=self._max_candidates,
+            exclude_non_subsample=self._subsample_pool,
+            random_state=self.random_state,
+        )
 
     @classmethod
     def from_params(cls, name: str, spec: dict[str, Any], random_state: int) -> Strategy:
-        """Build from one entry of ``params.yaml``'s ``strategies`` section."""
+        """Build from one entry of ``params.yaml``'s ``strategies`` section: ``method`` and its options, or ``class``
+        with keyword arguments ``params`` (and the options every strategy has)."""
+        if ("method" in spec) == ("class" in spec):
+            raise UserError(f"params.yaml: strategies.{name} needs either method (a recipe) or class (scikit-activeml)")
+        if "class" in spec:
+            method = _class_method(name, spec["class"], spec.get("params", {}))
+            options = {key: value for key, value in spec.items() if key not in ("class", "params")}
+            return cls(name, method, random_state, **options)
+        if spec["method"] not in STRATEGY_METHODS:
+            valid = ", ".join(sorted(STRATEGY_METHODS))
+            raise UserError(f"params.yaml: strategies.{name}.method '{spec['method']}' unknown; valid: {valid}")
         options = {key: value for key, value in spec.items() if key != "method"}
         return cls(name, spec["method"], random_state, **options)
 
@@ -196,20 +308,33 @@ class Strategy:
             classes=clf.classes, metric="rbf", metric_dict={"gamma": self.gamma}, random_state=self.random_state
         )
 
+    def _model(self, clf: SklearnClassifier) -> dict[str, Any]:
+        """The query's keyword arguments that hand the strategy what it needs, given the fitted learner."""
+        if self.needs == "data":
+            return {}
+        if self.needs == "discriminator":
+            discriminator = SklearnClassifier(
+                LogisticRegression(max_iter=1000), classes=[0, 1], random_state=self.random_state
+            )
+            return {"discriminator": discriminator}
+        if self.needs == "committee":
+            model = self._committee(clf)
+        elif self.needs == "parzen":
+            model = self._parzen(clf)
+        elif self.needs == "mixture":
+            model = MixtureModelClassifier(classes=clf.classes, random_state=self.random_state)
+        else:  # the learner itself, fitted ("model") or refitted by the strategy per candidate ("refit")
+            model = clf
+        fit = self.needs != "model"
+        return {self._argument: model, self._fit_flag: fit}
+
     def query(self, X: np.ndarray, y: np.ndarray, clf: SklearnClassifier, batch_size: int) -> np.ndarray:
         """Indices of ``batch_size`` unlabelled samples to query; ``clf`` is the learner, already fitted on ``y``."""
-        qs = self._qs
-        if self.needs == "data":
-            return qs.query(X, y, batch_size=batch_size)
-        if self.needs == "model":
-            return qs.query(X, y, clf=clf, fit_clf=False, batch_size=batch_size)
-        if self.needs == "committee":
-            return qs.query(X, y, ensemble=self._committee(clf), fit_ensemble=True, batch_size=batch_size)
-        if self.needs == "parzen":
-            return qs.query(X, y, clf=self._parzen(clf), fit_clf=True, batch_size=batch_size)
-        if self.needs == "refit":
-            return qs.query(X, y, clf=clf, fit_clf=True, batch_size=batch_size)
-        discriminator = SklearnClassifier(
-            LogisticRegression(max_iter=1000), classes=[0, 1], random_state=self.random_state
-        )
-        return qs.query(X, y, discriminator=discriminator, batch_size=batch_size)
+        if self._factory.__name__ in BINARY_ONLY and len(clf.classes) != 2:
+            raise UserError(
+                f"strategy '{self.name}' ({self._factory.__name__}) is defined for two classes and this dataset has "
+                f"{len(clf.classes)}; leave it out of study.strategies for this study"
+            )
+        if self._qs is None:
+            self._qs = self._build({"classes": clf.classes})
+        return self._qs.query(X, y, batch_size=batch_size, **self._model(clf))

@@ -36,7 +36,6 @@ from medal.report.conclusion import (
     target_answers_text,
 )
 from medal.report.figures import (
-    critical_difference_figure,
     differences_figure,
     learners_figure,
     learning_curves_figure,
@@ -46,6 +45,7 @@ from medal.report.figures import (
 from medal.report.image_grid import queried_images_figure
 from medal.report.learners import learners_table, learners_text, mean_timings, speedup_text, timing_table
 from medal.report.power import power_table, power_text
+from medal.report.ranks import critical_difference_figure
 from medal.report.savings import aulc_table, friedman_text, labels_table, results_text
 from medal.report.setup import (
     data_description,

@@ -14,7 +14,8 @@ from medal.report.setup import is_image
 from medal.report.text import strategy_label
 from medal.report.variables import QUERY_GRID_IMAGES, QUERY_GRID_SEED
 
-CLASS_COLOURS = ["#D55E00", "#0072B2", "#009E73", "#CC79A7"]  # Okabe-Ito, distinct from one another
+# Okabe-Ito, distinct from one another (beyond eight classes the colours repeat).
+CLASS_COLOURS = ["#D55E00", "#0072B2", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000"]
 
 
 def _draw_row(axes: list, raw: dict[str, Any], queried: list[int]) -> None:
@@ -50,7 +51,12 @@ def _class_legend(fig: plt.Figure, class_names: list[str]) -> None:
         for i, name in enumerate(class_names)
     ]
     fig.legend(
-        handles=handles, loc="lower center", ncol=len(handles), frameon=False, fontsize=7, bbox_to_anchor=(0.5, -0.01)
+        handles=handles,
+        loc="lower center",
+        ncol=min(len(handles), 4),
+        frameon=False,
+        fontsize=7,
+        bbox_to_anchor=(0.5, -0.01),
     )
 
 

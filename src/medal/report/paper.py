@@ -92,10 +92,27 @@ def _references_heading(typst_source: str) -> str:
     return re.sub(r"^#set bibliography\(title: \[(.*)\]\)$", r"#heading(numbering: none)[\1]", typst_source, flags=re.M)
 
 
-def render_pandoc(paper_dir: Path, out_dir: Path) -> list[Path]:
-    """HTML with Pandoc and citeproc; PDF with Pandoc's Typst writer compiled by the ``typst`` package."""
+def _compile_typst(paper_dir: Path, typst_source: str) -> bytes:
+    """The PDF of a Typst source, compiled by the ``typst`` package from a temporary file in ``paper_dir``."""
     import typst
 
+    fd, typ_path = tempfile.mkstemp(dir=paper_dir, prefix=".paper-", suffix=".typ")
+    os.close(fd)
+    try:
+        Path(typ_path).write_text(typst_source, encoding="utf-8")
+        try:
+            # Bundled fonts and a fixed timestamp: the PDF depends only on the sources.
+            pdf = typst.compile(typ_path, root=str(paper_dir), ignore_system_fonts=True, timestamp=0)
+        except Exception as exc:  # typst raises its own error types with the compiler's message
+            detail = getattr(exc, "diagnostic", None) or str(exc)
+            raise UserError(f"paper: typst failed: {' | '.join(detail.strip().splitlines()[:3])}") from None
+    finally:
+        Path(typ_path).unlink(missing_ok=True)
+    return pdf
+
+
+def render_pandoc(paper_dir: Path, out_dir: Path) -> list[Path]:
+    """HTML with Pandoc and citeproc; PDF with Pandoc's Typst writer compiled by the ``typst`` package."""
     variables_path = paper_dir / VARIABLES
     if not variables_path.is_file():
         raise UserError(f"paper: {variables_path} not found; run `dvc repro figures` first")
@@ -129,18 +146,7 @@ def render_pandoc(paper_dir: Path, out_dir: Path) -> list[Path]:
     typst_source = _references_heading(
         _run([pandoc, *common, "--citeproc", "--to=typst", "--standalone"], paper_dir, text)
     )
-    fd, typ_path = tempfile.mkstemp(dir=paper_dir, prefix=".paper-", suffix=".typ")
-    os.close(fd)
-    try:
-        Path(typ_path).write_text(typst_source, encoding="utf-8")
-        try:
-            # Bundled fonts and a fixed timestamp: the PDF depends only on the sources.
-            pdf = typst.compile(typ_path, root=str(paper_dir), ignore_system_fonts=True, timestamp=0)
-        except Exception as exc:  # typst raises its own error types with the compiler's message
-            detail = getattr(exc, "diagnostic", None) or str(exc)
-            raise UserError(f"paper: typst failed: {' | '.join(detail.strip().splitlines()[:3])}") from None
-    finally:
-        Path(typ_path).unlink(missing_ok=True)
+    pdf = _compile_typst(paper_dir, typst_source)
     outputs = [out_dir / name for name in OUTPUTS]
     write_bytes_atomic(outputs[0], pdf)
     write_text_atomic(outputs[1], html)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from medal.data.features import HogFeatures, PatchKMeansFeatures
@@ -9,6 +10,30 @@ from medal.report.text import (
     markdown_table,
 )
 from medal.reproduce.environment import RUN_PACKAGES, format_duration
+
+# How each kind of copy is named in the datasets table (``variant`` in a dataset's provenance).
+COPY_NAMES = {
+    "mirror": "GitHub mirror",
+    "official": "Zenodo (official)",
+    "bundled": "scikit-learn bundled",
+    "file": "local file",
+    "folder": "image folder",
+}
+
+
+def _source_sentence(p: dict[str, Any]) -> str:
+    """Where a dataset that is not bundled with scikit-learn was read from, with its source checksum."""
+    if p["variant"] == "folder":
+        return (
+            f"{p['title']} was read from the image folder `data/sources/{p['name']}`, whose image files' paths and "
+            f"md5s have the digest `{p['source_md5']}`"
+        )
+    source = {
+        "official": "the official Zenodo file",
+        "mirror": "a copy from a public GitHub repository, not the official Zenodo file,",
+        "file": "a local file in MedMNIST's layout",
+    }[p["variant"]]
+    return f"{p['title']} was read from {source} with source-file md5 `{p['source_md5']}`"
 
 
 def datasets_table(params: dict[str, Any], provenance: dict[str, dict[str, Any]]) -> str:
@@ -18,9 +43,7 @@ def datasets_table(params: dict[str, Any], provenance: dict[str, dict[str, Any]]
         p = provenance[dataset]
         pool, test = p["counts"]["train"], p["counts"]["test"]
         balance = " / ".join(str(n) for n in pool)
-        copy = {"mirror": "GitHub mirror", "official": "Zenodo (official)", "bundled": "scikit-learn bundled"}[
-            p["variant"]
-        ]
+        copy = COPY_NAMES[p["variant"]]
         classes = " / ".join(p["class_names"])
         rows.append(
             [
@@ -55,17 +78,9 @@ def provenance_text(params: dict[str, Any], provenance: dict[str, dict[str, Any]
                 f"{p['title']} is the copy bundled with scikit-learn (canonical md5 `{p['canonical_md5']}`)."
             )
             continue
-        source = (
-            "the official Zenodo file"
-            if p["variant"] == "official"
-            else "a copy from a public GitHub repository, not the official Zenodo file,"
-        )
-        text = (
-            f"{p['title']} was read from {source} with source-file md5 `{p['source_md5']}` "
-            "(the canonical file made from it is in @tbl-datasets)."
-        )
+        text = _source_sentence(p) + " (the canonical file made from it is in @tbl-datasets)."
         differences = []
-        for split in ("train", "val", "test"):
+        for split in ("train", "val", "test") if p.get("official_counts") else ():
             got, official = p["counts"][split], p["official_counts"][split]
             if got != official:
                 name = "pool (training split)" if split == "train" else f"{split} split"
@@ -75,7 +90,7 @@ def provenance_text(params: dict[str, Any], provenance: dict[str, dict[str, Any]
                 differences.append(f"its {name} holds {per_class}")
         if differences:
             text += " Compared with the official release, " + "; ".join(differences) + "."
-        else:
+        elif p.get("official_counts"):
             text += " Its split sizes and class counts equal those of the official release."
         if p.get("copy_note"):
             text += " " + p["copy_note"]
@@ -115,7 +130,10 @@ def data_description(params: dict[str, Any], provenance: dict[str, dict[str, Any
     sentences = []
     for dataset in params["study"]["datasets"]:
         p = provenance[dataset]
-        kind = f"{shape_text(p)} grey-scale images" if is_image(p) else f"{shape_text(p)} features per sample"
+        if is_image(p):
+            kind = f"{shape_text(p)} {'grey-scale' if len(p['shape']) == 2 else 'colour'} images"
+        else:
+            kind = f"{shape_text(p)} features per sample"
         sentences.append(
             f"{p['title']} holds {kind}: {p['description']}. Its learners see {_features(params['prepare'][dataset])}."
         )
@@ -123,13 +141,13 @@ def data_description(params: dict[str, Any], provenance: dict[str, dict[str, Any
 
 
 def is_image(provenance: dict[str, Any]) -> bool:
-    """Whether a dataset's samples are 2-D images (rather than feature vectors)."""
-    return len(provenance["shape"]) == 2
+    """Whether a dataset's samples are images, grey or colour (rather than feature vectors)."""
+    return len(provenance["shape"]) >= 2
 
 
 def shape_text(provenance: dict[str, Any]) -> str:
-    """A sample's shape as printed in the paper, e.g. '28 × 28'."""
-    return " × ".join(str(n) for n in provenance["shape"])
+    """A sample's shape as printed in the paper, e.g. '28 × 28' (an image's channels are not counted)."""
+    return " × ".join(str(n) for n in provenance["shape"][:2])
 
 
 # The params.yaml sections that decide the results, in the table's order (data sources are in the
@@ -155,10 +173,12 @@ def _flatten(key: str, value: Any) -> list[tuple[str, Any]]:
 
 
 def parameters_table(params: dict[str, Any]) -> str:
-    """Every setting of ``params.yaml`` that decides a result, as written there."""
+    """Every setting of ``params.yaml`` that decides a result, as written there (features: of the study's datasets)."""
     rows = []
     for section in PARAMETER_SECTIONS:
         for name, value in params[section].items():
+            if section == "prepare" and name not in params["study"]["datasets"]:
+                continue
             key = f"{section}.{name}"
             pairs = [(key, value)] if section in ("learners", "strategies") else _flatten(key, value)
             rows += [[f"`{k}`", _setting(v).replace("|", "\\|")] for k, v in pairs]
@@ -203,6 +223,11 @@ def environment_table(records: list[dict[str, Any]], renderer_versions: dict[str
     return markdown_table(["Item", "Value"], rows, caption, "tbl-environment", text_columns=2)
 
 
+def json_key(value: Any) -> str:
+    """``value`` as canonical JSON, to collect equal records in a set."""
+    return json.dumps(value, sort_keys=True)
+
+
 def runtime_text(records: list[dict[str, Any]]) -> str:
     """One sentence on the experiment stages' wall time and parallelism in this build."""
     if not records:
@@ -221,4 +246,12 @@ def runtime_text(records: list[dict[str, Any]]) -> str:
     )
     if reused:
         sentence += f"; {reused} runs were kept from an interrupted earlier attempt and not recomputed"
+    submissions = {json_key(r["submission"]) for r in records if r.get("submission")}
+    for submission in map(json.loads, sorted(submissions)):
+        where = "a Dask cluster" if submission["dask"] else "local processes"
+        sentence += (
+            f"; {submission['runs']} runs of {submission['stages']} stages were computed ahead, all at once, by a "
+            f"study-wide submission on {where} with {submission['workers']} workers in "
+            f"{format_duration(submission['wall_seconds'])}, and their stages only published them"
+        )
     return sentence + ".\n"

@@ -15,9 +15,6 @@ import hashlib
 import json
 import math
 import random
-import shutil
-import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +25,7 @@ from medal.analysis.conclusions import compare_conclusions, conclusion_report
 from medal.errors import UserError
 from medal.fileio import md5_file, read_json
 from medal.layout import RUN_FILES, WALL_CLOCK
+from medal.reproduce import dvc
 from medal.reproduce.environment import numerical_platform
 
 # Outputs that hold wall-clock measurements, or show them: expected to differ on every rebuild.
@@ -42,16 +40,6 @@ DOWNSTREAM_STAGES = ("aggregate", "figures", "paper")
 RUN_PREFIXES = tuple(f"{path.as_posix()}/" for path in RUN_FILES)
 
 
-def pipeline_stages() -> set[str] | None:
-    """The stage names of the current ``dvc.yaml`` (``dvc stage list``), or None where dvc cannot list them; a
-    ``dvc.lock`` keeps the entries of stages removed from the pipeline, which a check must not count."""
-    dvc = shutil.which("dvc")
-    if dvc is None:
-        return None
-    listed = subprocess.run([dvc, "stage", "list", "--name-only"], capture_output=True, text=True)
-    return set(listed.stdout.split()) if listed.returncode == 0 else None
-
-
 def locked_stages(lock: Path) -> dict[str, list[dict[str, Any]]]:
     """Every stage in a ``dvc.lock`` with its recorded outputs (``path``, ``md5``; ``nfiles`` for folders)."""
     if not lock.is_file():
@@ -62,7 +50,7 @@ def locked_stages(lock: Path) -> dict[str, list[dict[str, Any]]]:
 
 def current_stages(lock: Path) -> dict[str, list[dict[str, Any]]]:
     """The stages of ``dvc.lock`` that the current pipeline still defines (all of them where dvc cannot tell)."""
-    current = pipeline_stages()
+    current = dvc.stage_names()
     return {name: outs for name, outs in locked_stages(lock).items() if current is None or name in current}
 
 
@@ -137,7 +125,7 @@ def check_data(params: dict[str, Any], locked: dict[str, str], raw_dir: Path) ->
             continue
         got = md5_file(path)
         variant = read_json(raw_dir / f"{name}.json")["variant"]
-        pinned = params["datasets"][name]["canonical_md5"].get(variant)
+        pinned = (params["datasets"][name].get("canonical_md5") or {}).get(variant)  # optional for image folders
         for source, expected in (
             (f"params.yaml datasets.{name}.canonical_md5.{variant}", pinned),
             ("dvc.lock", locked.get(path.as_posix())),
@@ -180,13 +168,11 @@ def compare(before: dict[str, str], after: dict[str, str]) -> Comparison:
 
 def rebuild(targets: list[str]) -> None:
     """``dvc repro -f`` of the whole pipeline, or of the given stages only (``-s``)."""
-    dvc = shutil.which("dvc")
-    if dvc is None:
-        raise UserError("dvc not found on PATH; activate the environment (source .venv/bin/activate)")
-    command = [dvc, "repro", "-f", *(["-s", *targets] if targets else [])]
-    print("$ " + " ".join(["dvc", *command[1:]]), file=sys.stderr, flush=True)
-    if subprocess.run(command).returncode != 0:
-        raise UserError("the rebuild failed (see dvc's output above); nothing was compared")
+    dvc.repro(
+        "-f",
+        *(["-s", *targets] if targets else []),
+        failure="the rebuild failed (see dvc's output above); nothing was compared",
+    )
 
 
 def report(comparison: Comparison, bitwise: bool = True, untrusted: bool = False) -> str:
@@ -279,6 +265,19 @@ def _data_problems(params: dict[str, Any], committed: dict[str, str], raw_dir: P
     return problems
 
 
+def _targets(
+    stages: dict[str, list[dict[str, Any]]], targets: list[str], sample: float | None, seed: int | None
+) -> list[str]:
+    """The stages to rebuild: those given, a seeded ``sample`` of the experiment stages, or none (everything)."""
+    if seed is not None and sample is None:
+        raise UserError("--seed sets the draw of --sample; add --sample")
+    if sample is None:
+        return targets
+    if targets:
+        raise UserError("give stages to rebuild or --sample, not both")
+    return _sampled_targets(stages, sample, random.SystemRandom().randrange(2**31) if seed is None else seed)
+
+
 def verify(
     params: dict[str, Any],
     lock: Path,
@@ -294,12 +293,7 @@ def verify(
     print a report; True when the study reproduced: bit for bit on the committed build's platform, its conclusions
     on another one (module docstring)."""
     stages = current_stages(lock)
-    if seed is not None and sample is None:
-        raise UserError("--seed sets the draw of --sample; add --sample")
-    if sample is not None:
-        if targets:
-            raise UserError("give stages to rebuild or --sample, not both")
-        targets = _sampled_targets(stages, sample, random.SystemRandom().randrange(2**31) if seed is None else seed)
+    targets = _targets(stages, targets, sample, seed)
     rebuilt = _rebuilt_stages(list(stages), targets) if targets else list(stages)
     committed = stage_outputs(stages)  # as dvc.lock recorded them before the rebuild
     before = stage_outputs(stages, rebuilt)

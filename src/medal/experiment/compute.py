@@ -1,0 +1,196 @@
+"""Where runs execute: local processes (joblib) or a Dask cluster, with the same results either way.
+
+Each run executes sequentially inside whichever process runs it: one BLAS thread and joblib's
+sequential backend, so that a random forest on a Dask worker does not send its trees back to the
+cluster as tasks of their own. On a cluster each feature set is sent once to every worker
+(``scatter(broadcast=True)``) and each run is one task.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import warnings
+from collections.abc import Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from joblib import Parallel, delayed, effective_n_jobs, parallel_config
+from sklearn.exceptions import ConvergenceWarning
+from threadpoolctl import threadpool_limits
+
+from medal.errors import UserError
+from medal.experiment.learners import Learner
+from medal.experiment.loop import Protocol, run_active_learning
+from medal.experiment.strategies import Strategy
+from medal.reproduce.environment import numerical_platform
+
+# Environment variable that sends runs to a Dask scheduler; it overrides ``compute.dask_scheduler``.
+DASK_SCHEDULER_ENV = "MEDAL_DASK_SCHEDULER"
+DASK_CONNECT_TIMEOUT = "30s"
+# How often a local worker checks that the process that started it is still alive.
+PARENT_POLL_SECONDS = 0.5
+_WATCHING = False
+
+
+@dataclass(frozen=True)
+class RunTask:
+    """One seeded run: what it is (``header``, written into its result), how it runs, and where its file goes.
+
+    ``path`` is relative to the stage's output folder; ``data`` names the feature set it runs on (a key of the
+    data passed with it, the same for every run on that feature set); ``spec`` holds every setting that decides
+    its numbers, for the fingerprint that lets a rerun reuse a run finished before.
+    """
+
+    learner: str
+    strategy: str
+    seed: int
+    protocol: Protocol
+    header: dict[str, Any]
+    path: str
+    data: str
+    spec: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Finished:
+    """One computed run: its position in the submitted list, its result, per-cycle timings and wall time."""
+
+    index: int
+    result: dict[str, Any]
+    timings: list[dict[str, float]]
+    seconds: float
+
+
+def _watch_parent(parent_pid: int) -> None:
+    """In a worker process: end it within a second of its parent's death (a ``kill -9`` of the stage
+    leaves no worker computing for minutes). Started once per process."""
+    global _WATCHING
+    if _WATCHING or os.getpid() == parent_pid:
+        return
+    _WATCHING = True
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(PARENT_POLL_SECONDS)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="medal-parent-watch", daemon=True).start()
+
+
+def run_one(
+    params: dict[str, Any], data: dict[str, np.ndarray], task: RunTask, index: int, parent_pid: int | None = None
+) -> tuple[Finished, dict[str, Any]]:
+    """Run one task with a single BLAS/OpenMP thread and joblib's sequential backend (runs go in parallel
+    instead); also return the numerical platform it ran on, which the caller checks against its own.
+    ``parent_pid``: the local process that dispatched it, whose death ends this worker (None on a cluster).
+
+    Convergence warnings are silenced: on a few dozen labels an iterative learner often stops at its
+    iteration limit, which is part of the protocol, and thousands of such lines would bury the progress.
+    """
+    if parent_pid is not None:
+        _watch_parent(parent_pid)
+    start = time.perf_counter()
+    # Sequential inside the run: on a Dask worker joblib inherits the client's Dask backend, and a
+    # random forest would send each of its trees back to the cluster as a task of its own.
+    with threadpool_limits(limits=1), parallel_config(backend="sequential"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        # While the oracle's answers hold one class, the learner predicts it (see Learner._checked).
+        warnings.filterwarnings("ignore", message="Since the 'base_estimator' could not be fitted")
+        learner = Learner.from_params(task.learner, params["learners"][task.learner])
+        query = Strategy.from_params(task.strategy, params["strategies"][task.strategy], random_state=task.seed)
+        try:
+            result = run_active_learning(
+                data["X_pool"], data["y_pool"], data["X_test"], data["y_test"], learner, query, task.protocol, task.seed
+            )
+        except UserError as exc:
+            raise UserError(f"{task.header['dataset']}, seed {task.seed}: {exc}") from None
+    finished = Finished(index, {**task.header, "cycles": result.cycles}, result.timings, time.perf_counter() - start)
+    return finished, numerical_platform()
+
+
+def check_same_platform(expected: dict[str, Any], got: dict[str, Any]) -> None:
+    """Refuse a run computed on another numerical platform than this process's (a worker with other BLAS kernels)."""
+    if got != expected:
+        raise UserError(
+            f"a worker computed on BLAS {got['blas']} ({got['architecture']}), this process on {expected['blas']} "
+            f"({expected['architecture']}); start the workers with the same OPENBLAS_CORETYPE (README, 'On a cluster')"
+        )
+
+
+def dask_scheduler(params: dict[str, Any]) -> str | None:
+    """The Dask scheduler address runs go to: ``$MEDAL_DASK_SCHEDULER``, else ``compute.dask_scheduler``, else none
+    (local)."""
+    return os.environ.get(DASK_SCHEDULER_ENV) or params.get("compute", {}).get("dask_scheduler") or None
+
+
+class Executor:
+    """Runs tasks on ``compute.n_jobs`` local processes, or on every worker of the Dask cluster when a scheduler is
+    set (:func:`dask_scheduler`); use as a context manager, which connects to the cluster and closes the client."""
+
+    def __init__(self, params: dict[str, Any]):
+        self.params = params
+        self.address = dask_scheduler(params)
+        self.n_jobs = params.get("compute", {}).get("n_jobs", 1)
+        self._stack = ExitStack()
+        self._client = None
+
+    def __enter__(self) -> Executor:
+        if self.address is not None:
+            from dask.distributed import Client
+
+            try:
+                self._client = self._stack.enter_context(Client(self.address, timeout=DASK_CONNECT_TIMEOUT))
+            except OSError as exc:
+                raise UserError(
+                    f"cannot reach the Dask scheduler at {self.address} ({exc}); start it or unset "
+                    f"{DASK_SCHEDULER_ENV} / compute.dask_scheduler"
+                ) from None
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stack.close()
+
+    @property
+    def dask(self) -> bool:
+        return self._client is not None
+
+    @property
+    def workers(self) -> int:
+        """Runs in flight at once: the cluster's worker threads, or the local processes."""
+        if self._client is not None:
+            return sum(self._client.nthreads().values())
+        return effective_n_jobs(self.n_jobs)
+
+    def run(self, tasks: list[RunTask], data: dict[str, dict[str, np.ndarray]]) -> Iterator[Finished]:
+        """Every task, each on ``data[task.data]``, yielding each as it finishes (in any order), once checked to come
+        from this process's numerical platform."""
+        here = numerical_platform()
+        for finished, platform in self._dask(tasks, data) if self.dask else self._local(tasks, data):
+            check_same_platform(here, platform)
+            yield finished
+
+    def _local(self, tasks: list[RunTask], data: dict[str, dict[str, np.ndarray]]) -> Iterator:
+        parent = os.getpid()
+        # joblib memory-maps large arrays for its worker processes, so each feature set is written once.
+        return Parallel(n_jobs=self.n_jobs, return_as="generator_unordered")(
+            delayed(run_one)(self.params, data[task.data], task, index, parent) for index, task in enumerate(tasks)
+        )
+
+    def _dask(self, tasks: list[RunTask], data: dict[str, dict[str, np.ndarray]]) -> Iterator:
+        from dask.distributed import as_completed
+
+        client = self._client
+        shared = {name: client.scatter([data[name]], broadcast=True)[0] for name in {task.data for task in tasks}}
+        futures = [
+            client.submit(run_one, self.params, shared[task.data], task, index, pure=False)
+            for index, task in enumerate(tasks)
+        ]
+        try:
+            for future in as_completed(futures):
+                yield future.result()
+        finally:
+            client.cancel(futures)

@@ -1,0 +1,101 @@
+"""The whole study's runs in flight at once (``medal submit``), for clusters larger than one stage.
+
+``dvc repro`` runs one stage after another, so a cluster can only work on one stage's runs at a
+time (ten for a Monte-Carlo EER stage). ``medal submit`` keeps DVC's stages, outputs and lock as
+they are and changes only when their runs are computed: it brings the stages the runs read up to
+date (``dvc repro prepare``), asks DVC which experiment stages are stale (``dvc status``), plans
+each of them as its stage would (:func:`~medal.experiment.runner.plan_strategy`,
+:func:`~medal.experiment.runner.plan_sweep`), computes all their runs at once on the cluster (or
+local processes), keeping each in its stage's scratch folder with its fingerprint, and then runs
+``dvc repro``. Each stage finds its runs kept, checks their fingerprints and publishes them; a
+changed strategy still reruns only its own runs, because only its stage is stale.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from contextlib import suppress
+from typing import Any
+
+from medal.design import SWEEP_SETTINGS
+from medal.errors import UserError
+from medal.experiment.compute import Executor
+from medal.experiment.runner import (
+    BY_SUBMIT,
+    SUBMISSION_RECORD,
+    Outputs,
+    StagePlan,
+    keep_runs,
+    plan_strategy,
+    plan_sweep,
+)
+from medal.fileio import write_json_atomic
+from medal.layout import PREPARED, RAW, al_paths, sweep_paths
+from medal.reproduce import dvc
+from medal.reproduce.environment import format_duration
+
+Planner = Callable[[dict[str, Any]], StagePlan]
+
+
+def experiment_stages(params: dict[str, Any]) -> dict[str, Planner]:
+    """Every experiment stage of ``dvc.yaml`` by its DVC name (``al@<dataset>-<strategy>``,
+    ``sweep@<dataset>-<setting>-<strategy>``), with the function that plans it given a shared cache."""
+    stages: dict[str, Planner] = {}
+    study, sweeps = params["study"], params["sweeps"]
+    for dataset in study["datasets"]:
+        prepared = PREPARED / f"{dataset}.npz"
+        for strategy in study["strategies"]:
+            outputs = Outputs(*al_paths(dataset, strategy))
+            stages[f"al@{dataset}-{strategy}"] = _planner(plan_strategy, params, dataset, strategy, prepared, outputs)
+    for dataset in sweeps["datasets"]:
+        raw, prepared = RAW / f"{dataset}.npz", PREPARED / f"{dataset}.npz"
+        for setting in SWEEP_SETTINGS:
+            for strategy in sweeps["strategies"]:
+                outputs = Outputs(*sweep_paths(dataset, setting, strategy))
+                stages[f"sweep@{dataset}-{setting}-{strategy}"] = _planner(
+                    plan_sweep, params, dataset, setting, strategy, raw, prepared, outputs
+                )
+    return stages
+
+
+def _planner(plan: Callable[..., StagePlan], *arguments: Any) -> Planner:
+    return lambda cache: plan(*arguments, cache=cache)
+
+
+def submit(params: dict[str, Any], force: bool = False, then_repro: bool = True) -> list[str]:
+    """Compute the runs of every stale experiment stage (every one with ``force``) at once, then ``dvc repro``
+    (``-f`` with ``force``) unless ``then_repro`` is false; return the stages submitted."""
+    dvc.repro("prepare", failure="the data stages failed (see dvc's output above); nothing was submitted")
+    stages = experiment_stages(params)
+    missing = set(stages) - (dvc.stage_names() or set(stages))
+    if missing:
+        raise UserError(f"dvc.yaml has no stage {sorted(missing)[0]}; run medal submit from the project root")
+    stale = set(stages) if force else dvc.stale_stages()
+    names = [name for name in stages if name in stale]
+    if names:
+        _compute(params, [stages[name] for name in names])
+    else:
+        print("[submit] every experiment stage is up to date", flush=True)
+    if then_repro:
+        dvc.repro(*(["-f"] if force else []), failure="dvc repro failed after the submission (see its output above)")
+        SUBMISSION_RECORD.unlink(missing_ok=True)
+        with suppress(OSError):
+            SUBMISSION_RECORD.parent.rmdir()  # once every stage has published its runs
+    return names
+
+
+def _compute(params: dict[str, Any], planners: list[Planner]) -> None:
+    """Plan the stages (sharing their feature sets), compute every run at once and record the submission."""
+    started = time.perf_counter()
+    cache: dict[str, Any] = {}
+    plans = [plan(cache) for plan in planners]
+    runs = sum(len(plan.tasks) for plan in plans)
+    print(f"[submit] {runs} runs of {len(plans)} stages, all in flight at once", flush=True)
+    with Executor(params) as executor:
+        dask, workers = executor.dask, executor.workers
+    keep_runs(params, plans, BY_SUBMIT, label="submit")
+    seconds = time.perf_counter() - started
+    record = {"runs": runs, "stages": len(plans), "dask": dask, "workers": workers, "wall_seconds": seconds}
+    write_json_atomic(SUBMISSION_RECORD, record)
+    print(f"[submit] computed in {format_duration(seconds)}", flush=True)

@@ -1,0 +1,47 @@
+"""The few DVC commands the project's own commands run (``dvc stage list``, ``status``, ``repro``)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+
+from medal.errors import UserError
+
+
+def executable() -> str | None:
+    """The ``dvc`` on PATH, or None."""
+    return shutil.which("dvc")
+
+
+def stage_names() -> set[str] | None:
+    """The stage names of the current ``dvc.yaml`` (``dvc stage list``), or None where dvc cannot list them."""
+    dvc = executable()
+    if dvc is None:
+        return None
+    listed = subprocess.run([dvc, "stage", "list", "--name-only"], capture_output=True, text=True)
+    return set(listed.stdout.split()) if listed.returncode == 0 else None
+
+
+def stale_stages() -> set[str]:
+    """The stages ``dvc status`` reports as changed (what ``dvc repro`` would run, as far as it knows now)."""
+    listed = subprocess.run([_required(), "status", "--json"], capture_output=True, text=True)
+    if listed.returncode != 0:
+        raise UserError(f"dvc status failed: {listed.stderr.strip().splitlines()[-1:]}; run it to see why")
+    return set(json.loads(listed.stdout or "{}"))
+
+
+def repro(*arguments: str, failure: str) -> None:
+    """Run ``dvc repro`` with ``arguments``, its output shown; ``failure`` is the message when it fails."""
+    command = [_required(), "repro", *arguments]
+    print("$ " + " ".join(["dvc", *command[1:]]), file=sys.stderr, flush=True)
+    if subprocess.run(command).returncode != 0:
+        raise UserError(failure)
+
+
+def _required() -> str:
+    dvc = executable()
+    if dvc is None:
+        raise UserError("dvc not found on PATH; activate the environment (source .venv/bin/activate)")
+    return dvc
