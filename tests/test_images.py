@@ -27,7 +27,8 @@ def make_folder(root: Path, classes=("cyst", "normal", "tumour"), per_class: int
 
 
 def test_a_folder_becomes_a_stratified_split_with_sorted_class_names(tmp_path):
-    arrays, names = read_folder(make_folder(tmp_path / "scans"), SPEC)
+    arrays, names, digest = read_folder(make_folder(tmp_path / "scans"), SPEC)
+    assert digest == folder_digest(tmp_path / "scans")
     assert names == ["cyst", "normal", "tumour"]
     assert arrays["X_train"].shape == (18, 12, 10) and arrays["X_test"].shape == (6, 12, 10)
     assert arrays["X_train"].dtype == np.uint8
@@ -35,20 +36,20 @@ def test_a_folder_becomes_a_stratified_split_with_sorted_class_names(tmp_path):
     # Class k was drawn around 60 + 70 k: the labels follow the folders.
     means = [arrays["X_train"][arrays["y_train"] == k].mean() for k in range(3)]
     assert means == sorted(means)
-    again, _ = read_folder(tmp_path / "scans", SPEC)
+    again, _, _ = read_folder(tmp_path / "scans", SPEC)
     assert all(np.array_equal(arrays[key], again[key]) for key in arrays)
 
 
 def test_train_and_test_sub_folders_are_the_splits(tmp_path):
     make_folder(tmp_path / "scans" / "train", per_class=5)
     make_folder(tmp_path / "scans" / "test", per_class=2)
-    arrays, names = read_folder(tmp_path / "scans", {"source": "image_folder"})
+    arrays, names, _ = read_folder(tmp_path / "scans", {"source": "image_folder"})
     assert (len(arrays["y_train"]), len(arrays["y_test"]), names[0]) == (15, 6, "cyst")
 
 
 def test_colour_and_size_settings(tmp_path):
     root = make_folder(tmp_path / "scans")
-    arrays, _ = read_folder(root, {**SPEC, "colour": "rgb", "image_size": [28, 20]})
+    arrays, _, _ = read_folder(root, {**SPEC, "colour": "rgb", "image_size": [28, 20]})
     assert arrays["X_train"].shape[1:] == (28, 20, 3)
     assert read_image(root / "cyst" / "000.png", "grey", (6, 5)).shape == (6, 5)
 
@@ -137,7 +138,7 @@ def test_export_writes_a_folder_the_source_reads_back_identically(tmp_path):
         "y_test": np.array([2, 1, 0]),
     }
     assert write_folder(arrays, ["a", "b/c", "d"], tmp_path / "out") == 9
-    back, names = read_folder(tmp_path / "out", {"source": "image_folder"})
+    back, names, _ = read_folder(tmp_path / "out", {"source": "image_folder"})
     assert names == ["a", "b-c", "d"]
     for split in ("train", "test"):
         order = np.lexsort((np.arange(len(arrays[f"y_{split}"])), arrays[f"y_{split}"]))  # read back class by class

@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+from threadpoolctl import threadpool_limits
 
 from medal.data.prepare import prepare
 from medal.errors import UserError
@@ -118,3 +119,16 @@ def test_feature_sets_reuse_the_prepared_file_for_the_study_setting(tmp_path):
     )
     assert np.all(sets["mine"]["X_pool"] == 7.0)
     assert sets["pca"]["X_pool"].shape == (40, 3)
+
+
+def test_features_do_not_depend_on_the_callers_blas_thread_count():
+    # LAPACK's SVD splits its sums by thread: on 2 threads this PCA differs from 1 thread in the last bits.
+    rng = np.random.RandomState(0)
+    raw = {"X_train": rng.rand(300, 200), "y_train": np.arange(300) % 2, "X_test": rng.rand(50, 200), "y_test": None}
+    settings = {"features": "pca", "pca_components": 50}
+    features = {}
+    for threads in (1, 2):
+        with threadpool_limits(limits=threads):
+            features[threads] = prepare(raw, settings)
+    for key in ("X_pool", "X_test"):
+        assert features[1][key].tobytes() == features[2][key].tobytes()

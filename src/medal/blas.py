@@ -1,10 +1,15 @@
-"""One numerical platform for every process that computes a result: OpenBLAS's Haswell kernels on x86-64.
+"""One numerical platform for every process that computes a result: OpenBLAS's Haswell kernels on x86-64,
+one thread.
 
 Floating-point sums depend on the BLAS kernel, and an active-learning run turns the first differing
 tie into a different query, so results are byte-identical only between machines that run the same
 kernels. OpenBLAS picks its kernel when it is loaded (with numpy), from ``OPENBLAS_CORETYPE`` or the
 CPU; this module sets that variable before numpy is imported, when the user has not set it. Child
 processes (joblib workers, Dask workers started from this process) inherit it.
+
+The thread count matters too: LAPACK's SVD (PCA) and other blocked routines split their sums by thread, so
+the same kernel on 2 cores and on 1 gives different last bits. Every computation whose numbers are kept runs
+inside :func:`one_thread`.
 
 Nothing here imports numpy: the decision must come before numpy loads OpenBLAS.
 """
@@ -17,6 +22,7 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 CORETYPE_VARIABLE = "OPENBLAS_CORETYPE"
 # The kernel the study's results are built with: it runs on every x86-64 CPU with AVX2 and FMA.
@@ -58,6 +64,13 @@ def choose_kernel(environ: Mapping[str, str], machine: str, cpu_flags: frozenset
             f"{PINNED_KERNEL} kernels need; results may differ from dvc.lock in the last bits",
         )
     return KernelChoice(PINNED_KERNEL)
+
+
+def one_thread() -> Any:
+    """A context (and decorator) that runs BLAS and OpenMP on one thread: the same sums on every machine."""
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1)
 
 
 def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> frozenset[str]:

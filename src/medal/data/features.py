@@ -13,7 +13,8 @@ from sklearn.cluster import KMeans
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
-from threadpoolctl import threadpool_limits
+
+from medal.blas import one_thread
 
 
 def _check_images(X: np.ndarray) -> np.ndarray:
@@ -115,12 +116,12 @@ class PatchKMeansFeatures(TransformerMixin, BaseEstimator):
         rng = check_random_state(self.random_state)
         patches = self._normalise(self._sample_patches(images, rng))
         self.mean_ = patches.mean(axis=0)
-        eigenvalues, eigenvectors = np.linalg.eigh(np.cov(patches, rowvar=False))
-        self.whitening_ = (eigenvectors / np.sqrt(eigenvalues + self.whitening_eps)) @ eigenvectors.T
         kmeans = KMeans(n_clusters=self.n_centroids, n_init=1, random_state=rng.randint(2**31 - 1))
-        # scikit-learn's k-means sums in per-thread chunks: its centroids differ in the last bits between
-        # thread counts, so it runs on one thread to give every machine the same features.
-        with threadpool_limits(limits=1, user_api="openmp"):
+        # The eigendecomposition and scikit-learn's k-means sum in per-thread chunks: their results differ in the
+        # last bits between thread counts, so they run on one thread to give every machine the same features.
+        with one_thread():
+            eigenvalues, eigenvectors = np.linalg.eigh(np.cov(patches, rowvar=False))
+            self.whitening_ = (eigenvectors / np.sqrt(eigenvalues + self.whitening_eps)) @ eigenvectors.T
             kmeans.fit((patches - self.mean_) @ self.whitening_)
         self.centroids_ = kmeans.cluster_centers_
         self.image_shape_ = images.shape[1:]

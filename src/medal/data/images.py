@@ -5,6 +5,7 @@ RGB and brought to one size; the folder's content is summarised by a digest of i
 from __future__ import annotations
 
 import hashlib
+import io
 from pathlib import Path
 from typing import Any
 
@@ -23,35 +24,38 @@ def image_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
 
 
-def folder_digest(root: Path) -> str:
+def folder_digest(root: Path, known: dict[Path, str] | None = None) -> str:
     """md5 of every image file's path relative to ``root`` and md5, in sorted order: a changed, added, removed or
-    renamed image changes it."""
+    renamed image changes it. ``known`` holds md5s already computed (by :func:`read_folder`), not read again."""
+    known = known or {}
     digest = hashlib.md5()
     for path in image_files(root):
-        digest.update(f"{path.relative_to(root).as_posix()}\0{md5_file(path)}\n".encode())
+        md5 = known.get(path) or md5_file(path)
+        digest.update(f"{path.relative_to(root).as_posix()}\0{md5}\n".encode())
     return digest.hexdigest()
 
 
-def _dicom_pixels(path: Path) -> np.ndarray:
+def _dicom_pixels(source: Any) -> np.ndarray:
     """A DICOM image's pixels scaled to 0..255 (its own minimum to maximum), as 8-bit grey."""
     import pydicom  # only datasets with DICOM files need it
 
-    pixels = pydicom.dcmread(path).pixel_array.astype(np.float64)
+    pixels = pydicom.dcmread(source).pixel_array.astype(np.float64)
     low, high = pixels.min(), pixels.max()
     scaled = (pixels - low) / (high - low) * 255 if high > low else np.zeros_like(pixels)
     return np.round(scaled).astype(np.uint8)
 
 
-def read_image(path: Path, colour: str, size: tuple[int, int] | None) -> np.ndarray:
+def read_image(path: Path, colour: str, size: tuple[int, int] | None, content: bytes | None = None) -> np.ndarray:
     """One image as uint8 (height, width) for grey or (height, width, 3) for RGB, resized to ``size`` (height, width)
-    when given; an unreadable file is a one-line error naming it."""
+    when given; an unreadable file is a one-line error naming it. ``content``: the file's bytes, when already read."""
     from PIL import Image
 
+    source = io.BytesIO(path.read_bytes() if content is None else content)
     try:
         if path.suffix.lower() == ".dcm":
-            image = Image.fromarray(_dicom_pixels(path))
+            image = Image.fromarray(_dicom_pixels(source))
         else:
-            with Image.open(path) as opened:
+            with Image.open(source) as opened:
                 opened.load()
                 image = opened.copy()
         image = image.convert("L" if colour == "grey" else "RGB")
@@ -80,12 +84,15 @@ def class_folders(split_root: Path) -> dict[str, list[Path]]:
     return classes
 
 
-def _read_split(classes: dict[str, list[Path]], names: list[str], colour: str, size: Any) -> tuple:
-    """Images and label indices (into ``names``) of one split; without a ``size`` every image must share one."""
+def _read_split(classes: dict[str, list[Path]], names: list[str], colour: str, size: Any, md5s: dict) -> tuple:
+    """Images and label indices (into ``names``) of one split, each file read once (its md5 goes into ``md5s``);
+    without a ``size`` every image must share one."""
     images, labels, first = [], [], None
     for label, name in enumerate(names):
         for path in classes.get(name, []):
-            image = read_image(path, colour, size)
+            content = path.read_bytes()
+            md5s[path] = hashlib.md5(content).hexdigest()
+            image = read_image(path, colour, size, content)
             if first is None:
                 first = (path, image.shape)
             elif image.shape != first[1]:
@@ -98,8 +105,9 @@ def _read_split(classes: dict[str, list[Path]], names: list[str], colour: str, s
     return np.stack(images), np.array(labels, dtype=np.int64)
 
 
-def read_folder(root: Path, spec: dict[str, Any]) -> tuple[dict[str, np.ndarray], list[str]]:
-    """The canonical arrays of an image folder and its class names (the sub-folder names, sorted).
+def read_folder(root: Path, spec: dict[str, Any]) -> tuple[dict[str, np.ndarray], list[str], str]:
+    """The canonical arrays of an image folder, its class names (the sub-folder names, sorted) and its
+    :func:`folder_digest`.
 
     With ``train/`` and ``test/`` sub-folders those are the splits; otherwise a stratified ``test_fraction`` of
     each class (seeded by ``split_seed``) is the test set.
@@ -108,13 +116,14 @@ def read_folder(root: Path, spec: dict[str, Any]) -> tuple[dict[str, np.ndarray]
         raise UserError(f"{root}: no such folder; put the images there, one sub-folder per class")
     colour, size = spec.get("colour", "grey"), spec.get("image_size")
     size = tuple(size) if size is not None else None
+    md5s: dict[Path, str] = {}
     if (root / "train").is_dir() and (root / "test").is_dir():
         train, test = class_folders(root / "train"), class_folders(root / "test")
         if set(test) - set(train):
             raise UserError(f"{root / 'test'}: classes {sorted(set(test) - set(train))} are not in {root / 'train'}")
         names = sorted(train)
-        X_train, y_train = _read_split(train, names, colour, size)
-        X_test, y_test = _read_split(test, names, colour, size)
+        X_train, y_train = _read_split(train, names, colour, size, md5s)
+        X_test, y_test = _read_split(test, names, colour, size, md5s)
         if X_train.shape[1:] != X_test.shape[1:]:
             raise UserError(f"{root}: train and test images differ in size; set image_size to resize them")
     else:
@@ -130,11 +139,12 @@ def read_folder(root: Path, spec: dict[str, Any]) -> tuple[dict[str, np.ndarray]
             raise UserError(
                 f"{root / few[0]}: {len(classes[few[0]])} image; a stratified test split needs two or more per class"
             )
-        X, y = _read_split(classes, names, colour, size)
+        X, y = _read_split(classes, names, colour, size, md5s)
         X_train, X_test, y_train, y_test = train_test_split(
             X, y, test_size=spec["test_fraction"], random_state=spec["split_seed"], stratify=y
         )
-    return {"X_train": X_train, "y_train": y_train, "X_test": X_test, "y_test": y_test}, names
+    arrays = {"X_train": X_train, "y_train": y_train, "X_test": X_test, "y_test": y_test}
+    return arrays, names, folder_digest(root, md5s)
 
 
 def write_folder(arrays: dict[str, np.ndarray], class_names: list[str], folder: Path) -> int:

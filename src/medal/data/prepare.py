@@ -12,6 +12,7 @@ from sklearn.decomposition import PCA
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
+from medal.blas import one_thread
 from medal.data.features import HogFeatures, PatchKMeansFeatures
 from medal.errors import UserError
 from medal.fileio import load_npz
@@ -93,12 +94,10 @@ def prepare(raw: dict[str, np.ndarray], settings: dict[str, Any], where: str = "
     """Pool and test features from a canonical raw dataset; the transform is fitted on the pool only."""
     X_pool, X_test = raw["X_train"], raw["X_test"]
     transform = build_transform(settings, X_pool.shape[1:], len(X_pool), where=where)
-    return {
-        "X_pool": transform.fit_transform(X_pool),
-        "y_pool": raw["y_train"],
-        "X_test": transform.transform(X_test),
-        "y_test": raw["y_test"],
-    }
+    # One thread: LAPACK's SVD splits its sums by thread, and the features must be the same on every machine.
+    with one_thread():
+        X_pool_features, X_test_features = transform.fit_transform(X_pool), transform.transform(X_test)
+    return {"X_pool": X_pool_features, "y_pool": raw["y_train"], "X_test": X_test_features, "y_test": raw["y_test"]}
 
 
 def feature_sets(

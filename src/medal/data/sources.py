@@ -20,7 +20,7 @@ import numpy as np
 from sklearn.datasets import load_breast_cancer
 from sklearn.model_selection import train_test_split
 
-from medal.data.images import COLOURS, folder_digest, read_folder
+from medal.data.images import COLOURS, read_folder
 from medal.errors import UserError
 from medal.fileio import load_npz, md5_file, npz_bytes, write_bytes_atomic, write_json_atomic
 
@@ -267,8 +267,8 @@ def _load_source(name: str, spec: dict[str, Any], params: dict[str, Any], root: 
         return canonical_medmnist(path, n_classes), None, "file", md5_file(path), None, str(path)
     if source == "image_folder":
         folder = root / SOURCE_DIR / name
-        arrays, names = read_folder(folder, spec)
-        return arrays, names, "folder", folder_digest(folder), None, str(folder)
+        arrays, names, digest = read_folder(folder, spec)
+        return arrays, names, "folder", digest, None, str(folder)
     if source == "sklearn_breast_cancer":
         return canonical_wdbc(spec), None, "bundled", None, None, name
     raise UserError(f"params.yaml: datasets.{name}.source '{source}' unknown; valid: {', '.join(SOURCES)}")

@@ -10,9 +10,9 @@ from typing import Any
 import numpy as np
 from joblib import Parallel, delayed
 from sklearn.exceptions import ConvergenceWarning
-from threadpoolctl import threadpool_limits
 
 from medal.analysis.metrics import evaluate
+from medal.blas import one_thread
 from medal.data.prepare import feature_sets
 from medal.design import seeds_for
 from medal.errors import UserError
@@ -29,7 +29,7 @@ def score_whole_pool(data: dict[str, np.ndarray], name: str, spec: dict[str, Any
     learner = Learner.from_params(name, spec)
     # As in the runs: one thread per process, and an iterative learner stopping at its iteration limit is
     # part of its settings.
-    with threadpool_limits(limits=1), warnings.catch_warnings():
+    with one_thread(), warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         clf = learner.fit_full(data["X_pool"], data["y_pool"], classes, random_state=seed)
         return {

@@ -16,6 +16,7 @@ import os
 import shutil
 import sys
 import time
+from collections import Counter
 from contextlib import suppress
 from dataclasses import asdict, dataclass, replace
 from functools import cache
@@ -23,12 +24,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from joblib import effective_n_jobs
 
 from medal.config import check_protocol_fits
 from medal.data.prepare import feature_sets
 from medal.design import STAGE_TIMING_FILE, learners_for, run_file_name, seeds_for, sweep_value_name, sweep_values
-from medal.experiment.compute import Executor, RunTask, dask_scheduler
+from medal.experiment.compute import Executor, RunTask
 from medal.experiment.loop import Protocol
 from medal.fileio import dumps_json, load_npz, md5_file, read_json, replace_folder, write_json_atomic
 from medal.layout import PARTIAL
@@ -105,71 +105,102 @@ def _finished(scratch: Path, task: RunTask, digest: str) -> dict[str, Any] | Non
     return record
 
 
-def _kept(plan: StagePlan, digests: dict[str, str]) -> dict[str, dict[str, Any] | None]:
-    """Each run's kept record in the plan's scratch folder (None where it must be computed)."""
-    return {task.path: _finished(plan.outputs.scratch, task, digests[task.path]) for task in plan.tasks}
+@dataclass
+class Kept:
+    """The runs of some stages: each run's fingerprint and its record (None until it is kept), by stage tag and
+    run path."""
+
+    digests: dict[str, dict[str, str]]
+    records: dict[str, dict[str, dict[str, Any] | None]]
+
+    @classmethod
+    def find(cls, plans: list[StagePlan]) -> Kept:
+        """Fingerprint every run of ``plans`` and pick up those already kept in their scratch folders."""
+        digests = {plan.tag: {task.path: fingerprint(task, plan.inputs) for task in plan.tasks} for plan in plans}
+        records = {
+            plan.tag: {
+                task.path: _finished(plan.outputs.scratch, task, digests[plan.tag][task.path]) for task in plan.tasks
+            }
+            for plan in plans
+        }
+        return cls(digests, records)
+
+    def pending(self, plans: list[StagePlan]) -> list[tuple[StagePlan, RunTask]]:
+        """The runs still to compute, the longest first (by the durations the last build recorded), so that no long
+        run starts last and leaves the other workers idle."""
+        todo = [(plan, task) for plan in plans for task in plan.tasks if self.records[plan.tag][task.path] is None]
+        return sorted(todo, key=lambda item: -_recorded_seconds(item[0], item[1]))
+
+
+def _recorded_seconds(plan: StagePlan, task: RunTask) -> float:
+    """How long the run took in the last build (its timing file), or infinity when unknown: runs never timed go
+    first."""
+    if plan.outputs.timings is None:
+        return np.inf
+    try:
+        seconds = read_json(plan.outputs.timings / task.path).get("seconds")
+    except (OSError, ValueError, AttributeError):
+        return np.inf
+    return float(seconds) if isinstance(seconds, (int, float)) else np.inf
 
 
 def keep_runs(
-    params: dict[str, Any], plans: list[StagePlan], computed_by: str, label: str | None = None
-) -> dict[str, dict[str, dict[str, Any]]]:
-    """Compute every run of ``plans`` not already kept, all in flight at once, and keep each in its stage's scratch
-    folder as it arrives (with its fingerprint, so a later rerun reuses it); return each plan's records by path.
+    executor: Executor, plans: list[StagePlan], kept: Kept, computed_by: str, metric: str, label: str | None = None
+) -> None:
+    """Compute every run of ``plans`` not in ``kept``, all in flight at once, and keep each in its stage's scratch
+    folder as it arrives (with its fingerprint, so a later rerun reuses it) and in ``kept``.
 
-    Runs go to a Dask cluster when a scheduler is set, else to ``compute.n_jobs`` local processes
-    (:class:`~medal.experiment.compute.Executor`); the results are the same either way.
+    Runs go to a Dask cluster or to local processes (:class:`~medal.experiment.compute.Executor`); the results are
+    the same either way.
     """
-    metric = params["evaluation"]["primary_metric"]
-    digests = {plan.tag: {task.path: fingerprint(task, plan.inputs) for task in plan.tasks} for plan in plans}
-    records = {plan.tag: _kept(plan, digests[plan.tag]) for plan in plans}
-    pending = [(plan, task) for plan in plans for task in plan.tasks if records[plan.tag][task.path] is None]
-    if not pending:  # every run kept: no cluster to connect to, no process to start
-        return records
+    pending = kept.pending(plans)
     data = {name: arrays for plan in plans for name, arrays in plan.data.items()}
     total = sum(len(plan.tasks) for plan in plans)
     done = total - len(pending)
     label = label or (plans[0].tag if len(plans) == 1 else "study")
     started = time.perf_counter()
-    with Executor(params) as executor:
-        for count, finished in enumerate(executor.run([task for _, task in pending], data), 1):
-            plan, task = pending[finished.index]
-            record = {
-                "fingerprint": digests[plan.tag][task.path],
-                "result": finished.result,
-                "timings": finished.timings,
-                "seconds": finished.seconds,
-                "computed_by": computed_by,
-            }
-            write_json_atomic(plan.outputs.scratch / task.path, record)
-            records[plan.tag][task.path] = record
-            left = (time.perf_counter() - started) / count * (len(pending) - count)
-            last = finished.result["cycles"][-1]
-            where = "" if len(plans) == 1 else f"{plan.tag} "
-            print(
-                f"[{label}] {done + count}/{total} {where}{task.strategy} {task.learner} seed {task.seed}: "
-                f"{metric} {last[metric]:.3f} at {last['labels']} labels ({finished.seconds:.1f} s; "
-                f"about {format_duration(left)} left)",
-                file=sys.stderr,
-                flush=True,
-            )
-    return records
+    for count, finished in enumerate(executor.run([task for _, task in pending], data), 1):
+        plan, task = pending[finished.index]
+        record = {
+            "fingerprint": kept.digests[plan.tag][task.path],
+            "result": finished.result,
+            "timings": finished.timings,
+            "seconds": finished.seconds,
+            "computed_by": computed_by,
+        }
+        write_json_atomic(plan.outputs.scratch / task.path, record)
+        kept.records[plan.tag][task.path] = record
+        left = (time.perf_counter() - started) / count * (len(pending) - count)
+        last = finished.result["cycles"][-1]
+        where = "" if len(plans) == 1 else f"{plan.tag} "
+        print(
+            f"[{label}] {done + count}/{total} {where}{task.strategy} {task.learner} seed {task.seed}: "
+            f"{metric} {last[metric]:.3f} at {last['labels']} labels ({finished.seconds:.1f} s; "
+            f"about {format_duration(left)} left)",
+            file=sys.stderr,
+            flush=True,
+        )
 
 
 def _publish_stage(
-    params: dict[str, Any], plan: StagePlan, records: dict[str, dict[str, Any]], kept: dict[str, int], started: float
+    plan: StagePlan,
+    records: dict[str, dict[str, Any]],
+    kept: Counter,
+    computed_on: dict[str, Any] | None,
+    started: float,
 ) -> None:
-    """Publish a stage's results and timings folders, then drop its scratch folder."""
+    """Publish a stage's results and timings folders, then drop its scratch folder. ``kept`` counts the runs found
+    kept by who computed them; ``computed_on`` says where the stage computed the others (``dask``, ``workers``),
+    None when there were none."""
     outputs = plan.outputs
     replace_folder(outputs.results, {path: dumps_json(record["result"]) for path, record in records.items()})
     if outputs.timings is not None:
-        submission = read_json(SUBMISSION_RECORD) if kept[BY_SUBMIT] and SUBMISSION_RECORD.is_file() else None
         stage = {
             "runs": len(records),
             "reused": kept[BY_STAGE],
             "submitted": kept[BY_SUBMIT],
-            "submission": submission,
-            "n_jobs": effective_n_jobs(params.get("compute", {}).get("n_jobs", 1)),
-            "dask": dask_scheduler(params) is not None,
+            "submission": read_json(SUBMISSION_RECORD) if kept[BY_SUBMIT] and SUBMISSION_RECORD.is_file() else None,
+            "computed_on": computed_on,
             "wall_seconds": time.perf_counter() - started,
             "environment": run_environment(),
         }
@@ -190,21 +221,22 @@ def run_stage(params: dict[str, Any], plan: StagePlan) -> None:
     or computed ahead by ``medal submit``) are published as they are; only the rest is computed.
     """
     started = time.perf_counter()
-    digests = {task.path: fingerprint(task, plan.inputs) for task in plan.tasks}
-    kept = {BY_STAGE: 0, BY_SUBMIT: 0}
-    for record in _kept(plan, digests).values():
-        if record is not None:
-            kept[BY_SUBMIT if record.get("computed_by") == BY_SUBMIT else BY_STAGE] += 1
-    if kept[BY_STAGE]:
+    kept = Kept.find([plan])
+    by = Counter(record.get("computed_by", BY_STAGE) for record in kept.records[plan.tag].values() if record)
+    if by[BY_STAGE]:
         print(
-            f"[{plan.tag}] reusing {kept[BY_STAGE]} runs finished before an interruption ({plan.outputs.scratch})",
+            f"[{plan.tag}] reusing {by[BY_STAGE]} runs finished before an interruption ({plan.outputs.scratch})",
             file=sys.stderr,
             flush=True,
         )
-    if kept[BY_SUBMIT]:
-        print(f"[{plan.tag}] publishing {kept[BY_SUBMIT]} runs computed by medal submit", file=sys.stderr, flush=True)
-    records = keep_runs(params, [plan], BY_STAGE)[plan.tag]
-    _publish_stage(params, plan, records, kept, started)
+    if by[BY_SUBMIT]:
+        print(f"[{plan.tag}] publishing {by[BY_SUBMIT]} runs computed by medal submit", file=sys.stderr, flush=True)
+    computed_on = None
+    if kept.pending([plan]):  # else no cluster to connect to, no process to start
+        with Executor(params) as executor:
+            keep_runs(executor, [plan], kept, BY_STAGE, params["evaluation"]["primary_metric"])
+            computed_on = {"dask": executor.dask, "workers": executor.workers}
+    _publish_stage(plan, kept.records[plan.tag], by, computed_on, started)
 
 
 def _cached(cache: dict[str, Any] | None, key: str, compute: Any) -> Any:

@@ -11,6 +11,7 @@ from sklearn.base import clone
 from sklearn.model_selection import StratifiedKFold
 
 from medal.analysis.metrics import METRIC_NAMES, evaluate
+from medal.blas import one_thread
 from medal.data.prepare import build_transform
 from medal.experiment.learners import Learner
 
@@ -69,28 +70,30 @@ def cross_validate(
     Each row holds the combination and, per metric, the mean and standard deviation over the folds.
     """
     points = grid_points(grid)
-    features = _features_by_setting(raw, base_features, points, where)
-    y = raw["y_train"]
-    classes = np.unique(y)
-    splits = list(StratifiedKFold(folds, shuffle=True, random_state=random_state).split(np.zeros(len(y)), y))
     rows = []
-    for point in points:
-        X = features[_setting_key({**base_features, **point["features"]})]
-        spec = {**learner_spec, "params": {**(learner_spec.get("params") or {}), **point["learner"]}}
-        learner = Learner.from_params(learner_name, spec)
-        fold_scores = []
-        for train, validation in splits:
-            clf = learner.fit_full(X[train], y[train], classes, random_state=random_state)
-            X_val = X[validation]
-            fold_scores.append(evaluate(y[validation], clf.predict(X_val), clf.predict_proba(X_val), classes))
-        scores = {
-            metric: {
-                "mean": float(np.mean([s[metric] for s in fold_scores])),
-                "sd": float(np.std([s[metric] for s in fold_scores], ddof=1)),
+    # One thread: the fold scores decide the study's settings and must be the same on every machine.
+    with one_thread():
+        features = _features_by_setting(raw, base_features, points, where)
+        y = raw["y_train"]
+        classes = np.unique(y)
+        splits = list(StratifiedKFold(folds, shuffle=True, random_state=random_state).split(np.zeros(len(y)), y))
+        for point in points:
+            X = features[_setting_key({**base_features, **point["features"]})]
+            spec = {**learner_spec, "params": {**(learner_spec.get("params") or {}), **point["learner"]}}
+            learner = Learner.from_params(learner_name, spec)
+            fold_scores = []
+            for train, validation in splits:
+                clf = learner.fit_full(X[train], y[train], classes, random_state=random_state)
+                X_val = X[validation]
+                fold_scores.append(evaluate(y[validation], clf.predict(X_val), clf.predict_proba(X_val), classes))
+            scores = {
+                metric: {
+                    "mean": float(np.mean([s[metric] for s in fold_scores])),
+                    "sd": float(np.std([s[metric] for s in fold_scores], ddof=1)),
+                }
+                for metric in METRIC_NAMES
             }
-            for metric in METRIC_NAMES
-        }
-        rows.append({**point, "scores": scores})
+            rows.append({**point, "scores": scores})
     return rows
 
 

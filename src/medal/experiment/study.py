@@ -24,6 +24,7 @@ from medal.experiment.compute import Executor
 from medal.experiment.runner import (
     BY_SUBMIT,
     SUBMISSION_RECORD,
+    Kept,
     Outputs,
     StagePlan,
     keep_runs,
@@ -91,11 +92,11 @@ def _compute(params: dict[str, Any], planners: list[Planner]) -> None:
     cache: dict[str, Any] = {}
     plans = [plan(cache) for plan in planners]
     runs = sum(len(plan.tasks) for plan in plans)
-    print(f"[submit] {runs} runs of {len(plans)} stages, all in flight at once", flush=True)
+    kept = Kept.find(plans)
+    print(f"[submit] {runs} runs of {len(plans)} stages, all in flight at once, the longest first", flush=True)
     with Executor(params) as executor:
-        dask, workers = executor.dask, executor.workers
-    keep_runs(params, plans, BY_SUBMIT, label="submit")
+        keep_runs(executor, plans, kept, BY_SUBMIT, params["evaluation"]["primary_metric"], label="submit")
+        on = {"dask": executor.dask, "workers": executor.workers}
     seconds = time.perf_counter() - started
-    record = {"runs": runs, "stages": len(plans), "dask": dask, "workers": workers, "wall_seconds": seconds}
-    write_json_atomic(SUBMISSION_RECORD, record)
+    write_json_atomic(SUBMISSION_RECORD, {"runs": runs, "stages": len(plans), **on, "wall_seconds": seconds})
     print(f"[submit] computed in {format_duration(seconds)}", flush=True)

@@ -228,30 +228,34 @@ def json_key(value: Any) -> str:
     return json.dumps(value, sort_keys=True)
 
 
+def _where(computed_on: dict[str, Any]) -> str:
+    """Where runs were computed, e.g. "2 local processes" or "a Dask cluster of 8 workers"."""
+    workers = computed_on["workers"]
+    if computed_on["dask"]:
+        return f"a Dask cluster of {workers} worker{'s' if workers > 1 else ''}"
+    return f"{workers} local process{'es' if workers > 1 else ''}"
+
+
 def runtime_text(records: list[dict[str, Any]]) -> str:
     """One sentence on the experiment stages' wall time and parallelism in this build."""
     if not records:
         return "No experiment stage recorded its run time in this build.\n"
     runs = sum(r["runs"] for r in records)
     reused = sum(r["reused"] for r in records)
-    workers = sorted(
-        {
-            "a Dask cluster" if r["dask"] else f"{r['n_jobs']} local process{'es' if r['n_jobs'] > 1 else ''}"
-            for r in records
-        }
-    )
+    workers = sorted({_where(r["computed_on"]) for r in records if r.get("computed_on")})
     sentence = (
         f"In this build the {len(records)} experiment stages ran {runs} active-learning runs in "
-        f"{format_duration(sum(r['wall_seconds'] for r in records))} of wall time, each stage on {' or '.join(workers)}"
+        f"{format_duration(sum(r['wall_seconds'] for r in records))} of wall time"
     )
+    if workers:
+        sentence += f", each stage computing on {' or '.join(workers)}"
     if reused:
         sentence += f"; {reused} runs were kept from an interrupted earlier attempt and not recomputed"
     submissions = {json_key(r["submission"]) for r in records if r.get("submission")}
     for submission in map(json.loads, sorted(submissions)):
-        where = "a Dask cluster" if submission["dask"] else "local processes"
         sentence += (
             f"; {submission['runs']} runs of {submission['stages']} stages were computed ahead, all at once, by a "
-            f"study-wide submission on {where} with {submission['workers']} workers in "
+            f"study-wide submission on {_where(submission)} in "
             f"{format_duration(submission['wall_seconds'])}, and their stages only published them"
         )
     return sentence + ".\n"
