@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from math import nan
 from pathlib import Path
 
 import numpy as np
@@ -47,15 +48,15 @@ def medmnist_arrays(n_train: int = 30, flat_labels: bool = True, seed: int = 0) 
     return arrays
 
 
-def aulc_row(strategy: str, aulc: str, p_holm: str = "", dataset: str = "d", learner: str = "logreg") -> dict:
-    """A ``summary.csv`` row as the report reads it, with an AULC (no interval) and a Holm-adjusted p."""
+def aulc_row(strategy: str, aulc: float, p_holm: float = nan, dataset: str = "d", learner: str = "logreg") -> dict:
+    """A ``summary.csv`` row as the report reads it (typed), with an AULC (no interval) and a Holm-adjusted p."""
     return {
         "dataset": dataset,
         "learner": learner,
         "strategy": strategy,
         "aulc": aulc,
-        "aulc_low": "",
-        "aulc_high": "",
+        "aulc_low": nan,
+        "aulc_high": nan,
         "p_holm": p_holm,
     }
 

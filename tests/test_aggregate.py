@@ -4,8 +4,19 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from medal.analysis.aggregate import aggregate, read_csv
+from medal.analysis.aggregate import aggregate
 from medal.analysis.summaries import paired_saving
+from medal.analysis.tables import (
+    CLASS_RECALL,
+    CURVES,
+    DIFFERENCES,
+    PLOT,
+    STOPPING,
+    STOPPING_TRADEOFF,
+    SUMMARY,
+    SWEEPS,
+    TARGETS,
+)
 from medal.errors import UserError
 from medal.fileio import read_json, write_json_atomic, write_npz_atomic
 
@@ -115,41 +126,41 @@ def study(tmp_path):
 
 
 def test_summary_by_hand(study):
-    rows = {r["strategy"]: r for r in read_csv(study / "agg" / "summary.csv")}
+    rows = {r["strategy"]: r for r in SUMMARY.read(study / "agg")}
     # AULC of [0.5, 0.7, 0.9] over 10..30 = (0.6 + 0.8) / 2 = 0.7; of [0.5, 0.6, 0.8] = 0.625.
-    assert float(rows["random"]["aulc"]) == pytest.approx(0.6625)
-    targets = {r["strategy"]: r for r in read_csv(study / "agg" / "targets.csv")}
+    assert rows["random"]["aulc"] == pytest.approx(0.6625)
+    targets = {r["strategy"]: r for r in TARGETS.read(study / "agg")}
     assert {r["target"] for r in targets.values()} == {"90"}
     # Target 0.9: random reaches it at 30 in seed 0 only; entropy at 20 in both seeds. Seed 1 of random
     # is censored (more than the budget of 30), so random's median is beyond the budget, not 30.
-    assert targets["random"]["reached"] == "1" and float(targets["random"]["labels"]) == math.inf
-    assert targets["entropy"]["reached"] == "2" and float(targets["entropy"]["labels"]) == 20
+    assert targets["random"]["reached"] == 1 and targets["random"]["labels"] == math.inf
+    assert targets["entropy"]["reached"] == 2 and targets["entropy"]["labels"] == 20
     # Saving is paired on all seeds, an unreached run counted as one batch past the budget (40): seed 0
     # saves 30 - 20 = 10, seed 1 at least 40 - 20 = 20 (a bound); median 15; 30 / 70 of what random needed.
-    assert float(targets["entropy"]["saving"]) == 15 and targets["entropy"]["saving_bounded"] == "1"
-    assert float(targets["entropy"]["saving_pct"]) == pytest.approx(3000 / 70, abs=1e-5)
+    assert targets["entropy"]["saving"] == 15 and targets["entropy"]["saving_bounded"] == 1
+    assert targets["entropy"]["saving_pct"] == pytest.approx(3000 / 70, abs=1e-5)
     # Per-seed AULC differences entropy - random: 0.825 - 0.7 = 0.125 and 0.85 - 0.625 = 0.225: mean 0.175,
     # SD 0.1 / sqrt 2, so the paired t = 0.175 / (0.1 / 2) = 3.5 with one degree of freedom; one comparison,
     # so Holm leaves it. The exact two-sided Wilcoxon p-value with two pairs is 2 * (1/4).
-    assert float(rows["entropy"]["difference"]) == pytest.approx(0.175)
-    assert float(rows["entropy"]["p_t"]) == pytest.approx(2 * stats.t.sf(3.5, 1), abs=1e-6)
-    assert float(rows["entropy"]["p_holm"]) == float(rows["entropy"]["p_t"])
-    assert float(rows["entropy"]["p_wilcoxon"]) == pytest.approx(0.5)
+    assert rows["entropy"]["difference"] == pytest.approx(0.175)
+    assert rows["entropy"]["p_t"] == pytest.approx(2 * stats.t.sf(3.5, 1), abs=1e-6)
+    assert rows["entropy"]["p_holm"] == rows["entropy"]["p_t"]
+    assert rows["entropy"]["p_wilcoxon"] == pytest.approx(0.5)
     # Within the 0.01 margin? The mean is 0.175: the equivalence test cannot support that.
-    assert float(rows["entropy"]["p_tost"]) > 0.5
-    assert float(rows["entropy"]["mde"]) > 0.175  # two seeds detect only huge effects with 80 % power
-    assert rows["random"]["p_wilcoxon"] == "" and rows["random"]["p_holm"] == ""
+    assert rows["entropy"]["p_tost"] > 0.5
+    assert rows["entropy"]["mde"] > 0.175  # two seeds detect only huge effects with 80 % power
+    assert math.isnan(rows["random"]["p_wilcoxon"]) and math.isnan(rows["random"]["p_holm"])
     # No curve of the fixture ever falls: no drops.
-    assert float(rows["random"]["drops"]) == 0 and float(rows["random"]["largest_drop"]) == 0
+    assert rows["random"]["drops"] == 0 and rows["random"]["largest_drop"] == 0
     friedman = read_json(study / "agg" / "friedman.json")["strategies"]
     # One test per dataset, its seeds as blocks: entropy has the higher AULC on both seeds.
     assert friedman["strategies"] == ["random", "entropy"] and friedman["blocks_of"] == "seed"
     assert friedman["datasets"]["d"]["average_ranks"] == [2.0, 1.0] and friedman["datasets"]["d"]["blocks"] == 2
     # The interval with test-set resampling: the stored predictions reproduce each cycle's accuracy, so it holds
     # the mean difference; a resample of seeds and test images cannot go beyond the per-seed extremes much.
-    low, high = float(rows["entropy"]["difference_test_low"]), float(rows["entropy"]["difference_test_high"])
+    low, high = rows["entropy"]["difference_test_low"], rows["entropy"]["difference_test_high"]
     assert 0 < low < 0.175 < high < 0.4
-    assert rows["random"]["difference_test_low"] == ""
+    assert math.isnan(rows["random"]["difference_test_low"])
     metrics = read_json(study / "metrics.json")
     assert metrics == {
         "d": {
@@ -166,11 +177,9 @@ def test_summary_by_hand(study):
 
 
 def test_curves_and_plot_data(study):
-    curve = [
-        r for r in read_csv(study / "agg" / "curves.csv") if r["strategy"] == "random" and r["metric"] == "accuracy"
-    ]
-    assert [float(r["mean"]) for r in curve] == pytest.approx([0.5, 0.65, 0.85])
-    plot = read_csv(study / "agg" / "plots" / "d__lr.csv")
+    curve = [r for r in CURVES.read(study / "agg") if r["strategy"] == "random" and r["metric"] == "accuracy"]
+    assert [r["mean"] for r in curve] == pytest.approx([0.5, 0.65, 0.85])
+    plot = PLOT.read(study / "agg" / "plots", "d__lr.csv")
     assert {r["strategy"] for r in plot} == {"random", "entropy"} and len(plot) == 6
 
 
@@ -216,32 +225,32 @@ def test_queried_class_shares_exclude_the_initial_set():
 
 
 def test_stopping_points_by_hand(study):
-    rows = {(r["strategy"], r["criterion"]): r for r in read_csv(study / "agg" / "stopping.csv")}
+    rows = {(r["strategy"], r["criterion"]): r for r in STOPPING.read(study / "agg")}
     # Kappa series [-, 0.995, 0.9] with kappa 0.99 and window 1: every run stops at cycle 1 (20 labels),
     # where random scored 0.7 and 0.6 against a full-pool score of 1.0.
     stable = rows[("random", "stabilizing_predictions")]
-    assert stable["stopped"] == "2" and float(stable["labels"]) == 20
-    assert float(stable["score"]) == pytest.approx(0.65) and float(stable["percent_of_full"]) == pytest.approx(65)
+    assert stable["stopped"] == 2 and stable["labels"] == 20
+    assert stable["score"] == pytest.approx(0.65) and stable["percent_of_full"] == pytest.approx(65)
     # Expected error [0.3, 0.2, 0.05] first falls to 0.1 or below at the last cycle: no run stops before the budget.
     confident = rows[("entropy", "expected_error")]
-    assert confident["stopped"] == "0" and float(confident["labels"]) == 30 and float(confident["score"]) == 1.0
+    assert confident["stopped"] == 0 and confident["labels"] == 30 and confident["score"] == 1.0
 
 
 def test_class_recall_at_the_budget(study):
-    rows = [r for r in read_csv(study / "agg" / "class_recall.csv") if r["strategy"] == "random"]
+    rows = [r for r in CLASS_RECALL.read(study / "agg") if r["strategy"] == "random"]
     # The fixture's class-0 recall is the final score (0.9, 0.8); class 1 is always 1.0; full pool 0.8 and 0.7.
-    assert [float(r["recall"]) for r in rows] == pytest.approx([0.85, 1.0])
-    assert [float(r["full_pool"]) for r in rows] == pytest.approx([0.8, 0.7])
+    assert [r["recall"] for r in rows] == pytest.approx([0.85, 1.0])
+    assert [r["full_pool"] for r in rows] == pytest.approx([0.8, 0.7])
 
 
 def test_sweep_summary_pairs_by_seed(study):
-    rows = {(r["setting"], r["value"], r["strategy"]): r for r in read_csv(study / "agg" / "sweeps.csv")}
+    rows = {(r["setting"], r["value"], r["strategy"]): r for r in SWEEPS.read(study / "agg")}
     entropy = rows[("batch_size", "5", "entropy")]
     # AULCs 0.7 and 0.625 against random's 0.5: differences 0.2 and 0.125.
-    assert float(entropy["aulc"]) == pytest.approx(0.6625) and float(entropy["vs_random"]) == pytest.approx(0.1625)
+    assert entropy["aulc"] == pytest.approx(0.6625) and entropy["vs_random"] == pytest.approx(0.1625)
     # Paired t with differences 0.2 and 0.125: mean 0.1625, SD 0.075 / sqrt 2, t = 0.1625 / 0.0375.
-    assert float(entropy["p_t"]) == pytest.approx(2 * stats.t.sf(0.1625 / 0.0375, 1), abs=1e-6)
-    assert rows[("batch_size", "5", "random")]["vs_random"] == ""
+    assert entropy["p_t"] == pytest.approx(2 * stats.t.sf(0.1625 / 0.0375, 1), abs=1e-6)
+    assert math.isnan(rows[("batch_size", "5", "random")]["vs_random"])
     assert {key[:2] for key in rows} == {
         ("batch_size", "5"),
         ("initial_labels", "10"),
@@ -288,12 +297,12 @@ def test_a_strategy_that_queried_the_same_images_is_compared_and_ranked_once():
 
 
 def test_differences_from_random_are_paired_by_seed(study):
-    rows = read_csv(study / "agg" / "differences.csv")
+    rows = DIFFERENCES.read(study / "agg")
     # Entropy minus random per seed: labels 10: 0 and 0.1; 20: 0.2 and 0.3; 30: 0.1 and 0.2.
-    assert [(r["strategy"], int(r["labels"])) for r in rows] == [("entropy", 10), ("entropy", 20), ("entropy", 30)]
-    assert [float(r["mean"]) for r in rows] == pytest.approx([0.05, 0.25, 0.15])
+    assert [(r["strategy"], r["labels"]) for r in rows] == [("entropy", 10), ("entropy", 20), ("entropy", 30)]
+    assert [r["mean"] for r in rows] == pytest.approx([0.05, 0.25, 0.15])
     half = stats.t.ppf(0.975, 1) * 0.1 / np.sqrt(2) / np.sqrt(2)  # SD of two differences 0.1 apart: 0.1 / sqrt 2
-    assert float(rows[1]["ci_high"]) - 0.25 == pytest.approx(half, abs=1e-6)
+    assert rows[1]["ci_high"] - 0.25 == pytest.approx(half, abs=1e-6)
 
 
 def test_identical_learners_count_as_one_block_in_the_learner_ranking():
@@ -311,14 +320,14 @@ def test_identical_learners_count_as_one_block_in_the_learner_ranking():
 
 
 def test_stopping_tradeoff_by_hand(study):
-    rows = {(r["criterion"], float(r["threshold"])): r for r in read_csv(study / "agg" / "stopping_tradeoff.csv")}
+    rows = {(r["criterion"], r["threshold"]): r for r in STOPPING_TRADEOFF.read(study / "agg")}
     # Every fixture run has expected errors 0.3, 0.2, 0.05 at 10, 20, 30 labels and kappas -, 0.995, 0.9.
     # Threshold 0.3: all four runs (2 strategies x 2 seeds) stop at the first cycle, with 10 labels.
-    assert rows[("expected_error", 0.3)]["stopped"] == "4" and float(rows[("expected_error", 0.3)]["labels"]) == 10
+    assert rows[("expected_error", 0.3)]["stopped"] == 4 and rows[("expected_error", 0.3)]["labels"] == 10
     # Threshold 0.1 is first met at the budget: no run stops early, so there is no mean.
-    assert rows[("expected_error", 0.1)]["stopped"] == "0" and rows[("expected_error", 0.1)]["labels"] == ""
+    assert rows[("expected_error", 0.1)]["stopped"] == 0 and math.isnan(rows[("expected_error", 0.1)]["labels"])
     # Kappa 0.99 for one cycle: met at the second cycle (20 labels), scores there over the full pool (1.0).
     kappa = rows[("stabilizing_predictions", 0.99)]
-    assert kappa["stopped"] == "4" and float(kappa["labels"]) == 20 and kappa["runs"] == "4"
+    assert kappa["stopped"] == 4 and kappa["labels"] == 20 and kappa["runs"] == 4
     # At 20 labels random scores 0.7 and 0.6, entropy 0.9 and 0.9 (full pool 1.0): 77.5 % on average.
-    assert float(kappa["percent_of_full"]) == pytest.approx(77.5)
+    assert kappa["percent_of_full"] == pytest.approx(77.5)

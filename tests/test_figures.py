@@ -1,3 +1,5 @@
+from math import nan
+
 from medal.report.setup import provenance_text
 from medal.report.text import fmt_ci, in_sentence, join_names, markdown_table
 from medal.report.variables import variables
@@ -81,11 +83,11 @@ def test_cliques_join_strategies_closer_than_the_critical_difference():
 def test_significance_marks():
     from medal.report.savings import significance_mark
 
-    baseline = {"aulc": "0.600000", "p_holm": ""}
-    assert significance_mark({"aulc": "0.700000", "p_holm": "0.010000"}, baseline) == " ▲"
-    assert significance_mark({"aulc": "0.500000", "p_holm": "0.010000"}, baseline) == " ▼"
-    assert significance_mark({"aulc": "0.700000", "p_holm": "0.200000"}, baseline) == ""
-    assert significance_mark({"aulc": "0.700000", "p_holm": "0.010000"}, None) == ""
+    baseline = {"aulc": 0.6, "p_holm": nan}
+    assert significance_mark({"aulc": 0.700000, "p_holm": 0.010000}, baseline) == " ▲"
+    assert significance_mark({"aulc": 0.500000, "p_holm": 0.010000}, baseline) == " ▼"
+    assert significance_mark({"aulc": 0.700000, "p_holm": 0.200000}, baseline) == ""
+    assert significance_mark({"aulc": 0.700000, "p_holm": 0.010000}, None) == ""
 
 
 def test_update_modes_need_a_refit_and_another_mode_of_one_estimator(params):
@@ -122,9 +124,9 @@ def test_class_balance_table_reports_the_minority_class():
 def test_stopping_cell_shows_the_share_that_stopped_early():
     from medal.report.behaviour import _stopping_cell
 
-    row = {"labels": "118.000000", "percent_of_full": "96.400000", "stopped": "7", "seeds": "10"}
+    row = {"labels": 118.000000, "percent_of_full": 96.400000, "stopped": 7, "seeds": 10}
     assert _stopping_cell(row) == "118\u00a0·\u00a096\u00a0% (7/10)"  # no line break inside the cell's numbers
-    assert _stopping_cell({**row, "stopped": "10"}) == "118\u00a0·\u00a096\u00a0%"
+    assert _stopping_cell({**row, "stopped": 10}) == "118\u00a0·\u00a096\u00a0%"
 
 
 def test_n_runs_counts_both_experiments_and_every_sweep_value(params):
@@ -141,7 +143,7 @@ def test_conclusion_states_the_answer_from_the_generated_files(params):
     params["study"].update(datasets=["d"], strategies=["random", "entropy", "margin"], main_learner="logreg")
     provenance = {"d": {"title": "D"}}
 
-    summary = [aulc_row("random", "0.70"), aulc_row("entropy", "0.75", "0.01"), aulc_row("margin", "0.60", "0.02")]
+    summary = [aulc_row("random", 0.70), aulc_row("entropy", 0.75, 0.01), aulc_row("margin", 0.60, 0.02)]
     friedman = {
         "strategies": ["random", "entropy", "margin"],
         "datasets": {"d": {"average_ranks": [2.0, 1.0, 3.0], "critical_difference": 0.5}},
@@ -152,9 +154,9 @@ def test_conclusion_states_the_answer_from_the_generated_files(params):
             "learner": "logreg",
             "strategy": "entropy",
             "target": "95",
-            "saving": "30",
-            "saving_low": "10",
-            "saving_high": "50",
+            "saving": 30,
+            "saving_low": 10,
+            "saving_high": 50,
         }
     ]
     text = conclusion_text(params, provenance, summary, friedman, targets)

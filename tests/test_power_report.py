@@ -1,3 +1,5 @@
+from math import nan
+
 from medal.report.power import power_table, power_text, verdict
 
 from conftest import aulc_row
@@ -8,11 +10,11 @@ def _row(
     difference,
     p_holm,
     p_tost_holm,
-    mde="0.02",
-    p_wilcoxon_holm="0.5",
-    p_normality="0.5",
-    ci=("", ""),
-    test_ci=("", ""),
+    mde=0.02,
+    p_wilcoxon_holm=0.5,
+    p_normality=0.5,
+    ci=(nan, nan),
+    test_ci=(nan, nan),
 ):
     return {
         "dataset": "d",
@@ -32,11 +34,11 @@ def _row(
 
 
 def test_verdicts():
-    assert verdict(_row("a", "0.03", "0.01", "0.9")) == "better"
-    assert verdict(_row("a", "-0.03", "0.01", "0.9")) == "worse"
-    assert verdict(_row("a", "0.001", "0.3", "0.01")) == "equivalent"
-    assert verdict(_row("a", "0.001", "0.3", "0.2")) == "inconclusive"
-    assert verdict(_row("a", "0.001", "", "")) == "inconclusive"  # no test possible: nothing decided
+    assert verdict(_row("a", 0.03, 0.01, 0.9)) == "better"
+    assert verdict(_row("a", -0.03, 0.01, 0.9)) == "worse"
+    assert verdict(_row("a", 0.001, 0.3, 0.01)) == "equivalent"
+    assert verdict(_row("a", 0.001, 0.3, 0.2)) == "inconclusive"
+    assert verdict(_row("a", 0.001, nan, nan)) == "inconclusive"  # no test possible: nothing decided
 
 
 def _params(params):
@@ -48,28 +50,28 @@ def _params(params):
 
 
 SUMMARY = [
-    _row("random", "", "", ""),
+    _row("random", nan, nan, nan),
     _row(
         "entropy",
-        "0.03",
-        "0.001",
-        "0.9",
-        mde="0.012",
-        p_wilcoxon_holm="0.02",
-        ci=("0.02", "0.04"),
-        test_ci=("0.01", "0.05"),
+        0.03,
+        0.001,
+        0.9,
+        mde=0.012,
+        p_wilcoxon_holm=0.02,
+        ci=(0.02, 0.04),
+        test_ci=(0.01, 0.05),
     ),
     _row(
         "margin",
-        "0.002",
-        "0.4",
-        "0.003",
-        mde="0.008",
-        p_normality="0.01",
-        ci=("-0.001", "0.005"),
-        test_ci=("-0.004", "0.008"),
+        0.002,
+        0.4,
+        0.003,
+        mde=0.008,
+        p_normality=0.01,
+        ci=(-0.001, 0.005),
+        test_ci=(-0.004, 0.008),
     ),
-    _row("coreset", "-0.004", "0.5", "0.3", mde="0.030", ci=("-0.01", "0.002"), test_ci=("-0.02", "0.012")),
+    _row("coreset", -0.004, 0.5, 0.3, mde=0.030, ci=(-0.01, 0.002), test_ci=(-0.02, 0.012)),
 ]
 
 
@@ -85,7 +87,7 @@ def test_power_text_counts_verdicts_and_states_what_can_be_detected(params):
 
 
 def test_without_stored_predictions_the_text_says_no_test_set_interval_was_computed(params):
-    rows = [{**row, "difference_test_low": "", "difference_test_high": ""} for row in SUMMARY]
+    rows = [{**row, "difference_test_low": nan, "difference_test_high": nan} for row in SUMMARY]
     assert "no interval with test-set resampling is computed" in power_text(_params(params), rows)
     assert "| n/a |" in power_table(_params(params), {"d": {"title": "D"}}, rows)
 
@@ -113,10 +115,10 @@ def test_answers_per_learner_and_target(params):
     params["evaluation"]["minimal_important_difference"] = {"aulc": 0.01, "labels_saved_percent": 10}
 
     summary = [
-        aulc_row("random", "0.70"),
-        aulc_row("entropy", "0.75", "0.01"),
-        aulc_row("random", "0.70", learner="gnb_refit"),
-        aulc_row("entropy", "0.65", "0.2", learner="gnb_refit"),
+        aulc_row("random", 0.70),
+        aulc_row("entropy", 0.75, 0.01),
+        aulc_row("random", 0.70, learner="gnb_refit"),
+        aulc_row("entropy", 0.65, 0.2, learner="gnb_refit"),
     ]
     table = learner_answers_table(params, {"d": {"title": "D"}}, summary)
     assert "| Logistic regression (fit) | ▲ Entropy |" in table and "| Gaussian NB (fit) | none |" in table
@@ -131,7 +133,7 @@ def test_answers_per_learner_and_target(params):
             "saving_pct": pct,
         }
 
-    text = target_answers_text(params, {"d": {"title": "D"}}, [target("90", "5", "12"), target("99", "0", "3")])
+    text = target_answers_text(params, {"d": {"title": "D"}}, [target("90", 5, 12), target("99", 0, 3)])
     assert "At 90 % of the full-pool score, the saving's interval lies above zero for entropy on D (12 %)." in text
     assert "At 99 % of the full-pool score, no saving's interval lies above zero." in text
 
@@ -144,9 +146,7 @@ def test_strategies_that_queried_the_same_images_appear_once_under_a_merged_name
     shown = display_params(params, {"lc": ["margin", "entropy"]})
     assert shown["study"]["strategies"] == ["random", "lc"] and params["study"]["strategies"][2] == "margin"
 
-    summary = [
-        aulc_row(s, a, "0.5") for s, a in (("random", "0.7"), ("lc", "0.8"), ("margin", "0.8"), ("entropy", "0.8"))
-    ]
+    summary = [aulc_row(s, a, 0.5) for s, a in (("random", 0.7), ("lc", 0.8), ("margin", 0.8), ("entropy", 0.8))]
     table = aulc_table(shown, {"d": {"title": "D"}}, summary)
     assert "| Lc (= Margin, Entropy) |" in table and table.count("Margin") == 1
 
@@ -172,16 +172,16 @@ def test_one_labels_table_per_target_with_the_middle_one_in_the_main_text(params
             "learner": "logreg",
             "strategy": strategy,
             "target": "90",
-            "reached": "10",
-            "seeds": "10",
-            "labels": "20",
-            "labels_low": "10",
-            "labels_high": "70",
-            "saving": "5",
-            "saving_low": "0",
-            "saving_high": "30",
-            "saving_pct": "12",
-            "saving_bounded": "0",
+            "reached": 10,
+            "seeds": 10,
+            "labels": 20,
+            "labels_low": 10,
+            "labels_high": 70,
+            "saving": 5,
+            "saving_low": 0,
+            "saving_high": 30,
+            "saving_pct": 12,
+            "saving_bounded": 0,
         }
 
     table = labels_table(params, {"d": {"title": "D"}}, [row("random"), row("entropy")], 0.9)
@@ -202,13 +202,13 @@ def test_stopping_table_has_a_column_per_criterion_and_a_row_group_per_dataset(p
             "strategy": "random",
             "criterion": criterion,
             "labels": labels,
-            "percent_of_full": "96",
+            "percent_of_full": 96,
             "stopped": stopped,
-            "seeds": "10",
+            "seeds": 10,
         }
 
-    rows = [row(d, c, "150", "10") for d in "ab" for c in params["evaluation"]["stopping"]]
-    rows[-1]["stopped"] = "4"
+    rows = [row(d, c, 150, 10) for d in "ab" for c in params["evaluation"]["stopping"]]
+    rows[-1]["stopped"] = 4
     table = stopping_table(params, {"a": {"title": "A"}, "b": {"title": "B"}}, rows).splitlines()
     assert table[0] == "| Strategy | Stabilizing predictions | Expected error |"
     assert table[2].startswith("| **A** |") and table[4].startswith("| **B** |")
@@ -224,11 +224,11 @@ def test_recall_table_heads_each_dataset_with_its_class_names(params):
             "dataset": "a",
             "learner": "logreg",
             "strategy": "random",
-            "class": str(c),
-            "recall": "0.5",
-            "recall_low": "0.4",
-            "recall_high": "0.6",
-            "full_pool": "0.7",
+            "class": c,
+            "recall": 0.5,
+            "recall_low": 0.4,
+            "recall_high": 0.6,
+            "full_pool": 0.7,
         }
         for c in (0, 1)
     ]
@@ -248,10 +248,10 @@ def test_the_answer_per_metric_counts_distinct_strategies_and_names_the_metrics_
         return {"dataset": "d", "metric": metric, "strategy": strategy, "difference": difference, "p_holm": p_holm}
 
     rows = [
-        *(row(m, "entropy", "0.02", "0.01") for m in ("accuracy", "balanced_accuracy", "macro_f1", "roc_auc")),
-        *(row(m, "coreset", "-0.02", "0.01") for m in ("accuracy", "balanced_accuracy", "macro_f1")),
-        row("roc_auc", "coreset", "-0.01", "0.2"),
-        row("accuracy", "margin", "0.02", "0.01"),  # merged into another strategy: not shown, not counted
+        *(row(m, "entropy", 0.02, 0.01) for m in ("accuracy", "balanced_accuracy", "macro_f1", "roc_auc")),
+        *(row(m, "coreset", -0.02, 0.01) for m in ("accuracy", "balanced_accuracy", "macro_f1")),
+        row("roc_auc", "coreset", -0.01, 0.2),
+        row("accuracy", "margin", 0.02, 0.01),  # merged into another strategy: not shown, not counted
     ]
     table = metric_answers_table(params, {"d": {"title": "D"}}, rows)
     assert "| D | ▲\u00a01 ▼\u00a01 | ▲\u00a01 ▼\u00a01 | ▲\u00a01 ▼\u00a01 | ▲\u00a01 ▼\u00a00 |" in table
@@ -260,6 +260,6 @@ def test_the_answer_per_metric_counts_distinct_strategies_and_names_the_metrics_
         "The answer depends on the metric (@tbl-metrics): on D, 1 above and 1 below by the primary metric, but by "
         "ROC-AUC (1 and 0).\n"
     )
-    same = [r for r in rows if r["metric"] != "roc_auc"] + [row("roc_auc", "entropy", "0.02", "0.01")]
-    same.append(row("roc_auc", "coreset", "-0.02", "0.01"))
+    same = [r for r in rows if r["metric"] != "roc_auc"] + [row("roc_auc", "entropy", 0.02, 0.01)]
+    same.append(row("roc_auc", "coreset", -0.02, 0.01))
     assert metric_answers_text(params, {"d": {"title": "D"}}, same).startswith("Every metric gives the same numbers")

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 import zlib
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,6 +38,18 @@ from medal.analysis.summaries import (
     summary_row,
     target_rows,
 )
+from medal.analysis.tables import (
+    CLASS_RECALL,
+    CURVES,
+    DIFFERENCES,
+    METRIC_COMPARISONS,
+    PLOT,
+    STOPPING,
+    STOPPING_TRADEOFF,
+    SUMMARY,
+    SWEEPS,
+    TARGETS,
+)
 from medal.design import (
     BASELINE,
     SWEEP_SETTINGS,
@@ -53,22 +62,6 @@ from medal.design import (
 )
 from medal.errors import UserError
 from medal.fileio import load_npz, read_json, write_json_atomic, write_text_atomic
-
-
-def _fmt(value: Any) -> str:
-    if isinstance(value, float):
-        return "" if math.isnan(value) else f"{value:.6f}"
-    return str(value)
-
-
-def csv_text(header: list[str], rows: Iterable[list[Any]]) -> str:
-    """CSV with fixed float formatting (six decimals, empty for NaN) so equal numbers give equal bytes."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(header)
-    for row in rows:
-        writer.writerow([_fmt(value) for value in row])
-    return buffer.getvalue()
 
 
 def load_runs(runs_dir: Path, dataset: str, strategy: str, learner: str, seeds: int) -> list[dict[str, Any]]:
@@ -140,11 +133,6 @@ def _holm_within_settings(rows: list[dict[str, Any]]) -> None:
     for family in families.values():
         for row, adjusted in zip(family, holm([row["p_t"] for row in family])):
             row["p_holm"] = adjusted
-
-
-def _write_rows(path: Path, rows: list[dict[str, Any]]) -> None:
-    """Rows as CSV, the first row's keys as the header; an empty file for no rows."""
-    write_text_atomic(path, csv_text(list(rows[0]), [list(row.values()) for row in rows]) if rows else "")
 
 
 @dataclass
@@ -251,7 +239,7 @@ def add_learner(
     for strategy, summary in summaries.items():
         out.summary.append(summary_row(dataset, learner, strategy, metric, summary, comparisons.get(strategy, {})))
     # `dvc plots show` draws the column named in dvc.yaml (y: mean) with the CI band.
-    out.plots[f"{dataset}__{learner}.csv"] = csv_text(["labels", "strategy", "mean", "ci_low", "ci_high"], plot_rows)
+    out.plots[f"{dataset}__{learner}.csv"] = PLOT.text(plot_rows)
 
 
 def _add_main_learner(
@@ -290,22 +278,18 @@ def write_aggregates(
 ) -> None:
     """Write the gathered aggregates, the Friedman analyses, the metrics and the conclusions."""
     study = params["study"]
-    header = ["dataset", "learner", "strategy", "metric", "labels", "mean", "ci_low", "ci_high", "n"]
-    write_text_atomic(out_dir / "curves.csv", csv_text(header, out.curves))
-    write_text_atomic(
-        out_dir / "differences.csv",
-        csv_text(["dataset", "learner", "strategy", "labels", "mean", "ci_low", "ci_high"], out.differences),
-    )
-    for name, rows in (
-        ("stopping_tradeoff.csv", out.tradeoff),
-        ("metric_comparisons.csv", out.metric_comparisons),
-        ("summary.csv", out.summary),
-        ("targets.csv", out.targets),
-        ("stopping.csv", out.stopping),
-        ("class_recall.csv", out.recall),
-        ("sweeps.csv", sweeps),
+    for table, rows in (
+        (CURVES, out.curves),
+        (DIFFERENCES, out.differences),
+        (STOPPING_TRADEOFF, out.tradeoff),
+        (METRIC_COMPARISONS, out.metric_comparisons),
+        (SUMMARY, out.summary),
+        (TARGETS, out.targets),
+        (STOPPING, out.stopping),
+        (CLASS_RECALL, out.recall),
+        (SWEEPS, sweeps),
     ):
-        _write_rows(out_dir / name, rows)
+        write_text_atomic(out_dir / table.file, table.text(rows))
     write_json_atomic(out_dir / "identical.json", out.identical)
     write_json_atomic(out_dir / "class_balance.json", out.balance)
     friedman = {
@@ -354,9 +338,3 @@ def aggregate(
             labels = {"y_pool": y_pool, "y_test": prepared["y_test"]}
             add_learner(params, out, dataset, learner, runs, reference[learner][:seeds], labels)
     write_aggregates(params, out, sweep_rows(params, sweeps_dir), out_dir, metrics_path, conclusions_path)
-
-
-def read_csv(path: Path) -> list[dict[str, str]]:
-    """Rows of a CSV written by this module."""
-    with open(path, encoding="utf-8", newline="") as handle:
-        return list(csv.DictReader(handle))

@@ -24,29 +24,6 @@ from medal.analysis.stats import (
 )
 from medal.design import BASELINE
 
-# What the paired comparison of a strategy's per-seed AULC with random's adds to ``summary.csv`` (empty for
-# random): the mean difference with its 95 % CI; the paired t-test (the decision test: ``p_holm``),
-# Holm-adjusted over the strategies compared on the same dataset and learner, with the Shapiro–Wilk p of the
-# differences; the Wilcoxon signed-rank test as a check that needs no normality; the equivalence test (TOST)
-# against the minimal important difference, Holm-adjusted; the minimum detectable effect of the t-test at
-# 80 % power and Holm's strictest level; and, for the main learner, the 95 % interval of the difference when the
-# test images are resampled with the seeds (:func:`test_set_intervals`).
-COMPARISON_COLUMNS = (
-    "difference",
-    "difference_low",
-    "difference_high",
-    "p_t",
-    "p_holm",
-    "p_normality",
-    "p_wilcoxon",
-    "p_wilcoxon_holm",
-    "p_tost",
-    "p_tost_holm",
-    "mde",
-    "difference_test_low",
-    "difference_test_high",
-)
-
 
 def series(run: dict[str, Any], metric: str) -> tuple[list[int], list[float]]:
     """A run's learning curve: labels at each cycle and the ``metric`` there."""
@@ -70,10 +47,10 @@ def duplicates_of(groups: list[list[str]]) -> dict[str, str]:
 def compare_with_baseline(
     summaries: dict[str, dict[str, Any]], margin: float, duplicates: dict[str, str] | None = None
 ) -> dict[str, dict[str, float]]:
-    """Per strategy other than random: the :data:`COMPARISON_COLUMNS` of its per-seed AULC against random's,
-    paired by seed; ``margin`` is the minimal important difference in AULC. A strategy in ``duplicates`` (it
-    queried the very images another one did) takes that one's results and is not counted again in Holm's
-    correction."""
+    """Per strategy other than random: the :data:`~medal.analysis.tables.COMPARISON_COLUMNS` of its per-seed AULC
+    against random's, paired by seed; ``margin`` is the minimal important difference in AULC. A strategy in
+    ``duplicates`` (it queried the very images another one did) takes that one's results and is not counted again in
+    Holm's correction."""
     if BASELINE not in summaries:
         return {}
     copies = {

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from medal.analysis.comparisons import COMPARISON_COLUMNS, series
+from medal.analysis.comparisons import series
 from medal.analysis.stats import (
     aulc,
     censored_median,
@@ -20,6 +20,7 @@ from medal.analysis.stats import (
     stop_when_confident,
     stop_when_stable,
 )
+from medal.analysis.tables import COMPARISON_COLUMNS
 from medal.design import BASELINE, percent_key
 
 

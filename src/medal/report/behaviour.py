@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from medal.analysis.tables import Row
 from medal.design import BASELINE, query_cycles
 from medal.report.savings import main_rows
 from medal.report.text import (
@@ -20,21 +21,18 @@ from medal.report.text import (
     join_names,
     label,
     markdown_table,
-    num,
     strategy_label,
 )
 
 
-def stability_table(
-    params: dict[str, Any], provenance: dict[str, dict[str, Any]], summary: list[dict[str, str]]
-) -> str:
+def stability_table(params: dict[str, Any], provenance: dict[str, dict[str, Any]], summary: list[Row]) -> str:
     """Per strategy (main learner): spread of AULC over seeds, and how often and how far the score falls between
     cycles."""
     study = params["study"]
     rows_by = main_rows(summary, study["main_learner"])
 
-    def cell(row: dict[str, str]) -> str:
-        return f"{num(row['aulc_sd']):.3f} / {num(row['drops']):.1f} / {num(row['largest_drop']):.3f}"
+    def cell(row: Row) -> str:
+        return f"{row['aulc_sd']:.3f} / {row['drops']:.1f} / {row['largest_drop']:.3f}"
 
     rows = [
         [strategy_label(s, params), *(cell(rows_by[(d, s)]) for d in study["datasets"])] for s in study["strategies"]
@@ -50,13 +48,11 @@ def stability_table(
     )
 
 
-def stability_text(params: dict[str, Any], summary: list[dict[str, str]]) -> str:
+def stability_text(params: dict[str, Any], summary: list[Row]) -> str:
     """A generated sentence: drops per run of each strategy with the main learner, averaged over datasets."""
     study = params["study"]
     per_strategy = {
-        s: float(
-            np.mean([num(r["drops"]) for r in summary if r["strategy"] == s and r["learner"] == study["main_learner"]])
-        )
+        s: float(np.mean([r["drops"] for r in summary if r["strategy"] == s and r["learner"] == study["main_learner"]]))
         for s in study["strategies"]
     }
     ordered = sorted(per_strategy, key=per_strategy.get)
@@ -96,15 +92,11 @@ def class_balance_table(params: dict[str, Any], provenance: dict[str, dict[str, 
     return markdown_table(header, rows, caption, "tbl-balance", text_columns=1)
 
 
-def class_recall_table(
-    params: dict[str, Any], provenance: dict[str, dict[str, Any]], recall: list[dict[str, str]]
-) -> str:
+def class_recall_table(params: dict[str, Any], provenance: dict[str, dict[str, Any]], recall: list[Row]) -> str:
     """Test recall of every class at the end of the budget per strategy (main learner), and of the full-pool model:
     one group of rows per dataset, headed by its class names, one column per class."""
     study = params["study"]
-    by_key = {
-        (r["dataset"], r["strategy"], int(r["class"])): r for r in recall if r["learner"] == study["main_learner"]
-    }
+    by_key = {(r["dataset"], r["strategy"], r["class"]): r for r in recall if r["learner"] == study["main_learner"]}
     width = max(len(provenance[d]["class_names"]) for d in study["datasets"])
     any_strategy = study["strategies"][0]  # every strategy's rows carry the same full-pool recall
     rows = []
@@ -114,11 +106,11 @@ def class_recall_table(
         names = [f"*{name}*" for name in provenance[dataset]["class_names"]]
         rows.append([f"**{provenance[dataset]['title']}**", *names, *padding])
         rows.append(
-            ["Full pool", *(f"{num(by_key[(dataset, any_strategy, c)]['full_pool']):.3f}" for c in classes), *padding]
+            ["Full pool", *(f"{by_key[(dataset, any_strategy, c)]['full_pool']:.3f}" for c in classes), *padding]
         )
         for strategy in study["strategies"]:
             cells = [
-                fmt_ci(*(num(by_key[(dataset, strategy, c)][k]) for k in ("recall", "recall_low", "recall_high")))
+                fmt_ci(*(by_key[(dataset, strategy, c)][k] for k in ("recall", "recall_low", "recall_high")))
                 for c in classes
             ]
             rows.append([strategy_label(strategy, params), *(c.replace(" ", NBSP) for c in cells), *padding])
@@ -132,14 +124,12 @@ def class_recall_table(
     return markdown_table(header, rows, caption, "tbl-recall", text_columns=1)
 
 
-def _stopping_cell(row: dict[str, str]) -> str:
-    text = f"{num(row['labels']):.0f}{NBSP}·{NBSP}{num(row['percent_of_full']):.0f}{NBSP}%"
+def _stopping_cell(row: Row) -> str:
+    text = f"{row['labels']:.0f}{NBSP}·{NBSP}{row['percent_of_full']:.0f}{NBSP}%"
     return text if row["stopped"] == row["seeds"] else f"{text} ({row['stopped']}/{row['seeds']})"
 
 
-def stopping_table(
-    params: dict[str, Any], provenance: dict[str, dict[str, Any]], stopping: list[dict[str, str]]
-) -> str:
+def stopping_table(params: dict[str, Any], provenance: dict[str, dict[str, Any]], stopping: list[Row]) -> str:
     """Where each stopping criterion stopped the main learner's runs, and the score reached there: one column per
     criterion, one group of rows per dataset, no line break inside a number and its unit."""
     study = params["study"]
@@ -171,16 +161,16 @@ def stopping_table(
     return markdown_table(header, rows, caption, "tbl-stopping", text_columns=1)
 
 
-def stopping_text(params: dict[str, Any], stopping: list[dict[str, str]]) -> str:
+def stopping_text(params: dict[str, Any], stopping: list[Row]) -> str:
     """A generated sentence per criterion: share of runs stopped before the budget and the score kept, main learner."""
     study = params["study"]
     sentences = []
     for criterion in params["evaluation"]["stopping"]:
         rows = [r for r in stopping if r["criterion"] == criterion and r["learner"] == study["main_learner"]]
-        stopped = sum(int(r["stopped"]) for r in rows)
-        runs = sum(int(r["seeds"]) for r in rows)
-        labels = float(np.mean([num(r["labels"]) for r in rows]))
-        percent = float(np.mean([num(r["percent_of_full"]) for r in rows]))
+        stopped = sum(r["stopped"] for r in rows)
+        runs = sum(r["seeds"] for r in rows)
+        labels = float(np.mean([r["labels"] for r in rows]))
+        percent = float(np.mean([r["percent_of_full"] for r in rows]))
         sentences.append(
             f"{label(criterion, CRITERION_LABELS)} stopped {stopped} of {runs} runs before the budget; averaged over "
             f"strategies and datasets it ended at {labels:.0f} labels with {percent:.0f} % of the full-pool score."
@@ -193,9 +183,7 @@ def value_label(setting: str, value: str) -> str:
     return label(value, REPRESENTATION_LABELS) if setting == "representation" else value
 
 
-def sweep_text(
-    params: dict[str, Any], provenance: dict[str, dict[str, Any]], sweeps: list[dict[str, str]], setting: str
-) -> str:
+def sweep_text(params: dict[str, Any], provenance: dict[str, dict[str, Any]], sweeps: list[Row], setting: str) -> str:
     """A generated sentence per dataset: each non-random strategy's AULC minus random's at every value of one
     setting."""
     sentences = []
@@ -207,8 +195,8 @@ def sweep_text(
                 r for r in sweeps if r["dataset"] == dataset and r["setting"] == setting and r["strategy"] == strategy
             ]
             parts = [
-                f"{fmt_ci(num(r['vs_random']), num(r['vs_random_low']), num(r['vs_random_high']))} at "
-                f"{value_label(setting, r['value'])} (Holm-adjusted p = {num(r['p_holm']):.2g})"
+                f"{fmt_ci(r['vs_random'], r['vs_random_low'], r['vs_random_high'])} at "
+                f"{value_label(setting, r['value'])} (Holm-adjusted p = {r['p_holm']:.2g})"
                 for r in rows
             ]
             sentences.append(

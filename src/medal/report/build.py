@@ -8,8 +8,18 @@ from typing import Any
 
 import yaml
 
-from medal.analysis.aggregate import read_csv
 from medal.analysis.summaries import middle_fraction
+from medal.analysis.tables import (
+    CLASS_RECALL,
+    CURVES,
+    DIFFERENCES,
+    METRIC_COMPARISONS,
+    STOPPING,
+    STOPPING_TRADEOFF,
+    SUMMARY,
+    SWEEPS,
+    TARGETS,
+)
 from medal.design import STAGE_TIMING_FILE, SWEEP_SETTINGS
 from medal.fileio import read_json, write_json_atomic, write_text_atomic
 from medal.report.behaviour import (
@@ -91,11 +101,11 @@ def section_texts(
 
     Tables of the main learner's strategies take ``shown`` (:func:`display_params`): strategies that queried the
     very same images appear once."""
-    summary = read_csv(aggregate_dir / "summary.csv")
-    targets = read_csv(aggregate_dir / "targets.csv")
-    stopping = read_csv(aggregate_dir / "stopping.csv")
+    summary = SUMMARY.read(aggregate_dir)
+    targets = TARGETS.read(aggregate_dir)
+    stopping = STOPPING.read(aggregate_dir)
     friedman = read_json(aggregate_dir / "friedman.json")
-    metric_rows = read_csv(aggregate_dir / "metric_comparisons.csv")
+    metric_rows = METRIC_COMPARISONS.read(aggregate_dir)
     fractions = params["evaluation"]["target_fractions"]
     middle = middle_fraction(fractions)
     return {
@@ -116,7 +126,7 @@ def section_texts(
         "stopping.md": stopping_table(shown, provenance, stopping),
         "stopping_text.md": stopping_text(shown, stopping),
         "balance.md": class_balance_table(shown, provenance, read_json(aggregate_dir / "class_balance.json")),
-        "recall.md": class_recall_table(shown, provenance, read_csv(aggregate_dir / "class_recall.csv")),
+        "recall.md": class_recall_table(shown, provenance, CLASS_RECALL.read(aggregate_dir)),
         "stability.md": stability_table(shown, provenance, summary),
         "stability_text.md": stability_text(shown, summary),
         "friedman_learners.md": friedman_text(friedman["learners"], STRATEGY_LABELS, "fig-cd-learners", provenance),
@@ -170,16 +180,16 @@ def build_all(
     can be checked for byte-identical results while the measurements differ.
     """
     provenance = {d: read_json(raw_dir / f"{d}.json") for d in params["study"]["datasets"]}
-    summary = read_csv(aggregate_dir / "summary.csv")
+    summary = SUMMARY.read(aggregate_dir)
     timings = mean_timings(params, timings_dir)
-    sweeps = read_csv(aggregate_dir / "sweeps.csv")
+    sweeps = SWEEPS.read(aggregate_dir)
     friedman = read_json(aggregate_dir / "friedman.json")
-    curves = read_csv(aggregate_dir / "curves.csv")
+    curves = CURVES.read(aggregate_dir)
     shown = display_params(params, friedman["strategies"].get("merged", {}))
     learning_curves_figure(shown, provenance, curves, summary, out_dir / "learning_curves.svg")
-    differences_figure(shown, provenance, read_csv(aggregate_dir / "differences.csv"), out_dir / "differences.svg")
+    differences_figure(shown, provenance, DIFFERENCES.read(aggregate_dir), out_dir / "differences.svg")
     stopping_tradeoff_figure(
-        params, provenance, read_csv(aggregate_dir / "stopping_tradeoff.csv"), out_dir / "stopping_tradeoff.svg"
+        params, provenance, STOPPING_TRADEOFF.read(aggregate_dir), out_dir / "stopping_tradeoff.svg"
     )
     learners_figure(params, provenance, summary, out_dir / "learners.svg")
     update_modes_figure(params, provenance, summary, timings, measured_dir / "update_modes.svg")
@@ -194,7 +204,7 @@ def build_all(
         write_text_atomic(out_dir / name, text)
     write_measured(params, provenance, timings, timings_dir, measured_dir, platform_path)
     findings = conclusion_text(
-        shown, provenance, summary, friedman["strategies"], read_csv(aggregate_dir / "targets.csv"), cite=False
+        shown, provenance, summary, friedman["strategies"], TARGETS.read(aggregate_dir), cite=False
     )
     quoted = variables(params, provenance) | {"findings": findings.strip()}
     write_text_atomic(variables_path, yaml.safe_dump(quoted, sort_keys=True))

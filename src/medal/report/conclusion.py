@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from medal.analysis.metrics import METRIC_LABELS, METRIC_NAMES
 from medal.analysis.stats import ALPHA
 from medal.analysis.summaries import middle_fraction
+from medal.analysis.tables import Row
 from medal.design import BASELINE, percent_key
 from medal.report.savings import main_rows, significant
 from medal.report.text import (
@@ -19,7 +21,6 @@ from medal.report.text import (
     label,
     markdown_table,
     merged_label,
-    num,
     strategy_label,
 )
 
@@ -59,7 +60,7 @@ def _rank_sentence(friedman: dict[str, Any], provenance: dict[str, dict[str, Any
 def _saving_sentences(
     params: dict[str, Any],
     provenance: dict[str, dict[str, Any]],
-    targets: list[dict[str, str]],
+    targets: list[Row],
     any_above: bool,
     cite: bool = True,
 ) -> list[str]:
@@ -68,18 +69,21 @@ def _saving_sentences(
     savings = [
         r
         for r in targets
-        if r["learner"] == learner and r["target"] == middle and r["strategy"] != BASELINE and r["saving"] != ""
+        if r["learner"] == learner
+        and r["target"] == middle
+        and r["strategy"] != BASELINE
+        and not math.isnan(r["saving"])
     ]
-    top = max(savings, key=lambda r: num(r["saving"])) if savings else None
+    top = max(savings, key=lambda r: r["saving"]) if savings else None
     sentences = []
     if top is not None:
         sentences.append(
             f"The largest median saving to reach {middle} % of the full-pool score was "
-            f"{fmt_ci(num(top['saving']), num(top['saving_low']), num(top['saving_high']), 0)} labels, by "
+            f"{fmt_ci(top['saving'], top['saving_low'], top['saving_high'], 0)} labels, by "
             f"{in_sentence(strategy_label(top['strategy'], params))} on {provenance[top['dataset']]['title']}"
             + (" (@tbl-labels)." if cite else ".")
         )
-    if not any_above and (top is None or not num(top["saving_low"]) > 0):
+    if not any_above and (top is None or not top["saving_low"] > 0):
         sentences.append(
             "In this setting, then, no strategy saved annotation reliably over random sampling: even the largest "
             "saving's interval includes zero."
@@ -94,9 +98,9 @@ def _saving_sentences(
 def conclusion_text(
     params: dict[str, Any],
     provenance: dict[str, dict[str, Any]],
-    summary: list[dict[str, str]],
+    summary: list[Row],
     friedman: dict[str, Any],
-    targets: list[dict[str, str]],
+    targets: list[Row],
     cite: bool = True,
 ) -> str:
     """The study's answer in a few generated sentences: significant wins over random, the rank analysis,
@@ -117,9 +121,7 @@ def conclusion_text(
     return " ".join(sentences) + "\n"
 
 
-def learner_answers_table(
-    params: dict[str, Any], provenance: dict[str, dict[str, Any]], summary: list[dict[str, str]]
-) -> str:
+def learner_answers_table(params: dict[str, Any], provenance: dict[str, dict[str, Any]], summary: list[Row]) -> str:
     """Per learner and dataset, the learner-comparison strategies significantly above (▲) and below (▼) random."""
     study = params["study"]
     rows = []
@@ -142,9 +144,7 @@ def learner_answers_table(
     return markdown_table(header, rows, caption, "tbl-answers", text_columns=len(header))
 
 
-def target_answers_text(
-    params: dict[str, Any], provenance: dict[str, dict[str, Any]], targets: list[dict[str, str]]
-) -> str:
+def target_answers_text(params: dict[str, Any], provenance: dict[str, dict[str, Any]], targets: list[Row]) -> str:
     """Per target fraction (main learner): the strategies whose saving over random has a CI above zero, and those
     that save at least the minimal important share of random's labels."""
     learner = params["study"]["main_learner"]
@@ -160,11 +160,11 @@ def target_answers_text(
             and r["target"] == key
             and r["strategy"] in shown
             and r["strategy"] != BASELINE
-            and num(r["saving_low"]) > 0
+            and r["saving_low"] > 0
         ]
         found = [
             f"{in_sentence(strategy_label(r['strategy'], params))} on {provenance[r['dataset']]['title']}"
-            + (f" ({num(r['saving_pct']):.0f} %)" if num(r["saving_pct"]) >= share else "")
+            + (f" ({r['saving_pct']:.0f} %)" if r["saving_pct"] >= share else "")
             for r in rows
         ]
         sentences.append(
@@ -182,24 +182,22 @@ def target_answers_text(
     )
 
 
-def _metric_counts(params: dict[str, Any], rows: list[dict[str, str]]) -> dict[tuple[str, str], tuple[int, int]]:
+def _metric_counts(params: dict[str, Any], rows: list[Row]) -> dict[tuple[str, str], tuple[int, int]]:
     """Per (dataset, metric): how many distinct strategies had a significantly higher and lower AULC than random."""
     shown = set(params["study"]["strategies"])
     counts = {}
     for dataset in params["study"]["datasets"]:
         for metric in METRIC_NAMES:
             chosen = [r for r in rows if r["dataset"] == dataset and r["metric"] == metric and r["strategy"] in shown]
-            decided = [r for r in chosen if num(r["p_holm"]) < ALPHA]
+            decided = [r for r in chosen if r["p_holm"] < ALPHA]
             counts[(dataset, metric)] = (
-                sum(num(r["difference"]) > 0 for r in decided),
-                sum(num(r["difference"]) < 0 for r in decided),
+                sum(r["difference"] > 0 for r in decided),
+                sum(r["difference"] < 0 for r in decided),
             )
     return counts
 
 
-def metric_answers_table(
-    params: dict[str, Any], provenance: dict[str, dict[str, Any]], rows: list[dict[str, str]]
-) -> str:
+def metric_answers_table(params: dict[str, Any], provenance: dict[str, dict[str, Any]], rows: list[Row]) -> str:
     """Per dataset and metric (main learner): the number of strategies significantly above (▲) and below (▼)
     random sampling on that metric's AULC."""
     counts = _metric_counts(params, rows)
@@ -218,9 +216,7 @@ def metric_answers_table(
     return markdown_table(header, table, caption, "tbl-metrics")
 
 
-def metric_answers_text(
-    params: dict[str, Any], provenance: dict[str, dict[str, Any]], rows: list[dict[str, str]]
-) -> str:
+def metric_answers_text(params: dict[str, Any], provenance: dict[str, dict[str, Any]], rows: list[Row]) -> str:
     """Whether the answer depends on the metric: per dataset, the metrics whose counts differ from the primary's."""
     counts = _metric_counts(params, rows)
     primary = params["evaluation"]["primary_metric"]

@@ -12,6 +12,7 @@ import numpy as np
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from medal.analysis.metrics import METRIC_LABELS
+from medal.analysis.tables import Row
 from medal.design import BASELINE
 from medal.fileio import write_text_atomic
 from medal.report.behaviour import (
@@ -27,7 +28,6 @@ from medal.report.text import (
     SETTING_LABELS,
     STRATEGY_LABELS,
     label,
-    num,
     strategy_label,
 )
 
@@ -76,8 +76,8 @@ def legend_below(fig: plt.Figure, handles: list, names: list[str], ncol: int, sp
 def learning_curves_figure(
     params: dict[str, Any],
     provenance: dict[str, dict[str, Any]],
-    curves: list[dict[str, str]],
-    summary: list[dict[str, str]],
+    curves: list[Row],
+    summary: list[Row],
     path: Path,
 ) -> None:
     """One panel per dataset: mean primary metric of every strategy with the main learner versus labels, with 95 % CI
@@ -90,9 +90,9 @@ def learning_curves_figure(
     for row in curves:
         if row["metric"] == metric and row["learner"] == learner:
             series[(row["dataset"], row["strategy"])].append(
-                tuple(num(row[k]) for k in ("labels", "mean", "ci_low", "ci_high"))
+                tuple(row[k] for k in ("labels", "mean", "ci_low", "ci_high"))
             )
-    full_pool = {r["dataset"]: num(r["full_pool"]) for r in summary if r["learner"] == learner}
+    full_pool = {r["dataset"]: r["full_pool"] for r in summary if r["learner"] == learner}
     datasets = study["datasets"]
     with plt.rc_context(FIGURE_STYLE):
         fig, axes = plt.subplots(1, len(datasets), figsize=(2.6 * len(datasets), 3.6), squeeze=False)
@@ -118,7 +118,7 @@ def learning_curves_figure(
 
 
 def differences_figure(
-    params: dict[str, Any], provenance: dict[str, dict[str, Any]], differences: list[dict[str, str]], path: Path
+    params: dict[str, Any], provenance: dict[str, dict[str, Any]], differences: list[Row], path: Path
 ) -> None:
     """Small multiples, one panel per strategy (main learner): its primary metric minus random's at each label
     count, paired by seed, mean and 95 % CI band, one line per dataset; above zero, the strategy is ahead."""
@@ -130,7 +130,7 @@ def differences_figure(
     for row in differences:
         if row["learner"] == learner:
             series[(row["dataset"], row["strategy"])].append(
-                tuple(num(row[k]) for k in ("labels", "mean", "ci_low", "ci_high"))
+                tuple(row[k] for k in ("labels", "mean", "ci_low", "ci_high"))
             )
     columns = min(4, len(strategies))
     rows = -(-len(strategies) // columns)
@@ -165,7 +165,7 @@ def _dodge(n: int, width: float = 0.5) -> np.ndarray:
 
 
 def learners_figure(
-    params: dict[str, Any], provenance: dict[str, dict[str, Any]], summary: list[dict[str, str]], path: Path
+    params: dict[str, Any], provenance: dict[str, dict[str, Any]], summary: list[Row], path: Path
 ) -> None:
     """One panel per dataset: AULC with 95 % CI of every learner, one marker per learner-comparison strategy."""
     study = params["study"]
@@ -178,8 +178,8 @@ def learners_figure(
         for ax, dataset in zip(axes[0], study["datasets"]):
             for offset, strategy in zip(_dodge(len(strategies)), strategies):
                 rows = [by_key[(dataset, learner, strategy)] for learner in learners]
-                mean = np.array([num(r["aulc"]) for r in rows])
-                error = np.array([[m - num(r["aulc_low"]), num(r["aulc_high"]) - m] for m, r in zip(mean, rows)]).T
+                mean = np.array([r["aulc"] for r in rows])
+                error = np.array([[m - r["aulc_low"], r["aulc_high"] - m] for m, r in zip(mean, rows)]).T
                 ax.errorbar(
                     np.arange(len(learners)) + offset,
                     mean,
@@ -209,7 +209,7 @@ def learners_figure(
 def sweep_figure(
     params: dict[str, Any],
     provenance: dict[str, dict[str, Any]],
-    sweeps: list[dict[str, str]],
+    sweeps: list[Row],
     setting: str,
     path: Path,
 ) -> None:
@@ -229,9 +229,9 @@ def sweep_figure(
                     for r in sweeps
                     if r["dataset"] == dataset and r["setting"] == setting and r["strategy"] == strategy
                 ]
-                mean = np.array([num(r["aulc"]) for r in rows])
-                low = np.array([num(r["aulc_low"]) for r in rows])
-                high = np.array([num(r["aulc_high"]) for r in rows])
+                mean = np.array([r["aulc"] for r in rows])
+                low = np.array([r["aulc_low"] for r in rows])
+                high = np.array([r["aulc_high"] for r in rows])
                 x = np.arange(len(rows)) + offset
                 ax.errorbar(
                     x,
@@ -296,7 +296,7 @@ def _mode_legend(fig: plt.Figure, ax: plt.Axes, pairs: list[tuple[str, dict[str,
 def update_modes_figure(
     params: dict[str, Any],
     provenance: dict[str, dict[str, Any]],
-    summary: list[dict[str, str]],
+    summary: list[Row],
     timings: dict[tuple[str, str], tuple[float, float]],
     path: Path,
 ) -> None:

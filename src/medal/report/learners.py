@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from medal.analysis.tables import Row
 from medal.design import BASELINE, run_file_name, seeds_for
 from medal.experiment.learners import UPDATE_MODES
 from medal.fileio import read_json
@@ -22,12 +23,11 @@ from medal.report.text import (
     join_names,
     label,
     markdown_table,
-    num,
     seeds_phrase,
 )
 
 
-def learners_table(params: dict[str, Any], provenance: dict[str, dict[str, Any]], summary: list[dict[str, str]]) -> str:
+def learners_table(params: dict[str, Any], provenance: dict[str, dict[str, Any]], summary: list[Row]) -> str:
     """AULC of every learner with the learner-comparison strategies: mean ± CI half-width, significance against
     random."""
     study = params["study"]
@@ -35,8 +35,8 @@ def learners_table(params: dict[str, Any], provenance: dict[str, dict[str, Any]]
 
     def cell(dataset: str, learner: str, strategy: str) -> str:
         row = by_key[(dataset, learner, strategy)]
-        half = (num(row["aulc_high"]) - num(row["aulc_low"])) / 2
-        text = f"{num(row['aulc']):.3f}" + ("" if math.isnan(half) else f" ± {half:.3f}")
+        half = (row["aulc_high"] - row["aulc_low"]) / 2
+        text = f"{row['aulc']:.3f}" + ("" if math.isnan(half) else f" ± {half:.3f}")
         return text + significance_mark(row, by_key.get((dataset, learner, BASELINE)))
 
     strategies = study["learner_strategies"]
@@ -58,17 +58,17 @@ def learners_table(params: dict[str, Any], provenance: dict[str, dict[str, Any]]
     return markdown_table(header, rows, caption, "tbl-learners", text_columns=1)
 
 
-def learner_aulc(params: dict[str, Any], summary: list[dict[str, str]]) -> dict[tuple[str, str], float]:
+def learner_aulc(params: dict[str, Any], summary: list[Row]) -> dict[tuple[str, str], float]:
     """Mean AULC of each (dataset, learner) over the learner-comparison strategies."""
     shared = set(params["study"]["learner_strategies"])
     values: dict[tuple[str, str], list[float]] = defaultdict(list)
     for r in summary:
         if r["strategy"] in shared:
-            values[(r["dataset"], r["learner"])].append(num(r["aulc"]))
+            values[(r["dataset"], r["learner"])].append(r["aulc"])
     return {key: float(np.mean(v)) for key, v in values.items()}
 
 
-def learners_text(params: dict[str, Any], provenance: dict[str, dict[str, Any]], summary: list[dict[str, str]]) -> str:
+def learners_text(params: dict[str, Any], provenance: dict[str, dict[str, Any]], summary: list[Row]) -> str:
     """Generated sentences: the best and worst learner per dataset, and partial_fit's AULC against refitting per
     estimator."""
     study = params["study"]

@@ -9,12 +9,12 @@ from typing import Any
 import numpy as np
 
 from medal.analysis.stats import ALPHA, DETECTION_POWER
+from medal.analysis.tables import Row
 from medal.design import BASELINE, seeds_for
 from medal.report.text import (
     NBSP,
     fmt_ci,
     markdown_table,
-    num,
     strategy_label,
 )
 
@@ -24,18 +24,18 @@ VERDICTS = ("better", "worse", "equivalent", "inconclusive")
 VERDICT_MARKS = {"better": "▲", "worse": "▼", "equivalent": "=", "inconclusive": "–"}
 
 
-def verdict(row: dict[str, str]) -> str:
+def verdict(row: Row) -> str:
     """``better``/``worse`` when the Holm-adjusted paired t-test rejects equality (by the sign of the mean
     difference), ``equivalent`` when the Holm-adjusted equivalence test places the difference within the
     minimal important difference, else ``inconclusive``."""
-    if num(row["p_holm"]) < ALPHA:
-        return "better" if num(row["difference"]) > 0 else "worse"
-    if num(row["p_tost_holm"]) < ALPHA:
+    if row["p_holm"] < ALPHA:
+        return "better" if row["difference"] > 0 else "worse"
+    if row["p_tost_holm"] < ALPHA:
         return "equivalent"
     return "inconclusive"
 
 
-def _main_comparisons(params: dict[str, Any], summary: list[dict[str, str]]) -> list[dict[str, str]]:
+def _main_comparisons(params: dict[str, Any], summary: list[Row]) -> list[Row]:
     study = params["study"]
     order = {s: i for i, s in enumerate(study["strategies"])}
     return [
@@ -45,31 +45,30 @@ def _main_comparisons(params: dict[str, Any], summary: list[dict[str, str]]) -> 
     ]
 
 
-def _p(value: str) -> str:
-    p = num(value)
+def _p(p: float) -> str:
     return "n/a" if math.isnan(p) else ("< 0.001" if p < 0.001 else f"{p:.3f}")
 
 
-def _interval(low: str, high: str) -> str:
+def _interval(low: float, high: float) -> str:
     """'[low, high]' with a space that does not break; 'n/a' when not computed."""
-    if math.isnan(num(low)):
+    if math.isnan(low):
         return "n/a"
-    return f"[{num(low):.3f},{NBSP}{num(high):.3f}]"
+    return f"[{low:.3f},{NBSP}{high:.3f}]"
 
 
-def test_set_text(comparisons: list[dict[str, str]]) -> str:
+def test_set_text(comparisons: list[Row]) -> str:
     """How much resampling the test images widens the intervals, and which decisions survive it."""
-    rows = [r for r in comparisons if not math.isnan(num(r["difference_test_low"]))]
+    rows = [r for r in comparisons if not math.isnan(r["difference_test_low"])]
     if not rows:
         return (
             "The primary metric needs class probabilities, so no interval with test-set resampling is computed "
             "(only accuracy, balanced accuracy and macro-F1 are recomputed from the stored test predictions)."
         )
-    widths = np.array([num(r["difference_high"]) - num(r["difference_low"]) for r in rows])
-    with_test = np.array([num(r["difference_test_high"]) - num(r["difference_test_low"]) for r in rows])
+    widths = np.array([r["difference_high"] - r["difference_low"] for r in rows])
+    with_test = np.array([r["difference_test_high"] - r["difference_test_low"] for r in rows])
     ratio = with_test[widths > 0] / widths[widths > 0]
     decided = [r for r in rows if verdict(r) in ("better", "worse")]
-    kept = sum(num(r["difference_test_low"]) > 0 or num(r["difference_test_high"]) < 0 for r in decided)
+    kept = sum(r["difference_test_low"] > 0 or r["difference_test_high"] < 0 for r in decided)
     widening = (
         f"changed the width of the 95 % intervals by a median factor of {np.median(ratio):.2f} "
         f"(range {ratio.min():.2f}–{ratio.max():.2f})"
@@ -82,7 +81,7 @@ def test_set_text(comparisons: list[dict[str, str]]) -> str:
     )
 
 
-def power_table(params: dict[str, Any], provenance: dict[str, dict[str, Any]], summary: list[dict[str, str]]) -> str:
+def power_table(params: dict[str, Any], provenance: dict[str, dict[str, Any]], summary: list[Row]) -> str:
     """Per dataset and strategy (main learner): the AULC difference from random, the tests and the verdict. The
     interval's spaces do not break, so no cell splits a number across lines."""
     mid = params["evaluation"]["minimal_important_difference"]["aulc"]
@@ -91,7 +90,7 @@ def power_table(params: dict[str, Any], provenance: dict[str, dict[str, Any]], s
     for dataset in params["study"]["datasets"]:
         rows.append([f"**{provenance[dataset]['title']}**", "", "", "", "", "", ""])
         for r in (r for r in comparisons if r["dataset"] == dataset):
-            interval = fmt_ci(num(r["difference"]), num(r["difference_low"]), num(r["difference_high"]))
+            interval = fmt_ci(r["difference"], r["difference_low"], r["difference_high"])
             rows.append(
                 [
                     strategy_label(r["strategy"], params),
@@ -99,7 +98,7 @@ def power_table(params: dict[str, Any], provenance: dict[str, dict[str, Any]], s
                     _interval(r["difference_test_low"], r["difference_test_high"]),
                     _p(r["p_holm"]),
                     _p(r["p_tost_holm"]),
-                    f"{num(r['mde']):.3f}",
+                    f"{r['mde']:.3f}",
                     VERDICT_MARKS[verdict(r)],
                 ]
             )
@@ -116,17 +115,17 @@ def power_table(params: dict[str, Any], provenance: dict[str, dict[str, Any]], s
     return markdown_table(header, rows, caption, "tbl-power", text_columns=1)
 
 
-def power_text(params: dict[str, Any], summary: list[dict[str, str]]) -> str:
+def power_text(params: dict[str, Any], summary: list[Row]) -> str:
     """The minimal important difference, what the study could detect, and how the comparisons came out."""
     comparisons = _main_comparisons(params, summary)
     if not comparisons:
         return ""
     mid = params["evaluation"]["minimal_important_difference"]["aulc"]
-    mde = np.array([num(r["mde"]) for r in comparisons])
+    mde = np.array([r["mde"] for r in comparisons])
     mde = mde[np.isfinite(mde)]
     counts = {v: sum(verdict(r) == v for r in comparisons) for v in VERDICTS}
-    normality = sum(num(r["p_normality"]) < ALPHA for r in comparisons)
-    disagree = sum((num(r["p_holm"]) < ALPHA) != (num(r["p_wilcoxon_holm"]) < ALPHA) for r in comparisons)
+    normality = sum(r["p_normality"] < ALPHA for r in comparisons)
+    disagree = sum((r["p_holm"] < ALPHA) != (r["p_wilcoxon_holm"] < ALPHA) for r in comparisons)
     detect = (
         f"a median of {np.median(mde):.3f} (range {mde.min():.3f}–{mde.max():.3f})"
         if len(mde)

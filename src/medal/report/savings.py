@@ -10,6 +10,7 @@ from medal.analysis.conclusions import holm_decision
 from medal.analysis.metrics import METRIC_LABELS
 from medal.analysis.stats import ALPHA
 from medal.analysis.summaries import middle_fraction
+from medal.analysis.tables import Row
 from medal.design import BASELINE, percent_key
 from medal.report.text import (
     LEARNER_LABELS,
@@ -21,16 +22,15 @@ from medal.report.text import (
     join_names,
     label,
     markdown_table,
-    num,
     strategy_label,
 )
 
 
-def significance_mark(row: dict[str, str], baseline: dict[str, str] | None) -> str:
+def significance_mark(row: Row, baseline: Row | None) -> str:
     """' ▲' or ' ▼' when the Holm-adjusted paired t-test against random is significant, else ''."""
     if baseline is None:
         return ""
-    decision = holm_decision(num(row["p_holm"]), num(row["aulc"]) - num(baseline["aulc"]))
+    decision = holm_decision(row["p_holm"], row["aulc"] - baseline["aulc"])
     return {"above random": " ▲", "below random": " ▼"}.get(decision, "")
 
 
@@ -42,21 +42,21 @@ def _best(values: dict[str, float]) -> set[str]:
     return {k for k, v in finite.items() if v == top}
 
 
-def main_rows(summary: list[dict[str, str]], learner: str) -> dict[tuple[str, str], dict[str, str]]:
+def main_rows(summary: list[Row], learner: str) -> dict[tuple[str, str], Row]:
     """Summary rows of one learner by (dataset, strategy)."""
     return {(r["dataset"], r["strategy"]): r for r in summary if r["learner"] == learner}
 
 
-def _aulc_cell(row: dict[str, str], baseline: dict[str, str] | None, bold: bool) -> str:
-    text = fmt_ci(num(row["aulc"]), num(row["aulc_low"]), num(row["aulc_high"]))
+def _aulc_cell(row: Row, baseline: Row | None, bold: bool) -> str:
+    text = fmt_ci(row["aulc"], row["aulc_low"], row["aulc_high"])
     return (f"**{text}**" if bold else text) + significance_mark(row, baseline)
 
 
-def aulc_table(params: dict[str, Any], provenance: dict[str, dict[str, Any]], summary: list[dict[str, str]]) -> str:
+def aulc_table(params: dict[str, Any], provenance: dict[str, dict[str, Any]], summary: list[Row]) -> str:
     """AULC mean [95 % CI] of every strategy with the main learner, one column per dataset; the best in bold."""
     study = params["study"]
     rows_by = main_rows(summary, study["main_learner"])
-    best = {d: _best({s: num(rows_by[(d, s)]["aulc"]) for s in study["strategies"]}) for d in study["datasets"]}
+    best = {d: _best({s: rows_by[(d, s)]["aulc"] for s in study["strategies"]}) for d in study["datasets"]}
     rows = [
         [
             strategy_label(s, params),
@@ -76,7 +76,7 @@ def aulc_table(params: dict[str, Any], provenance: dict[str, dict[str, Any]], su
     return markdown_table(header, rows, caption, "tbl-aulc", text_columns=1)
 
 
-def significant(rows: dict[str, dict[str, str]]) -> tuple[list[str], list[str]]:
+def significant(rows: dict[str, Row]) -> tuple[list[str], list[str]]:
     """The strategies (keys of ``rows``, one dataset and learner) significantly above and below random sampling."""
     marks = {s: significance_mark(row, rows.get(BASELINE)) for s, row in rows.items() if s != BASELINE}
     return [s for s, m in marks.items() if m == " ▲"], [s for s, m in marks.items() if m == " ▼"]
@@ -85,7 +85,7 @@ def significant(rows: dict[str, dict[str, str]]) -> tuple[list[str], list[str]]:
 def results_text(
     params: dict[str, Any],
     provenance: dict[str, dict[str, Any]],
-    summary: list[dict[str, str]],
+    summary: list[Row],
     identical: dict[str, Any],
 ) -> str:
     """One generated paragraph per dataset (main learner): the best AULC against random, how many strategies beat
@@ -96,15 +96,15 @@ def results_text(
     paragraphs = []
     for dataset in study["datasets"]:
         rows = {s: rows_by[(dataset, s)] for s in study["strategies"]}
-        best = max(rows, key=lambda s: num(rows[s]["aulc"]))
+        best = max(rows, key=lambda s: rows[s]["aulc"])
         b = rows[best]
         text = (
             f"On {provenance[dataset]['title']}, {in_sentence(label(best, STRATEGY_LABELS))} had the highest AULC, "
-            f"{fmt_ci(num(b['aulc']), num(b['aulc_low']), num(b['aulc_high']))}"
+            f"{fmt_ci(b['aulc'], b['aulc_low'], b['aulc_high'])}"
         )
         if BASELINE in rows and best != BASELINE:
             r = rows[BASELINE]
-            text += f", against {fmt_ci(num(r['aulc']), num(r['aulc_low']), num(r['aulc_high']))} for random sampling"
+            text += f", against {fmt_ci(r['aulc'], r['aulc_low'], r['aulc_high'])} for random sampling"
             above, below = significant(rows)
             text += (
                 f"; after Holm correction {len(above)} of {len(rows) - 1} strategies were significantly above random "
@@ -166,28 +166,28 @@ def friedman_text(
     return " ".join(sentences) + "\n"
 
 
-def _needed_cell(row: dict[str, str], budget: int) -> str:
+def _needed_cell(row: Row, budget: int) -> str:
     """Median [95 % CI] labels needed, '> budget' where the median or a bound lies beyond it, and the
     share of seeds that reached the target when not all did."""
-    reached, seeds = int(row["reached"]), int(row["seeds"])
+    reached, seeds = row["reached"], row["seeds"]
     if reached == 0:
         return f"> {budget} (0/{seeds})"
 
     def number(value: float) -> str:
         return f"> {budget}" if value == math.inf else f"{value:.0f}"
 
-    median, low, high = num(row["labels"]), num(row["labels_low"]), num(row["labels_high"])
+    median, low, high = row["labels"], row["labels_low"], row["labels_high"]
     text = number(median) if math.isnan(low) else f"{number(median)} [{number(low)}, {number(high)}]"
     return text if reached == seeds else f"{text} ({reached}/{seeds})"
 
 
-def _saving_cell(row: dict[str, str]) -> list[str]:
+def _saving_cell(row: Row) -> list[str]:
     """Median [95 % CI] labels saved versus random, and the percentage with how many pairs are bounds."""
     if row["strategy"] == BASELINE:
         return ["(baseline)", ""]
-    images = fmt_ci(num(row["saving"]), num(row["saving_low"]), num(row["saving_high"]), 0)
-    percent = f"{num(row['saving_pct']):.0f} %"
-    bounded = int(row["saving_bounded"])
+    images = fmt_ci(row["saving"], row["saving_low"], row["saving_high"], 0)
+    percent = f"{row['saving_pct']:.0f} %"
+    bounded = row["saving_bounded"]
     return [images, percent if bounded == 0 else f"{percent} ({bounded}/{row['seeds']} bounds)"]
 
 
@@ -199,7 +199,7 @@ def unbreakable(text: str) -> str:
 
 
 def labels_table(
-    params: dict[str, Any], provenance: dict[str, dict[str, Any]], targets: list[dict[str, str]], fraction: float
+    params: dict[str, Any], provenance: dict[str, dict[str, Any]], targets: list[Row], fraction: float
 ) -> str:
     """Per dataset and strategy (main learner): labels needed to reach one target fraction of the full-pool
     score, and labels saved versus random; the table's id is ``tbl-labels`` for the middle target and

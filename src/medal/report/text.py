@@ -105,11 +105,6 @@ SETTING_LABELS = {
 REPRESENTATION_LABELS = {"learned": "Learned", "hog": "HOG", "pca50": "PCA (50)", "raw_pixels": "Raw pixels"}
 
 
-def num(text: str) -> float:
-    """A number read from the aggregate's CSV files, where an empty cell is NaN."""
-    return float(text) if text != "" else math.nan
-
-
 def fmt_ci(mean: float, low: float, high: float, digits: int = 3) -> str:
     """``mean [low, high]``, or just the mean when the interval is undefined."""
     if math.isnan(mean):

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
 import matplotlib.pyplot as plt
 
+from medal.analysis.tables import Row
 from medal.report.figures import FIGURE_STYLE, PALETTE, legend_below, save_figure
-from medal.report.text import CRITERION_LABELS, label, num
+from medal.report.text import CRITERION_LABELS, label
 
 
 def stopping_tradeoff_figure(
-    params: dict[str, Any], provenance: dict[str, dict[str, Any]], tradeoff: list[dict[str, str]], path: Path
+    params: dict[str, Any], provenance: dict[str, dict[str, Any]], tradeoff: list[Row], path: Path
 ) -> None:
     """Per dataset, each stopping criterion's trade-off over its thresholds: mean labels at the stop against the
     score there in percent of the full-pool score, over the runs that stopped before the budget; each point is
@@ -25,7 +27,7 @@ def stopping_tradeoff_figure(
         for ax, dataset in zip(axes[0], datasets):
             for criterion in criteria:
                 rows = [r for r in tradeoff if r["dataset"] == dataset and r["criterion"] == criterion]
-                points = [(num(r["labels"]), num(r["percent_of_full"]), r) for r in rows if r["labels"] != ""]
+                points = [(r["labels"], r["percent_of_full"], r) for r in rows if not math.isnan(r["labels"])]
                 if not points:
                     continue
                 ax.plot(
@@ -38,9 +40,9 @@ def stopping_tradeoff_figure(
                     label=label(criterion, CRITERION_LABELS),
                 )
                 for x, y, r in points:
-                    share = 100 * int(r["stopped"]) / int(r["runs"])
+                    share = 100 * r["stopped"] / r["runs"]
                     ax.annotate(
-                        f"{num(r['threshold']):g} ({share:.0f} %)",
+                        f"{r['threshold']:g} ({share:.0f} %)",
                         (x, y),
                         fontsize=5.5,
                         xytext=(3, -6),
