@@ -455,13 +455,13 @@ def recorded_durations(timings: Path) -> tuple[dict[str, list[float]], str]:
 
 def _makespan(client: Any, stages: dict[str, list[float]], scale: float, study_wide: bool) -> float:
     """Wall time of every run, each a sleep of ``scale`` × its duration: stage after stage (as ``dvc repro`` runs
-    them) or all at once (``medal submit``)."""
+    them) or all at once (``medal submit``), the longest runs first in either case, as the runner submits them."""
     from dask.distributed import wait
 
     start = time.perf_counter()
     batches = [[d for durations in stages.values() for d in durations]] if study_wide else list(stages.values())
     for durations in batches:
-        wait(client.map(time.sleep, [d * scale for d in durations], pure=False))
+        wait(client.map(time.sleep, [d * scale for d in sorted(durations, reverse=True)], pure=False))
     return (time.perf_counter() - start) / scale
 
 

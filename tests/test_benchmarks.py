@@ -87,3 +87,17 @@ def test_scale_out_simulation_reads_the_recorded_durations_and_overlaps_stages_o
         per_stage = bench._makespan(client, stages, 0.2, study_wide=False)
         at_once = bench._makespan(client, stages, 0.2, study_wide=True)
     assert 3.0 <= per_stage < 4.0 and 1.0 <= at_once < 1.8, (per_stage, at_once)
+
+
+def test_scale_out_simulation_starts_the_longest_runs_first():
+    from dask.distributed import Client, LocalCluster
+
+    bench = _benchmarks()
+    with (
+        LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None) as cluster,
+        Client(cluster) as client,
+    ):
+        # In the given order the two short runs go first and the long one runs alone after them (3 s); longest
+        # first, the short ones share the second worker while it runs (2 s).
+        makespan = bench._makespan(client, {"s": [1.0, 1.0, 2.0]}, 0.2, study_wide=True)
+    assert 2.0 <= makespan < 2.7, makespan
