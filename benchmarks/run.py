@@ -368,9 +368,10 @@ def _in_task_seconds(params: dict[str, Any], data: dict[str, np.ndarray], addres
     with Client(address) as client:
         shared = client.scatter([data], broadcast=True)[0]
         for learner in IN_TASK_LEARNERS:
-            task = RunTask(learner, "entropy", 0, protocol, {"dataset": "bench"}, "x", "data")
-            here = run_one(params, data, task, 0)[0].seconds
-            in_task = client.submit(run_one, params, shared, task, 0, pure=False).result()[0].seconds
+            spec = {"learner": params["learners"][learner], "strategy": params["strategies"]["entropy"]}
+            task = RunTask(learner, "entropy", 0, protocol, {"dataset": "bench"}, "x", "data", spec)
+            here = run_one(data, task, 0)[0].seconds
+            in_task = client.submit(run_one, shared, task, 0, pure=False).result()[0].seconds
             seconds[learner] = {"here": here, "task": in_task, "ratio": in_task / here}
     return seconds
 

@@ -71,6 +71,31 @@ def test_dask_cluster_gives_the_local_results(small, tmp_path, monkeypatch):
     assert distributed == local
 
 
+# What the watched run function sees on an in-process cluster (module-level, so that Dask can pickle it).
+WATCH: dict = {}
+
+
+def _watched_run_one(data, task, index, parent_pid=None):
+    active = ("waiting", "queued", "no-worker", "processing")
+    WATCH["seen"].append((index, sum(ts.state in active for ts in WATCH["scheduler"].tasks.values())))
+    return WATCH["run_one"](data, task, index, parent_pid)
+
+
+def test_on_a_cluster_runs_are_handed_out_in_order_a_few_per_worker_at_a_time(small, tmp_path, monkeypatch):
+    from dask.distributed import LocalCluster
+
+    params, prepared = small
+    params["al"]["seeds"] = params["study"]["main_seeds"] = 4  # 8 runs
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
+        WATCH.update(seen=[], scheduler=cluster.scheduler, run_one=compute.run_one)
+        monkeypatch.setattr(compute, "run_one", _watched_run_one)
+        monkeypatch.setenv(compute.DASK_SCHEDULER_ENV, cluster.scheduler_address)
+        _run(params, prepared, tmp_path / "dask")
+    seen = WATCH["seen"]
+    assert [index for index, _ in seen] == list(range(8))  # in the order given: the longest runs first
+    assert max(count for _, count in seen) <= compute.TASKS_PER_WORKER, seen  # not all 8 at once
+
+
 def test_on_a_cluster_each_run_is_one_task_even_with_a_parallel_learner(small, tmp_path, monkeypatch):
     from dask.distributed import LocalCluster, get_task_stream
 
@@ -190,10 +215,10 @@ def test_a_failing_run_publishes_nothing_and_keeps_the_finished_ones(small, tmp_
     params["compute"]["n_jobs"] = 1  # in this process, so the patch applies
     real = compute.run_one
 
-    def fail_on_second_seed(params, data, task, index, parent_pid=None):
+    def fail_on_second_seed(data, task, index, parent_pid=None):
         if task.seed == 1:
             raise RuntimeError("killed")
-        return real(params, data, task, index, parent_pid)
+        return real(data, task, index, parent_pid)
 
     monkeypatch.setattr(compute, "run_one", fail_on_second_seed)
     with pytest.raises(RuntimeError, match="killed"):

@@ -33,6 +33,8 @@ from medal.reproduce.environment import numerical_platform
 # Environment variable that sends runs to a Dask scheduler; it overrides ``compute.dask_scheduler``.
 DASK_SCHEDULER_ENV = "MEDAL_DASK_SCHEDULER"
 DASK_CONNECT_TIMEOUT = "30s"
+# Runs handed to the cluster at once per worker thread: one running, one ready to start.
+TASKS_PER_WORKER = 2
 # How often a local worker checks that the process that started it is still alive.
 PARENT_POLL_SECONDS = 0.5
 _WATCHING = False
@@ -50,7 +52,8 @@ class RunTask:
 
     ``path`` is relative to the stage's output folder; ``data`` names the feature set it runs on (a key of the
     data passed with it, the same for every run on that feature set); ``spec`` holds every setting that decides
-    its numbers, for the fingerprint that lets a rerun reuse a run finished before.
+    its numbers (``learner`` and ``strategy``: their ``params.yaml`` entries), from which the run is built and
+    the fingerprint that lets a rerun reuse a run finished before is computed.
     """
 
     learner: str
@@ -110,7 +113,7 @@ def undo_malloc_trimming() -> None:
 
 
 def run_one(
-    params: dict[str, Any], data: dict[str, np.ndarray], task: RunTask, index: int, parent_pid: int | None = None
+    data: dict[str, np.ndarray], task: RunTask, index: int, parent_pid: int | None = None
 ) -> tuple[Finished, dict[str, Any]]:
     """Run one task with a single BLAS/OpenMP thread and joblib's sequential backend (runs go in parallel
     instead); also return the numerical platform it ran on, which the caller checks against its own.
@@ -129,8 +132,8 @@ def run_one(
         warnings.simplefilter("ignore", ConvergenceWarning)
         # While the oracle's answers hold one class, the learner predicts it (see Learner._checked).
         warnings.filterwarnings("ignore", message="Since the 'base_estimator' could not be fitted")
-        learner = Learner.from_params(task.learner, params["learners"][task.learner])
-        query = Strategy.from_params(task.strategy, params["strategies"][task.strategy], random_state=task.seed)
+        learner = Learner.from_params(task.learner, task.spec["learner"])
+        query = Strategy.from_params(task.strategy, task.spec["strategy"], random_state=task.seed)
         try:
             result = run_active_learning(
                 data["X_pool"], data["y_pool"], data["X_test"], data["y_test"], learner, query, task.protocol, task.seed
@@ -160,12 +163,16 @@ class Executor:
     """Runs tasks on ``compute.n_jobs`` local processes, or on every worker of the Dask cluster when a scheduler is
     set (:func:`dask_scheduler`); use as a context manager, which connects to the cluster and closes the client."""
 
-    def __init__(self, params: dict[str, Any]):
-        self.params = params
-        self.address = dask_scheduler(params)
-        self.n_jobs = params.get("compute", {}).get("n_jobs", 1)
+    def __init__(self, n_jobs: int = 1, address: str | None = None):
+        self.n_jobs = n_jobs
+        self.address = address
         self._stack = ExitStack()
         self._client = None
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any]) -> Executor:
+        """The executor ``params.yaml``'s ``compute`` section (and ``$MEDAL_DASK_SCHEDULER``) describe."""
+        return cls(params.get("compute", {}).get("n_jobs", 1), dask_scheduler(params))
 
     def __enter__(self) -> Executor:
         if self.address is not None:
@@ -206,20 +213,36 @@ class Executor:
         parent = os.getpid()
         # joblib memory-maps large arrays for its worker processes, so each feature set is written once.
         return Parallel(n_jobs=self.n_jobs, return_as="generator_unordered")(
-            delayed(run_one)(self.params, data[task.data], task, index, parent) for index, task in enumerate(tasks)
+            delayed(run_one)(data[task.data], task, index, parent) for index, task in enumerate(tasks)
         )
 
     def _dask(self, tasks: list[RunTask], data: dict[str, dict[str, np.ndarray]]) -> Iterator:
+        """Runs as Dask tasks in the order given, at most :data:`TASKS_PER_WORKER` per worker thread in flight: a task
+        that reads scattered data is assigned to a worker as soon as it is submitted and may be stolen by another,
+        so submitting all at once would lose the order (the longest runs first, :meth:`Kept.pending`)."""
         from dask.distributed import as_completed
 
         client = self._client
         shared = {name: client.scatter([data[name]], broadcast=True)[0] for name in {task.data for task in tasks}}
-        futures = [
-            client.submit(run_one, self.params, shared[task.data], task, index, pure=False)
-            for index, task in enumerate(tasks)
-        ]
+        waiting = iter(enumerate(tasks))
+        pending: set = set()  # futures not yet yielded; a finished one is released once yielded
+        in_flight = as_completed()
+
+        def submit_until_full() -> None:
+            while len(pending) < TASKS_PER_WORKER * self.workers:
+                index, task = next(waiting, (None, None))
+                if task is None:
+                    return
+                future = client.submit(run_one, shared[task.data], task, index, pure=False)
+                pending.add(future)
+                in_flight.add(future)
+
         try:
-            for future in as_completed(futures):
-                yield future.result()
+            submit_until_full()
+            for future in in_flight:
+                finished = future.result()
+                pending.discard(future)
+                submit_until_full()
+                yield finished
         finally:
-            client.cancel(futures)
+            client.cancel(list(pending))

@@ -233,7 +233,7 @@ def run_stage(params: dict[str, Any], plan: StagePlan) -> None:
         print(f"[{plan.tag}] publishing {by[BY_SUBMIT]} runs computed by medal submit", file=sys.stderr, flush=True)
     computed_on = None
     if kept.pending([plan]):  # else no cluster to connect to, no process to start
-        with Executor(params) as executor:
+        with Executor.from_params(params) as executor:
             keep_runs(executor, [plan], kept, BY_STAGE, params["evaluation"]["primary_metric"])
             computed_on = {"dask": executor.dask, "workers": executor.workers}
     _publish_stage(plan, kept.records[plan.tag], by, computed_on, started)

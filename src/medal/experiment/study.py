@@ -94,7 +94,7 @@ def _compute(params: dict[str, Any], planners: list[Planner]) -> None:
     runs = sum(len(plan.tasks) for plan in plans)
     kept = Kept.find(plans)
     print(f"[submit] {runs} runs of {len(plans)} stages, all in flight at once, the longest first", flush=True)
-    with Executor(params) as executor:
+    with Executor.from_params(params) as executor:
         keep_runs(executor, plans, kept, BY_SUBMIT, params["evaluation"]["primary_metric"], label="submit")
         on = {"dask": executor.dask, "workers": executor.workers}
     seconds = time.perf_counter() - started
