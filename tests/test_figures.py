@@ -174,3 +174,17 @@ def test_conclusion_states_the_answer_from_the_generated_files(params):
     assert "was 30 [10, 50] labels, by entropy on D." in abstract and "@" not in abstract
     assert "Ranked over" not in abstract  # the abstract states the findings, not the rank analysis
     assert "no strategy saved annotation reliably" not in text
+
+
+def test_the_smallest_test_class_is_found_over_every_dataset_and_class():
+    from medal.report.variables import smallest_test_class
+
+    provenance = {
+        "a": {"title": "A", "counts": {"test": [42, 114]}, "class_names": ["malignant", "benign"]},
+        "b": {"title": "B", "counts": {"test": [50, 20, 60]}},  # three classes, no names
+    }
+    # B's second class: 20 images of 3 classes, so one image moves balanced accuracy by 1 / 60.
+    assert smallest_test_class(["a", "b"], provenance) == (
+        "B's class 2, with 20 images, each of which moves balanced accuracy by 0.017"
+    )
+    assert smallest_test_class(["a"], provenance).startswith("A's malignant class, with 42 images")  # 1 / 84 = 0.012

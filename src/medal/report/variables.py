@@ -68,6 +68,23 @@ def _sweep_variables(params: dict[str, Any], provenance: dict[str, dict[str, Any
     }
 
 
+def smallest_test_class(datasets: list[str], provenance: dict[str, dict[str, Any]]) -> str:
+    """The study's smallest test class, and how far one of its images moves balanced accuracy (the mean of the
+    classes' recalls): by 1 / (classes x images of that class)."""
+    images, title, name, n_classes = min(
+        (count, provenance[d]["title"], _class_name(provenance[d], c), len(provenance[d]["counts"]["test"]))
+        for d in datasets
+        for c, count in enumerate(provenance[d]["counts"]["test"])
+    )
+    step = 1 / (n_classes * images)
+    return f"{title}'s {name}, with {images} images, each of which moves balanced accuracy by {step:.3f}"
+
+
+def _class_name(provenance: dict[str, Any], index: int) -> str:
+    names = provenance.get("class_names") or []
+    return f"{names[index]} class" if index < len(names) else f"class {index + 1}"
+
+
 def variables(params: dict[str, Any], provenance: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """Numbers and names quoted in the manuscript's prose (Quarto's ``{{< var >}}`` shortcodes)."""
     al, study = params["al"], params["study"]
@@ -117,4 +134,5 @@ def variables(params: dict[str, Any], provenance: dict[str, dict[str, Any]]) -> 
         "mc_eer_candidates": params["strategies"].get("mc_eer", {}).get("max_candidates", "all"),
         "qbc_members": params["strategies"].get("qbc_vote_entropy", {}).get("n_members", 5),
         "n_runs": n_runs(params),
+        "smallest_test_class": smallest_test_class(study["datasets"], provenance),
     }
