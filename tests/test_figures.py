@@ -188,3 +188,22 @@ def test_the_smallest_test_class_is_found_over_every_dataset_and_class():
         "B's class 2, with 20 images, each of which moves balanced accuracy by 0.017"
     )
     assert smallest_test_class(["a"], provenance).startswith("A's malignant class, with 42 images")  # 1 / 84 = 0.012
+
+
+def test_runtime_text_says_where_stages_computed_and_what_a_submission_did():
+    from medal.report.setup import runtime_text
+
+    submission = {"runs": 30, "stages": 2, "dask": True, "workers": 8, "wall_seconds": 600.0}
+    records = [
+        {"runs": 10, "reused": 0, "computed_on": {"dask": False, "workers": 2}, "wall_seconds": 60.0},
+        {"runs": 20, "reused": 0, "computed_on": None, "submission": submission, "wall_seconds": 5.0},
+        {"runs": 10, "reused": 3, "computed_on": None, "submission": submission, "wall_seconds": 5.0},
+    ]
+    text = runtime_text(records)
+    assert text.startswith("In this build the 3 experiment stages ran 40 active-learning runs in ")
+    assert "each stage computing on 2 local processes; 3 runs were kept from an interrupted" in text
+    assert (
+        "30 runs of 2 stages were computed ahead, all at once, by a study-wide submission on a Dask cluster of 8 workers in "
+        in text
+    )
+    assert runtime_text([]) == "No experiment stage recorded its run time in this build.\n"
