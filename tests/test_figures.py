@@ -203,7 +203,7 @@ def test_runtime_text_says_where_stages_computed_and_what_a_submission_did():
     assert text.startswith("In this build the 3 experiment stages ran 40 active-learning runs in ")
     assert "each stage computing on 2 local processes; 3 runs were kept from an interrupted" in text
     assert (
-        "30 runs of 2 stages were computed ahead, all at once, by a study-wide submission on a Dask cluster of 8 workers in "
-        in text
+        "30 runs of 2 stages were computed ahead, all at once, by a study-wide submission on a Dask cluster of "
+        "8 workers in " in text
     )
     assert runtime_text([]) == "No experiment stage recorded its run time in this build.\n"
