@@ -355,3 +355,17 @@ def test_the_main_learner_runs_main_seeds_and_the_others_al_seeds(params):
     assert seeds_for(params, "svm_rbf") == 3
     del params["study"]["main_seeds"]  # optional: every learner then runs al.seeds
     assert seeds_for(params, params["study"]["main_learner"]) == 3
+
+
+def test_unaligned_arrays_from_a_cluster_are_copied_in_their_own_layout():
+    import numpy as np
+
+    values = np.asfortranarray(np.arange(12.0).reshape(4, 3))
+    buffer = bytearray(values.nbytes + 3)
+    # As Dask deserialises a scattered array: its bytes at an odd offset of a frame.
+    unaligned = np.ndarray(values.shape, values.dtype, memoryview(buffer)[3:], strides=values.strides)
+    unaligned[...] = values
+    assert not unaligned.flags.aligned
+    out = compute.aligned({"X_pool": unaligned, "y_pool": values})
+    assert out["X_pool"].flags.aligned and out["X_pool"].flags.f_contiguous
+    assert np.array_equal(out["X_pool"], values) and out["y_pool"] is values  # aligned arrays are not copied

@@ -112,6 +112,13 @@ def undo_malloc_trimming() -> None:
         pass
 
 
+def aligned(data: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The arrays, each copied (same layout) where its memory is not aligned to its items: Dask deserialises
+    scattered arrays into frames at any offset, and an unaligned matrix takes other numerical paths than an
+    aligned one (a PCA-feature run's results differed in the last bits, then in its queries)."""
+    return {key: array if array.flags.aligned else array.copy(order="K") for key, array in data.items()}
+
+
 def run_one(
     data: dict[str, np.ndarray], task: RunTask, index: int, parent_pid: int | None = None
 ) -> tuple[Finished, dict[str, Any]]:
@@ -125,6 +132,7 @@ def run_one(
     if parent_pid is not None:
         _watch_parent(parent_pid)
     undo_malloc_trimming()
+    data = aligned(data)
     start = time.perf_counter()
     # Sequential inside the run: on a Dask worker joblib inherits the client's Dask backend, and a
     # random forest would send each of its trees back to the cluster as a task of its own.
