@@ -85,6 +85,16 @@ def _class_name(provenance: dict[str, Any], index: int) -> str:
     return f"{names[index]} class" if index < len(names) else f"class {index + 1}"
 
 
+def _budget_shares(budget: int, datasets: list[str], provenance: dict[str, dict[str, Any]]) -> str:
+    """The labelling budget as a share of each dataset's pool, e.g. "46 % of BreastMNIST's pool"."""
+    return join_names(
+        [
+            f"{100 * budget / sum(provenance[d]['counts']['train']):.0f} % of {provenance[d]['title']}'s pool"
+            for d in datasets
+        ]
+    )
+
+
 def variables(params: dict[str, Any], provenance: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """Numbers and names quoted in the manuscript's prose (Quarto's ``{{< var >}}`` shortcodes)."""
     al, study = params["al"], params["study"]
@@ -101,12 +111,7 @@ def variables(params: dict[str, Any], provenance: dict[str, dict[str, Any]]) -> 
         "main_seeds": seeds_for(params, study["main_learner"]),
         "bootstrap_resamples": params["evaluation"]["test_bootstrap"]["resamples"],
         "target_percents": join_names([percent_key(f) for f in fractions]),
-        "budget_shares": join_names(
-            [
-                f"{100 * al['budget'] / sum(provenance[d]['counts']['train']):.0f} % of {provenance[d]['title']}'s pool"
-                for d in study["datasets"]
-            ]
-        ),
+        "budget_shares": _budget_shares(al["budget"], study["datasets"], provenance),
         "target_middle": percent_key(middle),
         "target_others": join_names([percent_key(f) for f in sorted(fractions) if f != middle]),
         "primary_metric": METRIC_LABELS[params["evaluation"]["primary_metric"]].lower(),
