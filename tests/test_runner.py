@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -191,11 +192,26 @@ def test_runs_go_longest_first_by_recorded_duration_and_untimed_runs_before_them
     timings = tmp_path / "timings"
     write_json_atomic(timings / tasks[0].path, {"seconds": 1.0})
     write_json_atomic(timings / tasks[1].path, {"seconds": 5.0})
-    plan = runner.StagePlan("t", tasks, {}, {}, Outputs(tmp_path / "runs", tmp_path / "partial", timings))
+    plan = runner.StagePlan("t", tasks, dict, {}, Outputs(tmp_path / "runs", tmp_path / "partial", timings))
     kept = runner.Kept.find([plan])
     assert [task for _, task in kept.pending([plan])] == [tasks[2], tasks[1], tasks[0]]
     kept.records["t"][tasks[2].path] = {"kept": True}
     assert [task for _, task in kept.pending([plan])] == [tasks[1], tasks[0]]
+
+
+def test_a_stage_whose_runs_are_all_kept_publishes_them_without_loading_its_features(small, tmp_path):
+    params, prepared = small
+    clean = _run(params, prepared, tmp_path / "clean")
+    plan = runner.plan_strategy(params, "blobs", "entropy", prepared, _outputs(tmp_path))
+    with compute.Executor(1) as executor:
+        runner.keep_runs(executor, [plan], runner.Kept.find([plan]), runner.BY_SUBMIT, "balanced_accuracy")
+
+    def no_features() -> dict:
+        raise AssertionError("features loaded although every run is kept")
+
+    runner.run_stage(params, replace(plan, load=no_features))
+    assert _files(tmp_path / "runs") == clean
+    assert read_json(tmp_path / "timings" / runner.STAGE_TIMING_FILE)["submitted"] == 4
 
 
 def test_fingerprint_follows_every_setting_and_the_input(small):

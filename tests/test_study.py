@@ -35,3 +35,33 @@ def test_a_plan_names_the_stage_folders_the_stage_itself_writes(params, monkeypa
         len(plan.tasks)
         == params["al"]["seeds"] * (len(params["study"]["learners"]) - 1) + params["study"]["main_seeds"]
     )
+
+
+def test_representation_features_are_computed_once_per_submission_and_only_when_loaded(
+    params, monkeypatch, tmp_path, blobs
+):
+    from medal.experiment import runner
+    from medal.fileio import write_npz_atomic
+
+    monkeypatch.chdir(tmp_path)
+    write_npz_atomic(Path(f"data/prepared/{params['sweeps']['datasets'][0]}.npz"), blobs)
+    write_npz_atomic(Path(f"data/raw/{params['sweeps']['datasets'][0]}.npz"), blobs)
+    params["al"].update(initial_labels=4, budget=20)
+    params["sweeps"]["settings"]["initial_labels"] = [4]
+    computed = []
+
+    def feature_sets(representations, *_):
+        computed.append(sorted(representations))
+        return {value: blobs for value in representations}
+
+    monkeypatch.setattr(runner, "feature_sets", feature_sets)
+    stages, cache = experiment_stages(params), {}
+    dataset = params["sweeps"]["datasets"][0]
+    plans = [stages[f"sweep@{dataset}-representation-{strategy}"](cache) for strategy in params["sweeps"]["strategies"]]
+    assert len(plans) == 2 and computed == []  # planning (and publishing kept runs) computes no features
+    loaded = [plan.load() for plan in plans]
+    assert computed == [sorted(params["sweeps"]["settings"]["representation"])]
+    assert loaded[0] == loaded[1] and set(loaded[0]) == {
+        f"{dataset}/representation/{value}" for value in params["sweeps"]["settings"]["representation"]
+    }
+    assert {task.data for plan in plans for task in plan.tasks} == set(loaded[0])

@@ -35,6 +35,8 @@ DASK_SCHEDULER_ENV = "MEDAL_DASK_SCHEDULER"
 DASK_CONNECT_TIMEOUT = "30s"
 # Runs handed to the cluster at once per worker thread: one running, one ready to start.
 TASKS_PER_WORKER = 2
+# How often the cluster's worker threads are counted again while runs are handed out (workers may join or leave).
+WORKERS_RECOUNT_SECONDS = 10.0
 # How often a local worker checks that the process that started it is still alive.
 PARENT_POLL_SECONDS = 0.5
 _WATCHING = False
@@ -235,9 +237,13 @@ class Executor:
         waiting = iter(enumerate(tasks))
         pending: set = set()  # futures not yet yielded; a finished one is released once yielded
         in_flight = as_completed()
+        capacity, counted = TASKS_PER_WORKER, -np.inf  # at least one worker's share, so that runs wait for workers
 
         def submit_until_full() -> None:
-            while len(pending) < TASKS_PER_WORKER * self.workers:
+            nonlocal capacity, counted
+            if time.monotonic() - counted > WORKERS_RECOUNT_SECONDS:
+                capacity, counted = TASKS_PER_WORKER * max(1, self.workers), time.monotonic()
+            while len(pending) < capacity:
                 index, task = next(waiting, (None, None))
                 if task is None:
                     return

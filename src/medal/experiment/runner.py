@@ -17,6 +17,7 @@ import shutil
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import asdict, dataclass, replace
 from functools import cache
@@ -55,13 +56,14 @@ class Outputs:
 
 @dataclass(frozen=True)
 class StagePlan:
-    """One experiment stage's runs: ``tasks``, the feature sets they run on (``data``, by the name each task's
-    ``data`` gives), the input files' checksums for the fingerprints, where its files go, and a ``tag`` for
-    progress lines."""
+    """One experiment stage's runs: ``tasks``, the input files' checksums for the fingerprints, where its files go,
+    a ``tag`` for progress lines, and ``load``, which gives the feature sets the runs read (by the name each task's
+    ``data`` gives); it is called only when some run is still to compute, so a stage that publishes runs kept
+    before (by ``medal submit``) does not compute its features again."""
 
     tag: str
     tasks: list[RunTask]
-    data: dict[str, dict[str, np.ndarray]]
+    load: Callable[[], dict[str, dict[str, np.ndarray]]]
     inputs: dict[str, str]
     outputs: Outputs
 
@@ -154,7 +156,8 @@ def keep_runs(
     the same either way.
     """
     pending = kept.pending(plans)
-    data = {name: arrays for plan in plans for name, arrays in plan.data.items()}
+    computing = {plan.tag: plan for plan, _ in pending}.values()  # only these stages' features are needed
+    data = {name: arrays for plan in computing for name, arrays in plan.load().items()}
     total = sum(len(plan.tasks) for plan in plans)
     done = total - len(pending)
     label = label or (plans[0].tag if len(plans) == 1 else "study")
@@ -232,7 +235,7 @@ def run_stage(params: dict[str, Any], plan: StagePlan) -> None:
     if by[BY_SUBMIT]:
         print(f"[{plan.tag}] publishing {by[BY_SUBMIT]} runs computed by medal submit", file=sys.stderr, flush=True)
     computed_on = None
-    if kept.pending([plan]):  # else no cluster to connect to, no process to start
+    if None in kept.records[plan.tag].values():  # else no cluster to connect to, no process to start
         with Executor.from_params(params) as executor:
             keep_runs(executor, [plan], kept, BY_STAGE, params["evaluation"]["primary_metric"])
             computed_on = {"dask": executor.dask, "workers": executor.workers}
@@ -278,7 +281,7 @@ def plan_strategy(
     data = _cached(cache, name, lambda: load_npz(prepared))
     check_protocol_fits(params, dataset, data["y_pool"])
     inputs = {"prepared": _cached(cache, f"md5:{prepared}", lambda: md5_file(prepared))}
-    return StagePlan(f"{dataset}/{strategy}", tasks, {name: data}, inputs, outputs)
+    return StagePlan(f"{dataset}/{strategy}", tasks, lambda: {name: data}, inputs, outputs)
 
 
 def _sweep_tasks(params: dict[str, Any], dataset: str, setting: str, strategy: str) -> list[RunTask]:
@@ -326,26 +329,31 @@ def plan_sweep(
 ) -> StagePlan:
     """Every (value, seed) run of one protocol setting with one strategy on one dataset, the other settings at
     their defaults. ``representation`` computes the features from the raw images once per named feature setting
-    (once per submission with a ``cache``); the other settings change the protocol and reuse the prepared
-    features."""
+    (once per submission with a ``cache``, and only when runs are left to compute); the other settings change the
+    protocol and reuse the prepared features."""
     sweeps = params["sweeps"]
     representations = sweeps["settings"]["representation"]
+    name = f"{dataset}/prepared"
+    features = _cached(cache, name, lambda: load_npz(prepared))
+    check_protocol_fits(params, dataset, features["y_pool"], {"initial_labels": sweeps["settings"]["initial_labels"]})
     inputs = {"prepared": _cached(cache, f"md5:{prepared}", lambda: md5_file(prepared))}
     if setting == "representation":
-        sets = _cached(
-            cache,
-            f"{dataset}/representations",
-            lambda: feature_sets(representations, params["prepare"][dataset], raw, prepared),
-        )
-        data = {f"{dataset}/representation/{value}": arrays for value, arrays in sets.items()}
         inputs["raw"] = _cached(cache, f"md5:{raw}", lambda: md5_file(raw))
+
+        def load() -> dict[str, dict[str, np.ndarray]]:
+            sets = _cached(
+                cache,
+                f"{dataset}/representations",
+                lambda: feature_sets(representations, params["prepare"][dataset], raw, prepared),
+            )
+            return {f"{dataset}/representation/{value}": arrays for value, arrays in sets.items()}
     else:
-        data = {f"{dataset}/prepared": _cached(cache, f"{dataset}/prepared", lambda: load_npz(prepared))}
-    check_protocol_fits(
-        params, dataset, next(iter(data.values()))["y_pool"], {"initial_labels": sweeps["settings"]["initial_labels"]}
-    )
+
+        def load() -> dict[str, dict[str, np.ndarray]]:
+            return {name: features}
+
     tasks = _sweep_tasks(params, dataset, setting, strategy)
-    return StagePlan(f"{dataset}/{setting}/{strategy}", tasks, data, inputs, outputs)
+    return StagePlan(f"{dataset}/{setting}/{strategy}", tasks, load, inputs, outputs)
 
 
 def run_strategy(params: dict[str, Any], dataset: str, strategy: str, prepared: Path, outputs: Outputs) -> None:
