@@ -214,6 +214,12 @@ def test_a_stage_whose_runs_are_all_kept_publishes_them_without_loading_its_feat
     assert read_json(tmp_path / "timings" / runner.STAGE_TIMING_FILE)["submitted"] == 4
 
 
+def test_time_left_weighs_runs_by_recorded_duration_unless_one_is_unknown():
+    assert runner._expected_work([30.0, 2.0, 0.5]) == [30.0, 2.0, 0.5]
+    assert runner._expected_work([30.0, float("inf"), 0.5]) == [1.0, 1.0, 1.0]
+    assert runner._expected_work([30.0, 0.0]) == [1.0, 1.0]  # a zero duration cannot weigh a run
+
+
 def test_fingerprint_follows_every_setting_and_the_input(small):
     params, _ = small
     task = _task(params, "logreg", 0)

@@ -5,9 +5,17 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
-from medal.experiment.study import experiment_stages
+import pytest
+import yaml
+
+from medal.errors import UserError
+from medal.experiment import runner
+from medal.experiment.study import BESIDE_RUNS, experiment_stages
+from medal.fileio import write_npz_atomic
+from medal.reproduce import dvc
 
 from conftest import ROOT
 
@@ -22,8 +30,6 @@ def test_every_experiment_stage_of_dvc_yaml_is_planned_under_its_dvc_name(params
 
 
 def test_a_plan_names_the_stage_folders_the_stage_itself_writes(params, monkeypatch, tmp_path, blobs):
-    from medal.fileio import write_npz_atomic
-
     monkeypatch.chdir(tmp_path)
     write_npz_atomic(Path("data/prepared/wdbc.npz"), blobs)
     params["al"].update(initial_labels=4, budget=20)
@@ -40,9 +46,6 @@ def test_a_plan_names_the_stage_folders_the_stage_itself_writes(params, monkeypa
 def test_representation_features_are_computed_once_per_submission_and_only_when_loaded(
     params, monkeypatch, tmp_path, blobs
 ):
-    from medal.experiment import runner
-    from medal.fileio import write_npz_atomic
-
     monkeypatch.chdir(tmp_path)
     write_npz_atomic(Path(f"data/prepared/{params['sweeps']['datasets'][0]}.npz"), blobs)
     write_npz_atomic(Path(f"data/raw/{params['sweeps']['datasets'][0]}.npz"), blobs)
@@ -65,3 +68,53 @@ def test_representation_features_are_computed_once_per_submission_and_only_when_
         f"{dataset}/representation/{value}" for value in params["sweeps"]["settings"]["representation"]
     }
     assert {task.data for plan in plans for task in plan.tasks} == set(loaded[0])
+
+
+def _paths(group: dict, kind: str) -> set[str]:
+    """A dvc.yaml stage group's ``outs`` or ``deps``, each cut before its first ``${`` (a folder or file prefix)."""
+    return {path.split("${")[0] for path in group.get("do", group).get(kind, [])}
+
+
+def test_the_stages_run_beside_the_runs_neither_feed_nor_read_an_experiment_stage():
+    stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+    experiment_outs = _paths(stages["al"], "outs") | _paths(stages["sweep"], "outs")
+    experiment_deps = _paths(stages["al"], "deps") | _paths(stages["sweep"], "deps")
+    data_outs = _paths(stages["fetch"], "outs") | _paths(stages["prepare"], "outs")
+    for name in BESIDE_RUNS:
+        outs = _paths(stages[name], "outs")
+        assert outs and not any(dep.startswith(out) for dep in experiment_deps for out in outs), name
+        data_deps = {dep for dep in _paths(stages[name], "deps") if dep.startswith("data/")}
+        assert data_deps and data_deps <= data_outs and not data_deps & experiment_outs, name
+
+
+def _fake_dvc(tmp_path: Path, monkeypatch, script: str) -> Path:
+    program = tmp_path / "dvc"
+    program.write_text(f"#!/bin/sh\n{script}\n")
+    program.chmod(0o755)
+    monkeypatch.setattr(dvc, "executable", lambda: str(program))
+    return tmp_path / "beside.log"
+
+
+def test_a_dvc_repro_beside_the_body_runs_meanwhile_and_is_waited_for(tmp_path, monkeypatch):
+    log = _fake_dvc(tmp_path, monkeypatch, f'sleep 1; echo "done $*"; touch {tmp_path}/finished')
+    with dvc.repro_beside("-s", "select", log=log, failure="unused"):
+        assert not (tmp_path / "finished").exists()  # running beside the body
+    assert (tmp_path / "finished").exists() and log.read_text() == "done repro -s select\n"
+
+
+def test_a_failed_dvc_repro_beside_raises_its_message_with_the_end_of_its_output(tmp_path, monkeypatch, capsys):
+    log = _fake_dvc(tmp_path, monkeypatch, "echo 'ERROR: select@x failed'; exit 3")
+    with pytest.raises(UserError, match="the selection failed"):
+        with dvc.repro_beside("select", log=log, failure="the selection failed"):
+            pass
+    assert "ERROR: select@x failed" in capsys.readouterr().err
+
+
+def test_a_failing_body_interrupts_the_dvc_repro_beside_it(tmp_path, monkeypatch):
+    log = _fake_dvc(tmp_path, monkeypatch, "trap 'echo interrupted; exit 130' INT; sleep 30 & wait")
+    started = time.perf_counter()
+    with pytest.raises(RuntimeError, match="a run failed"):
+        with dvc.repro_beside("select", log=log, failure="unused"):
+            time.sleep(0.3)
+            raise RuntimeError("a run failed")
+    assert time.perf_counter() - started < 10 and log.read_text() == "interrupted\n"

@@ -146,6 +146,12 @@ def _recorded_seconds(plan: StagePlan, task: RunTask) -> float:
     return float(seconds) if isinstance(seconds, (int, float)) else np.inf
 
 
+def _expected_work(recorded: list[float]) -> list[float]:
+    """Each pending run's share of the work left, for the time-left estimate: its recorded duration, or one run each
+    when some run was never timed (the runs go longest first, so counting runs would overstate the time left)."""
+    return recorded if all(np.isfinite(seconds) and seconds > 0 for seconds in recorded) else [1.0] * len(recorded)
+
+
 def keep_runs(
     executor: Executor, plans: list[StagePlan], kept: Kept, computed_by: str, metric: str, label: str | None = None
 ) -> None:
@@ -156,14 +162,17 @@ def keep_runs(
     the same either way.
     """
     pending = kept.pending(plans)
+    expected = _expected_work([_recorded_seconds(plan, task) for plan, task in pending])
+    expected_total = sum(expected)
     computing = {plan.tag: plan for plan, _ in pending}.values()  # only these stages' features are needed
     data = {name: arrays for plan in computing for name, arrays in plan.load().items()}
     total = sum(len(plan.tasks) for plan in plans)
     done = total - len(pending)
     label = label or (plans[0].tag if len(plans) == 1 else "study")
-    started = time.perf_counter()
+    started, expected_done = time.perf_counter(), 0.0
     for count, finished in enumerate(executor.run([task for _, task in pending], data), 1):
         plan, task = pending[finished.index]
+        expected_done += expected[finished.index]
         record = {
             "fingerprint": kept.digests[plan.tag][task.path],
             "result": finished.result,
@@ -173,7 +182,7 @@ def keep_runs(
         }
         write_json_atomic(plan.outputs.scratch / task.path, record)
         kept.records[plan.tag][task.path] = record
-        left = (time.perf_counter() - started) / count * (len(pending) - count)
+        left = (time.perf_counter() - started) / expected_done * (expected_total - expected_done)
         last = finished.result["cycles"][-1]
         where = "" if len(plans) == 1 else f"{plan.tag} "
         print(

@@ -8,14 +8,16 @@ each of them as its stage would (:func:`~medal.experiment.runner.plan_strategy`,
 :func:`~medal.experiment.runner.plan_sweep`), computes all their runs at once on the cluster (or
 local processes), keeping each in its stage's scratch folder with its fingerprint, and then runs
 ``dvc repro``. Each stage finds its runs kept, checks their fingerprints and publishes them; a
-changed strategy still reruns only its own runs, because only its stage is stale.
+changed strategy still reruns only its own runs, because only its stage is stale. The stages that
+need neither the runs nor feed them (model selection, reference scores) are reproduced by a second
+``dvc repro`` while the runs are computed, so that they do not wait in line after them.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from contextlib import suppress
+from contextlib import ExitStack, suppress
 from typing import Any
 
 from medal.design import SWEEP_SETTINGS
@@ -32,11 +34,15 @@ from medal.experiment.runner import (
     plan_sweep,
 )
 from medal.fileio import write_json_atomic
-from medal.layout import PREPARED, RAW, al_paths, sweep_paths
+from medal.layout import PARTIAL, PREPARED, RAW, al_paths, sweep_paths
 from medal.reproduce import dvc
 from medal.reproduce.environment import format_duration
 
 Planner = Callable[[dict[str, Any]], StagePlan]
+# The stages that read the fetched and prepared data but neither feed an experiment stage nor read one's outputs:
+# ``dvc repro`` runs them in a second process while the runs are computed (dvc.yaml's ``select`` and ``reference``).
+BESIDE_RUNS = ("select", "reference")
+BESIDE_LOG = PARTIAL / "beside-runs.log"
 
 
 def experiment_stages(params: dict[str, Any]) -> dict[str, Planner]:
@@ -65,22 +71,38 @@ def _planner(plan: Callable[..., StagePlan], *arguments: Any) -> Planner:
 
 
 def submit(params: dict[str, Any], force: bool = False, then_repro: bool = True) -> list[str]:
-    """Compute the runs of every stale experiment stage (every one with ``force``) at once, then ``dvc repro``
-    (``-f`` with ``force``) unless ``then_repro`` is false; return the stages submitted."""
-    dvc.repro("prepare", failure="the data stages failed (see dvc's output above); nothing was submitted")
+    """Compute the runs of every stale experiment stage (every one with ``force``) at once, with the stages of
+    :data:`BESIDE_RUNS` reproduced meanwhile, then ``dvc repro`` the rest unless ``then_repro`` is false; return the
+    stages submitted. With ``force`` every stage is rerun, each once."""
+    forced = ["-f"] if force else []
+    dvc.repro(*forced, "prepare", failure="the data stages failed (see dvc's output above); nothing was submitted")
     stages = experiment_stages(params)
     missing = set(stages) - (dvc.stage_names() or set(stages))
     if missing:
         raise UserError(f"dvc.yaml has no stage {sorted(missing)[0]}; run medal submit from the project root")
     stale = set(stages) if force else dvc.stale_stages()
     names = [name for name in stages if name in stale]
-    if names:
-        _compute(params, [stages[name] for name in names])
-    else:
-        print("[submit] every experiment stage is up to date", flush=True)
+    with ExitStack() as beside:
+        if then_repro:
+            beside.enter_context(
+                dvc.repro_beside(
+                    *forced,
+                    "-s",
+                    *BESIDE_RUNS,
+                    log=BESIDE_LOG,
+                    failure=f"dvc repro of {', '.join(BESIDE_RUNS)} failed (its output above, in {BESIDE_LOG})",
+                )
+            )
+        if names:
+            _compute(params, [stages[name] for name in names])
+        else:
+            print("[submit] every experiment stage is up to date", flush=True)
     if then_repro:
-        dvc.repro(*(["-f"] if force else []), failure="dvc repro failed after the submission (see its output above)")
+        # Forced, the stages above have run: only the submitted stages and those downstream of them are left.
+        targets = ["-f", "--downstream", *names] if force and names else forced
+        dvc.repro(*targets, failure="dvc repro failed after the submission (see its output above)")
         SUBMISSION_RECORD.unlink(missing_ok=True)
+        BESIDE_LOG.unlink(missing_ok=True)
         with suppress(OSError):
             SUBMISSION_RECORD.parent.rmdir()  # once every stage has published its runs
     return names

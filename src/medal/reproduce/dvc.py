@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 from medal.errors import UserError
 
@@ -37,6 +41,30 @@ def repro(*arguments: str, failure: str) -> None:
     command = [_required(), "repro", *arguments]
     print("$ " + " ".join(["dvc", *command[1:]]), file=sys.stderr, flush=True)
     if subprocess.run(command).returncode != 0:
+        raise UserError(failure)
+
+
+@contextmanager
+def repro_beside(*arguments: str, log: Path, failure: str) -> Iterator[None]:
+    """Run ``dvc repro`` with ``arguments`` in a second process while the body runs, its output going to ``log``;
+    wait for it when the body ends (interrupt it, as Ctrl-C would, when the body fails) and raise ``failure`` (with
+    the end of the log shown) when it failed."""
+    command = [_required(), "repro", *arguments]
+    print(f"$ dvc {' '.join(command[2:])}   (beside the runs; output in {log})", file=sys.stderr, flush=True)
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("w") as output:
+        process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT)
+        try:
+            yield
+        except BaseException:
+            process.send_signal(signal.SIGINT)
+            process.wait()
+            raise
+        if process.poll() is None:
+            print(f"[dvc repro {' '.join(arguments)}] still running; waiting for it", file=sys.stderr, flush=True)
+        returncode = process.wait()
+    if returncode != 0:
+        print("\n".join(log.read_text().splitlines()[-20:]), file=sys.stderr, flush=True)
         raise UserError(failure)
 
 
