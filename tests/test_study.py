@@ -95,11 +95,12 @@ def _fake_dvc(tmp_path: Path, monkeypatch, script: str) -> Path:
     return tmp_path / "beside.log"
 
 
-def test_a_dvc_repro_beside_the_body_runs_meanwhile_and_is_waited_for(tmp_path, monkeypatch):
+def test_a_dvc_repro_beside_the_body_runs_meanwhile_and_is_waited_for(tmp_path, monkeypatch, capsys):
     log = _fake_dvc(tmp_path, monkeypatch, f'sleep 1; echo "done $*"; touch {tmp_path}/finished')
     with dvc.repro_beside("-s", "select", log=log, failure="unused"):
         assert not (tmp_path / "finished").exists()  # running beside the body
     assert (tmp_path / "finished").exists() and log.read_text() == "done repro -s select\n"
+    assert f"$ dvc repro -s select   (beside the runs; output in {log})" in capsys.readouterr().err
 
 
 def test_a_failed_dvc_repro_beside_raises_its_message_with_the_end_of_its_output(tmp_path, monkeypatch, capsys):

@@ -50,7 +50,7 @@ def repro_beside(*arguments: str, log: Path, failure: str) -> Iterator[None]:
     wait for it when the body ends (interrupt it, as Ctrl-C would, when the body fails) and raise ``failure`` (with
     the end of the log shown) when it failed."""
     command = [_required(), "repro", *arguments]
-    print(f"$ dvc {' '.join(command[2:])}   (beside the runs; output in {log})", file=sys.stderr, flush=True)
+    print(f"$ dvc {' '.join(command[1:])}   (beside the runs; output in {log})", file=sys.stderr, flush=True)
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("w") as output:
         process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT)
