@@ -72,6 +72,18 @@ def test_dask_cluster_gives_the_local_results(small, tmp_path, monkeypatch):
     assert distributed == local
 
 
+def test_runs_use_this_machine_unless_every_dask_worker_is_elsewhere(monkeypatch):
+    from dask.distributed import LocalCluster
+
+    with compute.Executor(2) as executor:
+        assert executor.uses_this_machine
+    with LocalCluster(n_workers=1, threads_per_worker=1, dashboard_address=None) as cluster:
+        with compute.Executor(address=cluster.scheduler_address) as executor:
+            assert executor.uses_this_machine
+            monkeypatch.setattr(compute, "this_machine_addresses", lambda: {"10.9.8.7"})
+            assert not executor.uses_this_machine
+
+
 # What the watched run function sees on an in-process cluster (module-level, so that Dask can pickle it).
 WATCH: dict = {}
 

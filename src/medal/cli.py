@@ -202,8 +202,8 @@ def _add_study_commands(add) -> None:
         "submit",
         cmd_submit,
         "run the study with the runs of every stale experiment stage in flight at once (on the Dask cluster of "
-        "MEDAL_DASK_SCHEDULER / compute.dask_scheduler, else compute.n_jobs local processes) while dvc repro runs the "
-        "select and reference stages beside them, then dvc repro, whose stages publish the runs",
+        "MEDAL_DASK_SCHEDULER / compute.dask_scheduler, else compute.n_jobs local processes), then dvc repro, whose "
+        "stages publish the runs; with every worker on other machines, select and reference run here meanwhile",
     )
     submit.add_argument("--force", action="store_true", help="rerun every stage, each once (as dvc repro -f)")
     submit.add_argument(

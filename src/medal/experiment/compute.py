@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import socket
 import sys
 import threading
 import time
@@ -169,6 +170,14 @@ def dask_scheduler(params: dict[str, Any]) -> str | None:
     return os.environ.get(DASK_SCHEDULER_ENV) or params.get("compute", {}).get("dask_scheduler") or None
 
 
+def this_machine_addresses() -> set[str]:
+    """This machine's network addresses and names, to tell the Dask workers running on it from remote ones."""
+    import psutil
+
+    addresses = {address.address for entries in psutil.net_if_addrs().values() for address in entries}
+    return addresses | {"localhost", socket.gethostname(), socket.getfqdn()}
+
+
 class Executor:
     """Runs tasks on ``compute.n_jobs`` local processes, or on every worker of the Dask cluster when a scheduler is
     set (:func:`dask_scheduler`); use as a context manager, which connects to the cluster and closes the client."""
@@ -210,6 +219,15 @@ class Executor:
         if self._client is not None:
             return sum(self._client.nthreads().values())
         return effective_n_jobs(self.n_jobs)
+
+    @property
+    def uses_this_machine(self) -> bool:
+        """Whether runs compute on this machine's cores: local processes, or a Dask worker on one of its addresses."""
+        if self._client is None:
+            return True
+        here = this_machine_addresses()
+        workers = self._client.scheduler_info(n_workers=-1)["workers"].values()
+        return any(worker.get("host") in here for worker in workers)
 
     def run(self, tasks: list[RunTask], data: dict[str, dict[str, np.ndarray]]) -> Iterator[Finished]:
         """Every task, each on ``data[task.data]``, yielding each as it finishes (in any order), once checked to come

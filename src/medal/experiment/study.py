@@ -10,7 +10,8 @@ local processes), keeping each in its stage's scratch folder with its fingerprin
 ``dvc repro``. Each stage finds its runs kept, checks their fingerprints and publishes them; a
 changed strategy still reruns only its own runs, because only its stage is stale. The stages that
 need neither the runs nor feed them (model selection, reference scores) are reproduced by a second
-``dvc repro`` while the runs are computed, so that they do not wait in line after them.
+``dvc repro`` while the runs are computed when every worker is on another machine, so that they do
+not wait in line after the runs; with workers on this machine they run after the runs.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ from medal.reproduce.environment import format_duration
 
 Planner = Callable[[dict[str, Any]], StagePlan]
 # The stages that read the fetched and prepared data but neither feed an experiment stage nor read one's outputs:
-# ``dvc repro`` runs them in a second process while the runs are computed (dvc.yaml's ``select`` and ``reference``).
+# with the runs on other machines, ``dvc repro`` runs them here meanwhile (dvc.yaml's ``select`` and ``reference``).
 BESIDE_RUNS = ("select", "reference")
 BESIDE_LOG = PARTIAL / "beside-runs.log"
 
@@ -71,10 +72,11 @@ def _planner(plan: Callable[..., StagePlan], *arguments: Any) -> Planner:
 
 
 def submit(params: dict[str, Any], force: bool = False, then_repro: bool = True) -> list[str]:
-    """Compute the runs of every stale experiment stage (every one with ``force``) at once, with the stages of
-    :data:`BESIDE_RUNS` reproduced meanwhile, then ``dvc repro`` the rest unless ``then_repro`` is false; return the
-    stages submitted. With ``force`` every stage is rerun, each once."""
+    """Compute the runs of every stale experiment stage (every one with ``force``) at once, then ``dvc repro`` the
+    stages of :data:`BESIDE_RUNS` (meanwhile, when no run computes on this machine) and the rest, unless
+    ``then_repro`` is false; return the stages submitted. With ``force`` every stage is rerun, each once."""
     forced = ["-f"] if force else []
+    failed = f"dvc repro of the {' and '.join(BESIDE_RUNS)} stages failed (see its output above)"
     dvc.repro(*forced, "prepare", failure="the data stages failed (see dvc's output above); nothing was submitted")
     stages = experiment_stages(params)
     missing = set(stages) - (dvc.stage_names() or set(stages))
@@ -82,22 +84,19 @@ def submit(params: dict[str, Any], force: bool = False, then_repro: bool = True)
         raise UserError(f"dvc.yaml has no stage {sorted(missing)[0]}; run medal submit from the project root")
     stale = set(stages) if force else dvc.stale_stages()
     names = [name for name in stages if name in stale]
-    with ExitStack() as beside:
-        if then_repro:
-            beside.enter_context(
-                dvc.repro_beside(
-                    *forced,
-                    "-s",
-                    *BESIDE_RUNS,
-                    log=BESIDE_LOG,
-                    failure=f"dvc repro of {', '.join(BESIDE_RUNS)} failed (its output above, in {BESIDE_LOG})",
-                )
-            )
-        if names:
-            _compute(params, [stages[name] for name in names])
-        else:
-            print("[submit] every experiment stage is up to date", flush=True)
+    beside = False
+    if names:
+        with Executor.from_params(params) as executor, ExitStack() as stack:
+            # Beside runs on this machine's cores they only slow both down (measured on 2 cores: slower in all).
+            beside = then_repro and not executor.uses_this_machine
+            if beside:
+                stack.enter_context(dvc.repro_beside(*forced, "-s", *BESIDE_RUNS, log=BESIDE_LOG, failure=failed))
+            _compute(executor, params, [stages[name] for name in names])
+    else:
+        print("[submit] every experiment stage is up to date", flush=True)
     if then_repro:
+        if not beside:
+            dvc.repro(*forced, "-s", *BESIDE_RUNS, failure=failed)
         # Forced, the stages above have run: only the submitted stages and those downstream of them are left.
         targets = ["-f", "--downstream", *names] if force and names else forced
         dvc.repro(*targets, failure="dvc repro failed after the submission (see its output above)")
@@ -108,17 +107,17 @@ def submit(params: dict[str, Any], force: bool = False, then_repro: bool = True)
     return names
 
 
-def _compute(params: dict[str, Any], planners: list[Planner]) -> None:
-    """Plan the stages (sharing their feature sets), compute every run at once and record the submission."""
+def _compute(executor: Executor, params: dict[str, Any], planners: list[Planner]) -> None:
+    """Plan the stages (sharing their feature sets), compute every run at once on ``executor`` and record the
+    submission."""
     started = time.perf_counter()
     cache: dict[str, Any] = {}
     plans = [plan(cache) for plan in planners]
     runs = sum(len(plan.tasks) for plan in plans)
     kept = Kept.find(plans)
     print(f"[submit] {runs} runs of {len(plans)} stages, all in flight at once, the longest first", flush=True)
-    with Executor.from_params(params) as executor:
-        keep_runs(executor, plans, kept, BY_SUBMIT, params["evaluation"]["primary_metric"], label="submit")
-        on = {"dask": executor.dask, "workers": executor.workers}
+    keep_runs(executor, plans, kept, BY_SUBMIT, params["evaluation"]["primary_metric"], label="submit")
+    on = {"dask": executor.dask, "workers": executor.workers}
     seconds = time.perf_counter() - started
     write_json_atomic(SUBMISSION_RECORD, {"runs": runs, "stages": len(plans), **on, "wall_seconds": seconds})
     print(f"[submit] computed in {format_duration(seconds)}", flush=True)
