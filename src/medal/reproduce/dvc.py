@@ -38,9 +38,7 @@ def stale_stages() -> set[str]:
 
 def repro(*arguments: str, failure: str) -> None:
     """Run ``dvc repro`` with ``arguments``, its output shown; ``failure`` is the message when it fails."""
-    command = [_required(), "repro", *arguments]
-    print("$ " + " ".join(["dvc", *command[1:]]), file=sys.stderr, flush=True)
-    if subprocess.run(command).returncode != 0:
+    if subprocess.run(_announced(arguments)).returncode != 0:
         raise UserError(failure)
 
 
@@ -49,8 +47,7 @@ def repro_beside(*arguments: str, log: Path, failure: str) -> Iterator[None]:
     """Run ``dvc repro`` with ``arguments`` in a second process while the body runs, its output going to ``log``;
     wait for it when the body ends (interrupt it, as Ctrl-C would, when the body fails) and raise ``failure`` (with
     the end of the log shown) when it failed."""
-    command = [_required(), "repro", *arguments]
-    print(f"$ dvc {' '.join(command[1:])}   (beside the runs; output in {log})", file=sys.stderr, flush=True)
+    command = _announced(arguments, f"   (beside the runs; output in {log})")
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("w") as output:
         process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT)
@@ -66,6 +63,13 @@ def repro_beside(*arguments: str, log: Path, failure: str) -> Iterator[None]:
     if returncode != 0:
         print("\n".join(log.read_text().splitlines()[-20:]), file=sys.stderr, flush=True)
         raise UserError(failure)
+
+
+def _announced(arguments: tuple[str, ...], note: str = "") -> list[str]:
+    """The ``dvc repro`` command line with ``arguments``, shown (with ``note``) as it starts."""
+    command = [_required(), "repro", *arguments]
+    print(f"$ dvc {' '.join(command[1:])}{note}", file=sys.stderr, flush=True)
+    return command
 
 
 def _required() -> str:
