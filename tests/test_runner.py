@@ -72,16 +72,16 @@ def test_dask_cluster_gives_the_local_results(small, tmp_path, monkeypatch):
     assert distributed == local
 
 
-def test_runs_use_this_machine_unless_every_dask_worker_is_elsewhere(monkeypatch):
+def test_threads_here_count_local_processes_and_the_dask_workers_on_this_machine_only(monkeypatch):
     from dask.distributed import LocalCluster
 
     with compute.Executor(2) as executor:
-        assert executor.uses_this_machine
-    with LocalCluster(n_workers=1, threads_per_worker=1, dashboard_address=None) as cluster:
+        assert executor.threads_here() == 2
+    with LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster:
         with compute.Executor(address=cluster.scheduler_address) as executor:
-            assert executor.uses_this_machine
+            assert executor.threads_here() == 2
             monkeypatch.setattr(compute, "this_machine_addresses", lambda: {"10.9.8.7"})
-            assert not executor.uses_this_machine
+            assert executor.threads_here() == 0
 
 
 # What the watched run function sees on an in-process cluster (module-level, so that Dask can pickle it).
@@ -107,6 +107,31 @@ def test_on_a_cluster_runs_are_handed_out_in_order_a_few_per_worker_at_a_time(sm
     seen = WATCH["seen"]
     assert [index for index, _ in seen] == list(range(8))  # in the order given: the longest runs first
     assert max(count for _, count in seen) <= compute.TASKS_PER_WORKER, seen  # not all 8 at once
+
+
+@pytest.mark.parametrize("workers_here", [True, False])
+def test_workers_here_make_room_while_asked_and_take_it_back_after(small, tmp_path, monkeypatch, workers_here):
+    from dask.distributed import LocalCluster
+
+    params, prepared = small
+    params["al"]["seeds"] = params["study"]["main_seeds"] = 6  # 12 runs
+    plan = runner.plan_strategy(params, "blobs", "entropy", prepared, _outputs(tmp_path))
+    if not workers_here:
+        monkeypatch.setattr(compute, "this_machine_addresses", lambda: {"10.9.8.7"})
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
+        WATCH.update(seen=[], scheduler=cluster.scheduler, run_one=compute.run_one)
+        monkeypatch.setattr(compute, "run_one", _watched_run_one)
+        busy = lambda: len(WATCH["seen"]) < 6  # noqa: E731 - the other work ends once six runs have started
+        with compute.Executor(address=cluster.scheduler_address) as executor, executor.making_room(1, busy):
+            finished = list(executor.run(plan.tasks, plan.load()))
+    assert sorted(run.index for run in finished) == list(range(12))
+    while_busy = [count for _, count in WATCH["seen"][:6]]
+    after = [count for _, count in WATCH["seen"][7:]]
+    if workers_here:  # one of the two cores left free: one run at a time, none waiting; then the full share again
+        assert max(while_busy) == 1, WATCH["seen"]
+        assert max(after) > 1, WATCH["seen"]
+    else:  # the workers are elsewhere: this machine's cores are not theirs to leave free
+        assert max(while_busy) > 1, WATCH["seen"]
 
 
 def test_on_a_cluster_each_run_is_one_task_even_with_a_parallel_learner(small, tmp_path, monkeypatch):
@@ -206,9 +231,13 @@ def test_runs_go_longest_first_by_recorded_duration_and_untimed_runs_before_them
     write_json_atomic(timings / tasks[1].path, {"seconds": 5.0})
     plan = runner.StagePlan("t", tasks, dict, {}, Outputs(tmp_path / "runs", tmp_path / "partial", timings))
     kept = runner.Kept.find([plan])
-    assert [task for _, task in kept.pending([plan])] == [tasks[2], tasks[1], tasks[0]]
+    assert [(task, seconds) for _, task, seconds in kept.pending([plan])] == [
+        (tasks[2], float("inf")),
+        (tasks[1], 5.0),
+        (tasks[0], 1.0),
+    ]
     kept.records["t"][tasks[2].path] = {"kept": True}
-    assert [task for _, task in kept.pending([plan])] == [tasks[1], tasks[0]]
+    assert [task for _, task, _ in kept.pending([plan])] == [tasks[1], tasks[0]]
 
 
 def test_a_stage_whose_runs_are_all_kept_publishes_them_without_loading_its_features(small, tmp_path):

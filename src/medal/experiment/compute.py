@@ -3,7 +3,8 @@
 Each run executes sequentially inside whichever process runs it: one BLAS thread and joblib's
 sequential backend, so that a random forest on a Dask worker does not send its trees back to the
 cluster as tasks of their own. On a cluster each feature set is sent once to every worker
-(``scatter(broadcast=True)``) and each run is one task.
+(``scatter(broadcast=True)``), each run is one task, and the runner can keep some of this
+machine's cores free for other work while it needs them (:meth:`Executor.making_room`).
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ import sys
 import threading
 import time
 import warnings
-from collections.abc import Iterator
-from contextlib import ExitStack
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +39,8 @@ DASK_CONNECT_TIMEOUT = "30s"
 TASKS_PER_WORKER = 2
 # How often the cluster's worker threads are counted again while runs are handed out (workers may join or leave).
 WORKERS_RECOUNT_SECONDS = 10.0
+# How often the runner looks again, while no run finishes, whether the work it makes room for is done.
+ROOM_RECHECK_SECONDS = 1.0
 # How often a local worker checks that the process that started it is still alive.
 PARENT_POLL_SECONDS = 0.5
 _WATCHING = False
@@ -187,6 +190,7 @@ class Executor:
         self.address = address
         self._stack = ExitStack()
         self._client = None
+        self._room: tuple[int, Callable[[], bool]] | None = None
 
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> Executor:
@@ -220,14 +224,26 @@ class Executor:
             return sum(self._client.nthreads().values())
         return effective_n_jobs(self.n_jobs)
 
-    @property
-    def uses_this_machine(self) -> bool:
-        """Whether runs compute on this machine's cores: local processes, or a Dask worker on one of its addresses."""
+    def threads_here(self) -> int:
+        """Runs in flight at once on this machine's cores: the local processes, or the threads of the Dask workers on
+        one of its addresses (asks the scheduler)."""
         if self._client is None:
-            return True
+            return effective_n_jobs(self.n_jobs)
         here = this_machine_addresses()
         workers = self._client.scheduler_info(n_workers=-1)["workers"].values()
-        return any(worker.get("host") in here for worker in workers)
+        return sum(worker.get("nthreads", 0) for worker in workers if worker.get("host") in here)
+
+    @contextmanager
+    def making_room(self, cores: int, busy: Callable[[], bool]) -> Iterator[None]:
+        """While ``busy()`` holds, keep ``cores`` of this machine's cores free for other work on it (a second ``dvc
+        repro`` beside the runs): when Dask workers compute on this machine, fewer runs are in flight, none waiting,
+        and the full number again within :data:`ROOM_RECHECK_SECONDS` of ``busy()`` turning false. Workers elsewhere
+        need no room; local processes are a fixed pool, so with them nothing changes."""
+        self._room = (cores, busy)
+        try:
+            yield
+        finally:
+            self._room = None
 
     def run(self, tasks: list[RunTask], data: dict[str, dict[str, np.ndarray]]) -> Iterator[Finished]:
         """Every task, each on ``data[task.data]``, yielding each as it finishes (in any order), once checked to come
@@ -247,34 +263,41 @@ class Executor:
     def _dask(self, tasks: list[RunTask], data: dict[str, dict[str, np.ndarray]]) -> Iterator:
         """Runs as Dask tasks in the order given, at most :data:`TASKS_PER_WORKER` per worker thread in flight: a task
         that reads scattered data is assigned to a worker as soon as it is submitted and may be stolen by another,
-        so submitting all at once would lose the order (the longest runs first, :meth:`Kept.pending`)."""
-        from dask.distributed import as_completed
+        so submitting all at once would lose the order (the longest runs first, :meth:`Kept.pending`). While room is
+        made (:meth:`making_room`), fewer."""
+        from dask.distributed import wait
 
         client = self._client
         shared = {name: client.scatter([data[name]], broadcast=True)[0] for name in {task.data for task in tasks}}
         waiting = iter(enumerate(tasks))
-        pending: set = set()  # futures not yet yielded; a finished one is released once yielded
-        in_flight = as_completed()
-        capacity, counted = TASKS_PER_WORKER, -np.inf  # at least one worker's share, so that runs wait for workers
+        pending: set = set()  # submitted futures not finished yet
+        threads, here, counted = 1, 0, -np.inf  # at least one worker's share, so that runs wait for workers
 
         def submit_until_full() -> None:
-            nonlocal capacity, counted
+            nonlocal threads, here, counted
             if time.monotonic() - counted > WORKERS_RECOUNT_SECONDS:
-                capacity, counted = TASKS_PER_WORKER * max(1, self.workers), time.monotonic()
-            while len(pending) < capacity:
+                threads = max(1, self.workers)
+                here = self.threads_here() if self._room is not None else 0
+                counted = time.monotonic()
+            limit = TASKS_PER_WORKER * threads
+            if self._room is not None and here and self._room[1]():
+                limit = max(1, threads - min(self._room[0], here))
+            while len(pending) < limit:
                 index, task = next(waiting, (None, None))
                 if task is None:
                     return
-                future = client.submit(run_one, shared[task.data], task, index, pure=False)
-                pending.add(future)
-                in_flight.add(future)
+                pending.add(client.submit(run_one, shared[task.data], task, index, pure=False))
 
         try:
             submit_until_full()
-            for future in in_flight:
-                finished = future.result()
-                pending.discard(future)
+            while pending:
+                try:
+                    done = wait(pending, timeout=ROOM_RECHECK_SECONDS, return_when="FIRST_COMPLETED").done
+                except TimeoutError:  # none finished: look again whether room is still needed
+                    done = set()
+                pending -= done
+                finished = [future.result() for future in done]  # a failed run raises its error here
                 submit_until_full()
-                yield finished
+                yield from finished
         finally:
             client.cancel(list(pending))

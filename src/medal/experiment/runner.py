@@ -127,11 +127,16 @@ class Kept:
         }
         return cls(digests, records)
 
-    def pending(self, plans: list[StagePlan]) -> list[tuple[StagePlan, RunTask]]:
-        """The runs still to compute, the longest first (by the durations the last build recorded), so that no long
-        run starts last and leaves the other workers idle."""
-        todo = [(plan, task) for plan in plans for task in plan.tasks if self.records[plan.tag][task.path] is None]
-        return sorted(todo, key=lambda item: -_recorded_seconds(item[0], item[1]))
+    def pending(self, plans: list[StagePlan]) -> list[tuple[StagePlan, RunTask, float]]:
+        """The runs still to compute, each with the seconds it took in the last build (infinity when unknown), the
+        longest first, so that no long run starts last and leaves the other workers idle."""
+        todo = [
+            (plan, task, _recorded_seconds(plan, task))
+            for plan in plans
+            for task in plan.tasks
+            if self.records[plan.tag][task.path] is None
+        ]
+        return sorted(todo, key=lambda item: -item[2])
 
 
 def _recorded_seconds(plan: StagePlan, task: RunTask) -> float:
@@ -162,16 +167,16 @@ def keep_runs(
     the same either way.
     """
     pending = kept.pending(plans)
-    expected = _expected_work([_recorded_seconds(plan, task) for plan, task in pending])
+    expected = _expected_work([seconds for _, _, seconds in pending])
     expected_total = sum(expected)
-    computing = {plan.tag: plan for plan, _ in pending}.values()  # only these stages' features are needed
+    computing = {plan.tag: plan for plan, _, _ in pending}.values()  # only these stages' features are needed
     data = {name: arrays for plan in computing for name, arrays in plan.load().items()}
     total = sum(len(plan.tasks) for plan in plans)
     done = total - len(pending)
     label = label or (plans[0].tag if len(plans) == 1 else "study")
     started, expected_done = time.perf_counter(), 0.0
-    for count, finished in enumerate(executor.run([task for _, task in pending], data), 1):
-        plan, task = pending[finished.index]
+    for count, finished in enumerate(executor.run([task for _, task, _ in pending], data), 1):
+        plan, task, _ = pending[finished.index]
         expected_done += expected[finished.index]
         record = {
             "fingerprint": kept.digests[plan.tag][task.path],

@@ -9,9 +9,11 @@ each of them as its stage would (:func:`~medal.experiment.runner.plan_strategy`,
 local processes), keeping each in its stage's scratch folder with its fingerprint, and then runs
 ``dvc repro``. Each stage finds its runs kept, checks their fingerprints and publishes them; a
 changed strategy still reruns only its own runs, because only its stage is stale. The stages that
-need neither the runs nor feed them (model selection, reference scores) are reproduced by a second
-``dvc repro`` while the runs are computed when every worker is on another machine, so that they do
-not wait in line after the runs; with workers on this machine they run after the runs.
+need neither the runs nor feed them (model selection, reference scores) are reproduced on a cluster
+by a second ``dvc repro`` while the runs are computed, so that they do not wait in line after the
+runs and leave cores idle: Dask workers on this machine then compute fewer runs at once until it is
+done (:meth:`~medal.experiment.compute.Executor.making_room`). With local processes (a fixed pool)
+they run after the runs.
 """
 
 from __future__ import annotations
@@ -41,9 +43,12 @@ from medal.reproduce.environment import format_duration
 
 Planner = Callable[[dict[str, Any]], StagePlan]
 # The stages that read the fetched and prepared data but neither feed an experiment stage nor read one's outputs:
-# with the runs on other machines, ``dvc repro`` runs them here meanwhile (dvc.yaml's ``select`` and ``reference``).
+# with the runs on a cluster, ``dvc repro`` runs them here meanwhile (dvc.yaml's ``select`` and ``reference``).
 BESIDE_RUNS = ("select", "reference")
 BESIDE_LOG = PARTIAL / "beside-runs.log"
+# Cores they keep busy, left free by the Dask workers on this machine while they run: ``select`` is one process, and
+# ``reference``'s jobs ran at a load of about one (measured on 2 cores).
+BESIDE_CORES = 1
 
 
 def experiment_stages(params: dict[str, Any]) -> dict[str, Planner]:
@@ -73,8 +78,8 @@ def _planner(plan: Callable[..., StagePlan], *arguments: Any) -> Planner:
 
 def submit(params: dict[str, Any], force: bool = False, then_repro: bool = True) -> list[str]:
     """Compute the runs of every stale experiment stage (every one with ``force``) at once, then ``dvc repro`` the
-    stages of :data:`BESIDE_RUNS` (meanwhile, when no run computes on this machine) and the rest, unless
-    ``then_repro`` is false; return the stages submitted. With ``force`` every stage is rerun, each once."""
+    stages of :data:`BESIDE_RUNS` (meanwhile, on a cluster) and the rest, unless ``then_repro`` is false; return the
+    stages submitted. With ``force`` every stage is rerun, each once."""
     forced = ["-f"] if force else []
     failed = f"dvc repro of the {' and '.join(BESIDE_RUNS)} stages failed (see its output above)"
     dvc.repro(*forced, "prepare", failure="the data stages failed (see dvc's output above); nothing was submitted")
@@ -87,10 +92,14 @@ def submit(params: dict[str, Any], force: bool = False, then_repro: bool = True)
     beside = False
     if names:
         with Executor.from_params(params) as executor, ExitStack() as stack:
-            # Beside runs on this machine's cores they only slow both down (measured on 2 cores: slower in all).
-            beside = then_repro and not executor.uses_this_machine
+            # Beside runs on all of this machine's cores they only slow both down (measured on 2 cores: slower in
+            # all), so the workers here leave them room; a pool of local processes cannot shrink: after the runs.
+            beside = then_repro and executor.dask
             if beside:
-                stack.enter_context(dvc.repro_beside(*forced, "-s", *BESIDE_RUNS, log=BESIDE_LOG, failure=failed))
+                busy = stack.enter_context(
+                    dvc.repro_beside(*forced, "-s", *BESIDE_RUNS, log=BESIDE_LOG, failure=failed)
+                )
+                stack.enter_context(executor.making_room(BESIDE_CORES, busy))
             _compute(executor, params, [stages[name] for name in names])
     else:
         print("[submit] every experiment stage is up to date", flush=True)

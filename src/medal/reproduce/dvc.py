@@ -7,7 +7,7 @@ import shutil
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -43,16 +43,16 @@ def repro(*arguments: str, failure: str) -> None:
 
 
 @contextmanager
-def repro_beside(*arguments: str, log: Path, failure: str) -> Iterator[None]:
+def repro_beside(*arguments: str, log: Path, failure: str) -> Iterator[Callable[[], bool]]:
     """Run ``dvc repro`` with ``arguments`` in a second process while the body runs, its output going to ``log``;
     wait for it when the body ends (interrupt it, as Ctrl-C would, when the body fails) and raise ``failure`` (with
-    the end of the log shown) when it failed."""
+    the end of the log shown) when it failed. The body gets a function that tells whether the process still runs."""
     command = _announced(arguments, f"   (beside the runs; output in {log})")
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("w") as output:
         process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT)
         try:
-            yield
+            yield lambda: process.poll() is None
         except BaseException:
             process.send_signal(signal.SIGINT)
             process.wait()
