@@ -132,6 +132,19 @@ def test_load_params_round_trip(tmp_path, params):
     assert load_params(path)["al"] == params["al"]
 
 
+def test_medal_n_jobs_overrides_compute_n_jobs_and_a_bad_value_is_named(tmp_path, params, monkeypatch):
+    path = tmp_path / "p.yaml"
+    path.write_text(yaml.safe_dump(params))
+    monkeypatch.setenv("MEDAL_N_JOBS", "1")
+    assert params["compute"]["n_jobs"] != 1 and load_params(path)["compute"]["n_jobs"] == 1
+    for bad in ("0", "-2", "two", "1.5"):
+        monkeypatch.setenv("MEDAL_N_JOBS", bad)
+        with pytest.raises(
+            UserError, match=f"MEDAL_N_JOBS must be a positive integer or -1 .*got '{bad}'; fix or unset"
+        ):
+            load_params(path)
+
+
 # Property tests: random configurations built from the project's own params.yaml.
 BASE = yaml.safe_load((ROOT / "params.yaml").read_text())
 NOT_A_POSITIVE_INT = st.one_of(

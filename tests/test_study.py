@@ -103,6 +103,14 @@ def test_a_dvc_repro_beside_the_body_runs_meanwhile_and_is_waited_for(tmp_path, 
     assert f"$ dvc repro -s select   (beside the runs; output in {log})" in capsys.readouterr().err
 
 
+def test_a_dvc_repro_beside_gets_the_environment_it_is_given(tmp_path, monkeypatch):
+    log = _fake_dvc(tmp_path, monkeypatch, 'echo "jobs=$MEDAL_N_JOBS"')
+    with dvc.repro_beside("select", log=log, failure="unused", environment={"MEDAL_N_JOBS": "1"}) as running:
+        while running():
+            time.sleep(0.05)
+    assert log.read_text() == "jobs=1\n"
+
+
 def test_a_failed_dvc_repro_beside_raises_its_message_with_the_end_of_its_output(tmp_path, monkeypatch, capsys):
     log = _fake_dvc(tmp_path, monkeypatch, "echo 'ERROR: select@x failed'; exit 3")
     with pytest.raises(UserError, match="the selection failed"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,9 @@ from medal.experiment.strategies import Strategy
 STOPPING_CRITERIA = {"stabilizing_predictions": ("kappa", "window"), "expected_error": ("threshold",)}
 
 DEFAULT_PARAMS = Path("params.yaml")
+# Environment variable that sets the local processes for one shell; it overrides ``compute.n_jobs`` (results do not
+# depend on it). ``medal submit`` sets it for the stages it runs beside the runs.
+N_JOBS_ENV = "MEDAL_N_JOBS"
 
 # The keys each section may hold; anything else is a typo or a setting this version does not know.
 SECTION_KEYS: dict[str, tuple[str, ...]] = {
@@ -66,8 +70,21 @@ def load_params(path: str | Path = DEFAULT_PARAMS) -> dict[str, Any]:
         raise UserError(f"{path}: not valid YAML{where} ({problem}); fix the syntax there") from None
     if not isinstance(params, dict):
         raise UserError(f"{path}: expected a mapping of sections at the top level")
+    jobs = os.environ.get(N_JOBS_ENV)
+    if jobs and isinstance(params.get("compute", {}), dict):
+        params["compute"] = {**params.get("compute", {}), "n_jobs": _n_jobs_from_environment(jobs)}
     validate(params)
     return params
+
+
+def _n_jobs_from_environment(value: str) -> int:
+    try:
+        n_jobs = int(value)
+    except ValueError:
+        n_jobs = 0
+    if n_jobs == 0 or n_jobs < -1:
+        raise UserError(f"{N_JOBS_ENV} must be a positive integer or -1 (all cores), got {value!r}; fix or unset it")
+    return n_jobs
 
 
 def _require(params: dict, key: str) -> Any:

@@ -11,9 +11,10 @@ local processes), keeping each in its stage's scratch folder with its fingerprin
 changed strategy still reruns only its own runs, because only its stage is stale. The stages that
 need neither the runs nor feed them (model selection, reference scores) are reproduced on a cluster
 by a second ``dvc repro`` while the runs are computed, so that they do not wait in line after the
-runs and leave cores idle: Dask workers on this machine then compute fewer runs at once until it is
-done (:meth:`~medal.experiment.compute.Executor.making_room`). With local processes (a fixed pool)
-they run after the runs.
+runs and leave cores idle. With Dask workers on this machine they get one core (one process at a time,
+``MEDAL_N_JOBS=1``), which the workers leave free until they are done
+(:meth:`~medal.experiment.compute.Executor.making_room`). With local processes (a fixed pool) they
+run after the runs.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from collections.abc import Callable
 from contextlib import ExitStack, suppress
 from typing import Any
 
+from medal.config import N_JOBS_ENV
 from medal.design import SWEEP_SETTINGS
 from medal.errors import UserError
 from medal.experiment.compute import Executor
@@ -46,8 +48,8 @@ Planner = Callable[[dict[str, Any]], StagePlan]
 # with the runs on a cluster, ``dvc repro`` runs them here meanwhile (dvc.yaml's ``select`` and ``reference``).
 BESIDE_RUNS = ("select", "reference")
 BESIDE_LOG = PARTIAL / "beside-runs.log"
-# Cores they keep busy, left free by the Dask workers on this machine while they run: ``select`` is one process, and
-# ``reference``'s jobs ran at a load of about one (measured on 2 cores).
+# Cores they get when Dask workers share this machine (one process at a time: ``select`` is one, ``reference`` gets
+# ``MEDAL_N_JOBS``), left free by those workers while the stages run.
 BESIDE_CORES = 1
 
 
@@ -92,14 +94,18 @@ def submit(params: dict[str, Any], force: bool = False, then_repro: bool = True)
     beside = False
     if names:
         with Executor.from_params(params) as executor, ExitStack() as stack:
-            # Beside runs on all of this machine's cores they only slow both down (measured on 2 cores: slower in
-            # all), so the workers here leave them room; a pool of local processes cannot shrink: after the runs.
+            # Beside runs on all of this machine's cores they only slow both down (measured on 2 cores), so the
+            # workers here leave them cores; a pool of local processes cannot shrink: they go after the runs.
             beside = then_repro and executor.dask
             if beside:
+                shared = executor.threads_here() > 0
+                cores = {N_JOBS_ENV: str(BESIDE_CORES)} if shared else {}
+                command = (*forced, "-s", *BESIDE_RUNS)
                 busy = stack.enter_context(
-                    dvc.repro_beside(*forced, "-s", *BESIDE_RUNS, log=BESIDE_LOG, failure=failed)
+                    dvc.repro_beside(*command, log=BESIDE_LOG, failure=failed, environment=cores)
                 )
-                stack.enter_context(executor.making_room(BESIDE_CORES, busy))
+                if shared:
+                    stack.enter_context(executor.making_room(BESIDE_CORES, busy))
             _compute(executor, params, [stages[name] for name in names])
     else:
         print("[submit] every experiment stage is up to date", flush=True)

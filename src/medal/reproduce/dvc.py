@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import signal
 import subprocess
@@ -43,14 +44,19 @@ def repro(*arguments: str, failure: str) -> None:
 
 
 @contextmanager
-def repro_beside(*arguments: str, log: Path, failure: str) -> Iterator[Callable[[], bool]]:
-    """Run ``dvc repro`` with ``arguments`` in a second process while the body runs, its output going to ``log``;
-    wait for it when the body ends (interrupt it, as Ctrl-C would, when the body fails) and raise ``failure`` (with
-    the end of the log shown) when it failed. The body gets a function that tells whether the process still runs."""
+def repro_beside(
+    *arguments: str, log: Path, failure: str, environment: dict[str, str] | None = None
+) -> Iterator[Callable[[], bool]]:
+    """Run ``dvc repro`` with ``arguments`` (and ``environment`` added to this process's) in a second process while
+    the body runs, its output going to ``log``; wait for it when the body ends (interrupt it, as Ctrl-C would, when
+    the body fails) and raise ``failure`` (with the end of the log shown) when it failed. The body gets a function
+    that tells whether the process still runs."""
     command = _announced(arguments, f"   (beside the runs; output in {log})")
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("w") as output:
-        process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            command, stdout=output, stderr=subprocess.STDOUT, env={**os.environ, **(environment or {})}
+        )
         try:
             yield lambda: process.poll() is None
         except BaseException:
