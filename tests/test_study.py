@@ -6,13 +6,14 @@ import os
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 import yaml
 
 from medal.errors import UserError
-from medal.experiment import runner
+from medal.experiment import runner, study
 from medal.experiment.study import BESIDE_RUNS, experiment_stages
 from medal.fileio import write_npz_atomic
 from medal.reproduce import dvc
@@ -85,6 +86,60 @@ def test_the_stages_run_beside_the_runs_neither_feed_nor_read_an_experiment_stag
         assert outs and not any(dep.startswith(out) for dep in experiment_deps for out in outs), name
         data_deps = {dep for dep in _paths(stages[name], "deps") if dep.startswith("data/")}
         assert data_deps and data_deps <= data_outs and not data_deps & experiment_outs, name
+
+
+class _Cluster:
+    """An executor with ``workers`` Dask worker threads, ``here`` of them on this machine; records the room asked."""
+
+    dask = True
+
+    def __init__(self, workers: int, here: int):
+        self.workers, self.here, self.room = workers, here, None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        return None
+
+    def threads_here(self) -> int:
+        return self.here
+
+    @contextmanager
+    def making_room(self, cores, busy):
+        self.room = cores
+        yield
+
+
+@pytest.mark.parametrize(
+    "workers, here, beside, room",
+    [(2, 2, False, None), (10, 2, True, 1), (8, 0, True, None)],
+    ids=["every worker here", "some here, some elsewhere", "every worker elsewhere"],
+)
+def test_select_and_reference_go_beside_the_runs_only_when_some_worker_is_elsewhere(
+    params, tmp_path, monkeypatch, workers, here, beside, room
+):
+    monkeypatch.chdir(tmp_path)
+    cluster, calls = _Cluster(workers, here), []
+
+    @contextmanager
+    def repro_beside(*arguments, log, failure, environment=None):
+        calls.append(("beside", arguments, environment))
+        yield lambda: False
+
+    monkeypatch.setattr(study.Executor, "from_params", lambda params: cluster)
+    monkeypatch.setattr(study, "_compute", lambda executor, params, planners: calls.append(("compute",)))
+    monkeypatch.setattr(dvc, "stage_names", lambda: None)
+    monkeypatch.setattr(dvc, "repro", lambda *arguments, failure: calls.append(("repro", arguments)))
+    monkeypatch.setattr(dvc, "repro_beside", repro_beside)
+    study.submit(params, force=True)
+    stages = ("-f", "-s", *BESIDE_RUNS)
+    if beside:  # started before the runs are computed; with workers here, on one process and a core they leave
+        assert calls[1:3] == [("beside", stages, {"MEDAL_N_JOBS": "1"} if here else {}), ("compute",)]
+    else:
+        assert calls[1:3] == [("compute",), ("repro", stages)]
+    assert cluster.room == room
+    assert calls[-1][1][:2] == ("-f", "--downstream")  # and then the submitted stages and those downstream
 
 
 def _fake_dvc(tmp_path: Path, monkeypatch, script: str) -> Path:

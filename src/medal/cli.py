@@ -203,7 +203,8 @@ def _add_study_commands(add) -> None:
         cmd_submit,
         "run the study with the runs of every stale experiment stage in flight at once (on the Dask cluster of "
         "MEDAL_DASK_SCHEDULER / compute.dask_scheduler, else compute.n_jobs local processes), then dvc repro, whose "
-        "stages publish the runs; with every worker on other machines, select and reference run here meanwhile",
+        "stages publish the runs; with some worker on another machine, select and reference run here meanwhile (on "
+        "one core the workers on this machine leave free)",
     )
     submit.add_argument("--force", action="store_true", help="rerun every stage, each once (as dvc repro -f)")
     submit.add_argument(

@@ -9,12 +9,12 @@ each of them as its stage would (:func:`~medal.experiment.runner.plan_strategy`,
 local processes), keeping each in its stage's scratch folder with its fingerprint, and then runs
 ``dvc repro``. Each stage finds its runs kept, checks their fingerprints and publishes them; a
 changed strategy still reruns only its own runs, because only its stage is stale. The stages that
-need neither the runs nor feed them (model selection, reference scores) are reproduced on a cluster
-by a second ``dvc repro`` while the runs are computed, so that they do not wait in line after the
-runs and leave cores idle. With Dask workers on this machine they get one core (one process at a time,
-``MEDAL_N_JOBS=1``), which the workers leave free until they are done
-(:meth:`~medal.experiment.compute.Executor.making_room`). With local processes (a fixed pool) they
-run after the runs.
+need neither the runs nor feed them (model selection, reference scores) are reproduced by a second
+``dvc repro`` while the runs are computed when some Dask worker is on another machine, so that the
+cluster does not wait for them; if workers share this machine too, the stages get one core (one
+process at a time, ``MEDAL_N_JOBS=1``), which those workers leave free until the stages are done
+(:meth:`~medal.experiment.compute.Executor.making_room`). When every run computes on this machine
+(local processes, or every worker here) they run after the runs: beside them both slowed down.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ from medal.reproduce.environment import format_duration
 
 Planner = Callable[[dict[str, Any]], StagePlan]
 # The stages that read the fetched and prepared data but neither feed an experiment stage nor read one's outputs:
-# with the runs on a cluster, ``dvc repro`` runs them here meanwhile (dvc.yaml's ``select`` and ``reference``).
+# with runs on other machines, ``dvc repro`` runs them here meanwhile (dvc.yaml's ``select`` and ``reference``).
 BESIDE_RUNS = ("select", "reference")
 BESIDE_LOG = PARTIAL / "beside-runs.log"
 # Cores they get when Dask workers share this machine (one process at a time: ``select`` is one, ``reference`` gets
@@ -80,8 +80,8 @@ def _planner(plan: Callable[..., StagePlan], *arguments: Any) -> Planner:
 
 def submit(params: dict[str, Any], force: bool = False, then_repro: bool = True) -> list[str]:
     """Compute the runs of every stale experiment stage (every one with ``force``) at once, then ``dvc repro`` the
-    stages of :data:`BESIDE_RUNS` (meanwhile, on a cluster) and the rest, unless ``then_repro`` is false; return the
-    stages submitted. With ``force`` every stage is rerun, each once."""
+    stages of :data:`BESIDE_RUNS` (meanwhile, when some worker is on another machine) and the rest, unless
+    ``then_repro`` is false; return the stages submitted. With ``force`` every stage is rerun, each once."""
     forced = ["-f"] if force else []
     failed = f"dvc repro of the {' and '.join(BESIDE_RUNS)} stages failed (see its output above)"
     dvc.repro(*forced, "prepare", failure="the data stages failed (see dvc's output above); nothing was submitted")
@@ -94,17 +94,17 @@ def submit(params: dict[str, Any], force: bool = False, then_repro: bool = True)
     beside = False
     if names:
         with Executor.from_params(params) as executor, ExitStack() as stack:
-            # Beside runs on all of this machine's cores they only slow both down (measured on 2 cores), so the
-            # workers here leave them cores; a pool of local processes cannot shrink: they go after the runs.
-            beside = then_repro and executor.dask
+            # Beside runs on all of this machine's cores they only slowed both down (measured on 2 cores, even
+            # with a core left to them: README), so they go beside only when some worker is elsewhere.
+            here = executor.threads_here()
+            beside = then_repro and executor.dask and here < executor.workers
             if beside:
-                shared = executor.threads_here() > 0
-                cores = {N_JOBS_ENV: str(BESIDE_CORES)} if shared else {}
+                cores = {N_JOBS_ENV: str(BESIDE_CORES)} if here else {}
                 command = (*forced, "-s", *BESIDE_RUNS)
                 busy = stack.enter_context(
                     dvc.repro_beside(*command, log=BESIDE_LOG, failure=failed, environment=cores)
                 )
-                if shared:
+                if here:
                     stack.enter_context(executor.making_room(BESIDE_CORES, busy))
             _compute(executor, params, [stages[name] for name in names])
     else:
