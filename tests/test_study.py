@@ -177,7 +177,7 @@ def test_a_failed_dvc_repro_beside_raises_its_message_with_the_end_of_its_output
 def test_a_failing_body_interrupts_the_dvc_repro_beside_it(tmp_path, monkeypatch):
     # Short foreground sleeps: the shell runs its trap as soon as the current one ends (a trap can wait for a
     # background job's end); the body fails once the trap is set.
-    script = f"trap 'echo interrupted; exit 130' INT; touch {tmp_path}/trapped; while :; do sleep 0.1; done"
+    script = f"trap 'echo interrupted; exit 130' INT; touch {tmp_path}/trapped; for i in $(seq 100); do sleep 0.1; done"
     log = _fake_dvc(tmp_path, monkeypatch, script)
     started = time.perf_counter()
     with pytest.raises(RuntimeError, match="a run failed"):
