@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -142,9 +143,9 @@ def test_select_and_reference_go_beside_the_runs_only_when_some_worker_is_elsewh
     assert calls[-1][1][:2] == ("-f", "--downstream")  # and then the submitted stages and those downstream
 
 
-def _fake_dvc(tmp_path: Path, monkeypatch, script: str) -> Path:
+def _fake_dvc(tmp_path: Path, monkeypatch, script: str, interpreter: str = "/bin/sh") -> Path:
     program = tmp_path / "dvc"
-    program.write_text(f"#!/bin/sh\n{script}\n")
+    program.write_text(f"#!{interpreter}\n{script}\n")
     program.chmod(0o755)
     monkeypatch.setattr(dvc, "executable", lambda: str(program))
     return tmp_path / "beside.log"
@@ -174,15 +175,39 @@ def test_a_failed_dvc_repro_beside_raises_its_message_with_the_end_of_its_output
     assert "ERROR: select@x failed" in capsys.readouterr().err
 
 
-def test_a_failing_body_interrupts_the_dvc_repro_beside_it(tmp_path, monkeypatch):
-    # Short foreground sleeps: the shell runs its trap as soon as the current one ends (a trap can wait for a
-    # background job's end); the body fails once the trap is set.
-    script = f"trap 'echo interrupted; exit 130' INT; touch {tmp_path}/trapped; for i in $(seq 100); do sleep 0.1; done"
-    log = _fake_dvc(tmp_path, monkeypatch, script)
+@pytest.mark.parametrize("sigint", [signal.SIG_DFL, signal.SIG_IGN], ids=["sigint-default", "sigint-ignored"])
+def test_a_failing_body_interrupts_the_dvc_repro_beside_it_and_its_stage(tmp_path, monkeypatch, sigint):
+    # Like dvc, the fake ignores SIGINT while its stage command runs; the stage notes that it was interrupted. Also
+    # when this process ignores SIGINT (as under nohup), which its children would inherit.
+    stage = (
+        f"import pathlib, time\ntry:\n    pathlib.Path({str(tmp_path / 'started')!r}).touch()\n    time.sleep(10)\n"
+        "except KeyboardInterrupt:\n    print('interrupted', flush=True)\n    raise SystemExit(130)\n"
+    )
+    script = (
+        f"import signal, subprocess, sys\nstage = subprocess.Popen([sys.executable, '-c', {stage!r}])\n"
+        "signal.signal(signal.SIGINT, signal.SIG_IGN)\nsys.exit(stage.wait())"
+    )
+    log = _fake_dvc(tmp_path, monkeypatch, script, interpreter=sys.executable)
+    before = signal.signal(signal.SIGINT, sigint)
+    started = time.perf_counter()
+    try:
+        with pytest.raises(RuntimeError, match="a run failed"):
+            with dvc.repro_beside("select", log=log, failure="unused"):
+                while not (tmp_path / "started").exists() and time.perf_counter() - started < 10:
+                    time.sleep(0.05)
+                raise RuntimeError("a run failed")
+    finally:
+        signal.signal(signal.SIGINT, before)
+    assert time.perf_counter() - started < 10 and log.read_text() == "interrupted\n"
+
+
+def test_a_stage_that_ignores_the_interrupt_is_terminated_after_a_grace_period(tmp_path, monkeypatch):
+    log = _fake_dvc(tmp_path, monkeypatch, f"trap '' INT; touch {tmp_path}/started; sleep 10; echo finished")
+    monkeypatch.setattr(dvc, "INTERRUPT_GRACE_SECONDS", 0.5)
     started = time.perf_counter()
     with pytest.raises(RuntimeError, match="a run failed"):
         with dvc.repro_beside("select", log=log, failure="unused"):
-            while not (tmp_path / "trapped").exists() and time.perf_counter() - started < 10:
+            while not (tmp_path / "started").exists() and time.perf_counter() - started < 10:
                 time.sleep(0.05)
             raise RuntimeError("a run failed")
-    assert time.perf_counter() - started < 10 and log.read_text() == "interrupted\n"
+    assert time.perf_counter() - started < 5 and log.read_text() == ""

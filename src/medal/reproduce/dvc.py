@@ -48,20 +48,25 @@ def repro_beside(
     *arguments: str, log: Path, failure: str, environment: dict[str, str] | None = None
 ) -> Iterator[Callable[[], bool]]:
     """Run ``dvc repro`` with ``arguments`` (and ``environment`` added to this process's) in a second process while
-    the body runs, its output going to ``log``; wait for it when the body ends (interrupt it, as Ctrl-C would, when
-    the body fails) and raise ``failure`` (with the end of the log shown) when it failed. The body gets a function
-    that tells whether the process still runs."""
+    the body runs, its output going to ``log``; wait for it when the body ends (interrupt it and its stage, as Ctrl-C
+    would, when the body fails) and raise ``failure`` (with the end of the log shown) when it failed. The body gets a
+    function that tells whether the process still runs."""
     command = _announced(arguments, f"   (beside the runs; output in {log})")
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("w") as output:
+        # Its own process group, so that an interrupt reaches the stage command too (dvc ignores SIGINT while one
+        # runs), started with SIGINT at its default even where this process ignores it (e.g. under nohup).
         process = subprocess.Popen(
-            command, stdout=output, stderr=subprocess.STDOUT, env={**os.environ, **(environment or {})}
+            [sys.executable, "-c", _WITH_SIGINT_AT_DEFAULT, *command],
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **(environment or {})},
+            process_group=0,
         )
         try:
             yield lambda: process.poll() is None
         except BaseException:
-            process.send_signal(signal.SIGINT)
-            process.wait()
+            _interrupt(process)
             raise
         if process.poll() is None:
             print(f"[dvc repro {' '.join(arguments)}] still running; waiting for it", file=sys.stderr, flush=True)
@@ -69,6 +74,28 @@ def repro_beside(
     if returncode != 0:
         print("\n".join(log.read_text().splitlines()[-20:]), file=sys.stderr, flush=True)
         raise UserError(failure)
+
+
+_WITH_SIGINT_AT_DEFAULT = (
+    "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execv(sys.argv[1], sys.argv[1:])"
+)
+INTERRUPT_GRACE_SECONDS = 30.0
+
+
+def _interrupt(process: subprocess.Popen) -> None:
+    """Send SIGINT to ``process``'s group and wait for it to end; SIGTERM, then SIGKILL, when it has not ended within
+    ``INTERRUPT_GRACE_SECONDS`` (a stage in a long native call may not notice SIGINT)."""
+    for signal_number in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(process.pid, signal_number)
+        except ProcessLookupError:  # the group has ended
+            break
+        try:
+            process.wait(INTERRUPT_GRACE_SECONDS)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+    process.wait()
 
 
 def _announced(arguments: tuple[str, ...], note: str = "") -> list[str]:
