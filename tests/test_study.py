@@ -140,7 +140,22 @@ def test_select_and_reference_go_beside_the_runs_only_when_some_worker_is_elsewh
     else:
         assert calls[1:3] == [("compute",), ("repro", stages)]
     assert cluster.room == room
-    assert calls[-1][1][:2] == ("-f", "--downstream")  # and then the submitted stages and those downstream
+    # and then the submitted stages, by their dvc.yaml groups, and those downstream
+    assert calls[-1][1] == ("-f", "--downstream", "al", "sweep")
+
+
+@pytest.mark.parametrize(
+    "names, expected",
+    [
+        (["al@a-x", "al@b-x", "sweep@a-s-x"], ["al", "sweep"]),
+        (["al@a-x", "sweep@a-s-x"], ["sweep", "al@a-x"]),
+        (["al@b-x"], ["al@b-x"]),
+        ([], []),
+    ],
+    ids=["every stage", "one group complete", "part of a group", "none"],
+)
+def test_dvc_gets_a_complete_stage_group_by_its_name(names, expected):
+    assert dvc.by_group(names, {"prepare@a", "al@a-x", "al@b-x", "sweep@a-s-x", "paper"}) == expected
 
 
 def _fake_dvc(tmp_path: Path, monkeypatch, script: str, interpreter: str = "/bin/sh") -> Path:

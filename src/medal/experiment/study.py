@@ -86,7 +86,8 @@ def submit(params: dict[str, Any], force: bool = False, then_repro: bool = True)
     failed = f"dvc repro of the {' and '.join(BESIDE_RUNS)} stages failed (see its output above)"
     dvc.repro(*forced, "prepare", failure="the data stages failed (see dvc's output above); nothing was submitted")
     stages = experiment_stages(params)
-    missing = set(stages) - (dvc.stage_names() or set(stages))
+    listed = dvc.stage_names() or set(stages)
+    missing = set(stages) - listed
     if missing:
         raise UserError(f"dvc.yaml has no stage {sorted(missing)[0]}; run medal submit from the project root")
     stale = set(stages) if force else dvc.stale_stages()
@@ -113,7 +114,7 @@ def submit(params: dict[str, Any], force: bool = False, then_repro: bool = True)
         if not beside:
             dvc.repro(*forced, "-s", *BESIDE_RUNS, failure=failed)
         # Forced, the stages above have run: only the submitted stages and those downstream of them are left.
-        targets = ["-f", "--downstream", *names] if force and names else forced
+        targets = ["-f", "--downstream", *dvc.by_group(names, listed)] if force and names else forced
         dvc.repro(*targets, failure="dvc repro failed after the submission (see its output above)")
         SUBMISSION_RECORD.unlink(missing_ok=True)
         BESIDE_LOG.unlink(missing_ok=True)

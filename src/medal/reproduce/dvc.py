@@ -29,6 +29,21 @@ def stage_names() -> set[str] | None:
     return set(listed.stdout.split()) if listed.returncode == 0 else None
 
 
+def stage_group(name: str) -> str:
+    """The dvc.yaml entry a stage comes from: 'al' for 'al@wdbc-random'."""
+    return name.split("@", 1)[0]
+
+
+def by_group(names: list[str], listed: set[str]) -> list[str]:
+    """``names`` as ``dvc repro`` targets, each complete ``foreach``/``matrix`` group of ``listed`` (every ``group@…``
+    stage) given by its group's name: dvc took 42 s to resolve the 61 experiment stages as targets with
+    ``--downstream``, 3 s as ``al sweep``."""
+    chosen = set(names)
+    groups = {stage_group(name) for name in names if "@" in name}
+    complete = {group for group in groups if {name for name in listed if name.startswith(f"{group}@")} <= chosen}
+    return sorted(complete) + [name for name in names if stage_group(name) not in complete]
+
+
 def stale_stages() -> set[str]:
     """The stages ``dvc status`` reports as changed (what ``dvc repro`` would run, as far as it knows now)."""
     listed = subprocess.run([_required(), "status", "--json"], capture_output=True, text=True)

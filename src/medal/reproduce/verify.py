@@ -82,15 +82,10 @@ def content_problems(locked: dict[str, str], root: Path = Path(".")) -> list[str
     return problems
 
 
-def stage_group(name: str) -> str:
-    """The dvc.yaml entry a stage comes from: 'al' for 'al@wdbc-random'."""
-    return name.split("@", 1)[0]
-
-
 def sample_stages(stages: list[str], size: float, seed: int) -> list[str]:
     """A seeded random sample of the experiment stages among ``stages``: ``size`` of them when it is a whole number
     of at least 1, else that fraction (rounded up); in dvc.lock order."""
-    experiments = [s for s in stages if stage_group(s) in EXPERIMENT_STAGES]
+    experiments = [s for s in stages if dvc.stage_group(s) in EXPERIMENT_STAGES]
     if not size > 0:
         raise UserError(f"--sample must be a fraction in (0, 1) or a number of stages, got {size:g}")
     count = int(size) if size >= 1 else math.ceil(size * len(experiments))
@@ -214,8 +209,8 @@ def describe_platform(platform: dict[str, Any]) -> str:
 
 def _rebuilt_stages(stages: list[str], targets: list[str]) -> list[str]:
     """The stages of ``dvc.lock`` that ``targets`` (stage names or dvc.yaml entries such as ``al``) rebuild."""
-    chosen = [s for s in stages if s in targets or stage_group(s) in targets]
-    unknown = [t for t in targets if t not in stages and t not in {stage_group(s) for s in stages}]
+    chosen = [s for s in stages if s in targets or dvc.stage_group(s) in targets]
+    unknown = [t for t in targets if t not in stages and t not in {dvc.stage_group(s) for s in stages}]
     if unknown:
         raise UserError(f"unknown stage {unknown[0]!r}; `dvc stage list` names them (e.g. al@wdbc-random)")
     return chosen
@@ -224,9 +219,9 @@ def _rebuilt_stages(stages: list[str], targets: list[str]) -> list[str]:
 def _sampled_targets(stages: dict[str, list[dict[str, Any]]], size: float, seed: int) -> list[str]:
     """The stages of a sampled check, with a line saying what it covers and how to repeat it."""
     chosen = sample_stages(list(stages), size, seed)
-    experiments = [s for s in stages if stage_group(s) in EXPERIMENT_STAGES]
+    experiments = [s for s in stages if dvc.stage_group(s) in EXPERIMENT_STAGES]
     sampled_runs, all_runs = run_coverage(stages, chosen)
-    downstream = [s for s in stages if stage_group(s) in DOWNSTREAM_STAGES]
+    downstream = [s for s in stages if dvc.stage_group(s) in DOWNSTREAM_STAGES]
     print(
         f"sample (seed {seed}; repeat with --sample {size:g} --seed {seed}): {len(chosen)} of {len(experiments)} "
         f"experiment stages, {sampled_runs} of {all_runs} runs ({100 * sampled_runs / max(all_runs, 1):.0f} %): "
