@@ -29,6 +29,7 @@ from pathlib import Path
 from statistics import median
 from typing import Any
 
+import dask
 import numpy as np
 import yaml
 from sklearn.datasets import make_classification
@@ -38,6 +39,7 @@ from threadpoolctl import threadpool_limits
 
 from medal.config import load_params
 from medal.design import STAGE_TIMING_FILE
+from medal.experiment.cluster import DASK_SETTINGS, cluster_environment
 from medal.experiment.learners import Learner
 from medal.experiment.loop import Protocol, initial_indices, run_active_learning
 from medal.experiment.runner import Outputs, run_strategy
@@ -329,12 +331,12 @@ def parallel(params: dict[str, Any], seeds: int) -> dict[str, Any]:
 
 def _start_cluster(work: Path, workers: int) -> tuple[list[subprocess.Popen], str]:
     """A scheduler and ``workers`` single-threaded worker processes, started as the README's "On a cluster" says
-    (separate processes, the workers inheriting this process's BLAS kernel choice); returns them and the address."""
+    (separate processes, in the environment ``medal cluster-env`` prints); returns them and the address."""
     from dask.distributed import Client
 
     bin_dir = Path(sys.executable).parent
     scheduler_file = work / "scheduler.json"
-    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "env": {**os.environ, **cluster_environment()}}
     processes = [
         subprocess.Popen(
             [bin_dir / "dask", "scheduler", "--scheduler-file", scheduler_file, "--port", "0", "--no-dashboard"],
@@ -391,14 +393,16 @@ def cluster(params: dict[str, Any], seeds: int, workers: int = 2) -> dict[str, A
             "study": {**params["study"], "main_seeds": seeds, "learner_strategies": ["entropy"]},
         }
         seconds, files = {}, {}
-        for where in ("local", "cluster"):
-            if where == "cluster":
-                processes, address = _start_cluster(work, workers)
-                stage["compute"] = {"n_jobs": workers, "dask_scheduler": address}
-            else:
-                stage["compute"] = {"n_jobs": workers, "dask_scheduler": None}
-            seconds[where], files[where] = _timed_entropy_stage(stage, prepared, work / where)
-        in_task = _in_task_seconds(stage, load_npz(prepared), address)
+        # This process is the cluster's client: it gets the settings its workers get (README: exported for all).
+        with dask.config.set(DASK_SETTINGS):
+            for where in ("local", "cluster"):
+                if where == "cluster":
+                    processes, address = _start_cluster(work, workers)
+                    stage["compute"] = {"n_jobs": workers, "dask_scheduler": address}
+                else:
+                    stage["compute"] = {"n_jobs": workers, "dask_scheduler": None}
+                seconds[where], files[where] = _timed_entropy_stage(stage, prepared, work / where)
+            in_task = _in_task_seconds(stage, load_npz(prepared), address)
         relative = seconds["local"] / seconds["cluster"]
         identical = files["local"] == files["cluster"]
         runs_in_task = ", ".join(

@@ -152,6 +152,12 @@ def cmd_submit(params: dict, args: argparse.Namespace) -> None:
     submit(params, force=args.force, then_repro=not args.no_repro)
 
 
+def cmd_cluster_env(params: dict, args: argparse.Namespace) -> None:
+    from medal.experiment.cluster import shell_exports
+
+    print(shell_exports())
+
+
 def cmd_aggregate(params: dict, args: argparse.Namespace) -> None:
     from medal.analysis.aggregate import aggregate
 
@@ -209,6 +215,12 @@ def _add_study_commands(add) -> None:
     submit.add_argument("--force", action="store_true", help="rerun every stage, each once (as dvc repro -f)")
     submit.add_argument(
         "--no-repro", action="store_true", help="only compute and keep the runs (no other stage); dvc repro later"
+    )
+    add(
+        "cluster-env",
+        cmd_cluster_env,
+        "print the environment every process of a Dask cluster for the study should start with (the study's BLAS "
+        'kernels, Dask\'s bookkeeping slowed down for long CPU-bound tasks): eval "$(medal cluster-env)"',
     )
     export = add(
         "export-images",
