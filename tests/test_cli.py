@@ -21,6 +21,7 @@ def test_help_lists_every_stage():
         "al",
         "sweep",
         "submit",
+        "cluster-env",
         "export-images",
         "aggregate",
         "figures",
