@@ -190,6 +190,18 @@ def test_a_failed_dvc_repro_beside_raises_its_message_with_the_end_of_its_output
     assert "ERROR: select@x failed" in capsys.readouterr().err
 
 
+def _fail_once_the_stage_started(tmp_path: Path, log: Path) -> float:
+    """Run a body beside the fake dvc that fails once its stage has touched ``started`` (or after 10 s); the seconds
+    until the interrupted dvc had ended."""
+    started = time.perf_counter()
+    with pytest.raises(RuntimeError, match="a run failed"):
+        with dvc.repro_beside("select", log=log, failure="unused"):
+            while not (tmp_path / "started").exists() and time.perf_counter() - started < 10:
+                time.sleep(0.05)
+            raise RuntimeError("a run failed")
+    return time.perf_counter() - started
+
+
 @pytest.mark.parametrize("sigint", [signal.SIG_DFL, signal.SIG_IGN], ids=["sigint-default", "sigint-ignored"])
 def test_a_failing_body_interrupts_the_dvc_repro_beside_it_and_its_stage(tmp_path, monkeypatch, sigint):
     # Like dvc, the fake ignores SIGINT while its stage command runs; the stage notes that it was interrupted. Also
@@ -204,25 +216,14 @@ def test_a_failing_body_interrupts_the_dvc_repro_beside_it_and_its_stage(tmp_pat
     )
     log = _fake_dvc(tmp_path, monkeypatch, script, interpreter=sys.executable)
     before = signal.signal(signal.SIGINT, sigint)
-    started = time.perf_counter()
     try:
-        with pytest.raises(RuntimeError, match="a run failed"):
-            with dvc.repro_beside("select", log=log, failure="unused"):
-                while not (tmp_path / "started").exists() and time.perf_counter() - started < 10:
-                    time.sleep(0.05)
-                raise RuntimeError("a run failed")
+        seconds = _fail_once_the_stage_started(tmp_path, log)
     finally:
         signal.signal(signal.SIGINT, before)
-    assert time.perf_counter() - started < 10 and log.read_text() == "interrupted\n"
+    assert seconds < 10 and log.read_text() == "interrupted\n"
 
 
 def test_a_stage_that_ignores_the_interrupt_is_terminated_after_a_grace_period(tmp_path, monkeypatch):
     log = _fake_dvc(tmp_path, monkeypatch, f"trap '' INT; touch {tmp_path}/started; sleep 10; echo finished")
     monkeypatch.setattr(dvc, "INTERRUPT_GRACE_SECONDS", 0.5)
-    started = time.perf_counter()
-    with pytest.raises(RuntimeError, match="a run failed"):
-        with dvc.repro_beside("select", log=log, failure="unused"):
-            while not (tmp_path / "started").exists() and time.perf_counter() - started < 10:
-                time.sleep(0.05)
-            raise RuntimeError("a run failed")
-    assert time.perf_counter() - started < 5 and log.read_text() == ""
+    assert _fail_once_the_stage_started(tmp_path, log) < 5 and log.read_text() == ""
