@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from medal.experiment import compute, runner
+from medal.experiment.cluster import DASK_SETTINGS
 from medal.experiment.compute import RunTask
 from medal.experiment.runner import Outputs, fingerprint, run_strategy
 from medal.fileio import read_json, write_json_atomic, write_npz_atomic, write_text_atomic
@@ -175,12 +176,37 @@ def test_in_a_dask_worker_freed_arrays_are_reused_not_mapped_afresh():
 
 
 def test_unreachable_dask_scheduler_is_a_clear_error(small, tmp_path, monkeypatch):
+    import dask
+
     params, prepared = small
     monkeypatch.setenv(compute.DASK_SCHEDULER_ENV, "tcp://127.0.0.1:9")
     monkeypatch.setattr(compute, "DASK_CONNECT_TIMEOUT", "1s")
-    with pytest.raises(compute.UserError, match=r"cannot reach the Dask scheduler at tcp://127.0.0.1:9 .*unset"):
-        run_strategy(params, "blobs", "entropy", prepared, _outputs(tmp_path))
+    with dask.config.set(UNSET):
+        with pytest.raises(compute.UserError, match=r"cannot reach the Dask scheduler at tcp://127.0.0.1:9 .*unset"):
+            run_strategy(params, "blobs", "entropy", prepared, _outputs(tmp_path))
+        assert _settings() == UNSET  # the client's settings are undone when it cannot connect either
     assert not (tmp_path / "runs").exists()
+
+
+# What this process's Dask configuration holds under DASK_SETTINGS' keys before an executor sets them.
+UNSET = {key: f"before the executor: {key}" for key in DASK_SETTINGS}
+
+
+def _settings() -> dict:
+    import dask
+
+    return {key: dask.config.get(key) for key in DASK_SETTINGS}
+
+
+def test_the_client_wakes_as_seldom_as_the_cluster_and_undoes_its_settings_after():
+    import dask
+    from dask.distributed import LocalCluster
+
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
+        with dask.config.set(UNSET):
+            with compute.Executor(address=cluster.scheduler_address):
+                assert _settings() == DASK_SETTINGS
+            assert _settings() == UNSET
 
 
 def _keep(root: Path, path: str, record: dict) -> None:

@@ -27,6 +27,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 from medal.blas import one_thread
 from medal.errors import UserError
+from medal.experiment.cluster import DASK_SETTINGS
 from medal.experiment.learners import Learner
 from medal.experiment.loop import Protocol, run_active_learning
 from medal.experiment.strategies import Strategy
@@ -199,11 +200,15 @@ class Executor:
 
     def __enter__(self) -> Executor:
         if self.address is not None:
+            import dask
             from dask.distributed import Client
 
+            # This process is the cluster's client: it wakes as seldom as its scheduler and workers (medal cluster-env).
+            self._stack.enter_context(dask.config.set(DASK_SETTINGS))
             try:
                 self._client = self._stack.enter_context(Client(self.address, timeout=DASK_CONNECT_TIMEOUT))
             except OSError as exc:
+                self._stack.close()
                 raise UserError(
                     f"cannot reach the Dask scheduler at {self.address} ({exc}); start it or unset "
                     f"{DASK_SCHEDULER_ENV} / compute.dask_scheduler"
