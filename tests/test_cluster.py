@@ -12,8 +12,6 @@ import pytest
 from medal.blas import CORETYPE_VARIABLE
 from medal.experiment.cluster import DASK_SETTINGS, cluster_environment, dask_variable, shell_exports
 
-from conftest import ROOT
-
 
 def test_each_setting_names_a_dask_option_that_exists():
     for key in DASK_SETTINGS:
@@ -37,15 +35,12 @@ def test_the_blas_kernel_goes_along_only_when_one_is_pinned(monkeypatch, coretyp
     assert cluster_environment().get(CORETYPE_VARIABLE) == coretype
 
 
-def test_the_command_prints_exports_a_shell_evaluates(monkeypatch):
+def test_the_command_prints_exports_a_shell_evaluates_in_any_folder(monkeypatch, tmp_path):
     monkeypatch.setenv(CORETYPE_VARIABLE, "Haswell")
     assert shell_exports().count("export ") == len(DASK_SETTINGS) + 1
+    # A worker machine has no params.yaml: the command needs none.
     printed = subprocess.run(
-        [sys.executable, "-m", "medal.cli", "--params", "params.yaml", "cluster-env"],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=ROOT,
+        [sys.executable, "-m", "medal.cli", "cluster-env"], capture_output=True, text=True, check=True, cwd=tmp_path
     ).stdout
     shown = subprocess.run(["sh", "-c", printed + "\nenv"], capture_output=True, text=True, check=True).stdout
     for name, value in cluster_environment().items():

@@ -221,6 +221,7 @@ def _add_study_commands(add) -> None:
         cmd_cluster_env,
         "print the environment every process of a Dask cluster for the study should start with (the study's BLAS "
         'kernels, Dask\'s bookkeeping slowed down for long CPU-bound tasks): eval "$(medal cluster-env)"',
+        needs_params=False,  # also on a worker machine without the project
     )
     export = add(
         "export-images",
@@ -269,9 +270,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--params", type=Path, default=DEFAULT_PARAMS, help="parameters file (default: params.yaml)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def add(name: str, func, help_text: str) -> argparse.ArgumentParser:
+    def add(name: str, func, help_text: str, needs_params: bool = True) -> argparse.ArgumentParser:
         command = sub.add_parser(name, help=help_text, description=help_text)
-        command.set_defaults(func=func)
+        command.set_defaults(func=func, needs_params=needs_params)
         return command
 
     add("fetch", cmd_fetch, "find or download a dataset, verify its checksum, write its canonical file").add_argument(
@@ -302,7 +303,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``medal`` command."""
     args = build_parser().parse_args(argv)
     try:
-        params = load_params(args.params)
+        params = load_params(args.params) if args.needs_params else {}
         args.func(params, args)
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
