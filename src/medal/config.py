@@ -78,13 +78,15 @@ def load_params(path: str | Path = DEFAULT_PARAMS) -> dict[str, Any]:
 
 
 def _n_jobs_from_environment(value: str) -> int:
-    try:
-        n_jobs = int(value)
-    except ValueError:
-        n_jobs = 0
-    if n_jobs == 0 or n_jobs < -1:
+    n_jobs = int(value) if re.fullmatch(r"\s*[+-]?\d+\s*", value) else 0
+    if not _is_n_jobs(n_jobs):
         raise UserError(f"{N_JOBS_ENV} must be a positive integer or -1 (all cores), got {value!r}; fix or unset it")
     return n_jobs
+
+
+def _is_n_jobs(value: Any) -> bool:
+    """Whether ``value`` is a number of processes: a positive integer, or -1 for all cores."""
+    return isinstance(value, int) and not isinstance(value, bool) and (value >= 1 or value == -1)
 
 
 def _require(params: dict, key: str) -> Any:
@@ -355,7 +357,7 @@ def _check_protocol_and_evaluation(params: dict[str, Any]) -> None:
 def _check_compute(params: dict[str, Any]) -> None:
     """Where runs go: local processes or a Dask scheduler's address."""
     n_jobs = params.get("compute", {}).get("n_jobs", 1)
-    if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs == 0 or n_jobs < -1:
+    if not _is_n_jobs(n_jobs):
         raise UserError(f"params.yaml: compute.n_jobs must be a positive integer or -1 (all cores), got {n_jobs!r}")
     scheduler = params.get("compute", {}).get("dask_scheduler")
     if scheduler is not None and (not isinstance(scheduler, str) or "://" not in scheduler):
