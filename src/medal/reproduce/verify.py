@@ -15,6 +15,7 @@ import hashlib
 import json
 import math
 import random
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -85,12 +86,17 @@ def content_problems(locked: dict[str, str], root: Path = Path(".")) -> list[str
 def sample_stages(stages: list[str], size: float, seed: int) -> list[str]:
     """A seeded random sample of the experiment stages among ``stages``: ``size`` of them when it is a whole number
     of at least 1, else that fraction (rounded up); in dvc.lock order."""
-    experiments = [s for s in stages if dvc.stage_group(s) in EXPERIMENT_STAGES]
+    experiments = _in_groups(stages, EXPERIMENT_STAGES)
     if not size > 0:
         raise UserError(f"--sample must be a fraction in (0, 1) or a number of stages, got {size:g}")
     count = int(size) if size >= 1 else math.ceil(size * len(experiments))
     chosen = set(random.Random(seed).sample(experiments, min(count, len(experiments))))
     return [s for s in experiments if s in chosen]
+
+
+def _in_groups(stages: Iterable[str], groups: Collection[str]) -> list[str]:
+    """The stages among ``stages``, in order, whose dvc.yaml entry (``al`` of ``al@wdbc-random``) is in ``groups``."""
+    return [stage for stage in stages if dvc.stage_group(stage) in groups]
 
 
 def run_coverage(stages: dict[str, list[dict[str, Any]]], chosen: list[str]) -> tuple[int, int]:
@@ -219,9 +225,9 @@ def _rebuilt_stages(stages: list[str], targets: list[str]) -> list[str]:
 def _sampled_targets(stages: dict[str, list[dict[str, Any]]], size: float, seed: int) -> list[str]:
     """The stages of a sampled check, with a line saying what it covers and how to repeat it."""
     chosen = sample_stages(list(stages), size, seed)
-    experiments = [s for s in stages if dvc.stage_group(s) in EXPERIMENT_STAGES]
+    experiments = _in_groups(stages, EXPERIMENT_STAGES)
     sampled_runs, all_runs = run_coverage(stages, chosen)
-    downstream = [s for s in stages if dvc.stage_group(s) in DOWNSTREAM_STAGES]
+    downstream = _in_groups(stages, DOWNSTREAM_STAGES)
     print(
         f"sample (seed {seed}; repeat with --sample {size:g} --seed {seed}): {len(chosen)} of {len(experiments)} "
         f"experiment stages, {sampled_runs} of {all_runs} runs ({100 * sampled_runs / max(all_runs, 1):.0f} %): "
