@@ -18,8 +18,11 @@ PACKAGE = ROOT / "src" / "medal"
 # computes).
 PLUMBING = {"cli", "config", "errors", "fileio", "layout", "__init__"}
 # Per stage, modules whose only effect there is a wall-clock output: the experiment stages record
-# the machine and time (environment) in data/timings, which may differ on every rebuild anyway.
+# the machine and time (environment) in data/timings, which may differ on every rebuild anyway, and a
+# cluster's client takes Dask's bookkeeping intervals from experiment/cluster (how often Dask looks,
+# never what a run computes: the study's outputs are byte-identical with and without them).
 WALL_CLOCK_ONLY = {stage: {"reproduce/environment"} for stage in ("reference", "al", "sweep")}
+WALL_CLOCK_ONLY["al"] = WALL_CLOCK_ONLY["sweep"] = {"reproduce/environment", "experiment/cluster"}
 
 
 def _imports(node: ast.AST) -> set[str]:
