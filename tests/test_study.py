@@ -28,7 +28,7 @@ def test_every_experiment_stage_of_dvc_yaml_is_planned_under_its_dvc_name(params
         ["dvc", "stage", "list", "--name-only"], cwd=ROOT, env=env, capture_output=True, text=True, check=True
     ).stdout.split()
     experiments = {name for name in listed if name.startswith(("al@", "sweep@"))}
-    assert set(experiment_stages(params)) == experiments and len(experiments) == 45 + 16
+    assert set(experiment_stages(params)) == experiments and len(experiments) == 45 + 20
 
 
 def test_a_plan_names_the_stage_folders_the_stage_itself_writes(params, monkeypatch, tmp_path, blobs):

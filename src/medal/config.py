@@ -14,7 +14,7 @@ from medal.data.prepare import build_transform
 from medal.data.sources import DATASET_KEYS, check_spec
 from medal.design import BASELINE, SWEEP_SETTINGS
 from medal.errors import UserError
-from medal.experiment.learners import ESTIMATORS, UPDATE_MODES, Learner, check_estimator_params
+from medal.experiment.learners import CLASS_WEIGHTS, ESTIMATORS, UPDATE_MODES, Learner, check_estimator_params
 from medal.experiment.selection import grid_points
 from medal.experiment.strategies import Strategy
 
@@ -50,7 +50,7 @@ SECTION_KEYS: dict[str, tuple[str, ...]] = {
 }
 ENTRY_KEYS: dict[str, tuple[str, ...]] = {
     "datasets": DATASET_KEYS,
-    "learners": ("estimator", "update", "params", "epochs"),
+    "learners": ("estimator", "update", "params", "epochs", "class_weight"),
 }
 # Names become folder and file names: letters, digits, '_', '-' and '.', not starting with '.'.
 SAFE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
@@ -163,7 +163,7 @@ def _check_sweeps(params: dict[str, Any]) -> None:
         raise UserError(
             f"params.yaml: sweeps.settings must set exactly {', '.join(SWEEP_SETTINGS)} (a list of values each)"
         )
-    for key in ("batch_size", "initial_labels", "label_noise"):
+    for key in ("batch_size", "initial_labels", "label_noise", "class_weight"):
         if not isinstance(settings[key], list) or not settings[key]:
             raise UserError(f"params.yaml: sweeps.settings.{key} must be a non-empty list")
     for value in settings["batch_size"]:
@@ -173,6 +173,8 @@ def _check_sweeps(params: dict[str, Any]) -> None:
             raise UserError(f"params.yaml: sweeps.settings.initial_labels {value} exceeds al.budget")
     for value in settings["label_noise"]:
         _fraction("sweeps.settings.label_noise values", value)
+    if not set(settings["class_weight"]) <= set(CLASS_WEIGHTS):
+        raise UserError(f"params.yaml: sweeps.settings.class_weight must be a list of {', '.join(CLASS_WEIGHTS)}")
     representations = settings["representation"]
     if not isinstance(representations, dict) or not representations:
         raise UserError("params.yaml: sweeps.settings.representation must map names to feature settings like prepare's")

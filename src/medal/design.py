@@ -11,7 +11,9 @@ from typing import Any
 # The strategy every other one is compared with.
 BASELINE = "random"
 # The protocol settings a sweep can vary, one at a time.
-SWEEP_SETTINGS = ("batch_size", "initial_labels", "label_noise", "representation")
+SWEEP_SETTINGS = ("batch_size", "initial_labels", "label_noise", "representation", "class_weight")
+# Sweep settings that change the learner or the features rather than the protocol.
+LEARNER_SETTINGS = ("class_weight",)
 # In a timings folder, beside the per-run files: the stage's wall time, parallelism and reused runs.
 STAGE_TIMING_FILE = "_stage.json"
 

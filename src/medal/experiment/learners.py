@@ -18,11 +18,16 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.naive_bayes import GaussianNB
 from sklearn.neural_network import MLPClassifier
 from sklearn.svm import SVC
+from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.validation import check_is_fitted
 
 from medal.errors import UserError
 
 UPDATE_MODES = ("fit", "warm_start", "partial_fit")
+# How classes weigh in a learner's fit: ``balanced`` gives every class the same total weight, whatever the labelled
+# set's class ratio (its decisions do not drift towards the majority as labels follow the pool's prior); ``none``
+# weighs every labelled sample the same.
+CLASS_WEIGHTS = ("balanced", "none")
 
 
 def _logistic_regression(random_state: int, **params: Any) -> ClassifierMixin:
@@ -117,6 +122,11 @@ ESTIMATORS: dict[str, tuple[Callable[..., ClassifierMixin], tuple[str, ...]]] = 
 }
 
 
+# Estimators whose own ``class_weight="balanced"`` applies to their fit (so every copy a strategy refits, a
+# committee member or an expected-error model, is weighted too); SGD's ``partial_fit`` refuses it.
+CLASS_WEIGHT_PARAM = {"logistic_regression", "sgd_log_loss", "random_forest", "svm_rbf"}
+
+
 class Learner:
     """A configured learner: builds a fresh classifier per run and updates it after each query.
 
@@ -125,12 +135,36 @@ class Learner:
     ``warm_start``: the incremental update a practitioner would use); ``update="partial_fit"`` feeds
     only the newly labelled samples to the estimator's ``partial_fit``, ``epochs`` times (one call is
     one pass; for an MLP it is a single optimiser step per mini-batch).
+
+    ``class_weight="balanced"`` weighs each labelled sample by n / (k n_c) (n labels so far, k classes, n_c of its
+    class), so that every class weighs the same: through the estimator's own ``class_weight`` where its update
+    takes it (:data:`CLASS_WEIGHT_PARAM`), as uniform class priors for Gaussian naive Bayes (the same model: its
+    class means and variances do not depend on class weights), and otherwise (MLP, SGD's ``partial_fit``) as
+    sample weights computed from every label so far and passed to ``fit`` or ``partial_fit``.
     """
 
-    def __init__(self, name: str, estimator: str, update: str, params: dict[str, Any] | None = None, epochs: int = 1):
+    def __init__(
+        self,
+        name: str,
+        estimator: str,
+        update: str,
+        params: dict[str, Any] | None = None,
+        epochs: int = 1,
+        class_weight: str = "none",
+    ):
         factory, modes = ESTIMATORS[estimator]
         if update != "fit" and update not in modes:
             raise UserError(f"params.yaml: learners.{name}: {estimator} has no {update}; set update: fit")
+        if class_weight not in CLASS_WEIGHTS:
+            raise UserError(
+                f"params.yaml: learners.{name}.class_weight must be one of {', '.join(CLASS_WEIGHTS)}, "
+                f"got {class_weight!r}"
+            )
+        if "class_weight" in (params or {}) or "priors" in (params or {}):
+            raise UserError(
+                f"params.yaml: learners.{name}.params: set class weights with learners.{name}.class_weight "
+                f"({' or '.join(CLASS_WEIGHTS)}), not in params"
+            )
         self.name = name
         self.estimator = estimator
         self.update_mode = update
@@ -140,19 +174,46 @@ class Learner:
             raise UserError(f"params.yaml: learners.{name}.epochs must be a positive integer, got {epochs!r}")
         self.params = dict(params or {})
         self.epochs = epochs
+        self.class_weight = class_weight
         self._factory = factory
+        balanced = class_weight == "balanced"
+        self._weight_param = balanced and estimator in CLASS_WEIGHT_PARAM and update != "partial_fit"
+        self._uniform_priors = balanced and estimator == "gaussian_nb"
+        self._sample_weights = balanced and not (self._weight_param or self._uniform_priors)
 
     @classmethod
     def from_params(cls, name: str, spec: dict[str, Any]) -> Learner:
         """Build from one entry of ``params.yaml``'s ``learners`` section."""
-        return cls(name, spec["estimator"], spec["update"], spec.get("params"), spec.get("epochs", 1))
+        return cls(
+            name,
+            spec["estimator"],
+            spec["update"],
+            spec.get("params"),
+            spec.get("epochs", 1),
+            spec.get("class_weight", "none"),
+        )
 
     def make(self, classes: np.ndarray, random_state: int) -> SklearnClassifier:
         """A new, unfitted scikit-activeml classifier for one run."""
-        estimator = self._factory(random_state, **self.params)
+        params = dict(self.params)
+        if self._weight_param:
+            params["class_weight"] = "balanced"
+        if self._uniform_priors:
+            params["priors"] = np.full(len(classes), 1 / len(classes))
+        estimator = self._factory(random_state, **params)
         if self.update_mode == "warm_start":
             estimator.set_params(warm_start=True)
         return SklearnClassifier(estimator, classes=classes, random_state=random_state)
+
+    def _weights(self, y: np.ndarray) -> np.ndarray | None:
+        """Balanced sample weights of the labelled samples of ``y`` (NaN: unlabelled, weight 0), from every label so
+        far; None where the estimator weighs classes itself or no weighting is asked for."""
+        if not self._sample_weights:
+            return None
+        labelled = ~np.isnan(y)
+        weights = np.zeros(len(y))
+        weights[labelled] = compute_sample_weight("balanced", y[labelled])
+        return weights
 
     def _checked(self, clf: SklearnClassifier, fit: Callable[[], Any], labels: np.ndarray) -> None:
         """Run ``fit`` and raise a :class:`UserError` if the estimator failed on ``labels`` (NaN: unlabelled).
@@ -180,21 +241,30 @@ class Learner:
 
     def update(self, clf: SklearnClassifier, X: np.ndarray, y: np.ndarray, new: np.ndarray) -> None:
         """Update ``clf`` after the samples ``new`` were labelled; ``y`` holds NaN for unlabelled samples."""
+        weights = self._weights(y)
         if self.update_mode == "fit":
-            self._checked(clf, lambda: clf.fit(X, y), y)
+            self._checked(clf, lambda: clf.fit(X, y, **_weighted(weights)), y)
         elif self.update_mode == "warm_start":
-            self._checked(clf, lambda: clf.fit(X, y), y)
+            self._checked(clf, lambda: clf.fit(X, y, **_weighted(weights)), y)
             if clf.is_fitted_:  # SklearnClassifier fits a copy of `estimator`: the next fit starts from this one
                 clf.estimator = clf.estimator_
         else:
+            batch = None if weights is None else weights[new]
             for _ in range(self.epochs):
-                self._checked(clf, lambda: clf.partial_fit(X[new], y[new]), y[new])
+                self._checked(clf, lambda: clf.partial_fit(X[new], y[new], **_weighted(batch)), y[new])
 
     def fit_full(self, X: np.ndarray, y: np.ndarray, classes: np.ndarray, random_state: int) -> SklearnClassifier:
-        """The reference model: the estimator fitted on the whole labelled pool."""
+        """The reference model: the estimator fitted on the whole labelled pool, weighted as in the runs."""
         clf = self.make(classes, random_state)
-        self._checked(clf, lambda: clf.fit(X, y), y.astype(float))
+        labels = y.astype(float)
+        weights = self._weights(labels)
+        self._checked(clf, lambda: clf.fit(X, y, **_weighted(weights)), labels)
         return clf
+
+
+def _weighted(weights: np.ndarray | None) -> dict[str, np.ndarray]:
+    """The keyword that passes sample weights to a fit, or none (not every wrapped estimator accepts one)."""
+    return {} if weights is None else {"sample_weight": weights}
 
 
 def check_estimator_params(name: str, spec: dict[str, Any]) -> None:

@@ -28,7 +28,15 @@ import numpy as np
 
 from medal.config import check_protocol_fits
 from medal.data.prepare import feature_sets
-from medal.design import STAGE_TIMING_FILE, learners_for, run_file_name, seeds_for, sweep_value_name, sweep_values
+from medal.design import (
+    LEARNER_SETTINGS,
+    STAGE_TIMING_FILE,
+    learners_for,
+    run_file_name,
+    seeds_for,
+    sweep_value_name,
+    sweep_values,
+)
 from medal.experiment.compute import Executor, RunTask
 from medal.experiment.loop import Protocol
 from medal.fileio import dumps_json, load_npz, md5_file, read_json, replace_folder, write_json_atomic
@@ -304,12 +312,13 @@ def _sweep_tasks(params: dict[str, Any], dataset: str, setting: str, strategy: s
     learner = sweeps["learner"]
     base = Protocol.from_params(params["al"])
     representations = sweeps["settings"]["representation"]
+    protocol_setting = setting not in ("representation", *LEARNER_SETTINGS)
     return [
         RunTask(
             learner,
             strategy,
             seed,
-            base if setting == "representation" else replace(base, **{setting: value}),
+            replace(base, **{setting: value}) if protocol_setting else base,
             {
                 "dataset": dataset,
                 "setting": setting,
@@ -321,7 +330,9 @@ def _sweep_tasks(params: dict[str, Any], dataset: str, setting: str, strategy: s
             f"{sweep_value_name(value)}/{run_file_name(strategy, seed)}",
             f"{dataset}/representation/{value}" if setting == "representation" else f"{dataset}/prepared",
             {
-                "learner": params["learners"][learner],
+                "learner": {**params["learners"][learner], setting: value}
+                if setting in LEARNER_SETTINGS
+                else params["learners"][learner],
                 "strategy": params["strategies"][strategy],
                 "features": representations[value] if setting == "representation" else None,
             },
