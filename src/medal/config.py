@@ -39,6 +39,7 @@ SECTION_KEYS: dict[str, tuple[str, ...]] = {
     "al": ("initial_labels", "batch_size", "budget", "seeds", "label_noise"),
     "evaluation": (
         "primary_metric",
+        "random_budget_fractions",
         "target_fractions",
         "drop_threshold",
         "minimal_important_difference",
@@ -121,6 +122,11 @@ def _fraction(where: str, value: Any, upper_inclusive: bool = False) -> float:
             f"params.yaml: {where} must be a number in [0, 1{']' if upper_inclusive else ')'}, got {value!r}"
         )
     return value
+
+
+def _in_unit(value: Any) -> bool:
+    """A number (not a bool) in (0, 1]."""
+    return not isinstance(value, bool) and isinstance(value, (int, float)) and 0 < value <= 1
 
 
 def _check_design(study: dict[str, Any]) -> None:
@@ -322,13 +328,10 @@ def _check_protocol_and_evaluation(params: dict[str, Any]) -> None:
     evaluation = _require(params, "evaluation")
     if evaluation.get("primary_metric") not in METRIC_NAMES:
         raise UserError(f"params.yaml: evaluation.primary_metric must be one of {', '.join(METRIC_NAMES)}")
-    fractions = evaluation.get("target_fractions")
-    if (
-        not isinstance(fractions, list)
-        or not fractions
-        or any(isinstance(f, bool) or not isinstance(f, (int, float)) or not 0 < f <= 1 for f in fractions)
-    ):
-        raise UserError("params.yaml: evaluation.target_fractions must be a non-empty list of numbers in (0, 1]")
+    for key in ("random_budget_fractions", "target_fractions"):
+        fractions = evaluation.get(key)
+        if not isinstance(fractions, list) or not fractions or not all(_in_unit(f) for f in fractions):
+            raise UserError(f"params.yaml: evaluation.{key} must be a non-empty list of numbers in (0, 1]")
     _fraction("evaluation.drop_threshold", evaluation.get("drop_threshold"))
     mid = evaluation.get("minimal_important_difference")
     if not isinstance(mid, dict) or set(mid) != {"aulc", "labels_saved_percent"}:

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from medal.analysis.metrics import LABEL_METRICS, decode_predictions
+from medal.analysis.metrics import LABEL_METRICS, decode_predictions, decode_scores
 from medal.analysis.stats import (
     ALPHA,
     aulc,
@@ -80,6 +80,32 @@ def compare_with_baseline(
     return rows
 
 
+def weighted_auc(scores: np.ndarray, positive: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Area under the ROC curve of ``scores`` (samples,) for the boolean labels ``positive`` under each row of
+    ``weights`` (weightings, samples), e.g. how often a bootstrap resample draws each sample: the weighted
+    Mann-Whitney statistic, ties counted half; with unit weights it equals :func:`binary_auc`. NaN where a
+    weighting leaves one class without weight."""
+    order = np.argsort(scores, kind="stable")
+    ordered = scores[order]
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])  # groups of tied scores
+    w = np.asarray(weights, dtype=float)[:, order]
+    pos = positive[order]
+    pos_weight = np.add.reduceat(np.where(pos, w, 0.0), starts, axis=1)
+    neg_weight = np.add.reduceat(np.where(pos, 0.0, w), starts, axis=1)
+    below = np.cumsum(neg_weight, axis=1) - neg_weight
+    pairs = pos_weight.sum(axis=1) * neg_weight.sum(axis=1)
+    won = (pos_weight * (below + 0.5 * neg_weight)).sum(axis=1)
+    return np.divide(won, pairs, out=np.full(len(w), np.nan), where=pairs > 0)
+
+
+def weighted_roc_auc(scores: np.ndarray, y_true: np.ndarray, weights: np.ndarray, n_classes: int) -> np.ndarray:
+    """:func:`roc_auc` of stored scores (samples, columns; :func:`decode_scores`) under each row of ``weights``:
+    the positive class's AUC when binary, the one-vs-rest macro mean over the classes otherwise."""
+    if n_classes == 2:
+        return weighted_auc(scores[:, -1], y_true == 1, weights)
+    return np.mean([weighted_auc(scores[:, c], y_true == c, weights) for c in range(n_classes)], axis=0)
+
+
 def weighted_label_metric(
     predictions: np.ndarray, y_true: np.ndarray, weights: np.ndarray, n_classes: int, metric: str
 ) -> np.ndarray:
@@ -120,8 +146,8 @@ def test_set_intervals(
 ) -> dict[str, tuple[float, float]]:
     """Per strategy other than random: the 95 % interval of its mean AULC difference from random sampling when the
     seeds and the test images are resampled together, paired (the same seeds and test images for every strategy),
-    from the test predictions each run stored. Empty when ``metric`` needs class probabilities."""
-    if BASELINE not in runs or metric not in LABEL_METRICS:
+    from the test predictions (ROC-AUC: the test scores) each run stored. Empty for another metric."""
+    if BASELINE not in runs or metric not in (*LABEL_METRICS, "roc_auc"):
         return {}
     weights = rng.multinomial(len(y_test), np.full(len(y_test), 1 / len(y_test)), size=resamples)
     n_seeds = len(runs[BASELINE])
@@ -129,6 +155,17 @@ def test_set_intervals(
     labels = [c["labels"] for c in runs[BASELINE][0]["cycles"]]
 
     def resampled_aulc(strategy_runs: list[dict[str, Any]]) -> np.ndarray:
+        if metric == "roc_auc":
+            scores = np.array(
+                [
+                    [
+                        weighted_roc_auc(decode_scores(c["test_scores"], len(y_test)), y_test, weights, n_classes)
+                        for c in r["cycles"]
+                    ]
+                    for r in strategy_runs
+                ]
+            )
+            return aulc(labels, scores, axis=1)
         predictions = np.array(
             [[decode_predictions(c["test_predictions"]) for c in r["cycles"]] for r in strategy_runs]
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import string
 from typing import Any
 
@@ -11,7 +12,8 @@ from scipy.stats import rankdata
 METRIC_NAMES = ("accuracy", "balanced_accuracy", "macro_f1", "roc_auc")
 
 # Metrics computed from predicted classes alone, which a resampling of the test images can recompute from the
-# predictions a run stores (:func:`encode_predictions`); ROC-AUC needs the class probabilities.
+# predictions a run stores (:func:`encode_predictions`); ROC-AUC is recomputed from the scores it stores
+# (:func:`encode_scores`).
 LABEL_METRICS = ("accuracy", "balanced_accuracy", "macro_f1")
 
 # A run stores its test predictions as one character per test image, the index of the predicted class.
@@ -118,3 +120,15 @@ def decode_predictions(encoded: str | list[int]) -> np.ndarray:
     if isinstance(encoded, list):
         return np.array(encoded, dtype=np.int64)
     return _CODE_INDICES[np.frombuffer(encoded.encode("ascii"), dtype=np.uint8)]
+
+
+def encode_scores(proba: np.ndarray) -> str:
+    """Test-set class probabilities as compact text (base64 of little-endian float32, samples by classes; the
+    positive class's column only when binary, all :func:`roc_auc` reads), for resampling ROC-AUC later."""
+    columns = proba[:, 1:] if proba.shape[1] == 2 else proba
+    return base64.b64encode(np.ascontiguousarray(columns, dtype="<f4").tobytes()).decode("ascii")
+
+
+def decode_scores(encoded: str, n_samples: int) -> np.ndarray:
+    """The (samples, columns) scores :func:`encode_scores` stored."""
+    return np.frombuffer(base64.b64decode(encoded), dtype="<f4").astype(float).reshape(n_samples, -1)

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from medal.analysis.metrics import agreement, encode_predictions, evaluate, expected_error
+from medal.analysis.metrics import agreement, encode_predictions, encode_scores, evaluate, expected_error
 from medal.errors import UserError
 from medal.experiment.learners import Learner
 from medal.experiment.strategies import Strategy
@@ -75,17 +75,21 @@ def score_cycle(
     y_known: np.ndarray,
     previous_predictions: np.ndarray | None,
 ) -> tuple[dict[str, Any], np.ndarray]:
-    """The learner's test scores after an update, its test predictions (encoded, for resampling the test set
-    later), and the two label-free stopping signals: agreement of its pool predictions with the previous
-    cycle's (None on the first) and its expected error on the unlabelled pool. Also returns the pool
-    predictions, for the next cycle's agreement."""
+    """The learner's test scores after an update, its test predictions and class probabilities (encoded, for
+    resampling the test set later), and the two label-free stopping signals: agreement of its pool predictions
+    with the previous cycle's (None on the first) and its expected error on the unlabelled pool. Also returns
+    the pool predictions, for the next cycle's agreement."""
     test_predictions = clf.predict(X_test)
-    scores = evaluate(y_test, test_predictions, clf.predict_proba(X_test), classes)
+    test_proba = clf.predict_proba(X_test)
+    scores = evaluate(y_test, test_predictions, test_proba, classes)
     pool_proba = clf.predict_proba(X_pool)
     pool_predictions = classes[pool_proba.argmax(axis=1)]
     kappa = None if previous_predictions is None else agreement(previous_predictions, pool_predictions)
     signals = {"kappa_previous": kappa, "expected_error": expected_error(pool_proba[np.isnan(y_known)])}
-    stored = {"test_predictions": encode_predictions(test_predictions, classes)}
+    stored = {
+        "test_predictions": encode_predictions(test_predictions, classes),
+        "test_scores": encode_scores(test_proba),
+    }
     return {**scores, **signals, **stored}, pool_predictions
 
 
