@@ -126,7 +126,9 @@ def loop_overhead(params: dict[str, Any], repeats: int) -> dict[str, Any]:
             )
             ours.append(time.perf_counter() - start)
             start = time.perf_counter()
-            labelled = minimal_loop(data, protocol, repeat, params["learners"]["logreg"].get("params") or {})
+            spec = params["learners"]["logreg"]
+            weighting = {"class_weight": "balanced"} if spec.get("class_weight") == "balanced" else {}
+            labelled = minimal_loop(data, protocol, repeat, {**(spec.get("params") or {}), **weighting})
             minimal.append(time.perf_counter() - start)
             queried = np.sort(np.concatenate([c["queried"] for c in result.cycles]))
             if not np.array_equal(queried, labelled):

@@ -43,11 +43,13 @@ def _params():
                 "initial_labels": [10],
                 "label_noise": [0.0, 0.2],
                 "representation": {"raw": {"features": "raw"}},
+                "class_weight": ["balanced", "none"],
             },
         },
         "al": {"seeds": 2, "budget": 30, "batch_size": 10},
         "evaluation": {
             "primary_metric": "accuracy",
+            "random_budget_fractions": [1.0],
             "target_fractions": [0.9],
             "drop_threshold": 0.05,
             "minimal_important_difference": {"aulc": 0.01, "labels_saved_percent": 10},
@@ -83,6 +85,8 @@ SWEEP_CURVES = {  # (setting, value) -> strategy -> per-seed scores
     ("label_noise", "0.0"): {"random": [[0.5, 0.5, 0.5]] * 2, "entropy": [[0.5, 0.5, 0.5]] * 2},
     ("label_noise", "0.2"): {"random": [[0.5, 0.5, 0.5]] * 2, "entropy": [[0.5, 0.5, 0.5]] * 2},
     ("representation", "raw"): {"random": [[0.5, 0.5, 0.5]] * 2, "entropy": [[0.5, 0.5, 0.5]] * 2},
+    ("class_weight", "balanced"): {"random": [[0.5, 0.6, 0.7]] * 2, "entropy": [[0.5, 0.5, 0.5]] * 2},
+    ("class_weight", "none"): {"random": [[0.5, 0.5, 0.4], [0.5, 0.4, 0.3]], "entropy": [[0.5, 0.5, 0.5]] * 2},
 }
 
 
@@ -129,8 +133,10 @@ def test_summary_by_hand(study):
     rows = {r["strategy"]: r for r in SUMMARY.read(study / "agg")}
     # AULC of [0.5, 0.7, 0.9] over 10..30 = (0.6 + 0.8) / 2 = 0.7; of [0.5, 0.6, 0.8] = 0.625.
     assert rows["random"]["aulc"] == pytest.approx(0.6625)
-    targets = {r["strategy"]: r for r in TARGETS.read(study / "agg")}
-    assert {r["target"] for r in targets.values()} == {"90"}
+    target_list = TARGETS.read(study / "agg")
+    assert {r["target"] for r in target_list} == {"90", "random_100"}
+    targets = {r["strategy"]: r for r in target_list if r["target"] == "90"}
+    assert targets["random"]["goal"] == pytest.approx(0.9) and targets["random"]["above_initial"] == 1
     # Target 0.9: random reaches it at 30 in seed 0 only; entropy at 20 in both seeds. Seed 1 of random
     # is censored (more than the budget of 30), so random's median is beyond the budget, not 30.
     assert targets["random"]["reached"] == 1 and targets["random"]["labels"] == math.inf
@@ -171,7 +177,16 @@ def test_summary_by_hand(study):
             "best_aulc": 0.8375,
             "best_gain_over_random": 0.175,
             "best_p_holm": 0.177171,  # the paired t-test above, rounded to six digits
-            "best_labels_saved_at_90": 15.0,
+            "flags": [],
+            # The main target is random's mean score at the budget, (0.9 + 0.8) / 2: random's seed 0 reaches it at
+            # 30, seed 1 never (censored: the median of two lies beyond the budget); entropy reaches it at 20 on
+            # both seeds, so it saves 30 - 20 = 10 and at least 40 - 20 = 20: median 15, no CI with two seeds.
+            "main_target": "random_100",
+            "main_target_score": 0.85,
+            "random_labels_to_main_target": None,
+            "best_labels_saved": 15.0,
+            "best_labels_saved_low": None,
+            "best_labels_saved_high": None,
         }
     }
 
@@ -257,7 +272,25 @@ def test_sweep_summary_pairs_by_seed(study):
         ("label_noise", "0.0"),
         ("label_noise", "0.2"),
         ("representation", "raw"),
+        ("class_weight", "balanced"),
+        ("class_weight", "none"),
     }
+
+
+def test_class_weight_effect_at_the_initial_labels_and_the_budget(study):
+    from medal.analysis.tables import CLASS_WEIGHT
+
+    rows = {
+        (r["strategy"], r["class_weight"], r["labels"]): r
+        for r in CLASS_WEIGHT.read(study / "agg")
+        if r["metric"] == "accuracy"
+    }
+    # Random with balanced weights: 0.7 on both seeds at the budget; unweighted: 0.4 and 0.3, mean 0.35.
+    assert rows[("random", "balanced", 30)]["mean"] == pytest.approx(0.7)
+    assert rows[("random", "none", 30)]["mean"] == pytest.approx(0.35)
+    assert rows[("random", "none", 10)]["mean"] == pytest.approx(0.5)
+    low, high = rows[("random", "none", 30)]["mean_low"], rows[("random", "none", 30)]["mean_high"]
+    assert low < 0.35 < high
 
 
 def test_sweep_p_values_are_holm_adjusted_within_one_setting():

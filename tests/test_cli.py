@@ -49,7 +49,8 @@ def test_sweep_arguments_are_checked_before_any_work(capsys, monkeypatch, tmp_pa
     )
     assert main(["sweep", "breastmnist", "budget", "random"]) == 2
     assert capsys.readouterr().err == (
-        "error: unknown sweep setting 'budget'; valid: batch_size, initial_labels, label_noise, representation, class_weight\n"
+        "error: unknown sweep setting 'budget'; valid: batch_size, initial_labels, label_noise, representation, "
+        "class_weight\n"
     )
     assert main(["sweep", "breastmnist", "batch_size", "coreset"]) == 2
     assert capsys.readouterr().err == "error: strategy 'coreset' is not in sweeps.strategies; valid: random, entropy\n"

@@ -23,6 +23,7 @@ SETTINGS = {
     "initial_labels": [10],
     "label_noise": [0.0],
     "representation": {"raw": {"features": "raw"}},
+    "class_weight": ["balanced"],
 }
 
 
@@ -39,6 +40,7 @@ def _params() -> dict:
         "al": {"seeds": SEEDS, "budget": LABELS[-1], "batch_size": 10},
         "evaluation": {
             "primary_metric": "accuracy",
+            "random_budget_fractions": [1.0],
             "target_fractions": [0.8],
             "drop_threshold": 0.05,
             "minimal_important_difference": {"aulc": 0.01, "labels_saved_percent": 10},

@@ -79,7 +79,7 @@ PARAMS_CASES = [
     (
         "unknown learner key",
         lambda p: p["learners"]["logreg"].update(estimater="x"),
-        "params.yaml: unknown key 'learners.logreg.estimater'; valid: epochs, estimator, params, update",
+        "params.yaml: unknown key 'learners.logreg.estimater'; valid: class_weight, epochs, estimator, params, update",
     ),
     (
         "unknown dataset",

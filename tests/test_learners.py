@@ -1,3 +1,5 @@
+import warnings
+
 import numpy as np
 import pytest
 
@@ -149,3 +151,65 @@ def test_a_fit_failure_with_two_classes_is_an_error(blobs):
     known[:10] = blobs["y_pool"][:10]
     with pytest.raises(UserError, match=r"^learner 'mlp' \(mlp\) failed to fit: hidden_layer_sizes must be > 0"):
         learner.update(clf, blobs["X_pool"], known, np.arange(10))
+
+
+def _imbalanced(seed=0):
+    """Two overlapping Gaussian classes, 90 % class 0: an unweighted model's threshold leans to class 0."""
+    rng = np.random.default_rng(seed)
+    X = np.vstack([rng.normal(0, 1, (180, 2)), rng.normal(1.0, 1, (20, 2))])
+    y = np.array([0] * 180 + [1] * 20)
+    return X, y
+
+
+@pytest.mark.parametrize(
+    "estimator, update, params",
+    [
+        ("logistic_regression", "fit", {}),
+        ("logistic_regression", "warm_start", {}),
+        ("sgd_log_loss", "fit", {}),
+        ("sgd_log_loss", "partial_fit", {}),
+        ("gaussian_nb", "fit", {}),
+        ("gaussian_nb", "partial_fit", {}),
+        ("mlp", "fit", {"hidden_layer_sizes": [8], "max_iter": 300}),
+        ("mlp", "partial_fit", {"hidden_layer_sizes": [8]}),
+        ("random_forest", "fit", {"n_estimators": 20, "max_depth": 2}),
+        ("svm_rbf", "fit", {}),
+    ],
+)
+def test_balanced_class_weight_predicts_the_minority_class_more_often(estimator, update, params):
+    """On a 9:1 pool, weighing the classes alike moves every learner's decisions towards the minority class."""
+    X, y = _imbalanced()
+    predicted = {}
+    for weighting in ("none", "balanced"):
+        learner = Learner(
+            "l", estimator, update, params, epochs=5 if update == "partial_fit" else 1, class_weight=weighting
+        )
+        clf = learner.make(np.array([0, 1]), random_state=0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # an MLP stopped at its iteration limit
+            learner.update(clf, X, y.astype(float), np.arange(len(y)))
+        predicted[weighting] = clf.predict(X).mean()
+    assert predicted["balanced"] > predicted["none"]
+
+
+def test_balanced_weights_reach_the_estimator_the_way_it_takes_them():
+    """The estimator's own class_weight where its update takes it (so a committee's clones inherit it), uniform
+    priors for naive Bayes, and sample weights n / (k n_c) from every label so far otherwise."""
+    classes = np.array([0, 1, 2])
+    logreg = Learner("l", "logistic_regression", "fit", class_weight="balanced").make(classes, 0)
+    assert logreg.estimator.class_weight == "balanced"
+    nb = Learner("l", "gaussian_nb", "partial_fit", class_weight="balanced").make(classes, 0)
+    assert nb.estimator.priors.tolist() == pytest.approx([1 / 3] * 3)
+    sgd = Learner("l", "sgd_log_loss", "partial_fit", class_weight="balanced")
+    assert sgd.make(classes, 0).estimator.class_weight is None
+    y = np.array([0, 0, 0, 1, np.nan, 2])
+    # five labels, three classes: class 0 weighs 5 / (3 * 3) each, classes 1 and 2 weigh 5 / 3; unlabelled 0.
+    assert sgd._weights(y).tolist() == pytest.approx([5 / 9] * 3 + [5 / 3, 0, 5 / 3])
+    assert Learner("l", "sgd_log_loss", "partial_fit")._weights(y) is None
+
+
+def test_a_class_weight_in_params_or_an_unknown_weighting_is_refused():
+    with pytest.raises(UserError, match=r"learners.l.class_weight must be one of balanced, none, got 'auto'"):
+        Learner("l", "logistic_regression", "fit", class_weight="auto")
+    with pytest.raises(UserError, match=r"set class weights with learners.l.class_weight \(balanced or none\)"):
+        Learner("l", "logistic_regression", "fit", {"class_weight": "balanced"})

@@ -366,4 +366,59 @@ def test_test_set_intervals_pair_strategies_on_the_same_resamples():
     # lie in [0.5, 1]; a quarter of the resamples draw seed 0 twice, a mean difference of exactly 1.
     low, high = intervals["oracle"]
     assert 0.5 <= low < high == 1.0
-    assert test_set_intervals(study, y_test, 2, "roc_auc", 300, np.random.default_rng(0)) == {}
+    assert test_set_intervals(study, y_test, 2, "macro_f1", 300, np.random.default_rng(0)) != {}
+
+
+def test_test_set_intervals_of_roc_auc_come_from_the_stored_scores():
+    from medal.analysis.comparisons import test_set_intervals
+    from medal.analysis.metrics import encode_scores
+
+    y_test = np.array([0, 0, 1, 1, 0, 1])
+
+    def runs(score_rows):
+        return [
+            {
+                "cycles": [
+                    {"labels": n, "test_scores": encode_scores(np.column_stack([1 - p, p]))}
+                    for n, p in zip((10, 20), r)
+                ]
+            }
+            for r in score_rows
+        ]
+
+    perfect = y_test * 0.8 + 0.1  # every positive above every negative: AUC 1 on any resample with both classes
+    reversed_ = 1 - perfect  # AUC 0
+    study = {"random": runs([[reversed_, reversed_]] * 2), "same": runs([[reversed_, reversed_]] * 2)}
+    study["ranker"] = runs([[perfect, perfect]] * 2)
+    intervals = test_set_intervals(study, y_test, 2, "roc_auc", 300, np.random.default_rng(0))
+    assert intervals["same"] == (0.0, 0.0)
+    assert intervals["ranker"] == (1.0, 1.0)  # AULC 1 against 0 on every resample
+
+
+@given(
+    st.integers(2, 11).flatmap(
+        lambda k: st.tuples(
+            st.just(k), st.lists(st.integers(0, k - 1), min_size=2 * k, max_size=60), st.integers(0, 99)
+        )
+    )
+)
+@settings(max_examples=40, deadline=None)
+def test_weighted_roc_auc_equals_roc_auc_on_the_resampled_test_set(case):
+    """Weights that count how often a resample draws each image give the AUC of the resampled set, ties half,
+    for 2 to 11 classes; unit weights give the AUC of the scores as stored (float32)."""
+    from medal.analysis.comparisons import weighted_roc_auc
+    from medal.analysis.metrics import decode_scores, encode_scores, roc_auc
+
+    k, labels, seed = case
+    rng = np.random.default_rng(seed)
+    y = np.array(labels)
+    proba = rng.dirichlet(np.ones(k), len(y))
+    proba[: len(y) // 3] = proba[len(y) // 3 : 2 * (len(y) // 3)]  # tied scores
+    stored = decode_scores(encode_scores(proba), len(y))
+    as_stored = np.column_stack([1 - stored[:, 0], stored[:, 0]]) if k == 2 else stored
+    counts = rng.multinomial(len(y), np.full(len(y), 1 / len(y)), size=3)
+    got = weighted_roc_auc(stored, y, np.vstack([np.ones(len(y)), counts]), k)
+    assert got[0] == pytest.approx(roc_auc(y, as_stored, np.arange(k)), nan_ok=True)
+    for weights, value in zip(counts, got[1:]):
+        drawn = np.repeat(np.arange(len(y)), weights)
+        assert value == pytest.approx(roc_auc(y[drawn], as_stored[drawn], np.arange(k)), nan_ok=True)

@@ -123,19 +123,29 @@ def test_answers_per_learner_and_target(params):
     table = learner_answers_table(params, {"d": {"title": "D"}}, summary)
     assert "| Logistic regression (fit) | ▲ Entropy |" in table and "| Gaussian NB (fit) | none |" in table
 
-    def target(key, low, pct):
+    params["evaluation"].update(random_budget_fractions=[1.0])
+    params["al"].update(initial_labels=10, batch_size=10, budget=250)
+
+    def target(key, low, pct, above_initial=1):
         return {
             "dataset": "d",
             "learner": "logreg",
             "strategy": "entropy",
             "target": key,
+            "above_initial": above_initial,
             "saving_low": low,
             "saving_pct": pct,
         }
 
-    text = target_answers_text(params, {"d": {"title": "D"}}, [target("90", 5, 12), target("99", 0, 3)])
-    assert "At 90 % of the full-pool score, the saving's interval lies above zero for entropy on D (12 %)." in text
-    assert "At 99 % of the full-pool score, no saving's interval lies above zero." in text
+    rows = [target("random_100", 5, 12), target("90", 5, 12, above_initial=0), target("99", 0, 3)]
+    text = target_answers_text(params, {"d": {"title": "D"}}, rows)
+    assert (
+        "To reach random sampling's mean score at 250 labels, the saving's interval lies above zero for entropy on D "
+        "(12 %)." in text
+    )
+    # A target the initial labels reach counts no saving, however its interval lies.
+    assert "To reach 90 % of the full-pool score, no saving's interval lies above zero." in text
+    assert "To reach 99 % of the full-pool score, no saving's interval lies above zero." in text
 
 
 def test_strategies_that_queried_the_same_images_appear_once_under_a_merged_name(params):
@@ -159,19 +169,26 @@ def test_label_table_cells_never_break_an_interval_or_a_unit():
     assert unbreakable("44 % (3/10 bounds)") == "44\u00a0% (3/10\u00a0bounds)"
 
 
-def test_one_labels_table_per_target_with_the_middle_one_in_the_main_text(params):
+def test_one_labels_table_per_target_with_the_main_one_in_the_main_text(params):
+    from medal.analysis.summaries import FULL_POOL_TARGET, RANDOM_TARGET, Target
     from medal.report.savings import labels_table, labels_table_id
 
-    params["study"].update(datasets=["d"], strategies=["random", "entropy"], main_learner="logreg")
-    params["evaluation"]["target_fractions"] = [0.99, 0.9, 0.95]
-    assert labels_table_id(params, 0.95) == "tbl-labels" and labels_table_id(params, 0.9) == "tbl-labels-90"
+    params["study"].update(datasets=["d", "e"], strategies=["random", "entropy"], main_learner="logreg")
+    params["evaluation"].update(target_fractions=[0.99, 0.9, 0.95], random_budget_fractions=[0.5, 1.0])
+    params["al"].update(initial_labels=10, batch_size=10, budget=250)
+    ninety = Target(FULL_POOL_TARGET, 0.9)
+    assert labels_table_id(params, Target(RANDOM_TARGET, 1.0)) == "tbl-labels"
+    assert labels_table_id(params, Target(RANDOM_TARGET, 0.5)) == "tbl-labels-random-50"
+    assert labels_table_id(params, ninety) == "tbl-labels-90"
 
-    def row(strategy):
+    def row(strategy, dataset="d", above_initial=1):
         return {
-            "dataset": "d",
+            "dataset": dataset,
             "learner": "logreg",
             "strategy": strategy,
             "target": "90",
+            "goal": 0.8,
+            "above_initial": above_initial,
             "reached": 10,
             "seeds": 10,
             "labels": 20,
@@ -184,8 +201,12 @@ def test_one_labels_table_per_target_with_the_middle_one_in_the_main_text(params
             "saving_bounded": 0,
         }
 
-    table = labels_table(params, {"d": {"title": "D"}}, [row("random"), row("entropy")], 0.9)
+    rows = [row("random"), row("entropy"), row("random", "e", 0), row("entropy", "e", 0)]
+    table = labels_table(params, {"d": {"title": "D"}, "e": {"title": "E"}}, rows, ninety)
     assert "{#tbl-labels-90}" in table and "reach 90 % of the full-pool score" in table
+    # E's target is reached by the initial labels: one line says so instead of a row per strategy.
+    assert "| **E** (target ROC-AUC 0.800) | reached with the initial labels: not informative |" in table
+    assert table.count("| Entropy |") == 1
     assert "| Entropy | 20 [10,\u00a070] | 5 [0,\u00a030] | 12\u00a0% |" in table
     assert "| Random | 20 [10,\u00a070] | (baseline) |  |" in table
 

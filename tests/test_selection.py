@@ -56,6 +56,10 @@ def test_cross_validation_scores_every_grid_point_on_the_pool_only():
     other_test = _raw()
     other_test["X_test"] = np.zeros_like(other_test["X_test"])
     assert rows == cross_validate(other_test, {"features": "pca", "pca_components": 3}, "logreg", LOGREG, GRID, 4, 0)
+    # The grid points in two processes give the very same scores.
+    assert rows == cross_validate(
+        _raw(), {"features": "pca", "pca_components": 3}, "logreg", LOGREG, GRID, 4, 0, n_jobs=2
+    )
 
 
 def test_cross_validation_names_a_bad_grid_value():

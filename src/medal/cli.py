@@ -90,6 +90,7 @@ def cmd_select(params: dict, args: argparse.Namespace) -> None:
         select["folds"],
         select["random_state"],
         where=f"select.grid (for {args.dataset})",
+        n_jobs=params.get("compute", {}).get("n_jobs", 1),
     )
     result = {"dataset": args.dataset, "learner": learner, "folds": select["folds"], "rows": rows}
     write_json_atomic(SELECTION / f"{args.dataset}.json", result)

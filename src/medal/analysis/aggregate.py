@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from medal.analysis.checks import curve_flags, target_flags
 from medal.analysis.comparisons import (
     compare_with_baseline,
     duplicates_of,
@@ -34,12 +35,15 @@ from medal.analysis.summaries import (
     queried_class_shares,
     stopping_rows,
     stopping_tradeoff_rows,
+    study_targets,
     summarise_configuration,
     summary_row,
+    target_goals,
     target_rows,
 )
 from medal.analysis.tables import (
     CLASS_RECALL,
+    CLASS_WEIGHT,
     CURVES,
     DIFFERENCES,
     METRIC_COMPARISONS,
@@ -123,6 +127,33 @@ def sweep_rows(params: dict[str, Any], sweeps_dir: Path) -> list[dict[str, Any]]
     return rows
 
 
+def class_weight_rows(params: dict[str, Any], sweeps_dir: Path) -> list[dict[str, Any]]:
+    """Rows of ``class_weight.csv``: what the learner's class weighting changes, from the class-weight sweep: per
+    dataset, strategy, weighting and metric, the mean [95 % CI] test score with the initial labels and at the
+    budget."""
+    sweeps, seeds = params["sweeps"], params["al"]["seeds"]
+    rows = []
+    for dataset in sweeps["datasets"]:
+        for strategy in sweeps["strategies"]:
+            for value in sweep_values(params, "class_weight"):
+                folder = sweep_dir(sweeps_dir, dataset, "class_weight", strategy) / sweep_value_name(value)
+                runs = [read_json(folder / run_file_name(strategy, seed)) for seed in range(seeds)]
+                for metric in METRIC_NAMES:
+                    for position in (0, -1):
+                        scores = [run["cycles"][position][metric] for run in runs]
+                        rows.append(
+                            {
+                                "dataset": dataset,
+                                "strategy": strategy,
+                                "class_weight": value,
+                                "metric": metric,
+                                "labels": runs[0]["cycles"][position]["labels"],
+                                **dict(zip(("mean", "mean_low", "mean_high"), mean_ci(scores))),
+                            }
+                        )
+    return rows
+
+
 def _holm_within_settings(rows: list[dict[str, Any]]) -> None:
     """Holm-adjust the sweep p-values (paired t-tests) within each family: all values of one setting for one dataset
     and strategy."""
@@ -152,6 +183,7 @@ class Aggregates:
     balance: dict[str, Any] = field(default_factory=dict)
     main_aulc: dict[tuple[str, str], list[float]] = field(default_factory=dict)
     references: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # main learner, whole pool
+    flags: list[dict[str, Any]] = field(default_factory=list)  # main learner: medal.analysis.checks
 
 
 def metric_matrix(runs: list[dict[str, Any]], metric: str) -> np.ndarray:
@@ -204,7 +236,8 @@ def add_learner(
     """Summarise the runs of every strategy one learner ran on one dataset into ``out``; ``labels``: the prepared
     file's ``y_pool`` and ``y_test``."""
     evaluation = params["evaluation"]
-    metric, fractions = evaluation["primary_metric"], evaluation["target_fractions"]
+    metric = evaluation["primary_metric"]
+    goals = target_goals(study_targets(evaluation), runs.get(BASELINE), reference, metric, params["al"]["budget"])
     y_pool = labels["y_pool"]
     n_classes = int(max(y_pool.max(), labels["y_test"].max())) + 1
     summaries: dict[str, dict[str, Any]] = {}
@@ -216,7 +249,7 @@ def add_learner(
         shares = queried_class_shares(strategy_runs, y_pool, n_classes)
         out.balance[dataset]["queried"].setdefault(learner, {})[strategy] = shares
         summaries[strategy] = summarise_configuration(
-            strategy_runs, reference, metric, fractions, evaluation["drop_threshold"]
+            strategy_runs, reference, metric, goals, evaluation["drop_threshold"]
         )
         out.stopping += stopping_rows(
             dataset, learner, strategy, strategy_runs, reference, metric, evaluation["stopping"]
@@ -235,7 +268,11 @@ def add_learner(
             evaluation, out, dataset, runs, reference, labels["y_test"], n_classes, comparisons, duplicates_of(groups)
         )
     beyond_budget = params["al"]["budget"] + params["al"]["batch_size"]
-    out.targets += target_rows(dataset, learner, summaries, fractions, beyond_budget)
+    initial = float(np.mean([run["cycles"][0][metric] for run in runs[BASELINE]])) if BASELINE in runs else np.nan
+    targets = target_rows(dataset, learner, summaries, goals, initial, beyond_budget)
+    out.targets += targets
+    if learner == params["study"]["main_learner"]:
+        out.flags += curve_flags(dataset, runs, reference, metric) + target_flags(dataset, metric, targets)
     for strategy, summary in summaries.items():
         out.summary.append(summary_row(dataset, learner, strategy, metric, summary, comparisons.get(strategy, {})))
     # `dvc plots show` draws the column named in dvc.yaml (y: mean) with the CI band.
@@ -272,11 +309,13 @@ def write_aggregates(
     params: dict[str, Any],
     out: Aggregates,
     sweeps: list[dict[str, Any]],
+    class_weights: list[dict[str, Any]],
     out_dir: Path,
     metrics_path: Path,
     conclusions_path: Path,
 ) -> None:
-    """Write the gathered aggregates, the Friedman analyses, the metrics and the conclusions."""
+    """Write the gathered aggregates (``class_weights``: :func:`class_weight_rows`), the Friedman analyses, the
+    metrics and the conclusions."""
     study = params["study"]
     for table, rows in (
         (CURVES, out.curves),
@@ -288,10 +327,12 @@ def write_aggregates(
         (STOPPING, out.stopping),
         (CLASS_RECALL, out.recall),
         (SWEEPS, sweeps),
+        (CLASS_WEIGHT, class_weights),
     ):
         write_text_atomic(out_dir / table.file, table.text(rows))
     write_json_atomic(out_dir / "identical.json", out.identical)
     write_json_atomic(out_dir / "class_balance.json", out.balance)
+    write_json_atomic(out_dir / "flags.json", out.flags)
     friedman = {
         "strategies": friedman_per_dataset(
             study,
@@ -301,7 +342,7 @@ def write_aggregates(
         "learners": friedman_over_learners(study, out.summary),
     }
     write_json_atomic(out_dir / "friedman.json", friedman)
-    write_json_atomic(metrics_path, headline_metrics(params, out.summary, out.targets, out.references))
+    write_json_atomic(metrics_path, headline_metrics(params, out.summary, out.targets, out.references, out.flags))
     write_json_atomic(conclusions_path, conclusions(out.summary, out.targets, sweeps, friedman, BASELINE))
     for name, text in out.plots.items():
         write_text_atomic(out_dir / "plots" / name, text)
@@ -337,4 +378,7 @@ def aggregate(
             runs = {s: load_runs(runs_dir, dataset, s, learner, seeds) for s in strategies_for(study, learner)}
             labels = {"y_pool": y_pool, "y_test": prepared["y_test"]}
             add_learner(params, out, dataset, learner, runs, reference[learner][:seeds], labels)
-    write_aggregates(params, out, sweep_rows(params, sweeps_dir), out_dir, metrics_path, conclusions_path)
+    sweeps = sweep_rows(params, sweeps_dir)
+    write_aggregates(
+        params, out, sweeps, class_weight_rows(params, sweeps_dir), out_dir, metrics_path, conclusions_path
+    )

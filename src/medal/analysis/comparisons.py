@@ -146,10 +146,16 @@ def test_set_intervals(
 ) -> dict[str, tuple[float, float]]:
     """Per strategy other than random: the 95 % interval of its mean AULC difference from random sampling when the
     seeds and the test images are resampled together, paired (the same seeds and test images for every strategy),
-    from the test predictions (ROC-AUC: the test scores) each run stored. Empty for another metric."""
+    from the test predictions (ROC-AUC: the test scores) each run stored. The test images are resampled within
+    each class, so that every resample holds each class as often as the test set (no resample without a class,
+    whose balanced accuracy or ROC-AUC would be undefined). Empty for another metric."""
     if BASELINE not in runs or metric not in (*LABEL_METRICS, "roc_auc"):
         return {}
-    weights = rng.multinomial(len(y_test), np.full(len(y_test), 1 / len(y_test)), size=resamples)
+    weights = np.zeros((resamples, len(y_test)), dtype=np.int64)
+    for c in range(n_classes):
+        members = np.flatnonzero(y_test == c)
+        if len(members):
+            weights[:, members] = rng.multinomial(len(members), np.full(len(members), 1 / len(members)), resamples)
     n_seeds = len(runs[BASELINE])
     seed_draws = rng.integers(0, n_seeds, size=(resamples, n_seeds))
     labels = [c["labels"] for c in runs[BASELINE][0]["cycles"]]

@@ -6,6 +6,7 @@ reads the runs and writes these."""
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -23,23 +24,88 @@ from medal.analysis.stats import (
 from medal.analysis.tables import COMPARISON_COLUMNS
 from medal.design import BASELINE, percent_key
 
+# The two kinds of label target: the score random sampling has (mean over seeds) at a fraction of the budget, the
+# savings the paper reports; and a fraction of the same learner's whole-pool score, which small labelled sets may
+# already exceed (then the target measures nothing, and is flagged).
+RANDOM_TARGET, FULL_POOL_TARGET = "random", "full_pool"
+
+
+@dataclass(frozen=True)
+class Target:
+    """One label target: its ``kind`` and ``fraction`` (of the budget, or of the whole-pool score)."""
+
+    kind: str
+    fraction: float
+
+    @property
+    def key(self) -> str:
+        """Its name in ``targets.csv``: 'random_100' (random's score at the full budget) or '95' (95 % of the
+        whole-pool score)."""
+        return f"random_{percent_key(self.fraction)}" if self.kind == RANDOM_TARGET else percent_key(self.fraction)
+
+
+def target_text(target: Target, al: dict[str, Any]) -> str:
+    """How the manuscript names a target: "random sampling's score at 250 labels" or "95 % of the full-pool
+    score"."""
+    if target.kind == FULL_POOL_TARGET:
+        return f"{percent_key(target.fraction)} % of the full-pool score"
+    counts = range(al["initial_labels"], al["budget"] + al["batch_size"], al["batch_size"])
+    labels = min(next(n for n in counts if n >= target.fraction * al["budget"]), al["budget"])
+    return f"random sampling's mean score at {labels} labels"
+
+
+def study_targets(evaluation: dict[str, Any]) -> list[Target]:
+    """Every target of the study: random's score at each budget fraction, then each fraction of the whole-pool
+    score, both in increasing order."""
+    return [Target(RANDOM_TARGET, f) for f in sorted(evaluation["random_budget_fractions"])] + [
+        Target(FULL_POOL_TARGET, f) for f in sorted(evaluation["target_fractions"])
+    ]
+
+
+def main_target(evaluation: dict[str, Any]) -> Target:
+    """The target the headline savings use: the score random sampling has at the largest budget fraction (the
+    full budget by default), the usual definition of a label saving."""
+    return Target(RANDOM_TARGET, max(evaluation["random_budget_fractions"]))
+
+
+def target_goals(
+    targets: list[Target],
+    random_runs: list[dict[str, Any]] | None,
+    reference: list[dict[str, float]],
+    metric: str,
+    budget: int,
+) -> dict[str, list[float]]:
+    """Per target key, the score each seed must reach: random's mean score at the first label count that reaches
+    the budget fraction (the same for every seed), or the fraction of that seed's whole-pool score. Random's
+    targets are left out when the runs hold no random sampling."""
+    goals: dict[str, list[float]] = {}
+    for target in targets:
+        if target.kind == FULL_POOL_TARGET:
+            goals[target.key] = [target.fraction * ref[metric] for ref in reference]
+        elif random_runs:
+            labels = np.array([c["labels"] for c in random_runs[0]["cycles"]])
+            column = min(int(np.searchsorted(labels, target.fraction * min(budget, labels[-1]))), len(labels) - 1)
+            goal = float(np.mean([run["cycles"][column][metric] for run in random_runs]))
+            goals[target.key] = [goal] * len(reference)
+    return goals
+
 
 def summarise_configuration(
     runs: list[dict[str, Any]],
     reference: list[dict[str, float]],
     metric: str,
-    fractions: list[float],
+    goals: dict[str, list[float]],
     drop_threshold: float,
 ) -> dict[str, Any]:
-    """Per-seed AULC, labels to each target fraction of the full-pool score, and drops of one (dataset, learner,
-    strategy)."""
+    """Per-seed AULC, labels to each target (``goals``: per target key, the score each seed must reach), and drops
+    of one (dataset, learner, strategy)."""
     per_seed_aulc, finals, drop_counts, largest_drops = [], [], [], []
-    per_seed_labels: dict[float, list[int | None]] = {fraction: [] for fraction in fractions}
-    for run, ref in zip(runs, reference):
+    per_seed_labels: dict[str, list[int | None]] = {key: [] for key in goals}
+    for seed, run in enumerate(runs):
         labels, scores = series(run, metric)
         per_seed_aulc.append(aulc(labels, scores))
-        for fraction in fractions:
-            per_seed_labels[fraction].append(labels_to_target(labels, scores, fraction * ref[metric]))
+        for key, goal in goals.items():
+            per_seed_labels[key].append(labels_to_target(labels, scores, goal[seed]))
         finals.append(scores[-1])
         count, largest = drops(scores, drop_threshold)
         drop_counts.append(count)
@@ -79,17 +145,24 @@ def paired_saving(
 
 
 def target_rows(
-    dataset: str, learner: str, summaries: dict[str, dict[str, Any]], fractions: list[float], beyond_budget: int
+    dataset: str,
+    learner: str,
+    summaries: dict[str, dict[str, Any]],
+    goals: dict[str, list[float]],
+    initial: float,
+    beyond_budget: int,
 ) -> list[dict[str, Any]]:
-    """Rows of ``targets.csv``: per strategy and target, the labels needed (median over all seeds, a run
-    that never reached the target censored at the budget: +inf where the median or a bound lies
-    beyond it), the share of seeds that reached it, and the labels saved versus random (:func:`paired_saving`)."""
+    """Rows of ``targets.csv``: per strategy and target, the score to reach (mean over seeds) and whether it lies
+    above ``initial`` (random's mean score with the initial labels; a target at or below it is reached before any
+    query and measures nothing), the labels needed (median over all seeds, a run that never reached the target
+    censored at the budget: +inf where the median or a bound lies beyond it), the share of seeds that reached
+    it, and the labels saved versus random (:func:`paired_saving`)."""
     rows = []
     for strategy, summary in summaries.items():
-        for fraction in fractions:
-            per_seed = summary["per_seed_labels"][fraction]
+        for key, goal in goals.items():
+            per_seed = summary["per_seed_labels"][key]
             if BASELINE in summaries and strategy != BASELINE:
-                baseline = summaries[BASELINE]["per_seed_labels"][fraction]
+                baseline = summaries[BASELINE]["per_seed_labels"][key]
                 saving, saving_pct, bounded = paired_saving(baseline, per_seed, beyond_budget)
             else:
                 saving, saving_pct, bounded = (math.nan,) * 3, math.nan, 0
@@ -98,7 +171,9 @@ def target_rows(
                     "dataset": dataset,
                     "learner": learner,
                     "strategy": strategy,
-                    "target": percent_key(fraction),
+                    "target": key,
+                    "goal": float(np.mean(goal)),
+                    "above_initial": int(np.mean(goal) > initial),
                     "reached": sum(n is not None for n in per_seed),
                     "seeds": summary["seeds"],
                     **dict(zip(("labels", "labels_low", "labels_high"), censored_median(per_seed))),
@@ -261,29 +336,29 @@ def class_recall_rows(
 REFERENCE_METRICS = ("accuracy", "roc_auc", "balanced_accuracy")
 
 
-def middle_fraction(fractions: list[float]) -> float:
-    """The middle of the target fractions in increasing order: the target the headline numbers and the main text
-    quote."""
-    ordered = sorted(fractions)
-    return ordered[len(ordered) // 2]
-
-
 def headline_metrics(
     params: dict[str, Any],
     summary: list[dict[str, Any]],
     targets: list[dict[str, Any]],
     references: dict[str, list[dict[str, Any]]],
+    flags: list[dict[str, Any]],
 ) -> dict[str, Any]:
     """``data/metrics.json``: per dataset, what a user compares between experiments (``dvc exp show``),
     with the main learner: its test scores trained on the whole pool (``references``: per dataset, one
     score record per seed; mean over seeds), the full-pool primary score, random's AULC, the strategy
-    with the best AULC, its gain over random with the Holm-adjusted p, and the labels it saves at the
-    middle target (median over seeds). The detail stays in the CSV files."""
+    with the best AULC, its gain over random with the Holm-adjusted p, the main target (random's score at the
+    budget), the labels random needs to reach it and those the best strategy saves (median [95 % CI] over
+    seeds), and the names of the curve checks that flagged the dataset. The detail stays in the CSV files."""
     learner = params["study"]["main_learner"]
-    middle = percent_key(middle_fraction(params["evaluation"]["target_fractions"]))
+    main = main_target(params["evaluation"]).key
+    metric = params["evaluation"]["primary_metric"]
 
     def number(value: float) -> float | None:
         return round(value, 6) if math.isfinite(value) else None
+
+    def target_row(dataset: str, strategy: str) -> dict[str, Any] | None:
+        key = (dataset, learner, strategy, main)
+        return next((t for t in targets if (t["dataset"], t["learner"], t["strategy"], t["target"]) == key), None)
 
     metrics: dict[str, Any] = {}
     for dataset in params["study"]["datasets"]:
@@ -293,28 +368,30 @@ def headline_metrics(
         entry: dict[str, Any] = {
             "reference": {m: number(float(np.mean([r[m] for r in references[dataset]]))) for m in REFERENCE_METRICS},
             "full_pool": number(next(iter(rows.values()))["full_pool"]),
+            "flags": sorted({f["flag"] for f in flags if f["dataset"] == dataset and f["metric"] == metric}),
         }
         if random is not None:
             entry["random_aulc"] = number(random["aulc"])
+            baseline = target_row(dataset, BASELINE)
+            if baseline is not None:
+                entry.update(main_target=main, main_target_score=number(baseline["goal"]))
+                entry["random_labels_to_main_target"] = number(baseline["labels"])
         if others:
             best = max(others, key=lambda r: r["aulc"])
-            saved = next(
-                (
-                    t
-                    for t in targets
-                    if (t["dataset"], t["learner"], t["strategy"], t["target"])
-                    == (dataset, learner, best["strategy"], middle)
-                ),
-                None,
-            )
+            saved = target_row(dataset, best["strategy"])
             entry.update(
                 {
                     "best_strategy": best["strategy"],
                     "best_aulc": number(best["aulc"]),
                     "best_gain_over_random": None if random is None else number(best["aulc"] - random["aulc"]),
                     "best_p_holm": number(best["p_holm"]),
-                    f"best_labels_saved_at_{middle}": None if saved is None else number(saved["saving"]),
                 }
             )
+            if saved is not None:
+                entry.update(
+                    best_labels_saved=number(saved["saving"]),
+                    best_labels_saved_low=number(saved["saving_low"]),
+                    best_labels_saved_high=number(saved["saving_high"]),
+                )
         metrics[dataset] = entry
     return metrics

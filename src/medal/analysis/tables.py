@@ -107,7 +107,8 @@ SUMMARY = Table(
 )
 TARGETS = Table(
     "targets.csv",
-    {"dataset": str, "learner": str, "strategy": str, "target": str, "reached": int, "seeds": int}
+    {"dataset": str, "learner": str, "strategy": str, "target": str, "goal": float, "above_initial": int}
+    | {"reached": int, "seeds": int}
     | _with_interval("labels")
     | _with_interval("saving")
     | {"saving_pct": float, "saving_bounded": int},
@@ -134,6 +135,10 @@ METRIC_COMPARISONS = Table(
 CLASS_RECALL = Table(
     "class_recall.csv",
     {"dataset": str, "learner": str, "strategy": str, "class": int} | _with_interval("recall") | {"full_pool": float},
+)
+CLASS_WEIGHT = Table(
+    "class_weight.csv",
+    {"dataset": str, "strategy": str, "class_weight": str, "metric": str, "labels": int} | _with_interval("mean"),
 )
 SWEEPS = Table(
     "sweeps.csv",

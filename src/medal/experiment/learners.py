@@ -80,18 +80,25 @@ class CalibratedSVC(ClassifierMixin, BaseEstimator):
         self.random_state = random_state
 
     def fit(self, X: np.ndarray, y: np.ndarray) -> CalibratedSVC:
-        """Fit the SVM and its sigmoid calibration on the labelled samples."""
+        """Fit the SVM and its sigmoid calibration on the labelled samples.
+
+        A ``class_weight`` weighs the samples of both fits: the sigmoid, fitted on the classes' shares, would
+        otherwise move the SVM's weighted decisions back towards the majority class."""
         self._validate_params()
-        svc = SVC(kernel="rbf", C=self.C, gamma=self.gamma, class_weight=self.class_weight)
+        svc = SVC(kernel="rbf", C=self.C, gamma=self.gamma)
+        weights = None if self.class_weight is None else compute_sample_weight(self.class_weight, y)
         smallest = int(np.unique(y, return_counts=True)[1].min())
         if smallest >= 2:
             cv = StratifiedKFold(min(self.folds, smallest), shuffle=True, random_state=self.random_state)
-            self.calibrated_ = CalibratedClassifierCV(svc, method="sigmoid", cv=cv, ensemble=False).fit(X, y)
+            calibrated = CalibratedClassifierCV(svc, method="sigmoid", cv=cv, ensemble=False)
+            self.calibrated_ = calibrated.fit(X, y, sample_weight=weights)
         else:
             in_sample = [(np.arange(len(y)), np.arange(len(y)))]  # one "split": the sigmoid sees the training decisions
-            self.calibrated_ = CalibratedClassifierCV(
-                FrozenEstimator(svc.fit(X, y)), method="sigmoid", cv=in_sample, ensemble=False
-            ).fit(X, y)
+            frozen = FrozenEstimator(svc.fit(X, y, sample_weight=weights))
+            with warnings.catch_warnings():  # the weights reach the frozen SVM's own fit above, as they should
+                warnings.filterwarnings("ignore", "Since FrozenEstimator does not appear to accept sample_weight")
+                calibrated = CalibratedClassifierCV(frozen, method="sigmoid", cv=in_sample, ensemble=False)
+                self.calibrated_ = calibrated.fit(X, y, sample_weight=weights)
         self.classes_ = self.calibrated_.classes_
         return self
 

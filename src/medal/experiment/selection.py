@@ -7,6 +7,7 @@ import itertools
 from typing import Any
 
 import numpy as np
+from joblib import Parallel, delayed
 from sklearn.base import clone
 from sklearn.model_selection import StratifiedKFold
 
@@ -55,6 +56,26 @@ def _features_by_setting(raw: dict[str, np.ndarray], base: dict[str, Any], point
     return features
 
 
+def _fold_scores(
+    X: np.ndarray, y: np.ndarray, classes: np.ndarray, splits: list, learner: Learner, random_state: int
+) -> dict[str, dict[str, float]]:
+    """Mean and standard deviation over the folds of every metric, the learner fitted on one BLAS thread (the fold
+    scores decide the study's settings and must be the same on every machine and in every process)."""
+    fold_scores = []
+    with one_thread():
+        for train, validation in splits:
+            clf = learner.fit_full(X[train], y[train], classes, random_state=random_state)
+            X_val = X[validation]
+            fold_scores.append(evaluate(y[validation], clf.predict(X_val), clf.predict_proba(X_val), classes))
+    return {
+        metric: {
+            "mean": float(np.mean([s[metric] for s in fold_scores])),
+            "sd": float(np.std([s[metric] for s in fold_scores], ddof=1)),
+        }
+        for metric in METRIC_NAMES
+    }
+
+
 def cross_validate(
     raw: dict[str, np.ndarray],
     base_features: dict[str, Any],
@@ -64,37 +85,32 @@ def cross_validate(
     folds: int,
     random_state: int,
     where: str = "select",
+    n_jobs: int = 1,
 ) -> list[dict[str, Any]]:
-    """Cross-validated scores of the learner trained on all pool labels, for every grid combination.
+    """Cross-validated scores of the learner trained on all pool labels, for every grid combination, the
+    combinations in parallel over ``n_jobs`` processes (the scores do not depend on it).
 
     Each row holds the combination and, per metric, the mean and standard deviation over the folds.
     """
     points = grid_points(grid)
-    rows = []
-    # One thread: the fold scores decide the study's settings and must be the same on every machine.
     with one_thread():
         features = _features_by_setting(raw, base_features, points, where)
-        y = raw["y_train"]
-        classes = np.unique(y)
-        splits = list(StratifiedKFold(folds, shuffle=True, random_state=random_state).split(np.zeros(len(y)), y))
-        for point in points:
-            X = features[_setting_key({**base_features, **point["features"]})]
-            spec = {**learner_spec, "params": {**(learner_spec.get("params") or {}), **point["learner"]}}
-            learner = Learner.from_params(learner_name, spec)
-            fold_scores = []
-            for train, validation in splits:
-                clf = learner.fit_full(X[train], y[train], classes, random_state=random_state)
-                X_val = X[validation]
-                fold_scores.append(evaluate(y[validation], clf.predict(X_val), clf.predict_proba(X_val), classes))
-            scores = {
-                metric: {
-                    "mean": float(np.mean([s[metric] for s in fold_scores])),
-                    "sd": float(np.std([s[metric] for s in fold_scores], ddof=1)),
-                }
-                for metric in METRIC_NAMES
-            }
-            rows.append({**point, "scores": scores})
-    return rows
+    y = raw["y_train"]
+    classes = np.unique(y)
+    splits = list(StratifiedKFold(folds, shuffle=True, random_state=random_state).split(np.zeros(len(y)), y))
+    learners = [
+        Learner.from_params(
+            learner_name, {**learner_spec, "params": {**(learner_spec.get("params") or {}), **point["learner"]}}
+        )
+        for point in points
+    ]
+    scores = Parallel(n_jobs=n_jobs)(
+        delayed(_fold_scores)(
+            features[_setting_key({**base_features, **point["features"]})], y, classes, splits, learner, random_state
+        )
+        for point, learner in zip(points, learners)
+    )
+    return [{**point, "scores": point_scores} for point, point_scores in zip(points, scores)]
 
 
 def choose(results: dict[str, list[dict[str, Any]]], metric: str) -> dict[str, dict[str, Any]]:

@@ -8,9 +8,10 @@ from typing import Any
 
 import yaml
 
-from medal.analysis.summaries import middle_fraction
+from medal.analysis.summaries import main_target, study_targets
 from medal.analysis.tables import (
     CLASS_RECALL,
+    CLASS_WEIGHT,
     CURVES,
     DIFFERENCES,
     METRIC_COMPARISONS,
@@ -67,6 +68,7 @@ from medal.report.setup import (
 )
 from medal.report.text import STRATEGY_LABELS, display_params
 from medal.report.tradeoff import stopping_tradeoff_figure
+from medal.report.validity import class_weight_table, flags_text, prior_shift_text
 from medal.report.variables import variables
 from medal.reproduce.environment import build_platforms, build_versions, stage_records
 
@@ -106,10 +108,12 @@ def section_texts(
     stopping = STOPPING.read(aggregate_dir)
     friedman = read_json(aggregate_dir / "friedman.json")
     metric_rows = METRIC_COMPARISONS.read(aggregate_dir)
-    fractions = params["evaluation"]["target_fractions"]
-    middle = middle_fraction(fractions)
+    main = main_target(params["evaluation"])
     return {
         "datasets.md": datasets_table(params, provenance),
+        "prior_shift.md": prior_shift_text(params, provenance),
+        "class_weight.md": class_weight_table(params, provenance, CLASS_WEIGHT.read(aggregate_dir)),
+        "flags.md": flags_text(params, provenance, read_json(aggregate_dir / "flags.json")),
         "data_description.md": data_description(params, provenance),
         "data_provenance.md": provenance_text(params, provenance),
         "aulc.md": aulc_table(shown, provenance, summary),
@@ -119,9 +123,9 @@ def section_texts(
         "learners.md": learners_table(params, provenance, summary),
         "learners_text.md": learners_text(params, provenance, summary),
         "parameters.md": parameters_table(params),
-        "labels.md": labels_table(shown, provenance, targets, middle),
+        "labels.md": labels_table(shown, provenance, targets, main),
         "labels_targets.md": "\n".join(
-            labels_table(shown, provenance, targets, f) for f in sorted(fractions) if f != middle
+            labels_table(shown, provenance, targets, t) for t in study_targets(params["evaluation"]) if t != main
         ),
         "stopping.md": stopping_table(shown, provenance, stopping),
         "stopping_text.md": stopping_text(shown, stopping),

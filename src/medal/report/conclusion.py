@@ -7,9 +7,9 @@ from typing import Any
 
 from medal.analysis.metrics import METRIC_LABELS, METRIC_NAMES
 from medal.analysis.stats import ALPHA
-from medal.analysis.summaries import middle_fraction
+from medal.analysis.summaries import main_target, study_targets, target_text
 from medal.analysis.tables import Row
-from medal.design import BASELINE, percent_key
+from medal.design import BASELINE
 from medal.report.savings import main_rows, significant
 from medal.report.text import (
     LEARNER_LABELS,
@@ -65,12 +65,13 @@ def _saving_sentences(
     cite: bool = True,
 ) -> list[str]:
     learner = params["study"]["main_learner"]
-    middle = percent_key(middle_fraction(params["evaluation"]["target_fractions"]))
+    main = main_target(params["evaluation"])
     savings = [
         r
         for r in targets
         if r["learner"] == learner
-        and r["target"] == middle
+        and r["target"] == main.key
+        and r["above_initial"]
         and r["strategy"] != BASELINE
         and not math.isnan(r["saving"])
     ]
@@ -78,7 +79,7 @@ def _saving_sentences(
     sentences = []
     if top is not None:
         sentences.append(
-            f"The largest median saving to reach {middle} % of the full-pool score was "
+            f"The largest median saving to reach {target_text(main, params['al'])} was "
             f"{fmt_ci(top['saving'], top['saving_low'], top['saving_high'], 0)} labels, by "
             f"{in_sentence(strategy_label(top['strategy'], params))} on {provenance[top['dataset']]['title']}"
             + (" (@tbl-labels)." if cite else ".")
@@ -151,13 +152,13 @@ def target_answers_text(params: dict[str, Any], provenance: dict[str, dict[str, 
     shown = set(params["study"]["strategies"])  # strategies merged into another are named with it
     share = params["evaluation"]["minimal_important_difference"]["labels_saved_percent"]
     sentences = []
-    for fraction in params["evaluation"]["target_fractions"]:
-        key = percent_key(fraction)
+    for target in study_targets(params["evaluation"]):
         rows = [
             r
             for r in targets
             if r["learner"] == learner
-            and r["target"] == key
+            and r["target"] == target.key
+            and r["above_initial"]
             and r["strategy"] in shown
             and r["strategy"] != BASELINE
             and r["saving_low"] > 0
@@ -168,7 +169,7 @@ def target_answers_text(params: dict[str, Any], provenance: dict[str, dict[str, 
             for r in rows
         ]
         sentences.append(
-            f"At {key} % of the full-pool score, "
+            f"To reach {target_text(target, params['al'])}, "
             + (
                 f"the saving's interval lies above zero for {join_names(found)}."
                 if found

@@ -9,9 +9,9 @@ from typing import Any
 from medal.analysis.conclusions import holm_decision
 from medal.analysis.metrics import METRIC_LABELS
 from medal.analysis.stats import ALPHA
-from medal.analysis.summaries import middle_fraction
+from medal.analysis.summaries import Target, main_target, target_text
 from medal.analysis.tables import Row
-from medal.design import BASELINE, percent_key
+from medal.design import BASELINE
 from medal.report.text import (
     LEARNER_LABELS,
     NBSP,
@@ -199,40 +199,46 @@ def unbreakable(text: str) -> str:
 
 
 def labels_table(
-    params: dict[str, Any], provenance: dict[str, dict[str, Any]], targets: list[Row], fraction: float
+    params: dict[str, Any], provenance: dict[str, dict[str, Any]], targets: list[Row], target: Target
 ) -> str:
-    """Per dataset and strategy (main learner): labels needed to reach one target fraction of the full-pool
-    score, and labels saved versus random; the table's id is ``tbl-labels`` for the middle target and
-    ``tbl-labels-<percent>`` for the others."""
+    """Per dataset and strategy (main learner): labels needed to reach one target, and labels saved versus random;
+    the table's id is ``tbl-labels`` for the main target and ``tbl-labels-<key>`` for the others. A dataset whose
+    target random sampling's initial labels already reach gets one line that says so instead of its rows."""
     study = params["study"]
-    key = percent_key(fraction)
     by_key = {
         (r["dataset"], r["strategy"]): r
         for r in targets
-        if r["learner"] == study["main_learner"] and r["target"] == key
+        if r["learner"] == study["main_learner"] and r["target"] == target.key
     }
+    metric = METRIC_LABELS[params["evaluation"]["primary_metric"]]
     rows = []
     for dataset in study["datasets"]:
-        rows.append([f"**{provenance[dataset]['title']}**", "", "", ""])
+        baseline = by_key[(dataset, BASELINE)]
+        title = f"**{provenance[dataset]['title']}** (target {metric} {baseline['goal']:.3f})"
+        if not baseline["above_initial"]:
+            rows.append([title, "reached with the initial labels: not informative", "", ""])
+            continue
+        rows.append([title, "", "", ""])
         for strategy in study["strategies"]:
             row = by_key[(dataset, strategy)]
             cells = [_needed_cell(row, params["al"]["budget"]), *_saving_cell(row)]
             rows.append([strategy_label(strategy, params), *(unbreakable(c) for c in cells)])
     header = ["Strategy", "Needed", "Saved (images)", "Saved (%)"]
     caption = (
-        f"Labels queried from the (simulated) oracle to reach {key} % of the full-pool score with "
-        f"{in_sentence(label(study['main_learner'], LEARNER_LABELS))}. Needed: median [95 % CI] over all seeds; a seed "
-        f"that did not reach the target within {params['al']['budget']} labels counts as needing more (censored), so a "
-        f"median or bound beyond the budget reads > {params['al']['budget']}, and the share of seeds that reached the "
-        "target is in parentheses. Saved: labels saved versus random sampling, paired by seed over all seeds, median "
-        "[95 % CI] of the per-seed difference in images, and the total in percent of what random sampling needed; an "
-        "unreached run counts as needing one batch past the budget, so such a pair's saving is a bound (their number "
-        "is in parentheses); positive means fewer labels than random. CIs from order statistics (distribution-free)."
+        f"Labels queried from the (simulated) oracle to reach {target_text(target, params['al'])} "
+        f"({metric}, mean over seeds) with {in_sentence(label(study['main_learner'], LEARNER_LABELS))}. Needed: "
+        f"median [95 % CI] over all seeds; a seed that did not reach the target within {params['al']['budget']} "
+        f"labels counts as needing more (censored), so a median or bound beyond the budget reads "
+        f"> {params['al']['budget']}, and the share of seeds that reached the target is in parentheses. Saved: labels "
+        "saved versus random sampling, paired by seed over all seeds, median [95 % CI] of the per-seed difference in "
+        "images, and the total in percent of what random sampling needed; an unreached run counts as needing one "
+        "batch past the budget, so such a pair's saving is a bound (their number is in parentheses); positive means "
+        "fewer labels than random. CIs from order statistics (distribution-free)."
     )
-    return markdown_table(header, rows, caption, labels_table_id(params, fraction), text_columns=1)
+    return markdown_table(header, rows, caption, labels_table_id(params, target), text_columns=1)
 
 
-def labels_table_id(params: dict[str, Any], fraction: float) -> str:
-    """``tbl-labels`` for the middle target fraction (the one the main text shows), else ``tbl-labels-<percent>``."""
-    middle = middle_fraction(params["evaluation"]["target_fractions"])
-    return "tbl-labels" if fraction == middle else f"tbl-labels-{percent_key(fraction)}"
+def labels_table_id(params: dict[str, Any], target: Target) -> str:
+    """``tbl-labels`` for the main target (the one the main text shows), else ``tbl-labels-<key>``."""
+    main = main_target(params["evaluation"])
+    return "tbl-labels" if target == main else f"tbl-labels-{target.key.replace('_', '-')}"

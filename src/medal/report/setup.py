@@ -43,6 +43,7 @@ def datasets_table(params: dict[str, Any], provenance: dict[str, dict[str, Any]]
         p = provenance[dataset]
         pool, test = p["counts"]["train"], p["counts"]["test"]
         balance = " / ".join(str(n) for n in pool)
+        test_balance = " / ".join(str(n) for n in test)
         copy = COPY_NAMES[p["variant"]]
         classes = " / ".join(p["class_names"])
         rows.append(
@@ -53,11 +54,21 @@ def datasets_table(params: dict[str, Any], provenance: dict[str, dict[str, Any]]
                 str(sum(pool)),
                 balance,
                 str(sum(test)),
+                test_balance,
                 copy,
                 f"`{p['canonical_md5'][:8]}`",
             ]
         )
-    attributes = ["Modality", "Classes", "Pool", "Pool per class", "Test", "Copy used", "Canonical md5"]
+    attributes = [
+        "Modality",
+        "Classes",
+        "Pool",
+        "Pool per class",
+        "Test",
+        "Test per class",
+        "Copy used",
+        "Canonical md5",
+    ]
     # One column per dataset: names and checksums stay on one line each.
     transposed = [[f"*{name}*", *(row[i + 1] for row in rows)] for i, name in enumerate(attributes)]
     header = ["", *(row[0] for row in rows)]

@@ -99,6 +99,7 @@ SETTING_LABELS = {
     "initial_labels": "Initial labelled images",
     "label_noise": "Oracle label noise",
     "representation": "Features",
+    "class_weight": "Class weight",
 }
 
 

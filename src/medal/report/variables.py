@@ -6,7 +6,7 @@ from typing import Any
 
 from medal.analysis.metrics import METRIC_LABELS
 from medal.analysis.stats import DETECTION_POWER
-from medal.analysis.summaries import middle_fraction
+from medal.analysis.summaries import FULL_POOL_TARGET, main_target, study_targets, target_text
 from medal.blas import PINNED_KERNEL, REQUIRED_FLAGS
 from medal.design import percent_key, query_cycles, seeds_for, strategies_for, sweep_values
 from medal.experiment.learners import CalibratedSVC
@@ -98,8 +98,9 @@ def _budget_shares(budget: int, datasets: list[str], provenance: dict[str, dict[
 def variables(params: dict[str, Any], provenance: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """Numbers and names quoted in the manuscript's prose (Quarto's ``{{< var >}}`` shortcodes)."""
     al, study = params["al"], params["study"]
-    fractions = params["evaluation"]["target_fractions"]
-    middle = middle_fraction(fractions)
+    evaluation = params["evaluation"]
+    main = main_target(evaluation)
+    others = [t for t in study_targets(evaluation) if t != main and t.kind != FULL_POOL_TARGET]
     return {
         "al": {
             "seeds": al["seeds"],
@@ -110,10 +111,10 @@ def variables(params: dict[str, Any], provenance: dict[str, dict[str, Any]]) -> 
         },
         "main_seeds": seeds_for(params, study["main_learner"]),
         "bootstrap_resamples": params["evaluation"]["test_bootstrap"]["resamples"],
-        "target_percents": join_names([percent_key(f) for f in fractions]),
+        "target_percents": join_names([percent_key(f) for f in sorted(evaluation["target_fractions"])]),
         "budget_shares": _budget_shares(al["budget"], study["datasets"], provenance),
-        "target_middle": percent_key(middle),
-        "target_others": join_names([percent_key(f) for f in sorted(fractions) if f != middle]),
+        "target_main": target_text(main, al),
+        "target_others": join_names([target_text(t, al).removeprefix("random sampling's mean score ") for t in others]),
         "primary_metric": METRIC_LABELS[params["evaluation"]["primary_metric"]].lower(),
         "n_datasets": len(params["study"]["datasets"]),
         "mid_aulc": params["evaluation"]["minimal_important_difference"]["aulc"],
