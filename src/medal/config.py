@@ -112,20 +112,14 @@ def _positive_int(section: str, key: str, value: Any) -> int:
 
 
 def _fraction(where: str, value: Any, upper_inclusive: bool = False) -> float:
-    ok = (
-        not isinstance(value, bool)
-        and isinstance(value, (int, float))
-        and (0 <= value <= 1 if upper_inclusive else 0 <= value < 1)
-    )
-    if not ok:
-        raise UserError(
-            f"params.yaml: {where} must be a number in [0, 1{']' if upper_inclusive else ')'}, got {value!r}"
-        )
+    number = not isinstance(value, bool) and isinstance(value, (int, float))
+    if not (number and (0 <= value <= 1 if upper_inclusive else 0 <= value < 1)):
+        interval = f"[0, 1{']' if upper_inclusive else ')'}"
+        raise UserError(f"params.yaml: {where} must be a number in {interval}, got {value!r}")
     return value
 
 
 def _in_unit(value: Any) -> bool:
-    """A number (not a bool) in (0, 1]."""
     return not isinstance(value, bool) and isinstance(value, (int, float)) and 0 < value <= 1
 
 

@@ -267,16 +267,31 @@ def add_learner(
         _add_main_learner(
             evaluation, out, dataset, runs, reference, labels["y_test"], n_classes, comparisons, duplicates_of(groups)
         )
+    _add_targets(params, out, dataset, learner, runs, reference, summaries, goals)
+    for strategy, summary in summaries.items():
+        out.summary.append(summary_row(dataset, learner, strategy, metric, summary, comparisons.get(strategy, {})))
+    # `dvc plots show` draws the column named in dvc.yaml (y: mean) with the CI band.
+    out.plots[f"{dataset}__{learner}.csv"] = PLOT.text(plot_rows)
+
+
+def _add_targets(
+    params: dict[str, Any],
+    out: Aggregates,
+    dataset: str,
+    learner: str,
+    runs: dict[str, list[dict[str, Any]]],
+    reference: list[dict[str, Any]],
+    summaries: dict[str, dict[str, Any]],
+    goals: dict[str, list[float]],
+) -> None:
+    """The labels to each target (``goals``) and, for the main learner, the curve checks' flags."""
+    metric = params["evaluation"]["primary_metric"]
     beyond_budget = params["al"]["budget"] + params["al"]["batch_size"]
     initial = float(np.mean([run["cycles"][0][metric] for run in runs[BASELINE]])) if BASELINE in runs else np.nan
     targets = target_rows(dataset, learner, summaries, goals, initial, beyond_budget)
     out.targets += targets
     if learner == params["study"]["main_learner"]:
         out.flags += curve_flags(dataset, runs, reference, metric) + target_flags(dataset, metric, targets)
-    for strategy, summary in summaries.items():
-        out.summary.append(summary_row(dataset, learner, strategy, metric, summary, comparisons.get(strategy, {})))
-    # `dvc plots show` draws the column named in dvc.yaml (y: mean) with the CI band.
-    out.plots[f"{dataset}__{learner}.csv"] = PLOT.text(plot_rows)
 
 
 def _add_main_learner(

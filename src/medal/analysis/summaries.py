@@ -336,6 +336,11 @@ def class_recall_rows(
 REFERENCE_METRICS = ("accuracy", "roc_auc", "balanced_accuracy")
 
 
+def number(value: float) -> float | None:
+    """A metric's value as ``data/metrics.json`` holds it: six digits, None where it is not finite."""
+    return round(value, 6) if math.isfinite(value) else None
+
+
 def headline_metrics(
     params: dict[str, Any],
     summary: list[dict[str, Any]],
@@ -353,9 +358,6 @@ def headline_metrics(
     main = main_target(params["evaluation"]).key
     metric = params["evaluation"]["primary_metric"]
 
-    def number(value: float) -> float | None:
-        return round(value, 6) if math.isfinite(value) else None
-
     def target_row(dataset: str, strategy: str) -> dict[str, Any] | None:
         key = (dataset, learner, strategy, main)
         return next((t for t in targets if (t["dataset"], t["learner"], t["strategy"], t["target"]) == key), None)
@@ -372,26 +374,16 @@ def headline_metrics(
         }
         if random is not None:
             entry["random_aulc"] = number(random["aulc"])
-            baseline = target_row(dataset, BASELINE)
-            if baseline is not None:
-                entry.update(main_target=main, main_target_score=number(baseline["goal"]))
+            if (baseline := target_row(dataset, BASELINE)) is not None:
+                entry |= {"main_target": main, "main_target_score": number(baseline["goal"])}
                 entry["random_labels_to_main_target"] = number(baseline["labels"])
         if others:
             best = max(others, key=lambda r: r["aulc"])
             saved = target_row(dataset, best["strategy"])
-            entry.update(
-                {
-                    "best_strategy": best["strategy"],
-                    "best_aulc": number(best["aulc"]),
-                    "best_gain_over_random": None if random is None else number(best["aulc"] - random["aulc"]),
-                    "best_p_holm": number(best["p_holm"]),
-                }
-            )
+            entry |= {"best_strategy": best["strategy"], "best_aulc": number(best["aulc"])}
+            entry["best_gain_over_random"] = None if random is None else number(best["aulc"] - random["aulc"])
+            entry["best_p_holm"] = number(best["p_holm"])
             if saved is not None:
-                entry.update(
-                    best_labels_saved=number(saved["saving"]),
-                    best_labels_saved_low=number(saved["saving_low"]),
-                    best_labels_saved_high=number(saved["saving_high"]),
-                )
+                entry |= {f"best_labels_saved{end}": number(saved[f"saving{end}"]) for end in ("", "_low", "_high")}
         metrics[dataset] = entry
     return metrics

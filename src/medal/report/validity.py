@@ -9,6 +9,7 @@ from medal.analysis.checks import ABOVE_REFERENCE, RANDOM_DECREASES
 from medal.analysis.metrics import METRIC_LABELS
 from medal.analysis.summaries import FULL_POOL_TARGET, study_targets, target_text
 from medal.analysis.tables import Row
+from medal.report.savings import unbreakable
 from medal.report.text import LEARNER_LABELS, STRATEGY_LABELS, fmt_ci, in_sentence, join_names, label, markdown_table
 
 # A pool and a test set whose class shares differ by more than this many percentage points are named in the text.
@@ -16,6 +17,7 @@ PRIOR_SHIFT_POINTS = 5.0
 # The metrics the class-weight table shows: the one that depends on the decision threshold, and the one that
 # does not.
 WEIGHTING_METRICS = ("balanced_accuracy", "roc_auc")
+INTERVAL = ("mean", "mean_low", "mean_high")
 
 
 def _shares(counts: list[int]) -> list[float]:
@@ -58,9 +60,7 @@ def class_weight_table(params: dict[str, Any], provenance: dict[str, dict[str, A
         for strategy in sweeps["strategies"]:
             for weighting in sweeps["settings"]["class_weight"]:
                 cells = [
-                    fmt_ci(
-                        *(by[(dataset, strategy, weighting, metric, n)][k] for k in ("mean", "mean_low", "mean_high"))
-                    )
+                    unbreakable(fmt_ci(*(by[(dataset, strategy, weighting, metric, n)][k] for k in INTERVAL)))
                     for metric in WEIGHTING_METRICS
                     for n in label_counts
                 ]
