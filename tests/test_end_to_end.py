@@ -79,6 +79,7 @@ def _tiny_params(target: Path) -> list[str]:
                 "hog": {"features": "hog", "orientations": 4, "pixels_per_cell": 7, "cells_per_block": 2},
                 "raw": {"features": "raw"},
             },
+            "class_weight": ["balanced", "none"],
         },
     }
     params["prepare"]["breastmnist"] = LEARNED

@@ -161,6 +161,39 @@ def test_bad_params_fail_before_any_work(project, capsys, change, message):
     _fails(capsys, ["al", "wdbc", "random"], message)
 
 
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (
+            lambda p: p["evaluation"]["test_bootstrap"].update(random_state=-1),
+            "params.yaml: evaluation.test_bootstrap.random_state must be a whole number at least 0 (a seed: null would "
+            "draw another one each run), got -1",
+        ),
+        (
+            lambda p: p["learners"]["logreg"]["params"].update(C="3e-2"),
+            "params.yaml: learners.logreg.params.C is the text '3e-2' (YAML reads an exponent without a decimal point, "
+            "or a quoted number, as text); write it as a number, e.g. 0.03",
+        ),
+        (
+            lambda p: p["learners"]["logreg"]["params"].update(random_state=1),
+            "params.yaml: learners.logreg.params.random_state is set by the study itself (each run's seed); remove it",
+        ),
+        (
+            lambda p: p["strategies"]["qbc_vote_entropy"].update(n_members=True),
+            "params.yaml: strategies.qbc_vote_entropy.n_members is true, which YAML reads from "
+            "true/false/yes/no/on/off; write the number or name meant",
+        ),
+    ],
+    ids=["negative bootstrap seed", "number read as text", "learner seed", "boolean count"],
+)
+def test_settings_that_crashed_late_fail_at_load_in_every_command(project, capsys, change, message):
+    """Settings that used to pass the check and crash a later stage (aggregate, 45 minutes in) stop every command,
+    the aggregate stage's too, before any work."""
+    _with(project, change)
+    _fails(capsys, ["aggregate"], message)
+    _fails(capsys, ["fetch", "wdbc"], message)
+
+
 def test_invalid_yaml_is_named_with_line_and_column(project, capsys):
     Path("params.yaml").write_text("study:\n  datasets: [wdbc\nal: {seeds: 2}\n")
     _fails(

@@ -17,6 +17,7 @@ from medal.errors import UserError
 from medal.experiment.learners import CLASS_WEIGHTS, ESTIMATORS, UPDATE_MODES, Learner, check_estimator_params
 from medal.experiment.selection import grid_points
 from medal.experiment.strategies import Strategy
+from medal.values import check_values
 
 STOPPING_CRITERIA = {"stabilizing_predictions": ("kappa", "window"), "expected_error": ("threshold",)}
 
@@ -200,9 +201,6 @@ def _check_select(params: dict[str, Any]) -> None:
         )
     if _positive_int("select", "folds", select.get("folds")) < 2:
         raise UserError("params.yaml: select.folds must be at least 2")
-    seed = select.get("random_state")
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise UserError(f"params.yaml: select.random_state must be a non-negative integer, got {seed!r}")
     grid = select.get("grid")
     if (
         not isinstance(grid, dict)
@@ -346,10 +344,6 @@ def _check_protocol_and_evaluation(params: dict[str, Any]) -> None:
     if not isinstance(bootstrap, dict) or set(bootstrap) != {"resamples", "random_state"}:
         raise UserError("params.yaml: evaluation.test_bootstrap must set exactly resamples, random_state")
     _positive_int("evaluation.test_bootstrap", "resamples", bootstrap["resamples"])
-    if isinstance(bootstrap["random_state"], bool) or not isinstance(bootstrap["random_state"], int):
-        raise UserError(
-            f"params.yaml: evaluation.test_bootstrap.random_state must be an integer, got {bootstrap['random_state']!r}"
-        )
     _check_stopping(evaluation)
 
 
@@ -369,6 +363,7 @@ def validate(params: dict[str, Any]) -> None:
     """Check keys, names, cross-references and numbers of a parsed ``params.yaml``, in file order of the
     sections a user edits most: the study, its components, the protocol, the sweeps, the compute settings."""
     _check_keys(params)
+    check_values(params)
     _require(params, "study")
     _check_components(params)
     _check_protocol_and_evaluation(params)
