@@ -256,6 +256,10 @@ def test_class_recall_at_the_budget(study):
     # The fixture's class-0 recall is the final score (0.9, 0.8); class 1 is always 1.0; full pool 0.8 and 0.7.
     assert [r["recall"] for r in rows] == pytest.approx([0.85, 1.0])
     assert [r["full_pool"] for r in rows] == pytest.approx([0.8, 0.7])
+    # Two seeds: the t interval of class 0's recall, 0.85 +- 12.7 x 0.05, would reach 1.49; a recall cannot pass 1.
+    assert rows[0]["recall_high"] == 1.0 and 0.2 < rows[0]["recall_low"] < 0.22
+    curve = [r for r in CURVES.read(study / "agg") if r["strategy"] == "random" and r["metric"] == "accuracy"]
+    assert all(0 <= r["ci_low"] <= r["mean"] <= r["ci_high"] <= 1 for r in curve if r["ci_low"] == r["ci_low"])
 
 
 def test_sweep_summary_pairs_by_seed(study):

@@ -480,3 +480,23 @@ def test_offline_pipeline_runs_with_networking_refused(project, monkeypatch, cap
     ):
         assert main(argv) == 0, capsys.readouterr().err
     assert len(list(Path("data/runs/breastmnist/margin").glob("*.json"))) == 1
+
+
+def test_a_failed_figures_stage_leaves_the_previous_manuscript_parts_whole(project, capsys, monkeypatch):
+    """The figures stage writes into new folders and swaps them in only when everything is written: a failure
+    half-way leaves paper/generated and paper/measured exactly as they were, and no staging folder behind."""
+    import medal.report.build
+    from medal.errors import UserError
+
+    for folder in ("generated", "measured"):
+        Path("paper", folder).mkdir(parents=True)
+        Path("paper", folder, "old.md").write_text("the previous build's text\n")
+
+    def half_way(params, inputs, raw, runs, aggregate, timings, generated, measured, variables, platform):
+        (generated / "learning_curves.svg").write_text("<svg/>")
+        (measured / "timing.md").write_text("new\n")
+        raise UserError("aggregate output missing; run `dvc repro aggregate` first")
+
+    monkeypatch.setattr(medal.report.build, "build_all", half_way)
+    _fails(capsys, ["figures"], "aggregate output missing; run `dvc repro aggregate` first")
+    assert sorted(p.name for p in Path("paper").iterdir()) == ["generated", "measured"]

@@ -166,20 +166,24 @@ def cmd_aggregate(params: dict, args: argparse.Namespace) -> None:
 
 
 def cmd_figures(params: dict, args: argparse.Namespace) -> None:
+    from medal.fileio import staged_folder
     from medal.report.build import ModelInputs, build_all
 
-    build_all(
-        params,
-        ModelInputs(SELECTION, REFERENCE, PUBLISHED),
-        RAW,
-        RUNS,
-        AGGREGATE,
-        TIMINGS,
-        GENERATED,
-        MEASURED,
-        PAPER / "_variables.yml",
-        PLATFORM,
-    )
+    # Written into new folders that replace the old ones only once everything is there: a failed or killed
+    # stage leaves the previous manuscript parts whole, never half of them beside the previous PDF.
+    with staged_folder(GENERATED) as generated, staged_folder(MEASURED) as measured:
+        build_all(
+            params,
+            ModelInputs(SELECTION, REFERENCE, PUBLISHED),
+            RAW,
+            RUNS,
+            AGGREGATE,
+            TIMINGS,
+            generated,
+            measured,
+            PAPER / "_variables.yml",
+            PLATFORM,
+        )
 
 
 def cmd_paper(params: dict, args: argparse.Namespace) -> None:

@@ -9,7 +9,8 @@ import os
 import shutil
 import tempfile
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -114,11 +115,19 @@ def load_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
 
 def replace_folder(folder: Path, files: dict[str, str]) -> None:
     """Replace ``folder`` by one holding exactly ``files`` (relative path to text), all at once."""
+    with staged_folder(folder) as staging:
+        for relative, text in files.items():
+            write_text_atomic(staging / relative, text)
+
+
+@contextmanager
+def staged_folder(folder: Path) -> Iterator[Path]:
+    """A new, empty folder beside ``folder`` to write into; when the block ends without an error it replaces
+    ``folder`` at once, otherwise it is removed and ``folder`` stays as it was (never half-written)."""
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}.", suffix=".tmp"))
     try:
-        for relative, text in files.items():
-            write_text_atomic(staging / relative, text)
+        yield staging
         os.chmod(staging, 0o777 & ~UMASK)
         if folder.exists():
             old = folder.with_name(f".{folder.name}.old")

@@ -24,6 +24,7 @@ from medal.analysis.comparisons import (
 from medal.analysis.conclusions import conclusions
 from medal.analysis.metrics import METRIC_NAMES
 from medal.analysis.stats import (
+    SCORE_RANGE,
     aulc,
     holm,
     mean_ci,
@@ -110,11 +111,13 @@ def sweep_rows(params: dict[str, Any], sweeps_dir: Path) -> list[dict[str, Any]]
                             "setting": setting,
                             "value": sweep_value_name(value),
                             "strategy": strategy,
-                            **dict(zip(("aulc", "aulc_low", "aulc_high"), mean_ci(aulcs[strategy]))),
+                            **dict(
+                                zip(("aulc", "aulc_low", "aulc_high"), mean_ci(aulcs[strategy], bounds=SCORE_RANGE))
+                            ),
                             **dict(
                                 zip(
                                     ("final", "final_low", "final_high"),
-                                    mean_ci([r["cycles"][-1][metric] for r in runs]),
+                                    mean_ci([r["cycles"][-1][metric] for r in runs], bounds=SCORE_RANGE),
                                 )
                             ),
                             **dict(zip(("vs_random", "vs_random_low", "vs_random_high"), difference)),
@@ -148,7 +151,7 @@ def class_weight_rows(params: dict[str, Any], sweeps_dir: Path) -> list[dict[str
                                 "class_weight": value,
                                 "metric": metric,
                                 "labels": runs[0]["cycles"][position]["labels"],
-                                **dict(zip(("mean", "mean_low", "mean_high"), mean_ci(scores))),
+                                **dict(zip(("mean", "mean_low", "mean_high"), mean_ci(scores, bounds=SCORE_RANGE))),
                             }
                         )
     return rows
@@ -200,7 +203,7 @@ def curve_rows(
     for name in METRIC_NAMES:
         matrix = metric_matrix(runs, name)
         for column, n_labels in enumerate(labels_axis):
-            mean, low, high = mean_ci(matrix[:, column])
+            mean, low, high = mean_ci(matrix[:, column], bounds=SCORE_RANGE)
             curves.append([dataset, learner, strategy, name, n_labels, mean, low, high, len(runs)])
             if name == metric:
                 plot.append([n_labels, strategy, mean, low, high])

@@ -14,8 +14,16 @@ ALPHA = 0.05
 DETECTION_POWER = 0.8
 
 
-def mean_ci(values: Sequence[float], confidence: float = 0.95) -> tuple[float, float, float]:
-    """Mean and two-sided Student-t confidence interval; the interval is NaN with fewer than two values."""
+# The range of every test-set metric the study records.
+SCORE_RANGE = (0.0, 1.0)
+
+
+def mean_ci(
+    values: Sequence[float], confidence: float = 0.95, bounds: tuple[float, float] | None = None
+) -> tuple[float, float, float]:
+    """Mean and two-sided Student-t confidence interval; the interval is NaN with fewer than two values. With
+    ``bounds``, the range the values can take (a score in [0, 1]), the interval is clipped to it: with few
+    seeds a t interval can reach far beyond what the metric can be."""
     data = np.asarray(values, dtype=float)
     data = data[np.isfinite(data)]
     if len(data) == 0:
@@ -24,7 +32,10 @@ def mean_ci(values: Sequence[float], confidence: float = 0.95) -> tuple[float, f
     if len(data) < 2:
         return mean, math.nan, math.nan
     half = float(stats.t.ppf(0.5 + confidence / 2, len(data) - 1) * data.std(ddof=1) / math.sqrt(len(data)))
-    return mean, mean - half, mean + half
+    low, high = mean - half, mean + half
+    if bounds is not None:
+        low, high = max(low, bounds[0]), min(high, bounds[1])
+    return mean, low, high
 
 
 def aulc(labels: Sequence[float], scores: Sequence[float] | np.ndarray, axis: int = -1) -> float | np.ndarray:

@@ -13,6 +13,7 @@ import numpy as np
 
 from medal.analysis.comparisons import series
 from medal.analysis.stats import (
+    SCORE_RANGE,
     aulc,
     censored_median,
     drops,
@@ -115,9 +116,9 @@ def summarise_configuration(
         "drops": mean_ci(drop_counts),
         "largest_drop": mean_ci(largest_drops),
         "per_seed_aulc": per_seed_aulc,
-        "aulc": mean_ci(per_seed_aulc),
-        "final": mean_ci(finals),
-        "full_pool": mean_ci([ref[metric] for ref in reference]),
+        "aulc": mean_ci(per_seed_aulc, bounds=SCORE_RANGE),
+        "final": mean_ci(finals, bounds=SCORE_RANGE),
+        "full_pool": mean_ci([ref[metric] for ref in reference], bounds=SCORE_RANGE),
         "per_seed_labels": per_seed_labels,
         "seeds": len(runs),
     }
@@ -257,7 +258,7 @@ def stopping_rows(
                 "stopped": sum(_stopped_before_budget(runs, stops)),
                 "seeds": len(runs),
                 **dict(zip(("labels", "labels_low", "labels_high"), mean_ci([c["labels"] for c in at]))),
-                **dict(zip(("score", "score_low", "score_high"), mean_ci([c[metric] for c in at]))),
+                **dict(zip(("score", "score_low", "score_high"), mean_ci([c[metric] for c in at], bounds=SCORE_RANGE))),
                 **dict(
                     zip(
                         ("percent_of_full", "percent_of_full_low", "percent_of_full_high"),
@@ -325,7 +326,7 @@ def class_recall_rows(
             "learner": learner,
             "strategy": strategy,
             "class": label,
-            **dict(zip(("recall", "recall_low", "recall_high"), mean_ci(finals[:, label]))),
+            **dict(zip(("recall", "recall_low", "recall_high"), mean_ci(finals[:, label], bounds=SCORE_RANGE))),
             "full_pool": float(full[:, label].mean()),
         }
         for label in range(finals.shape[1])
