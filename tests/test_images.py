@@ -148,3 +148,88 @@ def test_export_writes_a_folder_the_source_reads_back_identically(tmp_path):
         write_folder(arrays, ["a", "b", "d"], tmp_path / "out")
     write_folder(arrays, ["zebra", "ant", "moth"], tmp_path / "unsorted")
     assert read_folder(tmp_path / "unsorted", {"source": "image_folder"})[1] == ["00-zebra", "01-ant", "02-moth"]
+
+
+# --- layouts, bit depth and class names, through the command line -------------------------------------------
+
+
+@pytest.fixture
+def folder_project(tmp_path, monkeypatch, params):
+    """A scratch project whose study reads the image folder data/sources/scans."""
+    import yaml
+
+    monkeypatch.chdir(tmp_path)
+    params["datasets"]["scans"] = dict(SPEC)
+    params["prepare"]["scans"] = {"features": "raw"}
+    params["study"]["datasets"] = ["scans"]
+    params["sweeps"]["datasets"] = []
+    params["select"]["datasets"] = []
+    Path("params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    return tmp_path / "data" / "sources" / "scans"
+
+
+def _fetch_fails(capsys, message: str) -> None:
+    from medal.cli import main
+
+    capsys.readouterr()
+    assert main(["fetch", "scans"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("error:") == 1 and message in err, err
+    assert not Path("data/raw/scans.npz").exists()
+
+
+@pytest.mark.parametrize(
+    "layout, message",
+    [
+        # Class folders under train/ and val/: read as before, they became two classes named after the splits.
+        (("train/cyst", "train/normal", "val/cyst", "val/normal"), "found train/, val/; with split folders"),
+        (("Train/cyst", "Train/normal", "Test/cyst", "Test/normal"), "found Test/, Train/; with split folders"),
+        (("train/cyst", "train/normal", "test/cyst", "test/normal", "val/cyst"), "found test/, train/, val/"),
+        (("training/a", "training/b", "testing/a", "testing/b"), "found testing/, training/"),
+    ],
+)
+def test_split_folders_other_than_train_and_test_are_refused(folder_project, capsys, layout, message):
+    for folder in layout:
+        make_folder(folder_project / folder, classes=("x",), per_class=2)
+    _fetch_fails(capsys, message)
+
+
+def test_images_in_nested_patient_folders_or_beside_the_classes_are_refused(folder_project, capsys):
+    make_folder(folder_project / "cyst" / "patient-01", classes=("series-1",), per_class=3)
+    make_folder(folder_project, classes=("normal",), per_class=3)
+    _fetch_fails(capsys, "images in a folder inside the class folder cyst (patient or series folders?)")
+    for path in (folder_project / "cyst").rglob("*.png"):
+        path.rename(folder_project / "cyst" / path.name)  # flattened: each class's images directly in its folder
+    for folder in sorted((folder_project / "cyst").rglob("*"), reverse=True):
+        if folder.is_dir():
+            folder.rmdir()
+    Image.fromarray(np.zeros((12, 10), np.uint8)).save(folder_project / "loose.png")
+    _fetch_fails(capsys, "loose.png: an image outside any class folder")
+
+
+def test_sixteen_bit_images_are_scaled_not_clipped(folder_project, capsys):
+    from medal.cli import main
+    from medal.fileio import load_npz
+
+    rng = np.random.default_rng(0)
+    for name in ("cyst", "normal"):
+        (folder_project / name).mkdir(parents=True)
+        for i in range(4):
+            pixels = rng.integers(1000, 60000, size=(12, 10)).astype(np.uint16)  # most values above 255
+            Image.fromarray(pixels).save(folder_project / name / f"{i}.png")
+    assert Image.open(folder_project / "cyst" / "0.png").mode.startswith("I")
+    assert main(["fetch", "scans"]) == 0
+    images = load_npz(Path("data/raw/scans.npz"))["X_train"]
+    # Clipped to 8 bits every pixel would be 255 (white); scaled from each image's range they span 0..255.
+    assert images.min() == 0 and images.max() == 255 and (images == 255).mean() < 0.05
+
+
+def test_class_names_that_do_not_match_the_folders_are_refused(folder_project, capsys):
+    import yaml
+
+    make_folder(folder_project)
+    params = yaml.safe_load(Path("params.yaml").read_text())
+    for listed in (["normal", "cyst", "tumour"], ["cyst", "normal"]):  # another order; a folder without a name
+        params["datasets"]["scans"]["about"] = {"class_names": listed}
+        Path("params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+        _fetch_fails(capsys, f"about.class_names {listed} do not match the class folders ['cyst', 'normal', 'tumour']")

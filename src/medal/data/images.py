@@ -1,6 +1,11 @@
 """Labelled image folders as a dataset: ``<root>/<class>/<image>`` (or ``<root>/train/<class>/…`` and
 ``<root>/test/<class>/…``), read with Pillow (PNG, JPEG, TIFF) or pydicom (DICOM), converted to grey or
-RGB and brought to one size; the folder's content is summarised by a digest of its image files."""
+RGB and brought to one size; the folder's content is summarised by a digest of its image files.
+
+Any other layout (split folders spelt otherwise, a validation split, images in nested patient folders or loose
+beside the class folders) stops with one line that says what was found and what is expected: read another way
+it would silently become other classes. Images of more than 8 bits (16-bit PNG or TIFF, DICOM) are scaled from
+their own minimum to maximum to 0..255, never clipped."""
 
 from __future__ import annotations
 
@@ -17,6 +22,12 @@ from medal.fileio import md5_file
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".dcm")
 COLOURS = ("grey", "rgb")
+SPLITS = ("train", "test")
+# Folder names that say "a split", whatever their case: only train/ and test/ are read.
+SPLIT_NAMES = {"train", "training", "test", "testing", "val", "valid", "validation", "dev", "holdout"}
+# Pillow modes of one channel with more than 8 bits, scaled to 8 bits from each image's own range.
+WIDE_GREY_MODES = {"I;16", "I;16L", "I;16B", "I;16N", "I", "F"}
+LAYOUT = "expected <folder>/<class>/<image> or <folder>/train/<class>/<image> with <folder>/test/<class>/<image>"
 
 
 def image_files(folder: Path) -> list[Path]:
@@ -35,14 +46,19 @@ def folder_digest(root: Path, known: dict[Path, str] | None = None) -> str:
     return digest.hexdigest()
 
 
+def _to_8_bits(pixels: np.ndarray) -> np.ndarray:
+    """Pixels of any depth scaled to 0..255 from the image's own minimum to maximum, as 8-bit grey."""
+    pixels = pixels.astype(np.float64)
+    low, high = pixels.min(), pixels.max()
+    scaled = (pixels - low) / (high - low) * 255 if high > low else np.zeros_like(pixels)
+    return np.round(scaled).astype(np.uint8)
+
+
 def _dicom_pixels(source: Any) -> np.ndarray:
     """A DICOM image's pixels scaled to 0..255 (its own minimum to maximum), as 8-bit grey."""
     import pydicom  # only datasets with DICOM files need it
 
-    pixels = pydicom.dcmread(source).pixel_array.astype(np.float64)
-    low, high = pixels.min(), pixels.max()
-    scaled = (pixels - low) / (high - low) * 255 if high > low else np.zeros_like(pixels)
-    return np.round(scaled).astype(np.uint8)
+    return _to_8_bits(pydicom.dcmread(source).pixel_array)
 
 
 def read_image(path: Path, colour: str, size: tuple[int, int] | None, content: bytes | None = None) -> np.ndarray:
@@ -58,6 +74,8 @@ def read_image(path: Path, colour: str, size: tuple[int, int] | None, content: b
             with Image.open(source) as opened:
                 opened.load()
                 image = opened.copy()
+            if image.mode in WIDE_GREY_MODES:  # convert() would clip every value above 255 to white
+                image = Image.fromarray(_to_8_bits(np.asarray(image)))
         image = image.convert("L" if colour == "grey" else "RGB")
     except Exception as exc:  # Pillow and pydicom raise many types for a broken file
         raise UserError(
@@ -68,9 +86,24 @@ def read_image(path: Path, colour: str, size: tuple[int, int] | None, content: b
     return np.asarray(image, dtype=np.uint8)
 
 
+def _visible(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if not p.name.startswith("."))
+
+
 def class_folders(split_root: Path) -> dict[str, list[Path]]:
-    """Each class sub-folder of ``split_root`` (sorted by name) with its image files; an empty one is an error."""
-    folders = sorted(p for p in split_root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    """Each class sub-folder of ``split_root`` (sorted by name) with its image files; an empty one, images beside
+    the class folders or in folders inside a class folder are errors."""
+    loose = [p for p in _visible(split_root) if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
+    if loose:
+        raise UserError(f"{loose[0]}: an image outside any class folder; {LAYOUT}")
+    folders = [p for p in _visible(split_root) if p.is_dir()]
+    for folder in folders:
+        nested = next((p for p in _visible(folder) if p.is_dir() and image_files(p)), None)
+        if nested is not None:
+            raise UserError(
+                f"{nested}: images in a folder inside the class folder {folder.name} (patient or series folders?); "
+                f"put every image of a class directly in its folder ({LAYOUT})"
+            )
     classes = {folder.name: image_files(folder) for folder in folders}
     for name, files in classes.items():
         if not files:
@@ -117,7 +150,15 @@ def read_folder(root: Path, spec: dict[str, Any]) -> tuple[dict[str, np.ndarray]
     colour, size = spec.get("colour", "grey"), spec.get("image_size")
     size = tuple(size) if size is not None else None
     md5s: dict[Path, str] = {}
-    if (root / "train").is_dir() and (root / "test").is_dir():
+    entries = [p for p in _visible(root) if p.is_dir() or p.suffix.lower() in IMAGE_SUFFIXES]
+    found = [p.name + "/" if p.is_dir() else p.name for p in entries]
+    splits = {name.rstrip("/") for name in found if name.endswith("/") and name.rstrip("/").lower() in SPLIT_NAMES}
+    if splits and sorted(found) != sorted(f"{split}/" for split in SPLITS):
+        raise UserError(
+            f"{root}: found {', '.join(found)}; with split folders the study reads exactly train/ and test/ (lower "
+            "case, nothing beside them: merge a validation split into train/ or move it out)"
+        )
+    if splits:
         train, test = class_folders(root / "train"), class_folders(root / "test")
         if set(test) - set(train):
             raise UserError(f"{root / 'test'}: classes {sorted(set(test) - set(train))} are not in {root / 'train'}")

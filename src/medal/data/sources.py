@@ -268,6 +268,12 @@ def _load_source(name: str, spec: dict[str, Any], params: dict[str, Any], root: 
     if source == "image_folder":
         folder = root / SOURCE_DIR / name
         arrays, names, digest = read_folder(folder, spec)
+        listed = (spec.get("about") or {}).get("class_names")
+        if listed is not None and list(listed) != names:
+            raise UserError(
+                f"params.yaml: datasets.{name}.about.class_names {list(listed)} do not match the class folders "
+                f"{names} (labels follow the folder names, sorted); list them in that order or remove class_names"
+            )
         return arrays, names, "folder", digest, None, str(folder)
     if source == "sklearn_breast_cancer":
         return canonical_wdbc(spec), None, "bundled", None, None, name
