@@ -397,3 +397,19 @@ def test_the_image_folder_is_a_three_class_dataset_of_the_paper_and_one_changed_
         image.write_bytes(original)
         _dvc(target, "repro")
     assert "Data and pipelines are up to date." in _dvc(target, "status")
+
+
+@pytest.mark.e2e
+@pytest.mark.skipif(not MIRROR.is_dir(), reason="needs the MedMNIST mirror folder")
+def test_a_temporary_experiment_finds_a_mirror_given_relative_to_the_project(built):
+    """`dvc exp run --temp` runs the stages in a copy of the project under .dvc/tmp/exps: a mirror folder written
+    relative to the project must still be found there (it was looked for relative to the copy, and fetch went to
+    the internet)."""
+    target = built[0]
+    git = ["git", "-c", "user.name=test", "-c", "user.email=test@example.org"]
+    subprocess.run([*git, "add", "-A"], cwd=target, check=True, capture_output=True)
+    subprocess.run([*git, "commit", "-q", "-m", "built"], cwd=target, check=True, capture_output=True)
+    relative = os.path.relpath(MIRROR, target)
+    out = _dvc(target, "exp", "run", "--temp", "-S", f"data.mirror_dirs=[{relative}]")
+    assert "Running stage 'fetch@breastmnist'" in out and "mirror copy" in out, out
+    assert "downloading" not in out

@@ -19,3 +19,12 @@ def test_every_pipeline_output_lies_in_the_layout():
         assert any(o.startswith(f"{path.as_posix()}/") for o in outputs), path
     for path in (layout.METRICS, layout.CONCLUSIONS, layout.PLATFORM, layout.GENERATED, layout.MEASURED):
         assert path.as_posix() in outputs, path
+
+
+def test_user_paths_start_from_the_project_also_in_an_experiment_copy(tmp_path):
+    from medal.layout import user_root
+
+    copy = tmp_path / "project" / ".dvc" / "tmp" / "exps" / "tmp1a2b"
+    copy.mkdir(parents=True)
+    assert user_root(copy) == (tmp_path / "project").resolve()
+    assert user_root(tmp_path / "project") == tmp_path / "project"

@@ -40,3 +40,18 @@ def sweep_paths(dataset: str, setting: str, strategy: str) -> tuple[Path, Path, 
     """Results, scratch and timings folders of the ``sweep`` stage of one (dataset, setting, strategy)."""
     where = Path(dataset) / setting / strategy
     return SWEEPS / where, PARTIAL / "sweeps" / where, TIMINGS / "sweeps" / where
+
+
+# Where DVC runs a temporary or queued experiment: a copy of the project at <project>/.dvc/tmp/exps/<name>/...
+EXPERIMENT_WORKSPACES = (".dvc", "tmp", "exps")
+
+
+def user_root(workspace: Path) -> Path:
+    """The folder the relative paths a user wrote in params.yaml (mirror folders, a data file) start from: the
+    project, also when DVC runs the stage in an experiment's copy of it (``dvc exp run --temp``, ``--queue``)."""
+    parts = workspace.resolve().parts
+    width = len(EXPERIMENT_WORKSPACES)
+    for index in range(len(parts) - width + 1):
+        if parts[index : index + width] == EXPERIMENT_WORKSPACES:
+            return Path(*parts[:index])
+    return workspace

@@ -23,6 +23,7 @@ from sklearn.model_selection import train_test_split
 from medal.data.images import COLOURS, read_folder
 from medal.errors import UserError
 from medal.fileio import load_npz, md5_file, npz_bytes, write_bytes_atomic, write_json_atomic
+from medal.layout import user_root
 
 # Where a missing MedMNIST file is downloaded to: inside the project, like every other output.
 DOWNLOADS = "data/downloads"
@@ -147,7 +148,7 @@ def locate_medmnist(name: str, spec: dict[str, Any], mirror_dirs: list[str], roo
     """Find (or download into the project's ``data/downloads``) the MedMNIST file and tell which known
     copy it is: 'official' or 'mirror'."""
     known = {md5: variant for variant, md5 in spec["source_md5"].items()}
-    folders = [_expand(folder, root) for folder in [*mirror_dirs, DOWNLOADS]]
+    folders = [*(_expand(folder, user_root(root)) for folder in mirror_dirs), root / DOWNLOADS]
     path = find_medmnist_file(spec["file"], folders)
     if path is None:
         target = folders[-1] / spec["file"]
@@ -242,7 +243,7 @@ def canonical_wdbc(spec: dict[str, Any]) -> dict[str, np.ndarray]:
 
 def locate_npz(name: str, spec: dict[str, Any], root: Path) -> Path:
     """The file of an ``npz`` source, checked against its pinned md5 (null: print the value to pin)."""
-    path = _expand(spec["path"], root)
+    path = _expand(spec["path"], user_root(root))
     if not path.is_file():
         raise UserError(f"{path}: not found; fix datasets.{name}.path in params.yaml")
     got = md5_file(path)
