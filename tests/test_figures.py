@@ -17,6 +17,8 @@ def test_fmt_ci():
     assert fmt_ci(0.5, 0.4, 0.6) == "0.500 [0.400, 0.600]"
     assert fmt_ci(12.0, float("nan"), float("nan"), 0) == "12"
     assert fmt_ci(float("nan"), 0, 0) == "n/a"
+    # Negative numbers take a minus sign, not a hyphen; a value that rounds to zero has none.
+    assert fmt_ci(-0.02, -0.0001, 0.01) == "\u22120.020 [0.000, 0.010]"
     assert fmt_ci(27.0, -0.4, 54.2, 0) == "27 [0, 54]"  # no negative zero
 
 

@@ -107,8 +107,8 @@ def results_text(
             text += f", against {fmt_ci(r['aulc'], r['aulc_low'], r['aulc_high'])} for random sampling"
             above, below = significant(rows)
             text += (
-                f"; after Holm correction {len(above)} of {len(rows) - 1} strategies were significantly above random "
-                f"and {len(below)} below"
+                f"; after Holm correction, of {len(rows) - 1} strategies {len(above)} "
+                f"{'was' if len(above) == 1 else 'were'} significantly above random and {len(below)} below"
             )
         paragraph = text + "."
         for group in identical[dataset].get(learner, []):

@@ -10,6 +10,8 @@ from medal.design import seeds_for
 
 # A space at which a line must not break (inside an interval, before a unit).
 NBSP = "\u00a0"
+# The minus sign numbers are printed with (a hyphen is shorter and may break a line).
+MINUS = "\u2212"
 
 STRATEGY_LABELS = {
     "random": "Random",
@@ -111,8 +113,8 @@ def fmt_ci(mean: float, low: float, high: float, digits: int = 3) -> str:
     if math.isnan(mean):
         return "n/a"
 
-    def number(value: float) -> str:
-        return f"{round(value, digits) + 0.0:.{digits}f}"  # + 0.0 turns -0.0 into 0.0
+    def number(value: float) -> str:  # + 0.0 turns -0.0 into 0.0; a minus sign, not a hyphen
+        return f"{round(value, digits) + 0.0:.{digits}f}".replace("-", MINUS)
 
     if math.isnan(low):
         return number(mean)
