@@ -6,6 +6,7 @@ import base64
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -413,3 +414,11 @@ def test_a_temporary_experiment_finds_a_mirror_given_relative_to_the_project(bui
     out = _dvc(target, "exp", "run", "--temp", "-S", f"data.mirror_dirs=[{relative}]")
     assert "Running stage 'fetch@breastmnist'" in out and "mirror copy" in out, out
     assert "downloading" not in out
+    # The README's `dvc exp show` keeps what differs between experiments: here the mirror setting, out of the
+    # hundreds of parameters a plain `dvc exp show` lists.
+    readme = (ROOT / "README.md").read_text()
+    command = next(line for line in readme.splitlines() if line.startswith("dvc exp show --only-changed"))
+    options = shlex.split(command)[3:]
+    header = _dvc(target, "exp", "show", "--csv", *options).splitlines()[0].split(",")
+    assert "data.mirror_dirs" in header and len(header) <= 8, header
+    assert len(_dvc(target, "exp", "show", "--csv").splitlines()[0].split(",")) > 100
