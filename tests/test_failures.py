@@ -500,3 +500,22 @@ def test_a_failed_figures_stage_leaves_the_previous_manuscript_parts_whole(proje
     monkeypatch.setattr(medal.report.build, "build_all", half_way)
     _fails(capsys, ["figures"], "aggregate output missing; run `dvc repro aggregate` first")
     assert sorted(p.name for p in Path("paper").iterdir()) == ["generated", "measured"]
+
+
+def test_joblib_copies_go_to_the_project_and_a_killed_commands_are_removed(project, monkeypatch):
+    """joblib's memory-mapped copies (parallel model selection and references) live in data/partial/joblib, not in
+    the system's shared memory, and the next command removes those of a process that is gone (a kill -9)."""
+    import os
+
+    monkeypatch.delenv("JOBLIB_TEMP_FOLDER", raising=False)
+    scratch = Path("data/partial/joblib")
+    dead = scratch / "joblib_memmapping_folder_999999999_a1b2_c3d4"
+    alive = scratch / f"joblib_memmapping_folder_{os.getpid()}_a1b2_c3d4"
+    for folder in (dead, alive):
+        folder.mkdir(parents=True)
+        (folder / "array.pkl").write_bytes(b"x")
+    seen = []
+    monkeypatch.setattr("medal.cli.cmd_prepare", lambda params, args: seen.append(os.environ["JOBLIB_TEMP_FOLDER"]))
+    assert main(["prepare", "wdbc"]) == 0
+    assert seen == [str(scratch.resolve())] and "JOBLIB_TEMP_FOLDER" not in os.environ
+    assert not dead.exists() and alive.exists()

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+from contextlib import nullcontext
 from pathlib import Path
 
 from medal.config import DEFAULT_PARAMS, load_params
 from medal.errors import UserError
+from medal.fileio import joblib_scratch
 from medal.layout import (
     AGGREGATE,
     CONCLUSIONS,
@@ -16,6 +18,7 @@ from medal.layout import (
     METRICS,
     PAPER,
     PAPER_OUT,
+    PARTIAL,
     PLATFORM,
     PREPARED,
     PUBLISHED,
@@ -309,7 +312,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         params = load_params(args.params) if args.needs_params else {}
-        args.func(params, args)
+        with joblib_scratch(PARTIAL / "joblib") if args.needs_params else nullcontext():
+            args.func(params, args)
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

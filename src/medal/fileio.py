@@ -140,3 +140,36 @@ def staged_folder(folder: Path) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+
+
+JOBLIB_FOLDER_PREFIX = "joblib_memmapping_folder_"
+
+
+@contextmanager
+def joblib_scratch(folder: Path) -> Iterator[None]:
+    """While the block runs, send joblib's memory-mapped copies of large arrays (parallel model selection and
+    references) to ``folder`` in the project instead of the system's shared memory, unless ``JOBLIB_TEMP_FOLDER``
+    is set already; first remove those a killed command left there (their process is gone), so that a ``kill -9``
+    leaks nothing that outlives the project."""
+    if "JOBLIB_TEMP_FOLDER" in os.environ:
+        yield
+        return
+    for stale in folder.glob(f"{JOBLIB_FOLDER_PREFIX}*") if folder.is_dir() else []:
+        pid = stale.name.removeprefix(JOBLIB_FOLDER_PREFIX).split("_")[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(stale, ignore_errors=True)
+    os.environ["JOBLIB_TEMP_FOLDER"] = str(folder.resolve())
+    try:
+        yield
+    finally:
+        del os.environ["JOBLIB_TEMP_FOLDER"]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
