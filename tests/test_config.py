@@ -5,6 +5,7 @@ from hypothesis import strategies as st
 
 from medal.config import load_params, validate
 from medal.errors import UserError
+from medal.values import NUMBER_TEXT
 
 from conftest import ROOT
 
@@ -28,7 +29,7 @@ def test_project_params_are_valid_and_the_check_is_not_vacuous(params):
         (lambda p: p["study"].update(learners=["boost"]), "unknown learner 'boost' in study.learners; valid: "),
         (lambda p: p["study"].update(datasets=["mnist"]), "unknown dataset 'mnist' in study.datasets; valid: "),
         (lambda p: p["al"].update(batch_size=0), "al.batch_size must be a positive integer, got 0"),
-        (lambda p: p["al"].update(seeds=True), "al.seeds must be a positive integer, got True"),
+        (lambda p: p["al"].update(seeds=True), "al.seeds is true, which YAML reads from true/false/yes/no/on/off"),
         (lambda p: p["study"].update(main_seeds=0), "study.main_seeds must be a positive integer, got 0"),
         (
             lambda p: p["study"].update(strategies=["entropy", "coreset"], learner_strategies=["entropy"]),
@@ -205,7 +206,12 @@ def test_a_protocol_value_that_is_not_a_positive_integer_is_named(params, key, v
     params["al"][key] = value
     with pytest.raises(UserError) as info:
         validate(params)
-    assert str(info.value) == f"params.yaml: al.{key} must be a positive integer, got {value!r}"
+    if isinstance(value, bool):  # what YAML makes of yes/no: named as such
+        assert str(info.value).startswith(f"params.yaml: al.{key} is {str(value).lower()}, which YAML reads from")
+    elif isinstance(value, str) and NUMBER_TEXT.fullmatch(value.strip()):  # a number YAML read as text
+        assert str(info.value).startswith(f"params.yaml: al.{key} is the text '{value}'")
+    else:
+        assert str(info.value) == f"params.yaml: al.{key} must be a positive integer, got {value!r}"
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -233,14 +233,15 @@ def test_wrong_estimator_values_fail_before_any_work(project, capsys, change, me
 def test_a_learner_that_fails_to_fit_stops_the_run_and_publishes_nothing(project, capsys):
     # Valid for scikit-learn's parameter checks, so only fitting finds it: the library wrapper would
     # silently predict class priors instead.
-    _with(project, lambda p: p["learners"]["mlp_refit"]["params"].update(hidden_layer_sizes=[-3]))
+    _with(project, lambda p: p["learners"]["mlp_refit"]["params"].update(early_stopping=True, validation_fraction=0.99))
     capsys.readouterr()
     assert main(["al", "wdbc", "entropy"]) == 2
     err = capsys.readouterr().err
     assert (
         err.splitlines()[-1]
         == (
-            "error: wdbc, seed 0: learner 'mlp_refit' (mlp) failed to fit: hidden_layer_sizes must be > 0, got [-3]; "
+            "error: wdbc, seed 0: learner 'mlp_refit' (mlp) failed to fit: With n_samples=4, test_size=0.99 and "
+            "train_size=None, the resulting train set will be empty. Adjust any of the aforementioned parameters; "
             "fix learners.mlp_refit in params.yaml"
         )
         and err.count("error:") == 1

@@ -16,14 +16,40 @@ BOOLEAN_KEYS = {"subsample_pool", "multi_label"}
 # Keys whose value seeds a random number generator: a whole number, at least 0 (numpy refuses negative seeds).
 SEED_KEYS = {"random_state", "split_seed"}
 # Keys whose value (or each value of its list) counts something: a whole number, at least 1.
-COUNT_KEYS = {"n_members", "max_candidates", "hidden_layer_sizes", "epochs", "resamples", "n_estimators"}
+# (An estimator's own parameters, such as C or n_estimators, are left to scikit-learn's validation, whose message
+# gives the exact range.)
+COUNT_KEYS = {"n_members", "max_candidates", "hidden_layer_sizes", "epochs", "resamples"}
 # Keys whose value (or each value of its list) counts images: a whole number, at least 0.
 TALLY_KEYS = {"train", "val", "test"}
 # Keys whose value is a number at least 0, and those whose value is a share strictly between 0 and 1.
-NON_NEGATIVE_KEYS = {"beta", "alpha", "C"}
+NON_NEGATIVE_KEYS = {"beta"}
 SHARE_KEYS = {"test_fraction"}
-# Parts of a path under which text is expected whatever it looks like (checksums, names, prose).
+# Parts of a path under which text is expected whatever it looks like (checksums, names, prose), and keys whose
+# values are names (of datasets, strategies, learners, files, methods), which may look like numbers.
 TEXT_PARENTS = {"source_md5", "canonical_md5", "refused_md5", "copy_notes", "about"}
+NAME_KEYS = {
+    "datasets",
+    "strategies",
+    "learners",
+    "learner_strategies",
+    "main_learner",
+    "learner",
+    "mirror_dirs",
+    "file",
+    "path",
+    "url",
+    "source",
+    "method",
+    "class",
+    "estimator",
+    "update",
+    "features",
+    "colour",
+    "class_weight",
+    "primary_metric",
+    "renderer",
+    "dask_scheduler",
+}
 NUMBER_TEXT = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 
 
@@ -72,7 +98,7 @@ def _leaf_problem(path: tuple, value: Any, boolean_params: set[tuple]) -> str | 
         return (
             f"is {str(value).lower()}, which YAML reads from true/false/yes/no/on/off; write the number or name meant"
         )
-    if isinstance(value, str) and NUMBER_TEXT.fullmatch(value.strip()):
+    if isinstance(value, str) and key not in NAME_KEYS and NUMBER_TEXT.fullmatch(value.strip()):
         return (
             f"is the text '{value}' (YAML reads an exponent without a decimal point, or a quoted number, as text); "
             f"write it as a number, e.g. {float(value)!r}"
