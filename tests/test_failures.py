@@ -503,9 +503,10 @@ def test_a_failed_figures_stage_leaves_the_previous_manuscript_parts_whole(proje
     assert sorted(p.name for p in Path("paper").iterdir()) == ["generated", "measured"]
 
 
-def test_joblib_copies_go_to_the_project_and_a_killed_commands_are_removed(project, monkeypatch):
+def test_joblib_copies_go_to_the_project_and_those_of_a_killed_command_are_removed(project, monkeypatch):
     """joblib's memory-mapped copies (parallel model selection and references) live in data/partial/joblib, not in
-    the system's shared memory, and the next command removes those of a process that is gone (a kill -9)."""
+    the system's shared memory, and the next command removes those of a process that is gone (a kill -9), and the
+    named semaphores of such a process's workers in /dev/shm."""
     import os
 
     monkeypatch.delenv("JOBLIB_TEMP_FOLDER", raising=False)
@@ -515,8 +516,16 @@ def test_joblib_copies_go_to_the_project_and_a_killed_commands_are_removed(proje
     for folder in (dead, alive):
         folder.mkdir(parents=True)
         (folder / "array.pkl").write_bytes(b"x")
+    semaphores = Path("/dev/shm")
+    dead_semaphore, live_semaphore = semaphores / "sem.loky-999999999-test", semaphores / f"sem.loky-{os.getpid()}-t"
+    if semaphores.is_dir():
+        dead_semaphore.write_bytes(b"")
+        live_semaphore.write_bytes(b"")
     seen = []
     monkeypatch.setattr("medal.cli.cmd_prepare", lambda params, args: seen.append(os.environ["JOBLIB_TEMP_FOLDER"]))
     assert main(["prepare", "wdbc"]) == 0
     assert seen == [str(scratch.resolve())] and "JOBLIB_TEMP_FOLDER" not in os.environ
     assert not dead.exists() and alive.exists()
+    if semaphores.is_dir():
+        assert not dead_semaphore.exists() and live_semaphore.exists()
+        live_semaphore.unlink()

@@ -143,6 +143,9 @@ def staged_folder(folder: Path) -> Iterator[Path]:
 
 
 JOBLIB_FOLDER_PREFIX = "joblib_memmapping_folder_"
+# Where loky (joblib's process pool) keeps its named semaphores on Linux: sem.loky-<pid>-<random>.
+SHARED_MEMORY = Path("/dev/shm")
+LOKY_SEMAPHORE_PREFIX = "sem.loky-"
 
 
 @contextmanager
@@ -150,7 +153,12 @@ def joblib_scratch(folder: Path) -> Iterator[None]:
     """While the block runs, send joblib's memory-mapped copies of large arrays (parallel model selection and
     references) to ``folder`` in the project instead of the system's shared memory, unless ``JOBLIB_TEMP_FOLDER``
     is set already; first remove those a killed command left there (their process is gone), so that a ``kill -9``
-    leaks nothing that outlives the project."""
+    leaks nothing that outlives the project. The named semaphores of this user's killed joblib workers are
+    removed from the system's shared memory too."""
+    for stale in SHARED_MEMORY.glob(f"{LOKY_SEMAPHORE_PREFIX}*") if SHARED_MEMORY.is_dir() else []:
+        pid = stale.name.removeprefix(LOKY_SEMAPHORE_PREFIX).split("-")[0]
+        if pid.isdigit() and not _alive(int(pid)) and stale.stat().st_uid == os.getuid():
+            stale.unlink(missing_ok=True)
     if "JOBLIB_TEMP_FOLDER" in os.environ:
         yield
         return
