@@ -143,17 +143,10 @@ def class_weight_rows(params: dict[str, Any], sweeps_dir: Path) -> list[dict[str
                 runs = [read_json(folder / run_file_name(strategy, seed)) for seed in range(seeds)]
                 for metric in METRIC_NAMES:
                     for position in (0, -1):
-                        scores = [run["cycles"][position][metric] for run in runs]
-                        rows.append(
-                            {
-                                "dataset": dataset,
-                                "strategy": strategy,
-                                "class_weight": value,
-                                "metric": metric,
-                                "labels": runs[0]["cycles"][position]["labels"],
-                                **dict(zip(("mean", "mean_low", "mean_high"), mean_ci(scores, bounds=SCORE_RANGE))),
-                            }
-                        )
+                        scores = mean_ci([run["cycles"][position][metric] for run in runs], bounds=SCORE_RANGE)
+                        labels = runs[0]["cycles"][position]["labels"]
+                        row = {"dataset": dataset, "strategy": strategy, "class_weight": value, "metric": metric}
+                        rows.append(row | {"labels": labels} | dict(zip(("mean", "mean_low", "mean_high"), scores)))
     return rows
 
 
