@@ -59,6 +59,7 @@ def class_weight_table(params: dict[str, Any], provenance: dict[str, dict[str, A
     first, last = label_counts[0], label_counts[-1]
     table = []
     for dataset in sweeps["datasets"]:
+        table.append([f"**{provenance[dataset]['title']}**", "", "", ""])
         for strategy in sweeps["strategies"]:
             for weighting in sweeps["settings"]["class_weight"]:
                 cells = []
@@ -69,15 +70,15 @@ def class_weight_table(params: dict[str, Any], provenance: dict[str, dict[str, A
                     )
                     interval = fmt_ci(*(end[k] for k in INTERVAL))
                     cells.append(unbreakable(f"{fmt_ci(start['mean'], math.nan, math.nan)} → {interval}"))
-                table.append([provenance[dataset]["title"], label(strategy, STRATEGY_LABELS), weighting, *cells])
-    header = ["Dataset", "Strategy", "Class weight", *(METRIC_LABELS[m] for m in WEIGHTING_METRICS)]
+                table.append([label(strategy, STRATEGY_LABELS), weighting, *cells])
+    header = ["Strategy", "Class weight", *(METRIC_LABELS[m] for m in WEIGHTING_METRICS)]
     caption = (
         f"What the learner's class weighting changes ({in_sentence(label(sweeps['learner'], LEARNER_LABELS))}, "
         f"{params['al']['seeds']} seeds each): test score with the initial {first} labels → at the budget of {last}, "
         "mean [95 % CI], with every class weighing the same in the fit (balanced, the study's setting) and with "
         "every labelled image weighing the same (none)."
     )
-    return markdown_table(header, table, caption, "tbl-class-weight", text_columns=3)
+    return markdown_table(header, table, caption, "tbl-class-weight", text_columns=2)
 
 
 def _grouped(flags: list[dict[str, Any]], params: dict[str, Any], provenance: dict[str, dict[str, Any]]) -> list[str]:
