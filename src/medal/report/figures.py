@@ -27,6 +27,7 @@ from medal.report.text import (
     LEARNER_LABELS,
     SETTING_LABELS,
     STRATEGY_LABELS,
+    in_sentence,
     label,
     strategy_label,
 )
@@ -153,7 +154,7 @@ def differences_figure(
                 ax.xaxis.set_tick_params(labelbottom=True)
                 ax.set_xlabel("Labelled images")
         for ax in axes[:, 0]:
-            ax.set_ylabel(f"Δ {METRIC_LABELS[metric].lower()}")
+            ax.set_ylabel(f"Δ {in_sentence(METRIC_LABELS[metric])}")
         handles, names = axes[0][0].get_legend_handles_labels()
         legend_below(fig, handles, names, len(study["datasets"]), 0.06)
         save_figure(fig, path)
@@ -250,7 +251,7 @@ def sweep_figure(
             ax.set_xticks(range(len(rows)), [value_label(setting, r["value"]) for r in rows], **slant)
             ax.set_xlabel(SETTING_LABELS[setting])
             ax.set_title(provenance[dataset]["title"])
-        axes[0][0].set_ylabel(f"AULC ({METRIC_LABELS[params['evaluation']['primary_metric']].lower()})")
+        axes[0][0].set_ylabel(f"AULC ({in_sentence(METRIC_LABELS[params['evaluation']['primary_metric']])})")
         handles, names = axes[0][0].get_legend_handles_labels()
         legend_below(fig, handles, names, len(names), 0.1)
         save_figure(fig, path)

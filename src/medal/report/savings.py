@@ -64,7 +64,7 @@ def aulc_table(params: dict[str, Any], provenance: dict[str, dict[str, Any]], su
         ]
         for s in study["strategies"]
     ]
-    metric = METRIC_LABELS[params["evaluation"]["primary_metric"]].lower()
+    metric = in_sentence(METRIC_LABELS[params["evaluation"]["primary_metric"]])
     caption = (
         f"Normalised area under the learning curve ({metric}) with "
         f"{in_sentence(label(study['main_learner'], LEARNER_LABELS))}, "

@@ -115,7 +115,7 @@ def variables(params: dict[str, Any], provenance: dict[str, dict[str, Any]]) -> 
         "budget_shares": _budget_shares(al["budget"], study["datasets"], provenance),
         "target_main": target_text(main, al),
         "target_others": join_names([target_text(t, al).removeprefix("random sampling's mean score ") for t in others]),
-        "primary_metric": METRIC_LABELS[params["evaluation"]["primary_metric"]].lower(),
+        "primary_metric": in_sentence(METRIC_LABELS[params["evaluation"]["primary_metric"]]),
         "n_datasets": len(params["study"]["datasets"]),
         "mid_aulc": params["evaluation"]["minimal_important_difference"]["aulc"],
         "power_percent": f"{100 * DETECTION_POWER:g}",
