@@ -526,6 +526,9 @@ def test_joblib_copies_go_to_the_project_and_those_of_a_killed_command_are_remov
     assert main(["prepare", "wdbc"]) == 0
     assert seen == [str(scratch.resolve())] and "JOBLIB_TEMP_FOLDER" not in os.environ
     assert not dead.exists() and alive.exists()
+    shutil.rmtree(alive)
+    assert main(["prepare", "wdbc"]) == 0
+    assert not Path("data/partial").exists()  # an emptied scratch folder does not stay behind
     if semaphores.is_dir():
         assert not dead_semaphore.exists() and live_semaphore.exists()
         live_semaphore.unlink()

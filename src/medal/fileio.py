@@ -10,7 +10,7 @@ import shutil
 import tempfile
 import zipfile
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -171,6 +171,8 @@ def joblib_scratch(folder: Path) -> Iterator[None]:
         yield
     finally:
         del os.environ["JOBLIB_TEMP_FOLDER"]
+        with suppress(OSError):  # the folder and its parents, once joblib has left them empty
+            os.removedirs(folder)
 
 
 def _alive(pid: int) -> bool:
