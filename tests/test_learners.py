@@ -106,6 +106,24 @@ def test_warm_start_fits_every_label_from_the_previous_solution(blobs):
     assert not np.array_equal(models["fit"].coef_, by_hand.coef_)
 
 
+def test_a_warm_started_mlp_trains_on_the_new_labels_until_its_stopping_rule_holds(blobs):
+    """scikit-learn's MLP carries its no-improvement count across warm-started fits and would stop after one epoch;
+    the update restarts the rule, so the second fit runs many epochs, moves the weights and lowers its loss."""
+    X, y = blobs["X_pool"], blobs["y_pool"]
+    learner = Learner("mlp", "mlp", "warm_start", {"hidden_layer_sizes": [16], "max_iter": 300})
+    clf = learner.make(np.array([0, 1]), random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        learner.update(clf, X, _labelled(y, np.arange(10)), np.arange(10))
+        first = clf.estimator_
+        epochs, weights = len(first.loss_curve_), first.coefs_[0].copy()
+        learner.update(clf, X, _labelled(y, np.arange(40)), np.arange(10, 40))
+    curve = clf.estimator_.loss_curve_[epochs:]
+    assert len(curve) > 10
+    assert curve[-1] < curve[0]
+    assert not np.allclose(clf.estimator_.coefs_[0], weights)
+
+
 def test_mlp_partial_fit_needs_several_passes_per_batch(blobs):
     """One partial_fit call is one Adam step: a single pass per batch leaves the MLP untrained."""
     X, y = blobs["X_pool"], blobs["y_pool"]

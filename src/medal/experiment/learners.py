@@ -252,6 +252,7 @@ class Learner:
         if self.update_mode == "fit":
             self._checked(clf, lambda: clf.fit(X, y, **_weighted(weights)), y)
         elif self.update_mode == "warm_start":
+            restart_stopping_rule(clf.estimator)
             self._checked(clf, lambda: clf.fit(X, y, **_weighted(weights)), y)
             if clf.is_fitted_:  # SklearnClassifier fits a copy of `estimator`: the next fit starts from this one
                 clf.estimator = clf.estimator_
@@ -267,6 +268,19 @@ class Learner:
         weights = self._weights(labels)
         self._checked(clf, lambda: clf.fit(X, y, **_weighted(weights)), labels)
         return clf
+
+
+def restart_stopping_rule(estimator: ClassifierMixin) -> None:
+    """Let a warm-started MLP train until its own stopping rule holds on the new labels.
+
+    scikit-learn's MLP keeps its early-stopping state (``_no_improvement_count``, ``best_loss_``) across
+    warm-started fits: the count that ended the previous fit and the best loss on the previous labels make the
+    next fit stop after a single epoch. Resetting both starts the stopping rule afresh while the weights are kept,
+    as a fit of the same network on the new labels would. Other estimators keep no such state.
+    """
+    if hasattr(estimator, "_no_improvement_count"):
+        estimator._no_improvement_count = 0
+        estimator.best_loss_ = np.inf
 
 
 def _weighted(weights: np.ndarray | None) -> dict[str, np.ndarray]:
