@@ -50,7 +50,7 @@ def test_project_params_are_valid_and_the_check_is_not_vacuous(params):
         (lambda p: p["evaluation"].update(drop_threshold=-1), "evaluation.drop_threshold must be a number in [0, 1)"),
         (
             lambda p: p["strategies"]["dal"].update(k=3),
-            "strategies.dal: unknown option k; valid: max_candidates, subsample_pool",
+            "strategies.dal: unknown option k; valid: max_candidates, subsample_pool, unlabelled_per_labelled",
         ),
         (lambda p: p["learners"]["random_forest"].update(update="partial_fit"), "random_forest has no partial_fit"),
         (lambda p: p["study"].update(main_learner="svm"), "study.main_learner 'svm' must be one of study.learners"),

@@ -74,7 +74,8 @@ PARAMS_CASES = [
     (
         "unknown key",
         lambda p: p["al"].update(bugdet=5),
-        "params.yaml: unknown key 'al.bugdet'; valid: batch_size, budget, initial_labels, label_noise, seeds",
+        "params.yaml: unknown key 'al.bugdet'; valid: batch_size, budget, initial_labels, label_noise, max_candidates, "
+        "seeds",
     ),
     (
         "unknown learner key",
@@ -135,7 +136,8 @@ PARAMS_CASES = [
     (
         "unknown strategy option",
         lambda p: p["strategies"]["entropy"].update(beta=2),
-        "params.yaml: strategies.entropy: unknown option beta; valid: max_candidates, subsample_pool",
+        "params.yaml: strategies.entropy: unknown option beta; valid: max_candidates, subsample_pool, "
+        "unlabelled_per_labelled",
     ),
     (
         "partial_fit without support",

@@ -173,9 +173,104 @@ def test_pool_subsampling_shows_the_strategy_only_the_subsample(blobs):
         Strategy("p", "probcover", random_state=0, subsample_pool=True)
 
 
+def test_the_unlabelled_images_a_query_is_shown_follow_the_cap_and_the_per_labelled_rule():
+    y = np.full(100, np.nan)
+    y[:5] = 0
+    assert Strategy("s", "entropy", random_state=0).shown_unlabelled(y) is None
+    assert Strategy("s", "entropy", random_state=0, unlabelled_per_labelled=10).shown_unlabelled(y) == 50
+    assert Strategy("s", "entropy", random_state=0, pool_cap=30, unlabelled_per_labelled=10).shown_unlabelled(y) == 30
+    assert Strategy("s", "entropy", random_state=0, pool_cap=95).shown_unlabelled(y) is None  # 95 remain: all shown
+    assert Strategy("s", "entropy", random_state=0, pool_cap=94).shown_unlabelled(y) == 94
+    y[:10] = 0  # 10 labelled: 100 per the rule, more than the 90 left
+    assert Strategy("s", "entropy", random_state=0, unlabelled_per_labelled=10).shown_unlabelled(y) is None
+    for bad in (0, -1, 2.5, True):
+        with pytest.raises(UserError, match="strategies.s.unlabelled_per_labelled must be a positive integer"):
+            Strategy("s", "entropy", random_state=0, unlabelled_per_labelled=bad)
+
+
+def _fitted_case(n: int = 200, labelled: int = 10, n_classes: int = 2):
+    from medal.experiment.learners import Learner
+
+    rng = np.random.default_rng(3)
+    y_true = np.arange(n) % n_classes
+    X = rng.normal(size=(n, 5)) + y_true[:, None]
+    y = np.full(n, np.nan)
+    y[:labelled] = y_true[:labelled]
+    learner = Learner("lr", "logistic_regression", "fit")
+    clf = learner.make(np.arange(n_classes), random_state=0)
+    learner.update(clf, X, y, np.arange(labelled))
+    return X, y, clf
+
+
+def test_a_cap_at_or_above_the_unlabelled_count_changes_no_query():
+    X, y, clf = _fitted_case()
+    for method in ("entropy", "coreset", "typiclust", "discriminative_al", "badge"):
+        plain = Strategy("s", method, random_state=4).query(X, y, clf, batch_size=5)
+        capped = Strategy("s", method, random_state=4, pool_cap=190).query(X, y, clf, batch_size=5)
+        assert list(plain) == list(capped), method
+
+
+def test_a_capped_strategy_picks_the_best_of_a_seeded_random_subset():
+    """Entropy with a cap of 15 picks the 5 most uncertain of 15 random unlabelled images: not the pool's top 5, and
+    another seed draws another subset."""
+    X, y, clf = _fitted_case()
+    proba = clf.predict_proba(X)
+    entropy = -(proba * np.log(proba)).sum(axis=1)
+    entropy[:10] = -np.inf
+    top = set(np.argsort(entropy)[-5:])
+    picks = {seed: set(Strategy("s", "entropy", random_state=seed, pool_cap=15).query(X, y, clf, 5)) for seed in (0, 1)}
+    assert picks[0] != top and picks[0] != picks[1]
+    for chosen in picks.values():
+        assert len(chosen) == 5 and min(chosen) >= 10
+
+
+def test_pool_hiding_strategies_rebuild_per_query_so_probcover_sees_each_new_pool():
+    """Shown another random subset at every query, ProbCover must not reuse the first query's distances (it caches
+    them): three capped queries in a row run and return unlabelled images."""
+    X, y, clf = _fitted_case()
+    strategy = Strategy("s", "probcover", random_state=0, pool_cap=40)
+    for _ in range(3):
+        chosen = strategy.query(X, y, clf, batch_size=5)
+        assert np.all(np.isnan(y[chosen])) and len(set(chosen)) == 5
+        y[chosen] = 0
+
+
+def test_discriminative_al_trains_on_the_labelled_and_at_most_ten_unlabelled_per_labelled(monkeypatch):
+    from skactiveml.pool import DiscriminativeAL
+
+    seen = []
+    query = DiscriminativeAL.query
+
+    def spy(self, X, y, *args, **kwargs):
+        seen.append((len(X), int(np.sum(~np.isnan(y)))))
+        return query(self, X, y, *args, **kwargs)
+
+    monkeypatch.setattr(DiscriminativeAL, "query", spy)
+    X, y, clf = _fitted_case(n=300, labelled=10)
+    Strategy("d", "discriminative_al", random_state=0, unlabelled_per_labelled=10).query(X, y, clf, batch_size=3)
+    Strategy("d", "discriminative_al", random_state=0).query(X, y, clf, batch_size=3)
+    assert seen == [(110, 10), (300, 10)]
+
+
+def test_typiclust_clusters_as_its_authors_do():
+    """k-means up to 50 clusters (then the same labels as scikit-learn's), mini-batch k-means beyond."""
+    from sklearn.cluster import KMeans, MiniBatchKMeans
+
+    from medal.experiment.strategies import TypiClustClustering
+
+    X = np.random.default_rng(0).normal(size=(400, 3))
+    small = TypiClustClustering(n_clusters=50, random_state=1).fit_predict(X)
+    assert np.array_equal(small, KMeans(n_clusters=50, random_state=1).fit(X).labels_)
+    large = TypiClustClustering(n_clusters=60, random_state=1).fit_predict(X)
+    expected = MiniBatchKMeans(n_clusters=60, batch_size=5000, random_state=1).fit(X).labels_
+    assert np.array_equal(large, expected)
+
+
 def test_unknown_strategy_option_is_named():
     with pytest.raises(
-        UserError, match="strategies.q: unknown option n_trees; valid: max_candidates, subsample_pool, n_members"
+        UserError,
+        match="strategies.q: unknown option n_trees; valid: max_candidates, subsample_pool, unlabelled_per_labelled, "
+        "n_members",
     ):
         Strategy("q", "qbc_vote_entropy", random_state=0, n_trees=3)
 

@@ -37,7 +37,7 @@ SECTION_KEYS: dict[str, tuple[str, ...]] = {
     "prepare": (),
     "learners": (),
     "strategies": (),
-    "al": ("initial_labels", "batch_size", "budget", "seeds", "label_noise"),
+    "al": ("initial_labels", "batch_size", "budget", "seeds", "label_noise", "max_candidates"),
     "evaluation": (
         "primary_metric",
         "random_budget_fractions",
@@ -317,6 +317,9 @@ def _check_protocol_and_evaluation(params: dict[str, Any]) -> None:
         _positive_int("al", key, al.get(key))
     if al["budget"] < al["initial_labels"]:
         raise UserError("params.yaml: al.budget must be at least al.initial_labels")
+    cap = al.get("max_candidates")
+    if cap is not None and (isinstance(cap, bool) or not isinstance(cap, int) or cap <= 0):
+        raise UserError(f"params.yaml: al.max_candidates must be a positive integer or null (no cap), got {cap!r}")
     evaluation = _require(params, "evaluation")
     if evaluation.get("primary_metric") not in METRIC_NAMES:
         raise UserError(f"params.yaml: evaluation.primary_metric must be one of {', '.join(METRIC_NAMES)}")

@@ -18,7 +18,7 @@ import time
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -148,14 +148,17 @@ def run_one(
         # While the oracle's answers hold one class, the learner predicts it (see Learner._checked).
         warnings.filterwarnings("ignore", message="Since the 'base_estimator' could not be fitted")
         learner = Learner.from_params(task.learner, task.spec["learner"])
-        query = Strategy.from_params(task.strategy, task.spec["strategy"], random_state=task.seed)
+        query = Strategy.from_params(
+            task.strategy, task.spec["strategy"], random_state=task.seed, pool_cap=task.protocol.max_candidates
+        )
         try:
             result = run_active_learning(
                 data["X_pool"], data["y_pool"], data["X_test"], data["y_test"], learner, query, task.protocol, task.seed
             )
         except UserError as exc:
             raise UserError(f"{task.header['dataset']}, seed {task.seed}: {exc}") from None
-    finished = Finished(index, {**task.header, "cycles": result.cycles}, result.timings, time.perf_counter() - start)
+    record = {**task.header, "protocol": asdict(task.protocol), "cycles": result.cycles}
+    finished = Finished(index, record, result.timings, time.perf_counter() - start)
     return finished, numerical_platform()
 
 

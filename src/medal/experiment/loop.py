@@ -17,16 +17,20 @@ from medal.experiment.strategies import Strategy
 @dataclass
 class Protocol:
     """One active-learning run's settings: initial labelled set, batch per cycle, total label budget,
-    and the fraction of pool labels the simulated oracle gets wrong."""
+    the fraction of pool labels the simulated oracle gets wrong, and the most unlabelled images a query is
+    shown (a seeded random subset when more remain; None: all of them)."""
 
     initial_labels: int
     batch_size: int
     budget: int
     label_noise: float = 0.0
+    max_candidates: int | None = None
 
     @classmethod
     def from_params(cls, al: dict[str, Any]) -> Protocol:
-        return cls(al["initial_labels"], al["batch_size"], al["budget"], al.get("label_noise", 0.0))
+        return cls(
+            al["initial_labels"], al["batch_size"], al["budget"], al.get("label_noise", 0.0), al.get("max_candidates")
+        )
 
     def label_counts(self, pool_size: int) -> list[int]:
         """Labels used at each evaluation: the initial set, then one batch more each cycle, capped by budget and

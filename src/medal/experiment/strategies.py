@@ -19,7 +19,9 @@ else read from the class's query signature by :func:`class_needs`):
 ``max_candidates`` (an option of every strategy) scores a random subset of the unlabelled pool
 per query through scikit-activeml's ``SubSamplingWrapper``, for strategies whose cost grows
 faster than the pool; ``subsample_pool: true`` also hides the rest of the unlabelled pool from the
-strategy (the wrapper's ``exclude_non_subsample``).
+strategy (the wrapper's ``exclude_non_subsample``). The protocol's ``al.max_candidates`` is the same rule
+for every strategy alike: while more unlabelled images remain, each query shows the strategy the labelled
+ones and a seeded random subset of that many unlabelled ones, and it picks among those.
 """
 
 from __future__ import annotations
@@ -47,7 +49,8 @@ from skactiveml.pool import (
     UncertaintySampling,
 )
 from skactiveml.utils import MISSING_LABEL, check_equal_missing_label, check_scalar, check_type, simple_batch
-from sklearn.base import clone
+from sklearn.base import BaseEstimator, ClusterMixin, clone
+from sklearn.cluster import KMeans, MiniBatchKMeans
 from sklearn.ensemble import BaggingClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import normalize
@@ -116,10 +119,36 @@ class DensityWeightedEntropy(SingleAnnotatorPoolQueryStrategy):
         return simple_batch(utilities, self.random_state_, batch_size=batch_size, return_utilities=return_utilities)
 
 
+class TypiClustClustering(ClusterMixin, BaseEstimator):
+    """The clustering TypiClust's authors use (Hacohen et al. 2022, in their published code): k-means for at most 50
+    clusters, mini-batch k-means with batches of 5,000 for more. scikit-activeml's ``TypiClust`` runs full k-means
+    at every query, whose cost grows with pool size times clusters (labelled plus batch: 260 at the end of a run).
+    """
+
+    KMEANS_MAX_CLUSTERS = 50
+    BATCH_SIZE = 5000
+
+    def __init__(self, n_clusters: int = 8, random_state: Any = None):
+        self.n_clusters = n_clusters
+        self.random_state = random_state
+
+    def fit(self, X: np.ndarray, y: None = None) -> TypiClustClustering:
+        if self.n_clusters <= self.KMEANS_MAX_CLUSTERS:
+            model = KMeans(n_clusters=self.n_clusters, random_state=self.random_state)
+        else:
+            model = MiniBatchKMeans(
+                n_clusters=self.n_clusters, batch_size=self.BATCH_SIZE, random_state=self.random_state
+            )
+        self.labels_ = model.fit(X).labels_
+        return self
+
+
 # Options of every strategy: score only ``max_candidates`` random unlabelled samples per query, and
 # with ``subsample_pool`` also show the strategy only those and the labelled ones (for strategies
-# that model the whole pool, such as ProbCover or TypiClust, whose cost grows faster than the pool).
-SUBSAMPLING_OPTIONS = ("max_candidates", "subsample_pool")
+# that model the whole pool, such as ProbCover or TypiClust, whose cost grows faster than the pool);
+# ``unlabelled_per_labelled`` shows it at most that many random unlabelled images per labelled one
+# (how Discriminative AL's authors train their discriminator, Gissin & Shalev-Shwartz 2019, in their code).
+SUBSAMPLING_OPTIONS = ("max_candidates", "subsample_pool", "unlabelled_per_labelled")
 # The query arguments that receive the model a strategy needs, with the flag that says whether to fit it.
 MODEL_ARGUMENTS = {"clf": "fit_clf", "estimator": "fit_estimator", "ensemble": "fit_ensemble"}
 
@@ -147,7 +176,7 @@ STRATEGY_METHODS: dict[str, Method] = {
     "probabilistic_al": Method(ProbabilisticAL, {"metric": "rbf"}, "parzen", ("gamma",)),
     "monte_carlo_eer": Method(MonteCarloEER, {}, "refit"),
     "coreset": Method(CoreSet, {}, "data"),
-    "typiclust": Method(TypiClust, {}, "data"),
+    "typiclust": Method(TypiClust, {"cluster_algo": TypiClustClustering}, "data"),
     "probcover": Method(ProbCover, {}, "data"),
     "badge": Method(Badge, {}, "model"),
     "discriminative_al": Method(DiscriminativeAL, {}, "discriminator"),
@@ -237,7 +266,7 @@ class Strategy:
     ``class`` with its keyword arguments ``params``.
     """
 
-    def __init__(self, name: str, method: str | Method, random_state: int, **options: Any):
+    def __init__(self, name: str, method: str | Method, random_state: int, pool_cap: int | None = None, **options: Any):
         if isinstance(method, str):
             if method not in STRATEGY_METHODS:
                 valid = ", ".join(sorted(STRATEGY_METHODS))
@@ -269,35 +298,68 @@ class Strategy:
             raise UserError(
                 f"params.yaml: strategies.{name}.subsample_pool must be true or false, and true needs max_candidates"
             )
-        self._qs = None if self._needs_classes else self._build({})
+        self._per_labelled = options.get("unlabelled_per_labelled")
+        if self._per_labelled is not None and (
+            isinstance(self._per_labelled, bool) or not isinstance(self._per_labelled, int) or self._per_labelled <= 0
+        ):
+            raise UserError(
+                f"params.yaml: strategies.{name}.unlabelled_per_labelled must be a positive integer, "
+                f"got {self._per_labelled!r}"
+            )
+        self.pool_cap = pool_cap
+        self._qs: SingleAnnotatorPoolQueryStrategy | None = None
 
-    def _build(self, extra: dict[str, Any]) -> SingleAnnotatorPoolQueryStrategy:
-        """The scikit-activeml strategy, wrapped to score a random subset when ``max_candidates`` is set."""
-        qs = self._factory(random_state=self.random_state, **self._kwargs, **extra)
-        if self._max_candidates is None:
+    def shown_unlabelled(self, y: np.ndarray) -> int | None:
+        """How many unlabelled images this query is shown (a random subset), or None for all of them: the fewest of
+        ``unlabelled_per_labelled`` times the labelled count and the protocol's cap, where fewer than all remain."""
+        labelled = int(np.sum(~np.isnan(y)))
+        limits = [limit for limit in (self.pool_cap, self._per_labelled and self._per_labelled * labelled) if limit]
+        shown = min(limits, default=None)
+        return shown if shown is not None and shown < len(y) - labelled else None
+
+    def _strategy(self, y: np.ndarray, clf: SklearnClassifier | None) -> SingleAnnotatorPoolQueryStrategy:
+        """The scikit-activeml strategy to query with now, wrapped in ``SubSamplingWrapper`` to score a random subset
+        (the strategy's ``max_candidates``) and to be shown one (:meth:`shown_unlabelled`).
+
+        A strategy shown part of the pool sees a different pool at every query, so it is built afresh each time
+        (ProbCover would otherwise reuse the distances of the first query's pool); otherwise it is built once.
+        Seeded by an integer, a scikit-activeml strategy draws the same numbers either way.
+        """
+        shown = self.shown_unlabelled(y)
+        fresh = shown is not None or self._subsample_pool
+        qs = self._qs
+        if qs is None or fresh:
+            extra = {"classes": clf.classes} if self._needs_classes else {}
+            qs = self._factory(random_state=self.random_state, **self._kwargs, **extra)
+            if self._max_candidates is not None:
+                qs = SubSamplingWrapper(
+                    qs,
+                    max_candidates=self._max_candidates,
+                    exclude_non_subsample=self._subsample_pool,
+                    random_state=self.random_state,
+                )
+            if not fresh:
+                self._qs = qs
+        if shown is None:
             return qs
-        return SubSamplingWrapper(
-            qs,
-            max_candidates=self._max_candidates,
-            exclude_non_subsample=self._subsample_pool,
-            random_state=self.random_state,
-        )
+        return SubSamplingWrapper(qs, max_candidates=shown, exclude_non_subsample=True, random_state=self.random_state)
 
     @classmethod
-    def from_params(cls, name: str, spec: dict[str, Any], random_state: int) -> Strategy:
+    def from_params(cls, name: str, spec: dict[str, Any], random_state: int, pool_cap: int | None = None) -> Strategy:
         """Build from one entry of ``params.yaml``'s ``strategies`` section: ``method`` and its options, or ``class``
-        with keyword arguments ``params`` (and the options every strategy has)."""
+        with keyword arguments ``params`` (and the options every strategy has); ``pool_cap``: the protocol's cap on
+        the unlabelled images each query is shown (``al.max_candidates``)."""
         if ("method" in spec) == ("class" in spec):
             raise UserError(f"params.yaml: strategies.{name} needs either method (a recipe) or class (scikit-activeml)")
         if "class" in spec:
             method = _class_method(name, spec["class"], spec.get("params", {}))
             options = {key: value for key, value in spec.items() if key not in ("class", "params")}
-            return cls(name, method, random_state, **options)
+            return cls(name, method, random_state, pool_cap, **options)
         if spec["method"] not in STRATEGY_METHODS:
             valid = ", ".join(sorted(STRATEGY_METHODS))
             raise UserError(f"params.yaml: strategies.{name}.method '{spec['method']}' unknown; valid: {valid}")
         options = {key: value for key, value in spec.items() if key != "method"}
-        return cls(name, spec["method"], random_state, **options)
+        return cls(name, spec["method"], random_state, pool_cap, **options)
 
     def _committee(self, clf: SklearnClassifier) -> SklearnClassifier:
         bagging = BaggingClassifier(clone(clf.estimator), n_estimators=self.n_members, random_state=self.random_state)
@@ -335,6 +397,4 @@ class Strategy:
                 f"strategy '{self.name}' ({self._factory.__name__}) is defined for two classes and this dataset has "
                 f"{len(clf.classes)}; leave it out of study.strategies for this study"
             )
-        if self._qs is None:
-            self._qs = self._build({"classes": clf.classes})
-        return self._qs.query(X, y, batch_size=batch_size, **self._model(clf))
+        return self._strategy(y, clf).query(X, y, batch_size=batch_size, **self._model(clf))
