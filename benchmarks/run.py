@@ -3,7 +3,7 @@ parallel speed-up, a Dask cluster against local processes, incremental rebuilds,
 the pinned BLAS kernels.
 
     python benchmarks/run.py                 # everything, about 10 minutes on 2 cores
-    python benchmarks/run.py --only scaling  # one part
+    python benchmarks/run.py --only strategy_scaling  # one part
 
 Run from the project root with the environment active, on an otherwise idle machine, after
 `dvc repro` (the incremental-rebuild part needs a built workspace). Every figure is a ratio of two
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import re
 import shutil
@@ -47,19 +46,18 @@ from medal.experiment.strategies import Strategy
 from medal.fileio import load_npz, read_json, write_npz_atomic, write_text_atomic
 from medal.report.learners import update_modes as learner_update_modes
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # this folder's benchmark modules
+import strategy_scaling  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
 TARGETS = {
     "loop_overhead_max_ratio": 1.10,
-    "uncertainty_query_100k_max_seconds": 1.0,
-    "any_query_100k_max_seconds": 10.0,
     "parallel_min_speedup": 1.7,
     "cluster_min_relative_speed": 0.9,
     "in_task_max_ratio": 1.2,
     "paper_rebuild_max_seconds": 30.0,
     "pinned_kernel_max_slowdown": 1.25,
 }
-# With a pool this large, strategies whose query cost grows faster than the pool run with these options.
-SUBSAMPLING = {"max_candidates": 2000, "subsample_pool": True}
 
 
 def log(message: str) -> None:
@@ -195,91 +193,7 @@ def update_modes(params: dict[str, Any], sizes: list[int], cycles: int) -> dict[
     return {"rows": rows, "note": "batch = 1 % of the pool, 20 initial labels, random queries; update time only"}
 
 
-# 3. Scaling with the pool ----------------------------------------------------------------------------
-
-
-def query_seconds(params: dict[str, Any], name: str, spec: dict[str, Any], data: dict[str, np.ndarray]) -> float:
-    """Wall time of one 10-sample query after the learner was fitted on 50 labels."""
-    learner = Learner.from_params("logreg", params["learners"]["logreg"])
-    classes = np.unique(data["y_pool"])
-    clf = learner.make(classes, random_state=0)
-    y = np.full(len(data["y_pool"]), np.nan)
-    first = initial_indices(data["y_pool"], 50, np.random.default_rng(0))
-    y[first] = data["y_pool"][first]
-    learner.update(clf, data["X_pool"], y, first)
-    strategy = Strategy.from_params(name, spec, random_state=0)
-    start = time.perf_counter()
-    chosen = strategy.query(data["X_pool"], y, clf, 10)
-    seconds = time.perf_counter() - start
-    if len(set(np.asarray(chosen).tolist())) != 10 or not np.all(np.isnan(y[chosen])):
-        raise RuntimeError(f"{name} did not return 10 distinct unlabelled samples")
-    return seconds
-
-
-def scaling(params: dict[str, Any], sizes: list[int]) -> dict[str, Any]:
-    pools = {n: synthetic(n) for n in sizes}
-    rows = []
-    with threadpool_limits(1):
-        for name, spec in params["strategies"].items():
-            times = {n: query_seconds(params, name, spec, pools[n]) for n in sizes[:-1]}
-            small, mid, large = sizes[0], sizes[-2], sizes[-1]
-            exponent = _exponent(times, small, mid)
-            limit = TARGETS[
-                "uncertainty_query_100k_max_seconds"
-                if spec["method"] in ("least_confident", "margin_sampling", "entropy")
-                else "any_query_100k_max_seconds"
-            ]
-            # Subsample the largest pool when the cost grows faster than linear, or when even linear growth
-            # from the middle pool would pass the limit; a strategy's own smaller max_candidates is kept.
-            subsample = exponent > 1.25 or times[mid] * large / mid > limit
-            largest_spec = spec
-            if subsample:
-                candidates = min(
-                    spec.get("max_candidates", SUBSAMPLING["max_candidates"]), SUBSAMPLING["max_candidates"]
-                )
-                largest_spec = {**spec, **SUBSAMPLING, "max_candidates": candidates}
-            times[large] = query_seconds(params, name, largest_spec, pools[large])
-            row = {
-                "strategy": name,
-                "method": spec["method"],
-                **{f"seconds_{n}": times[n] for n in sizes},
-                "growth_exponent": exponent,
-                "growth": growth_label(exponent),
-                "growth_exponent_large": None if subsample else _exponent(times, mid, large),
-                f"options_at_{large}": {k: v for k, v in largest_spec.items() if k != "method"},
-                "subsampled_at_largest": subsample,
-                "limit_seconds": limit,
-                "met": times[large] <= limit,
-            }
-            log(
-                f"scaling {name}: "
-                + ", ".join(f"{n}: {times[n]:.3f} s" for n in sizes)
-                + f"; growth n^{exponent:.2f} ({row['growth']})"
-                + (" -> subsampled at the largest pool" if subsample else "")
-            )
-            rows.append(row)
-    return {
-        "sizes": sizes,
-        "rows": rows,
-        "subsampling": SUBSAMPLING,
-        "note": "one 10-sample query after logistic regression was fitted on 50 labels; "
-        "growth from the two smaller pools",
-    }
-
-
-def _exponent(times: dict[int, float], small: int, large: int) -> float:
-    """The exponent b of time ~ n^b between two pool sizes."""
-    return math.log(max(times[large], 1e-6) / max(times[small], 1e-6)) / math.log(large / small)
-
-
-def growth_label(exponent: float) -> str:
-    if exponent < 0.5:
-        return "sub-linear (fixed costs dominate)"
-    if exponent < 1.25:
-        return "about linear"
-    if exponent < 1.75:
-        return "between linear and quadratic"
-    return "quadratic or worse"
+# 3. Scaling with the pool: strategy_scaling.py
 
 
 # 4. Parallel speed-up -----------------------------------------------------------------------------------
@@ -396,6 +310,9 @@ def cluster(params: dict[str, Any], seeds: int, workers: int = 2) -> dict[str, A
         }
         seconds, files = {}, {}
         # This process is the cluster's client: it gets the settings its workers get (README: exported for all).
+        # distributed registers its configuration defaults on import: imported inside the block, they would be
+        # dropped with the block's settings on exit and break every later Dask cluster of this process.
+        import distributed  # noqa: F401
         with dask.config.set(DASK_SETTINGS):
             for where in ("local", "cluster"):
                 if where == "cluster":
@@ -775,30 +692,15 @@ def markdown(results: dict[str, Any]) -> str:
             f"{r['speedup']:.1f}x |"
             for r in results["update_modes"]["rows"]
         ]
-    if "scaling" in results:
-        sizes = results["scaling"]["sizes"]
-        lines += [
-            "",
-            "| strategy | "
-            + " | ".join(f"s at {n}" for n in sizes)
-            + f" | growth {sizes[0]}→{sizes[-2]} | growth {sizes[-2]}→{sizes[-1]} | limit met |",
-            "|---|" + "--:|" * len(sizes) + "---|---|---|",
-        ]
-        lines += [
-            f"| {r['strategy']} | "
-            + " | ".join(f"{r[f'seconds_{n}']:.3f}" for n in sizes)
-            + f" | n^{r['growth_exponent']:.2f} {r['growth']} | "
-            + ("subsampled" if r["subsampled_at_largest"] else f"n^{r['growth_exponent_large']:.2f}")
-            + f" | {'yes' if r['met'] else 'NO'} |"
-            for r in results["scaling"]["rows"]
-        ]
+    if "strategy_scaling" in results:
+        lines += strategy_scaling.markdown(results["strategy_scaling"])
     return "\n".join(lines) + "\n"
 
 
 PARTS = (
     "loop_overhead",
     "update_modes",
-    "scaling",
+    "strategy_scaling",
     "parallel",
     "cluster",
     "scale_out",
@@ -811,7 +713,8 @@ PARTS = (
 def missed_targets(results: dict[str, Any]) -> list[str]:
     """The parts (and scaled strategies) whose target was missed."""
     missed = [part for part in results if isinstance(results[part], dict) and results[part].get("met") is False]
-    return missed + [f"scaling:{r['strategy']}" for r in results.get("scaling", {}).get("rows", []) if not r["met"]]
+    rows = results.get("strategy_scaling", {}).get("rows", [])
+    return missed + [f"strategy_scaling:{r['strategy']}" for r in rows if not r["met"]]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -827,7 +730,9 @@ def main(argv: list[str] | None = None) -> int:
     runners = {
         "loop_overhead": lambda: loop_overhead(params, repeats=1 if quick else 5),
         "update_modes": lambda: update_modes(params, [300] if quick else [500, 5000, 50000], cycles=2 if quick else 8),
-        "scaling": lambda: scaling(params, [200, 400, 800] if quick else [1000, 10000, 100000]),
+        "strategy_scaling": lambda: strategy_scaling.strategy_scaling(
+            params, (300, 600) if quick else strategy_scaling.SIZES, log=log
+        ),
         "parallel": lambda: parallel(params, seeds=2 if quick else 40),
         "cluster": lambda: cluster(params, seeds=1 if quick else 10),
         "scale_out": lambda: scale_out([2, 8] if quick else [2, 8, 32, 128], scale=0.001 if quick else 0.01),

@@ -5,6 +5,8 @@ from __future__ import annotations
 import importlib.util
 import json
 
+import pytest
+
 from conftest import ROOT
 
 
@@ -18,15 +20,51 @@ def _benchmarks():
 def test_quick_benchmarks_write_results_with_targets(tmp_path):
     bench = _benchmarks()
     out = tmp_path / "results.json"
-    assert bench.main(["--quick", "--only", "loop_overhead", "--only", "scaling", "--out", str(out)]) == 0
+    assert bench.main(["--quick", "--only", "loop_overhead", "--only", "strategy_scaling", "--out", str(out)]) == 0
     results = json.loads(out.read_text())
     overhead = results["loop_overhead"]
     assert overhead["ratio"] == overhead["ours_seconds"] / overhead["minimal_seconds"]
     assert overhead["met"] == (overhead["ratio"] <= 1.10)
-    rows = {row["strategy"]: row for row in results["scaling"]["rows"]}
-    assert set(rows) == set(bench.load_params(ROOT / "params.yaml")["strategies"])
-    assert rows["entropy"]["limit_seconds"] == 1.0 and rows["probcover"]["limit_seconds"] == 10.0
-    assert "Loop overhead" in out.with_suffix(".md").read_text()
+    scaling = results["strategy_scaling"]
+    rows = {row["strategy"]: row for row in scaling["rows"]}
+    assert list(rows) == bench.load_params(ROOT / "params.yaml")["study"]["strategies"]
+    assert rows["entropy"]["limit_seconds"] == 5.0 and rows["mc_eer"]["limit_seconds"] == 15.0
+    for row in rows.values():
+        for n_classes, measured in row["by_classes"].items():
+            if row["strategy"] == "epistemic" and n_classes == "11":  # defined for two classes only
+                assert measured["stopped"].startswith("not defined") and not measured["seconds"]
+                continue
+            assert set(measured["seconds"]) == set(measured["peak_mib"]) == {"300", "600"}
+            assert all(seconds > 0 for seconds in measured["seconds"].values())
+            assert measured["growth_exponent"] is not None
+        top = row["by_classes"][str(row["applicable_classes"])]
+        assert row["met"] == (
+            top["seconds"]["600"] <= 5.0 * (3 if row["strategy"] == "mc_eer" else 1) and top["peak_mib"]["600"] <= 2048
+        )
+    assert rows["epistemic"]["applicable_classes"] == 2 and rows["entropy"]["applicable_classes"] == 11
+    text = out.with_suffix(".md").read_text()
+    assert "Loop overhead" in text and "| dal | 11 |" in text
+
+
+def test_strategy_scaling_fits_the_growth_exponent_and_stops_at_a_missed_limit(monkeypatch):
+    strategy_scaling = _benchmarks().strategy_scaling
+
+    assert strategy_scaling.growth_exponent([1000, 2000, 4000], [1.0, 4.0, 16.0]) == pytest.approx(2.0)
+    assert strategy_scaling.growth_exponent([1000], [1.0]) is None
+    params = {"strategies": {"slow": {"method": "random"}}}
+    pools = {(k, n): (None, None) for k in strategy_scaling.CLASSES for n in (10, 20, 30)}
+    calls = []
+
+    def fake_query(params, name, X, y, traced):
+        calls.append(traced)
+        return 1.0 if traced else 6.0  # over the 5-second limit at the first size
+
+    monkeypatch.setattr(strategy_scaling, "one_query", fake_query)
+    row = strategy_scaling.strategy_row(params, "slow", pools, (10, 20, 30), log=lambda message: None)
+    assert not row["met"]
+    for measured in row["by_classes"].values():
+        assert list(measured["seconds"]) == ["10"] and measured["stopped"].startswith("limit passed at pool 10")
+    assert calls == [False, True, False, True]
 
 
 def test_missed_targets_are_named():
@@ -35,20 +73,10 @@ def test_missed_targets_are_named():
         "machine": {},
         "parallel": {"met": True},
         "loop_overhead": {"met": False},
-        "scaling": {"rows": [{"strategy": "badge", "met": False}, {"strategy": "random", "met": True}]},
+        "strategy_scaling": {"rows": [{"strategy": "badge", "met": False}, {"strategy": "random", "met": True}]},
     }
-    assert bench.missed_targets(results) == ["loop_overhead", "scaling:badge"]
+    assert bench.missed_targets(results) == ["loop_overhead", "strategy_scaling:badge"]
     assert bench.missed_targets({"parallel": {"met": True}}) == []
-
-
-def test_growth_labels():
-    bench = _benchmarks()
-    assert [bench.growth_label(e) for e in (0.1, 1.0, 1.5, 2.1)] == [
-        "sub-linear (fixed costs dominate)",
-        "about linear",
-        "between linear and quadratic",
-        "quadratic or worse",
-    ]
 
 
 def test_the_cluster_benchmark_runs_a_stage_on_real_dask_processes_with_the_local_results(tmp_path):
