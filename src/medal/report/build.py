@@ -46,6 +46,7 @@ from medal.report.conclusion import (
     metric_answers_text,
     target_answers_text,
 )
+from medal.report.cost import parallel_text, strategy_seconds, strategy_time_table
 from medal.report.figures import (
     differences_figure,
     learners_figure,
@@ -155,9 +156,10 @@ def write_measured(
     stages = stage_records(timings_dir, STAGE_TIMING_FILE)
     measured = {
         "timing.md": timing_table(params, provenance, timings),
+        "strategy_time.md": strategy_time_table(params, provenance, strategy_seconds(params, timings_dir)),
         "speedup.md": speedup_text(params, timings),
         "environment.md": environment_table(stages, build_versions()),
-        "runtime.md": runtime_text(stages),
+        "runtime.md": " ".join(filter(None, [runtime_text(stages).strip(), parallel_text(timings_dir)])) + "\n",
     }
     for name, text in measured.items():
         write_text_atomic(measured_dir / name, text)

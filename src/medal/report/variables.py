@@ -10,6 +10,7 @@ from medal.analysis.summaries import FULL_POOL_TARGET, main_target, study_target
 from medal.blas import PINNED_KERNEL, REQUIRED_FLAGS
 from medal.design import percent_key, query_cycles, seeds_for, strategies_for, sweep_values
 from medal.experiment.learners import CalibratedSVC
+from medal.experiment.strategies import TypiClustClustering
 from medal.report.behaviour import (
     value_label,
 )
@@ -95,6 +96,41 @@ def _budget_shares(budget: int, datasets: list[str], provenance: dict[str, dict[
     )
 
 
+def _pool_cap(cap: int | None, datasets: list[str], provenance: dict[str, dict[str, Any]]) -> str:
+    """What ``al.max_candidates`` does in this study, as a sentence's end: the cap and the pools it changes."""
+    if cap is None:
+        return "no cap is set in this study, so every query is shown the whole unlabelled pool"
+    pools = {provenance[d]["title"]: sum(provenance[d]["counts"]["train"]) for d in datasets}
+    larger = [f"{title} ({size:,} images)" for title, size in pools.items() if size > cap]
+    where = (
+        f"it changes the queries on {join_names(larger)}"
+        if larger
+        else f"no pool of this study is that large (the largest holds {max(pools.values()):,} images), so it changes "
+        "no query here"
+    )
+    return f"the cap is {cap:,} unlabelled images per query; {where}"
+
+
+def _strategy_option(params: dict[str, Any], method: str, option: str) -> Any:
+    """The value of ``option`` in the study's first strategy of ``method`` that sets it, else None."""
+    for name in params["study"]["strategies"]:
+        spec = params["strategies"][name]
+        if spec.get("method") == method and option in spec:
+            return spec[option]
+    return None
+
+
+def _dal_training(per_labelled: int | None) -> str:
+    """What Discriminative AL's discriminator is trained on, as a sentence's end."""
+    if per_labelled is None:
+        return "the whole pool, as scikit-activeml implements it"
+    return (
+        f"the labelled images and a random subset of at most {per_labelled} unlabelled images per labelled one, drawn "
+        "afresh for each batch, and picks among that subset, as its authors' code does; scikit-activeml's "
+        "implementation trains on the whole pool"
+    )
+
+
 def variables(params: dict[str, Any], provenance: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """Numbers and names quoted in the manuscript's prose (Quarto's ``{{< var >}}`` shortcodes)."""
     al, study = params["al"], params["study"]
@@ -139,6 +175,12 @@ def variables(params: dict[str, Any], provenance: dict[str, dict[str, Any]]) -> 
         "sweeps": _sweep_variables(params, provenance),
         "mc_eer_candidates": params["strategies"].get("mc_eer", {}).get("max_candidates", "all"),
         "qbc_members": params["strategies"].get("qbc_vote_entropy", {}).get("n_members", 5),
+        "typiclust": {
+            "kmeans_max_clusters": TypiClustClustering.KMEANS_MAX_CLUSTERS,
+            "batch": f"{TypiClustClustering.BATCH_SIZE:,}",
+        },
+        "pool_cap": _pool_cap(al.get("max_candidates"), study["datasets"], provenance),
+        "dal_training": _dal_training(_strategy_option(params, "discriminative_al", "unlabelled_per_labelled")),
         "n_runs": n_runs(params),
         "smallest_test_class": smallest_test_class(study["datasets"], provenance),
     }

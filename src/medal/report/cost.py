@@ -1,0 +1,104 @@
+"""Where the compute goes: CPU time per strategy and dataset, from the run records of the main experiment."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from medal.design import STAGE_TIMING_FILE, run_file_name, seeds_for
+from medal.fileio import read_json
+from medal.report.text import STRATEGY_LABELS, label, markdown_table
+from medal.reproduce.environment import format_duration
+
+
+def strategy_seconds(params: dict[str, Any], timings_dir: Path) -> dict[tuple[str, str], tuple[float, float]]:
+    """Per (dataset, strategy): mean seconds per run of the main learner spent updating it and querying, over the
+    main experiment's seeds (each run on one core, so wall time is its CPU time)."""
+    learner = params["study"]["main_learner"]
+    seconds = {}
+    for dataset in params["study"]["datasets"]:
+        for strategy in params["study"]["strategies"]:
+            runs = [
+                read_json(timings_dir / dataset / strategy / run_file_name(learner, seed))["cycles"]
+                for seed in range(seeds_for(params, learner))
+            ]
+            fit = sum(c["fit_seconds"] for cycles in runs for c in cycles) / len(runs)
+            query = sum(c["query_seconds"] for cycles in runs for c in cycles) / len(runs)
+            seconds[(dataset, strategy)] = (fit, query)
+    return seconds
+
+
+def strategy_time_table(
+    params: dict[str, Any], provenance: dict[str, dict[str, Any]], seconds: dict[tuple[str, str], tuple[float, float]]
+) -> str:
+    """Seconds per run (update + query) of every strategy on every dataset, and each strategy's share of the main
+    experiment's total."""
+    datasets = params["study"]["datasets"]
+    strategies = params["study"]["strategies"]
+    total = sum(sum(pair) for pair in seconds.values())
+    rows = []
+    for strategy in strategies:
+        cells = [f"{sum(seconds[(d, strategy)]):.1f}" for d in datasets]
+        share = sum(sum(seconds[(d, strategy)]) for d in datasets) / total
+        rows.append([label(strategy, STRATEGY_LABELS), *cells, f"{100 * share:.1f}"])
+    query_share = sum(pair[1] for pair in seconds.values()) / total
+    header = ["Strategy", *(provenance[d]["title"] for d in datasets), "Share (%)"]
+    cap = params["al"].get("max_candidates")
+    shown = f"at most {cap} unlabelled images per query (`al.max_candidates`)" if cap else "the whole unlabelled pool"
+    caption = (
+        "CPU seconds per run with the main learner (updating it after each batch plus choosing the next batch; "
+        "one core per run), mean over the main experiment's seeds, and each strategy's share of the main "
+        f"experiment's total; querying took {100 * query_share:.0f}% of that total. Each query was shown {shown}. "
+        "Measured on the machine that built this paper."
+    )
+    return markdown_table(header, rows, caption, "tbl-strategy-time", text_columns=1)
+
+
+def build_time(timings: Path) -> dict[str, Any]:
+    """One build's compute, from its timings folder: per strategy and in all, the seconds every run spent updating
+    its learner and querying (each run on one core, so CPU time), the runs' whole durations (scoring included), and
+    the experiment stages' wall time against those durations divided by the processes that ran each stage (1.0:
+    no process ever idle inside a stage)."""
+    fit_query = defaultdict(float)
+    run_seconds = 0.0
+    runs = 0
+    stage_wall = 0.0
+    stage_capacity = 0.0
+    for stage_file in sorted(timings.rglob(STAGE_TIMING_FILE)):
+        stage = read_json(stage_file)
+        stage_runs = 0.0
+        for path in sorted(stage_file.parent.rglob("*.json")):
+            if path.name == STAGE_TIMING_FILE:
+                continue
+            record = read_json(path)
+            strategy = record.get("strategy") or path.parent.name
+            fit_query[strategy] += sum(c["fit_seconds"] + c["query_seconds"] for c in record["cycles"])
+            stage_runs += record["seconds"]
+            runs += 1
+        run_seconds += stage_runs
+        stage_wall += stage["wall_seconds"]
+        stage_capacity += stage_runs / stage["computed_on"]["workers"]
+    total = sum(fit_query.values())
+    return {
+        "runs": runs,
+        "fit_query_seconds": total,
+        "fit_query_share_by_strategy": {s: fit_query[s] / total for s in sorted(fit_query, key=fit_query.get)[::-1]},
+        "fit_query_seconds_by_strategy": dict(sorted(fit_query.items())),
+        "run_seconds": run_seconds,
+        "experiment_stage_wall_seconds": stage_wall,
+        "stage_wall_over_runs_per_process": stage_wall / stage_capacity if stage_capacity else None,
+    }
+
+
+def parallel_text(timings_dir: Path) -> str:
+    """One sentence: the runs' total duration and how close the experiment stages' wall time came to it divided by
+    the processes."""
+    totals = build_time(timings_dir)
+    if not totals["runs"]:
+        return ""
+    return (
+        f"The runs took {format_duration(totals['run_seconds'])} one after another; the experiment stages' wall "
+        f"time was {totals['stage_wall_over_runs_per_process']:.2f} times that divided by the processes each "
+        "stage ran on (1.00 would leave no process idle)."
+    )
