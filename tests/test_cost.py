@@ -64,5 +64,5 @@ def test_strategy_time_table_gives_seconds_per_run_and_shares(timings):
     assert lines[0] == "| Strategy | A | Share (%) |"
     assert lines[2] == "| Random | 2.0 | 28.6 |" and lines[3].endswith("| 5.0 | 71.4 |")
     assert "querying took 43% of that total" in table and "the whole unlabelled pool" in table
-    params["al"]["max_candidates"] = 300
-    assert "at most 300 unlabelled images per query" in strategy_time_table(params, {"a": {"title": "A"}}, seconds)
+    params["al"]["max_candidates"] = 3000
+    assert "Each query was shown at most 3,000 unlabelled images (`al.max_candidates`)." in strategy_time_table(params, {"a": {"title": "A"}}, seconds)

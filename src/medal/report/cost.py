@@ -45,7 +45,7 @@ def strategy_time_table(
     query_share = sum(pair[1] for pair in seconds.values()) / total
     header = ["Strategy", *(provenance[d]["title"] for d in datasets), "Share (%)"]
     cap = params["al"].get("max_candidates")
-    shown = f"at most {cap} unlabelled images per query (`al.max_candidates`)" if cap else "the whole unlabelled pool"
+    shown = f"at most {cap:,} unlabelled images (`al.max_candidates`)" if cap else "the whole unlabelled pool"
     caption = (
         "CPU seconds per run with the main learner (updating it after each batch plus choosing the next batch; "
         "one core per run), mean over the main experiment's seeds, and each strategy's share of the main "
