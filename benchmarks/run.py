@@ -313,6 +313,7 @@ def cluster(params: dict[str, Any], seeds: int, workers: int = 2) -> dict[str, A
         # distributed registers its configuration defaults on import: imported inside the block, they would be
         # dropped with the block's settings on exit and break every later Dask cluster of this process.
         import distributed  # noqa: F401
+
         with dask.config.set(DASK_SETTINGS):
             for where in ("local", "cluster"):
                 if where == "cluster":

@@ -39,6 +39,14 @@ def timings(tmp_path):
     return tmp_path
 
 
+def test_stages_that_published_a_submission_count_runs_but_no_stage_time(tmp_path):
+    _write_stage(tmp_path / "a" / "random", {"logreg-seed0.json": _run("random", [1], [0], 2.0)})
+    write_json_atomic(tmp_path / "a" / "random" / "_stage.json", {"wall_seconds": 0.1, "computed_on": None})
+    totals = build_time(tmp_path)
+    assert totals["runs"] == 1 and totals["run_seconds"] == 2.0
+    assert totals["stage_wall_over_runs_per_process"] is None and parallel_text(tmp_path) == ""
+
+
 def test_build_time_sums_update_and_query_per_strategy_and_compares_stage_wall_with_the_runs(timings):
     totals = build_time(timings)
     assert totals["runs"] == 4
@@ -65,4 +73,5 @@ def test_strategy_time_table_gives_seconds_per_run_and_shares(timings):
     assert lines[2] == "| Random | 2.0 | 28.6 |" and lines[3].endswith("| 5.0 | 71.4 |")
     assert "querying took 43% of that total" in table and "the whole unlabelled pool" in table
     params["al"]["max_candidates"] = 3000
-    assert "Each query was shown at most 3,000 unlabelled images (`al.max_candidates`)." in strategy_time_table(params, {"a": {"title": "A"}}, seconds)
+    table = strategy_time_table(params, {"a": {"title": "A"}}, seconds)
+    assert "Each query was shown at most 3,000 unlabelled images (`al.max_candidates`)." in table

@@ -77,8 +77,9 @@ def build_time(timings: Path) -> dict[str, Any]:
             stage_runs += record["seconds"]
             runs += 1
         run_seconds += stage_runs
-        stage_wall += stage["wall_seconds"]
-        stage_capacity += stage_runs / stage["computed_on"]["workers"]
+        if stage.get("computed_on"):  # a stage that published a study-wide submission's runs computed none itself
+            stage_wall += stage["wall_seconds"]
+            stage_capacity += stage_runs / stage["computed_on"]["workers"]
     total = sum(fit_query.values())
     return {
         "runs": runs,
@@ -95,7 +96,7 @@ def parallel_text(timings_dir: Path) -> str:
     """One sentence: the runs' total duration and how close the experiment stages' wall time came to it divided by
     the processes."""
     totals = build_time(timings_dir)
-    if not totals["runs"]:
+    if totals["stage_wall_over_runs_per_process"] is None:
         return ""
     return (
         f"The runs took {format_duration(totals['run_seconds'])} one after another; the experiment stages' wall "

@@ -131,6 +131,18 @@ def _dal_training(per_labelled: int | None) -> str:
     )
 
 
+def _cost_variables(params: dict[str, Any], provenance: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """What bounds the strategies' cost: TypiClust's clustering, DAL's training set and the protocol's pool cap."""
+    return {
+        "typiclust": {
+            "kmeans_max_clusters": TypiClustClustering.KMEANS_MAX_CLUSTERS,
+            "batch": f"{TypiClustClustering.BATCH_SIZE:,}",
+        },
+        "pool_cap": _pool_cap(params["al"].get("max_candidates"), params["study"]["datasets"], provenance),
+        "dal_training": _dal_training(_strategy_option(params, "discriminative_al", "unlabelled_per_labelled")),
+    }
+
+
 def variables(params: dict[str, Any], provenance: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """Numbers and names quoted in the manuscript's prose (Quarto's ``{{< var >}}`` shortcodes)."""
     al, study = params["al"], params["study"]
@@ -175,12 +187,7 @@ def variables(params: dict[str, Any], provenance: dict[str, dict[str, Any]]) -> 
         "sweeps": _sweep_variables(params, provenance),
         "mc_eer_candidates": params["strategies"].get("mc_eer", {}).get("max_candidates", "all"),
         "qbc_members": params["strategies"].get("qbc_vote_entropy", {}).get("n_members", 5),
-        "typiclust": {
-            "kmeans_max_clusters": TypiClustClustering.KMEANS_MAX_CLUSTERS,
-            "batch": f"{TypiClustClustering.BATCH_SIZE:,}",
-        },
-        "pool_cap": _pool_cap(al.get("max_candidates"), study["datasets"], provenance),
-        "dal_training": _dal_training(_strategy_option(params, "discriminative_al", "unlabelled_per_labelled")),
+        **_cost_variables(params, provenance),
         "n_runs": n_runs(params),
         "smallest_test_class": smallest_test_class(study["datasets"], provenance),
     }
