@@ -73,6 +73,8 @@ def test_every_number_in_params_yaml_is_checked_at_load(leaf, trap):
         (("evaluation", "test_bootstrap", "random_state"), -1, "must be a whole number at least 0 (a seed"),
         (("evaluation", "test_bootstrap", "random_state"), None, "must be a whole number at least 0 (a seed"),
         (("strategies", "qbc_vote_entropy", "n_members"), 0, "qbc_vote_entropy.n_members must be a whole number"),
+        (("strategies", "dal", "unlabelled_per_labelled"), 0, "dal.unlabelled_per_labelled must be a whole number"),
+        (("al", "max_candidates"), 0, "al.max_candidates must be a whole number at least 1 or null (no cap"),
         (("learners", "logreg", "params", "random_state"), 3, "is set by the study itself (each run's seed)"),
         (("prepare", "breastmnist", "n_patches"), True, "is true, which YAML reads from true/false/yes/no"),
     ],
@@ -80,6 +82,10 @@ def test_every_number_in_params_yaml_is_checked_at_load(leaf, trap):
 def test_the_message_says_how_to_write_it(path, value, message):
     with pytest.raises(UserError, match=re.escape(message)):
         validate(_with(path, value))
+
+
+def test_a_null_pool_cap_means_the_whole_pool_and_is_allowed():
+    validate(_with(("al", "max_candidates"), None))
 
 
 def test_yes_no_settings_and_estimator_booleans_stay_allowed():

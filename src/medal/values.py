@@ -18,7 +18,9 @@ SEED_KEYS = {"random_state", "split_seed"}
 # Keys whose value (or each value of its list) counts something: a whole number, at least 1.
 # (An estimator's own parameters, such as C or n_estimators, are left to scikit-learn's validation, whose message
 # gives the exact range.)
-COUNT_KEYS = {"n_members", "max_candidates", "hidden_layer_sizes", "epochs", "resamples"}
+COUNT_KEYS = {"n_members", "max_candidates", "unlabelled_per_labelled", "hidden_layer_sizes", "epochs", "resamples"}
+# Counts that may be null, and what null means there.
+NULLABLE_COUNTS = {("al", "max_candidates"): "no cap: every query sees the whole unlabelled pool"}
 # Keys whose value (or each value of its list) counts images: a whole number, at least 0.
 TALLY_KEYS = {"train", "val", "test"}
 # Keys whose value is a number at least 0, and those whose value is a share strictly between 0 and 1.
@@ -106,6 +108,12 @@ def _leaf_problem(path: tuple, value: Any, boolean_params: set[tuple]) -> str | 
     if key in SEED_KEYS and not (_is_whole(value) and value >= 0):
         return f"must be a whole number at least 0 (a seed: null would draw another one each run), got {value!r}"
     if key in COUNT_KEYS and not (_is_whole(value) and value >= 1):
+        if path in NULLABLE_COUNTS:
+            return (
+                None
+                if value is None
+                else f"must be a whole number at least 1 or null ({NULLABLE_COUNTS[path]}), got {value!r}"
+            )
         return f"must be a whole number at least 1, got {value!r}"
     if key in TALLY_KEYS and not (_is_whole(value) and value >= 0):
         return f"must be a whole number of images at least 0, got {value!r}"

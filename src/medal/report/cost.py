@@ -72,8 +72,7 @@ def build_time(timings: Path) -> dict[str, Any]:
             if path.name == STAGE_TIMING_FILE:
                 continue
             record = read_json(path)
-            strategy = record.get("strategy") or path.parent.name
-            fit_query[strategy] += sum(c["fit_seconds"] + c["query_seconds"] for c in record["cycles"])
+            fit_query[record["strategy"]] += sum(c["fit_seconds"] + c["query_seconds"] for c in record["cycles"])
             stage_runs += record["seconds"]
             runs += 1
         run_seconds += stage_runs
