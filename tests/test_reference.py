@@ -61,3 +61,29 @@ def test_a_dataset_outside_the_sweeps_has_only_its_own_features(tmp_path, params
     params["sweeps"]["datasets"] = []
     run_reference(params, "d", raw, prepared, tmp_path / "ref.json")
     assert read_json(tmp_path / "ref.json")["representations"] == {}
+
+
+def test_learners_that_differ_only_in_their_update_are_fitted_once_per_seed(tmp_path, params, monkeypatch):
+    import medal.experiment.reference as reference
+
+    raw, prepared = _files(tmp_path)
+    params = _params(params)
+    params["study"]["learners"] = ["sgd_refit", "sgd_warm_start", "sgd_partial_fit"]
+    params["sweeps"]["datasets"] = []
+    fitted = []
+    score = reference.score_whole_pool
+
+    def counted(data, name, spec, seed):
+        fitted.append(name)
+        return score(data, name, spec, seed)
+
+    monkeypatch.setattr(reference, "score_whole_pool", counted)
+    run_reference(params, "d", raw, prepared, tmp_path / "ref.json")
+    learners = read_json(tmp_path / "ref.json")["learners"]
+    # Refit and warm start fit the same model from scratch on the whole pool; partial_fit weighs by sample weights.
+    assert sorted(fitted) == ["sgd_partial_fit"] * 2 + ["sgd_refit"] * 2
+    assert learners["sgd_warm_start"] == learners["sgd_refit"]
+    alone = _params(params)
+    alone["study"]["learners"] = ["sgd_warm_start"]
+    run_reference(alone, "d", raw, prepared, tmp_path / "alone.json")
+    assert read_json(tmp_path / "alone.json")["learners"]["sgd_warm_start"] == learners["sgd_refit"]

@@ -331,3 +331,29 @@ def test_the_needs_of_a_class_follow_its_query_signature_unless_declared():
         "discriminator",
         "refit",
     ]
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_mc_eer_shown_only_labelled_and_candidates_computes_what_the_whole_pool_gives(n_classes):
+    from skactiveml.pool import MonteCarloEER, SubSamplingWrapper
+    from sklearn.datasets import make_blobs
+
+    from medal.experiment.learners import Learner
+    from medal.experiment.strategies import PoolEvaluatedSubSampling
+
+    X, labels = make_blobs(n_samples=300, centers=n_classes, n_features=5, cluster_std=4.0, random_state=n_classes)
+    for seed in range(3):
+        y = np.full(len(X), np.nan)
+        known = np.random.default_rng(seed).choice(len(X), 20, replace=False)
+        y[known] = labels[known]
+        clf = Learner("lr", "logistic_regression", "fit", class_weight="balanced").make(np.arange(n_classes), seed)
+        kwargs = dict(max_candidates=15, random_state=seed)
+        plain = SubSamplingWrapper(MonteCarloEER(random_state=seed), exclude_non_subsample=False, **kwargs)
+        fast = PoolEvaluatedSubSampling(MonteCarloEER(random_state=seed), exclude_non_subsample=True, **kwargs)
+        chosen, utilities = plain.query(X, y, clf=clf, batch_size=4, return_utilities=True)
+        fast_chosen, fast_utilities = fast.query(X, y, clf=clf, batch_size=4, return_utilities=True)
+        np.testing.assert_array_equal(fast_chosen, chosen)
+        np.testing.assert_array_equal(fast_utilities, utilities)
+        # The study's strategy takes the fast path for MC-EER with max_candidates.
+        strategy = Strategy("mc", "monte_carlo_eer", random_state=seed, max_candidates=15)
+        assert isinstance(strategy._strategy(y, clf), PoolEvaluatedSubSampling)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -260,6 +261,12 @@ class Learner:
             batch = None if weights is None else weights[new]
             for _ in range(self.epochs):
                 self._checked(clf, lambda: clf.partial_fit(X[new], y[new], **_weighted(batch)), y[new])
+
+    def whole_pool_fit(self) -> str:
+        """What :meth:`fit_full` computes, as text: learners that differ only in how they update (refit or warm
+        start: the first fit starts from scratch either way) give the same key and the very same model."""
+        weighting = (self._weight_param, self._uniform_priors, self._sample_weights)
+        return json.dumps([self.estimator, self.params, weighting], sort_keys=True, default=str)
 
     def fit_full(self, X: np.ndarray, y: np.ndarray, classes: np.ndarray, random_state: int) -> SklearnClassifier:
         """The reference model: the estimator fitted on the whole labelled pool, weighted as in the runs."""

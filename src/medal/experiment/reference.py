@@ -55,13 +55,20 @@ def run_reference(params: dict[str, Any], dataset: str, raw: Path, prepared: Pat
     distinct = {name: spec for name, spec in representations.items() if name == PREPARED or spec != own}
     data = feature_sets(distinct, own, raw, prepared)
     learners = params["study"]["learners"]
+    # Learners whose whole-pool fit is the same (they differ only in how they update) are fitted once per seed.
+    fits = {name: Learner.from_params(name, params["learners"][name]).whole_pool_fit() for name in learners}
     jobs = [(rep, name, seed) for rep in distinct for name in learners for seed in range(seeds_for(params, name))]
+    first = {}
+    for rep, name, seed in jobs:
+        first.setdefault((rep, fits[name], seed), (rep, name, seed))
+    unique = list(first.values())
     scores = Parallel(n_jobs=params.get("compute", {}).get("n_jobs", 1))(
-        delayed(_scored)(data[rep], dataset, name, params["learners"][name], seed) for rep, name, seed in jobs
+        delayed(_scored)(data[rep], dataset, name, params["learners"][name], seed) for rep, name, seed in unique
     )
+    computed = dict(zip(unique, scores))
     by_rep: dict[str, dict[str, list[dict[str, Any]]]] = {rep: {name: [] for name in learners} for rep in distinct}
-    for (rep, name, _), score in zip(jobs, scores):
-        by_rep[rep][name].append(score)
+    for rep, name, seed in jobs:
+        by_rep[rep][name].append(computed[first[(rep, fits[name], seed)]])
     same = {name: PREPARED if name not in distinct else name for name in representations}
     write_json_atomic(
         out,

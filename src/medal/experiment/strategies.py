@@ -143,6 +143,34 @@ class TypiClustClustering(ClusterMixin, BaseEstimator):
         return self
 
 
+class PoolEvaluatedSubSampling(SubSamplingWrapper):
+    """``SubSamplingWrapper`` for Monte-Carlo expected error reduction that computes what the plain wrapper computes,
+    faster: the strategy is shown the labelled images and the candidate subset only, so each of its refits (one per
+    candidate and class) handles those instead of the whole pool (whose unlabelled images carry no label and so
+    never enter a fit), and it still estimates the error over every image it was given (passed as ``X_eval``, in
+    the same order and with the same weights as without the exclusion).
+    """
+
+    def query(
+        self,
+        X: np.ndarray,
+        y: np.ndarray,
+        candidates: Any = None,
+        batch_size: int = 1,
+        return_utilities: bool = False,
+        **query_kwargs: Any,
+    ) -> Any:
+        return super().query(
+            X,
+            y,
+            candidates=candidates,
+            batch_size=batch_size,
+            return_utilities=return_utilities,
+            X_eval=X,
+            **query_kwargs,
+        )
+
+
 # Options of every strategy: score only ``max_candidates`` random unlabelled samples per query, and
 # with ``subsample_pool`` also show the strategy only those and the labelled ones (for strategies
 # that model the whole pool, such as ProbCover or TypiClust, whose cost grows faster than the pool);
@@ -332,10 +360,12 @@ class Strategy:
             extra = {"classes": clf.classes} if self._needs_classes else {}
             qs = self._factory(random_state=self.random_state, **self._kwargs, **extra)
             if self._max_candidates is not None:
-                qs = SubSamplingWrapper(
+                exact_exclusion = issubclass(self._factory, MonteCarloEER) and not self._subsample_pool
+                wrapper = PoolEvaluatedSubSampling if exact_exclusion else SubSamplingWrapper
+                qs = wrapper(
                     qs,
                     max_candidates=self._max_candidates,
-                    exclude_non_subsample=self._subsample_pool,
+                    exclude_non_subsample=self._subsample_pool or exact_exclusion,
                     random_state=self.random_state,
                 )
             if not fresh:
