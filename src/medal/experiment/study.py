@@ -95,8 +95,8 @@ def submit(params: dict[str, Any], force: bool = False, then_repro: bool = True)
     beside = False
     if names:
         with Executor.from_params(params) as executor, ExitStack() as stack:
-            # Beside runs on all of this machine's cores they only slowed both down (measured on 2 cores, even
-            # with a core left to them: README), so they go beside only when some worker is elsewhere.
+            # Beside runs on all of this machine's cores they only slowed both down (measured on 2 cores, even with
+            # a core left to them: benchmarks/measurements.md), so they go beside only when a worker is elsewhere.
             here = executor.threads_here()
             beside = then_repro and executor.dask and here < executor.workers
             if beside:
