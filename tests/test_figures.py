@@ -139,44 +139,71 @@ def test_n_runs_counts_both_experiments_and_every_sweep_value(params):
     assert n_runs(params) == 3 * (15 * 20 + 10 * 3 * 10) + 2 * 18 * 2 * 10
 
 
-def test_conclusion_states_the_answer_from_the_generated_files(params):
+def _saving(dataset, strategy, saving, low, high):
+    return {
+        "dataset": dataset,
+        "learner": "logreg",
+        "strategy": strategy,
+        "target": "random_100",
+        "above_initial": 1,
+        "saving": saving,
+        "saving_low": low,
+        "saving_high": high,
+    }
+
+
+def test_conclusion_counts_only_differences_the_test_resampling_interval_keeps(params):
     from medal.report.conclusion import conclusion_text
 
     params["study"].update(datasets=["d"], strategies=["random", "entropy", "margin"], main_learner="logreg")
-    provenance = {"d": {"title": "D"}}
-
-    summary = [aulc_row("random", 0.70), aulc_row("entropy", 0.75, 0.01), aulc_row("margin", 0.60, 0.02)]
+    provenance = {"d": {"title": "D", "shape": [28, 28]}}
+    entropy = {**aulc_row("entropy", 0.75, 0.01), "difference_test_low": 0.01, "difference_test_high": 0.09}
+    margin = {**aulc_row("margin", 0.60, 0.02), "difference_test_low": -0.2, "difference_test_high": 0.01}
+    summary = [aulc_row("random", 0.70), entropy, margin]
     friedman = {
         "strategies": ["random", "entropy", "margin"],
         "datasets": {"d": {"average_ranks": [2.0, 1.0, 3.0], "critical_difference": 0.5}},
     }
-    targets = [
-        {
-            "dataset": "d",
-            "learner": "logreg",
-            "strategy": "entropy",
-            "target": "random_100",
-            "above_initial": 1,
-            "saving": 30,
-            "saving_low": 10,
-            "saving_high": 50,
-        }
-    ]
+    targets = [_saving("d", "entropy", 30, 10, 50)]
     text = conclusion_text(params, provenance, summary, friedman, targets)
+    # Both are significant over seeds; only entropy's interval with the test images resampled excludes zero.
     assert text.startswith(
-        "With logistic regression (fit), of 2 distinct strategies, the numbers with a significantly higher and a "
-        "significantly lower AULC than random sampling were 1 and 1 on D."
+        "With logistic regression (fit), of 2 distinct strategies, the numbers whose AULC lay above and below random "
+        "sampling's (Holm-corrected paired tests over seeds, and a 95 % interval that also resamples the test images "
+        "excluding zero) were 1 and 0 on D (the tests over seeds alone: 1 and 1)."
     )
     assert (
         "Ranked over the seeds of each dataset, on D entropy led random sampling by 1.00 ranks, more than the "
         "critical difference of 0.50." in text
     )
+    assert "On D, the image set, the largest median saving" in text
     assert "was 30 [10, 50] labels, by entropy on D (@tbl-labels)." in text
     # The abstract's version: the same sentences without references to tables.
     abstract = conclusion_text(params, provenance, summary, friedman, targets, cite=False)
     assert "was 30 [10, 50] labels, by entropy on D." in abstract and "@" not in abstract
     assert "Ranked over" not in abstract  # the abstract states the findings, not the rank analysis
-    assert "no strategy saved annotation reliably" not in text
+    assert "no strategy was shown" not in text
+
+
+def test_conclusion_says_plainly_when_nothing_was_shown_on_the_images(params):
+    from medal.report.conclusion import conclusion_text
+
+    params["study"].update(datasets=["img", "tab"], strategies=["random", "entropy"], main_learner="logreg")
+    provenance = {"img": {"title": "Img", "shape": [28, 28, 3]}, "tab": {"title": "Tab", "shape": [30]}}
+    seed_only = {**aulc_row("entropy", 0.75, 0.01, "img"), "difference_test_low": -0.01, "difference_test_high": 0.1}
+    tabular = {**aulc_row("entropy", 0.75, 0.01, "tab"), "difference_test_low": 0.02, "difference_test_high": 0.1}
+    summary = [aulc_row("random", 0.70, dataset="img"), seed_only, aulc_row("random", 0.70, dataset="tab"), tabular]
+    targets = [_saving("img", "entropy", 15, 0, 70), _saving("tab", "entropy", 200, 100, 230)]
+    text = conclusion_text(params, provenance, summary, {"datasets": {}}, targets, cite=False)
+    assert "were 0 and 0 on Img and 1 and 0 on Tab (the tests over seeds alone: 1 and 0, 1 and 0)." in text
+    assert (
+        "On Img, the image set, the largest median saving to reach random sampling's mean score at 250 labels was "
+        "15 [0, 70] labels, by entropy on Img; its interval includes zero, so it is not a saving the data show."
+    ) in text
+    assert "On Tab, the tabular set, it was 200 [100, 230] labels, by entropy on Tab." in text
+    assert text.strip().endswith(
+        "On the medical images, then, no strategy was shown to save annotation over random sampling in this setting."
+    )
 
 
 def test_the_smallest_test_class_is_found_over_every_dataset_and_class():

@@ -10,7 +10,8 @@ from medal.analysis.stats import ALPHA
 from medal.analysis.summaries import main_target, study_targets, target_text
 from medal.analysis.tables import Row
 from medal.design import BASELINE
-from medal.report.savings import main_rows, significant
+from medal.report.savings import main_rows, significance_mark, significant
+from medal.report.setup import is_image
 from medal.report.text import (
     LEARNER_LABELS,
     NBSP,
@@ -25,16 +26,38 @@ from medal.report.text import (
 )
 
 
+def shown_difference(row: Row, baseline: Row | None) -> str:
+    """'above' or 'below' random sampling when the Holm-corrected test over seeds is significant and the 95 %
+    interval that also resamples the test images excludes zero on the same side; '' otherwise (also where that
+    interval was not computed)."""
+    mark = significance_mark(row, baseline)
+    low, high = row.get("difference_test_low", math.nan), row.get("difference_test_high", math.nan)
+    if mark == " ▲" and low > 0:
+        return "above"
+    if mark == " ▼" and high < 0:
+        return "below"
+    return ""
+
+
 def _significance_sentence(
-    study: dict[str, Any], provenance: dict[str, dict[str, Any]], counts: dict[str, tuple[int, int]]
+    study: dict[str, Any], provenance: dict[str, dict[str, Any]], rows_by: dict[tuple[str, str], Row]
 ) -> str:
-    """How many strategies beat random sampling, and how many lost to it, on each dataset (``counts``)."""
-    others = len([s for s in study["strategies"] if s != BASELINE])
-    parts = [f"{up} and {down} on {provenance[d]['title']}" for d, (up, down) in counts.items()]
+    """How many strategies were shown above and below random sampling on each dataset, with the test images
+    resampled too, beside the counts of the tests over seeds alone."""
+    others = [s for s in study["strategies"] if s != BASELINE]
+    shown, seed_only = [], []
+    for dataset in study["datasets"]:
+        rows = {s: rows_by[(dataset, s)] for s in others}
+        baseline = rows_by.get((dataset, BASELINE))
+        verdicts = [shown_difference(row, baseline) for row in rows.values()]
+        up, down = significant({**rows, BASELINE: baseline} if baseline else rows)
+        shown.append(f"{verdicts.count('above')} and {verdicts.count('below')} on {provenance[dataset]['title']}")
+        seed_only.append(f"{len(up)} and {len(down)}")
     return (
-        f"With {in_sentence(label(study['main_learner'], LEARNER_LABELS))}, of {others} distinct strategies, the "
-        f"numbers with a significantly higher and a significantly lower AULC than random sampling were "
-        f"{join_names(parts)}."
+        f"With {in_sentence(label(study['main_learner'], LEARNER_LABELS))}, of {len(others)} distinct strategies, the "
+        "numbers whose AULC lay above and below random sampling's (Holm-corrected paired tests over seeds, and a 95 % "
+        f"interval that also resamples the test images excluding zero) were {join_names(shown)} (the tests over "
+        f"seeds alone: {', '.join(seed_only)})."
     )
 
 
@@ -57,41 +80,56 @@ def _rank_sentence(friedman: dict[str, Any], provenance: dict[str, dict[str, Any
     return [f"Ranked over the seeds of each dataset, {join_names(parts)}."] if parts else []
 
 
+def _group_name(datasets: list[str], provenance: dict[str, dict[str, Any]], kind: str) -> str:
+    """'BreastMNIST and PneumoniaMNIST, the image sets' or 'WDBC, the tabular set'."""
+    names = join_names([provenance[d]["title"] for d in datasets])
+    return f"{names}, the {kind} set{'s' if len(datasets) > 1 else ''}"
+
+
 def _saving_sentences(
     params: dict[str, Any],
     provenance: dict[str, dict[str, Any]],
     targets: list[Row],
-    any_above: bool,
+    images_above: bool,
     cite: bool = True,
 ) -> list[str]:
-    learner = params["study"]["main_learner"]
+    """The largest median saving at the main target, on the image sets and on the others apart, and what was shown
+    on images: a saving counts only where its interval lies above zero."""
+    study = params["study"]
     main = main_target(params["evaluation"])
     savings = [
         r
         for r in targets
-        if r["learner"] == learner
+        if r["learner"] == study["main_learner"]
         and r["target"] == main.key
         and r["above_initial"]
         and r["strategy"] != BASELINE
         and not math.isnan(r["saving"])
     ]
-    top = max(savings, key=lambda r: r["saving"]) if savings else None
+    images = [d for d in study["datasets"] if is_image(provenance[d])]
+    groups = [(images, "image"), ([d for d in study["datasets"] if d not in images], "tabular")]
     sentences = []
-    if top is not None:
+    image_saving_shown = False
+    for datasets, kind in groups:
+        rows = [r for r in savings if r["dataset"] in datasets]
+        if not rows:
+            continue
+        top = max(rows, key=lambda r: r["saving"])
+        shown = top["saving_low"] > 0
+        image_saving_shown |= shown and kind == "image"
+        saving = fmt_ci(top["saving"], top["saving_low"], top["saving_high"], 0)
+        by = in_sentence(strategy_label(top["strategy"], params))
+        what = "it" if sentences else f"the largest median saving to reach {target_text(main, params['al'])}"
         sentences.append(
-            f"The largest median saving to reach {target_text(main, params['al'])} was "
-            f"{fmt_ci(top['saving'], top['saving_low'], top['saving_high'], 0)} labels, by "
-            f"{in_sentence(strategy_label(top['strategy'], params))} on {provenance[top['dataset']]['title']}"
+            f"On {_group_name(datasets, provenance, kind)}, {what} was {saving} labels, by {by} on "
+            f"{provenance[top['dataset']]['title']}"
+            + ("" if shown else "; its interval includes zero, so it is not a saving the data show")
             + (" (@tbl-labels)." if cite else ".")
         )
-    if not any_above and (top is None or not top["saving_low"] > 0):
+    if images and not images_above and not image_saving_shown:
         sentences.append(
-            "In this setting, then, no strategy saved annotation reliably over random sampling: even the largest "
-            "saving's interval includes zero."
-        )
-    elif not any_above:
-        sentences.append(
-            "No strategy's AULC beat random sampling significantly, although that saving's interval lies above zero."
+            "On the medical images, then, no strategy was shown to save annotation over random sampling in this "
+            "setting."
         )
     return sentences
 
@@ -109,15 +147,17 @@ def conclusion_text(
     abstract's version) leaves out the references to tables and the rank analysis."""
     study = params["study"]
     rows_by = main_rows(summary, study["main_learner"])
-    counts = {}
-    for dataset in study["datasets"]:
-        up, down = significant({s: rows_by[(dataset, s)] for s in study["strategies"]})
-        counts[dataset] = (len(up), len(down))
-    above = any(up for up, _ in counts.values())
+    images_above = any(
+        shown_difference(rows_by[(d, s)], rows_by.get((d, BASELINE))) == "above"
+        for d in study["datasets"]
+        if is_image(provenance[d])
+        for s in study["strategies"]
+        if s != BASELINE
+    )
     sentences = [
-        _significance_sentence(study, provenance, counts),
+        _significance_sentence(study, provenance, rows_by),
         *(_rank_sentence(friedman, provenance) if cite else []),
-        *_saving_sentences(params, provenance, targets, above, cite),
+        *_saving_sentences(params, provenance, targets, images_above, cite),
     ]
     return " ".join(sentences) + "\n"
 
