@@ -285,6 +285,18 @@ def test_tost_by_hand():
     assert tost_paired([0] * 3, [0.2] * 3, 0.05) == 1.0 and tost_paired([0] * 3, [0.01] * 3, 0.05) == 0.0
 
 
+def test_equivalence_bound_is_where_the_tost_turns():
+    from medal.analysis.stats import equivalence_bound, tost_paired
+
+    diffs = [0.03, 0.01, 0.02, 0.04, 0.0]  # mean 0.02, SD 0.0158, n 5
+    se = np.std(diffs, ddof=1) / np.sqrt(5)
+    bound = equivalence_bound([0] * 5, diffs, 0.05)
+    assert bound == pytest.approx(0.02 + stats.t.ppf(0.95, 4) * se)  # 0.02 + 2.132 * 0.00707 = 0.0351
+    # Just outside the bound the TOST shows equivalence at 0.05, just inside it does not.
+    assert tost_paired([0] * 5, diffs, bound * 1.001) < 0.05 < tost_paired([0] * 5, diffs, bound * 0.999)
+    assert math.isnan(equivalence_bound([0], [0.1], 0.05))
+
+
 def test_minimum_detectable_effect():
     from medal.analysis.stats import minimum_detectable_effect, paired_t_power
 

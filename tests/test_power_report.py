@@ -30,6 +30,7 @@ def _row(
         "p_tost_holm": p_tost_holm,
         "p_normality": p_normality,
         "mde": mde,
+        "equivalence_bound": abs(difference) + 0.006 if difference == difference else nan,
     }
 
 
@@ -80,6 +81,11 @@ def test_power_text_counts_verdicts_and_states_what_can_be_detected(params):
     assert "The minimal important difference is 0.01 in AULC." in text
     assert "an AULC difference of a median of 0.012 (range 0.008–0.030), larger than that margin" in text
     assert "1 found the strategy better, 0 worse, 1 equivalent within ±0.01 and 1 could not decide" in text
+    # Margins |difference| + 0.006: 0.036, 0.008 and 0.010; two are within the minimal important difference.
+    assert (
+        "could show a strategy equivalent to random sampling within a margin of ±0.010 at the median (range ±0.008 "
+        "to ±0.036); 2 of the 3 comparisons are that close within ±0.01." in text
+    )
     assert "doubted the normality of the differences in 1 of the 3 comparisons" in text
     assert "another decision than the t-test in 0." in text
     # Interval widths with the test set against seeds only: 0.04 / 0.02, 0.012 / 0.006 and 0.032 / 0.012.
@@ -98,7 +104,7 @@ def test_power_table_has_a_row_per_strategy_but_random(params):
     assert "| **D** |" in table.splitlines()[2]
     assert [line.split("|")[1].strip() for line in lines] == ["Entropy", "Margin", "Core-Set"]
     assert lines[0].endswith("| ▲ |") and lines[1].endswith("| = |") and lines[2].endswith("| – |")
-    assert "| 0.001 |" in lines[0] and "| [0.010,\u00a00.050] |" in lines[0]
+    assert "| 0.001 |" in lines[0] and "| [0.010,\u00a00.050] |" in lines[0] and "| ±0.036 |" in lines[0]
 
 
 def test_answers_per_learner_and_target(params):

@@ -13,6 +13,7 @@ from medal.analysis.metrics import LABEL_METRICS, decode_predictions, decode_sco
 from medal.analysis.stats import (
     ALPHA,
     aulc,
+    equivalence_bound,
     friedman_nemenyi,
     holm,
     mean_ci,
@@ -71,6 +72,7 @@ def compare_with_baseline(
             "p_wilcoxon": paired_wilcoxon(base, per_seed),
             "p_tost": tost_paired(base, per_seed, margin),
             "mde": minimum_detectable_effect(sd, len(differences), ALPHA / len(others)),
+            "equivalence_bound": equivalence_bound(base, per_seed, ALPHA / len(others)),
         }
     for raw, adjusted in (("p_t", "p_holm"), ("p_wilcoxon", "p_wilcoxon_holm"), ("p_tost", "p_tost_holm")):
         for strategy, value in zip(others, holm([rows[s][raw] for s in others])):

@@ -140,6 +140,16 @@ def tost_paired(baseline: Sequence[float], other: Sequence[float], margin: float
     return float(max(lower, upper))
 
 
+def equivalence_bound(baseline: Sequence[float], other: Sequence[float], alpha: float) -> float:
+    """The smallest margin within which the paired TOST at level ``alpha`` shows equivalence: the farther end of
+    the (1 - 2 alpha) confidence interval of the mean difference from zero (NaN with fewer than two pairs)."""
+    diffs = np.asarray(other, dtype=float) - np.asarray(baseline, dtype=float)
+    if len(diffs) < 2:
+        return math.nan
+    half_width = stats.t.ppf(1 - alpha, len(diffs) - 1) * np.std(diffs, ddof=1) / math.sqrt(len(diffs))
+    return float(abs(diffs.mean()) + half_width)
+
+
 def paired_t_power(effect: float, sd: float, n: int, alpha: float) -> float:
     """Power of the two-sided paired t-test at level ``alpha`` to detect a true mean difference ``effect``
     between ``n`` pairs whose differences have standard deviation ``sd`` (non-central t)."""

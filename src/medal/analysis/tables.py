@@ -86,12 +86,13 @@ DIFFERENCES = Table(
 # Holm-adjusted over the strategies compared on the same dataset and learner, with the Shapiro–Wilk p of the
 # differences; the Wilcoxon signed-rank test as a check that needs no normality; the equivalence test (TOST)
 # against the minimal important difference, Holm-adjusted; the minimum detectable effect of the t-test at
-# 80 % power and Holm's strictest level; and, for the main learner, the 95 % interval of the difference when the
+# 80 % power and Holm's strictest level, and the smallest margin the TOST would show equivalence within at that
+# level (``equivalence_bound``); and, for the main learner, the 95 % interval of the difference when the
 # test images are resampled with the seeds (:func:`test_set_intervals`).
 COMPARISON_COLUMNS = (
     _with_interval("difference")
     | dict.fromkeys(("p_t", "p_holm", "p_normality", "p_wilcoxon", "p_wilcoxon_holm", "p_tost", "p_tost_holm"), float)
-    | {"mde": float, "difference_test_low": float, "difference_test_high": float}
+    | {"mde": float, "equivalence_bound": float, "difference_test_low": float, "difference_test_high": float}
 )
 SUMMARY = Table(
     "summary.csv",

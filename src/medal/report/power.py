@@ -81,6 +81,10 @@ def test_set_text(comparisons: list[Row]) -> str:
     )
 
 
+def _bound(value: float) -> str:
+    return "n/a" if math.isnan(value) else f"±{value:.3f}"
+
+
 def power_table(params: dict[str, Any], provenance: dict[str, dict[str, Any]], summary: list[Row]) -> str:
     """Per dataset and strategy (main learner): the AULC difference from random, the tests and the verdict. The
     interval's spaces do not break, so no cell splits a number across lines."""
@@ -97,22 +101,36 @@ def power_table(params: dict[str, Any], provenance: dict[str, dict[str, Any]], s
                     interval.replace(" ", NBSP),
                     _interval(r["difference_test_low"], r["difference_test_high"]),
                     _p(r["p_holm"]),
-                    _p(r["p_tost_holm"]),
+                    _bound(r.get("equivalence_bound", math.nan)),
                     f"{r['mde']:.3f}",
                     VERDICT_MARKS[verdict(r)],
                 ]
             )
-    header = ["Strategy", "ΔAULC [95 % CI]", "With test set", "p (t)", f"p{NBSP}(TOST)", "MDE", "Verdict"]
+    header = ["Strategy", "ΔAULC [95 % CI]", "With test set", "p (t)", f"Equiv.{NBSP}within", "MDE", "Verdict"]
     caption = (
         "Each strategy against random sampling with the main learner: mean AULC difference over seeds with its "
         "95 % CI; with test set: the 95 % interval when the test images are resampled together with the seeds "
-        "(paired bootstrap); p-values of the paired t-test and of the equivalence test "
-        f"(TOST, margin ±{mid:g}), each Holm-adjusted over the strategies of one dataset; MDE: the difference the "
-        f"t-test detects with {100 * DETECTION_POWER:g} % power at Holm's strictest level; verdict: ▲ better or "
-        "▼ worse (t-test), = equivalent (TOST), – inconclusive. The Wilcoxon signed-rank p-values are in "
-        "data/aggregate/summary.csv."
+        "(paired bootstrap); p: the paired t-test, Holm-adjusted over the strategies of one dataset; equivalent "
+        "within: the smallest margin ±m within which the equivalence test (TOST) would show the strategy equivalent "
+        f"to random sampling; MDE: the difference the t-test detects with {100 * DETECTION_POWER:g} % power (both at "
+        f"Holm's strictest level); verdict: ▲ better or ▼ worse (t-test), = equivalent within the minimal important "
+        f"difference ±{mid:g} (TOST, Holm-adjusted), – inconclusive. The Wilcoxon signed-rank and TOST p-values are "
+        "in the aggregate's summary table."
     )
     return markdown_table(header, rows, caption, "tbl-power", text_columns=1)
+
+
+def _equivalence_sentence(comparisons: list[Row], mid: float) -> list[str]:
+    """The margins within which the data could show equivalence, against the minimal important difference."""
+    bounds = np.array([r.get("equivalence_bound", math.nan) for r in comparisons])
+    bounds = bounds[np.isfinite(bounds)]
+    if not len(bounds):
+        return []
+    return [
+        f"The equivalence test could show a strategy equivalent to random sampling within a margin of "
+        f"±{np.median(bounds):.3f} at the median (range ±{bounds.min():.3f} to ±{bounds.max():.3f}); "
+        f"{int(np.sum(bounds <= mid))} of the {len(bounds)} comparisons are that close within ±{mid:g}."
+    ]
 
 
 def power_text(params: dict[str, Any], summary: list[Row]) -> str:
@@ -137,6 +155,7 @@ def power_text(params: dict[str, Any], summary: list[Row]) -> str:
         f"The minimal important difference is {mid:g} in AULC. With {seeds} seeds, the paired t-test at Holm's "
         f"strictest level detects with {100 * DETECTION_POWER:g} % power an AULC difference of {detect}, "
         f"{relation} than that margin (@tbl-power).",
+        *_equivalence_sentence(comparisons, mid),
         f"Of the {len(comparisons)} comparisons with random sampling, {counts['better']} found the strategy better, "
         f"{counts['worse']} worse, {counts['equivalent']} equivalent within ±{mid:g} and {counts['inconclusive']} "
         "could not decide.",
