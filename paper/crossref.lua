@@ -4,6 +4,7 @@
 --   Other output: figures and tables get "Figure N:"/"Table N:" caption prefixes, and a
 --   reference becomes a link "Figure N", "Table N" or "Section N".
 -- A reference whose prefix is fig-, tbl- or sec- but whose target does not exist is an error.
+-- Metadata crossref-number-prefix (the supplement's "S") goes before every figure and table number.
 
 local PREFIXES = { fig = "Figure", tbl = "Table", sec = "Section" }
 local numbers = {}
@@ -24,6 +25,7 @@ end
 
 local function number_document(doc)
   local counters = { fig = 0, tbl = 0 }
+  local prefix = doc.meta["crossref-number-prefix"] and pandoc.utils.stringify(doc.meta["crossref-number-prefix"]) or ""
   local sections = {}
   local is_typst = FORMAT:match("typst")
   local function visit(block)
@@ -36,8 +38,8 @@ local function number_document(doc)
     elseif (block.t == "Figure" or block.t == "Table") and kind_of(block.identifier) then
       local kind = kind_of(block.identifier)
       counters[kind] = counters[kind] + 1
-      numbers[block.identifier] = tostring(counters[kind])
-      if not is_typst then caption_prefix(block.caption, PREFIXES[kind] .. " " .. counters[kind]) end
+      numbers[block.identifier] = prefix .. tostring(counters[kind])
+      if not is_typst then caption_prefix(block.caption, PREFIXES[kind] .. " " .. numbers[block.identifier]) end
     end
   end
   for _, block in ipairs(doc.blocks) do visit(block) end

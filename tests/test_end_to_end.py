@@ -24,7 +24,7 @@ from test_images import make_folder
 
 from conftest import MIRROR, ROOT
 
-SECTIONS = ("Introduction", "Methods", "Experimental setup", "Results", "Conclusion")
+SECTIONS = ("Introduction", "Related work", "Methods", "Experimental setup", "Results", "Discussion", "Conclusion")
 PATH_OPERATORS = {b"m", b"l", b"c", b"re"}
 
 
@@ -139,8 +139,13 @@ def test_pdf_has_the_sections_and_the_figure(built):
     for number, section in enumerate(SECTIONS, start=1):
         assert f"{number} {section}" in text
     assert "Figure 1: Difference from random sampling" in text and "Figure 2: Critical-difference diagram" in text
-    assert "Learning curves of every strategy" in text  # in the appendix
     assert "Table 1:" in text and "References" in text
+    # The supplement: its own numbering, which the paper's references use.
+    supplement = " ".join(
+        " ".join(page.extract_text().split()) for page in PdfReader(target / "paper/_output/supplement.pdf").pages
+    )
+    assert re.search(r"Figure S\d+: Learning curves of every strategy", supplement) and "Table S1:" in supplement
+    assert "Table S" in text and "??" not in supplement
     figure_page = next(
         i for i, page in enumerate(pages) if "Figure 1: Difference from random sampling" in " ".join(page.split())
     )
@@ -160,10 +165,12 @@ def test_html_is_self_contained_and_embeds_the_figure(built):
         assert f'id="{figure_id}"' in html and f'href="#{figure_id}">Figure {number}</a>' in html
     images = [base64.b64decode(data).decode() for data in re.findall(r'src="data:image/svg\+xml;base64,([^"]+)"', html)]
     assert len(images) == len(figure_ids)  # every figure embedded, none linked
-    curves, cd = images[figure_ids.index("fig-curves")], images[figure_ids.index("fig-cd")]
+    supplement = (target / "paper" / "_output" / "supplement.html").read_text()
+    curves = re.search(r'id="fig-curves".*?src="data:image/svg\+xml;base64,([^"]+)"', supplement, re.S).group(1)
+    curves, cd = base64.b64decode(curves).decode(), images[figure_ids.index("fig-cd")]
     # Strategy names (matplotlib keeps text as comments): legend of the curves, labels of the CD diagram.
     assert all("Random" in svg and "Entropy" in svg for svg in (curves, cd))
-    assert "CD = " in cd
+    assert "CD = " in cd and re.search(r">Figure S\d+:", supplement)
     assert not re.search(r'src="(?!data:)[^"]+\.(svg|png)"', html)
     for section in SECTIONS:
         assert section in html

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 import yaml
 
 from conftest import ROOT
@@ -39,11 +40,12 @@ def prose_numbers(text: str) -> list[str]:
     return re.findall(r"\d[\d.,]*", text)
 
 
-def test_no_hand_typed_numbers_in_the_manuscript():
-    source = (ROOT / "paper" / "paper.qmd").read_text(encoding="utf-8")
+@pytest.mark.parametrize("name", ["paper.qmd", "supplement.qmd"])
+def test_no_hand_typed_numbers_in_the_manuscript(name):
+    source = (ROOT / "paper" / name).read_text(encoding="utf-8")
     _, header, body = source.split("---", 2)
     front = yaml.safe_load(header)
-    prose = "\n".join([front["title"], front["abstract"], body])
+    prose = "\n".join([front["title"], front.get("abstract", ""), body])
     assert prose_numbers(prose) == []
 
 

@@ -128,3 +128,23 @@ def test_pandoc_path_puts_the_references_where_the_manuscript_does(tmp_path):
     pdf, _ = render(tmp_path, tmp_path / "out", renderer="pandoc")
     text = " ".join("".join(page.extract_text() for page in PdfReader(pdf).pages).split())
     assert text.index("References") < text.index("Settles, Burr") < text.index("Appendix")
+
+
+def test_supplement_labels_number_its_figures_and_tables_per_kind_in_order(tmp_path):
+    from medal.report.paper import supplement_labels
+
+    generated = tmp_path / "staging"
+    generated.mkdir()
+    (generated / "power.md").write_text("| a |\n|---|\n| 1 |\n\n: Tests {#tbl-power}\n")
+    (generated / "two.md").write_text(": First {#tbl-a}\n\n: Second {#tbl-b}\n")
+    source = tmp_path / "supplement.qmd"
+    source.write_text(
+        "# S\n\n{{< include generated/power.md >}}\n\n![Curves](generated/c.svg){#fig-curves}\n\n"
+        "{{< include generated/two.md >}}\n\n# Section {#sec-s}\n"
+    )
+    labels = supplement_labels(source, {"generated": generated})
+    assert labels == {"tbl-power": "Table S1", "fig-curves": "Figure S1", "tbl-a": "Table S2", "tbl-b": "Table S3"}
+    assert supplement_labels(tmp_path / "none.qmd", {}) == {}
+    (generated / "two.md").unlink()
+    with pytest.raises(UserError, match="includes generated/two.md, which the figures stage did not write"):
+        supplement_labels(source, {"generated": generated})

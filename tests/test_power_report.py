@@ -284,8 +284,8 @@ def test_the_answer_per_metric_counts_distinct_strategies_and_names_the_metrics_
     assert "| D | ▲\u00a01 ▼\u00a01 | ▲\u00a01 ▼\u00a01 | ▲\u00a01 ▼\u00a01 | ▲\u00a01 ▼\u00a00 |" in table
     text = metric_answers_text(params, {"d": {"title": "D"}}, rows)
     assert text == (
-        "The answer depends on the metric (@tbl-metrics): on D, 1 above and 1 below by the primary metric, but by "
-        "ROC-AUC (1 and 0).\n"
+        "The answer depends on the metric ({{< var supp.tbl-metrics >}}): on D, 1 above and 1 below by the primary "
+        "metric, but by ROC-AUC (1 and 0).\n"
     )
     same = [r for r in rows if r["metric"] != "roc_auc"] + [row("roc_auc", "entropy", 0.02, 0.01)]
     same.append(row("roc_auc", "coreset", -0.02, 0.01))

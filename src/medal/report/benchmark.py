@@ -8,7 +8,15 @@ from typing import Any
 import numpy as np
 
 from medal.experiment.selection import choose, grid_points, in_use
-from medal.report.text import LEARNER_LABELS, REPRESENTATION_LABELS, in_sentence, label, markdown_table, seeds_phrase
+from medal.report.text import (
+    LEARNER_LABELS,
+    REPRESENTATION_LABELS,
+    in_sentence,
+    label,
+    markdown_table,
+    seeds_phrase,
+    supplement_ref,
+)
 
 # Metrics of the benchmark tables, in column order, with their short headers.
 BENCHMARK_METRICS = {"accuracy": "ACC", "roc_auc": "AUC", "balanced_accuracy": "Bal. acc."}
@@ -73,7 +81,7 @@ def selection_text(params: dict[str, Any], selection: dict[str, Any]) -> str:
     )
     return (
         f"The best mean cross-validated {metric.replace('_', ' ')} over the datasets is reached with "
-        f"{_point_text(best)} (@tbl-selection). {verdict}\n"
+        f"{_point_text(best)} ({supplement_ref('tbl-selection')}). {verdict}\n"
     )
 
 

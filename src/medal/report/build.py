@@ -56,6 +56,7 @@ from medal.report.figures import (
 )
 from medal.report.image_grid import queried_images_figure
 from medal.report.learners import learners_table, learners_text, mean_timings, speedup_text, timing_table
+from medal.report.paper import SUPPLEMENT, supplement_labels
 from medal.report.power import power_table, power_text
 from medal.report.ranks import critical_difference_figure
 from medal.report.savings import aulc_table, friedman_text, labels_table, results_text
@@ -67,7 +68,7 @@ from medal.report.setup import (
     provenance_text,
     runtime_text,
 )
-from medal.report.text import STRATEGY_LABELS, display_params
+from medal.report.text import STRATEGY_LABELS, display_params, supplement_ref
 from medal.report.tradeoff import stopping_tradeoff_figure
 from medal.report.validity import class_weight_table, flags_text, prior_shift_text
 from medal.report.variables import variables
@@ -120,7 +121,7 @@ def section_texts(
         "aulc.md": aulc_table(shown, provenance, summary),
         "results.md": results_text(shown, provenance, summary, read_json(aggregate_dir / "identical.json")),
         "conclusion.md": conclusion_text(shown, provenance, summary, friedman["strategies"], targets),
-        "friedman.md": friedman_text(friedman["strategies"], STRATEGY_LABELS, "fig-cd", provenance),
+        "friedman.md": friedman_text(friedman["strategies"], STRATEGY_LABELS, "@fig-cd", provenance),
         "learners.md": learners_table(params, provenance, summary),
         "learners_text.md": learners_text(params, provenance, summary),
         "parameters.md": parameters_table(params),
@@ -134,7 +135,9 @@ def section_texts(
         "recall.md": class_recall_table(shown, provenance, CLASS_RECALL.read(aggregate_dir)),
         "stability.md": stability_table(shown, provenance, summary),
         "stability_text.md": stability_text(shown, summary),
-        "friedman_learners.md": friedman_text(friedman["learners"], STRATEGY_LABELS, "fig-cd-learners", provenance),
+        "friedman_learners.md": friedman_text(
+            friedman["learners"], STRATEGY_LABELS, supplement_ref("fig-cd-learners"), provenance
+        ),
         "power.md": power_table(shown, provenance, summary),
         "power_text.md": power_text(shown, summary),
         "answers.md": learner_answers_table(params, provenance, summary),
@@ -212,5 +215,6 @@ def build_all(
     findings = conclusion_text(
         shown, provenance, summary, friedman["strategies"], TARGETS.read(aggregate_dir), cite=False
     )
-    quoted = variables(params, provenance) | {"findings": findings.strip()}
+    supplement = supplement_labels(variables_path.parent / SUPPLEMENT, {"generated": out_dir, "measured": measured_dir})
+    quoted = variables(params, provenance) | {"findings": findings.strip(), "supp": supplement}
     write_text_atomic(variables_path, yaml.safe_dump(quoted, sort_keys=True))

@@ -23,6 +23,7 @@ from medal.report.text import (
     markdown_table,
     merged_label,
     strategy_label,
+    supplement_ref,
 )
 
 
@@ -276,5 +277,8 @@ def metric_answers_text(params: dict[str, Any], provenance: dict[str, dict[str, 
                 f"{counts[(dataset, primary)][1]} below by the primary metric, but by {listed}"
             )
     if not parts:
-        return "Every metric gives the same numbers of strategies above and below random sampling (@tbl-metrics).\n"
-    return f"The answer depends on the metric (@tbl-metrics): {'; '.join(parts)}.\n"
+        return (
+            "Every metric gives the same numbers of strategies above and below random sampling "
+            f"({supplement_ref('tbl-metrics')}).\n"
+        )
+    return f"The answer depends on the metric ({supplement_ref('tbl-metrics')}): {'; '.join(parts)}.\n"

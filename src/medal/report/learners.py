@@ -51,9 +51,8 @@ def learners_table(params: dict[str, Any], provenance: dict[str, dict[str, Any]]
     caption = (
         "AULC of every learner with "
         f"{join_names([in_sentence(label(s, STRATEGY_LABELS)) for s in study['learner_strategies']])}: "
-        f"mean ± half-width of the 95 % CI over {seeds_phrase(params)}; ▲/▼ as in @tbl-aulc, Holm-corrected "
-        "within "
-        "each (dataset, learner) pair."
+        f"mean ± half-width of the 95 % CI over {seeds_phrase(params)}; ▲/▼ as in the main text's AULC table, "
+        "Holm-corrected within each (dataset, learner) pair."
     )
     return markdown_table(header, rows, caption, "tbl-learners", text_columns=1)
 

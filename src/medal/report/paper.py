@@ -21,11 +21,16 @@ from medal.errors import UserError
 from medal.fileio import write_bytes_atomic, write_text_atomic
 
 SOURCE = "paper.qmd"
+# The supplement, rendered beside the paper when present; the paper names its figures and tables by the
+# variables :func:`supplement_labels` writes ("Table S3"), since a reference cannot cross documents.
+SUPPLEMENT = "supplement.qmd"
 VARIABLES = "_variables.yml"
 BIBLIOGRAPHY = "references.bib"
 CROSSREF_FILTER = "crossref.lua"
-OUTPUTS = ("paper.pdf", "paper.html")
 SHORTCODE = re.compile(r"\{\{<\s*(\w+)\s+([^\s>]+)\s*>\}\}")
+INCLUDE = re.compile(r"\{\{<\s*include\s+([^\s>]+)\s*>\}\}")
+CAPTION_ID = re.compile(r"\{#((fig|tbl)-[\w-]+)\}")
+KIND_NAMES = {"fig": "Figure", "tbl": "Table"}
 
 
 def lookup(variables: dict[str, Any], dotted: str) -> Any:
@@ -57,6 +62,35 @@ def expand_shortcodes(text: str, variables: dict[str, Any], base: Path, depth: i
         raise UserError(f"paper: shortcode '{kind}' is not supported without Quarto; use var or include")
 
     return SHORTCODE.sub(replace, text)
+
+
+def outputs_of(source: str) -> tuple[str, str]:
+    """The PDF and HTML a manuscript source renders to."""
+    stem = Path(source).stem
+    return f"{stem}.pdf", f"{stem}.html"
+
+
+def supplement_labels(source: Path, folders: dict[str, Path]) -> dict[str, str]:
+    """How the paper names each figure and table of the supplement (``{"tbl-power": "Table S3"}``): numbered per
+    kind in the order the supplement shows them, as Typst and ``crossref.lua`` number them there; empty without a
+    supplement. ``folders`` maps the first part of an include's path to the folder it is read from (the figures
+    stage writes its parts into staging folders)."""
+    if not source.is_file():
+        return {}
+
+    def included(match: re.Match) -> str:
+        first, _, rest = match.group(1).partition("/")
+        path = folders[first] / rest if first in folders else source.parent / match.group(1)
+        if not path.is_file():
+            raise UserError(f"paper: {source.name} includes {match.group(1)}, which the figures stage did not write")
+        return path.read_text(encoding="utf-8")
+
+    counters = dict.fromkeys(KIND_NAMES, 0)
+    labels = {}
+    for identifier, kind in CAPTION_ID.findall(INCLUDE.sub(included, source.read_text(encoding="utf-8"))):
+        counters[kind] += 1
+        labels[identifier] = f"{KIND_NAMES[kind]} S{counters[kind]}"
+    return labels
 
 
 def _pandoc() -> str:
@@ -112,12 +146,24 @@ def _compile_typst(paper_dir: Path, typst_source: str) -> bytes:
 
 
 def render_pandoc(paper_dir: Path, out_dir: Path) -> list[Path]:
-    """HTML with Pandoc and citeproc; PDF with Pandoc's Typst writer compiled by the ``typst`` package."""
+    """HTML with Pandoc and citeproc; PDF with Pandoc's Typst writer compiled by the ``typst`` package; the paper,
+    and the supplement when there is one."""
     variables_path = paper_dir / VARIABLES
     if not variables_path.is_file():
         raise UserError(f"paper: {variables_path} not found; run `dvc repro figures` first")
     variables = yaml.safe_load(variables_path.read_text(encoding="utf-8"))
-    text = expand_shortcodes((paper_dir / SOURCE).read_text(encoding="utf-8"), variables, paper_dir)
+    outputs = []
+    for source in _sources(paper_dir):
+        outputs += _render_pandoc_source(paper_dir, out_dir, source, variables)
+    return outputs
+
+
+def _sources(paper_dir: Path) -> list[str]:
+    return [SOURCE, *([SUPPLEMENT] if (paper_dir / SUPPLEMENT).is_file() else [])]
+
+
+def _render_pandoc_source(paper_dir: Path, out_dir: Path, source: str, variables: dict[str, Any]) -> list[Path]:
+    text = expand_shortcodes((paper_dir / source).read_text(encoding="utf-8"), variables, paper_dir)
     pandoc = _pandoc()
     common = [
         "--from=markdown",
@@ -147,17 +193,19 @@ def render_pandoc(paper_dir: Path, out_dir: Path) -> list[Path]:
         _run([pandoc, *common, "--citeproc", "--to=typst", "--standalone"], paper_dir, text)
     )
     pdf = _compile_typst(paper_dir, typst_source)
-    outputs = [out_dir / name for name in OUTPUTS]
+    outputs = [out_dir / name for name in outputs_of(source)]
     write_bytes_atomic(outputs[0], pdf)
     write_text_atomic(outputs[1], html)
     return outputs
 
 
 def render_quarto(paper_dir: Path, out_dir: Path) -> list[Path]:
-    """Render HTML and Typst-PDF with the Quarto CLI, as configured in ``_quarto.yml``."""
-    for fmt in ("html", "typst"):
-        _run(["quarto", "render", SOURCE, "--to", fmt], paper_dir)
-    outputs = [out_dir / name for name in OUTPUTS]
+    """Render HTML and Typst-PDF of the paper (and the supplement) with the Quarto CLI, as ``_quarto.yml`` says."""
+    outputs = []
+    for source in _sources(paper_dir):
+        for fmt in ("html", "typst"):
+            _run(["quarto", "render", source, "--to", fmt], paper_dir)
+        outputs += [out_dir / name for name in outputs_of(source)]
     missing = [str(path) for path in outputs if not path.is_file()]
     if missing:
         raise UserError(f"paper: Quarto did not write {', '.join(missing)}; check output-dir in _quarto.yml")

@@ -16,6 +16,7 @@ from medal.report.text import (
     fmt_ci,
     markdown_table,
     strategy_label,
+    supplement_ref,
 )
 
 # Verdicts of one comparison with random, in the order the text counts them.
@@ -154,7 +155,7 @@ def power_text(params: dict[str, Any], summary: list[Row]) -> str:
     sentences = [
         f"The minimal important difference is {mid:g} in AULC. With {seeds} seeds, the paired t-test at Holm's "
         f"strictest level detects with {100 * DETECTION_POWER:g} % power an AULC difference of {detect}, "
-        f"{relation} than that margin (@tbl-power).",
+        f"{relation} than that margin ({supplement_ref('tbl-power')}).",
         *_equivalence_sentence(comparisons, mid),
         f"Of the {len(comparisons)} comparisons with random sampling, {counts['better']} found the strategy better, "
         f"{counts['worse']} worse, {counts['equivalent']} equivalent within ±{mid:g} and {counts['inconclusive']} "

@@ -139,8 +139,9 @@ def _friedman_sentence(test: dict[str, Any], names: dict[str, str], where: str) 
 def friedman_text(
     friedman: dict[str, Any], names: dict[str, str], figure: str, provenance: dict[str, dict[str, Any]]
 ) -> str:
-    """Generated sentences on a Friedman analysis and its critical-difference diagram: one test per dataset (seeds
-    as blocks) when ``friedman`` holds ``datasets``, else one test over its blocks."""
+    """Generated sentences on a Friedman analysis and its critical-difference diagram (``figure``: how the text
+    refers to it): one test per dataset (seeds as blocks) when ``friedman`` holds ``datasets``, else one test over
+    its blocks."""
     if "datasets" in friedman:
         sentences = [
             _friedman_sentence(
@@ -151,7 +152,7 @@ def friedman_text(
     else:
         sentences = [_friedman_sentence(friedman, names, f"With one block per {friedman['blocks_of']}")]
     sentences.append(
-        f"Strategies whose average ranks differ by less than the critical difference are not distinguished (@{figure})."
+        f"Strategies whose average ranks differ by less than the critical difference are not distinguished ({figure})."
     )
     sentences += [
         f"{capitalised(join_names([in_sentence(label(s, names)) for s in [first, *others]]))} queried the same "

@@ -108,6 +108,12 @@ SETTING_LABELS = {
 REPRESENTATION_LABELS = {"learned": "Learned", "hog": "HOG", "pca50": "PCA (50)", "raw_pixels": "Raw pixels"}
 
 
+def supplement_ref(identifier: str) -> str:
+    """How generated text in the paper names a figure or table of the supplement ("Table S3", from the variables
+    the figures stage writes): a cross-reference cannot reach into another document."""
+    return "{{< var supp." + identifier + " >}}"
+
+
 def fmt_ci(mean: float, low: float, high: float, digits: int = 3) -> str:
     """``mean [low, high]``, or just the mean when the interval is undefined."""
     if math.isnan(mean):

@@ -11,7 +11,16 @@ from medal.analysis.metrics import METRIC_LABELS
 from medal.analysis.summaries import FULL_POOL_TARGET, study_targets, target_text
 from medal.analysis.tables import Row
 from medal.report.savings import unbreakable
-from medal.report.text import LEARNER_LABELS, STRATEGY_LABELS, fmt_ci, in_sentence, join_names, label, markdown_table
+from medal.report.text import (
+    LEARNER_LABELS,
+    STRATEGY_LABELS,
+    fmt_ci,
+    in_sentence,
+    join_names,
+    label,
+    markdown_table,
+    supplement_ref,
+)
 
 # A pool and a test set whose class shares differ by more than this many percentage points are named in the text.
 PRIOR_SHIFT_POINTS = 5.0
@@ -45,8 +54,8 @@ def prior_shift_text(params: dict[str, Any], provenance: dict[str, dict[str, Any
     return (
         f"The test set does not always hold the classes in the pool's shares: {join_names(shifted)}. A model whose "
         "decision threshold follows the class ratio of its labelled set then loses balanced accuracy on the test set "
-        "as random labels follow the pool's ratio, although its ranking of the images improves; @tbl-class-weight "
-        "measures this.\n"
+        "as random labels follow the pool's ratio, although its ranking of the images improves; "
+        f"{supplement_ref('tbl-class-weight')} measures this.\n"
     )
 
 

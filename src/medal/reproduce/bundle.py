@@ -16,13 +16,14 @@ from pathlib import Path
 from medal.errors import UserError
 from medal.fileio import write_bytes_atomic
 from medal.layout import CONCLUSIONS, GENERATED, MEASURED, METRICS, PAPER, PAPER_OUT, PLATFORM
-from medal.report.paper import OUTPUTS, VARIABLES
+from medal.report.paper import SOURCE, SUPPLEMENT, VARIABLES, outputs_of
 
 # What a reader needs to read the paper and a reviewer to check it, relative to the project root. Folders are
 # taken whole; every entry must exist.
 BUNDLED = (
-    *((PAPER_OUT / name).as_posix() for name in OUTPUTS),
-    (PAPER / "paper.qmd").as_posix(),
+    *((PAPER_OUT / name).as_posix() for source in (SOURCE, SUPPLEMENT) for name in outputs_of(source)),
+    (PAPER / SOURCE).as_posix(),
+    (PAPER / SUPPLEMENT).as_posix(),
     (PAPER / "_quarto.yml").as_posix(),
     (PAPER / "references.bib").as_posix(),
     (PAPER / "crossref.lua").as_posix(),
