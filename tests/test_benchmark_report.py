@@ -10,7 +10,7 @@ from medal.report.benchmark import (
 
 from conftest import ROOT
 
-PROVENANCE = {"a": {"title": "A"}, "b": {"title": "B"}}
+PROVENANCE = {"a": {"title": "A", "counts": {"test": [20, 80]}}, "b": {"title": "B", "counts": {"test": [50, 50]}}}
 PUBLISHED = {
     "citation": "yang2023medmnist",
     "source": "a table",
@@ -77,6 +77,22 @@ def test_benchmark_text_gives_signed_gaps_and_the_best_learner_by_auc(params):
     assert "against 0.800 / 0.900 for Net (+0.050 / +0.050)" in text
     assert "the learner with the highest AUC is Gaussian NB (fit) (0.970)" in text
     assert "On B" not in text  # nothing published for B
+    # Predicting A's majority class alone reaches 0.800: Gaussian NB's accuracy is below it, logistic regression's not.
+    assert (
+        "On A, Gaussian NB (fit) (accuracy 0.700, balanced accuracy 0.600) scores below the 0.800 that predicting the "
+        "test set's majority class alone reaches"
+    ) in text
+    assert "Logistic regression (fit) (accuracy" not in text
+
+
+def test_learners_that_share_their_whole_pool_model_share_a_row(params):
+    params = _params(params)
+    params["study"]["learners"] = ["sgd_refit", "sgd_warm_start", "sgd_partial_fit"]
+    scores = {name: _scores(0.8, 0.9, 0.7) for name in params["study"]["learners"]}
+    references = {d: {"learners": scores, "representations": {}} for d in ("a", "b")}
+    table = benchmark_table(params, PROVENANCE, references, PUBLISHED)
+    assert "| SGD log-loss (fit, warm start) | this study |" in table
+    assert "| SGD log-loss (partial_fit) | this study |" in table and "| SGD log-loss (fit) |" not in table
 
 
 def test_representations_table_marks_the_study_features(params):

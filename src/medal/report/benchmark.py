@@ -7,11 +7,13 @@ from typing import Any
 
 import numpy as np
 
+from medal.experiment.learners import Learner
 from medal.experiment.selection import choose, grid_points, in_use
 from medal.report.text import (
     LEARNER_LABELS,
     REPRESENTATION_LABELS,
     in_sentence,
+    join_names,
     label,
     markdown_table,
     seeds_phrase,
@@ -93,22 +95,42 @@ def _published_rows(published: dict[str, Any], dataset: str) -> list[list[str]]:
     return rows
 
 
+def whole_pool_groups(params: dict[str, Any]) -> list[list[str]]:
+    """The study's learners grouped by their whole-pool model: learners that differ only in how they update (refit
+    or warm start) train the same model on the whole pool, one fit from scratch."""
+    groups: dict[str, list[str]] = {}
+    for name in params["study"]["learners"]:
+        key = Learner.from_params(name, params["learners"][name]).whole_pool_fit()
+        groups.setdefault(key, []).append(name)
+    return list(groups.values())
+
+
+def _group_label(names: list[str]) -> str:
+    """'MLP (fit, warm start)': the estimator once, with the update modes that share the model."""
+    parts = [label(name, LEARNER_LABELS).rsplit(" (", 1) for name in names]
+    if len(names) == 1 or any(len(part) != 2 for part in parts):
+        return " = ".join(label(name, LEARNER_LABELS) for name in names)
+    return f"{parts[0][0]} ({', '.join(mode.rstrip(')') for _, mode in parts)})"
+
+
 def benchmark_table(
     params: dict[str, Any], provenance: dict[str, dict[str, Any]], references: dict[str, Any], published: dict[str, Any]
 ) -> str:
-    """Every learner trained on the whole pool with the study's features, beside the published results."""
+    """Every whole-pool model trained with the study's features (one row for learners that share it), beside the
+    published results."""
     rows = []
     for dataset in params["study"]["datasets"]:
         rows.append([f"**{provenance[dataset]['title']}**", "", "", "", ""])
-        for learner, scores in references[dataset]["learners"].items():
-            rows.append(
-                [label(learner, LEARNER_LABELS), "this study", *(f"{_mean(scores, m):.3f}" for m in BENCHMARK_METRICS)]
-            )
+        for names in whole_pool_groups(params):
+            scores = references[dataset]["learners"][names[0]]
+            rows.append([_group_label(names), "this study", *(f"{_mean(scores, m):.3f}" for m in BENCHMARK_METRICS)])
         rows += _published_rows(published, dataset)
     header = ["Model", "Source", *BENCHMARK_METRICS.values()]
     caption = (
         "Test scores of every learner trained on the whole pool with the study's features (mean over "
-        f"{seeds_phrase(params)}), beside published test results: {published['source']}; – : not published."
+        f"{seeds_phrase(params)}), beside published test results: {published['source']}; – : not published. The "
+        "whole-pool model is one fit from scratch, so learners that differ only in refitting or warm-starting share "
+        "a row; a partial_fit learner keeps its own row where its settings or class weighting differ."
     )
     return markdown_table(header, rows, caption, "tbl-benchmark")
 
@@ -164,7 +186,34 @@ def benchmark_text(
             f"reaches accuracy {acc:.3f} and AUC {auc:.3f}, against {', '.join(gaps)}; the learner with the highest "
             f"AUC is {in_sentence(label(best, LEARNER_LABELS))} ({_mean(learners[best], 'roc_auc'):.3f})."
         )
+        sentences += _below_majority(params, provenance[dataset], learners)
     return " ".join(sentences) + "\n" if sentences else ""
+
+
+def _below_majority(
+    params: dict[str, Any], provenance: dict[str, Any], learners: dict[str, list[dict[str, Any]]]
+) -> list[str]:
+    """A sentence naming the whole-pool models whose accuracy is below what predicting the test set's majority class
+    alone reaches, with their balanced accuracy, the fairer reading for models that weigh the classes alike."""
+    test = provenance["counts"]["test"]
+    majority = max(test) / sum(test)
+    below = [
+        names
+        for names in whole_pool_groups(params)
+        if names[0] in learners and _mean(learners[names[0]], "accuracy") < majority
+    ]
+    if not below:
+        return []
+    parts = [
+        f"{in_sentence(_group_label(names))} (accuracy {_mean(learners[names[0]], 'accuracy'):.3f}, balanced accuracy "
+        f"{_mean(learners[names[0]], 'balanced_accuracy'):.3f})"
+        for names in below
+    ]
+    return [
+        f"On {provenance['title']}, {join_names(parts)} score{'s' if len(below) == 1 else ''} below the "
+        f"{majority:.3f} that predicting the test set's majority class alone reaches: with the classes weighted alike "
+        "it trades accuracy on the majority class for recall on the minority one, which balanced accuracy counts."
+    ]
 
 
 def _signed(difference: float) -> str:
