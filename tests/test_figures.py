@@ -1,3 +1,4 @@
+import math
 from math import nan
 
 from medal.report.setup import provenance_text
@@ -237,3 +238,41 @@ def test_runtime_text_says_where_stages_computed_and_what_a_submission_did():
         "8 workers in " in text
     )
     assert runtime_text([]) == "No experiment stage recorded its run time in this build.\n"
+
+
+def _sweep_row(setting, value, strategy, vs_random=math.nan, p_holm=math.nan, dataset="d"):
+    return {
+        "dataset": dataset,
+        "setting": setting,
+        "value": value,
+        "strategy": strategy,
+        "vs_random": vs_random,
+        "vs_random_low": vs_random - 0.01,
+        "vs_random_high": vs_random + 0.01,
+        "p_holm": p_holm,
+    }
+
+
+def test_every_sweep_in_one_table_and_the_decided_values_named(params):
+    from medal.report.behaviour import sweep_summary, sweep_table
+
+    params["sweeps"].update(datasets=["d"], strategies=["random", "entropy"], learner="logreg")
+    rows = [
+        _sweep_row("batch_size", "1", "random"),
+        _sweep_row("batch_size", "1", "entropy", 0.02, 0.01),
+        _sweep_row("batch_size", "5", "entropy", -0.001, 0.6),
+        _sweep_row("label_noise", "0.2", "entropy", -0.03, 0.04),
+    ]
+    provenance = {"d": {"title": "D"}}
+    table = sweep_table(params, provenance, rows)
+    assert "| **Batch size** |  |" in table and "| **Oracle label noise** |  |" in table
+    assert "| 1 | 0.020\u00a0[0.010,\u00a00.030] ▲ |" in table
+    assert "| 5 | −0.001\u00a0[−0.011,\u00a00.009] |" in table
+    assert "| 0.2 | −0.030\u00a0[−0.040,\u00a0−0.020] ▼ |" in table
+    assert "{#tbl-sweeps}" in table
+    text = sweep_summary(params, provenance, rows)
+    assert (
+        "significant only for entropy on D at batch size 1 (above) and entropy on D at oracle label noise 0.2 (below)"
+        in text
+    )
+    assert "At no value" in sweep_summary(params, provenance, rows[:1] + rows[2:3])

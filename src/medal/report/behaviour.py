@@ -7,14 +7,16 @@ from typing import Any
 
 import numpy as np
 
+from medal.analysis.stats import ALPHA
 from medal.analysis.tables import Row
-from medal.design import BASELINE, query_cycles
+from medal.design import BASELINE, SWEEP_SETTINGS, query_cycles
 from medal.report.savings import main_rows
 from medal.report.text import (
     CRITERION_LABELS,
     LEARNER_LABELS,
     NBSP,
     REPRESENTATION_LABELS,
+    SETTING_LABELS,
     STRATEGY_LABELS,
     fmt_ci,
     in_sentence,
@@ -183,25 +185,57 @@ def value_label(setting: str, value: str) -> str:
     return label(value, REPRESENTATION_LABELS) if setting == "representation" else value
 
 
-def sweep_text(params: dict[str, Any], provenance: dict[str, dict[str, Any]], sweeps: list[Row], setting: str) -> str:
-    """A generated sentence per dataset: each non-random strategy's AULC minus random's at every value of one
-    setting."""
-    sentences = []
-    for dataset in params["sweeps"]["datasets"]:
-        for strategy in params["sweeps"]["strategies"]:
-            if strategy == BASELINE:
-                continue
-            rows = [
-                r for r in sweeps if r["dataset"] == dataset and r["setting"] == setting and r["strategy"] == strategy
+def _sweep_cell(row: Row) -> str:
+    """A strategy's AULC minus random's at one sweep value, with ▲/▼ where the Holm-adjusted paired test decides."""
+    mark = " ▲" if row["vs_random"] > 0 else " ▼"
+    text = fmt_ci(row["vs_random"], row["vs_random_low"], row["vs_random_high"]).replace(" ", NBSP)
+    return text + (mark if row["p_holm"] < ALPHA else "")
+
+
+def sweep_table(params: dict[str, Any], provenance: dict[str, dict[str, Any]], sweeps: list[Row]) -> str:
+    """Every sweep in one table: per setting and value, each strategy's AULC minus random's on each sweep dataset."""
+    sweep = params["sweeps"]
+    strategies = [s for s in sweep["strategies"] if s != BASELINE]
+    by = {(r["dataset"], r["setting"], r["value"], r["strategy"]): r for r in sweeps}
+    columns = [(d, s) for d in sweep["datasets"] for s in strategies]
+    rows = []
+    for setting in SWEEP_SETTINGS:
+        values = list(dict.fromkeys(r["value"] for r in sweeps if r["setting"] == setting))
+        rows.append([f"**{label(setting, SETTING_LABELS)}**", *([""] * len(columns))])
+        for value in values:
+            cells = [
+                _sweep_cell(by[(d, setting, value, s)]) if (d, setting, value, s) in by else "–" for d, s in columns
             ]
-            parts = [
-                f"{fmt_ci(r['vs_random'], r['vs_random_low'], r['vs_random_high'])} at "
-                f"{value_label(setting, r['value'])} (Holm-adjusted p = {r['p_holm']:.2g})"
-                for r in rows
-            ]
-            sentences.append(
-                f"On {provenance[dataset]['title']}, {in_sentence(label(strategy, STRATEGY_LABELS))} minus random "
-                "AULC was "
-                f"{join_names(parts)}."
-            )
-    return " ".join(sentences) + "\n"
+            rows.append([value_label(setting, value), *cells])
+    header = [
+        "Value",
+        *(
+            provenance[d]["title"] + ("" if len(strategies) == 1 else f" ({label(s, STRATEGY_LABELS)})")
+            for d, s in columns
+        ),
+    ]
+    names = join_names([in_sentence(label(s, STRATEGY_LABELS)) for s in strategies])
+    caption = (
+        f"Settings that may change the answer: {names} minus random sampling in AULC with "
+        f"{in_sentence(label(sweep['learner'], LEARNER_LABELS))}, paired by seed, mean [95 % CI], one setting "
+        "varied at a time with the others at the study's values; ▲/▼: the paired t-test, Holm-corrected within "
+        "the values of one setting for one dataset and strategy, decides."
+    )
+    return markdown_table(header, rows, caption, "tbl-sweeps", text_columns=1)
+
+
+def sweep_summary(params: dict[str, Any], provenance: dict[str, dict[str, Any]], sweeps: list[Row]) -> str:
+    """Which sweep values, if any, moved a strategy significantly away from random sampling."""
+    decided = [r for r in sweeps if r["strategy"] != BASELINE and r["p_holm"] < ALPHA]
+    if not decided:
+        return "At no value of any setting did a strategy's AULC differ significantly from random's (@tbl-sweeps).\n"
+    parts = [
+        f"{in_sentence(label(r['strategy'], STRATEGY_LABELS))} on {provenance[r['dataset']]['title']} at "
+        f"{in_sentence(label(r['setting'], SETTING_LABELS))} {value_label(r['setting'], r['value'])} "
+        f"({'above' if r['vs_random'] > 0 else 'below'})"
+        for r in decided
+    ]
+    return (
+        f"Of the settings swept, the difference from random sampling was significant only for {join_names(parts)} "
+        "(@tbl-sweeps); at every other value its interval includes zero or the test does not decide.\n"
+    )

@@ -30,7 +30,8 @@ from medal.report.behaviour import (
     stability_text,
     stopping_table,
     stopping_text,
-    sweep_text,
+    sweep_summary,
+    sweep_table,
 )
 from medal.report.benchmark import (
     benchmark_table,
@@ -208,7 +209,8 @@ def build_all(
     critical_difference_figure(params, friedman["learners"], out_dir / "cd_learners.svg")
     for setting in SWEEP_SETTINGS:
         sweep_figure(params, provenance, sweeps, setting, out_dir / f"sweep_{setting}.svg")
-        texts[f"sweep_{setting}.md"] = sweep_text(params, provenance, sweeps, setting)
+    texts["sweeps.md"] = sweep_table(params, provenance, sweeps)
+    texts["sweeps_text.md"] = sweep_summary(params, provenance, sweeps)
     for name, text in texts.items():
         write_text_atomic(out_dir / name, text)
     write_measured(params, provenance, timings, timings_dir, measured_dir, platform_path)
