@@ -161,7 +161,7 @@ def differences_figure(
 
 
 def _dodge(n: int, width: float = 0.5) -> np.ndarray:
-    """Horizontal offsets that spread ``n`` series around each category position."""
+    """Offsets that spread ``n`` series around each category position."""
     return (np.arange(n) - (n - 1) / 2) * (width / max(n, 1))
 
 
@@ -174,34 +174,36 @@ def learners_figure(
     colours = strategy_colours(study["strategies"])
     by_key = {(r["dataset"], r["learner"], r["strategy"]): r for r in summary}
     learners = study["learners"]
+    rows_at = np.arange(len(learners))[::-1]  # the first learner on top
     with plt.rc_context(FIGURE_STYLE):
-        fig, axes = plt.subplots(1, len(study["datasets"]), figsize=(2.9 * len(study["datasets"]), 3.4), squeeze=False)
+        fig, axes = plt.subplots(
+            1,
+            len(study["datasets"]),
+            figsize=(2.3 * len(study["datasets"]) + 1.4, 0.26 * len(learners) + 1.3),
+            squeeze=False,
+            sharey=True,
+        )
         for ax, dataset in zip(axes[0], study["datasets"]):
             for offset, strategy in zip(_dodge(len(strategies)), strategies):
                 rows = [by_key[(dataset, learner, strategy)] for learner in learners]
                 mean = np.array([r["aulc"] for r in rows])
                 error = np.array([[m - r["aulc_low"], r["aulc_high"] - m] for m, r in zip(mean, rows)]).T
                 ax.errorbar(
-                    np.arange(len(learners)) + offset,
                     mean,
-                    yerr=error,
+                    rows_at - offset,
+                    xerr=error,
                     fmt="o",
-                    ms=3.5,
+                    ms=3,
                     lw=1,
                     capsize=1.5,
                     color=colours[strategy],
                     label=label(strategy, STRATEGY_LABELS),
                     ls="none",
                 )
-            ax.set_xticks(
-                range(len(learners)),
-                [label(learner, LEARNER_LABELS) for learner in learners],
-                rotation=60,
-                ha="right",
-                fontsize=7,
-            )
             ax.set_title(provenance[dataset]["title"])
-        axes[0][0].set_ylabel("AULC (mean, 95 % CI)")
+            ax.set_xlabel("AULC (mean, 95 % CI)")
+            ax.grid(axis="y", color="0.92", lw=0.6)
+        axes[0][0].set_yticks(rows_at, [label(learner, LEARNER_LABELS) for learner in learners])
         handles, names = axes[0][0].get_legend_handles_labels()
         legend_below(fig, handles, names, len(names), 0.07)
         save_figure(fig, path)
