@@ -276,3 +276,32 @@ def test_every_sweep_in_one_table_and_the_decided_values_named(params):
         in text
     )
     assert "At no value" in sweep_summary(params, provenance, rows[:1] + rows[2:3])
+
+
+def test_dataset_table_has_a_row_per_dataset_and_the_classes_table_every_class(params):
+    from medal.report.setup import classes_table, datasets_table
+
+    params["study"]["datasets"] = ["b", "c"]
+    provenance = {
+        "b": {
+            "title": "B",
+            "modality": "Ultrasound",
+            "class_names": ["x", "y"],
+            "counts": {"train": [147, 399], "test": [42, 114]},
+            "variant": "mirror",
+            "canonical_md5": "5ed8cbce524f",
+        },
+        "c": {
+            "title": "C",
+            "modality": "Microscopy",
+            "class_names": ["p", "q", "r"],
+            "counts": {"train": [100, 50, 25], "test": [10, 5, 3]},
+            "variant": "official",
+            "canonical_md5": "abcdef0123",
+        },
+    }
+    table = datasets_table(params, provenance)
+    assert "| B | Ultrasound | 2 | 546 | 156 | 2.7 | GitHub mirror | `5ed8cbce` |" in table
+    assert "| C | Microscopy | 3 | 175 | 18 | 4.0 | Zenodo (official) | `abcdef01` |" in table
+    classes = classes_table(params, provenance)
+    assert "| **C** |  |  |" in classes and "| r | 25 | 3 |" in classes and "{#tbl-classes}" in classes

@@ -62,6 +62,7 @@ from medal.report.power import power_table, power_text
 from medal.report.ranks import critical_difference_figure
 from medal.report.savings import aulc_table, friedman_text, labels_table, results_text
 from medal.report.setup import (
+    classes_table,
     data_description,
     datasets_table,
     environment_table,
@@ -114,6 +115,7 @@ def section_texts(
     main = main_target(params["evaluation"])
     return {
         "datasets.md": datasets_table(params, provenance),
+        "classes.md": classes_table(params, provenance),
         "prior_shift.md": prior_shift_text(params, provenance),
         "class_weight.md": class_weight_table(params, provenance, CLASS_WEIGHT.read(aggregate_dir)),
         "flags.md": flags_text(params, provenance, read_json(aggregate_dir / "flags.json")),

@@ -37,46 +37,43 @@ def _source_sentence(p: dict[str, Any]) -> str:
 
 
 def datasets_table(params: dict[str, Any], provenance: dict[str, dict[str, Any]]) -> str:
-    """Datasets as used: modality, classes, pool and test sizes, class balance, copy and checksum."""
+    """One row per dataset as used: modality, number of classes, pool and test sizes, the pool's imbalance ratio,
+    copy and checksum (class names and counts: :func:`classes_table`)."""
     rows = []
     for dataset in params["study"]["datasets"]:
         p = provenance[dataset]
         pool, test = p["counts"]["train"], p["counts"]["test"]
-        balance = " / ".join(str(n) for n in pool)
-        test_balance = " / ".join(str(n) for n in test)
-        copy = COPY_NAMES[p["variant"]]
-        classes = " / ".join(p["class_names"])
         rows.append(
             [
                 p["title"],
                 p["modality"],
-                classes,
+                str(len(pool)),
                 str(sum(pool)),
-                balance,
                 str(sum(test)),
-                test_balance,
-                copy,
+                f"{max(pool) / min(pool):.1f}" if min(pool) else "–",
+                COPY_NAMES[p["variant"]],
                 f"`{p['canonical_md5'][:8]}`",
             ]
         )
-    attributes = [
-        "Modality",
-        "Classes",
-        "Pool",
-        "Pool per class",
-        "Test",
-        "Test per class",
-        "Copy used",
-        "Canonical md5",
-    ]
-    # One column per dataset: names and checksums stay on one line each.
-    transposed = [[f"*{name}*", *(row[i + 1] for row in rows)] for i, name in enumerate(attributes)]
-    header = ["", *(row[0] for row in rows)]
+    header = ["Dataset", "Modality", "Classes", "Pool", "Test", "Imbalance", "Copy used", "md5"]
     caption = (
-        "Datasets as used in this study, computed from the canonical data files; canonical md5: first digits of "
-        "the checksum of the canonical file the fetch stage writes (the source file's md5 is in the text)."
+        "Datasets as used in this study, computed from the canonical data files: imbalance, the pool's largest class "
+        "over its smallest; md5: first digits of the checksum of the canonical file the fetch stage writes (the source "
+        "file's md5 is in the text). The classes and their counts are in the supplement."
     )
-    return markdown_table(header, transposed, caption, "tbl-datasets", text_columns=len(header))
+    return markdown_table(header, rows, caption, "tbl-datasets", text_columns=2)
+
+
+def classes_table(params: dict[str, Any], provenance: dict[str, dict[str, Any]]) -> str:
+    """Every class of every dataset with its images in the pool and in the test set."""
+    rows = []
+    for dataset in params["study"]["datasets"]:
+        p = provenance[dataset]
+        rows.append([f"**{p['title']}**", "", ""])
+        for name, pool, test in zip(p["class_names"], p["counts"]["train"], p["counts"]["test"]):
+            rows.append([name, str(pool), str(test)])
+    caption = "The classes of each dataset: images in the pool and in the test set."
+    return markdown_table(["Class", "Pool", "Test"], rows, caption, "tbl-classes", text_columns=1)
 
 
 def provenance_text(params: dict[str, Any], provenance: dict[str, dict[str, Any]]) -> str:
