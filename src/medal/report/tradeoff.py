@@ -23,7 +23,8 @@ def stopping_tradeoff_figure(
     criteria = list(params["evaluation"]["stopping_thresholds"])
     colours = dict(zip(criteria, PALETTE[5:]))
     with plt.rc_context(FIGURE_STYLE):
-        fig, axes = plt.subplots(1, len(datasets), figsize=(2.6 * len(datasets), 2.8), squeeze=False)
+        fig, axes = plt.subplots(1, len(datasets), figsize=(3.1 * len(datasets), 3.1), squeeze=False)
+        labels: list[tuple[Any, tuple[float, float], str, str]] = []
         for ax, dataset in zip(axes[0], datasets):
             for criterion in criteria:
                 rows = [r for r in tradeoff if r["dataset"] == dataset and r["criterion"] == criterion]
@@ -41,17 +42,41 @@ def stopping_tradeoff_figure(
                 )
                 for x, y, r in points:
                     share = 100 * r["stopped"] / r["runs"]
-                    ax.annotate(
-                        f"{r['threshold']:g} ({share:.0f} %)",
-                        (x, y),
-                        fontsize=5.5,
-                        xytext=(3, -6),
-                        textcoords="offset points",
-                        color=colours[criterion],
-                    )
+                    labels.append((ax, (x, y), f"{r['threshold']:g} ({share:.0f} %)", colours[criterion]))
             ax.set_title(provenance[dataset]["title"])
             ax.set_xlabel("Labels at the stop")
         axes[0][0].set_ylabel("Score at the stop (% of full pool)")
         handles, names = axes[0][0].get_legend_handles_labels()
         legend_below(fig, handles, names, len(criteria), 0.14)
+        place_labels(fig, labels)
         save_figure(fig, path)
+
+
+# Where a point's label may go, in points from the point, tried in this order.
+LABEL_OFFSETS = ((4, -8), (4, 3), (-4, 3), (-4, -8), (0, 7), (0, -12), (8, -2), (-8, -2))
+
+
+def place_labels(fig: plt.Figure, labels: list[tuple[Any, tuple[float, float], str, str]]) -> None:
+    """Write each point's label at the first offset where it overlaps no label written before (else the first)."""
+    renderer = fig.canvas.get_renderer()
+    placed = []
+    for ax, point, text, colour in labels:
+        for dx, dy in LABEL_OFFSETS:
+            note = ax.annotate(
+                text,
+                point,
+                fontsize=5.5,
+                xytext=(dx, dy),
+                textcoords="offset points",
+                color=colour,
+                ha="left" if dx > 0 else "right",
+            )
+            box = note.get_window_extent(renderer)
+            if not any(box.overlaps(other) for other in placed):
+                break
+            note.remove()
+        else:
+            dx, dy = LABEL_OFFSETS[0]
+            note = ax.annotate(text, point, fontsize=5.5, xytext=(dx, dy), textcoords="offset points", color=colour)
+            box = note.get_window_extent(renderer)
+        placed.append(box)
