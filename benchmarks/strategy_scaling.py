@@ -18,6 +18,7 @@ import tracemalloc
 from typing import Any
 
 import numpy as np
+from benchmarks.common import log
 from sklearn.datasets import make_classification
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
@@ -177,3 +178,7 @@ def markdown(result: dict[str, Any]) -> list[str]:
                 verdict = "not defined"
             lines.append(f"| {row['strategy']} | {n_classes} | " + " | ".join(cells) + f" | {growth} | {verdict} |")
     return lines
+
+
+def run(params: dict[str, Any], quick: bool) -> dict[str, Any]:
+    return strategy_scaling(params, (300, 600) if quick else SIZES, log=log)

@@ -56,6 +56,7 @@ def _params():
             "stopping": {"stabilizing_predictions": {"kappa": 0.99, "window": 1}, "expected_error": {"threshold": 0.1}},
             "stopping_thresholds": {"stabilizing_predictions": [0.9, 0.99], "expected_error": [0.1, 0.3]},
             "test_bootstrap": {"resamples": 200, "random_state": 0},
+            "across_datasets": {"probability": 0.95, "samples": 2000, "prior_strength": 1.0, "random_state": 0},
         },
     }
 
@@ -97,6 +98,7 @@ def _aggregate(root, out="agg", metrics="metrics.json"):
         root / "sweeps",
         root / "ref",
         root / "prep",
+        root / "raw",
         root / out,
         root / metrics,
         root / "conclusions.json",
@@ -125,6 +127,7 @@ def study(tmp_path):
     ]
     write_json_atomic(tmp_path / "ref" / "d.json", {"learners": {"lr": reference}})
     write_npz_atomic(tmp_path / "prep" / "d.npz", {"y_pool": np.array([0, 0, 0, 1, 1]), "y_test": Y_TEST})
+    write_json_atomic(tmp_path / "raw" / "d.json", {"shape": [28, 28]})
     _aggregate(tmp_path)
     return tmp_path
 

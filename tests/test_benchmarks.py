@@ -17,6 +17,12 @@ def _benchmarks():
     return module
 
 
+def _part(name: str):
+    """One part's module, importable once run.py has put the project root on the path."""
+    _benchmarks()
+    return importlib.import_module(f"benchmarks.{name}")
+
+
 def test_quick_benchmarks_write_results_with_targets(tmp_path):
     bench = _benchmarks()
     out = tmp_path / "results.json"
@@ -98,7 +104,7 @@ def test_scale_out_simulation_reads_the_recorded_durations_and_overlaps_stages_o
 
     from medal.fileio import write_json_atomic
 
-    bench = _benchmarks()
+    bench = _part("scale_out")
     for stage, seconds in (("a/random", [1.0]), ("a/entropy", [1.0])):
         write_json_atomic(tmp_path / stage / bench.STAGE_TIMING_FILE, {"runs": 1})
         write_json_atomic(tmp_path / stage / "logreg-seed0.json", {"seconds": seconds[0], "cycles": []})
@@ -120,7 +126,7 @@ def test_scale_out_simulation_reads_the_recorded_durations_and_overlaps_stages_o
 def test_scale_out_simulation_starts_the_longest_runs_first():
     from dask.distributed import Client, LocalCluster
 
-    bench = _benchmarks()
+    bench = _part("scale_out")
     with (
         LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None) as cluster,
         Client(cluster) as client,

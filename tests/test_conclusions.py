@@ -47,6 +47,7 @@ def _params() -> dict:
             "stopping": {"stabilizing_predictions": {"kappa": 0.99, "window": 1}, "expected_error": {"threshold": 0.1}},
             "stopping_thresholds": {"stabilizing_predictions": [0.9, 0.99], "expected_error": [0.1, 0.3]},
             "test_bootstrap": {"resamples": 200, "random_state": 0},
+            "across_datasets": {"probability": 0.95, "samples": 2000, "prior_strength": 1.0, "random_state": 0},
         },
     }
 
@@ -106,12 +107,14 @@ def _build(root, curves) -> dict:
         },
     )
     write_npz_atomic(root / "prep" / "d.npz", {"y_pool": np.array([0, 1] * 10), "y_test": Y_TEST})
+    write_json_atomic(root / "raw" / "d.json", {"shape": [28, 28]})
     aggregate(
         _params(),
         root / "runs",
         root / "sweeps",
         root / "ref",
         root / "prep",
+        root / "raw",
         root / "agg",
         root / "m.json",
         root / "conclusions.json",
@@ -201,3 +204,12 @@ def test_decision_helpers_by_hand():
         "critical_difference/s/a vs c": "separated",
         "critical_difference/s/b vs c": "not separated",
     }
+
+
+def test_the_comparison_across_datasets_is_a_conclusion(committed):
+    # One image dataset: a decision per strategy; a lead cannot be shown with one block (the prior's pseudo-observation
+    # of no difference outweighs it), a difference inside the margin can; no ranking of one block.
+    across = {key: value for key, value in committed["decisions"].items() if key.startswith("across/")}
+    assert set(across) == {"across/entropy", "across/margin"}
+    assert set(across.values()) <= {"undecided", "equivalent"}
+    assert not any(key.startswith("friedman/across") for key in committed["decisions"])

@@ -305,3 +305,48 @@ def test_dataset_table_has_a_row_per_dataset_and_the_classes_table_every_class(p
     assert "| C | Microscopy | 3 | 175 | 18 | 4.0 | Zenodo (official) | `abcdef01` |" in table
     classes = classes_table(params, provenance)
     assert "| **C** |  |  |" in classes and "| r | 25 | 3 |" in classes and "{#tbl-classes}" in classes
+
+
+def test_across_the_image_sets_table_and_text(params):
+    from medal.report.conclusion import _across_sentence
+    from medal.report.savings import across_table, across_text
+
+    params["study"]["main_learner"] = "logreg"
+    provenance = {"a": {"title": "A"}, "b": {"title": "B"}}
+    across = {
+        "datasets": ["a", "b"],
+        "rope": 0.01,
+        "probability": 0.95,
+        "best_case": {"below": 0.0, "within": 0.08, "above": 0.92},
+        "strategies": {
+            "entropy": {
+                "differences": [0.02, -0.005],
+                "below": 0.0,
+                "within": 0.3,
+                "above": 0.7,
+                "decision": "undecided",
+            },
+            "margin": {
+                "differences": [0.001, 0.002],
+                "below": 0.0,
+                "within": 1.0,
+                "above": 0.0,
+                "decision": "equivalent",
+            },
+        },
+    }
+    table = across_table(params, provenance, across)
+    assert "| Entropy | +0.020 | −0.005 | 0.00 | 0.30 | 0.70 | – |" in table
+    assert "| Margin | +0.001 | +0.002 | 0.00 | 1.00 | 0.00 | = |" in table and "{#tbl-across}" in table
+    text = across_text(params, provenance, across)
+    assert "Across the 2 image sets (A and B) as independent blocks" in text
+    assert "of 2 strategies, 0 above random sampling, 1 equivalent to it within ±0.01, 0 below it, 1 undecided" in text
+    assert "a posterior probability of 0.92, so this study cannot show a lead across image sets at the 0.95" in text
+    assert _across_sentence(across) == [
+        "Across the 2 image sets as independent blocks (Bayesian signed-rank test), 0 strategies were shown above "
+        "random sampling, 1 equivalent to it within ±0.01 and 0 below it; the other 1 stayed undecided."
+    ]
+    assert (
+        _across_sentence({**across, "datasets": ["a"]}) == []
+        and across_table(params, provenance, {**across, "strategies": {}}) == ""
+    )

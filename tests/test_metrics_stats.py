@@ -434,3 +434,50 @@ def test_weighted_roc_auc_equals_roc_auc_on_the_resampled_test_set(case):
     for weights, value in zip(counts, got[1:]):
         drawn = np.repeat(np.arange(len(y)), weights)
         assert value == pytest.approx(roc_auc(y[drawn], as_stored[drawn], np.arange(k)), nan_ok=True)
+
+
+def test_bayesian_signed_rank_by_hand():
+    from medal.analysis.stats import bayesian_signed_rank
+
+    # One difference far above the region, the prior's pseudo-observation at zero with weight s: the weights are
+    # Dirichlet(s, 1), the pair (0, 0) lies in the region (mass w0^2) and every other pair above it (1 - w0^2), so
+    # "above" wins when w0 < 1/sqrt(2): probability 2^(-s/2), as w0 ~ Beta(s, 1).
+    for strength in (1.0, 0.5):
+        result = bayesian_signed_rank([1.0], 0.01, strength, 400_000, np.random.default_rng(0))
+        assert result["above"] == pytest.approx(2 ** (-strength / 2), abs=0.004)
+        assert result["below"] == 0.0 and result["within"] == pytest.approx(1 - result["above"])
+    # Differences inside the region: equivalence; mirrored differences: the mirrored posterior.
+    assert bayesian_signed_rank([0.001, -0.002, 0.0], 0.01, 1.0, 5000, np.random.default_rng(1))["within"] == 1.0
+    up = bayesian_signed_rank([0.05, 0.1, 0.2], 0.01, 1.0, 5000, np.random.default_rng(2))
+    down = bayesian_signed_rank([-0.05, -0.1, -0.2], 0.01, 1.0, 5000, np.random.default_rng(2))
+    assert up["above"] == down["below"] and up["below"] == down["above"]
+
+
+def test_across_datasets_decides_only_with_enough_posterior(params):
+    from medal.analysis.comparisons import across_datasets
+
+    params["evaluation"]["across_datasets"] = {
+        "probability": 0.95,
+        "samples": 20000,
+        "prior_strength": 1.0,
+        "random_state": 0,
+    }
+    params["evaluation"]["minimal_important_difference"]["aulc"] = 0.01
+    datasets = [f"d{i}" for i in range(6)]
+
+    def row(dataset, strategy, value):
+        return {"dataset": dataset, "learner": "lr", "strategy": strategy, "aulc": value}
+
+    summary = [row(d, "random", 0.8) for d in datasets]
+    summary += [row(d, "ahead", 0.9) for d in datasets]  # far above the region on every dataset
+    summary += [row(d, "same", 0.8 + (0.002 if i % 2 else -0.002)) for i, d in enumerate(datasets)]
+    summary += [row(d, "mixed", 0.9 if i % 2 else 0.7) for i, d in enumerate(datasets)]
+    result = across_datasets("lr", ["random", "ahead", "same", "mixed"], datasets, summary, params)
+    decisions = {s: r["decision"] for s, r in result["strategies"].items()}
+    assert decisions == {"ahead": "above random", "same": "equivalent", "mixed": "undecided"}
+    assert result["strategies"]["ahead"]["differences"] == pytest.approx([0.1] * 6)
+    assert result["best_case"]["above"] > 0.99 and result["friedman"]["blocks"] == 6
+    # Two datasets: even a strategy far ahead on both cannot reach the probability.
+    two = across_datasets("lr", ["random", "ahead"], datasets[:2], summary, params)
+    assert two["strategies"]["ahead"]["decision"] == "undecided" and two["best_case"]["above"] < 0.95
+    assert across_datasets("lr", ["random"], [], summary, params)["strategies"] == {}

@@ -165,7 +165,7 @@ def cmd_cluster_env(params: dict, args: argparse.Namespace) -> None:
 def cmd_aggregate(params: dict, args: argparse.Namespace) -> None:
     from medal.analysis.aggregate import aggregate
 
-    aggregate(params, RUNS, SWEEPS, REFERENCE, PREPARED, AGGREGATE, METRICS, CONCLUSIONS)
+    aggregate(params, RUNS, SWEEPS, REFERENCE, PREPARED, RAW, AGGREGATE, METRICS, CONCLUSIONS)
 
 
 def cmd_figures(params: dict, args: argparse.Namespace) -> None:

@@ -45,11 +45,14 @@ SECTION_KEYS: dict[str, tuple[str, ...]] = {
         "drop_threshold",
         "minimal_important_difference",
         "test_bootstrap",
+        "across_datasets",
         "stopping",
         "stopping_thresholds",
     ),
     "paper": ("renderer",),
 }
+MID_KEYS = ("aulc", "labels_saved_percent")
+ACROSS_KEYS = ("probability", "samples", "prior_strength", "random_state")
 ENTRY_KEYS: dict[str, tuple[str, ...]] = {
     "datasets": DATASET_KEYS,
     "learners": ("estimator", "update", "params", "epochs", "class_weight"),
@@ -224,13 +227,17 @@ def _check_features(spec: dict[str, Any], where: str, images: bool) -> None:
     build_transform(spec, shape=(10**3, 10**3) if images else (10**6,), n_pool=10**6, where=where)
 
 
+def _exactly(where: str, value: Any, keys: Any) -> dict[str, Any]:
+    """``value``, a mapping with exactly ``keys``; else a one-line error naming them."""
+    if not isinstance(value, dict) or set(value) != set(keys):
+        raise UserError(f"params.yaml: {where} must set exactly {', '.join(keys)}")
+    return value
+
+
 def _check_stopping(evaluation: dict[str, Any]) -> None:
-    stopping = evaluation.get("stopping")
-    if not isinstance(stopping, dict) or set(stopping) != set(STOPPING_CRITERIA):
-        raise UserError(f"params.yaml: evaluation.stopping must set exactly {', '.join(STOPPING_CRITERIA)}")
+    stopping = _exactly("evaluation.stopping", evaluation.get("stopping"), STOPPING_CRITERIA)
     for name, keys in STOPPING_CRITERIA.items():
-        if not isinstance(stopping[name], dict) or set(stopping[name]) != set(keys):
-            raise UserError(f"params.yaml: evaluation.stopping.{name} must set exactly {', '.join(keys)}")
+        _exactly(f"evaluation.stopping.{name}", stopping[name], keys)
     _fraction("evaluation.stopping.stabilizing_predictions.kappa", stopping["stabilizing_predictions"]["kappa"], True)
     _positive_int(
         "evaluation.stopping.stabilizing_predictions", "window", stopping["stabilizing_predictions"]["window"]
@@ -328,11 +335,7 @@ def _check_protocol_and_evaluation(params: dict[str, Any]) -> None:
         if not isinstance(fractions, list) or not fractions or not all(_in_unit(f) for f in fractions):
             raise UserError(f"params.yaml: evaluation.{key} must be a non-empty list of numbers in (0, 1]")
     _fraction("evaluation.drop_threshold", evaluation.get("drop_threshold"))
-    mid = evaluation.get("minimal_important_difference")
-    if not isinstance(mid, dict) or set(mid) != {"aulc", "labels_saved_percent"}:
-        raise UserError(
-            "params.yaml: evaluation.minimal_important_difference must set exactly aulc, labels_saved_percent"
-        )
+    mid = _exactly("evaluation.minimal_important_difference", evaluation.get("minimal_important_difference"), MID_KEYS)
     if isinstance(mid["aulc"], bool) or not isinstance(mid["aulc"], (int, float)) or not 0 < mid["aulc"] < 1:
         raise UserError(
             f"params.yaml: evaluation.minimal_important_difference.aulc must be in (0, 1), got {mid['aulc']!r}"
@@ -343,10 +346,9 @@ def _check_protocol_and_evaluation(params: dict[str, Any]) -> None:
             "params.yaml: evaluation.minimal_important_difference.labels_saved_percent must be in (0, 100], "
             f"got {percent!r}"
         )
-    bootstrap = evaluation.get("test_bootstrap")
-    if not isinstance(bootstrap, dict) or set(bootstrap) != {"resamples", "random_state"}:
-        raise UserError("params.yaml: evaluation.test_bootstrap must set exactly resamples, random_state")
-    _positive_int("evaluation.test_bootstrap", "resamples", bootstrap["resamples"])
+    # The values of these two are checked by the walk of medal.values (counts, seeds, shares).
+    _exactly("evaluation.test_bootstrap", evaluation.get("test_bootstrap"), ("resamples", "random_state"))
+    _exactly("evaluation.across_datasets", evaluation.get("across_datasets"), ACROSS_KEYS)
     _check_stopping(evaluation)
 
 

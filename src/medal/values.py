@@ -18,14 +18,23 @@ SEED_KEYS = {"random_state", "split_seed"}
 # Keys whose value (or each value of its list) counts something: a whole number, at least 1.
 # (An estimator's own parameters, such as C or n_estimators, are left to scikit-learn's validation, whose message
 # gives the exact range.)
-COUNT_KEYS = {"n_members", "max_candidates", "unlabelled_per_labelled", "hidden_layer_sizes", "epochs", "resamples"}
+COUNT_KEYS = {
+    "n_members",
+    "max_candidates",
+    "unlabelled_per_labelled",
+    "hidden_layer_sizes",
+    "epochs",
+    "resamples",
+    "samples",
+}
 # Counts that may be null, and what null means there.
 NULLABLE_COUNTS = {("al", "max_candidates"): "no cap: every query sees the whole unlabelled pool"}
 # Keys whose value (or each value of its list) counts images: a whole number, at least 0.
 TALLY_KEYS = {"train", "val", "test"}
-# Keys whose value is a number at least 0, and those whose value is a share strictly between 0 and 1.
+# Keys whose value is a number at least 0, above 0, and a share strictly between 0 and 1.
 NON_NEGATIVE_KEYS = {"beta"}
-SHARE_KEYS = {"test_fraction"}
+POSITIVE_KEYS = {"prior_strength"}
+SHARE_KEYS = {"test_fraction", "probability"}
 # Parts of a path under which text is expected whatever it looks like (checksums, names, prose), and keys whose
 # values are names (of datasets, strategies, learners, files, methods), which may look like numbers.
 TEXT_PARENTS = {"source_md5", "canonical_md5", "refused_md5", "copy_notes", "about"}
@@ -119,6 +128,8 @@ def _leaf_problem(path: tuple, value: Any, boolean_params: set[tuple]) -> str | 
         return f"must be a whole number of images at least 0, got {value!r}"
     if key in NON_NEGATIVE_KEYS and not (_is_number(value) and value >= 0):
         return f"must be a number at least 0, got {value!r}"
+    if key in POSITIVE_KEYS and not (_is_number(value) and value > 0):
+        return f"must be a number above 0, got {value!r}"
     if key in SHARE_KEYS and not (_is_number(value) and 0 < value < 1):
         return f"must be a number between 0 and 1, got {value!r}"
     return None

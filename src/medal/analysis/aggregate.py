@@ -12,6 +12,7 @@ import numpy as np
 
 from medal.analysis.checks import curve_flags, target_flags
 from medal.analysis.comparisons import (
+    across_datasets,
     compare_with_baseline,
     duplicates_of,
     friedman_over_learners,
@@ -23,13 +24,7 @@ from medal.analysis.comparisons import (
 )
 from medal.analysis.conclusions import conclusions
 from medal.analysis.metrics import METRIC_NAMES
-from medal.analysis.stats import (
-    SCORE_RANGE,
-    aulc,
-    holm,
-    mean_ci,
-    paired_t,
-)
+from medal.analysis.stats import SCORE_RANGE, aulc, holm, mean_ci, paired_t
 from medal.analysis.summaries import (
     class_recall_rows,
     headline_metrics,
@@ -180,6 +175,7 @@ class Aggregates:
     main_aulc: dict[tuple[str, str], list[float]] = field(default_factory=dict)
     references: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # main learner, whole pool
     flags: list[dict[str, Any]] = field(default_factory=list)  # main learner: medal.analysis.checks
+    image_datasets: list[str] = field(default_factory=list)  # the datasets whose samples are images
 
 
 def metric_matrix(runs: list[dict[str, Any]], metric: str) -> np.ndarray:
@@ -353,8 +349,11 @@ def write_aggregates(
         "learners": friedman_over_learners(study, out.summary),
     }
     write_json_atomic(out_dir / "friedman.json", friedman)
+    main = study["main_learner"]
+    across = across_datasets(main, friedman["strategies"]["strategies"], out.image_datasets, out.summary, params)
+    write_json_atomic(out_dir / "across.json", across)
     write_json_atomic(metrics_path, headline_metrics(params, out.summary, out.targets, out.references, out.flags))
-    write_json_atomic(conclusions_path, conclusions(out.summary, out.targets, sweeps, friedman, BASELINE))
+    write_json_atomic(conclusions_path, conclusions(out.summary, out.targets, sweeps, friedman, BASELINE, across))
     for name, text in out.plots.items():
         write_text_atomic(out_dir / "plots" / name, text)
 
@@ -365,6 +364,7 @@ def aggregate(
     sweeps_dir: Path,
     reference_dir: Path,
     prepared_dir: Path,
+    raw_dir: Path,
     out_dir: Path,
     metrics_path: Path,
     conclusions_path: Path,
@@ -375,6 +375,8 @@ def aggregate(
     study = params["study"]
     out = Aggregates()
     for dataset in study["datasets"]:
+        if len(read_json(raw_dir / f"{dataset}.json")["shape"]) >= 2:  # images, grey or colour, not feature vectors
+            out.image_datasets.append(dataset)
         reference = read_json(reference_dir / f"{dataset}.json")["learners"]
         out.references[dataset] = reference[study["main_learner"]][: seeds_for(params, study["main_learner"])]
         prepared = load_npz(prepared_dir / f"{dataset}.npz")

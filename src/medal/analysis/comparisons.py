@@ -1,6 +1,7 @@
 """Comparisons of strategies with random sampling, as pure functions of the run records: paired tests of the
 per-seed AULC (with equivalence and the minimum detectable effect), intervals that resample the test images, the
-same tests on every recorded metric, which strategies queried the same images, and the Friedman rankings."""
+same tests on every recorded metric, which strategies queried the same images, the Friedman rankings, and the
+comparison across datasets."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from medal.analysis.metrics import LABEL_METRICS, decode_predictions, decode_sco
 from medal.analysis.stats import (
     ALPHA,
     aulc,
+    bayesian_signed_rank,
     equivalence_bound,
     friedman_nemenyi,
     holm,
@@ -272,4 +274,52 @@ def friedman_over_learners(study: dict[str, Any], summary_rows: list[dict[str, A
         "blocks_of": "dataset and learner",
         "merged_learners": merged,
         **friedman_nemenyi(scores),
+    }
+
+
+# What a comparison across datasets concludes from the posterior, by region.
+ACROSS_DECISIONS = {"above": "above random", "below": "below random", "within": "equivalent"}
+
+
+def across_datasets(
+    learner: str,
+    strategies: list[str],
+    datasets: list[str],
+    summary_rows: list[dict[str, Any]],
+    params: dict[str, Any],
+) -> dict[str, Any]:
+    """Every strategy of ``strategies`` (the distinct ones) against random sampling across ``datasets`` as
+    independent blocks, with ``learner``: the mean AULC difference per dataset, the Bayesian signed-rank posterior
+    with the minimal important difference as the region of practical equivalence, and the decision a posterior
+    probability of at least ``evaluation.across_datasets.probability`` supports (else undecided); the posterior of a
+    strategy ahead by ten times the region on every dataset (the most this many blocks can show); and the Friedman
+    ranking over the datasets."""
+    rows = {(r["dataset"], r["strategy"]): r for r in summary_rows if r["learner"] == learner}
+    settings = params["evaluation"]["across_datasets"]
+    rope = params["evaluation"]["minimal_important_difference"]["aulc"]
+
+    def posterior(differences: list[float], index: int) -> dict[str, float]:
+        rng = np.random.default_rng([settings["random_state"], index])
+        return bayesian_signed_rank(differences, rope, settings["prior_strength"], settings["samples"], rng)
+
+    result: dict[str, Any] = {"datasets": datasets, "rope": rope, "probability": settings["probability"]}
+    if not datasets:
+        return {**result, "strategies": {}, "best_case": {}, "friedman": None}
+    compared = {}
+    for index, strategy in enumerate(s for s in strategies if s != BASELINE):
+        differences = [rows[(d, strategy)]["aulc"] - rows[(d, BASELINE)]["aulc"] for d in datasets]
+        probabilities = posterior(differences, index)
+        region = max(probabilities, key=probabilities.get)
+        decided = probabilities[region] >= settings["probability"]
+        compared[strategy] = {
+            "differences": differences,
+            **probabilities,
+            "decision": ACROSS_DECISIONS[region] if decided else "undecided",
+        }
+    scores = np.array([[rows[(d, s)]["aulc"] for s in strategies] for d in datasets])
+    return {
+        **result,
+        "strategies": compared,
+        "best_case": posterior([10 * rope] * len(datasets), len(strategies)),
+        "friedman": {"strategies": strategies, **friedman_nemenyi(scores)} if len(datasets) >= 2 else None,
     }

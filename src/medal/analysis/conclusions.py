@@ -79,10 +79,12 @@ def conclusions(
     sweeps: Iterable[dict[str, Any]],
     friedman: dict[str, dict[str, Any]],
     baseline: str,
+    across: dict[str, Any] | None = None,
 ) -> dict[str, dict[str, Any]]:
     """The study's conclusions from the aggregate's rows (numbers as floats): ``numbers`` maps a name to
-    [mean, CI low, CI high], ``decisions`` to a significance verdict, ``signs`` to the direction of a
-    saving in labels or of a sweep's AULC difference from random (see :func:`sign`)."""
+    [mean, CI low, CI high], ``decisions`` to a significance verdict (with the comparison ``across`` datasets'
+    decisions and ranking), ``signs`` to the direction of a saving in labels or of a sweep's AULC difference from
+    random (see :func:`sign`)."""
     numbers: dict[str, list[float]] = {}
     decisions: dict[str, str] = {}
     signs: dict[str, str] = {}
@@ -110,6 +112,11 @@ def conclusions(
     for name, result in friedman.items():
         for part, test in friedman_tests(name, result):
             decisions.update(friedman_decisions(part, test))
+    if across:
+        for strategy, result in across["strategies"].items():
+            decisions[f"across/{strategy}"] = result["decision"]
+        if across["friedman"]:
+            decisions.update(friedman_decisions("across", across["friedman"]))
     return {"numbers": numbers, "decisions": decisions, "signs": signs}
 
 

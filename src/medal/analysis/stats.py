@@ -175,6 +175,26 @@ def minimum_detectable_effect(sd: float, n: int, alpha: float, power: float = DE
     return float(optimize.brentq(lambda e: paired_t_power(e, sd, n, alpha) - power, 0.0, upper, xtol=1e-12))
 
 
+def bayesian_signed_rank(
+    differences: Sequence[float], rope: float, prior_strength: float, samples: int, rng: np.random.Generator
+) -> dict[str, float]:
+    """Benavoli et al. (2017)'s Bayesian signed-rank test of paired differences, one per independent block (here a
+    dataset): the posterior probability that the differences lie mostly below ``-rope``, within ``±rope`` (the
+    region of practical equivalence) and above ``rope``.
+
+    The posterior is a Dirichlet process whose prior puts weight ``prior_strength`` on a pseudo-observation at
+    zero; each of ``samples`` draws of its weights gives the probability mass of pairs whose mean lies below, within
+    and above the region, and a region's probability is the share of draws in which it holds the most mass.
+    """
+    z = np.concatenate([[0.0], np.asarray(differences, dtype=float)])
+    weights = rng.dirichlet(np.concatenate([[prior_strength], np.ones(len(z) - 1)]), size=samples)
+    sums = z[:, None] + z[None, :]
+    regions = (sums < -2 * rope, np.abs(sums) <= 2 * rope, sums > 2 * rope)
+    mass = np.stack([np.einsum("ki,ij,kj->k", weights, region.astype(float), weights) for region in regions], axis=1)
+    winners = np.argmax(mass, axis=1)
+    return {name: float(np.mean(winners == i)) for i, name in enumerate(("below", "within", "above"))}
+
+
 def friedman_nemenyi(scores: np.ndarray, alpha: float = 0.05) -> dict[str, object]:
     """Friedman test over blocks (rows) and treatments (columns), higher score = better.
 

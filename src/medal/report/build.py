@@ -60,7 +60,14 @@ from medal.report.learners import learners_table, learners_text, mean_timings, s
 from medal.report.paper import SUPPLEMENT, supplement_labels
 from medal.report.power import power_table, power_text
 from medal.report.ranks import critical_difference_figure
-from medal.report.savings import aulc_table, friedman_text, labels_table, results_text
+from medal.report.savings import (
+    across_table,
+    across_text,
+    aulc_table,
+    friedman_text,
+    labels_table,
+    results_text,
+)
 from medal.report.setup import (
     classes_table,
     data_description,
@@ -111,6 +118,7 @@ def section_texts(
     targets = TARGETS.read(aggregate_dir)
     stopping = STOPPING.read(aggregate_dir)
     friedman = read_json(aggregate_dir / "friedman.json")
+    across = read_json(aggregate_dir / "across.json")
     metric_rows = METRIC_COMPARISONS.read(aggregate_dir)
     main = main_target(params["evaluation"])
     return {
@@ -123,7 +131,9 @@ def section_texts(
         "data_provenance.md": provenance_text(params, provenance),
         "aulc.md": aulc_table(shown, provenance, summary),
         "results.md": results_text(shown, provenance, summary, read_json(aggregate_dir / "identical.json")),
-        "conclusion.md": conclusion_text(shown, provenance, summary, friedman["strategies"], targets),
+        "across.md": across_table(shown, provenance, across),
+        "across_text.md": across_text(shown, provenance, across),
+        "conclusion.md": conclusion_text(shown, provenance, summary, friedman["strategies"], targets, True, across),
         "friedman.md": friedman_text(friedman["strategies"], STRATEGY_LABELS, "@fig-cd", provenance),
         "learners.md": learners_table(params, provenance, summary),
         "learners_text.md": learners_text(params, provenance, summary),
@@ -217,7 +227,13 @@ def build_all(
         write_text_atomic(out_dir / name, text)
     write_measured(params, provenance, timings, timings_dir, measured_dir, platform_path)
     findings = conclusion_text(
-        shown, provenance, summary, friedman["strategies"], TARGETS.read(aggregate_dir), cite=False
+        shown,
+        provenance,
+        summary,
+        friedman["strategies"],
+        TARGETS.read(aggregate_dir),
+        cite=False,
+        across=read_json(aggregate_dir / "across.json"),
     )
     supplement = supplement_labels(variables_path.parent / SUPPLEMENT, {"generated": out_dir, "measured": measured_dir})
     quoted = variables(params, provenance) | {"findings": findings.strip(), "supp": supplement}

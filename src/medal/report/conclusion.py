@@ -81,6 +81,20 @@ def _rank_sentence(friedman: dict[str, Any], provenance: dict[str, dict[str, Any
     return [f"Ranked over the seeds of each dataset, {join_names(parts)}."] if parts else []
 
 
+def _across_sentence(across: dict[str, Any] | None) -> list[str]:
+    """How many strategies the comparison across the image sets placed above, within the margin of and below random
+    sampling (none without at least two image sets)."""
+    if not across or len(across["datasets"]) < 2:
+        return []
+    verdicts = [r["decision"] for r in across["strategies"].values()]
+    return [
+        f"Across the {len(across['datasets'])} image sets as independent blocks (Bayesian signed-rank test), "
+        f"{verdicts.count('above random')} strategies were shown above random sampling, "
+        f"{verdicts.count('equivalent')} equivalent to it within ±{across['rope']:g} and "
+        f"{verdicts.count('below random')} below it; the other {verdicts.count('undecided')} stayed undecided."
+    ]
+
+
 def _group_name(datasets: list[str], provenance: dict[str, dict[str, Any]], kind: str) -> str:
     """'BreastMNIST and PneumoniaMNIST, the image sets' or 'WDBC, the tabular set'."""
     names = join_names([provenance[d]["title"] for d in datasets])
@@ -142,10 +156,11 @@ def conclusion_text(
     friedman: dict[str, Any],
     targets: list[Row],
     cite: bool = True,
+    across: dict[str, Any] | None = None,
 ) -> str:
-    """The study's answer in a few generated sentences: significant wins over random, the rank analysis,
-    and the largest label saving at the middle target, all with the main learner. ``cite=False`` (the
-    abstract's version) leaves out the references to tables and the rank analysis."""
+    """The study's answer in a few generated sentences: significant wins over random, the rank analysis, the
+    verdicts ``across`` the image sets, and the largest label saving at the middle target, all with the main
+    learner. ``cite=False`` (the abstract's version) leaves out the references to tables and the rank analysis."""
     study = params["study"]
     rows_by = main_rows(summary, study["main_learner"])
     images_above = any(
@@ -158,6 +173,7 @@ def conclusion_text(
     sentences = [
         _significance_sentence(study, provenance, rows_by),
         *(_rank_sentence(friedman, provenance) if cite else []),
+        *_across_sentence(across),
         *_saving_sentences(params, provenance, targets, images_above, cite),
     ]
     return " ".join(sentences) + "\n"

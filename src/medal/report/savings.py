@@ -23,6 +23,7 @@ from medal.report.text import (
     label,
     markdown_table,
     strategy_label,
+    supplement_ref,
 )
 
 
@@ -243,3 +244,60 @@ def labels_table_id(params: dict[str, Any], target: Target) -> str:
     """``tbl-labels`` for the main target (the one the main text shows), else ``tbl-labels-<key>``."""
     main = main_target(params["evaluation"])
     return "tbl-labels" if target == main else f"tbl-labels-{target.key.replace('_', '-')}"
+
+
+ACROSS_MARKS = {"above random": "▲", "below random": "▼", "equivalent": "=", "undecided": "–"}
+
+
+def across_table(params: dict[str, Any], provenance: dict[str, dict[str, Any]], across: dict[str, Any]) -> str:
+    """Each strategy against random sampling across the image sets: the AULC difference on each, the posterior of
+    the Bayesian signed-rank test and its verdict."""
+    datasets = across["datasets"]
+    if not across["strategies"]:
+        return ""
+    rows = [
+        [
+            strategy_label(strategy, params),
+            *(f"{difference:+.3f}".replace("-", "−") for difference in result["differences"]),
+            *(f"{result[region]:.2f}" for region in ("below", "within", "above")),
+            ACROSS_MARKS[result["decision"]],
+        ]
+        for strategy, result in across["strategies"].items()
+    ]
+    header = ["Strategy", *(provenance[d]["title"] for d in datasets), "P(below)", "P(equiv.)", "P(above)", "Verdict"]
+    learner = in_sentence(label(params["study"]["main_learner"], LEARNER_LABELS))
+    caption = (
+        f"Across the image sets as independent blocks, with {learner}: each strategy's mean AULC minus random "
+        "sampling's on each set, and the posterior probability of the Bayesian signed-rank test that the difference "
+        f"lies below, within and above ±{across['rope']:g} (the minimal important difference); verdict where one "
+        f"reaches {across['probability']:g}: ▲ above, ▼ below, = equivalent, – undecided."
+    )
+    return markdown_table(header, rows, caption, "tbl-across", text_columns=1)
+
+
+def across_text(params: dict[str, Any], provenance: dict[str, dict[str, Any]], across: dict[str, Any]) -> str:
+    """What the comparison across the image sets decided, and what it could decide with this many sets."""
+    datasets = across["datasets"]
+    if not across["strategies"]:
+        return "The study has no image set, so no comparison across image sets is made.\n"
+    verdicts = [r["decision"] for r in across["strategies"].values()]
+    best = across["best_case"]["above"]
+    counts = ", ".join(
+        f"{verdicts.count(decision)} {name}"
+        for decision, name in (
+            ("above random", "above random sampling"),
+            ("equivalent", f"equivalent to it within ±{across['rope']:g}"),
+            ("below random", "below it"),
+            ("undecided", "undecided"),
+        )
+    )
+    reach = "can" if best >= across["probability"] else "cannot"
+    names = join_names([provenance[d]["title"] for d in datasets])
+    return (
+        f"Across the {len(datasets)} image sets ({names}) as independent blocks, the Bayesian signed-rank test "
+        f"[@benavoli2017time] found, of {len(verdicts)} strategies, {counts} ({supplement_ref('tbl-across')}). With "
+        f"{len(datasets)} sets, a strategy ahead by ten times the minimal important difference on every one would "
+        f"reach a posterior probability of {best:.2f}, so this study {reach} show a lead across image sets at the "
+        f"{across['probability']:g} it asks for; equivalence needs only that each set's difference lies inside the "
+        "margin.\n"
+    )

@@ -159,6 +159,7 @@ def variables(params: dict[str, Any], provenance: dict[str, dict[str, Any]]) -> 
         },
         "main_seeds": seeds_for(params, study["main_learner"]),
         "bootstrap_resamples": params["evaluation"]["test_bootstrap"]["resamples"],
+        "across": {key: params["evaluation"]["across_datasets"][key] for key in ("prior_strength", "probability")},
         "target_percents": join_names([percent_key(f) for f in sorted(evaluation["target_fractions"])]),
         "budget_shares": _budget_shares(al["budget"], study["datasets"], provenance),
         "target_main": target_text(main, al),

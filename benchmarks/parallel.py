@@ -1,0 +1,69 @@
+"""Parallel speed-up: one stage's runs on one process and on two, with byte-identical results."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from benchmarks.common import TARGETS, log, met, study_data
+
+from medal.experiment.runner import Outputs, run_strategy
+from medal.fileio import write_npz_atomic
+
+
+def _timed_entropy_stage(params: dict[str, Any], prepared: Path, out: Path) -> tuple[float, dict[str, bytes]]:
+    """Run the entropy stage of ``params`` on ``prepared`` into ``out``: its wall time and its result files' bytes."""
+    start = time.perf_counter()
+    run_strategy(params, "bench", "entropy", prepared, Outputs(out / "runs", out / "partial", out / "timings"))
+    seconds = time.perf_counter() - start
+    return seconds, {p.name: p.read_bytes() for p in sorted((out / "runs").iterdir())}
+
+
+def parallel(params: dict[str, Any], seeds: int) -> dict[str, Any]:
+    work = Path(tempfile.mkdtemp(prefix="medal-bench-"))
+    try:
+        prepared = work / "prepared.npz"
+        write_npz_atomic(prepared, study_data()[1])
+        # Entropy sampling with the main learner, one run per seed, as in a stage of the main experiment.
+        local = {
+            **params,
+            "al": {**params["al"], "seeds": seeds},
+            "study": {**params["study"], "learner_strategies": ["random"]},
+        }
+        seconds, files = {}, {}
+        for n_jobs in (1, 2):
+            local["compute"] = {"n_jobs": n_jobs}
+            seconds[n_jobs], files[n_jobs] = _timed_entropy_stage(local, prepared, work / f"jobs{n_jobs}")
+        speedup = seconds[1] / seconds[2]
+        identical = files[1] == files[2]
+        log(
+            f"parallel: {len(files[1])} runs, n_jobs=1 {seconds[1]:.1f} s, n_jobs=2 {seconds[2]:.1f} s, "
+            f"speed-up {speedup:.2f}x, results {'byte-identical' if identical else 'DIFFERENT'}"
+        )
+        return {
+            "runs": len(files[1]),
+            "seconds_n_jobs_1": seconds[1],
+            "seconds_n_jobs_2": seconds[2],
+            "speedup": speedup,
+            "byte_identical": identical,
+            "cores": os.cpu_count(),
+            "target": TARGETS["parallel_min_speedup"],
+            "met": identical and speedup >= TARGETS["parallel_min_speedup"],
+        }
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def run(params: dict[str, Any], quick: bool) -> dict[str, Any]:
+    return parallel(params, seeds=2 if quick else 40)
+
+
+def markdown(r: dict[str, Any]) -> list[str]:
+    return [
+        f"- Parallel: {r['speedup']:.2f}x with 2 processes over 1 ({r['runs']} runs), results "
+        f"{'byte-identical' if r['byte_identical'] else 'DIFFERENT'}; target >= {r['target']}: {met(r)}"
+    ]
