@@ -1,11 +1,9 @@
 """What every process of a Dask cluster for this study starts with: the study's BLAS kernels and Dask's
 periodic bookkeeping slowed down to suit runs that keep a core busy for seconds to minutes.
 
-By default every Dask process wakes many times a second: each event loop's tick every 20 ms, a worker's
-profiler every 10 ms, the memory monitor every 100 ms, the system monitor every 500 ms. Idle, a scheduler
-and two single-threaded workers on this project's 2-core machine took 2.9 s of CPU in 30 s that way (a
-tenth of a core, taken from the runs), 0.3 s with :data:`DASK_SETTINGS` (benchmarks/measurements.md). None of
-them changes a result or where a run goes, only how often Dask looks: its dashboard shows no profiles and
+By default every Dask process wakes many times a second (the event loop's tick, a worker's profiler, the memory
+and system monitors), which takes CPU from the runs on a small machine (measured: benchmarks/measurements.md).
+None of :data:`DASK_SETTINGS` changes a result or where a run goes, only how often Dask looks: its dashboard shows no profiles and
 coarser resource plots, and a worker over its memory limit is noticed within a second.
 """
 

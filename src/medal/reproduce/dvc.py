@@ -36,8 +36,8 @@ def stage_group(name: str) -> str:
 
 def by_group(names: list[str], listed: set[str]) -> list[str]:
     """``names`` as ``dvc repro`` targets, each complete ``foreach``/``matrix`` group of ``listed`` (every ``group@…``
-    stage) given by its group's name: dvc took 42 s to resolve the 61 experiment stages as targets with
-    ``--downstream``, 3 s as ``al sweep``."""
+    stage) given by its group's name: dvc resolves a few group names much faster than every stage named one by
+    one with ``--downstream``."""
     chosen = set(names)
     groups = {stage_group(name) for name in names if "@" in name}
     complete = {group for group in groups if {name for name in listed if name.startswith(f"{group}@")} <= chosen}
