@@ -3,8 +3,8 @@ periodic bookkeeping slowed down to suit runs that keep a core busy for seconds 
 
 By default every Dask process wakes many times a second (the event loop's tick, a worker's profiler, the memory
 and system monitors), which takes CPU from the runs on a small machine (measured: benchmarks/measurements.md).
-None of :data:`DASK_SETTINGS` changes a result or where a run goes, only how often Dask looks: its dashboard shows no profiles and
-coarser resource plots, and a worker over its memory limit is noticed within a second.
+None of :data:`DASK_SETTINGS` changes a result or where a run goes, only how often Dask looks: its dashboard shows
+no profiles and coarser resource plots, and a worker over its memory limit is noticed within a second.
 """
 
 from __future__ import annotations
