@@ -1,6 +1,7 @@
 """Where a built study's compute went, and how two builds compare: from the timing records the experiment stages write.
 
     python benchmarks/study_time.py --before OTHER/data/timings --after data/timings
+    python benchmarks/study_time.py --before benchmarks/study_time.json   # against the baseline recorded there
 
 For each build: the sum over every run of its cycles' update and query seconds (each run on one core, so this is
 CPU time), its share per strategy, the sum of the runs' whole durations (scoring included), and the experiment stages'
@@ -66,16 +67,21 @@ def markdown(result: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--before", type=Path, help="the timings folder of the earlier build")
+    parser.add_argument(
+        "--before", type=Path, help="the timings folder of the earlier build, or a study_time.json (its earlier build)"
+    )
     parser.add_argument("--after", type=Path, default=ROOT / "data" / "timings", help="the later build's")
+    parser.add_argument("--describe", help="how the later build was made, for the record (default: its folder)")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "study_time.json")
     args = parser.parse_args(argv)
     result: dict[str, Any] = {"sources": {}}
-    for name in ("before", "after"):
-        folder = getattr(args, name)
-        if folder is not None:
-            result[name] = build_time(folder)
-            result["sources"][name] = str(folder)
+    if args.before is not None and args.before.is_file():  # a baseline recorded before: kept as it was
+        recorded = json.loads(args.before.read_text())
+        result["before"], result["sources"]["before"] = recorded["before"], recorded["sources"]["before"]
+    elif args.before is not None:
+        result["before"], result["sources"]["before"] = build_time(args.before), str(args.before)
+    result["after"] = build_time(args.after)
+    result["sources"]["after"] = args.describe or str(args.after)
     if "before" in result:
         result["change"] = compare(result["before"], result["after"])
     write_text_atomic(args.out, json.dumps(result, indent=1, sort_keys=True) + "\n")
