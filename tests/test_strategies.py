@@ -90,7 +90,7 @@ class FixedProbabilities(SkactivemlClassifier):
 
 
 def test_density_weighted_entropy_by_hand():
-    from medal.experiment.strategies import DensityWeightedEntropy
+    from medal.experiment.own_strategies import DensityWeightedEntropy
 
     # Cosine similarities: rows 0 and 1 point the same way, row 2 is orthogonal to both, so the mean
     # cosines are 2/3, 2/3 and 1/3, and the densities (1 + mean cosine) / 2 are 5/6, 5/6 and 2/3.
@@ -112,7 +112,7 @@ def test_density_weighted_entropy_by_hand():
 def test_density_weighted_entropy_follows_the_query_contract():
     """Candidates as indices give pool-sized utilities (NaN elsewhere), as a feature matrix candidate-sized ones
     with the density still taken over the pool; bad inputs are refused as scikit-activeml's strategies refuse them."""
-    from medal.experiment.strategies import DensityWeightedEntropy
+    from medal.experiment.own_strategies import DensityWeightedEntropy
 
     X = np.array([[1.0, 0.0], [2.0, 0.0], [0.0, 1.0]])
     y = np.full(3, np.nan)
@@ -149,7 +149,7 @@ def test_candidate_subsampling_limits_the_scored_pool(blobs):
 def test_linear_time_density_equals_the_mean_shifted_cosine_similarity():
     from sklearn.metrics.pairwise import cosine_similarity
 
-    from medal.experiment.strategies import DensityWeightedEntropy
+    from medal.experiment.own_strategies import DensityWeightedEntropy
 
     X = np.random.default_rng(1).normal(size=(50, 6))  # centred: many negative cosines
     X[3] = 0.0  # a zero row has cosine 0 to everything, as in scikit-learn
@@ -256,7 +256,7 @@ def test_typiclust_clusters_as_its_authors_do():
     """k-means up to 50 clusters (then the same labels as scikit-learn's), mini-batch k-means beyond."""
     from sklearn.cluster import KMeans, MiniBatchKMeans
 
-    from medal.experiment.strategies import TypiClustClustering
+    from medal.experiment.own_strategies import TypiClustClustering
 
     X = np.random.default_rng(0).normal(size=(400, 3))
     small = TypiClustClustering(n_clusters=50, random_state=1).fit_predict(X)
@@ -339,7 +339,7 @@ def test_mc_eer_shown_only_labelled_and_candidates_computes_what_the_whole_pool_
     from sklearn.datasets import make_blobs
 
     from medal.experiment.learners import Learner
-    from medal.experiment.strategies import PoolEvaluatedSubSampling
+    from medal.experiment.own_strategies import PoolEvaluatedSubSampling
 
     X, labels = make_blobs(n_samples=300, centers=n_classes, n_features=5, cluster_std=4.0, random_state=n_classes)
     for seed in range(3):

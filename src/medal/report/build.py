@@ -114,13 +114,11 @@ def section_texts(
 
     Tables of the main learner's strategies take ``shown`` (:func:`display_params`): strategies that queried the
     very same images appear once."""
-    summary = SUMMARY.read(aggregate_dir)
-    targets = TARGETS.read(aggregate_dir)
-    stopping = STOPPING.read(aggregate_dir)
-    friedman = read_json(aggregate_dir / "friedman.json")
-    across = read_json(aggregate_dir / "across.json")
-    metric_rows = METRIC_COMPARISONS.read(aggregate_dir)
-    main = main_target(params["evaluation"])
+    return data_texts(params, provenance, aggregate_dir) | result_texts(params, shown, provenance, aggregate_dir)
+
+
+def data_texts(params: dict[str, Any], provenance: dict[str, dict[str, Any]], aggregate_dir: Path) -> dict[str, str]:
+    """The tables and sentences that describe the datasets, by file name."""
     return {
         "datasets.md": datasets_table(params, provenance),
         "classes.md": classes_table(params, provenance),
@@ -129,6 +127,21 @@ def section_texts(
         "flags.md": flags_text(params, provenance, read_json(aggregate_dir / "flags.json")),
         "data_description.md": data_description(params, provenance),
         "data_provenance.md": provenance_text(params, provenance),
+    }
+
+
+def result_texts(
+    params: dict[str, Any], shown: dict[str, Any], provenance: dict[str, dict[str, Any]], aggregate_dir: Path
+) -> dict[str, str]:
+    """The tables and sentences of the results, by file name."""
+    summary = SUMMARY.read(aggregate_dir)
+    targets = TARGETS.read(aggregate_dir)
+    stopping = STOPPING.read(aggregate_dir)
+    friedman = read_json(aggregate_dir / "friedman.json")
+    across = read_json(aggregate_dir / "across.json")
+    metric_rows = METRIC_COMPARISONS.read(aggregate_dir)
+    main = main_target(params["evaluation"])
+    return {
         "aulc.md": aulc_table(shown, provenance, summary),
         "results.md": results_text(shown, provenance, summary, read_json(aggregate_dir / "identical.json")),
         "across.md": across_table(shown, provenance, across),
@@ -182,6 +195,35 @@ def write_measured(
     write_json_atomic(platform_path, build_platforms(stages))
 
 
+def write_figures(
+    params: dict[str, Any],
+    shown: dict[str, Any],
+    provenance: dict[str, dict[str, Any]],
+    input_dirs: tuple[Path, Path, Path],
+    timings: dict,
+    out_dir: Path,
+    measured_dir: Path,
+) -> None:
+    """Draw every figure: from the results to ``out_dir``, the one that shows timings to ``measured_dir``.
+    ``input_dirs``: the aggregate, raw-data and runs directories."""
+    aggregate_dir, raw_dir, runs_dir = input_dirs
+    summary = SUMMARY.read(aggregate_dir)
+    friedman = read_json(aggregate_dir / "friedman.json")
+    sweeps = SWEEPS.read(aggregate_dir)
+    learning_curves_figure(shown, provenance, CURVES.read(aggregate_dir), summary, out_dir / "learning_curves.svg")
+    differences_figure(shown, provenance, DIFFERENCES.read(aggregate_dir), out_dir / "differences.svg")
+    stopping_tradeoff_figure(
+        params, provenance, STOPPING_TRADEOFF.read(aggregate_dir), out_dir / "stopping_tradeoff.svg"
+    )
+    learners_figure(params, provenance, summary, out_dir / "learners.svg")
+    update_modes_figure(params, provenance, summary, timings, measured_dir / "update_modes.svg")
+    queried_images_figure(shown, provenance, raw_dir, runs_dir, out_dir / "queried_images.svg")
+    critical_difference_figure(shown, friedman["strategies"], out_dir / "cd_diagram.svg", provenance)
+    critical_difference_figure(params, friedman["learners"], out_dir / "cd_learners.svg")
+    for setting in SWEEP_SETTINGS:
+        sweep_figure(params, provenance, sweeps, setting, out_dir / f"sweep_{setting}.svg")
+
+
 def build_all(
     params: dict[str, Any],
     model_inputs: ModelInputs,
@@ -206,21 +248,9 @@ def build_all(
     timings = mean_timings(params, timings_dir)
     sweeps = SWEEPS.read(aggregate_dir)
     friedman = read_json(aggregate_dir / "friedman.json")
-    curves = CURVES.read(aggregate_dir)
     shown = display_params(params, friedman["strategies"].get("merged", {}))
-    learning_curves_figure(shown, provenance, curves, summary, out_dir / "learning_curves.svg")
-    differences_figure(shown, provenance, DIFFERENCES.read(aggregate_dir), out_dir / "differences.svg")
-    stopping_tradeoff_figure(
-        params, provenance, STOPPING_TRADEOFF.read(aggregate_dir), out_dir / "stopping_tradeoff.svg"
-    )
-    learners_figure(params, provenance, summary, out_dir / "learners.svg")
-    update_modes_figure(params, provenance, summary, timings, measured_dir / "update_modes.svg")
-    queried_images_figure(shown, provenance, raw_dir, runs_dir, out_dir / "queried_images.svg")
-    critical_difference_figure(shown, friedman["strategies"], out_dir / "cd_diagram.svg", provenance)
+    write_figures(params, shown, provenance, (aggregate_dir, raw_dir, runs_dir), timings, out_dir, measured_dir)
     texts = section_texts(params, shown, provenance, aggregate_dir) | model_texts(params, provenance, model_inputs)
-    critical_difference_figure(params, friedman["learners"], out_dir / "cd_learners.svg")
-    for setting in SWEEP_SETTINGS:
-        sweep_figure(params, provenance, sweeps, setting, out_dir / f"sweep_{setting}.svg")
     texts["sweeps.md"] = sweep_table(params, provenance, sweeps)
     texts["sweeps_text.md"] = sweep_summary(params, provenance, sweeps)
     for name, text in texts.items():

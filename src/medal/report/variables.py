@@ -10,7 +10,7 @@ from medal.analysis.summaries import FULL_POOL_TARGET, main_target, study_target
 from medal.blas import PINNED_KERNEL, REQUIRED_FLAGS
 from medal.design import percent_key, query_cycles, seeds_for, strategies_for, sweep_values
 from medal.experiment.learners import CalibratedSVC
-from medal.experiment.strategies import TypiClustClustering
+from medal.experiment.own_strategies import TypiClustClustering
 from medal.report.behaviour import (
     value_label,
 )
