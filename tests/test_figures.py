@@ -341,10 +341,20 @@ def test_across_the_image_sets_table_and_text(params):
     text = across_text(params, provenance, across)
     assert "Across the 2 image sets (A and B) as independent blocks" in text
     assert "of 2 strategies, 0 above random sampling, 1 equivalent to it within ±0.01, 0 below it, 1 undecided" in text
-    assert "a posterior probability of 0.92, so this study cannot show a lead across image sets at the 0.95" in text
+    assert "would reach a posterior probability of 0.92. Each set's difference enters the test with" in text
     assert _across_sentence(across) == [
         "Across the 2 image sets as independent blocks (Bayesian signed-rank test), 0 strategies were shown above "
         "random sampling, 1 equivalent to it within ±0.01 and 0 below it; the other 1 stayed undecided."
+    ]
+    # Too few sets for any verdict: the text, the table and the conclusion say so instead of counting verdicts.
+    few = {**across, "strategies": {s: r | {"decision": "too few sets"} for s, r in across["strategies"].items()}}
+    text = across_text(params, provenance, few)
+    assert "draws no verdict" in text and "probability of 0.92, below the 0.95 the study asks for" in text
+    assert "equivalent to it" not in text and "no verdict: too few sets" in across_table(params, provenance, few)
+    assert "| Margin | +0.001 | +0.002 | 0.00 | 1.00 | 0.00 |  |" in across_table(params, provenance, few)
+    assert _across_sentence(few) == [
+        "2 image sets are too few for a verdict across medical image sets: the Bayesian signed-rank test could not "
+        "show even a large lead at 0.95."
     ]
     assert (
         _across_sentence({**across, "datasets": ["a"]}) == []

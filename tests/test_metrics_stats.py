@@ -448,6 +448,11 @@ def test_bayesian_signed_rank_by_hand():
         assert result["below"] == 0.0 and result["within"] == pytest.approx(1 - result["above"])
     # Differences inside the region: equivalence; mirrored differences: the mirrored posterior.
     assert bayesian_signed_rank([0.001, -0.002, 0.0], 0.01, 1.0, 5000, np.random.default_rng(1))["within"] == 1.0
+    # Zero standard errors change nothing; large ones move mass out of the region.
+    exact = bayesian_signed_rank([0.001, -0.002, 0.0], 0.01, 1.0, 5000, np.random.default_rng(1), [0.0] * 3)
+    assert exact["within"] == 1.0
+    noisy = bayesian_signed_rank([0.001, -0.002, 0.0], 0.01, 1.0, 5000, np.random.default_rng(1), [0.05] * 3)
+    assert noisy["within"] < 0.9 and noisy["above"] > 0.0 and noisy["below"] > 0.0
     up = bayesian_signed_rank([0.05, 0.1, 0.2], 0.01, 1.0, 5000, np.random.default_rng(2))
     down = bayesian_signed_rank([-0.05, -0.1, -0.2], 0.01, 1.0, 5000, np.random.default_rng(2))
     assert up["above"] == down["below"] and up["below"] == down["above"]
@@ -477,7 +482,14 @@ def test_across_datasets_decides_only_with_enough_posterior(params):
     assert decisions == {"ahead": "above random", "same": "equivalent", "mixed": "undecided"}
     assert result["strategies"]["ahead"]["differences"] == pytest.approx([0.1] * 6)
     assert result["best_case"]["above"] > 0.99 and result["friedman"]["blocks"] == 6
-    # Two datasets: even a strategy far ahead on both cannot reach the probability.
-    two = across_datasets("lr", ["random", "ahead"], datasets[:2], summary, params)
-    assert two["strategies"]["ahead"]["decision"] == "undecided" and two["best_case"]["above"] < 0.95
+    # Two datasets: even a strategy far ahead on both cannot reach the probability, so no verdict at all, not even
+    # equivalence for differences well inside the region.
+    two = across_datasets("lr", ["random", "ahead", "same"], datasets[:2], summary, params)
+    assert two["best_case"]["above"] < 0.95
+    assert {r["decision"] for r in two["strategies"].values()} == {"too few sets"}
+    # Differences inside the region but measured with noise (a test-resampling interval of ±0.02): not equivalent.
+    noisy = [r | {"difference_test_low": -0.02, "difference_test_high": 0.02} for r in summary]
+    result = across_datasets("lr", ["random", "same"], datasets, noisy, params)["strategies"]["same"]
+    assert result["decision"] == "undecided" and result["within"] < 0.95
+    assert result["standard_errors"] == pytest.approx([0.04 / 3.919928] * 6, rel=1e-5)
     assert across_datasets("lr", ["random"], [], summary, params)["strategies"] == {}

@@ -9,6 +9,7 @@ import math
 from typing import Any
 
 import numpy as np
+from scipy.stats import norm
 
 from medal.analysis.metrics import LABEL_METRICS, decode_predictions, decode_scores
 from medal.analysis.stats import (
@@ -279,6 +280,10 @@ def friedman_over_learners(study: dict[str, Any], summary_rows: list[dict[str, A
 
 # What a comparison across datasets concludes from the posterior, by region.
 ACROSS_DECISIONS = {"above": "above random", "below": "below random", "within": "equivalent"}
+# The decision when the study has too few image sets for the test to show a lead over random at the probability asked.
+TOO_FEW_BLOCKS = "too few sets"
+# A 95 % interval spans this many standard errors of a normal.
+INTERVAL_WIDTH_IN_SE = 2 * float(norm.ppf(0.975))
 
 
 def across_datasets(
@@ -290,36 +295,49 @@ def across_datasets(
 ) -> dict[str, Any]:
     """Every strategy of ``strategies`` (the distinct ones) against random sampling across ``datasets`` as
     independent blocks, with ``learner``: the mean AULC difference per dataset, the Bayesian signed-rank posterior
-    with the minimal important difference as the region of practical equivalence, and the decision a posterior
-    probability of at least ``evaluation.across_datasets.probability`` supports (else undecided); the posterior of a
-    strategy ahead by ten times the region on every dataset (the most this many blocks can show); and the Friedman
-    ranking over the datasets."""
+    with the minimal important difference as the region of practical equivalence (each dataset's difference drawn
+    with the standard error its interval with test-set resampling gives), and the decision a posterior probability
+    of at least ``evaluation.across_datasets.probability`` supports (else undecided); the posterior of a strategy
+    ahead by ten times the region on every dataset (the most this many blocks can show); and the Friedman ranking over
+    the datasets. Where even that best case stays below the probability, no verdict is drawn (``too few sets``): a
+    design that cannot show a lead should not call strategies equivalent either."""
     rows = {(r["dataset"], r["strategy"]): r for r in summary_rows if r["learner"] == learner}
     settings = params["evaluation"]["across_datasets"]
     rope = params["evaluation"]["minimal_important_difference"]["aulc"]
 
-    def posterior(differences: list[float], index: int) -> dict[str, float]:
+    def posterior(differences: list[float], scales: list[float], index: int) -> dict[str, float]:
         rng = np.random.default_rng([settings["random_state"], index])
-        return bayesian_signed_rank(differences, rope, settings["prior_strength"], settings["samples"], rng)
+        return bayesian_signed_rank(differences, rope, settings["prior_strength"], settings["samples"], rng, scales)
 
     result: dict[str, Any] = {"datasets": datasets, "rope": rope, "probability": settings["probability"]}
     if not datasets:
         return {**result, "strategies": {}, "best_case": {}, "friedman": None}
+    best_case = posterior([10 * rope] * len(datasets), [0.0] * len(datasets), len(strategies))
+    enough = best_case["above"] >= settings["probability"]
     compared = {}
     for index, strategy in enumerate(s for s in strategies if s != BASELINE):
         differences = [rows[(d, strategy)]["aulc"] - rows[(d, BASELINE)]["aulc"] for d in datasets]
-        probabilities = posterior(differences, index)
+        scales = [_standard_error(rows[(d, strategy)]) for d in datasets]
+        probabilities = posterior(differences, scales, index)
         region = max(probabilities, key=probabilities.get)
         decided = probabilities[region] >= settings["probability"]
         compared[strategy] = {
             "differences": differences,
+            "standard_errors": scales,
             **probabilities,
-            "decision": ACROSS_DECISIONS[region] if decided else "undecided",
+            "decision": (ACROSS_DECISIONS[region] if decided else "undecided") if enough else TOO_FEW_BLOCKS,
         }
     scores = np.array([[rows[(d, s)]["aulc"] for s in strategies] for d in datasets])
     return {
         **result,
         "strategies": compared,
-        "best_case": posterior([10 * rope] * len(datasets), len(strategies)),
+        "best_case": best_case,
         "friedman": {"strategies": strategies, **friedman_nemenyi(scores)} if len(datasets) >= 2 else None,
     }
+
+
+def _standard_error(row: dict[str, Any]) -> float:
+    """The standard error of a strategy's AULC difference from random sampling that its 95 % interval with test-set
+    resampling implies (0 where the row has no such interval: the difference is then taken as exact)."""
+    low, high = row.get("difference_test_low", math.nan), row.get("difference_test_high", math.nan)
+    return 0.0 if math.isnan(low) or math.isnan(high) else (high - low) / INTERVAL_WIDTH_IN_SE

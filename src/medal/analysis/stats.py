@@ -176,7 +176,12 @@ def minimum_detectable_effect(sd: float, n: int, alpha: float, power: float = DE
 
 
 def bayesian_signed_rank(
-    differences: Sequence[float], rope: float, prior_strength: float, samples: int, rng: np.random.Generator
+    differences: Sequence[float],
+    rope: float,
+    prior_strength: float,
+    samples: int,
+    rng: np.random.Generator,
+    scales: Sequence[float] | None = None,
 ) -> dict[str, float]:
     """Benavoli et al. (2017)'s Bayesian signed-rank test of paired differences, one per independent block (here a
     dataset): the posterior probability that the differences lie mostly below ``-rope``, within ``±rope`` (the
@@ -185,12 +190,18 @@ def bayesian_signed_rank(
     The posterior is a Dirichlet process whose prior puts weight ``prior_strength`` on a pseudo-observation at
     zero; each of ``samples`` draws of its weights gives the probability mass of pairs whose mean lies below, within
     and above the region, and a region's probability is the share of draws in which it holds the most mass.
+    ``scales`` (standard errors, one per block) make each draw also draw every block's difference from a normal
+    around it, so that a difference measured with noise is not taken as exact (the test alone treats it as exact,
+    and then calls two noisy differences inside the region certain equivalence).
     """
-    z = np.concatenate([[0.0], np.asarray(differences, dtype=float)])
-    weights = rng.dirichlet(np.concatenate([[prior_strength], np.ones(len(z) - 1)]), size=samples)
-    sums = z[:, None] + z[None, :]
+    observed = np.asarray(differences, dtype=float)
+    noise = np.zeros_like(observed) if scales is None else np.asarray(scales, dtype=float)
+    weights = rng.dirichlet(np.concatenate([[prior_strength], np.ones(len(observed))]), size=samples)
+    drawn = observed + noise * rng.standard_normal((samples, len(observed)))
+    z = np.concatenate([np.zeros((samples, 1)), drawn], axis=1)
+    sums = z[:, :, None] + z[:, None, :]
     regions = (sums < -2 * rope, np.abs(sums) <= 2 * rope, sums > 2 * rope)
-    mass = np.stack([np.einsum("ki,ij,kj->k", weights, region.astype(float), weights) for region in regions], axis=1)
+    mass = np.stack([np.einsum("ki,kij,kj->k", weights, region.astype(float), weights) for region in regions], axis=1)
     winners = np.argmax(mass, axis=1)
     return {name: float(np.mean(winners == i)) for i, name in enumerate(("below", "within", "above"))}
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from medal.analysis.comparisons import TOO_FEW_BLOCKS
 from medal.analysis.metrics import METRIC_LABELS, METRIC_NAMES
 from medal.analysis.stats import ALPHA
 from medal.analysis.summaries import main_target, study_targets, target_text
@@ -83,10 +84,15 @@ def _rank_sentence(friedman: dict[str, Any], provenance: dict[str, dict[str, Any
 
 def _across_sentence(across: dict[str, Any] | None) -> list[str]:
     """How many strategies the comparison across the image sets placed above, within the margin of and below random
-    sampling (none without at least two image sets)."""
+    sampling, or that the sets were too few for a verdict (nothing without at least two image sets)."""
     if not across or len(across["datasets"]) < 2:
         return []
     verdicts = [r["decision"] for r in across["strategies"].values()]
+    if TOO_FEW_BLOCKS in verdicts:
+        return [
+            f"{len(across['datasets'])} image sets are too few for a verdict across medical image sets: the Bayesian "
+            f"signed-rank test could not show even a large lead at {across['probability']:g}."
+        ]
     return [
         f"Across the {len(across['datasets'])} image sets as independent blocks (Bayesian signed-rank test), "
         f"{verdicts.count('above random')} strategies were shown above random sampling, "

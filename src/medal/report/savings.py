@@ -6,6 +6,7 @@ import math
 import re
 from typing import Any
 
+from medal.analysis.comparisons import TOO_FEW_BLOCKS
 from medal.analysis.conclusions import holm_decision
 from medal.analysis.metrics import METRIC_LABELS
 from medal.analysis.stats import ALPHA
@@ -246,7 +247,7 @@ def labels_table_id(params: dict[str, Any], target: Target) -> str:
     return "tbl-labels" if target == main else f"tbl-labels-{target.key.replace('_', '-')}"
 
 
-ACROSS_MARKS = {"above random": "▲", "below random": "▼", "equivalent": "=", "undecided": "–"}
+ACROSS_MARKS = {"above random": "▲", "below random": "▼", "equivalent": "=", "undecided": "–", TOO_FEW_BLOCKS: ""}
 
 
 def across_table(params: dict[str, Any], provenance: dict[str, dict[str, Any]], across: dict[str, Any]) -> str:
@@ -269,8 +270,14 @@ def across_table(params: dict[str, Any], provenance: dict[str, dict[str, Any]], 
     caption = (
         f"Across the image sets as independent blocks, with {learner}: each strategy's mean AULC minus random "
         "sampling's on each set, and the posterior probability of the Bayesian signed-rank test that the difference "
-        f"lies below, within and above ±{across['rope']:g} (the minimal important difference); verdict where one "
-        f"reaches {across['probability']:g}: ▲ above, ▼ below, = equivalent, – undecided."
+        f"lies below, within and above ±{across['rope']:g} (the minimal important difference), each set's difference "
+        "drawn with the standard error of its interval with test-set resampling; "
+        + (
+            "no verdict: too few sets for the test to show a lead at "
+            if any(r["decision"] == TOO_FEW_BLOCKS for r in across["strategies"].values())
+            else "verdict where one reaches "
+        )
+        + f"{across['probability']:g}: ▲ above, ▼ below, = equivalent, – undecided."
     )
     return markdown_table(header, rows, caption, "tbl-across", text_columns=1)
 
@@ -282,6 +289,23 @@ def across_text(params: dict[str, Any], provenance: dict[str, dict[str, Any]], a
         return "The study has no image set, so no comparison across image sets is made.\n"
     verdicts = [r["decision"] for r in across["strategies"].values()]
     best = across["best_case"]["above"]
+    names = join_names([provenance[d]["title"] for d in datasets])
+    opening = f"Across the {len(datasets)} image sets ({names}) as independent blocks, the Bayesian signed-rank test "
+    reach = (
+        f"With {len(datasets)} sets, a strategy ahead by ten times the minimal important difference on every one would "
+        f"reach a posterior probability of {best:.2f}"
+    )
+    noise = (
+        "Each set's difference enters the test with the standard error of its interval with test-set resampling, so a "
+        "difference measured with noise is not taken as exact."
+    )
+    if TOO_FEW_BLOCKS in verdicts:
+        return (
+            f"{opening}[@benavoli2017time] draws no verdict. {reach}, below the {across['probability']:g} the study "
+            "asks for, and a design that cannot show a lead does not call strategies equivalent either (two sets whose "
+            "differences both lie inside the margin would otherwise make equivalence certain). The posterior "
+            f"probabilities are in {supplement_ref('tbl-across')}; the answer across image sets needs more sets.\n"
+        )
     counts = ", ".join(
         f"{verdicts.count(decision)} {name}"
         for decision, name in (
@@ -291,13 +315,7 @@ def across_text(params: dict[str, Any], provenance: dict[str, dict[str, Any]], a
             ("undecided", "undecided"),
         )
     )
-    reach = "can" if best >= across["probability"] else "cannot"
-    names = join_names([provenance[d]["title"] for d in datasets])
     return (
-        f"Across the {len(datasets)} image sets ({names}) as independent blocks, the Bayesian signed-rank test "
-        f"[@benavoli2017time] found, of {len(verdicts)} strategies, {counts} ({supplement_ref('tbl-across')}). With "
-        f"{len(datasets)} sets, a strategy ahead by ten times the minimal important difference on every one would "
-        f"reach a posterior probability of {best:.2f}, so this study {reach} show a lead across image sets at the "
-        f"{across['probability']:g} it asks for; equivalence needs only that each set's difference lies inside the "
-        "margin.\n"
+        f"{opening}[@benavoli2017time] found, of {len(verdicts)} strategies, {counts} "
+        f"({supplement_ref('tbl-across')}). {reach}. {noise}\n"
     )
