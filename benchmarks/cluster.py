@@ -99,37 +99,42 @@ def cluster(params: dict[str, Any], seeds: int, workers: int = 2) -> dict[str, A
                     stage["compute"] = {"n_jobs": workers, "dask_scheduler": None}
                 seconds[where], files[where] = _timed_entropy_stage(stage, prepared, work / where)
             in_task = _in_task_seconds(stage, load_npz(prepared), address)
-        relative = seconds["local"] / seconds["cluster"]
-        identical = files["local"] == files["cluster"]
-        runs_in_task = ", ".join(
-            f"{k} {v['task']:.1f} s in a task vs {v['here']:.1f} s here" for k, v in in_task.items()
-        )
-        log(
-            f"cluster: {len(files['local'])} runs, {workers} local processes {seconds['local']:.1f} s, {workers} Dask "
-            f"workers {seconds['cluster']:.1f} s, {relative:.2f}x local speed, results "
-            f"{'byte-identical' if identical else 'DIFFERENT'}; one run of {runs_in_task}"
-        )
-        worst = max(v["ratio"] for v in in_task.values())
-        return {
-            "runs": len(files["local"]),
-            "workers": workers,
-            "seconds_local": seconds["local"],
-            "seconds_cluster": seconds["cluster"],
-            "relative_speed": relative,
-            "byte_identical": identical,
-            "in_task": in_task,
-            "target": TARGETS["cluster_min_relative_speed"],
-            "in_task_target": TARGETS["in_task_max_ratio"],
-            "met": identical
-            and relative >= TARGETS["cluster_min_relative_speed"]
-            and worst <= TARGETS["in_task_max_ratio"],
-        }
+        return _record(seconds, files, in_task, workers)
     finally:
         for process in processes:
             process.terminate()
         for process in processes:
             process.wait(timeout=30)
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _record(
+    seconds: dict[str, float], files: dict[str, dict], in_task: dict[str, dict[str, float]], workers: int
+) -> dict[str, Any]:
+    """The measurements of :func:`cluster` as the result record, logged; ``met`` against the targets."""
+    relative = seconds["local"] / seconds["cluster"]
+    identical = files["local"] == files["cluster"]
+    runs_in_task = ", ".join(f"{k} {v['task']:.1f} s in a task vs {v['here']:.1f} s here" for k, v in in_task.items())
+    log(
+        f"cluster: {len(files['local'])} runs, {workers} local processes {seconds['local']:.1f} s, {workers} Dask "
+        f"workers {seconds['cluster']:.1f} s, {relative:.2f}x local speed, results "
+        f"{'byte-identical' if identical else 'DIFFERENT'}; one run of {runs_in_task}"
+    )
+    worst = max(v["ratio"] for v in in_task.values())
+    return {
+        "runs": len(files["local"]),
+        "workers": workers,
+        "seconds_local": seconds["local"],
+        "seconds_cluster": seconds["cluster"],
+        "relative_speed": relative,
+        "byte_identical": identical,
+        "in_task": in_task,
+        "target": TARGETS["cluster_min_relative_speed"],
+        "in_task_target": TARGETS["in_task_max_ratio"],
+        "met": identical
+        and relative >= TARGETS["cluster_min_relative_speed"]
+        and worst <= TARGETS["in_task_max_ratio"],
+    }
 
 
 def run(params: dict[str, Any], quick: bool) -> dict[str, Any]:
