@@ -55,7 +55,7 @@ def _in_task_seconds(params: dict[str, Any], data: dict[str, np.ndarray], addres
     (its data sent to the workers before the clock starts), and their ratio."""
     from dask.distributed import Client
 
-    from medal.experiment.compute import RunTask, run_one
+    from medal.experiment.tasks import RunTask, run_one
 
     protocol = Protocol.from_params(params["al"])
     seconds = {}

@@ -14,10 +14,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from medal.experiment import compute, runner
+from medal.experiment import executor as compute_executor
+from medal.experiment import runner, tasks, worker
 from medal.experiment.cluster import DASK_SETTINGS
-from medal.experiment.compute import RunTask
 from medal.experiment.runner import Outputs, fingerprint, run_strategy
+from medal.experiment.tasks import RunTask
 from medal.fileio import read_json, write_json_atomic, write_npz_atomic, write_text_atomic
 
 
@@ -67,8 +68,8 @@ def test_dask_cluster_gives_the_local_results(small, tmp_path, monkeypatch):
     params, prepared = small
     local = _run(params, prepared, tmp_path / "local")
     with LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster:
-        monkeypatch.setenv(compute.DASK_SCHEDULER_ENV, cluster.scheduler_address)
-        assert compute.dask_scheduler(params) == cluster.scheduler_address
+        monkeypatch.setenv(compute_executor.DASK_SCHEDULER_ENV, cluster.scheduler_address)
+        assert compute_executor.dask_scheduler(params) == cluster.scheduler_address
         distributed = _run(params, prepared, tmp_path / "dask")
     assert distributed == local
 
@@ -76,12 +77,12 @@ def test_dask_cluster_gives_the_local_results(small, tmp_path, monkeypatch):
 def test_threads_here_count_local_processes_and_the_dask_workers_on_this_machine_only(monkeypatch):
     from dask.distributed import LocalCluster
 
-    with compute.Executor(2) as executor:
+    with compute_executor.Executor(2) as executor:
         assert executor.threads_here() == 2
     with LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster:
-        with compute.Executor(address=cluster.scheduler_address) as executor:
+        with compute_executor.Executor(address=cluster.scheduler_address) as executor:
             assert executor.threads_here() == 2
-            monkeypatch.setattr(compute, "this_machine_addresses", lambda: {"10.9.8.7"})
+            monkeypatch.setattr(compute_executor, "this_machine_addresses", lambda: {"10.9.8.7"})
             assert executor.threads_here() == 0
 
 
@@ -101,13 +102,13 @@ def test_on_a_cluster_runs_are_handed_out_in_order_a_few_per_worker_at_a_time(sm
     params, prepared = small
     params["al"]["seeds"] = params["study"]["main_seeds"] = 4  # 8 runs
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
-        WATCH.update(seen=[], scheduler=cluster.scheduler, run_one=compute.run_one)
-        monkeypatch.setattr(compute, "run_one", _watched_run_one)
-        monkeypatch.setenv(compute.DASK_SCHEDULER_ENV, cluster.scheduler_address)
+        WATCH.update(seen=[], scheduler=cluster.scheduler, run_one=compute_executor.run_one)
+        monkeypatch.setattr(compute_executor, "run_one", _watched_run_one)
+        monkeypatch.setenv(compute_executor.DASK_SCHEDULER_ENV, cluster.scheduler_address)
         _run(params, prepared, tmp_path / "dask")
     seen = WATCH["seen"]
     assert [index for index, _ in seen] == list(range(8))  # in the order given: the longest runs first
-    assert max(count for _, count in seen) <= compute.TASKS_PER_WORKER, seen  # not all 8 at once
+    assert max(count for _, count in seen) <= compute_executor.TASKS_PER_WORKER, seen  # not all 8 at once
 
 
 @pytest.mark.parametrize("workers_here", [True, False])
@@ -118,12 +119,12 @@ def test_workers_here_make_room_while_asked_and_take_it_back_after(small, tmp_pa
     params["al"]["seeds"] = params["study"]["main_seeds"] = 6  # 12 runs
     plan = runner.plan_strategy(params, "blobs", "entropy", prepared, _outputs(tmp_path))
     if not workers_here:
-        monkeypatch.setattr(compute, "this_machine_addresses", lambda: {"10.9.8.7"})
+        monkeypatch.setattr(compute_executor, "this_machine_addresses", lambda: {"10.9.8.7"})
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
-        WATCH.update(seen=[], scheduler=cluster.scheduler, run_one=compute.run_one)
-        monkeypatch.setattr(compute, "run_one", _watched_run_one)
+        WATCH.update(seen=[], scheduler=cluster.scheduler, run_one=compute_executor.run_one)
+        monkeypatch.setattr(compute_executor, "run_one", _watched_run_one)
         busy = lambda: len(WATCH["seen"]) < 6  # noqa: E731 - the other work ends once six runs have started
-        with compute.Executor(address=cluster.scheduler_address) as executor, executor.making_room(1, busy):
+        with compute_executor.Executor(address=cluster.scheduler_address) as executor, executor.making_room(1, busy):
             finished = list(executor.run(plan.tasks, plan.load()))
     assert sorted(run.index for run in finished) == list(range(12))
     while_busy = [count for _, count in WATCH["seen"][:6]]
@@ -142,7 +143,7 @@ def test_on_a_cluster_each_run_is_one_task_even_with_a_parallel_learner(small, t
     params["study"]["learners"] = ["random_forest"]
     params["learners"]["random_forest"]["params"] = {"n_estimators": 20}
     with LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster:
-        monkeypatch.setenv(compute.DASK_SCHEDULER_ENV, cluster.scheduler_address)
+        monkeypatch.setenv(compute_executor.DASK_SCHEDULER_ENV, cluster.scheduler_address)
         from dask.distributed import Client
 
         with Client(cluster.scheduler_address) as client, get_task_stream(client) as stream:
@@ -154,7 +155,7 @@ def test_on_a_cluster_each_run_is_one_task_even_with_a_parallel_learner(small, t
 FAULTS = """
 import resource, sys
 import numpy as np
-from medal.experiment.compute import undo_malloc_trimming
+from medal.experiment.worker import undo_malloc_trimming
 if sys.argv[1] == "undone":
     undo_malloc_trimming()
 before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
@@ -166,7 +167,7 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
 
 @pytest.mark.skipif(sys.platform != "linux", reason="glibc's malloc")
 def test_in_a_dask_worker_freed_arrays_are_reused_not_mapped_afresh():
-    env = {**os.environ, compute.MALLOC_TRIM_VARIABLE: "65536"}  # as Dask's nanny starts its workers
+    env = {**os.environ, worker.MALLOC_TRIM_VARIABLE: "65536"}  # as Dask's nanny starts its workers
     faults = {
         mode: int(subprocess.run([sys.executable, "-c", FAULTS, mode], env=env, capture_output=True, check=True).stdout)
         for mode in ("as started", "undone")
@@ -179,10 +180,12 @@ def test_unreachable_dask_scheduler_is_a_clear_error(small, tmp_path, monkeypatc
     import dask
 
     params, prepared = small
-    monkeypatch.setenv(compute.DASK_SCHEDULER_ENV, "tcp://127.0.0.1:9")
-    monkeypatch.setattr(compute, "DASK_CONNECT_TIMEOUT", "1s")
+    monkeypatch.setenv(compute_executor.DASK_SCHEDULER_ENV, "tcp://127.0.0.1:9")
+    monkeypatch.setattr(compute_executor, "DASK_CONNECT_TIMEOUT", "1s")
     with dask.config.set(UNSET):
-        with pytest.raises(compute.UserError, match=r"cannot reach the Dask scheduler at tcp://127.0.0.1:9 .*unset"):
+        with pytest.raises(
+            compute_executor.UserError, match=r"cannot reach the Dask scheduler at tcp://127.0.0.1:9 .*unset"
+        ):
             run_strategy(params, "blobs", "entropy", prepared, _outputs(tmp_path))
         assert _settings() == UNSET  # the client's settings are undone when it cannot connect either
     assert not (tmp_path / "runs").exists()
@@ -204,7 +207,7 @@ def test_the_client_wakes_as_seldom_as_the_cluster_and_undoes_its_settings_after
 
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
         with dask.config.set(UNSET):
-            with compute.Executor(address=cluster.scheduler_address):
+            with compute_executor.Executor(address=cluster.scheduler_address):
                 assert _settings() == DASK_SETTINGS
             assert _settings() == UNSET
 
@@ -220,7 +223,7 @@ def _task(params, learner: str, seed: int) -> RunTask:
         seed,
         runner.Protocol.from_params(params["al"]),
         {"dataset": "blobs", "strategy": "entropy", "learner": learner, "seed": seed},
-        runner.run_file_name(learner, seed),
+        runner.run_path("blobs", "entropy", learner, seed).name,
         "prepared",
         {"learner": params["learners"][learner], "strategy": params["strategies"]["entropy"]},
     )
@@ -270,7 +273,7 @@ def test_a_stage_whose_runs_are_all_kept_publishes_them_without_loading_its_feat
     params, prepared = small
     clean = _run(params, prepared, tmp_path / "clean")
     plan = runner.plan_strategy(params, "blobs", "entropy", prepared, _outputs(tmp_path))
-    with compute.Executor(1) as executor:
+    with compute_executor.Executor(1) as executor:
         runner.keep_runs(executor, [plan], runner.Kept.find([plan]), runner.BY_SUBMIT, "balanced_accuracy")
 
     def no_features() -> dict:
@@ -302,14 +305,14 @@ def test_fingerprint_follows_every_setting_and_the_input(small):
 def test_a_failing_run_publishes_nothing_and_keeps_the_finished_ones(small, tmp_path, monkeypatch):
     params, prepared = small
     params["compute"]["n_jobs"] = 1  # in this process, so the patch applies
-    real = compute.run_one
+    real = compute_executor.run_one
 
     def fail_on_second_seed(data, task, index, parent_pid=None):
         if task.seed == 1:
             raise RuntimeError("killed")
         return real(data, task, index, parent_pid)
 
-    monkeypatch.setattr(compute, "run_one", fail_on_second_seed)
+    monkeypatch.setattr(compute_executor, "run_one", fail_on_second_seed)
     with pytest.raises(RuntimeError, match="killed"):
         run_strategy(params, "blobs", "entropy", prepared, _outputs(tmp_path))
     assert not (tmp_path / "runs").exists() and not (tmp_path / "timings").exists()
@@ -414,7 +417,7 @@ def test_workers_end_with_their_stage_after_sigkill(small, tmp_path):
     stage.wait()
     stage.stdout.close()  # not communicate(): surviving workers would hold the pipes open
     stage.stderr.close()
-    deadline = time.monotonic() + 5 * compute.PARENT_POLL_SECONDS + 2
+    deadline = time.monotonic() + 5 * worker.PARENT_POLL_SECONDS + 2
     alive = workers
     while alive and time.monotonic() < deadline:
         time.sleep(0.1)
@@ -427,13 +430,13 @@ def test_workers_end_with_their_stage_after_sigkill(small, tmp_path):
 def test_a_run_from_a_worker_on_other_blas_kernels_is_refused():
     here = {"architecture": "x86_64", "blas": ["openblas 0.3.30 Haswell"], "versions": {"numpy": "2.4.6"}}
     there = {**here, "blas": ["openblas 0.3.30 SkylakeX"]}
-    compute.check_same_platform(here, dict(here))
+    compute_executor.check_same_platform(here, dict(here))
     with pytest.raises(
-        compute.UserError,
+        compute_executor.UserError,
         match=r"a worker computed on BLAS \['openblas 0.3.30 SkylakeX'\].*"
         r"start the workers with the same OPENBLAS_CORETYPE",
     ):
-        compute.check_same_platform(here, there)
+        compute_executor.check_same_platform(here, there)
 
 
 def test_the_main_learner_runs_main_seeds_and_the_others_al_seeds(params):
@@ -455,6 +458,6 @@ def test_unaligned_arrays_from_a_cluster_are_copied_in_their_own_layout():
     unaligned = np.ndarray(values.shape, values.dtype, memoryview(buffer)[3:], strides=values.strides)
     unaligned[...] = values
     assert not unaligned.flags.aligned
-    out = compute.aligned({"X_pool": unaligned, "y_pool": values})
+    out = tasks.aligned({"X_pool": unaligned, "y_pool": values})
     assert out["X_pool"].flags.aligned and out["X_pool"].flags.f_contiguous
     assert np.array_equal(out["X_pool"], values) and out["y_pool"] is values  # aligned arrays are not copied

@@ -18,11 +18,19 @@ PACKAGE = ROOT / "src" / "medal"
 # computes).
 PLUMBING = {"cli", "config", "errors", "fileio", "layout", "__init__"}
 # Per stage, modules whose only effect there is a wall-clock output: the experiment stages record
-# the machine and time (environment) in data/timings, which may differ on every rebuild anyway, and a
-# cluster's client takes Dask's bookkeeping intervals from experiment/cluster (how often Dask looks,
-# never what a run computes: the study's outputs are byte-identical with and without them).
+# the machine and time (environment) in data/timings, which may differ on every rebuild anyway; and
+# where and when runs compute, never what they compute (the study's outputs are byte-identical on local
+# processes and on a Dask cluster, tests/test_runner.py): the executor that hands runs to processes or
+# to a cluster, Dask's bookkeeping intervals (experiment/cluster), and how a worker process behaves
+# (experiment/worker: it ends with its parent; glibc's memory thresholds). The run itself
+# (experiment/tasks) is followed and listed.
 WALL_CLOCK_ONLY = {stage: {"reproduce/environment"} for stage in ("reference", "al", "sweep")}
-WALL_CLOCK_ONLY["al"] = WALL_CLOCK_ONLY["sweep"] = {"reproduce/environment", "experiment/cluster"}
+WALL_CLOCK_ONLY["al"] = WALL_CLOCK_ONLY["sweep"] = {
+    "reproduce/environment",
+    "experiment/cluster",
+    "experiment/executor",
+    "experiment/worker",
+}
 
 
 def _imports(node: ast.AST) -> set[str]:
@@ -81,6 +89,24 @@ def test_every_stage_depends_on_the_modules_its_command_reaches():
         if unlisted:
             missing[name] = sorted(unlisted)
     assert not missing, f"add these modules to the stages' deps in dvc.yaml: {missing}"
+
+
+def test_no_stage_depends_on_a_module_its_command_does_not_reach():
+    extra = {}
+    for name, stage in _stages().items():
+        stage = stage.get("do", stage)
+        skip = PLUMBING | WALL_CLOCK_ONLY.get(name, set())
+        needed = _command_modules(stage["cmd"].split()[1], skip) - skip
+        listed = [dep.removeprefix("src/medal/") for dep in stage.get("deps", []) if dep.startswith("src/medal/")]
+        # A listed folder must hold at least one module the command reaches; a listed file must be one.
+        unused = [
+            dep
+            for dep in listed
+            if not any(m == dep.removesuffix(".py") or m.startswith(dep.rstrip("/") + "/") for m in needed)
+        ]
+        if unused:
+            extra[name] = unused
+    assert not extra, f"these stages list modules their command never imports (each edit would rerun them): {extra}"
 
 
 def test_plumbing_modules_exist_and_stage_modules_are_not_plumbing():

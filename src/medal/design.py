@@ -18,9 +18,25 @@ LEARNER_SETTINGS = ("class_weight",)
 STAGE_TIMING_FILE = "_stage.json"
 
 
-def run_file_name(learner: str, seed: int) -> str:
-    """File name of one run's results inside a (dataset, strategy) folder."""
-    return f"{learner}-seed{seed}.json"
+def run_folder(dataset: str, strategy: str) -> Path:
+    """Folder of one ``al`` stage's runs, below the runs (and the timings) folder."""
+    return Path(dataset) / strategy
+
+
+def run_path(dataset: str, strategy: str, learner: str, seed: int) -> Path:
+    """One main-experiment run's file, below the runs (and the timings) folder: one file per learner and seed."""
+    return run_folder(dataset, strategy) / f"{learner}-seed{seed}.json"
+
+
+def sweep_folder(dataset: str, setting: str, strategy: str) -> Path:
+    """Folder of one ``sweep`` stage's runs, below the sweeps folder: one sub-folder per value."""
+    return Path(dataset) / setting / strategy
+
+
+def sweep_run_path(dataset: str, setting: str, strategy: str, value: Any, seed: int) -> Path:
+    """One sweep run's file, below the sweeps (and the sweeps' timings) folder: one file per value and seed, named
+    after the strategy (a sweep runs one learner)."""
+    return sweep_folder(dataset, setting, strategy) / sweep_value_name(value) / f"{strategy}-seed{seed}.json"
 
 
 def learners_for(study: dict[str, Any], strategy: str) -> list[str]:
@@ -51,11 +67,6 @@ def sweep_values(params: dict[str, Any], setting: str) -> list[Any]:
     """The values a sweep tries, in ``params.yaml`` order (representation names for ``representation``)."""
     values = params["sweeps"]["settings"][setting]
     return list(values) if setting == "representation" else values
-
-
-def sweep_dir(sweeps_dir: Path, dataset: str, setting: str, strategy: str) -> Path:
-    """Folder of one sweep stage's runs: one sub-folder per value."""
-    return sweeps_dir / dataset / setting / strategy
 
 
 def query_cycles(al: dict[str, Any]) -> int:

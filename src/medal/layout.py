@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from medal.design import run_folder, sweep_folder
+
 RAW = Path("data/raw")  # canonical datasets and their provenance
 PREPARED = Path("data/prepared")  # features fitted on the pool
 REFERENCE = Path("data/reference")  # learners trained on the whole pool
@@ -32,13 +34,13 @@ RUN_FILES = (RUNS, SWEEPS)
 
 def al_paths(dataset: str, strategy: str) -> tuple[Path, Path, Path]:
     """Results, scratch and timings folders of the ``al`` stage of one (dataset, strategy)."""
-    where = Path(dataset) / strategy
+    where = run_folder(dataset, strategy)
     return RUNS / where, PARTIAL / "runs" / where, TIMINGS / where
 
 
 def sweep_paths(dataset: str, setting: str, strategy: str) -> tuple[Path, Path, Path]:
     """Results, scratch and timings folders of the ``sweep`` stage of one (dataset, setting, strategy)."""
-    where = Path(dataset) / setting / strategy
+    where = sweep_folder(dataset, setting, strategy)
     return SWEEPS / where, PARTIAL / "sweeps" / where, TIMINGS / "sweeps" / where
 
 

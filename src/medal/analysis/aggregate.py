@@ -53,10 +53,10 @@ from medal.analysis.tables import (
 from medal.design import (
     BASELINE,
     SWEEP_SETTINGS,
-    run_file_name,
+    run_path,
     seeds_for,
     strategies_for,
-    sweep_dir,
+    sweep_run_path,
     sweep_value_name,
     sweep_values,
 )
@@ -68,7 +68,7 @@ def load_runs(runs_dir: Path, dataset: str, strategy: str, learner: str, seeds: 
     """The run files of one configuration, in seed order; a missing file is an error naming the stage to rerun."""
     runs = []
     for seed in range(seeds):
-        path = runs_dir / dataset / strategy / run_file_name(learner, seed)
+        path = runs_dir / run_path(dataset, strategy, learner, seed)
         if not path.is_file():
             raise UserError(f"{path} missing; run `dvc repro al@{dataset}-{strategy}` first")
         runs.append(read_json(path))
@@ -86,8 +86,9 @@ def sweep_rows(params: dict[str, Any], sweeps_dir: Path) -> list[dict[str, Any]]
             for value in sweep_values(params, setting):
                 aulcs: dict[str, list[float]] = {}
                 for strategy in sweeps["strategies"]:
-                    folder = sweep_dir(sweeps_dir, dataset, setting, strategy) / sweep_value_name(value)
-                    paths = [folder / run_file_name(strategy, seed) for seed in range(seeds)]
+                    paths = [
+                        sweeps_dir / sweep_run_path(dataset, setting, strategy, value, seed) for seed in range(seeds)
+                    ]
                     missing = [path for path in paths if not path.is_file()]
                     if missing:
                         raise UserError(
@@ -134,8 +135,10 @@ def class_weight_rows(params: dict[str, Any], sweeps_dir: Path) -> list[dict[str
     for dataset in sweeps["datasets"]:
         for strategy in sweeps["strategies"]:
             for value in sweep_values(params, "class_weight"):
-                folder = sweep_dir(sweeps_dir, dataset, "class_weight", strategy) / sweep_value_name(value)
-                runs = [read_json(folder / run_file_name(strategy, seed)) for seed in range(seeds)]
+                paths = [
+                    sweeps_dir / sweep_run_path(dataset, "class_weight", strategy, value, seed) for seed in range(seeds)
+                ]
+                runs = [read_json(path) for path in paths]
                 for metric in METRIC_NAMES:
                     for position in (0, -1):
                         scores = mean_ci([run["cycles"][position][metric] for run in runs], bounds=SCORE_RANGE)

@@ -3,7 +3,7 @@
 The study has three experiments (see ``params.yaml``): every strategy with the main learner,
 every learner with a few strategies, and sweeps of one protocol setting at a time. A stage is
 planned (:class:`StagePlan`: its runs, the feature sets they need, where files go), its runs
-computed by :class:`~medal.experiment.compute.Executor` and kept one by one in the stage's scratch
+computed by :class:`~medal.experiment.executor.Executor` and kept one by one in the stage's scratch
 folder, and the stage published once every run is there. Each run is independent and seeded, so
 its result is the same whatever runs it; ``medal submit`` (:mod:`medal.experiment.study`) uses the
 same plans to compute the runs of many stages at once.
@@ -32,13 +32,15 @@ from medal.design import (
     LEARNER_SETTINGS,
     STAGE_TIMING_FILE,
     learners_for,
-    run_file_name,
+    run_path,
     seeds_for,
-    sweep_value_name,
+    sweep_folder,
+    sweep_run_path,
     sweep_values,
 )
-from medal.experiment.compute import Executor, RunTask
+from medal.experiment.executor import Executor
 from medal.experiment.loop import Protocol
+from medal.experiment.tasks import RunTask
 from medal.fileio import dumps_json, load_npz, md5_file, read_json, replace_folder, write_json_atomic
 from medal.layout import PARTIAL
 from medal.reproduce.environment import format_duration, numerical_platform, run_environment
@@ -171,7 +173,7 @@ def keep_runs(
     """Compute every run of ``plans`` not in ``kept``, all in flight at once, and keep each in its stage's scratch
     folder as it arrives (with its fingerprint, so a later rerun reuses it) and in ``kept``.
 
-    Runs go to a Dask cluster or to local processes (:class:`~medal.experiment.compute.Executor`); the results are
+    Runs go to a Dask cluster or to local processes (:class:`~medal.experiment.executor.Executor`); the results are
     the same either way.
     """
     pending = kept.pending(plans)
@@ -293,7 +295,7 @@ def plan_strategy(
             seed,
             protocol,
             {"dataset": dataset, "strategy": strategy, "learner": learner, "seed": seed},
-            run_file_name(learner, seed),
+            run_path(dataset, strategy, learner, seed).name,
             name,
             {"learner": params["learners"][learner], "strategy": params["strategies"][strategy]},
         )
@@ -313,6 +315,7 @@ def _sweep_tasks(params: dict[str, Any], dataset: str, setting: str, strategy: s
     base = Protocol.from_params(params["al"])
     representations = sweeps["settings"]["representation"]
     protocol_setting = setting not in ("representation", *LEARNER_SETTINGS)
+    folder = sweep_folder(dataset, setting, strategy)  # the stage's: task paths are relative to it
     return [
         RunTask(
             learner,
@@ -327,7 +330,7 @@ def _sweep_tasks(params: dict[str, Any], dataset: str, setting: str, strategy: s
                 "learner": learner,
                 "seed": seed,
             },
-            f"{sweep_value_name(value)}/{run_file_name(strategy, seed)}",
+            str(sweep_run_path(dataset, setting, strategy, value, seed).relative_to(folder)),
             f"{dataset}/representation/{value}" if setting == "representation" else f"{dataset}/prepared",
             {
                 "learner": {**params["learners"][learner], setting: value}

@@ -13,7 +13,7 @@ need neither the runs nor feed them (model selection, reference scores) are repr
 ``dvc repro`` while the runs are computed when some Dask worker is on another machine, so that the
 cluster does not wait for them; if workers share this machine too, the stages get one core (one
 process at a time, ``MEDAL_N_JOBS=1``), which those workers leave free until the stages are done
-(:meth:`~medal.experiment.compute.Executor.making_room`). When every run computes on this machine
+(:meth:`~medal.experiment.executor.Executor.making_room`). When every run computes on this machine
 (local processes, or every worker here) they run after the runs: beside them both slowed down.
 """
 
@@ -27,7 +27,7 @@ from typing import Any
 from medal.config import N_JOBS_ENV
 from medal.design import SWEEP_SETTINGS
 from medal.errors import UserError
-from medal.experiment.compute import Executor
+from medal.experiment.executor import Executor
 from medal.experiment.runner import (
     BY_SUBMIT,
     SUBMISSION_RECORD,

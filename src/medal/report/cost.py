@@ -6,7 +6,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from medal.design import STAGE_TIMING_FILE, run_file_name, seeds_for
+from medal.design import STAGE_TIMING_FILE, run_path, seeds_for
 from medal.fileio import read_json
 from medal.report.text import STRATEGY_LABELS, label, markdown_table
 from medal.reproduce.environment import format_duration
@@ -20,7 +20,7 @@ def strategy_seconds(params: dict[str, Any], timings_dir: Path) -> dict[tuple[st
     for dataset in params["study"]["datasets"]:
         for strategy in params["study"]["strategies"]:
             runs = [
-                read_json(timings_dir / dataset / strategy / run_file_name(learner, seed))["cycles"]
+                read_json(timings_dir / run_path(dataset, strategy, learner, seed))["cycles"]
                 for seed in range(seeds_for(params, learner))
             ]
             fit = sum(c["fit_seconds"] for cycles in runs for c in cycles) / len(runs)

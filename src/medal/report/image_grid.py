@@ -7,7 +7,7 @@ from typing import Any
 
 import matplotlib.pyplot as plt
 
-from medal.design import run_file_name
+from medal.design import run_path
 from medal.fileio import load_npz, read_json
 from medal.report.figures import FIGURE_STYLE, save_figure
 from medal.report.setup import is_image
@@ -84,7 +84,7 @@ def queried_images_figure(
             squeeze=False,
         )
         for row, strategy in enumerate(strategies):
-            cycles = read_json(runs_dir / dataset / strategy / run_file_name(learner, QUERY_GRID_SEED))["cycles"]
+            cycles = read_json(runs_dir / run_path(dataset, strategy, learner, QUERY_GRID_SEED))["cycles"]
             queried = [i for cycle in cycles[1:] for i in cycle["queried"]][:QUERY_GRID_IMAGES]
             _draw_row(axes[row], raw, queried)
             axes[row][0].set_ylabel(strategy_label(strategy, params), rotation=0, ha="right", va="center", fontsize=7)

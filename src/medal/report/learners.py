@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from medal.analysis.tables import Row
-from medal.design import BASELINE, run_file_name, seeds_for
+from medal.design import BASELINE, run_path, seeds_for
 from medal.experiment.learners import UPDATE_MODES
 from medal.fileio import read_json
 from medal.report.savings import significance_mark
@@ -165,7 +165,7 @@ def mean_timings(params: dict[str, Any], timings_dir: Path) -> dict[tuple[str, s
             fit, query = [], []
             for strategy in params["study"]["learner_strategies"]:
                 for seed in range(seeds_for(params, learner)):
-                    cycles = read_json(timings_dir / dataset / strategy / run_file_name(learner, seed))["cycles"]
+                    cycles = read_json(timings_dir / run_path(dataset, strategy, learner, seed))["cycles"]
                     fit += [c["fit_seconds"] for c in cycles]
                     query += [c["query_seconds"] for c in cycles[:-1]]  # the last cycle queries nothing
             means[(dataset, learner)] = (1000 * float(np.mean(fit)), 1000 * float(np.mean(query)))
