@@ -29,8 +29,22 @@ def test_initial_set_holds_every_class(seed, size, minority):
 
 
 def test_initial_set_too_small_for_the_classes():
-    with pytest.raises(UserError, match="al.initial_labels=1 cannot hold all 2 classes; raise it"):
+    with pytest.raises(UserError, match="initial labelled set of 1 cannot hold one sample of each of the 2 classes"):
         initial_indices(np.array([0, 1, 1]), 1, np.random.default_rng(0))
+
+
+def test_a_protocol_that_does_not_fit_the_pool_is_refused_before_any_run():
+    y = np.array([0, 1, 2] * 4)
+    Protocol(initial_labels=3, batch_size=2, budget=12).check_fits("tiny", y, [3, 5])
+    with pytest.raises(
+        UserError, match=r"al.budget 13 exceeds the pool of tiny \(12 samples\); lower it to at most 12"
+    ):
+        Protocol(initial_labels=3, batch_size=2, budget=13).check_fits("tiny", y)
+    # A swept initial set is checked as the protocol's own is, with the number of classes the pool holds.
+    with pytest.raises(
+        UserError, match="initial labelled set of 2 cannot hold one sample of each of the 3 classes of tiny"
+    ):
+        Protocol(initial_labels=3, batch_size=2, budget=12).check_fits("tiny", y, [5, 2])
 
 
 @pytest.mark.parametrize(

@@ -119,3 +119,14 @@ def test_the_check_follows_imports_through_the_package(tmp_path):
     reached = _command_modules("aggregate", PLUMBING)
     assert {"analysis/aggregate", "analysis/stats", "analysis/conclusions", "design", "analysis/metrics"} <= reached
     assert "data/sources" not in reached
+
+
+def test_only_the_command_line_reads_the_settings_module():
+    # config checks params.yaml against the pipeline's own declarations, so it imports the pipeline; a pipeline
+    # module importing config back would make a cycle (and hide a dependency behind plumbing DVC does not track).
+    readers = {
+        str(path.relative_to(PACKAGE))
+        for path in PACKAGE.rglob("*.py")
+        if "config" in _imports(ast.parse(path.read_text())) and path.name not in {"cli.py", "config.py"}
+    }
+    assert not readers, f"these modules import medal.config: {sorted(readers)}"

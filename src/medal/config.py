@@ -14,6 +14,7 @@ from medal.data.prepare import build_transform
 from medal.data.sources import DATASET_KEYS, check_spec
 from medal.design import BASELINE, SWEEP_SETTINGS
 from medal.errors import UserError
+from medal.experiment.executor import N_JOBS_ENV
 from medal.experiment.learners import CLASS_WEIGHTS, ESTIMATORS, UPDATE_MODES, Learner, check_estimator_params
 from medal.experiment.selection import grid_points
 from medal.experiment.strategies import Strategy
@@ -22,9 +23,6 @@ from medal.values import check_values
 STOPPING_CRITERIA = {"stabilizing_predictions": ("kappa", "window"), "expected_error": ("threshold",)}
 
 DEFAULT_PARAMS = Path("params.yaml")
-# Environment variable that sets the local processes for one shell; it overrides ``compute.n_jobs`` (results do not
-# depend on it). ``medal submit`` sets it for the stages it runs beside the runs.
-N_JOBS_ENV = "MEDAL_N_JOBS"
 
 # The keys each section may hold; anything else is a typo or a setting this version does not know.
 SECTION_KEYS: dict[str, tuple[str, ...]] = {
@@ -375,25 +373,3 @@ def validate(params: dict[str, Any]) -> None:
     _check_sweeps(params)
     _check_select(params)
     _check_compute(params)
-
-
-def check_protocol_fits(
-    params: dict[str, Any], dataset: str, y_pool: Any, settings: dict[str, list[Any]] | None = None
-) -> None:
-    """The protocol fits a dataset's pool: the budget (and every swept initial set) within the pool,
-    and every initial set large enough to hold one image of each class. ``settings`` are swept values."""
-    pool, n_classes = len(y_pool), len(set(y_pool.tolist()))
-    al = params["al"]
-    initial = [al["initial_labels"], *((settings or {}).get("initial_labels") or [])]
-    if al["budget"] > pool:
-        raise UserError(
-            f"params.yaml: al.budget {al['budget']} exceeds the pool of {dataset} ({pool} samples); lower it to at "
-            f"most {pool}"
-        )
-    for value in initial:
-        if value < n_classes:
-            raise UserError(
-                f"params.yaml: initial labelled set of {value} cannot hold one sample of each of the {n_classes} "
-                "classes "
-                f"of {dataset}; raise al.initial_labels (and sweeps.settings.initial_labels) to at least {n_classes}"
-            )

@@ -24,6 +24,9 @@ from medal.experiment.cluster import DASK_SETTINGS
 from medal.experiment.tasks import Finished, RunTask, run_one
 from medal.reproduce.environment import numerical_platform
 
+# Environment variable that sets the local processes for one shell; it overrides ``compute.n_jobs`` (results do not
+# depend on it). ``medal submit`` sets it for the stages it runs beside the runs.
+N_JOBS_ENV = "MEDAL_N_JOBS"
 # Environment variable that sends runs to a Dask scheduler; it overrides ``compute.dask_scheduler``.
 DASK_SCHEDULER_ENV = "MEDAL_DASK_SCHEDULER"
 DASK_CONNECT_TIMEOUT = "30s"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +33,19 @@ class Protocol:
             al["initial_labels"], al["batch_size"], al["budget"], al.get("label_noise", 0.0), al.get("max_candidates")
         )
 
+    def check_fits(self, dataset: str, y_pool: np.ndarray, swept_initial_labels: Sequence[int] = ()) -> None:
+        """Refuse, before any run computes, a protocol that does not fit ``dataset``'s pool: a budget beyond the pool,
+        or an initial set (this protocol's or a swept one) too small to hold one image of each class."""
+        pool = len(y_pool)
+        if self.budget > pool:
+            raise UserError(
+                f"params.yaml: al.budget {self.budget} exceeds the pool of {dataset} ({pool} samples); lower it to at "
+                f"most {pool}"
+            )
+        n_classes = len(np.unique(y_pool))
+        for size in (self.initial_labels, *swept_initial_labels):
+            _check_initial_set(size, n_classes, dataset)
+
     def label_counts(self, pool_size: int) -> list[int]:
         """Labels used at each evaluation: the initial set, then one batch more each cycle, capped by budget and
         pool."""
@@ -50,11 +64,18 @@ class RunResult:
     timings: list[dict[str, float]] = field(default_factory=list)
 
 
-def initial_indices(y: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
+def _check_initial_set(size: int, n_classes: int, dataset: str) -> None:
+    if size < n_classes:
+        raise UserError(
+            f"params.yaml: initial labelled set of {size} cannot hold one sample of each of the {n_classes} classes "
+            f"of {dataset}; raise al.initial_labels (and sweeps.settings.initial_labels) to at least {n_classes}"
+        )
+
+
+def initial_indices(y: np.ndarray, size: int, rng: np.random.Generator, dataset: str = "the pool") -> np.ndarray:
     """A random initial set of ``size`` pool indices that holds at least one sample of every class."""
     classes = np.unique(y)
-    if size < len(classes):
-        raise UserError(f"params.yaml: al.initial_labels={size} cannot hold all {len(classes)} classes; raise it")
+    _check_initial_set(size, len(classes), dataset)
     one_per_class = np.array([rng.choice(np.flatnonzero(y == c)) for c in classes])
     rest = np.setdiff1d(np.arange(len(y)), one_per_class)
     extra = rng.choice(rest, size - len(classes), replace=False)

@@ -26,7 +26,6 @@ from typing import Any
 
 import numpy as np
 
-from medal.config import check_protocol_fits
 from medal.data.prepare import feature_sets
 from medal.design import (
     LEARNER_SETTINGS,
@@ -303,7 +302,7 @@ def plan_strategy(
         for seed in range(seeds_for(params, learner))
     ]
     data = _cached(cache, name, lambda: load_npz(prepared))
-    check_protocol_fits(params, dataset, data["y_pool"])
+    protocol.check_fits(dataset, data["y_pool"])
     inputs = {"prepared": _cached(cache, f"md5:{prepared}", lambda: md5_file(prepared))}
     return StagePlan(f"{dataset}/{strategy}", tasks, lambda: {name: data}, inputs, outputs)
 
@@ -363,7 +362,7 @@ def plan_sweep(
     representations = sweeps["settings"]["representation"]
     name = f"{dataset}/prepared"
     features = _cached(cache, name, lambda: load_npz(prepared))
-    check_protocol_fits(params, dataset, features["y_pool"], {"initial_labels": sweeps["settings"]["initial_labels"]})
+    Protocol.from_params(params["al"]).check_fits(dataset, features["y_pool"], sweeps["settings"]["initial_labels"])
     inputs = {"prepared": _cached(cache, f"md5:{prepared}", lambda: md5_file(prepared))}
     if setting == "representation":
         inputs["raw"] = _cached(cache, f"md5:{raw}", lambda: md5_file(raw))

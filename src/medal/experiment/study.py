@@ -24,10 +24,9 @@ from collections.abc import Callable
 from contextlib import ExitStack, suppress
 from typing import Any
 
-from medal.config import N_JOBS_ENV
 from medal.design import SWEEP_SETTINGS
 from medal.errors import UserError
-from medal.experiment.executor import Executor
+from medal.experiment.executor import N_JOBS_ENV, Executor
 from medal.experiment.runner import (
     BY_SUBMIT,
     SUBMISSION_RECORD,
