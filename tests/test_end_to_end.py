@@ -429,3 +429,31 @@ def test_a_temporary_experiment_finds_a_mirror_given_relative_to_the_project(bui
     header = _dvc(target, "exp", "show", "--csv", *options).splitlines()[0].split(",")
     assert "data.mirror_dirs" in header and len(header) <= 8, header
     assert len(_dvc(target, "exp", "show", "--csv").splitlines()[0].split(",")) > 100
+
+
+@pytest.mark.e2e
+def test_every_figure_and_table_of_the_html_has_provenance_matching_the_lock(built):
+    target = built[0]
+    lock = yaml.safe_load((target / "dvc.lock").read_text())["stages"]
+    checksums = {dep["path"]: dep["md5"] for dep in lock["figures"]["deps"]}
+    stages = yaml.safe_load((target / "dvc.yaml").read_text())["stages"]
+    record = json.loads((target / "paper" / "measured" / "provenance.json").read_text())
+    for entry in record["files"].values():
+        assert entry["stage"] in stages
+        for source in entry["inputs"]:
+            assert source["md5"] == checksums[source["output"]], source
+            assert source["stage"] is None or source["stage"] in stages
+    for document in ("paper", "supplement"):
+        html = (target / "paper" / "_output" / f"{document}.html").read_text()
+        marks = [(m.start(), m.group(1)) for m in re.finditer(r'id="((?:fig|tbl)-[\w-]+)"', html)]
+        notes = [m.start() for m in re.finditer(r'<details class="provenance">', html)]
+        assert marks and notes
+        for (start, identifier), (end, _) in zip(marks, [*marks[1:], (len(html), "")]):
+            if identifier != "tbl-provenance":
+                assert any(start < note < end for note in notes), f"{document}: {identifier} has no provenance note"
+        titles = re.findall(r'<span class="generated" title="([^"]*)"', html)
+        assert len(titles) >= 5 and all(titles), titles
+    supplement = " ".join(
+        " ".join(page.extract_text().split()) for page in PdfReader(target / "paper/_output/supplement.pdf").pages
+    )
+    assert "Provenance of every figure and table" in supplement and "stage aggregate" in supplement

@@ -57,8 +57,9 @@ from medal.report.figures import (
 )
 from medal.report.image_grid import queried_images_figure
 from medal.report.learners import learners_table, learners_text, mean_timings, speedup_text, timing_table
-from medal.report.paper import SUPPLEMENT, supplement_labels
+from medal.report.paper import PROVENANCE, SUPPLEMENT, supplement_labels
 from medal.report.power import power_table, power_text
+from medal.report.provenance import provenance_record
 from medal.report.ranks import critical_difference_figure
 from medal.report.savings import (
     across_table,
@@ -265,6 +266,8 @@ def build_all(
         cite=False,
         across=read_json(aggregate_dir / "across.json"),
     )
+    # Where each figure, table and quoted value comes from, with the checksums of its inputs.
+    write_json_atomic(measured_dir / Path(PROVENANCE).name, provenance_record(Path(".")))
     supplement = supplement_labels(variables_path.parent / SUPPLEMENT, {"generated": out_dir, "measured": measured_dir})
     quoted = variables(params, provenance) | {"findings": findings.strip(), "supp": supplement}
     write_text_atomic(variables_path, yaml.safe_dump(quoted, sort_keys=True))
