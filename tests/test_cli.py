@@ -2,33 +2,25 @@ import re
 import subprocess
 import sys
 
+import yaml
+
+from medal import cli
 from medal.cli import main
 
 from conftest import ROOT
 
 
-def test_help_lists_every_stage():
+def test_help_lists_every_command_and_every_stage_calls_a_listed_one():
     out = subprocess.run(
         [sys.executable, "-m", "medal.cli", "--help"], capture_output=True, text=True, check=True
     ).stdout
     # The sub-commands as listed under COMMAND, one per line, not words that happen to appear in the description.
     listed = set(re.findall(r"^    ([a-z-]+) ", out, flags=re.M))
-    assert listed == {
-        "fetch",
-        "prepare",
-        "select",
-        "reference",
-        "al",
-        "sweep",
-        "submit",
-        "cluster-env",
-        "export-images",
-        "aggregate",
-        "figures",
-        "paper",
-        "verify",
-        "bundle",
-    }
+    defined = {name.removeprefix("cmd_").replace("_", "-") for name in dir(cli) if name.startswith("cmd_")}
+    assert listed == defined
+    stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"].values()
+    called = {stage.get("do", stage)["cmd"].split()[1] for stage in stages}
+    assert called <= listed, f"dvc.yaml calls commands the command line does not have: {called - listed}"
 
 
 def test_unknown_strategy_is_one_line_with_the_valid_names(capsys, monkeypatch, params):

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from medal.analysis.tables import CLASS_RECALL, CURVES, STOPPING_TRADEOFF, SUMMARY, TARGETS, Table
+from medal.analysis.tables import Table
 
 SMALL = Table("small.csv", {"name": str, "count": int, "score": float})
 
@@ -48,11 +48,3 @@ def test_a_file_with_other_columns_is_refused(tmp_path):
     (tmp_path / "small.csv").write_text("name,score\na,0.1\n")
     with pytest.raises(ValueError, match=r"small.csv: columns \['name', 'score'\], expected"):
         SMALL.read(tmp_path)
-
-
-def test_the_study_tables_declare_each_column_once_with_its_type():
-    assert list(SUMMARY.columns)[:7] == ["dataset", "learner", "strategy", "metric", "aulc", "aulc_low", "aulc_high"]
-    assert SUMMARY.columns["seeds"] is int and SUMMARY.columns["p_holm"] is float
-    assert TARGETS.columns["target"] is str  # a percent key such as "97.5"
-    assert CLASS_RECALL.columns["class"] is int and CURVES.columns["labels"] is int
-    assert STOPPING_TRADEOFF.columns["threshold"] is float

@@ -9,6 +9,7 @@ never what they compute: the study's outputs are byte-identical on local process
 
 from __future__ import annotations
 
+import math
 import os
 import socket
 import time
@@ -16,7 +17,6 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from typing import Any
 
-import numpy as np
 from joblib import Parallel, delayed, effective_n_jobs
 
 from medal.errors import UserError
@@ -136,7 +136,7 @@ class Executor:
             return max(1, threads - min(self._room[0], threads_here))
         return TASKS_PER_WORKER * threads
 
-    def run(self, tasks: list[RunTask], data: dict[str, dict[str, np.ndarray]]) -> Iterator[Finished]:
+    def run(self, tasks: list[RunTask], data: dict[str, dict[str, Any]]) -> Iterator[Finished]:
         """Every task, each on ``data[task.data]``, yielding each as it finishes (in any order), once checked to come
         from this process's numerical platform."""
         here = numerical_platform()
@@ -144,14 +144,14 @@ class Executor:
             check_same_platform(here, platform)
             yield finished
 
-    def _local(self, tasks: list[RunTask], data: dict[str, dict[str, np.ndarray]]) -> Iterator:
+    def _local(self, tasks: list[RunTask], data: dict[str, dict[str, Any]]) -> Iterator:
         parent = os.getpid()
         # joblib memory-maps large arrays for its worker processes, so each feature set is written once.
         return Parallel(n_jobs=self.n_jobs, return_as="generator_unordered")(
             delayed(run_one)(data[task.data], task, index, parent) for index, task in enumerate(tasks)
         )
 
-    def _dask(self, tasks: list[RunTask], data: dict[str, dict[str, np.ndarray]]) -> Iterator:
+    def _dask(self, tasks: list[RunTask], data: dict[str, dict[str, Any]]) -> Iterator:
         """Runs as Dask tasks in the order given, a few at a time (:class:`_DaskFeed`): a task that reads scattered
         data is assigned to a worker as soon as it is submitted and may be stolen by another, so submitting all at
         once would lose the order (the longest runs first, :meth:`Kept.pending`)."""
@@ -177,14 +177,14 @@ class _DaskFeed:
     """The runs of one :meth:`Executor.run` on a cluster: those not submitted yet, the submitted ones not finished
     (``pending``), and the cluster's worker threads as last counted (every :data:`WORKERS_RECOUNT_SECONDS`)."""
 
-    def __init__(self, executor: Executor, tasks: list[RunTask], data: dict[str, dict[str, np.ndarray]]):
+    def __init__(self, executor: Executor, tasks: list[RunTask], data: dict[str, dict[str, Any]]):
         self.executor = executor
         self.client = executor._client
         self.shared = {name: self.client.scatter([data[name]], broadcast=True)[0] for name in {t.data for t in tasks}}
         self.waiting = iter(enumerate(tasks))
         self.pending: set = set()
         # At least one worker's share, so that runs wait for workers to join.
-        self.threads, self.threads_here, self.counted = 1, 0, -np.inf
+        self.threads, self.threads_here, self.counted = 1, 0, -math.inf
 
     def top_up(self) -> None:
         """Submit runs in order until as many are in flight as :meth:`Executor.in_flight_limit` allows."""
