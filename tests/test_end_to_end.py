@@ -204,7 +204,7 @@ def test_verify_reports_an_output_that_differs_from_the_lock(built):
     result = _medal(target, "verify", "al@wdbc-random")
     assert result.returncode == 1, result.stdout + result.stderr
     assert "DIFFER: data/runs/wdbc/random" in result.stdout and result.stdout.rstrip().endswith("NOT reproduced")
-    _dvc(target, "repro")  # the rerun stage's new timings make the figures and paper stale: bring them up to date
+    _dvc(target, "repro")  # the rerun stage's new timings make the report and paper stale: bring them up to date
 
 
 def _git(target: Path, *args: str) -> None:
@@ -283,9 +283,9 @@ def test_changing_one_strategy_reruns_only_its_stages(built):
     out = _dvc(target, "status")
     changed = set(re.findall(r"^(\S+):$", out, flags=re.M))
     runs = {name for name in changed if name.startswith(("al@", "sweep@"))}
-    # Only entropy's own runs (main experiment and sweeps), and the figures stage, which quotes strategy options.
+    # Only entropy's own runs (main experiment and sweeps), and the report stage, which quotes strategy options.
     assert runs and all(name.endswith("-entropy") for name in runs), out
-    assert changed - runs == {"figures"}, out
+    assert changed - runs == {"report"}, out
 
 
 @pytest.mark.e2e
@@ -400,7 +400,7 @@ def test_the_image_folder_is_a_three_class_dataset_of_the_paper_and_one_changed_
         ran = set(re.findall(r"Running stage '([^']+)'", _dvc(target, "repro")))
         own = {name for name in ran if "@" in name}
         assert f"fetch@{FOLDER}" in own and all(FOLDER in name.split("@")[1] for name in own), ran
-        assert ran - own <= {"aggregate", "figures", "paper"}, ran
+        assert ran - own <= {"aggregate", "report", "paper"}, ran
     finally:
         image.write_bytes(original)
         _dvc(target, "repro")
@@ -435,7 +435,7 @@ def test_a_temporary_experiment_finds_a_mirror_given_relative_to_the_project(bui
 def test_every_figure_and_table_of_the_html_has_provenance_matching_the_lock(built):
     target = built[0]
     lock = yaml.safe_load((target / "dvc.lock").read_text())["stages"]
-    checksums = {dep["path"]: dep["md5"] for dep in lock["figures"]["deps"]}
+    checksums = {dep["path"]: dep["md5"] for dep in lock["report"]["deps"]}
     stages = yaml.safe_load((target / "dvc.yaml").read_text())["stages"]
     record = json.loads((target / "paper" / "measured" / "provenance.json").read_text())
     for entry in record["files"].values():

@@ -443,11 +443,11 @@ def _paper(body: str, renderer: str = "pandoc") -> None:
         ),
         (
             "{{< include generated/missing.md >}}",
-            "paper: included file paper/generated/missing.md not found; rerun `dvc repro figures`",
+            "paper: included file paper/generated/missing.md not found; rerun `dvc repro report`",
         ),
         (
             "{{< var nope >}}",
-            "paper: {{< var nope >}} is not in _variables.yml; rerun `dvc repro figures` or fix the name",
+            "paper: {{< var nope >}} is not in _variables.yml; rerun `dvc repro report` or fix the name",
         ),
     ],
     ids=["missing figure", "unknown citation", "unresolved cross-reference", "missing include", "unknown variable"],
@@ -485,8 +485,8 @@ def test_offline_pipeline_runs_with_networking_refused(project, monkeypatch, cap
     assert len(list(Path("data/runs/breastmnist/margin").glob("*.json"))) == 1
 
 
-def test_a_failed_figures_stage_leaves_the_previous_manuscript_parts_whole(project, capsys, monkeypatch):
-    """The figures stage writes into new folders and swaps them in only when everything is written: a failure
+def test_a_failed_report_stage_leaves_the_previous_manuscript_parts_whole(project, capsys, monkeypatch):
+    """The report stage writes into new folders and swaps them in only when everything is written: a failure
     half-way leaves paper/generated and paper/measured exactly as they were, and no staging folder behind."""
     import medal.report.build
     from medal.errors import UserError
@@ -501,7 +501,7 @@ def test_a_failed_figures_stage_leaves_the_previous_manuscript_parts_whole(proje
         raise UserError("aggregate output missing; run `dvc repro aggregate` first")
 
     monkeypatch.setattr(medal.report.build, "build_all", half_way)
-    _fails(capsys, ["figures"], "aggregate output missing; run `dvc repro aggregate` first")
+    _fails(capsys, ["report"], "aggregate output missing; run `dvc repro aggregate` first")
     assert sorted(p.name for p in Path("paper").iterdir()) == ["generated", "measured"]
 
 

@@ -146,5 +146,5 @@ def test_supplement_labels_number_its_figures_and_tables_per_kind_in_order(tmp_p
     assert labels == {"tbl-power": "Table S1", "fig-curves": "Figure S1", "tbl-a": "Table S2", "tbl-b": "Table S3"}
     assert supplement_labels(tmp_path / "none.qmd", {}) == {}
     (generated / "two.md").unlink()
-    with pytest.raises(UserError, match="includes generated/two.md, which the figures stage did not write"):
+    with pytest.raises(UserError, match="includes generated/two.md, which the report stage did not write"):
         supplement_labels(source, {"generated": generated})

@@ -56,9 +56,9 @@ def _stages() -> dict:
     return yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
 
 
-def test_each_input_is_a_figures_dependency_written_by_the_stage_named():
+def test_each_input_is_a_report_dependency_written_by_the_stage_named():
     stages = _stages()
-    assert set(TRACKED) <= set(stages["figures"]["deps"])
+    assert set(TRACKED) <= set(stages["report"]["deps"])
     for path, stage in TRACKED.items():
         if stage is None:  # kept in git, written by no stage
             assert not any(path in (s.get("do", s).get("outs") or []) for s in stages.values())
@@ -81,7 +81,7 @@ def test_every_generated_part_of_the_manuscript_has_a_declared_source_that_exist
     assert _manuscript_parts() <= set(SOURCES), sorted(_manuscript_parts() - set(SOURCES))
     for name, source in SOURCES.items():
         for path in source.inputs:
-            tracked_path(path)  # raises for a path outside the figures stage's inputs
+            tracked_path(path)  # raises for a path outside the report stage's inputs
         assert set(source.params) <= set(params), (name, source.params)
         assert (ROOT / "src" / "medal" / source.module).is_file(), (name, source.module)
 
@@ -105,8 +105,8 @@ def test_the_record_names_stage_inputs_checksums_params_module_and_command(tmp_p
     summary = next(i for i in entry["inputs"] if i["path"] == "data/aggregate/summary.csv")
     assert summary["stage"] == "aggregate" and summary["md5"] == _dvc_hash(tmp_path / "data" / "aggregate")
     assert summary["file_md5"] == _dvc_hash(tmp_path / "data" / "aggregate" / "summary.csv")
-    assert entry["stage"] == "figures" and entry["module"] == "src/medal/report/savings.py"
-    assert entry["params"] == ["study", "evaluation"] and entry["command"].startswith("medal verify figures")
+    assert entry["stage"] == "report" and entry["module"] == "src/medal/report/savings.py"
+    assert entry["params"] == ["study", "evaluation"] and entry["command"].startswith("medal verify report")
     assert entry["input_texts"][1].startswith(f"data/aggregate/summary.csv ({summary['file_md5'][:8]}; in data/")
 
 

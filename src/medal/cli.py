@@ -168,7 +168,7 @@ def cmd_aggregate(params: dict, args: argparse.Namespace) -> None:
     aggregate(params, RUNS, SWEEPS, REFERENCE, PREPARED, RAW, AGGREGATE, METRICS, CONCLUSIONS)
 
 
-def cmd_figures(params: dict, args: argparse.Namespace) -> None:
+def cmd_report(params: dict, args: argparse.Namespace) -> None:
     from medal.fileio import staged_folder
     from medal.report.build import ModelInputs, build_all
 
@@ -300,7 +300,7 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("strategy", help="one of sweeps.strategies")
     _add_study_commands(add)
     add("aggregate", cmd_aggregate, "learning curves with CIs, AULC and labels-to-target summaries")
-    add("figures", cmd_figures, "figures, tables and variables for the manuscript")
+    add("report", cmd_report, "the manuscript's parts: figures, tables, prose, variables and provenance")
     paper = add("paper", cmd_paper, "render the manuscript to PDF and HTML")
     paper.add_argument("--renderer", choices=["auto", "quarto", "pandoc"], help="override paper.renderer")
     _add_reviewer_commands(add)

@@ -1,4 +1,4 @@
-"""The figures stage: every figure, table, sentence and variable the manuscript includes, from DVC outputs."""
+"""The report stage: every figure, table, sentence and variable the manuscript includes, from DVC outputs."""
 
 from __future__ import annotations
 

@@ -35,7 +35,7 @@ CAPTION_ID = re.compile(r"\{#((fig|tbl)-[\w-]+)\}")
 KIND_NAMES = {"fig": "Figure", "tbl": "Table"}
 # A figure drawn by the pipeline: the image of a generated file, with its identifier.
 FIGURE_LINE = re.compile(r"^!\[.*\]\((?:generated|measured)/([\w.-]+)\)\{#fig-[\w-]+\}$", re.M)
-# The provenance record the figures stage writes (report/provenance.py), shown in the HTML, and where a source
+# The provenance record the report stage writes (report/provenance.py), shown in the HTML, and where a source
 # asks for it as a table (one row per figure and table of both documents, named as they number them).
 PROVENANCE = "measured/provenance.json"
 PROVENANCE_TABLE = "::: {#provenance-table}\n:::"
@@ -47,7 +47,7 @@ def lookup(variables: dict[str, Any], dotted: str) -> Any:
     for part in dotted.split("."):
         if not isinstance(value, dict) or part not in value:
             raise UserError(
-                f"paper: {{{{< var {dotted} >}}}} is not in {VARIABLES}; rerun `dvc repro figures` or fix the name"
+                f"paper: {{{{< var {dotted} >}}}} is not in {VARIABLES}; rerun `dvc repro report` or fix the name"
             )
         value = value[part]
     return value
@@ -69,7 +69,7 @@ def expand_shortcodes(
         if kind == "include":
             path = base / argument
             if not path.is_file():
-                raise UserError(f"paper: included file {path} not found; rerun `dvc repro figures`")
+                raise UserError(f"paper: included file {path} not found; rerun `dvc repro report`")
             content = expand_shortcodes(path.read_text(encoding="utf-8"), variables, base, depth + 1, sources)
             return sources.passage(path.name, content, _alone(match)) if sources else content
         raise UserError(f"paper: shortcode '{kind}' is not supported without Quarto; use var or include")
@@ -88,7 +88,7 @@ def _alone(match: re.Match) -> bool:
 
 
 class Sources:
-    """The figures stage's provenance record (``measured/provenance.json``), shown in the HTML: a tooltip naming the
+    """The report stage's provenance record (``measured/provenance.json``), shown in the HTML: a tooltip naming the
     source of each quoted value and generated passage, and a note under each figure and table naming the stage,
     inputs with their checksums, ``params.yaml`` sections, module and command."""
 
@@ -155,13 +155,13 @@ def numbered_parts(source: Path, folders: dict[str, Path], prefix: str = "") -> 
     """Each figure and table of a manuscript source, by identifier: how it is named (``("Table S3",
     "power.md")`` with ``prefix`` "S") and the generated file it comes from; numbered per kind in the order shown,
     as Typst and ``crossref.lua`` number them. ``folders`` maps the first part of an include's path to the folder
-    it is read from (the figures stage writes its parts into staging folders)."""
+    it is read from (the report stage writes its parts into staging folders)."""
 
     def included(argument: str) -> str:
         first, _, rest = argument.partition("/")
         path = folders[first] / rest if first in folders else source.parent / argument
         if not path.is_file():
-            raise UserError(f"paper: {source.name} includes {argument}, which the figures stage did not write")
+            raise UserError(f"paper: {source.name} includes {argument}, which the report stage did not write")
         return path.read_text(encoding="utf-8")
 
     found = []  # (identifier, kind, file) in the order shown
@@ -243,7 +243,7 @@ def render_pandoc(paper_dir: Path, out_dir: Path) -> list[Path]:
     and the supplement when there is one."""
     variables_path = paper_dir / VARIABLES
     if not variables_path.is_file():
-        raise UserError(f"paper: {variables_path} not found; run `dvc repro figures` first")
+        raise UserError(f"paper: {variables_path} not found; run `dvc repro report` first")
     variables = yaml.safe_load(variables_path.read_text(encoding="utf-8"))
     outputs = []
     for source in _sources(paper_dir):

@@ -2,7 +2,7 @@
 from (with their checksums as ``dvc.lock`` records them), the ``params.yaml`` sections it depends on, the module that
 writes it, and the command that rebuilds and checks it.
 
-The figures stage writes the record (:func:`provenance_record`) beside the measurements, since it holds the
+The report stage writes the record (:func:`provenance_record`) beside the measurements, since it holds the
 checksums of wall-clock inputs too; the paper stage shows it: a note under each figure and table of the HTML, a
 tooltip on each quoted number, and one table in the supplement (:func:`provenance_table`).
 """
@@ -32,7 +32,7 @@ from medal.fileio import md5_file
 from medal.layout import AGGREGATE, PUBLISHED, REFERENCE, RUNS, SELECTION, TIMINGS
 from medal.layout import RAW as RAW_DIR
 
-# The pipeline outputs the figures stage reads, and the stage that writes each (``dvc.yaml``); the published
+# The pipeline outputs the report stage reads, and the stage that writes each (``dvc.yaml``); the published
 # results are kept in git. tests/test_provenance.py checks both against dvc.yaml.
 TRACKED = {
     str(RAW_DIR): "fetch",
@@ -44,8 +44,8 @@ TRACKED = {
     str(PUBLISHED): None,
 }
 # The stage that writes the manuscript's parts, and the command that rebuilds one and checks it reproduced.
-STAGE = "figures"
-COMMAND = "medal verify figures"
+STAGE = "report"
+COMMAND = "medal verify report"
 SHORT_MD5 = 8
 
 
@@ -65,7 +65,7 @@ def _aggregate(*files: str) -> tuple[str, ...]:
 
 RAW = str(RAW_DIR)
 STUDY = ("study", "evaluation")
-# Every file the figures stage writes that the manuscript includes, by name.
+# Every file the report stage writes that the manuscript includes, by name.
 SOURCES: dict[str, Source] = {
     "datasets.md": Source((RAW,), ("study", "datasets"), "report/setup.py"),
     "classes.md": Source((RAW,), ("study",), "report/setup.py"),
@@ -174,7 +174,7 @@ def tracked_path(path: str) -> str:
     for tracked in TRACKED:
         if path == tracked or path.startswith(tracked + "/"):
             return tracked
-    raise KeyError(f"{path} lies in no pipeline output the figures stage reads")
+    raise KeyError(f"{path} lies in no pipeline output the report stage reads")
 
 
 def dvc_md5(path: Path) -> str:

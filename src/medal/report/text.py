@@ -110,7 +110,7 @@ REPRESENTATION_LABELS = {"learned": "Learned", "hog": "HOG", "pca50": "PCA (50)"
 
 def supplement_ref(identifier: str) -> str:
     """How generated text in the paper names a figure or table of the supplement ("Table S3", from the variables
-    the figures stage writes): a cross-reference cannot reach into another document."""
+    the report stage writes): a cross-reference cannot reach into another document."""
     return "{{< var supp." + identifier + " >}}"
 
 

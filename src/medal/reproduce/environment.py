@@ -18,7 +18,7 @@ from medal.fileio import dumps_json, read_json
 RUN_PACKAGES = ("numpy", "scipy", "scikit-learn", "scikit-activeml", "joblib", "threadpoolctl", "dask", "distributed")
 # Packages whose versions can change a run's numbers: part of the numerical platform.
 RESULT_PACKAGES = ("numpy", "scipy", "scikit-learn", "scikit-activeml")
-# Packages that build the pipeline, figures and paper, read where the figures stage runs.
+# Packages that build the pipeline, figures and paper, read where the report stage runs.
 BUILD_PACKAGES = ("dvc", "matplotlib", "PyYAML", "pypandoc_binary", "typst")
 
 

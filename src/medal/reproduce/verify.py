@@ -36,7 +36,7 @@ MEASURED_PREFIXES = tuple(path.as_posix() for path in WALL_CLOCK)
 # Stages that run experiments, which a sampled check draws from; and the stages downstream of the runs, which it
 # always rebuilds from them.
 EXPERIMENT_STAGES = ("al", "sweep", "reference")
-DOWNSTREAM_STAGES = ("aggregate", "figures", "paper")
+DOWNSTREAM_STAGES = ("aggregate", "report", "paper")
 # Outputs that hold one file per active-learning run.
 RUN_PREFIXES = tuple(f"{path.as_posix()}/" for path in RUN_FILES)
 
