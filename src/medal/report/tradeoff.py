@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import matplotlib.pyplot as plt
+from matplotlib.text import Text
 
 from medal.analysis.tables import Row
 from medal.report.figures import FIGURE_STYLE, PALETTE, legend_below, save_figure
@@ -52,8 +53,9 @@ def stopping_tradeoff_figure(
         save_figure(fig, path)
 
 
-# Where a point's label may go, in points from the point, tried in this order.
-LABEL_OFFSETS = ((4, -8), (4, 3), (-4, 3), (-4, -8), (0, 7), (0, -12), (8, -2), (-8, -2))
+# Where a point's label may go, in points from the point, tried in this order: right and left of it, one line above
+# or below, then further out (points close together need their labels stacked).
+LABEL_OFFSETS = tuple((dx, dy) for ring in range(4) for dy in (3 + 9 * ring, -8 - 9 * ring) for dx in (4, -4))
 
 
 def place_labels(fig: plt.Figure, labels: list[tuple[Any, tuple[float, float], str, str]]) -> None:
@@ -70,13 +72,14 @@ def place_labels(fig: plt.Figure, labels: list[tuple[Any, tuple[float, float], s
                 textcoords="offset points",
                 color=colour,
                 ha="left" if dx > 0 else "right",
+                arrowprops={"arrowstyle": "-", "color": colour, "lw": 0.3} if abs(dy) > 8 else None,
             )
-            box = note.get_window_extent(renderer)
+            box = Text.get_window_extent(note, renderer)  # the words only, not the leader line
             if not any(box.overlaps(other) for other in placed):
                 break
             note.remove()
         else:
             dx, dy = LABEL_OFFSETS[0]
             note = ax.annotate(text, point, fontsize=5.5, xytext=(dx, dy), textcoords="offset points", color=colour)
-            box = note.get_window_extent(renderer)
+            box = Text.get_window_extent(note, renderer)
         placed.append(box)
