@@ -10,6 +10,7 @@ from medal.analysis.checks import (
     target_flags,
 )
 from medal.analysis.metrics import METRIC_NAMES
+from medal.design import SWEEP_SETTINGS
 
 
 def _runs(curves, labels=(10, 20, 30)):
@@ -84,3 +85,52 @@ def test_target_text_names_the_label_count_or_the_share():
     # The first label count at or above 0.75 x 250 = 187.5 is 190.
     assert target_text(Target(RANDOM_TARGET, 0.75), al) == "random sampling's mean score at 190 labels"
     assert target_text(Target(FULL_POOL_TARGET, 0.95), al) == "95 % of the full-pool score"
+
+
+def test_the_study_value_of_each_sweep_setting(params):
+    from medal.analysis.checks import study_value
+
+    params["al"].update(batch_size=10, initial_labels=10)
+    params["al"].pop("label_noise", None)
+    params["sweeps"]["learner"] = "logreg"
+    params["learners"]["logreg"]["class_weight"] = "balanced"
+    params["prepare"]["d"] = {"features": "raw"}
+    params["sweeps"]["settings"]["representation"] = {"hog": {"features": "hog"}, "pixels": {"features": "raw"}}
+    values = {s: study_value(params, "d", s) for s in SWEEP_SETTINGS}
+    assert values == {
+        "batch_size": 10,
+        "initial_labels": 10,
+        "label_noise": 0.0,
+        "representation": "pixels",
+        "class_weight": "balanced",
+    }
+    params["prepare"]["d"] = {"features": "pca", "pca_components": 7}
+    assert study_value(params, "d", "representation") is None  # no swept representation is the study's
+
+
+def test_a_sweep_at_the_study_value_is_recognised_as_a_repeat_of_the_main_runs_or_not(params, tmp_path):
+    from medal.analysis.checks import sweep_repeats
+    from medal.design import run_path, sweep_run_path
+    from medal.fileio import write_json_atomic
+
+    params["study"].update(main_learner="logreg", strategies=["random", "entropy"])
+    params["sweeps"].update(datasets=["d"], learner="logreg", strategies=["random", "entropy"])
+    params["sweeps"]["settings"] = {**params["sweeps"]["settings"], "batch_size": [5, params["al"]["batch_size"]]}
+    params["sweeps"]["settings"]["representation"] = {}
+    params["sweeps"]["settings"]["initial_labels"] = [params["al"]["initial_labels"] + 1]  # no study value swept
+    params["sweeps"]["settings"]["label_noise"] = [0.3]
+    params["sweeps"]["settings"]["class_weight"] = ["none"]
+    params["learners"]["logreg"]["class_weight"] = "balanced"
+    for strategy in ("random", "entropy"):
+        for seed in range(params["al"]["seeds"]):
+            cycles = [{"labels": 4, "queried": [seed]}]
+            write_json_atomic(tmp_path / "runs" / run_path("d", strategy, "logreg", seed), {"cycles": cycles})
+            if strategy == "entropy" and seed == 1:
+                cycles = [{"labels": 4, "queried": [99]}]  # one run of the sweep queried another image
+            path = sweep_run_path("d", "batch_size", strategy, params["al"]["batch_size"], seed)
+            write_json_atomic(tmp_path / "sweeps" / path, {"cycles": cycles})
+    rows = sweep_repeats(params, tmp_path / "runs", tmp_path / "sweeps")
+    assert [(r["setting"], r["strategy"], r["same"]) for r in rows] == [
+        ("batch_size", "random", True),
+        ("batch_size", "entropy", False),
+    ]

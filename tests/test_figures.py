@@ -270,12 +270,16 @@ def test_every_sweep_in_one_table_and_the_decided_values_named(params):
     assert "| 5 | −0.001\u00a0[−0.011,\u00a00.009] |" in table
     assert "| 0.2 | −0.030\u00a0[−0.040,\u00a0−0.020] ▼ |" in table
     assert "{#tbl-sweeps}" in table
-    text = sweep_summary(params, provenance, rows)
+    repeats = [{"dataset": "d", "setting": "batch_size", "strategy": "entropy", "value": 10, "same": True}]
+    text = sweep_summary(params, provenance, rows, repeats)
+    assert "only because @tbl-aulc averages" in text
     assert (
         "significant only for entropy on D at batch size 1 (above) and entropy on D at oracle label noise 0.2 (below)"
         in text
     )
-    assert "At no value" in sweep_summary(params, provenance, rows[:1] + rows[2:3])
+    differing = [{**repeats[0], "same": False}]
+    text = sweep_summary(params, provenance, rows[:1] + rows[2:3], differing)
+    assert "At no value" in text and "the batch size on d sweeps are not the first experiment's runs" in text
 
 
 def test_dataset_table_has_a_row_per_dataset_and_the_classes_table_every_class(params):

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from medal.analysis.checks import curve_flags, target_flags
+from medal.analysis.checks import curve_flags, sweep_repeats, target_flags
 from medal.analysis.comparisons import (
     across_datasets,
     compare_with_baseline,
@@ -395,6 +395,6 @@ def aggregate(
             labels = {"y_pool": y_pool, "y_test": prepared["y_test"]}
             add_learner(params, out, dataset, learner, runs, reference[learner][:seeds], labels)
     sweeps = sweep_rows(params, sweeps_dir)
-    write_aggregates(
-        params, out, sweeps, class_weight_rows(params, sweeps_dir), out_dir, metrics_path, conclusions_path
-    )
+    write_json_atomic(out_dir / "sweep_repeats.json", sweep_repeats(params, runs_dir, sweeps_dir))
+    weights = class_weight_rows(params, sweeps_dir)
+    write_aggregates(params, out, sweeps, weights, out_dir, metrics_path, conclusions_path)

@@ -4,13 +4,15 @@ trained on the whole pool, and a label target that random sampling's initial lab
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from medal.analysis.metrics import METRIC_NAMES
 from medal.analysis.stats import mean_ci
-from medal.design import BASELINE
+from medal.design import BASELINE, LEARNER_SETTINGS, SWEEP_SETTINGS, run_path, sweep_run_path, sweep_values
+from medal.fileio import read_json
 
 RANDOM_DECREASES, ABOVE_REFERENCE, TARGET_BELOW_INITIAL = "random_decreases", "above_reference", "target_below_initial"
 
@@ -92,3 +94,40 @@ def target_flags(dataset: str, metric: str, targets: list[dict[str, Any]]) -> li
         for row in targets
         if row["strategy"] == BASELINE and not row["above_initial"]
     ]
+
+
+def study_value(params: dict[str, Any], dataset: str, setting: str) -> Any:
+    """The value a sweep setting has in the rest of the study (None when no swept value equals it): the protocol's,
+    the sweep learner's class weighting, or the representation whose settings are the dataset's ``prepare`` entry."""
+    if setting == "representation":
+        named = params["sweeps"]["settings"]["representation"]
+        return next((name for name, spec in named.items() if spec == params["prepare"][dataset]), None)
+    if setting in LEARNER_SETTINGS:
+        return params["learners"][params["sweeps"]["learner"]].get(setting)
+    return params["al"].get(setting, 0.0 if setting == "label_noise" else None)
+
+
+def sweep_repeats(params: dict[str, Any], runs_dir: Path, sweeps_dir: Path) -> list[dict[str, Any]]:
+    """Per sweep stage, whether its runs at the study's own value (:func:`study_value`) are the first experiment's
+    runs of the same seeds, query for query and score for score: a sweep's default column then differs from the
+    first experiment's mean only by the seeds it averages (``al.seeds`` against ``study.main_seeds``)."""
+    sweeps, study = params["sweeps"], params["study"]
+    rows = []
+    for dataset in sweeps["datasets"]:
+        for setting in SWEEP_SETTINGS:
+            value = study_value(params, dataset, setting)
+            if value is None or value not in sweep_values(params, setting):
+                continue
+            for strategy in sweeps["strategies"]:
+                seeds = range(params["al"]["seeds"])
+                learner = sweeps["learner"]
+                comparable = strategy in study["strategies"] and learner == study["main_learner"]
+                same = comparable and all(
+                    read_json(sweeps_dir / sweep_run_path(dataset, setting, strategy, value, seed))["cycles"]
+                    == read_json(runs_dir / run_path(dataset, strategy, learner, seed))["cycles"]
+                    for seed in seeds
+                )
+                rows.append(
+                    {"dataset": dataset, "setting": setting, "strategy": strategy, "value": value, "same": same}
+                )
+    return rows

@@ -253,7 +253,7 @@ def build_all(
     write_figures(params, shown, provenance, (aggregate_dir, raw_dir, runs_dir), timings, out_dir, measured_dir)
     texts = section_texts(params, shown, provenance, aggregate_dir) | model_texts(params, provenance, model_inputs)
     texts["sweeps.md"] = sweep_table(params, provenance, sweeps)
-    texts["sweeps_text.md"] = sweep_summary(params, provenance, sweeps)
+    texts["sweeps_text.md"] = sweep_summary(params, provenance, sweeps, read_json(aggregate_dir / "sweep_repeats.json"))
     for name, text in texts.items():
         write_text_atomic(out_dir / name, text)
     write_measured(params, provenance, timings, timings_dir, measured_dir, platform_path)

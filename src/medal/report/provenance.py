@@ -106,7 +106,7 @@ SOURCES: dict[str, Source] = {
     "stability.md": Source((RAW, *_aggregate(SUMMARY.file)), STUDY, "report/behaviour.py"),
     "stability_text.md": Source((RAW, *_aggregate(SUMMARY.file)), STUDY, "report/behaviour.py"),
     "sweeps.md": Source((RAW, *_aggregate(SWEEPS.file)), ("sweeps",), "report/behaviour.py"),
-    "sweeps_text.md": Source((RAW, *_aggregate(SWEEPS.file)), ("sweeps",), "report/behaviour.py"),
+    "sweeps_text.md": Source((RAW, *_aggregate(SWEEPS.file, "sweep_repeats.json")), ("sweeps",), "report/behaviour.py"),
     "power.md": Source((RAW, *_aggregate(SUMMARY.file)), STUDY, "report/power.py"),
     "power_text.md": Source((RAW, *_aggregate(SUMMARY.file)), STUDY, "report/power.py"),
     "learning_curves.svg": Source((RAW, *_aggregate(CURVES.file, SUMMARY.file)), STUDY, "report/figures.py"),
