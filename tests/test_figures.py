@@ -178,7 +178,7 @@ def test_conclusion_counts_only_differences_the_test_resampling_interval_keeps(p
         "critical difference of 0.50." in text
     )
     assert "On D, the image set, the largest median saving" in text
-    assert "was 30 [10, 50] labels, by entropy on D (@tbl-labels)." in text
+    assert "was 30 [10, 50] labels, by entropy on D ({{< var supp.tbl-labels >}})." in text
     # The abstract's version: the same sentences without references to tables.
     abstract = conclusion_text(params, provenance, summary, friedman, targets, cite=False)
     assert "was 30 [10, 50] labels, by entropy on D." in abstract and "@" not in abstract

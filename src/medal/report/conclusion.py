@@ -145,7 +145,7 @@ def _saving_sentences(
             f"On {_group_name(datasets, provenance, kind)}, {what} was {saving} labels, by {by} on "
             f"{provenance[top['dataset']]['title']}"
             + ("" if shown else "; its interval includes zero, so it is not a saving the data show")
-            + (" (@tbl-labels)." if cite else ".")
+            + (f" ({supplement_ref('tbl-labels')})." if cite else ".")
         )
     if images and not images_above and not image_saving_shown:
         sentences.append(
