@@ -47,6 +47,8 @@ def _params():
             },
         },
         "al": {"seeds": 2, "budget": 30, "batch_size": 10},
+        "prepare": {"d": {"features": "raw"}},
+        "learners": {"lr": {"estimator": "logistic_regression", "update": "fit", "class_weight": "balanced"}},
         "evaluation": {
             "primary_metric": "accuracy",
             "random_budget_fractions": [1.0],

@@ -38,6 +38,8 @@ def _params() -> dict:
         },
         "sweeps": {"datasets": ["d"], "learner": "lr", "strategies": ["random", "entropy"], "settings": SETTINGS},
         "al": {"seeds": SEEDS, "budget": LABELS[-1], "batch_size": 10},
+        "prepare": {"d": {"features": "raw"}},
+        "learners": {"lr": {"estimator": "logistic_regression", "update": "fit", "class_weight": "balanced"}},
         "evaluation": {
             "primary_metric": "accuracy",
             "random_budget_fractions": [1.0],
