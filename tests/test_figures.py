@@ -357,8 +357,8 @@ def test_across_the_image_sets_table_and_text(params):
     assert "equivalent to it" not in text and "no verdict: too few sets" in across_table(params, provenance, few)
     assert "| Margin | +0.001 | +0.002 | 0.00 | 1.00 | 0.00 |  |" in across_table(params, provenance, few)
     assert _across_sentence(few) == [
-        "2 image sets are too few for a verdict across medical image sets: the Bayesian signed-rank test could not "
-        "show even a large lead at 0.95."
+        "With 2 image sets, no verdict across medical image sets is possible: the Bayesian signed-rank test could "
+        "not show even a large lead at 0.95."
     ]
     assert (
         _across_sentence({**across, "datasets": ["a"]}) == []

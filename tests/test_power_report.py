@@ -165,6 +165,9 @@ def test_strategies_that_queried_the_same_images_appear_once_under_a_merged_name
     summary = [aulc_row(s, a, 0.5) for s, a in (("random", 0.7), ("lc", 0.8), ("margin", 0.8), ("entropy", 0.8))]
     table = aulc_table(shown, {"d": {"title": "D"}}, summary)
     assert "| Lc (= Margin, Entropy) |" in table and table.count("Margin") == 1
+    # The main learner's runs use study.main_seeds, not al.seeds.
+    params["study"]["main_seeds"], params["al"]["seeds"] = 20, 10
+    assert "mean [95 % CI] over 20 seeds" in aulc_table(display_params(params, {}), {"d": {"title": "D"}}, summary)
 
 
 def test_label_table_cells_never_break_an_interval_or_a_unit():

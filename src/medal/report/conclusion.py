@@ -90,8 +90,8 @@ def _across_sentence(across: dict[str, Any] | None) -> list[str]:
     verdicts = [r["decision"] for r in across["strategies"].values()]
     if TOO_FEW_BLOCKS in verdicts:
         return [
-            f"{len(across['datasets'])} image sets are too few for a verdict across medical image sets: the Bayesian "
-            f"signed-rank test could not show even a large lead at {across['probability']:g}."
+            f"With {len(across['datasets'])} image sets, no verdict across medical image sets is possible: the "
+            f"Bayesian signed-rank test could not show even a large lead at {across['probability']:g}."
         ]
     return [
         f"Across the {len(across['datasets'])} image sets as independent blocks (Bayesian signed-rank test), "

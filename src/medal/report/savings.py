@@ -12,7 +12,7 @@ from medal.analysis.metrics import METRIC_LABELS
 from medal.analysis.stats import ALPHA
 from medal.analysis.summaries import Target, main_target, target_text
 from medal.analysis.tables import Row
-from medal.design import BASELINE
+from medal.design import BASELINE, seeds_for
 from medal.report.text import (
     LEARNER_LABELS,
     NBSP,
@@ -70,7 +70,8 @@ def aulc_table(params: dict[str, Any], provenance: dict[str, dict[str, Any]], su
     caption = (
         f"Normalised area under the learning curve ({metric}) with "
         f"{in_sentence(label(study['main_learner'], LEARNER_LABELS))}, "
-        f"mean [95 % CI] over {params['al']['seeds']} seeds; the highest mean per dataset in bold. Paired t-test "
+        f"mean [95 % CI] over {seeds_for(params, study['main_learner'])} seeds; the highest mean per dataset in bold. "
+        "Paired t-test "
         f"against random sampling, Holm-corrected over the strategies of a dataset: ▲ higher, ▼ lower "
         f"than random at p < {ALPHA}."
     )
