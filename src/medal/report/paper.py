@@ -277,7 +277,7 @@ def provenance_table(paper_dir: Path, record: dict[str, Any]) -> str:
         if (entry := record["files"].get(file))
     ]
     command = next(iter(record["files"].values()))["command"] if record["files"] else ""
-    lines = ["| Shown as | File | Inputs (md5) | params.yaml | Module |", "|:--|:--|:------|:--|:--|"]
+    lines = ["| Shown as | File | Inputs (md5) | params.yaml | Module |", "|:----|:-------|:-------------|:-----|:-------|"]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
     caption = (
         "Provenance of every figure and table: the file the pipeline writes, the outputs it is computed from with the "
