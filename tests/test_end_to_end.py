@@ -237,7 +237,7 @@ def test_a_fresh_clone_pulls_the_outputs_and_verifies_a_sample(built, tmp_path):
     result = _medal(clone, "verify", "--sample", "2", "--seed", "3")
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
-    assert "sample (seed 3; repeat with --sample 2 --seed 3): 2 of " in out and "then aggregate, figures, paper" in out
+    assert "sample (seed 3; repeat with --sample 2 --seed 3): 2 of " in out and "then aggregate, report, paper" in out
     assert "their content matches dvc.lock" in out and out.rstrip().endswith("\nreproduced")
     # The same check on a remote where one run file was changed after the push: DVC pulls it without complaint.
     _tamper_one_run_file(remote, yaml.safe_load((target / "dvc.lock").read_text()))

@@ -293,3 +293,37 @@ def test_the_answer_per_metric_counts_distinct_strategies_and_names_the_metrics_
     same = [r for r in rows if r["metric"] != "roc_auc"] + [row("roc_auc", "entropy", 0.02, 0.01)]
     same.append(row("roc_auc", "coreset", -0.02, 0.01))
     assert metric_answers_text(params, {"d": {"title": "D"}}, same).startswith("Every metric gives the same numbers")
+
+
+def test_the_results_paragraph_names_each_finding_once_over_the_datasets(params):
+    from medal.report.savings import results_text
+
+    params["study"].update(datasets=["a", "b"], strategies=["random", "lc", "margin"], main_learner="logreg")
+    summary = [
+        aulc_row(s, aulc, 0.5, dataset=d)
+        for d in ("a", "b")
+        for s, aulc in (("random", 0.7), ("lc", 0.8 if d == "a" else 0.6), ("margin", 0.75))
+    ]
+    identical = {"a": {"logreg": [["lc", "margin"]]}, "b": {"logreg": [["lc", "margin"]]}}
+    text = results_text(params, {"a": {"title": "A"}, "b": {"title": "B"}}, summary, identical)
+    assert "On A" not in text and text.count("highest AULC") == 1
+    assert "The highest AULC was reached by lc on A, 0.800" in text and "margin on B, 0.750" in text
+    assert "significantly above and below random sampling were 0 and 0 on A and 0 and 0 on B." in text
+    assert text.strip().endswith("queried exactly the same images in every seed on A and B.")
+
+
+def test_the_friedman_tests_of_the_datasets_are_said_once(params):
+    from medal.report.savings import friedman_text
+
+    friedman = {
+        "strategies": ["random", "entropy"],
+        "datasets": {
+            d: {"average_ranks": [1.8, 1.2], "p_value": p, "statistic": 4.0, "critical_difference": 0.5, "blocks": 10}
+            for d, p in (("a", 0.01), ("b", 0.4))
+        },
+    }
+    text = friedman_text(friedman, {}, "@fig-cd", {"a": {"title": "A"}, "b": {"title": "B"}})
+    assert "best average rank went to entropy on A (1.20; random sampling 1.80) and entropy on B" in text
+    assert "The Friedman test rejects that all strategies rank alike at α = 0.05 on A (χ² = 4.00, p = 0.01)." in text
+    assert "does not reject that all strategies rank alike at α = 0.05 on B" in text
+    assert "The Nemenyi critical difference is 0.50 on A (10 blocks) and 0.50 on B (10 blocks)." in text

@@ -91,34 +91,39 @@ def results_text(
     summary: list[Row],
     identical: dict[str, Any],
 ) -> str:
-    """One generated paragraph per dataset (main learner): the best AULC against random, how many strategies beat
-    or trailed random significantly, and which strategies chose the same images."""
+    """One generated paragraph over the datasets (main learner): each dataset's best AULC against random's, how many
+    strategies beat or trailed random significantly on each, and which strategies chose the same images where."""
     study = params["study"]
     learner = study["main_learner"]
     rows_by = main_rows(summary, learner)
-    paragraphs = []
+    bests, counts, same = [], [], {}
     for dataset in study["datasets"]:
+        title = provenance[dataset]["title"]
         rows = {s: rows_by[(dataset, s)] for s in study["strategies"]}
         best = max(rows, key=lambda s: rows[s]["aulc"])
         b = rows[best]
-        text = (
-            f"On {provenance[dataset]['title']}, {in_sentence(label(best, STRATEGY_LABELS))} had the highest AULC, "
-            f"{fmt_ci(b['aulc'], b['aulc_low'], b['aulc_high'])}"
-        )
+        name = in_sentence(label(best, STRATEGY_LABELS))
+        text = f"{name} on {title}, {fmt_ci(b['aulc'], b['aulc_low'], b['aulc_high'])}"
         if BASELINE in rows and best != BASELINE:
             r = rows[BASELINE]
-            text += f", against {fmt_ci(r['aulc'], r['aulc_low'], r['aulc_high'])} for random sampling"
+            text += f" (random sampling {fmt_ci(r['aulc'], r['aulc_low'], r['aulc_high'])})"
             above, below = significant(rows)
-            text += (
-                f"; after Holm correction, of {len(rows) - 1} strategies {len(above)} "
-                f"{'was' if len(above) == 1 else 'were'} significantly above random and {len(below)} below"
-            )
-        paragraph = text + "."
+            counts.append(f"{len(above)} and {len(below)} on {title}")
+        bests.append(text)
         for group in identical[dataset].get(learner, []):
-            names = join_names([in_sentence(label(s, STRATEGY_LABELS)) for s in group])
-            paragraph += f" {capitalised(names)} queried exactly the same images in every seed."
-        paragraphs.append(paragraph)
-    return "\n\n".join(paragraphs) + "\n"
+            same.setdefault(tuple(group), []).append(title)
+    sentences = [f"The highest AULC was reached by {join_names(bests)} (@tbl-aulc)."]
+    if counts:
+        sentences.append(
+            f"After Holm correction over the {len(study['strategies']) - 1} strategies of a dataset, the numbers "
+            f"significantly above and below random sampling were {join_names(counts)}."
+        )
+    sentences += [
+        f"{capitalised(join_names([in_sentence(label(s, STRATEGY_LABELS)) for s in group]))} queried exactly the "
+        f"same images in every seed on {join_names(titles)}."
+        for group, titles in same.items()
+    ]
+    return " ".join(sentences) + "\n"
 
 
 def _friedman_sentence(test: dict[str, Any], names: dict[str, str], where: str) -> str:
@@ -139,6 +144,37 @@ def _friedman_sentence(test: dict[str, Any], names: dict[str, str], where: str) 
     )
 
 
+def _friedman_per_dataset(friedman: dict[str, Any], names: dict[str, str], provenance: dict[str, Any]) -> list[str]:
+    """One Friedman test per dataset, said once over the datasets: the best average ranks, the verdicts and the
+    Nemenyi critical differences."""
+    bests, verdicts, differences, untested = [], {"rejects": [], "does not reject": []}, [], []
+    for dataset, test in friedman["datasets"].items():
+        title = provenance[dataset]["title"]
+        ranks = dict(zip(friedman["strategies"], test["average_ranks"]))
+        best = min(ranks, key=ranks.get)
+        bests.append(
+            f"{in_sentence(label(best, names))} on {title} ({ranks[best]:.2f}; random sampling "
+            f"{ranks.get(BASELINE, math.nan):.2f})"
+        )
+        if math.isnan(test["p_value"]):
+            untested.append(title)
+            continue
+        verdict = "rejects" if test["p_value"] < ALPHA else "does not reject"
+        verdicts[verdict].append(f"{title} (χ² = {test['statistic']:.2f}, p = {test['p_value']:.3g})")
+        differences.append(f"{test['critical_difference']:.2f} on {title} ({test['blocks']} blocks)")
+    sentences = [f"With the seeds of each dataset as blocks, the best average rank went to {join_names(bests)}."]
+    sentences += [
+        f"The Friedman test {verdict} that all strategies rank alike at α = {ALPHA} on {join_names(items)}."
+        for verdict, items in verdicts.items()
+        if items
+    ]
+    if differences:
+        sentences.append(f"The Nemenyi critical difference is {join_names(differences)}.")
+    if untested:
+        sentences.append(f"On {join_names(untested)} the Friedman test needs at least three strategies and two blocks.")
+    return sentences
+
+
 def friedman_text(
     friedman: dict[str, Any], names: dict[str, str], figure: str, provenance: dict[str, dict[str, Any]]
 ) -> str:
@@ -146,12 +182,7 @@ def friedman_text(
     refers to it): one test per dataset (seeds as blocks) when ``friedman`` holds ``datasets``, else one test over
     its blocks."""
     if "datasets" in friedman:
-        sentences = [
-            _friedman_sentence(
-                {"strategies": friedman["strategies"], **test}, names, f"On {provenance[dataset]['title']}"
-            )
-            for dataset, test in friedman["datasets"].items()
-        ]
+        sentences = _friedman_per_dataset(friedman, names, provenance)
     else:
         sentences = [_friedman_sentence(friedman, names, f"With one block per {friedman['blocks_of']}")]
     sentences.append(
