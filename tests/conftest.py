@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+# isort: off
+import medal  # noqa: F401 - before numpy: pins the study's BLAS kernel for pytest and the Dask workers it starts
+
+# isort: on
 import copy
 from math import nan
 from pathlib import Path

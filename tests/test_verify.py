@@ -276,3 +276,14 @@ def test_the_data_check_compares_with_the_lock_as_committed_not_as_the_rebuild_r
         params, root / "dvc.lock", Path("raw"), [], root / "platform.json", root / "conclusions.json"
     )
     assert f"but dvc.lock pins {'0' * 32}" in capsys.readouterr().out
+
+
+def test_downstream_stages_rebuild_in_pipeline_order_whatever_the_lock_order():
+    from medal.reproduce.verify import DOWNSTREAM_STAGES, _in_groups
+
+    # A stage renamed or added late sits at the end of dvc.lock; paper must still come after the report stage.
+    assert _in_groups(["al@x-random", "aggregate", "paper", "report"], DOWNSTREAM_STAGES) == [
+        "aggregate",
+        "report",
+        "paper",
+    ]

@@ -95,8 +95,11 @@ def sample_stages(stages: list[str], size: float, seed: int) -> list[str]:
 
 
 def _in_groups(stages: Iterable[str], groups: Collection[str]) -> list[str]:
-    """The stages among ``stages``, in order, whose dvc.yaml entry (``al`` of ``al@wdbc-random``) is in ``groups``."""
-    return [stage for stage in stages if dvc.stage_group(stage) in groups]
+    """The stages among ``stages`` whose dvc.yaml entry (``al`` of ``al@wdbc-random``) is in ``groups``, in the order
+    of ``groups`` (the pipeline's: a stage renamed or added late sits at the end of dvc.lock), then as listed."""
+    order = {group: index for index, group in enumerate(groups)}
+    chosen = [stage for stage in stages if dvc.stage_group(stage) in groups]
+    return sorted(chosen, key=lambda stage: order[dvc.stage_group(stage)])
 
 
 def run_coverage(stages: dict[str, list[dict[str, Any]]], chosen: list[str]) -> tuple[int, int]:
