@@ -252,18 +252,89 @@ def test_discriminative_al_trains_on_the_labelled_and_at_most_ten_unlabelled_per
     assert seen == [(110, 10), (300, 10)]
 
 
-def test_typiclust_clusters_as_its_authors_do():
-    """k-means up to 50 clusters (then the same labels as scikit-learn's), mini-batch k-means beyond."""
-    from sklearn.cluster import KMeans, MiniBatchKMeans
+def _two_blobs(n: int = 400, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    from sklearn.datasets import make_blobs
 
-    from medal.experiment.own_strategies import TypiClustClustering
+    return make_blobs(n_samples=n, centers=2, n_features=20, cluster_std=6.0, random_state=seed)
 
-    X = np.random.default_rng(0).normal(size=(400, 3))
-    small = TypiClustClustering(n_clusters=50, random_state=1).fit_predict(X)
-    assert np.array_equal(small, KMeans(n_clusters=50, random_state=1).fit(X).labels_)
-    large = TypiClustClustering(n_clusters=60, random_state=1).fit_predict(X)
-    expected = MiniBatchKMeans(n_clusters=60, batch_size=5000, random_state=1).fit(X).labels_
-    assert np.array_equal(large, expected)
+
+def test_a_resumed_logistic_regression_refit_reaches_the_cold_fit_in_fewer_iterations():
+    """The clone keeps the solution, and a warm-started refit on one more label converges to the same minimum."""
+    from sklearn.base import clone
+    from sklearn.linear_model import LogisticRegression
+
+    from medal.experiment.own_strategies import ResumedLogisticRegression
+
+    X, y = _two_blobs()
+    first = ResumedLogisticRegression(C=0.1, warm_start=True, tol=1e-8, max_iter=1000).fit(X[:-1], y[:-1])
+    copy = clone(first)
+    np.testing.assert_array_equal(copy.coef_, first.coef_)
+    resumed = copy.fit(X, y)
+    cold = LogisticRegression(C=0.1, tol=1e-8, max_iter=1000).fit(X, y)
+    np.testing.assert_allclose(resumed.coef_, cold.coef_, rtol=1e-5, atol=1e-7)
+    assert resumed.n_iter_[0] < cold.n_iter_[0]
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_mc_eer_refits_start_from_the_learner_and_choose_what_cold_refits_choose(n_classes):
+    from skactiveml.pool import MonteCarloEER
+    from sklearn.datasets import make_blobs
+
+    from medal.experiment.learners import Learner
+    from medal.experiment.own_strategies import ResumedLogisticRegression, resumed_from
+
+    X, labels = make_blobs(n_samples=200, centers=n_classes, n_features=5, cluster_std=4.0, random_state=n_classes)
+    y = np.full(len(X), np.nan)
+    y[:20] = labels[:20]
+    learner = Learner("lr", "logistic_regression", "fit", class_weight="balanced", params={"tol": 1e-8})
+    clf = learner.make(np.arange(n_classes), 0).fit(X, y)
+    resumed = resumed_from(clf)
+    assert isinstance(resumed.estimator, ResumedLogisticRegression)
+    np.testing.assert_array_equal(resumed.estimator.coef_, clf.estimator_.coef_)
+    cold = MonteCarloEER(random_state=0).query(X, y, clf=clf, batch_size=1, return_utilities=True)
+    warm = MonteCarloEER(random_state=0).query(X, y, clf=resumed, batch_size=1, return_utilities=True)
+    np.testing.assert_array_equal(warm[0], cold[0])
+    np.testing.assert_allclose(warm[1], cold[1], rtol=1e-4)
+
+
+def test_only_strictly_convex_warm_starting_logistic_regressions_are_resumed():
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.naive_bayes import GaussianNB
+
+    from medal.experiment.own_strategies import resumed_from
+
+    X, y = _two_blobs(n=60)
+    for estimator in (
+        GaussianNB(),
+        LogisticRegression(solver="liblinear"),
+        LogisticRegression(solver="saga", l1_ratio=1.0),
+        LogisticRegression(C=np.inf),
+    ):
+        clf = SklearnClassifier(estimator, classes=[0, 1]).fit(X, y)
+        assert resumed_from(clf) is clf
+    unfitted = SklearnClassifier(LogisticRegression(), classes=[0, 1])
+    assert resumed_from(unfitted) is unfitted
+
+
+def test_discriminative_al_with_chained_discriminator_fits_picks_what_cold_fits_pick():
+    """Each discriminator fit of a batch starts from the previous one's solution, and the picks stay the same."""
+    from skactiveml.pool import DiscriminativeAL
+    from sklearn.linear_model import LogisticRegression
+
+    from medal.experiment.own_strategies import ChainedFitClassifier, ResumedLogisticRegression
+
+    X, labels = _two_blobs(n=200, seed=3)
+    y = np.full(len(X), np.nan)
+    y[:15] = labels[:15]
+    cold = SklearnClassifier(LogisticRegression(tol=1e-8, max_iter=5000), classes=[0, 1], random_state=0)
+    chained = ChainedFitClassifier(
+        ResumedLogisticRegression(tol=1e-8, max_iter=5000, warm_start=True), classes=[0, 1], random_state=0
+    )
+    picks = [DiscriminativeAL(random_state=0).query(X, y, discriminator=d, batch_size=5) for d in (cold, chained)]
+    np.testing.assert_array_equal(picks[1], picks[0])
+    # A refit on the same labels starts at the previous minimum, so it stops at once.
+    assert chained.fit(X, np.isnan(y).astype(int)).estimator_.n_iter_[0] > 5
+    assert chained.fit(X, np.isnan(y).astype(int)).estimator_.n_iter_[0] <= 1
 
 
 def test_unknown_strategy_option_is_named():

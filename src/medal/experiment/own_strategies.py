@@ -1,7 +1,8 @@
 """The strategy pieces this study writes itself because scikit-activeml lacks them.
 
 - :class:`DensityWeightedEntropy`: information density (Settles & Craven 2008), a strategy;
-- :class:`TypiClustClustering`: the clustering TypiClust's authors use, passed to scikit-activeml's ``TypiClust``;
+- :class:`ResumedLogisticRegression`, :class:`ChainedFitClassifier` and :func:`resumed_from`: refits that start
+  from the previous solution (exact speed-ups for Discriminative AL and expected error reduction);
 - :class:`PoolEvaluatedSubSampling`: an exact, faster ``SubSamplingWrapper`` for Monte-Carlo expected error
   reduction.
 
@@ -11,15 +12,20 @@ so :mod:`medal.experiment.strategies` uses them as it uses the library's own.
 
 from __future__ import annotations
 
+from copy import deepcopy
 from typing import Any
 
 import numpy as np
 from skactiveml.base import SingleAnnotatorPoolQueryStrategy, SkactivemlClassifier
+from skactiveml.classifier import SklearnClassifier
 from skactiveml.pool import SubSamplingWrapper
 from skactiveml.utils import MISSING_LABEL, check_equal_missing_label, check_scalar, check_type, simple_batch
-from sklearn.base import BaseEstimator, ClusterMixin, clone
-from sklearn.cluster import KMeans, MiniBatchKMeans
+from sklearn.base import clone
+from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import normalize
+
+# The solvers of scikit-learn's logistic regression that start from ``coef_`` when ``warm_start`` is set.
+WARM_STARTING_SOLVERS = ("lbfgs", "newton-cg", "newton-cholesky", "sag", "saga")
 
 
 class DensityWeightedEntropy(SingleAnnotatorPoolQueryStrategy):
@@ -83,28 +89,48 @@ class DensityWeightedEntropy(SingleAnnotatorPoolQueryStrategy):
         return simple_batch(utilities, self.random_state_, batch_size=batch_size, return_utilities=return_utilities)
 
 
-class TypiClustClustering(ClusterMixin, BaseEstimator):
-    """The clustering TypiClust's authors use (Hacohen et al. 2022, in their published code): k-means for at most 50
-    clusters, mini-batch k-means with batches of 5,000 for more. scikit-activeml's ``TypiClust`` runs full k-means
-    at every query, whose cost grows with pool size times clusters (labelled plus batch: 260 at the end of a run).
+class ResumedLogisticRegression(LogisticRegression):
+    """Logistic regression whose copies keep its fitted solution, and with ``warm_start=True`` start their own fit
+    from it. The objective is strictly convex (L2 penalty), so the fit reaches the same minimum from any start, up
+    to the solver's tolerance: only the number of iterations changes. scikit-activeml's wrappers clone and copy
+    their estimator before every fit; ``__sklearn_clone__`` (scikit-learn's clone protocol) keeps the solution
+    through the clone.
     """
 
-    KMEANS_MAX_CLUSTERS = 50
-    BATCH_SIZE = 5000
+    def __sklearn_clone__(self) -> ResumedLogisticRegression:
+        return deepcopy(self)
 
-    def __init__(self, n_clusters: int = 8, random_state: Any = None):
-        self.n_clusters = n_clusters
-        self.random_state = random_state
 
-    def fit(self, X: np.ndarray, y: None = None) -> TypiClustClustering:
-        if self.n_clusters <= self.KMEANS_MAX_CLUSTERS:
-            model = KMeans(n_clusters=self.n_clusters, random_state=self.random_state)
-        else:
-            model = MiniBatchKMeans(
-                n_clusters=self.n_clusters, batch_size=self.BATCH_SIZE, random_state=self.random_state
-            )
-        self.labels_ = model.fit(X).labels_
+class ChainedFitClassifier(SklearnClassifier):
+    """A scikit-activeml classifier whose every fit starts from the previous fit's solution (its estimator should
+    be a :class:`ResumedLogisticRegression` with ``warm_start=True``): Discriminative AL refits its discriminator
+    once per pick of a batch on labels that differ by one image, so each fit starts next to its minimum."""
+
+    def fit(self, X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None = None, **fit_kwargs: Any):
+        super().fit(X, y, sample_weight, **fit_kwargs)
+        if self.is_fitted_:
+            self.estimator = self.estimator_
         return self
+
+
+def resumed_from(clf: SklearnClassifier) -> SklearnClassifier:
+    """The fitted learner ``clf`` as a model whose refits start from its solution, where that cannot change what
+    the refit converges to (logistic regression with an L2 penalty and a solver that warm-starts); otherwise
+    ``clf`` itself. Expected error reduction refits the learner once per candidate and label, each time on the
+    current labels plus one image."""
+    estimator = getattr(clf, "estimator_", None)
+    if type(estimator) is not LogisticRegression:
+        return clf
+    params = estimator.get_params()
+    strictly_convex = params["penalty"] in ("l2", "deprecated") and not params["l1_ratio"] and np.isfinite(params["C"])
+    if not strictly_convex or params["solver"] not in WARM_STARTING_SOLVERS:
+        return clf
+    resumed = ResumedLogisticRegression(**params)
+    resumed.set_params(warm_start=True)
+    resumed.__dict__.update({key: value for key, value in vars(estimator).items() if key.endswith("_")})
+    return SklearnClassifier(
+        resumed, classes=clf.classes, missing_label=clf.missing_label, random_state=clf.random_state
+    )
 
 
 class PoolEvaluatedSubSampling(SubSamplingWrapper):

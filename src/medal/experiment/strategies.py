@@ -50,10 +50,15 @@ from skactiveml.pool import (
 )
 from sklearn.base import clone
 from sklearn.ensemble import BaggingClassifier
-from sklearn.linear_model import LogisticRegression
 
 from medal.errors import UserError
-from medal.experiment.own_strategies import DensityWeightedEntropy, PoolEvaluatedSubSampling, TypiClustClustering
+from medal.experiment.own_strategies import (
+    ChainedFitClassifier,
+    DensityWeightedEntropy,
+    PoolEvaluatedSubSampling,
+    ResumedLogisticRegression,
+    resumed_from,
+)
 
 # Options of every strategy: score only ``max_candidates`` random unlabelled samples per query, and
 # with ``subsample_pool`` also show the strategy only those and the labelled ones (for strategies
@@ -88,7 +93,7 @@ STRATEGY_METHODS: dict[str, Method] = {
     "probabilistic_al": Method(ProbabilisticAL, {"metric": "rbf"}, "parzen", ("gamma",)),
     "monte_carlo_eer": Method(MonteCarloEER, {}, "refit"),
     "coreset": Method(CoreSet, {}, "data"),
-    "typiclust": Method(TypiClust, {"cluster_algo": TypiClustClustering}, "data"),
+    "typiclust": Method(TypiClust, {}, "data"),
     "probcover": Method(ProbCover, {}, "data"),
     "badge": Method(Badge, {}, "model"),
     "discriminative_al": Method(DiscriminativeAL, {}, "discriminator"),
@@ -289,8 +294,10 @@ class Strategy:
         if self.needs == "data":
             return {}
         if self.needs == "discriminator":
-            discriminator = SklearnClassifier(
-                LogisticRegression(max_iter=1000), classes=[0, 1], random_state=self.random_state
+            discriminator = ChainedFitClassifier(
+                ResumedLogisticRegression(max_iter=1000, warm_start=True),
+                classes=[0, 1],
+                random_state=self.random_state,
             )
             return {"discriminator": discriminator}
         if self.needs == "committee":
@@ -299,7 +306,9 @@ class Strategy:
             model = self._parzen(clf)
         elif self.needs == "mixture":
             model = MixtureModelClassifier(classes=clf.classes, random_state=self.random_state)
-        else:  # the learner itself, fitted ("model") or refitted by the strategy per candidate ("refit")
+        elif self.needs == "refit":  # refitted by the strategy per candidate, each refit starting from its solution
+            model = resumed_from(clf)
+        else:  # the learner itself, fitted
             model = clf
         fit = self.needs != "model"
         return {self._argument: model, self._fit_flag: fit}

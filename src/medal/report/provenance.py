@@ -159,7 +159,6 @@ VARIABLE_SOURCES = {
     "sweeps": f"{PARAMS} › sweeps, titles from data/raw/<dataset>.json",
     "mc_eer_candidates": f"{PARAMS} › strategies › mc_eer › max_candidates",
     "qbc_members": f"{PARAMS} › strategies › qbc_vote_entropy › n_members",
-    "typiclust": "src/medal/experiment/own_strategies.py › TypiClustClustering",
     "pool_cap": f"{PARAMS} › al › max_candidates, over the pool sizes in data/raw/<dataset>.json",
     "dal_training": f"{PARAMS} › strategies › dal › unlabelled_per_labelled",
     "n_runs": f"{PARAMS} › study, al › seeds, sweeps (runs counted)",

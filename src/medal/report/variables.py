@@ -10,7 +10,6 @@ from medal.analysis.summaries import FULL_POOL_TARGET, main_target, study_target
 from medal.blas import PINNED_KERNEL, REQUIRED_FLAGS
 from medal.design import percent_key, query_cycles, seeds_for, strategies_for, sweep_values
 from medal.experiment.learners import CalibratedSVC
-from medal.experiment.own_strategies import TypiClustClustering
 from medal.report.behaviour import (
     value_label,
 )
@@ -132,12 +131,8 @@ def _dal_training(per_labelled: int | None) -> str:
 
 
 def _cost_variables(params: dict[str, Any], provenance: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """What bounds the strategies' cost: TypiClust's clustering, DAL's training set and the protocol's pool cap."""
+    """What bounds the strategies' cost: DAL's training set and the protocol's pool cap."""
     return {
-        "typiclust": {
-            "kmeans_max_clusters": TypiClustClustering.KMEANS_MAX_CLUSTERS,
-            "batch": f"{TypiClustClustering.BATCH_SIZE:,}",
-        },
         "pool_cap": _pool_cap(params["al"].get("max_candidates"), params["study"]["datasets"], provenance),
         "dal_training": _dal_training(_strategy_option(params, "discriminative_al", "unlabelled_per_labelled")),
     }
