@@ -1,5 +1,6 @@
-"""Label-free image features as scikit-learn transformers: a k-means patch dictionary (Coates, Lee & Ng 2011)
-and histograms of oriented gradients (Dalal & Triggs 2005, from scikit-image)."""
+"""Label-free image features as scikit-learn transformers: a k-means patch dictionary (Coates, Lee & Ng 2011),
+histograms of oriented gradients (Dalal & Triggs 2005, from scikit-image) and the wavelet scattering transform
+(Mallat 2012; Oyallon & Mallat 2015, from kymatio)."""
 
 from __future__ import annotations
 
@@ -157,6 +158,10 @@ class PatchKMeansFeatures(TransformerMixin, BaseEstimator):
             raise ValueError(f"images of shape {images.shape[1:]} given, fitted on {self.image_shape_}")
         return np.concatenate([self._encode(batch) for batch in self._batches(images)], axis=0)
 
+    def output_dimension(self, image_shape: tuple[int, ...]) -> int:
+        """Features per image, whatever its shape: four quadrants of ``n_centroids`` responses."""
+        return 4 * self.n_centroids
+
     def get_feature_names_out(self, input_features: None = None) -> np.ndarray:
         """``centroid<k>_<quadrant>`` for each pooled feature, in the order ``transform`` returns them."""
         check_is_fitted(self)
@@ -186,6 +191,11 @@ class HogFeatures(TransformerMixin, BaseEstimator):
         self.pixels_per_cell = pixels_per_cell
         self.cells_per_block = cells_per_block
 
+    def output_dimension(self, image_shape: tuple[int, ...]) -> int:
+        """Features per image of ``image_shape``: orientations per cell of every block that fits the image."""
+        blocks = [side // self.pixels_per_cell - self.cells_per_block + 1 for side in image_shape[:2]]
+        return max(blocks[0], 0) * max(blocks[1], 0) * self.cells_per_block**2 * self.orientations
+
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X: np.ndarray, y: None = None) -> HogFeatures:
         """Check the settings against the image size; HOG learns nothing."""
@@ -212,3 +222,66 @@ class HogFeatures(TransformerMixin, BaseEstimator):
         return np.stack(
             [hog(image, self.orientations, cell, block, feature_vector=True, channel_axis=channels) for image in images]
         )
+
+
+class ScatteringFeatures(TransformerMixin, BaseEstimator):
+    """The 2-D wavelet scattering transform of each image (Mallat 2012; Bruna & Mallat 2013; Oyallon & Mallat
+    2015), from kymatio's NumPy frontend: averages of the moduli of Morlet wavelet responses (and of the moduli
+    of their wavelet responses, for ``max_order=2``), translation-invariant up to ``2**J`` pixels and stable to
+    small deformations. Fixed filters, nothing is learned. Colour images give one transform per channel.
+
+    Parameters
+    ----------
+    J : number of dyadic scales; the coefficients are subsampled by ``2**J``.
+    L : number of wavelet orientations.
+    max_order : 1 (first-order coefficients only) or 2.
+    """
+
+    _parameter_constraints: dict = {
+        "J": [Interval(Integral, 1, None, closed="left")],
+        "L": [Interval(Integral, 1, None, closed="left")],
+        "max_order": [Interval(Integral, 1, 2, closed="both")],
+    }
+    BATCH = 256  # images per call: bounds the memory of the wavelet responses
+
+    def __init__(self, J: int = 2, L: int = 8, max_order: int = 2) -> None:
+        self.J = J
+        self.L = L
+        self.max_order = max_order
+
+    def n_coefficients(self) -> int:
+        """Scattering channels per image channel: 1 + J L first-order, and L^2 J (J - 1) / 2 second-order."""
+        second = self.L**2 * self.J * (self.J - 1) // 2 if self.max_order == 2 else 0
+        return 1 + self.J * self.L + second
+
+    def output_dimension(self, image_shape: tuple[int, ...]) -> int:
+        """Features per image of ``image_shape`` ((height, width) or (height, width, channels))."""
+        channels = image_shape[2] if len(image_shape) == 3 else 1
+        rows, cols = (side // 2**self.J for side in image_shape[:2])
+        return channels * self.n_coefficients() * rows * cols
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X: np.ndarray, y: None = None) -> ScatteringFeatures:
+        """Check the scales against the image size and build the filters."""
+        from kymatio.scattering2d.frontend.numpy_frontend import ScatteringNumPy2D  # only where scattering is used
+
+        images = _check_images(X)
+        if min(images.shape[1:3]) < 2**self.J:
+            raise ValueError(f"images of {images.shape[1:3]} pixels are smaller than 2**J = {2**self.J} pixels")
+        self.image_shape_ = images.shape[1:]
+        self.n_features_in_ = int(np.prod(self.image_shape_))
+        self.n_output_ = self.output_dimension(self.image_shape_)
+        self.scattering_ = ScatteringNumPy2D(J=self.J, shape=self.image_shape_[:2], L=self.L, max_order=self.max_order)
+        return self
+
+    def transform(self, X: np.ndarray) -> np.ndarray:
+        """One row of scattering coefficients per image (channel, coefficient, row, column order)."""
+        check_is_fitted(self)
+        images = _check_images(X)
+        if images.shape[1:] != self.image_shape_:
+            raise ValueError(f"images of shape {images.shape[1:]}, fitted on {self.image_shape_}")
+        if images.ndim == 4:
+            images = np.moveaxis(images, -1, 1)
+        batches = range(0, len(images), self.BATCH)
+        rows = [self.scattering_.scattering(images[i : i + self.BATCH]).reshape(-1, self.n_output_) for i in batches]
+        return np.concatenate(rows) if rows else np.empty((0, self.n_output_))

@@ -1,5 +1,6 @@
-"""Feature preparation: raw pixels, PCA, a learned k-means patch dictionary or HOG, standardised, optionally
-projected with PCA; every transform is fitted on the pool only and uses no labels."""
+"""Feature preparation: raw pixels, PCA, a learned k-means patch dictionary, HOG or the scattering transform,
+standardised, optionally projected with PCA and mapped by an RBF kernel approximation (Nystroem); every transform
+is fitted on the pool only and uses no labels."""
 
 from __future__ import annotations
 
@@ -9,16 +10,25 @@ from typing import Any
 import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.decomposition import PCA
+from sklearn.kernel_approximation import Nystroem
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
 from medal.blas import one_thread
-from medal.data.features import HogFeatures, PatchKMeansFeatures
+from medal.data.features import HogFeatures, PatchKMeansFeatures, ScatteringFeatures
 from medal.errors import UserError
 from medal.fileio import load_npz
 
 # Image feature extractors by ``features`` name; their constructor parameters are settings of the same name.
-EXTRACTORS: dict[str, type[BaseEstimator]] = {"learned": PatchKMeansFeatures, "hog": HogFeatures}
+EXTRACTORS: dict[str, type[BaseEstimator]] = {
+    "learned": PatchKMeansFeatures,
+    "hog": HogFeatures,
+    "scattering": ScatteringFeatures,
+}
+# Settings every kind takes: PCA after standardising, then an RBF kernel map (Nystroem) of ``kernel_components``
+# pool images, with gamma ``kernel_gamma`` divided by the dimension it maps (1: scikit-learn's "scale" on
+# standardised features), standardised again.
+COMMON_KEYS = ("features", "pca_components", "kernel_components", "kernel_gamma")
 FEATURE_KINDS = ("raw", "pca", *EXTRACTORS)
 # Parameters that change memory or speed, never the features, so they are not settings.
 NOT_SETTINGS = ("batch_size",)
@@ -36,12 +46,12 @@ def setting_keys(kind: str) -> tuple[str, ...]:
     """The keys a ``prepare`` entry of this kind may hold."""
     extractor = EXTRACTORS.get(kind)
     own = [] if extractor is None else [k for k in extractor().get_params() if k not in NOT_SETTINGS]
-    return ("features", "pca_components", *own)
+    return (*COMMON_KEYS, *own)
 
 
 def _extractor(kind: str, settings: dict[str, Any], where: str) -> BaseEstimator:
     """The image feature extractor of ``kind`` with the entry's parameters, validated by scikit-learn."""
-    values = {k: v for k, v in settings.items() if k not in ("features", "pca_components")}
+    values = {k: v for k, v in settings.items() if k not in COMMON_KEYS}
     if "random_state" in EXTRACTORS[kind]().get_params():
         values.setdefault("random_state", DEFAULT_RANDOM_STATE)
     extractor = EXTRACTORS[kind](**values)
@@ -50,14 +60,6 @@ def _extractor(kind: str, settings: dict[str, Any], where: str) -> BaseEstimator
     except (TypeError, ValueError) as exc:
         raise UserError(f"params.yaml: {where}: {str(exc).rstrip('.')}") from None
     return extractor
-
-
-def extracted_dimension(extractor: BaseEstimator, image_shape: tuple[int, ...]) -> int:
-    """How many features ``extractor`` gives for images of ``image_shape``, known before fitting."""
-    if isinstance(extractor, PatchKMeansFeatures):
-        return 4 * extractor.n_centroids
-    blocks = [side // extractor.pixels_per_cell - extractor.cells_per_block + 1 for side in image_shape[:2]]
-    return max(blocks[0], 0) * max(blocks[1], 0) * extractor.cells_per_block**2 * extractor.orientations
 
 
 def build_transform(settings: dict[str, Any], shape: tuple[int, ...], n_pool: int, where: str = "prepare") -> Pipeline:
@@ -80,14 +82,29 @@ def build_transform(settings: dict[str, Any], shape: tuple[int, ...], n_pool: in
         raise UserError(f"params.yaml: {where} pca features need pca_components")
     first = _extractor(kind, settings, where) if kind in EXTRACTORS else FunctionTransformer(_flatten)
     steps = [first, StandardScaler()]
+    n_features = first.output_dimension(shape) if kind in EXTRACTORS else int(np.prod(shape))
     if "pca_components" in settings:
         components = settings["pca_components"]
-        n_features = extracted_dimension(first, shape) if kind in EXTRACTORS else int(np.prod(shape))
         limit = min(n_features, n_pool)
         if isinstance(components, bool) or not isinstance(components, int) or not 0 < components <= limit:
             raise UserError(f"params.yaml: {where} pca_components must be an integer in 1..{limit}, got {components!r}")
         steps.append(PCA(n_components=components, svd_solver="full"))
+    if "kernel_components" in settings or "kernel_gamma" in settings:
+        steps.extend(_kernel_map(settings, settings.get("pca_components") or n_features, n_pool, where))
     return make_pipeline(*steps)
+
+
+def _kernel_map(settings: dict[str, Any], dimension: int, n_pool: int, where: str) -> list[BaseEstimator]:
+    """Nystroem's RBF kernel map of ``kernel_components`` pool images (at most the pool), then standardised."""
+    components, gamma = settings.get("kernel_components"), settings.get("kernel_gamma")
+    if isinstance(components, bool) or not isinstance(components, int) or components < 1:
+        raise UserError(f"params.yaml: {where} kernel_components must be a positive integer, got {components!r}")
+    if isinstance(gamma, bool) or not isinstance(gamma, (int, float)) or not gamma > 0:
+        raise UserError(f"params.yaml: {where} kernel_gamma must be a positive number, got {gamma!r}")
+    kernel = Nystroem(
+        kernel="rbf", gamma=gamma / dimension, n_components=min(components, n_pool), random_state=DEFAULT_RANDOM_STATE
+    )
+    return [kernel, StandardScaler()]
 
 
 def prepare(raw: dict[str, np.ndarray], settings: dict[str, Any], where: str = "prepare") -> dict[str, np.ndarray]:

@@ -16,6 +16,9 @@ from medal.blas import one_thread
 from medal.data.prepare import build_transform
 from medal.experiment.learners import Learner
 
+# Feature settings applied after the extractor and its scaler.
+AFTER_SCALING = ("pca_components", "kernel_components", "kernel_gamma")
+
 
 def grid_points(grid: dict[str, dict[str, list[Any]]]) -> list[dict[str, dict[str, Any]]]:
     """Every combination of a ``select.grid`` as ``{"features": {...}, "learner": {...}}``, features varying
@@ -48,11 +51,11 @@ def _features_by_setting(raw: dict[str, np.ndarray], base: dict[str, Any], point
             continue
         X = raw["X_train"]
         transform = build_transform(settings, X.shape[1:], len(X), where=where)
-        extractor_key = _setting_key({k: v for k, v in settings.items() if k != "pca_components"})
-        if extractor_key not in fitted:  # the extractor and scaler are shared by every PCA size
+        extractor_key = _setting_key({k: v for k, v in settings.items() if k not in AFTER_SCALING})
+        if extractor_key not in fitted:  # the extractor and scaler are shared by every PCA size and kernel map
             fitted[extractor_key] = transform[:2].fit_transform(X)
         base_features = fitted[extractor_key]
-        features[key] = clone(transform[2]).fit_transform(base_features) if len(transform) > 2 else base_features
+        features[key] = clone(transform[2:]).fit_transform(base_features) if len(transform) > 2 else base_features
     return features
 
 
