@@ -85,12 +85,12 @@ def test_project_params_are_valid_and_the_check_is_not_vacuous(params):
             "prepare.wdbc features 'learned' need images; use raw or pca for tabular data",
         ),
         (
-            lambda p: p["prepare"]["breastmnist"].update(n_centroids=1),
-            "prepare.breastmnist: The 'n_centroids' parameter of PatchKMeansFeatures must be an int in the range",
+            lambda p: p["prepare"]["breastmnist"].update(L=0),
+            "prepare.breastmnist: The 'L' parameter of ScatteringFeatures must be an int in the range",
         ),
         (
             lambda p: p["prepare"]["breastmnist"].update(n_centroid=8),
-            "unknown key 'n_centroid' in prepare.breastmnist (learned features); valid: features, pca_components",
+            "unknown key 'n_centroid' in prepare.breastmnist (scattering features); valid: features, pca_components",
         ),
         (
             lambda p: p["select"]["grid"]["learner"].update(C=[0.1, -1]),

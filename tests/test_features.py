@@ -5,8 +5,13 @@ from hypothesis import strategies as st
 from sklearn.utils._param_validation import InvalidParameterError
 from threadpoolctl import threadpool_limits
 
-from medal.data.features import HogFeatures, PatchKMeansFeatures, quadrant_sum_pool, triangle_activation
-from medal.data.prepare import extracted_dimension
+from medal.data.features import (
+    HogFeatures,
+    PatchKMeansFeatures,
+    ScatteringFeatures,
+    quadrant_sum_pool,
+    triangle_activation,
+)
 
 from conftest import medmnist_arrays
 
@@ -40,7 +45,7 @@ def test_quadrant_pooling_orders_features_by_quadrant_then_centroid():
 def test_learned_features_have_four_pooled_values_per_centroid_and_names_in_that_order():
     extractor = PatchKMeansFeatures(**SMALL).fit(_images())
     features = extractor.transform(_images(5, seed=1))
-    assert features.shape == (5, 32) == (5, extracted_dimension(extractor, (28, 28)))
+    assert features.shape == (5, 32) == (5, extractor.output_dimension((28, 28)))
     names = extractor.get_feature_names_out()
     assert len(names) == 32 and names[0] == "centroid0_top_left" and names[-1] == "centroid7_bottom_right"
     assert np.all(features >= 0) and np.all(np.isfinite(features))
@@ -97,7 +102,7 @@ def test_bad_inputs_and_settings_are_refused():
 @pytest.mark.parametrize("orientations, cell, block", [(9, 7, 2), (4, 4, 3), (6, 14, 1)])
 def test_hog_dimension_matches_the_formula(orientations, cell, block):
     hog = HogFeatures(orientations, cell, block).fit(_images(3))
-    assert hog.transform(_images(3)).shape == (3, extracted_dimension(hog, (28, 28)))
+    assert hog.transform(_images(3)).shape == (3, hog.output_dimension((28, 28)))
 
 
 def test_hog_of_a_vertical_edge_is_concentrated_in_the_horizontal_gradient_bin():
@@ -137,7 +142,57 @@ def test_colour_images_give_learned_and_hog_features_of_the_grey_dimension():
     assert learned.transform(images).shape == (12, 16)
     hog = HogFeatures(orientations=4, pixels_per_cell=7, cells_per_block=2).fit(images)
     assert hog.transform(images).shape == HogFeatures(4, 7, 2).fit(images[..., 0]).transform(images[..., 0]).shape
-    assert hog.transform(images).shape[1] == extracted_dimension(hog, images.shape[1:])
+    assert hog.transform(images).shape[1] == hog.output_dimension(images.shape[1:])
     # Three equal channels: HOG takes the strongest channel's gradient, so it equals the grey image's.
     grey = images[..., :1].repeat(3, axis=-1)
     assert np.allclose(hog.transform(grey), hog.transform(grey[..., 0]))
+
+
+@pytest.mark.parametrize(
+    ("J", "L", "max_order", "coefficients"), [(2, 8, 2, 81), (3, 8, 2, 217), (2, 4, 1, 9), (1, 6, 2, 7)]
+)
+def test_scattering_has_the_counted_coefficients_per_subsampled_pixel(J, L, max_order, coefficients):
+    """1 + J L first-order and L^2 J (J - 1) / 2 second-order channels, each at (side // 2^J)^2 positions."""
+    scattering = ScatteringFeatures(J=J, L=L, max_order=max_order)
+    assert scattering.n_coefficients() == coefficients
+    features = scattering.fit(_images(3)).transform(_images(3))
+    assert features.shape == (3, coefficients * (28 // 2**J) ** 2) == (3, scattering.output_dimension((28, 28)))
+
+
+def test_scattering_of_a_constant_image_is_its_mean_and_nothing_else():
+    """Wavelets have zero mean: a constant image has no first- or second-order energy, and the zeroth order is
+    the (low-pass filtered) intensity itself."""
+    images = np.full((2, 28, 28), 0.4)
+    features = ScatteringFeatures(J=2, L=8).fit(images).transform(images).reshape(2, 81, 7, 7)
+    np.testing.assert_allclose(features[:, 0], 0.4, rtol=1e-4)  # the Gaussian low-pass sums to 1 up to truncation
+    np.testing.assert_allclose(features[:, 1:], 0, atol=1e-4)
+
+
+def test_scattering_is_nearly_invariant_to_a_small_shift_and_stateless():
+    image = np.zeros((1, 28, 28))
+    image[0, 10:18, 12:14] = 1.0
+    shifted = np.roll(image, 1, axis=2)
+    scattering = ScatteringFeatures(J=2, L=8).fit(_images(4))
+    original, moved = scattering.transform(image), scattering.transform(shifted)
+    pixel_change = np.linalg.norm(image - shifted) / np.linalg.norm(image)  # 1: half the bar moved
+    assert np.linalg.norm(original - moved) / np.linalg.norm(original) < 0.4 * pixel_change
+    np.testing.assert_array_equal(ScatteringFeatures(J=2, L=8).fit(image).transform(image), original)
+
+
+def test_colour_scattering_transforms_each_channel_apart():
+    images = np.random.default_rng(0).random((2, 28, 28, 3))
+    scattering = ScatteringFeatures(J=2, L=4).fit(images)
+    features = scattering.transform(images).reshape(2, 3, -1)
+    assert features.shape[2] * 3 == scattering.output_dimension((28, 28, 3))
+    for channel in range(3):
+        grey = images[..., channel]
+        np.testing.assert_allclose(features[:, channel], ScatteringFeatures(J=2, L=4).fit(grey).transform(grey))
+
+
+def test_scattering_refuses_images_smaller_than_its_largest_scale_and_bad_settings():
+    with pytest.raises(ValueError, match="smaller than 2\\*\\*J"):
+        ScatteringFeatures(J=4).fit(np.zeros((2, 12, 12)))
+    with pytest.raises(InvalidParameterError):
+        ScatteringFeatures(max_order=3).fit(_images(2))
+    with pytest.raises(ValueError, match="fitted on"):
+        ScatteringFeatures().fit(_images(2)).transform(np.zeros((2, 32, 32)))

@@ -87,6 +87,13 @@ def test_hog_features():
         ({"features": "pca"}, "prepare pca features need pca_components"),
         ({**LEARNED, "contrast_eps": 0}, "The 'contrast_eps' parameter of PatchKMeansFeatures must be"),
         ({"features": "hog", "orientations": "nine"}, "The 'orientations' parameter of HogFeatures must be"),
+        ({"features": "scattering", "J": 0}, "The 'J' parameter of ScatteringFeatures must be"),
+        (
+            {"features": "raw", "kernel_components": 0, "kernel_gamma": 1},
+            "kernel_components must be a positive integer",
+        ),
+        ({"features": "raw", "kernel_components": 5}, "kernel_gamma must be a positive number, got None"),
+        ({"features": "raw", "kernel_components": 5, "kernel_gamma": "1"}, "kernel_gamma must be a positive number"),
     ],
 )
 def test_bad_image_feature_settings_are_named(settings, message):
@@ -132,3 +139,22 @@ def test_features_do_not_depend_on_the_callers_blas_thread_count():
             features[threads] = prepare(raw, settings)
     for key in ("X_pool", "X_test"):
         assert features[1][key].tobytes() == features[2][key].tobytes()
+
+
+def test_scattering_with_a_kernel_map_gives_standardised_components_capped_at_the_pool():
+    out = prepare(_raw(), {"features": "scattering", "J": 2, "L": 4, "kernel_components": 100, "kernel_gamma": 1.0})
+    assert out["X_pool"].shape == (40, 40) and out["X_test"].shape == (10, 40)  # 100 components, 40 pool images
+    assert np.allclose(out["X_pool"].mean(axis=0), 0, atol=1e-9)
+    assert np.allclose(out["X_pool"].std(axis=0), 1, atol=1e-6)
+
+
+def test_the_kernel_gamma_is_relative_to_the_dimension_it_maps():
+    """kernel_gamma 1 is scikit-learn's "scale" gamma on standardised features: 1 / dimension, after PCA if any."""
+    from medal.data.prepare import build_transform
+
+    plain = build_transform({"features": "raw", "kernel_components": 8, "kernel_gamma": 2.0}, (28, 28), 40)
+    assert plain[-2].gamma == pytest.approx(2.0 / 784)
+    projected = build_transform(
+        {"features": "raw", "pca_components": 10, "kernel_components": 8, "kernel_gamma": 2.0}, (28, 28), 40
+    )
+    assert projected[-2].gamma == pytest.approx(0.2)

@@ -23,7 +23,13 @@ from medal.report.text import (
 # Metrics of the benchmark tables, in column order, with their short headers.
 BENCHMARK_METRICS = {"accuracy": "ACC", "roc_auc": "AUC", "balanced_accuracy": "Bal. acc."}
 # Grid keys as the selection table's headers.
-GRID_LABELS = {"contrast_eps": "Contrast ε", "whitening_eps": "Whitening ε", "pca_components": "PCA", "C": "C"}
+GRID_LABELS = {
+    "contrast_eps": "Contrast ε",
+    "whitening_eps": "Whitening ε",
+    "pca_components": "PCA",
+    "kernel_gamma": "Kernel γ",
+    "C": "C",
+}
 
 
 def _mean(scores: list[dict[str, Any]], metric: str) -> float:

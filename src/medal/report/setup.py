@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from medal.data.features import HogFeatures, PatchKMeansFeatures
+from medal.data.features import HogFeatures, PatchKMeansFeatures, ScatteringFeatures
 from medal.report.text import (
     markdown_table,
 )
@@ -121,6 +121,14 @@ def _features(settings: dict[str, Any]) -> str:
             f"centroids of {values['n_patches']} whitened {size} × {size} patches, triangle activation and "
             f"sum-pooling over the four image quadrants ({4 * values['n_centroids']} features), standardised"
         )
+    elif kind == "scattering":
+        values = {**ScatteringFeatures().get_params(), **settings}
+        scattering = ScatteringFeatures(**{key: values[key] for key in ("J", "L", "max_order")})
+        text = (
+            f"the wavelet scattering transform of the image (@sec-features; {values['J']} scales, {values['L']} "
+            f"orientations, order {values['max_order']}: {scattering.n_coefficients()} coefficients per "
+            f"{2 ** values['J']} × {2 ** values['J']}-pixel block and channel), standardised"
+        )
     else:
         values = {**HogFeatures().get_params(), **settings}
         cell, block = values["pixels_per_cell"], values["cells_per_block"]
@@ -130,6 +138,12 @@ def _features(settings: dict[str, Any]) -> str:
         )
     if "pca_components" in settings:
         text += f", then projected on their first {settings['pca_components']} principal components"
+    if "kernel_components" in settings:
+        text += (
+            f", then mapped by a radial-basis-function kernel approximation (Nystroem) on "
+            f"{settings['kernel_components']} pool images with γ = {settings['kernel_gamma']:g} / dimension, "
+            "and standardised again"
+        )
     return text
 
 

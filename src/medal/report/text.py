@@ -105,7 +105,13 @@ SETTING_LABELS = {
 }
 
 
-REPRESENTATION_LABELS = {"learned": "Learned", "hog": "HOG", "pca50": "PCA (50)", "raw_pixels": "Raw pixels"}
+REPRESENTATION_LABELS = {
+    "scattering": "Scattering",
+    "learned": "Learned",
+    "hog": "HOG",
+    "pca50": "PCA (50)",
+    "raw_pixels": "Raw pixels",
+}
 
 
 def supplement_ref(identifier: str) -> str:
