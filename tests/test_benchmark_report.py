@@ -102,17 +102,41 @@ def test_representations_table_marks_the_study_features(params):
     assert "0.850 / 0.950 / 0.800" in table and "0.500 / 0.600 / 0.550" in table
 
 
-def test_selection_marks_the_best_mean_and_says_whether_the_study_uses_it(params):
+def test_selection_marks_each_datasets_choice_and_says_whether_the_study_uses_it(params):
     params = _params(params)
     selection = {"a": _cv([0.9, 0.7]), "b": _cv([0.6, 0.7])}  # means 0.75 and 0.70: C = 0.1 wins
     table = selection_table(params, PROVENANCE, selection)
-    assert "| 0.1 | 0.900 ± 0.010 | 0.600 ± 0.010 | 0.750 ◆ |" in table
-    assert "| 1 | 0.700 ± 0.010 | 0.700 ± 0.010 | 0.700 (used) |" in table
-    assert "The study does not use it: it runs with C = 1" in selection_text(params, selection)
+    assert "| 0.1 | 0.900 ± 0.010 ◆ | 0.600 ± 0.010 ◆ | 0.750 |" in table
+    assert "| 1 | 0.700 ± 0.010 (used) | 0.700 ± 0.010 (used) | 0.700 |" in table
+    text = selection_text(params, PROVENANCE, selection)
+    assert "chooses C = 0.1 for the learner" in text
+    assert "The study does not use them for A (it runs with C = 1), B (it runs with C = 1)." in text
     params["learners"]["logreg"]["params"]["C"] = 0.1
-    assert "The study uses this combination." in selection_text(params, selection)
+    assert "The study uses these settings." in selection_text(params, PROVENANCE, selection)
     params["select"]["datasets"] = []
-    assert selection_table(params, PROVENANCE, selection) == "" == selection_text(params, selection)
+    assert selection_table(params, PROVENANCE, selection) == "" == selection_text(params, PROVENANCE, selection)
+
+
+def test_selection_chooses_features_per_dataset_at_the_shared_learner_setting(params):
+    params = _params(params)
+    params["select"]["grid"] = {"features": {"kernel_gamma": [0.3, 1.0]}, "learner": {"C": [0.1]}}
+    for dataset in ("a", "b"):
+        params["prepare"][dataset] = {"features": "raw", "kernel_components": 10, "kernel_gamma": 1.0}
+
+    def cv(means):
+        rows = [(gamma, {"C": 0.1}) for gamma in (0.3, 1.0)]
+        scores = [{"roc_auc": {"mean": m, "sd": 0.01}} for m in means]
+        return {
+            "rows": [{"features": {"kernel_gamma": g}, "learner": c, "scores": s} for (g, c), s in zip(rows, scores)]
+        }
+
+    selection = {"a": cv([0.8, 0.9]), "b": cv([0.95, 0.9])}
+    params["learners"]["logreg"]["params"]["C"] = 0.1
+    text = selection_text(params, PROVENANCE, selection)
+    assert "chooses C = 0.1 for the learner, and per dataset A Kernel γ = 1, B Kernel γ = 0.3" in text
+    assert text.endswith("The study does not use them for B (it runs with Kernel γ = 1, C = 0.1).\n")
+    table = selection_table(params, PROVENANCE, selection)
+    assert "| 0.3 | 0.1 | 0.800 ± 0.010 | 0.950 ± 0.010 ◆ | 0.875 |" in table
 
 
 def test_the_published_file_names_its_citation_and_each_result_is_a_number():

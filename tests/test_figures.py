@@ -136,8 +136,8 @@ def test_n_runs_counts_both_experiments_and_every_sweep_value(params):
     from medal.report.variables import n_runs
 
     # 3 datasets x (15 strategies with the main learner x 20 seeds + 10 other learners x 3 strategies x 10 seeds),
-    # plus 2 datasets x (4 + 4 + 4 + 2 + 5 values) x 2 strategies x 10 seeds.
-    assert n_runs(params) == 3 * (15 * 20 + 10 * 3 * 10) + 2 * 19 * 2 * 10
+    # plus 2 datasets x (4 + 4 + 4 + 2 + 6 values) x 2 strategies x 10 seeds.
+    assert n_runs(params) == 3 * (15 * 20 + 10 * 3 * 10) + 2 * 20 * 2 * 10
 
 
 def _saving(dataset, strategy, saving, low, high):

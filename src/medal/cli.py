@@ -97,7 +97,7 @@ def cmd_select(params: dict, args: argparse.Namespace) -> None:
     )
     result = {"dataset": args.dataset, "learner": learner, "folds": select["folds"], "rows": rows}
     write_json_atomic(SELECTION / f"{args.dataset}.json", result)
-    best = choose({args.dataset: rows}, params["evaluation"]["primary_metric"])
+    best = choose({args.dataset: rows}, params["evaluation"]["primary_metric"])[args.dataset]
     print(f"{args.dataset}: best by {select['folds']}-fold cross-validation on the pool: {best}")
 
 

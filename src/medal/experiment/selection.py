@@ -1,5 +1,5 @@
 """Model selection without the test set: cross-validation on the pool over a grid of feature settings and
-learner parameters, and the choice of one combination for every dataset."""
+learner parameters, and the choice of one learner setting for every dataset and of each dataset's features."""
 
 from __future__ import annotations
 
@@ -116,14 +116,25 @@ def cross_validate(
     return [{**point, "scores": point_scores} for point, point_scores in zip(points, scores)]
 
 
-def choose(results: dict[str, list[dict[str, Any]]], metric: str) -> dict[str, dict[str, Any]]:
-    """The combination with the best cross-validated ``metric`` averaged over the datasets (the first in grid
-    order on a tie)."""
+def choose(results: dict[str, list[dict[str, Any]]], metric: str) -> dict[str, dict[str, dict[str, Any]]]:
+    """Each dataset's combination: one learner setting for all datasets, the one whose mean over the datasets of
+    each dataset's best cross-validated ``metric`` is highest, and with it each dataset's best feature setting (the
+    learner is one entry of ``params.yaml``, the features one per dataset). Ties go to the first in grid order."""
     datasets = list(results)
-    n_points = len(results[datasets[0]])
-    means = [np.mean([results[d][i]["scores"][metric]["mean"] for d in datasets]) for i in range(n_points)]
-    best = results[datasets[0]][int(np.argmax(means))]
-    return {"features": best["features"], "learner": best["learner"]}
+    points = [{"features": row["features"], "learner": row["learner"]} for row in results[datasets[0]]]
+    learner_settings = [
+        p["learner"] for i, p in enumerate(points) if p["learner"] not in [q["learner"] for q in points[:i]]
+    ]
+
+    def best_row(dataset: str, learner: dict[str, Any]) -> dict[str, Any]:
+        rows = [row for row in results[dataset] if row["learner"] == learner]
+        return rows[int(np.argmax([row["scores"][metric]["mean"] for row in rows]))]
+
+    means = [
+        np.mean([best_row(d, learner)["scores"][metric]["mean"] for d in datasets]) for learner in learner_settings
+    ]
+    learner = learner_settings[int(np.argmax(means))]
+    return {d: {"features": best_row(d, learner)["features"], "learner": learner} for d in datasets}
 
 
 def in_use(params: dict[str, Any], dataset: str) -> dict[str, dict[str, Any]]:

@@ -43,53 +43,63 @@ def _point_text(point: dict[str, dict[str, Any]]) -> str:
 
 def selection_table(params: dict[str, Any], provenance: dict[str, dict[str, Any]], selection: dict[str, Any]) -> str:
     """Cross-validated primary metric of every grid combination per dataset (mean ± SD over folds) and their mean;
-    ◆ marks the best mean, and (used) the combination ``params.yaml`` holds."""
+    ◆ marks each dataset's cross-validated choice, and (used) the combination ``params.yaml`` holds for it."""
     select, metric = params["select"], params["evaluation"]["primary_metric"]
     datasets = select["datasets"]
     if not datasets:
         return ""
     rows_by_dataset = {d: selection[d]["rows"] for d in datasets}
     best = choose(rows_by_dataset, metric)
-    used = in_use(params, datasets[0])
+    used = {d: in_use(params, d) for d in datasets}
     keys = [*select["grid"].get("features", {}), *select["grid"].get("learner", {})]
     rows = []
     for i, point in enumerate(grid_points(select["grid"])):
         scores = [rows_by_dataset[d][i]["scores"][metric] for d in datasets]
-        mean = float(np.mean([s["mean"] for s in scores]))
-        marks = (" ◆" if point == best else "") + (" (used)" if point == used else "")
+        marks = [(" ◆" if point == best[d] else "") + (" (used)" if point == used[d] else "") for d in datasets]
         values = {**point["features"], **point["learner"]}
         rows.append(
             [
                 *(f"{values[k]:g}" for k in keys),
-                *(f"{s['mean']:.3f} ± {s['sd']:.3f}" for s in scores),
-                f"{mean:.3f}{marks}",
+                *(f"{s['mean']:.3f} ± {s['sd']:.3f}{mark}" for s, mark in zip(scores, marks)),
+                f"{np.mean([s['mean'] for s in scores]):.3f}",
             ]
         )
     header = [*(label(k, GRID_LABELS) for k in keys), *(provenance[d]["title"] for d in datasets), "Mean"]
     caption = (
         f"Model selection by {select['folds']}-fold stratified cross-validation on the pool: "
         f"{metric.replace('_', ' ')} of {in_sentence(label(select['learner'], LEARNER_LABELS))} trained on the pool's "
-        "labels, mean ± SD over the folds; "
-        "◆ marks the best mean over the datasets, (used) the settings of this study."
+        "labels, mean ± SD over the folds. One learner setting serves every dataset, the one with the best mean over "
+        "the datasets of each dataset's best score; the features are chosen per dataset at that setting. "
+        "◆ marks each dataset's choice, (used) the settings of this study."
     )
     return markdown_table(header, rows, caption, "tbl-selection", text_columns=0)
 
 
-def selection_text(params: dict[str, Any], selection: dict[str, Any]) -> str:
+def selection_text(params: dict[str, Any], provenance: dict[str, dict[str, Any]], selection: dict[str, Any]) -> str:
     """Whether the study's settings are the cross-validated choice (nothing when no dataset is cross-validated)."""
     select, metric = params["select"], params["evaluation"]["primary_metric"]
     if not select["datasets"]:
         return ""
     best = choose({d: selection[d]["rows"] for d in select["datasets"]}, metric)
-    used = [in_use(params, d) for d in select["datasets"]]
+    used = {d: in_use(params, d) for d in select["datasets"]}
+    learner = _point_text({"features": {}, "learner": next(iter(best.values()))["learner"]})
+    features = [
+        f"{provenance[d]['title']} {_point_text({'features': choice['features'], 'learner': {}})}"
+        for d, choice in best.items()
+        if choice["features"]
+    ]
+    chosen = f"{learner} for the learner" + (f", and per dataset {', '.join(features)}" if features else "")
+    differing = [d for d in best if used[d] != best[d]]
     verdict = (
-        "The study uses this combination."
-        if all(u == best for u in used)
-        else f"The study does not use it: it runs with {_point_text(used[0])} (params.yaml)."
+        "The study uses these settings."
+        if not differing
+        else "The study does not use them for "
+        + ", ".join(f"{provenance[d]['title']} (it runs with {_point_text(used[d])})" for d in differing)
+        + "."
     )
     return (
-        f"The best mean cross-validated {metric.replace('_', ' ')} over the datasets is reached with "
-        f"{_point_text(best)} ({supplement_ref('tbl-selection')}). {verdict}\n"
+        f"Cross-validation of the {metric.replace('_', ' ')} on the pool chooses {chosen} "
+        f"({supplement_ref('tbl-selection')}). {verdict}\n"
     )
 
 

@@ -101,7 +101,7 @@ def model_texts(params: dict[str, Any], provenance: dict[str, dict[str, Any]], i
     published = yaml.safe_load(inputs.published.read_text(encoding="utf-8"))
     return {
         "selection.md": selection_table(params, provenance, selection),
-        "selection_text.md": selection_text(params, selection),
+        "selection_text.md": selection_text(params, provenance, selection),
         "benchmark.md": benchmark_table(params, provenance, references, published),
         "benchmark_text.md": benchmark_text(params, provenance, references, published),
         "representations.md": representations_table(params, provenance, references),

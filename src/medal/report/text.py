@@ -106,7 +106,8 @@ SETTING_LABELS = {
 
 
 REPRESENTATION_LABELS = {
-    "scattering": "Scattering",
+    "scattering_g1": "Scattering (γ 1)",
+    "scattering_g03": "Scattering (γ 0.3)",
     "learned": "Learned",
     "hog": "HOG",
     "pca50": "PCA (50)",
