@@ -133,7 +133,7 @@ def test_selection_chooses_features_per_dataset_at_the_shared_learner_setting(pa
     selection = {"a": cv([0.8, 0.9]), "b": cv([0.95, 0.9])}
     params["learners"]["logreg"]["params"]["C"] = 0.1
     text = selection_text(params, PROVENANCE, selection)
-    assert "chooses C = 0.1 for the learner, and per dataset A Kernel γ = 1, B Kernel γ = 0.3" in text
+    assert "chooses C = 0.1 for the learner, and per dataset A kernel γ = 1 and B kernel γ = 0.3" in text
     assert text.endswith("The study does not use them for B (it runs with Kernel γ = 1, C = 0.1).\n")
     table = selection_table(params, PROVENANCE, selection)
     assert "| 0.3 | 0.1 | 0.800 ± 0.010 | 0.950 ± 0.010 ◆ | 0.875 |" in table

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from medal.analysis.metrics import METRIC_LABELS
 from medal.experiment.learners import Learner
 from medal.experiment.selection import choose, grid_points, in_use
 from medal.report.text import (
@@ -84,11 +85,11 @@ def selection_text(params: dict[str, Any], provenance: dict[str, dict[str, Any]]
     used = {d: in_use(params, d) for d in select["datasets"]}
     learner = _point_text({"features": {}, "learner": next(iter(best.values()))["learner"]})
     features = [
-        f"{provenance[d]['title']} {_point_text({'features': choice['features'], 'learner': {}})}"
+        f"{provenance[d]['title']} " + in_sentence(_point_text({"features": choice["features"], "learner": {}}))
         for d, choice in best.items()
         if choice["features"]
     ]
-    chosen = f"{learner} for the learner" + (f", and per dataset {', '.join(features)}" if features else "")
+    chosen = f"{learner} for the learner" + (f", and per dataset {join_names(features)}" if features else "")
     differing = [d for d in best if used[d] != best[d]]
     verdict = (
         "The study uses these settings."
@@ -98,7 +99,7 @@ def selection_text(params: dict[str, Any], provenance: dict[str, dict[str, Any]]
         + "."
     )
     return (
-        f"Cross-validation of the {metric.replace('_', ' ')} on the pool chooses {chosen} "
+        f"Cross-validation of the {in_sentence(METRIC_LABELS[metric])} on the pool chooses {chosen} "
         f"({supplement_ref('tbl-selection')}). {verdict}\n"
     )
 

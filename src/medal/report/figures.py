@@ -249,7 +249,7 @@ def sweep_figure(
                     label=label(strategy, STRATEGY_LABELS),
                 )
             # Representation names are words: slanted, they do not run into each other.
-            slant = {"rotation": 25, "ha": "right"} if setting == "representation" else {}
+            slant = {"rotation": 45, "ha": "right", "rotation_mode": "anchor"} if setting == "representation" else {}
             ax.set_xticks(range(len(rows)), [value_label(setting, r["value"]) for r in rows], **slant)
             ax.set_xlabel(SETTING_LABELS[setting])
             ax.set_title(provenance[dataset]["title"])
