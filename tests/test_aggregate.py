@@ -47,6 +47,7 @@ def _params():
             },
         },
         "al": {"seeds": 2, "budget": 30, "batch_size": 10},
+        "cap_check": {"dataset": "d", "max_candidates": 3},
         "prepare": {"d": {"features": "raw"}},
         "learners": {"lr": {"estimator": "logistic_regression", "update": "fit", "class_weight": "balanced"}},
         "evaluation": {
@@ -93,11 +94,16 @@ SWEEP_CURVES = {  # (setting, value) -> strategy -> per-seed scores
 }
 
 
+# The capped runs: flat curves, so each AULC is the curve's level; entropy gains 0.1 and 0.3 over random.
+CAPPED_CURVES = {"random": [[0.5] * 3, [0.5] * 3], "entropy": [[0.6] * 3, [0.8] * 3]}
+
+
 def _aggregate(root, out="agg", metrics="metrics.json"):
     aggregate(
         _params(),
         root / "runs",
         root / "sweeps",
+        root / "capped",
         root / "ref",
         root / "prep",
         root / "raw",
@@ -117,6 +123,10 @@ def study(tmp_path):
         for seed, scores in enumerate(runs):
             queried = [] if strategy == "random" else [seed]  # the two strategies query different images
             write_json_atomic(tmp_path / "runs" / "d" / strategy / f"lr-seed{seed}.json", _run(scores, queried))
+    for strategy, runs in CAPPED_CURVES.items():
+        for seed, scores in enumerate(runs):
+            queried = [] if strategy == "random" else [seed]
+            write_json_atomic(tmp_path / "capped" / "d" / strategy / f"lr-seed{seed}.json", _run(scores, queried))
     for (setting, value), by_strategy in SWEEP_CURVES.items():
         for strategy, runs in by_strategy.items():
             for seed, scores in enumerate(runs):
@@ -286,6 +296,30 @@ def test_sweep_summary_pairs_by_seed(study):
     }
 
 
+def test_the_cap_check_compares_each_condition_with_random_under_the_same_cap(study):
+    from medal.analysis.tables import CAPPED
+
+    rows = {(r["max_candidates"], r["strategy"]): r for r in CAPPED.read(study / "agg")}
+    assert set(rows) == {("none", "random"), ("none", "entropy"), ("3", "random"), ("3", "entropy")}
+    capped = rows[("3", "entropy")]
+    # Flat curves at 0.6 and 0.8 against random's 0.5: differences 0.1 and 0.3, mean 0.2; t = 0.2 / 0.1 on 1 df;
+    # one comparison, so Holm leaves p as it is.
+    assert capped["aulc"] == pytest.approx(0.7) and capped["vs_random"] == pytest.approx(0.2)
+    assert capped["p_holm"] == pytest.approx(2 * stats.t.sf(0.2 / 0.1, 1), abs=1e-6)
+    assert capped["seeds"] == 2 and math.isnan(rows[("3", "random")]["vs_random"])
+    # The main experiment's runs of the same seeds: entropy's AULCs 0.825 and 0.85 against random's 0.7 and 0.625.
+    assert rows[("none", "entropy")]["vs_random"] == pytest.approx(np.mean([0.825 - 0.7, 0.85 - 0.625]))
+    conclusions = read_json(study / "conclusions.json")
+    assert conclusions["decisions"]["capped/d/3/entropy"] == "not significant"  # two seeds cannot show it
+    assert conclusions["numbers"]["capped_vs_random/d/3/entropy"][0] == pytest.approx(0.2)
+
+
+def test_a_missing_capped_run_names_its_stage(study):
+    (study / "capped" / "d" / "entropy" / "lr-seed0.json").unlink()
+    with pytest.raises(UserError, match=r"lr-seed0.json missing; run `dvc repro capped@entropy` first"):
+        _aggregate(study, "agg3", "m3.json")
+
+
 def test_class_weight_effect_at_the_initial_labels_and_the_budget(study):
     from medal.analysis.tables import CLASS_WEIGHT
 
@@ -303,7 +337,7 @@ def test_class_weight_effect_at_the_initial_labels_and_the_budget(study):
 
 
 def test_sweep_p_values_are_holm_adjusted_within_one_setting():
-    from medal.analysis.aggregate import _holm_within_settings
+    from medal.analysis.sweeps import _holm_within_settings
 
     rows = [{"dataset": "d", "setting": "batch_size", "strategy": "entropy", "p_t": p} for p in (0.01, 0.04, 0.03)]
     rows += [

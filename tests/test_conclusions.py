@@ -38,6 +38,7 @@ def _params() -> dict:
         },
         "sweeps": {"datasets": ["d"], "learner": "lr", "strategies": ["random", "entropy"], "settings": SETTINGS},
         "al": {"seeds": SEEDS, "budget": LABELS[-1], "batch_size": 10},
+        "cap_check": {"dataset": "d", "max_candidates": 3},
         "prepare": {"d": {"features": "raw"}},
         "learners": {"lr": {"estimator": "logistic_regression", "update": "fit", "class_weight": "balanced"}},
         "evaluation": {
@@ -92,6 +93,7 @@ def _build(root, curves) -> dict:
         for seed, scores in enumerate(runs):
             queried = [seed, 1, 2, 3 + index]  # each strategy queries other images
             write_json_atomic(root / "runs" / "d" / strategy / f"lr-seed{seed}.json", _run(scores, queried))
+            write_json_atomic(root / "capped" / "d" / strategy / f"lr-seed{seed}.json", _run(scores, queried))
             if strategy == "margin":
                 continue
             for setting, values in SETTINGS.items():
@@ -114,6 +116,7 @@ def _build(root, curves) -> dict:
         _params(),
         root / "runs",
         root / "sweeps",
+        root / "capped",
         root / "ref",
         root / "prep",
         root / "raw",

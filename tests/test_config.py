@@ -191,6 +191,7 @@ def valid_params(draw) -> dict:
     settings_["initial_labels"] = draw(st.lists(st.integers(2, initial), min_size=1, max_size=4))
     settings_["label_noise"] = draw(st.lists(st.floats(0, 0.99), min_size=1, max_size=4))
     params["compute"]["n_jobs"] = draw(st.sampled_from([-1, 1, 2, 8]))
+    params["cap_check"] = {"dataset": draw(st.sampled_from(study["datasets"])), "max_candidates": draw(st.integers(1))}
     return params
 
 
@@ -268,3 +269,23 @@ def test_valid_protocols_run_and_spend_exactly_their_budget(initial, batch, extr
     labels = [cycle["labels"] for cycle in result.cycles]
     assert labels == protocol.label_counts(60) and labels[-1] == min(initial + extra, 60)
     assert all(len(c["queried"]) == b - a for c, a, b in zip(result.cycles[1:], labels, labels[1:]))
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"dataset": "bloodmnist"}, "cap_check.dataset 'bloodmnist' is not in study.datasets"),
+        ({"max_candidates": 0}, "cap_check.max_candidates must be a whole number at least 1, got 0"),
+        ({"max_candidates": 5000}, "cap_check.max_candidates 5000 must be below al.max_candidates 5000"),
+    ],
+)
+def test_a_cap_check_that_cannot_check_the_cap_is_named(params, change, message):
+    params["cap_check"].update(change)
+    with pytest.raises(UserError, match=message):
+        validate(params)
+
+
+def test_the_cap_check_needs_the_main_experiments_seeds_to_compare_with(params):
+    params["study"]["main_seeds"] = params["al"]["seeds"] - 1
+    with pytest.raises(UserError, match="study.main_seeds must be at least al.seeds"):
+        validate(params)

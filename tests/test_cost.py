@@ -5,7 +5,14 @@ from __future__ import annotations
 import pytest
 
 from medal.fileio import write_json_atomic
-from medal.report.cost import build_time, parallel_text, strategy_seconds, strategy_time_table
+from medal.report.cost import (
+    build_time,
+    capped_table,
+    capped_text,
+    parallel_text,
+    strategy_seconds,
+    strategy_time_table,
+)
 
 
 def _write_stage(folder, runs, workers=2, wall=None):
@@ -75,3 +82,58 @@ def test_strategy_time_table_gives_seconds_per_run_and_shares(timings):
     params["al"]["max_candidates"] = 3000
     table = strategy_time_table(params, {"a": {"title": "A"}}, seconds)
     assert "Each query was shown at most 3,000 unlabelled images (`al.max_candidates`)." in table
+
+
+def _capped_row(cap, strategy, difference, p_holm):
+    return {
+        "dataset": "d",
+        "max_candidates": cap,
+        "strategy": strategy,
+        "vs_random": difference,
+        "vs_random_low": difference - 0.01,
+        "vs_random_high": difference + 0.01,
+        "p_holm": p_holm,
+        "seeds": 10,
+    }
+
+
+CAPPED_ROWS = [
+    _capped_row("5000", "random", float("nan"), float("nan")),
+    _capped_row("5000", "entropy", 0.02, 0.001),
+    _capped_row("5000", "coreset", -0.03, 0.01),
+    _capped_row("700", "random", float("nan"), float("nan")),
+    _capped_row("700", "entropy", 0.01, 0.2),
+    _capped_row("700", "coreset", -0.02, 0.04),
+]
+CAPPED_PARAMS = {
+    "cap_check": {"dataset": "d", "max_candidates": 700},
+    "al": {"max_candidates": 5000, "initial_labels": 10},
+    "study": {"main_learner": "logreg"},
+}
+PROVENANCE = {"d": {"title": "D", "counts": {"train": [1000, 3000]}}}
+
+
+def test_the_cap_table_sets_each_verdict_beside_the_capped_one_and_flags_a_change():
+    text = capped_table(CAPPED_PARAMS, PROVENANCE, CAPPED_ROWS)
+    # 5000 >= the 3,990 unlabelled images a query can see: the main runs saw the whole pool.
+    assert "Main runs: whole pool (3,990 unlabelled)" in text and "Capped: up to 700 shown" in text
+    assert (
+        "| Entropy | +0.020 [+0.010, +0.030], above random | +0.010 [+0.000, +0.020], not significant | **no** |"
+        in text
+    )
+    assert "| Core-Set | -0.030 [-0.040, -0.020], below random | -0.020 [-0.030, -0.010], below random | yes |" in text
+    assert "Random" not in text.split("|---")[1]  # random is the baseline, not a row
+    assert "{#tbl-capped}" in text
+
+
+def test_a_study_cap_that_bites_is_named_in_the_heading():
+    params = {**CAPPED_PARAMS, "al": {"max_candidates": 2000, "initial_labels": 10}}
+    assert "Main runs: up to 2,000 shown" in capped_table(params, PROVENANCE, CAPPED_ROWS)
+
+
+def test_the_cap_sentence_names_the_verdicts_that_changed_or_says_none_did():
+    text = capped_text(CAPPED_PARAMS, PROVENANCE, CAPPED_ROWS)
+    assert text.startswith("On D, showing each query at most 700 unlabelled images changed 1 of 2 verdicts")
+    assert "entropy (above random without it, not significant with it)." in text
+    held = [row | {"p_holm": 0.001} if row["strategy"] == "entropy" else row for row in CAPPED_ROWS]
+    assert capped_text(CAPPED_PARAMS, PROVENANCE, held).endswith("; every verdict held.\n")

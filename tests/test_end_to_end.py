@@ -94,6 +94,7 @@ def _tiny_params(target: Path) -> list[str]:
     params["data"]["mirror_dirs"] = [str(MIRROR)]
     params["al"] = {"initial_labels": 4, "batch_size": 8, "budget": 36, "seeds": 2}
     params["study"]["main_seeds"] = 3
+    params["cap_check"] = {"dataset": "wdbc", "max_candidates": 50}
     (target / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     return datasets
 
@@ -282,9 +283,11 @@ def test_changing_one_strategy_reruns_only_its_stages(built):
     (target / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     out = _dvc(target, "status")
     changed = set(re.findall(r"^(\S+):$", out, flags=re.M))
-    runs = {name for name in changed if name.startswith(("al@", "sweep@"))}
-    # Only entropy's own runs (main experiment and sweeps), and the report stage, which quotes strategy options.
-    assert runs and all(name.endswith("-entropy") for name in runs), out
+    runs = {name for name in changed if name.startswith(("al@", "sweep@", "capped@"))}
+    # Only entropy's own runs (main experiment, cap check and sweeps), and the report stage, which quotes strategy
+    # options.
+    assert runs and all(name.endswith(("-entropy", "@entropy")) for name in runs), out
+    assert "capped@entropy" in runs, out
     assert changed - runs == {"report"}, out
 
 
@@ -367,7 +370,7 @@ def test_submit_computes_the_stale_stages_runs_at_once_on_a_cluster_and_dvc_publ
         params["strategies"]["entropy"] = {"method": "margin_sampling"}
         (copy / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     changed = re.findall(r"^(\S+):$", _dvc(copies["plain"], "status"), flags=re.M)
-    stale = [name for name in changed if name.startswith(("al@", "sweep@"))]
+    stale = [name for name in changed if name.startswith(("al@", "capped@", "sweep@"))]
     _dvc(copies["plain"], "repro")
     with LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster:
         env = dict(os.environ, MEDAL_DASK_SCHEDULER=cluster.scheduler_address)
@@ -382,7 +385,7 @@ def test_submit_computes_the_stale_stages_runs_at_once_on_a_cluster_and_dvc_publ
     assert not re.search(r"^\[[^\]]*entropy\] \d+/\d+ ", result.stderr, flags=re.M), result.stderr
     assert "Data and pipelines are up to date." in _dvc(copies["submitted"], "status")
     assert not (copies["submitted"] / "data" / "partial").exists()
-    for prefix in ("al@", "sweep@", "aggregate"):
+    for prefix in ("al@", "capped@", "sweep@", "aggregate"):
         assert _lock_outputs(copies["submitted"], prefix) == _lock_outputs(copies["plain"], prefix), prefix
 
 

@@ -24,8 +24,8 @@ PLUMBING = {"cli", "config", "errors", "fileio", "layout", "__init__"}
 # to a cluster, Dask's bookkeeping intervals (experiment/cluster), and how a worker process behaves
 # (experiment/worker: it ends with its parent; glibc's memory thresholds). The run itself
 # (experiment/tasks) is followed and listed.
-WALL_CLOCK_ONLY = {stage: {"reproduce/environment"} for stage in ("reference", "al", "sweep")}
-WALL_CLOCK_ONLY["al"] = WALL_CLOCK_ONLY["sweep"] = {
+WALL_CLOCK_ONLY = {stage: {"reproduce/environment"} for stage in ("reference", "al", "sweep", "capped")}
+WALL_CLOCK_ONLY["al"] = WALL_CLOCK_ONLY["sweep"] = WALL_CLOCK_ONLY["capped"] = {
     "reproduce/environment",
     "experiment/cluster",
     "experiment/executor",

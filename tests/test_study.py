@@ -27,8 +27,8 @@ def test_every_experiment_stage_of_dvc_yaml_is_planned_under_its_dvc_name(params
     listed = subprocess.run(
         ["dvc", "stage", "list", "--name-only"], cwd=ROOT, env=env, capture_output=True, text=True, check=True
     ).stdout.split()
-    experiments = {name for name in listed if name.startswith(("al@", "sweep@"))}
-    assert set(experiment_stages(params)) == experiments and len(experiments) == 45 + 20
+    experiments = {name for name in listed if name.startswith(("al@", "capped@", "sweep@"))}
+    assert set(experiment_stages(params)) == experiments and len(experiments) == 45 + 15 + 20
 
 
 def test_a_plan_names_the_stage_folders_the_stage_itself_writes(params, monkeypatch, tmp_path, blobs):
@@ -43,6 +43,33 @@ def test_a_plan_names_the_stage_folders_the_stage_itself_writes(params, monkeypa
         len(plan.tasks)
         == params["al"]["seeds"] * (len(params["study"]["learners"]) - 1) + params["study"]["main_seeds"]
     )
+
+
+def test_a_capped_plan_runs_the_main_learner_under_the_checks_cap_on_its_dataset(params, monkeypatch, tmp_path, blobs):
+    monkeypatch.chdir(tmp_path)
+    params["cap_check"] = {"dataset": "wdbc", "max_candidates": 7}
+    params["al"].update(initial_labels=4, budget=20)
+    write_npz_atomic(Path("data/prepared/wdbc.npz"), blobs)
+    plan = experiment_stages(params)["capped@entropy"]({})
+    assert plan.outputs.results == Path("data/capped/wdbc/entropy")
+    assert plan.outputs.timings == Path("data/timings/capped/wdbc/entropy")
+    assert [task.seed for task in plan.tasks] == list(range(params["al"]["seeds"]))
+    assert {(task.learner, task.protocol.max_candidates, task.path.split("-")[0]) for task in plan.tasks} == {
+        ("logreg", 7, "logreg")
+    }
+    assert plan.tasks[0].header == {"dataset": "wdbc", "strategy": "entropy", "learner": "logreg", "seed": 0}
+
+
+def test_a_cap_that_would_not_bite_is_refused_with_the_pool_it_must_undercut(params, monkeypatch, tmp_path, blobs):
+    monkeypatch.chdir(tmp_path)
+    params["al"].update(initial_labels=4, budget=20, batch_size=4)
+    unlabelled_at_last_query = len(blobs["y_pool"]) - 16
+    params["cap_check"] = {"dataset": "wdbc", "max_candidates": unlabelled_at_last_query}
+    write_npz_atomic(Path("data/prepared/wdbc.npz"), blobs)
+    with pytest.raises(UserError, match=f"does not bite on wdbc .*sees {unlabelled_at_last_query} unlabelled"):
+        experiment_stages(params)["capped@entropy"]({})
+    params["cap_check"]["max_candidates"] -= 1
+    assert experiment_stages(params)["capped@entropy"]({}).tasks
 
 
 def test_representation_features_are_computed_once_per_submission_and_only_when_loaded(
@@ -141,7 +168,7 @@ def test_select_and_reference_go_beside_the_runs_only_when_some_worker_is_elsewh
         assert calls[1:3] == [("compute",), ("repro", stages)]
     assert cluster.room == room
     # and then the submitted stages, by their dvc.yaml groups, and those downstream
-    assert calls[-1][1] == ("-f", "--downstream", "al", "sweep")
+    assert calls[-1][1] == ("-f", "--downstream", "al", "capped", "sweep")
 
 
 @pytest.mark.parametrize(

@@ -29,6 +29,7 @@ from medal.layout import (
     SWEEPS,
     TIMINGS,
     al_paths,
+    capped_paths,
     sweep_paths,
 )
 
@@ -121,6 +122,17 @@ def cmd_al(params: dict, args: argparse.Namespace) -> None:
     _check_strategy(params, args.strategy)
     outputs = Outputs(*al_paths(args.dataset, args.strategy))
     run_strategy(params, args.dataset, args.strategy, PREPARED / f"{args.dataset}.npz", outputs)
+
+
+def cmd_capped(params: dict, args: argparse.Namespace) -> None:
+    from medal.experiment.capped import run_capped
+    from medal.experiment.runner import Outputs
+
+    _check_strategy(params, args.strategy)
+    if args.strategy not in params["study"]["strategies"]:
+        raise UserError(f"strategy '{args.strategy}' is not in study.strategies; the cap's check runs only those")
+    dataset = params["cap_check"]["dataset"]
+    run_capped(params, args.strategy, PREPARED / f"{dataset}.npz", Outputs(*capped_paths(dataset, args.strategy)))
 
 
 def cmd_sweep(params: dict, args: argparse.Namespace) -> None:
@@ -298,6 +310,12 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("dataset")
     sweep.add_argument("setting", help="batch_size, initial_labels, label_noise or representation")
     sweep.add_argument("strategy", help="one of sweeps.strategies")
+    add(
+        "capped",
+        cmd_capped,
+        "run every seed of one strategy with the main learner on cap_check.dataset, each query shown at most "
+        "cap_check.max_candidates unlabelled images (the check of the candidate cap)",
+    ).add_argument("strategy")
     _add_study_commands(add)
     add("aggregate", cmd_aggregate, "learning curves with CIs, AULC and labels-to-target summaries")
     add("report", cmd_report, "the manuscript's parts: figures, tables, prose, variables and provenance")

@@ -12,7 +12,7 @@ import yaml
 from medal.analysis.metrics import METRIC_NAMES
 from medal.data.prepare import build_transform
 from medal.data.sources import DATASET_KEYS, check_spec
-from medal.design import BASELINE, SWEEP_SETTINGS
+from medal.design import BASELINE, SWEEP_SETTINGS, seeds_for
 from medal.errors import UserError
 from medal.experiment.executor import N_JOBS_ENV
 from medal.experiment.learners import CLASS_WEIGHTS, ESTIMATORS, UPDATE_MODES, Learner, check_estimator_params
@@ -27,8 +27,9 @@ DEFAULT_PARAMS = Path("params.yaml")
 # The keys each section may hold; anything else is a typo or a setting this version does not know.
 SECTION_KEYS: dict[str, tuple[str, ...]] = {
     "study": ("datasets", "strategies", "main_learner", "main_seeds", "learners", "learner_strategies"),
-    "sweeps": ("datasets", "learner", "strategies", "settings"),
+    "sweeps": ("datasets", "learner", "strategies", "settings", "reference_seeds"),
     "select": ("datasets", "learner", "folds", "random_state", "grid"),
+    "cap_check": ("dataset", "max_candidates"),
     "compute": ("n_jobs", "dask_scheduler"),
     "data": ("mirror_dirs",),
     "datasets": (),
@@ -182,6 +183,28 @@ def _check_sweeps(params: dict[str, Any]) -> None:
         raise UserError("params.yaml: sweeps.settings.representation must map names to feature settings like prepare's")
     for name, spec in representations.items():
         _check_features(spec, f"sweeps.settings.representation.{name}", images=True)
+    if "reference_seeds" in sweeps:
+        _positive_int("sweeps", "reference_seeds", sweeps["reference_seeds"])
+
+
+def _check_cap_check(params: dict[str, Any]) -> None:
+    """The candidate cap's check: a dataset of the study, a cap below the study's, and the main experiment's seeds to
+    compare with (whether the cap bites on the dataset's pool is checked where the pool is read)."""
+    check = _require(params, "cap_check")
+    if check.get("dataset") not in params["study"]["datasets"]:
+        raise UserError(
+            f"params.yaml: cap_check.dataset '{check.get('dataset')}' is not in study.datasets; its capped runs are "
+            "compared with the main experiment's runs there"
+        )
+    cap = _positive_int("cap_check", "max_candidates", check.get("max_candidates"))
+    study_cap = params["al"].get("max_candidates")
+    if study_cap is not None and cap >= study_cap:
+        raise UserError(
+            f"params.yaml: cap_check.max_candidates {cap} must be below al.max_candidates {study_cap}, the cap it "
+            "checks"
+        )
+    if seeds_for(params, params["study"]["main_learner"]) < params["al"]["seeds"]:
+        raise UserError("params.yaml: study.main_seeds must be at least al.seeds, the seeds of the cap's check")
 
 
 def _check_select(params: dict[str, Any]) -> None:
@@ -372,4 +395,5 @@ def validate(params: dict[str, Any]) -> None:
     _check_protocol_and_evaluation(params)
     _check_sweeps(params)
     _check_select(params)
+    _check_cap_check(params)
     _check_compute(params)

@@ -15,6 +15,7 @@ SELECTION = Path("data/selection")  # cross-validation on the pool
 PUBLISHED = Path("data/published/medmnist_v2.yaml")  # published test results the whole-pool learners are set beside
 RUNS = Path("data/runs")  # one file per active-learning run of the two main experiments
 SWEEPS = Path("data/sweeps")  # one file per run of the sweeps
+CAPPED = Path("data/capped")  # one file per run of the candidate cap's check, laid out as RUNS
 TIMINGS = Path("data/timings")  # wall-clock times of the runs and stages
 PARTIAL = Path("data/partial")  # runs finished by a stage that has not completed yet
 AGGREGATE = Path("data/aggregate")
@@ -29,13 +30,19 @@ PAPER_OUT = PAPER / "_output"  # the rendered PDF and HTML
 # Outputs that record or show wall-clock time: expected to differ on every rebuild.
 WALL_CLOCK = (TIMINGS, MEASURED, PAPER_OUT)
 # Outputs that hold one file per run.
-RUN_FILES = (RUNS, SWEEPS)
+RUN_FILES = (RUNS, SWEEPS, CAPPED)
 
 
 def al_paths(dataset: str, strategy: str) -> tuple[Path, Path, Path]:
     """Results, scratch and timings folders of the ``al`` stage of one (dataset, strategy)."""
     where = run_folder(dataset, strategy)
     return RUNS / where, PARTIAL / "runs" / where, TIMINGS / where
+
+
+def capped_paths(dataset: str, strategy: str) -> tuple[Path, Path, Path]:
+    """Results, scratch and timings folders of the ``capped`` stage of one strategy on ``cap_check.dataset``."""
+    where = run_folder(dataset, strategy)
+    return CAPPED / where, PARTIAL / "capped" / where, TIMINGS / "capped" / where
 
 
 def sweep_paths(dataset: str, setting: str, strategy: str) -> tuple[Path, Path, Path]:

@@ -26,6 +26,7 @@ COUNT_KEYS = {
     "epochs",
     "resamples",
     "samples",
+    "reference_seeds",
 }
 # Counts that may be null, and what null means there.
 NULLABLE_COUNTS = {("al", "max_candidates"): "no cap: every query sees the whole unlabelled pool"}

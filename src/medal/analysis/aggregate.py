@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from medal.analysis.capped import capped_rows
 from medal.analysis.checks import curve_flags, sweep_repeats, target_flags
 from medal.analysis.comparisons import (
     across_datasets,
@@ -19,12 +19,11 @@ from medal.analysis.comparisons import (
     friedman_per_dataset,
     metric_comparison_rows,
     same_queries,
-    series,
     test_set_intervals,
 )
 from medal.analysis.conclusions import conclusions
 from medal.analysis.metrics import METRIC_NAMES
-from medal.analysis.stats import SCORE_RANGE, aulc, holm, mean_ci, paired_t
+from medal.analysis.stats import SCORE_RANGE, mean_ci
 from medal.analysis.summaries import (
     class_recall_rows,
     headline_metrics,
@@ -37,7 +36,9 @@ from medal.analysis.summaries import (
     target_goals,
     target_rows,
 )
+from medal.analysis.sweeps import class_weight_rows, sweep_rows
 from medal.analysis.tables import (
+    CAPPED,
     CLASS_RECALL,
     CLASS_WEIGHT,
     CURVES,
@@ -52,13 +53,9 @@ from medal.analysis.tables import (
 )
 from medal.design import (
     BASELINE,
-    SWEEP_SETTINGS,
     run_path,
     seeds_for,
     strategies_for,
-    sweep_run_path,
-    sweep_value_name,
-    sweep_values,
 )
 from medal.errors import UserError
 from medal.fileio import load_npz, read_json, write_json_atomic, write_text_atomic
@@ -73,91 +70,6 @@ def load_runs(runs_dir: Path, dataset: str, strategy: str, learner: str, seeds: 
             raise UserError(f"{path} missing; run `dvc repro al@{dataset}-{strategy}` first")
         runs.append(read_json(path))
     return runs
-
-
-def sweep_rows(params: dict[str, Any], sweeps_dir: Path) -> list[dict[str, Any]]:
-    """Rows of ``sweeps.csv``: per sweep value and strategy, AULC and final score, and AULC minus random's paired by
-    seed."""
-    sweeps, seeds = params["sweeps"], params["al"]["seeds"]
-    metric = params["evaluation"]["primary_metric"]
-    rows = []
-    for dataset in sweeps["datasets"]:
-        for setting in SWEEP_SETTINGS:
-            for value in sweep_values(params, setting):
-                aulcs: dict[str, list[float]] = {}
-                for strategy in sweeps["strategies"]:
-                    paths = [
-                        sweeps_dir / sweep_run_path(dataset, setting, strategy, value, seed) for seed in range(seeds)
-                    ]
-                    missing = [path for path in paths if not path.is_file()]
-                    if missing:
-                        raise UserError(
-                            f"{missing[0]} missing; run `dvc repro sweep@{dataset}-{setting}-{strategy}` first"
-                        )
-                    runs = [read_json(path) for path in paths]
-                    aulcs[strategy] = [aulc(*series(run, metric)) for run in runs]
-                    difference = (math.nan,) * 3
-                    p_value = math.nan
-                    if strategy != BASELINE and BASELINE in aulcs:
-                        difference = mean_ci(np.subtract(aulcs[strategy], aulcs[BASELINE]))
-                        p_value = paired_t(aulcs[BASELINE], aulcs[strategy])[0]
-                    rows.append(
-                        {
-                            "dataset": dataset,
-                            "setting": setting,
-                            "value": sweep_value_name(value),
-                            "strategy": strategy,
-                            **dict(
-                                zip(("aulc", "aulc_low", "aulc_high"), mean_ci(aulcs[strategy], bounds=SCORE_RANGE))
-                            ),
-                            **dict(
-                                zip(
-                                    ("final", "final_low", "final_high"),
-                                    mean_ci([r["cycles"][-1][metric] for r in runs], bounds=SCORE_RANGE),
-                                )
-                            ),
-                            **dict(zip(("vs_random", "vs_random_low", "vs_random_high"), difference)),
-                            "p_t": p_value,
-                            "p_holm": math.nan,
-                            "seeds": seeds,
-                        }
-                    )
-    _holm_within_settings(rows)
-    return rows
-
-
-def class_weight_rows(params: dict[str, Any], sweeps_dir: Path) -> list[dict[str, Any]]:
-    """Rows of ``class_weight.csv``: what the learner's class weighting changes, from the class-weight sweep: per
-    dataset, strategy, weighting and metric, the mean [95 % CI] test score with the initial labels and at the
-    budget."""
-    sweeps, seeds = params["sweeps"], params["al"]["seeds"]
-    rows = []
-    for dataset in sweeps["datasets"]:
-        for strategy in sweeps["strategies"]:
-            for value in sweep_values(params, "class_weight"):
-                paths = [
-                    sweeps_dir / sweep_run_path(dataset, "class_weight", strategy, value, seed) for seed in range(seeds)
-                ]
-                runs = [read_json(path) for path in paths]
-                for metric in METRIC_NAMES:
-                    for position in (0, -1):
-                        scores = mean_ci([run["cycles"][position][metric] for run in runs], bounds=SCORE_RANGE)
-                        labels = runs[0]["cycles"][position]["labels"]
-                        row = {"dataset": dataset, "strategy": strategy, "class_weight": value, "metric": metric}
-                        rows.append(row | {"labels": labels} | dict(zip(("mean", "mean_low", "mean_high"), scores)))
-    return rows
-
-
-def _holm_within_settings(rows: list[dict[str, Any]]) -> None:
-    """Holm-adjust the sweep p-values (paired t-tests) within each family: all values of one setting for one dataset
-    and strategy."""
-    families: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
-    for row in rows:
-        if not math.isnan(row["p_t"]):
-            families.setdefault((row["dataset"], row["setting"], row["strategy"]), []).append(row)
-    for family in families.values():
-        for row, adjusted in zip(family, holm([row["p_t"] for row in family])):
-            row["p_holm"] = adjusted
 
 
 @dataclass
@@ -320,12 +232,13 @@ def write_aggregates(
     out: Aggregates,
     sweeps: list[dict[str, Any]],
     class_weights: list[dict[str, Any]],
+    capped: list[dict[str, Any]],
     out_dir: Path,
     metrics_path: Path,
     conclusions_path: Path,
 ) -> None:
-    """Write the gathered aggregates (``class_weights``: :func:`class_weight_rows`), the Friedman analyses, the
-    metrics and the conclusions."""
+    """Write the gathered aggregates (``class_weights``: :func:`class_weight_rows`; ``capped``: the candidate cap's
+    check, :func:`~medal.analysis.capped.capped_rows`), the Friedman analyses, the metrics and the conclusions."""
     study = params["study"]
     for table, rows in (
         (CURVES, out.curves),
@@ -338,6 +251,7 @@ def write_aggregates(
         (CLASS_RECALL, out.recall),
         (SWEEPS, sweeps),
         (CLASS_WEIGHT, class_weights),
+        (CAPPED, capped),
     ):
         write_text_atomic(out_dir / table.file, table.text(rows))
     write_json_atomic(out_dir / "identical.json", out.identical)
@@ -356,7 +270,9 @@ def write_aggregates(
     across = across_datasets(main, friedman["strategies"]["strategies"], out.image_datasets, out.summary, params)
     write_json_atomic(out_dir / "across.json", across)
     write_json_atomic(metrics_path, headline_metrics(params, out.summary, out.targets, out.references, out.flags))
-    write_json_atomic(conclusions_path, conclusions(out.summary, out.targets, sweeps, friedman, BASELINE, across))
+    write_json_atomic(
+        conclusions_path, conclusions(out.summary, out.targets, sweeps, friedman, BASELINE, across, capped)
+    )
     for name, text in out.plots.items():
         write_text_atomic(out_dir / "plots" / name, text)
 
@@ -365,6 +281,7 @@ def aggregate(
     params: dict[str, Any],
     runs_dir: Path,
     sweeps_dir: Path,
+    capped_dir: Path,
     reference_dir: Path,
     prepared_dir: Path,
     raw_dir: Path,
@@ -396,5 +313,5 @@ def aggregate(
             add_learner(params, out, dataset, learner, runs, reference[learner][:seeds], labels)
     sweeps = sweep_rows(params, sweeps_dir)
     write_json_atomic(out_dir / "sweep_repeats.json", sweep_repeats(params, runs_dir, sweeps_dir))
-    weights = class_weight_rows(params, sweeps_dir)
-    write_aggregates(params, out, sweeps, weights, out_dir, metrics_path, conclusions_path)
+    weights, capped = class_weight_rows(params, sweeps_dir), capped_rows(params, runs_dir, capped_dir)
+    write_aggregates(params, out, sweeps, weights, capped, out_dir, metrics_path, conclusions_path)

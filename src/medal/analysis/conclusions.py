@@ -80,15 +80,16 @@ def conclusions(
     friedman: dict[str, dict[str, Any]],
     baseline: str,
     across: dict[str, Any] | None = None,
+    capped: Iterable[dict[str, Any]] = (),
 ) -> dict[str, dict[str, Any]]:
-    """The study's conclusions from the aggregate's rows (numbers as floats): ``numbers`` maps a name to
-    [mean, CI low, CI high], ``decisions`` to a significance verdict (with the comparison ``across`` datasets'
-    decisions and ranking), ``signs`` to the direction of a saving in labels or of a sweep's AULC difference from
-    random (see :func:`sign`)."""
+    """The study's conclusions from the aggregate's rows (numbers as floats): ``numbers`` maps a name to [mean,
+    CI low, CI high], ``decisions`` to a significance verdict (with the comparison ``across`` datasets' and the
+    candidate cap's check), ``signs`` to the direction of a saving in labels or of an AULC difference from random
+    (see :func:`sign`)."""
     numbers: dict[str, list[float]] = {}
     decisions: dict[str, str] = {}
     signs: dict[str, str] = {}
-    summary = list(summary)
+    summary, capped = list(summary), list(capped)
     baseline_aulc = {(r["dataset"], r["learner"]): r["aulc"] for r in summary if r["strategy"] == baseline}
     for row in summary:
         key = f"{row['dataset']}/{row['learner']}/{row['strategy']}"
@@ -101,6 +102,7 @@ def conclusions(
     tables = (
         (targets, ("target", "dataset", "learner", "strategy"), ("labels", "labels_to"), ("saving", "saving")),
         (sweeps, ("dataset", "setting", "value", "strategy"), ("aulc", "sweep_aulc"), ("vs_random", "sweep_vs_random")),
+        (capped, ("dataset", "max_candidates", "strategy"), ("aulc", "capped_aulc"), ("vs_random", "capped_vs_random")),
     )
     for rows, fields, (level, level_name), (difference, difference_name) in tables:
         for row in rows:
@@ -109,6 +111,7 @@ def conclusions(
             if row["strategy"] != baseline:
                 numbers[f"{difference_name}/{key}"] = _triple(row, difference)
                 signs[f"{difference_name}/{key}"] = sign(*numbers[f"{difference_name}/{key}"])
+    decisions |= _capped_decisions(capped, baseline)
     for name, result in friedman.items():
         for part, test in friedman_tests(name, result):
             decisions.update(friedman_decisions(part, test))
@@ -118,6 +121,17 @@ def conclusions(
         if across["friedman"]:
             decisions.update(friedman_decisions("across", across["friedman"]))
     return {"numbers": numbers, "decisions": decisions, "signs": signs}
+
+
+def _capped_decisions(capped: list[dict[str, Any]], baseline: str) -> dict[str, str]:
+    """Each strategy's verdict against random under each cap of the candidate cap's check."""
+    return {
+        f"capped/{row['dataset']}/{row['max_candidates']}/{row['strategy']}": holm_decision(
+            row["p_holm"], row["vs_random"]
+        )
+        for row in capped
+        if row["strategy"] != baseline
+    }
 
 
 def _number_holds(committed: list[float], rebuilt: list[float]) -> bool:

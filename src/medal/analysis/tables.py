@@ -149,5 +149,12 @@ SWEEPS = Table(
     | _with_interval("vs_random")
     | {"p_t": float, "p_holm": float, "seeds": int},
 )
+CAPPED = Table(
+    "capped.csv",
+    {"dataset": str, "max_candidates": str, "strategy": str}
+    | _with_interval("aulc")
+    | _with_interval("vs_random")
+    | {"p_holm": float, "seeds": int},
+)
 # The primary metric's curve of one dataset and learner, for ``dvc plots`` (one file per pair).
 PLOT = Table("plot.csv", {"labels": int, "strategy": str, "mean": float, "ci_low": float, "ci_high": float})

@@ -45,9 +45,18 @@ def _scored(data: dict[str, np.ndarray], dataset: str, name: str, spec: dict[str
         raise UserError(f"{dataset}, {name}, seed {seed}: {exc}") from None
 
 
+def reference_seeds(params: dict[str, Any], learner: str, prepared: bool) -> int:
+    """Seeds of a learner's whole-pool fits: the main experiments' on the study's features, where the fits set the
+    targets; at most ``sweeps.reference_seeds`` on another representation, which only the representation table
+    reads (a whole-pool fit varies little with its seed)."""
+    seeds = seeds_for(params, learner)
+    return seeds if prepared else min(seeds, params["sweeps"].get("reference_seeds", seeds))
+
+
 def run_reference(params: dict[str, Any], dataset: str, raw: Path, prepared: Path, out: Path) -> None:
     """Score each learner fitted on the whole pool, once per seed, on the prepared features and, for a sweep
-    dataset, on every swept representation (a representation equal to the prepared one is not recomputed)."""
+    dataset, on every swept representation (a representation equal to the prepared one is not recomputed; see
+    :func:`reference_seeds` for the seeds)."""
     representations = {PREPARED: params["prepare"][dataset]}
     if dataset in params["sweeps"]["datasets"]:
         representations |= params["sweeps"]["settings"]["representation"]
@@ -57,7 +66,12 @@ def run_reference(params: dict[str, Any], dataset: str, raw: Path, prepared: Pat
     learners = params["study"]["learners"]
     # Learners whose whole-pool fit is the same (they differ only in how they update) are fitted once per seed.
     fits = {name: Learner.from_params(name, params["learners"][name]).whole_pool_fit() for name in learners}
-    jobs = [(rep, name, seed) for rep in distinct for name in learners for seed in range(seeds_for(params, name))]
+    jobs = [
+        (rep, name, seed)
+        for rep in distinct
+        for name in learners
+        for seed in range(reference_seeds(params, name, rep == PREPARED))
+    ]
     first = {}
     for rep, name, seed in jobs:
         first.setdefault((rep, fits[name], seed), (rep, name, seed))

@@ -26,6 +26,7 @@ from typing import Any
 
 from medal.design import SWEEP_SETTINGS
 from medal.errors import UserError
+from medal.experiment.capped import plan_capped
 from medal.experiment.executor import N_JOBS_ENV, Executor
 from medal.experiment.runner import (
     BY_SUBMIT,
@@ -38,7 +39,7 @@ from medal.experiment.runner import (
     plan_sweep,
 )
 from medal.fileio import write_json_atomic
-from medal.layout import PARTIAL, PREPARED, RAW, al_paths, sweep_paths
+from medal.layout import PARTIAL, PREPARED, RAW, al_paths, capped_paths, sweep_paths
 from medal.reproduce import dvc
 from medal.reproduce.environment import format_duration
 
@@ -53,7 +54,7 @@ BESIDE_CORES = 1
 
 
 def experiment_stages(params: dict[str, Any]) -> dict[str, Planner]:
-    """Every experiment stage of ``dvc.yaml`` by its DVC name (``al@<dataset>-<strategy>``,
+    """Every experiment stage of ``dvc.yaml`` by its DVC name (``al@<dataset>-<strategy>``, ``capped@<strategy>``,
     ``sweep@<dataset>-<setting>-<strategy>``), with the function that plans it given a shared cache."""
     stages: dict[str, Planner] = {}
     study, sweeps = params["study"], params["sweeps"]
@@ -62,6 +63,10 @@ def experiment_stages(params: dict[str, Any]) -> dict[str, Planner]:
         for strategy in study["strategies"]:
             outputs = Outputs(*al_paths(dataset, strategy))
             stages[f"al@{dataset}-{strategy}"] = _planner(plan_strategy, params, dataset, strategy, prepared, outputs)
+    checked = params["cap_check"]["dataset"]
+    for strategy in study["strategies"]:
+        outputs = Outputs(*capped_paths(checked, strategy))
+        stages[f"capped@{strategy}"] = _planner(plan_capped, params, strategy, PREPARED / f"{checked}.npz", outputs)
     for dataset in sweeps["datasets"]:
         raw, prepared = RAW / f"{dataset}.npz", PREPARED / f"{dataset}.npz"
         for setting in SWEEP_SETTINGS:

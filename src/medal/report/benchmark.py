@@ -173,9 +173,13 @@ def representations_table(
         if params["prepare"][d] == references[d]["representations"][n]["settings"]
     }
     header = ["Learner", *(label(n, REPRESENTATION_LABELS) + (" (study)" if n in own else "") for n in names)]
+    fewer = params["sweeps"].get("reference_seeds")
+    others = (
+        f" on the study's features and over {fewer} on the others" if fewer and fewer < params["al"]["seeds"] else ""
+    )
     caption = (
         "Test scores of every learner trained on the whole pool, per feature representation: accuracy / ROC-AUC / "
-        f"balanced accuracy, mean over {seeds_phrase(params)}; (study): the features of the main experiments."
+        f"balanced accuracy, mean over {seeds_phrase(params)}{others}; (study): the features of the main experiments."
     )
     return markdown_table(header, rows, caption, "tbl-representations", text_columns=1)
 

@@ -10,6 +10,7 @@ import yaml
 
 from medal.analysis.summaries import main_target, study_targets
 from medal.analysis.tables import (
+    CAPPED,
     CLASS_RECALL,
     CLASS_WEIGHT,
     CURVES,
@@ -47,7 +48,7 @@ from medal.report.conclusion import (
     metric_answers_text,
     target_answers_text,
 )
-from medal.report.cost import parallel_text, strategy_seconds, strategy_time_table
+from medal.report.cost import capped_table, capped_text, parallel_text, strategy_seconds, strategy_time_table
 from medal.report.figures import (
     differences_figure,
     learners_figure,
@@ -141,6 +142,7 @@ def result_texts(
     friedman = read_json(aggregate_dir / "friedman.json")
     across = read_json(aggregate_dir / "across.json")
     metric_rows = METRIC_COMPARISONS.read(aggregate_dir)
+    capped = CAPPED.read(aggregate_dir)
     main = main_target(params["evaluation"])
     return {
         "aulc.md": aulc_table(shown, provenance, summary),
@@ -171,6 +173,8 @@ def result_texts(
         "metrics.md": metric_answers_table(shown, provenance, metric_rows),
         "metrics_text.md": metric_answers_text(shown, provenance, metric_rows),
         "answers_targets.md": target_answers_text(shown, provenance, targets),
+        "capped.md": capped_table(params, provenance, capped),
+        "capped_text.md": capped_text(params, provenance, capped),
     }
 
 

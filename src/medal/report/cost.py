@@ -1,4 +1,5 @@
-"""Where the compute goes: CPU time per strategy and dataset, from the run records of the main experiment."""
+"""Where the compute goes (CPU time per strategy and dataset, from the run records of the main experiment) and what
+bounding it costs: the check of the candidate cap, each strategy's verdict against random with and without it."""
 
 from __future__ import annotations
 
@@ -6,9 +7,18 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from medal.design import STAGE_TIMING_FILE, run_path, seeds_for
+from medal.analysis.conclusions import holm_decision
+from medal.design import BASELINE, STAGE_TIMING_FILE, run_path, seeds_for
 from medal.fileio import read_json
-from medal.report.text import STRATEGY_LABELS, label, markdown_table
+from medal.report.text import (
+    LEARNER_LABELS,
+    STRATEGY_LABELS,
+    in_sentence,
+    join_names,
+    label,
+    markdown_table,
+    supplement_ref,
+)
 from medal.reproduce.environment import format_duration
 
 
@@ -102,3 +112,73 @@ def parallel_text(timings_dir: Path) -> str:
         f"time was {totals['stage_wall_over_runs_per_process']:.2f} times that divided by the processes each "
         "stage ran on (1.00 would leave no process idle)."
     )
+
+
+def _verdict(row: dict[str, Any]) -> str:
+    return holm_decision(row["p_holm"], row["vs_random"])
+
+
+def _capped_conditions(params: dict[str, Any], provenance: dict[str, dict[str, Any]]) -> tuple[str, str]:
+    """How many unlabelled images a query of each condition of the candidate cap's check could see, as column
+    headings: the study's runs, then the capped ones."""
+    check = params["cap_check"]
+    about = provenance[check["dataset"]]
+    unlabelled = sum(about["counts"]["train"]) - params["al"]["initial_labels"]
+    study_cap = params["al"].get("max_candidates")
+    study = (
+        f"up to {study_cap:,} shown"
+        if study_cap is not None and study_cap < unlabelled
+        else f"whole pool ({unlabelled:,} unlabelled)"
+    )
+    return study, f"up to {check['max_candidates']:,} shown"
+
+
+def capped_table(params: dict[str, Any], provenance: dict[str, dict[str, Any]], rows: list[dict[str, Any]]) -> str:
+    """Each strategy's AULC difference from random sampling [95 % CI] and its Holm-corrected verdict, in the main
+    experiment's runs and under the candidate cap's check, side by side."""
+    study, capped = _capped_conditions(params, provenance)
+    study_cap = rows[0]["max_candidates"]
+    by = {(row["max_candidates"], row["strategy"]): row for row in rows}
+    table = []
+    for strategy in dict.fromkeys(row["strategy"] for row in rows):
+        if strategy == BASELINE:
+            continue
+        pair = [by[(cap, strategy)] for cap in (study_cap, str(params["cap_check"]["max_candidates"]))]
+        cells = [
+            f"{r['vs_random']:+.3f} [{r['vs_random_low']:+.3f}, {r['vs_random_high']:+.3f}], {_verdict(r)}"
+            for r in pair
+        ]
+        table.append(
+            [label(strategy, STRATEGY_LABELS), *cells, "yes" if _verdict(pair[0]) == _verdict(pair[1]) else "**no**"]
+        )
+    check = params["cap_check"]
+    caption = (
+        f"The candidate cap's check on {provenance[check['dataset']]['title']}: each strategy's AULC minus random "
+        f"sampling's with {in_sentence(label(params['study']['main_learner'], LEARNER_LABELS))} (mean [95 % CI] over "
+        f"seeds 0 to {rows[0]['seeds'] - 1}, paired by seed) and its verdict by the paired t-test, Holm-corrected over "
+        "the strategies, once in the main experiment's runs and once with every query shown a seeded random subset "
+        f"of at most {check['max_candidates']:,} unlabelled images (random sampling under the same cap)."
+    )
+    header = ["Strategy", f"Main runs: {study}", f"Capped: {capped}", "Same verdict"]
+    return markdown_table(header, table, caption, "tbl-capped", text_columns=1)
+
+
+def capped_text(params: dict[str, Any], provenance: dict[str, dict[str, Any]], rows: list[dict[str, Any]]) -> str:
+    """One sentence: which verdicts against random the candidate cap's check changed."""
+    study_cap = rows[0]["max_candidates"]
+    capped = str(params["cap_check"]["max_candidates"])
+    by = {(row["max_candidates"], row["strategy"]): row for row in rows}
+    strategies = [s for s in dict.fromkeys(row["strategy"] for row in rows) if s != BASELINE]
+    changed = [
+        f"{in_sentence(label(s, STRATEGY_LABELS))} ({_verdict(by[(study_cap, s)])} without it, "
+        f"{_verdict(by[(capped, s)])} with it)"
+        for s in strategies
+        if _verdict(by[(study_cap, s)]) != _verdict(by[(capped, s)])
+    ]
+    check = params["cap_check"]
+    opening = (
+        f"On {provenance[check['dataset']]['title']}, showing each query at most {check['max_candidates']:,} "
+        f"unlabelled images changed {len(changed)} of {len(strategies)} verdicts against random sampling "
+        f"({supplement_ref('tbl-capped')})"
+    )
+    return opening + (f": {join_names(changed)}.\n" if changed else "; every verdict held.\n")

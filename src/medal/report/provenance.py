@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from medal.analysis.tables import (
+    CAPPED,
     CLASS_RECALL,
     CLASS_WEIGHT,
     CURVES,
@@ -107,6 +108,8 @@ SOURCES: dict[str, Source] = {
     "stability_text.md": Source((RAW, *_aggregate(SUMMARY.file)), STUDY, "report/behaviour.py"),
     "sweeps.md": Source((RAW, *_aggregate(SWEEPS.file)), ("sweeps",), "report/behaviour.py"),
     "sweeps_text.md": Source((RAW, *_aggregate(SWEEPS.file, "sweep_repeats.json")), ("sweeps",), "report/behaviour.py"),
+    "capped.md": Source((RAW, *_aggregate(CAPPED.file)), ("cap_check", "al"), "report/cost.py"),
+    "capped_text.md": Source((RAW, *_aggregate(CAPPED.file)), ("cap_check", "al"), "report/cost.py"),
     "power.md": Source((RAW, *_aggregate(SUMMARY.file)), STUDY, "report/power.py"),
     "power_text.md": Source((RAW, *_aggregate(SUMMARY.file)), STUDY, "report/power.py"),
     "learning_curves.svg": Source((RAW, *_aggregate(CURVES.file, SUMMARY.file)), STUDY, "report/figures.py"),

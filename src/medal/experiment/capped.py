@@ -1,0 +1,69 @@
+"""Experiment 4, the check of the candidate cap: does showing each query only a seeded random subset of the
+unlabelled pool (``al.max_candidates``, the rule that bounds every strategy's cost on large pools) change which
+strategies beat random sampling?
+
+On one dataset whose whole pool every strategy can afford (``cap_check.dataset``), every strategy of the study runs
+with the main learner and seeds ``0 .. al.seeds - 1``, each query shown at most ``cap_check.max_candidates``
+unlabelled images, a cap small enough to bite at every query. The aggregate stage compares these runs with the
+main experiment's runs of the same seeds (:mod:`medal.analysis.capped`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from medal.design import run_path
+from medal.errors import UserError
+from medal.experiment.loop import Protocol
+from medal.experiment.runner import Outputs, StagePlan, _cached, run_stage
+from medal.experiment.tasks import RunTask
+from medal.fileio import load_npz, md5_file
+
+
+def capped_protocol(params: dict[str, Any], pool_size: int) -> Protocol:
+    """The study's protocol with the check's cap; refused when the cap would not bite at the last query (the
+    unlabelled pool then is the pool less the labels bought before it)."""
+    check, al = params["cap_check"], params["al"]
+    cap = check["max_candidates"]
+    unlabelled_at_last_query = pool_size - (al["budget"] - al["batch_size"])
+    if cap >= unlabelled_at_last_query:
+        raise UserError(
+            f"params.yaml: cap_check.max_candidates {cap} does not bite on {check['dataset']} (its last query sees "
+            f"{unlabelled_at_last_query} unlabelled images); set it below that"
+        )
+    return replace(Protocol.from_params(al), max_candidates=cap)
+
+
+def plan_capped(
+    params: dict[str, Any], strategy: str, prepared: Path, outputs: Outputs, cache: dict[str, Any] | None = None
+) -> StagePlan:
+    """Every seed of one strategy with the main learner on ``cap_check.dataset`` under the check's cap; each run's
+    file lies where its main-experiment twin's lies, below ``outputs``' folders instead of the runs folder."""
+    dataset, learner = params["cap_check"]["dataset"], params["study"]["main_learner"]
+    name = f"{dataset}/prepared"
+    data = _cached(cache, name, lambda: load_npz(prepared))
+    protocol = capped_protocol(params, len(data["y_pool"]))
+    protocol.check_fits(dataset, data["y_pool"])
+    header = {"dataset": dataset, "strategy": strategy, "learner": learner}
+    tasks = [
+        RunTask(
+            learner,
+            strategy,
+            seed,
+            protocol,
+            {**header, "seed": seed},
+            run_path(dataset, strategy, learner, seed).name,
+            name,
+            {"learner": params["learners"][learner], "strategy": params["strategies"][strategy]},
+        )
+        for seed in range(params["al"]["seeds"])
+    ]
+    inputs = {"prepared": _cached(cache, f"md5:{prepared}", lambda: md5_file(prepared))}
+    return StagePlan(f"capped/{strategy}", tasks, lambda: {name: data}, inputs, outputs)
+
+
+def run_capped(params: dict[str, Any], strategy: str, prepared: Path, outputs: Outputs) -> None:
+    """Plan and run one ``capped`` stage (:func:`plan_capped`, :func:`~medal.experiment.runner.run_stage`)."""
+    run_stage(params, plan_capped(params, strategy, prepared, outputs))
