@@ -39,11 +39,11 @@ def test_project_params_are_valid_and_the_check_is_not_vacuous(params):
         (lambda p: p["evaluation"].update(primary_metric="auc"), "evaluation.primary_metric must be one of"),
         (
             lambda p: p["evaluation"].update(target_fractions=[0.9, 1.5]),
-            "evaluation.target_fractions must be a non-empty list of numbers in (0, 1]",
+            "evaluation.target_fractions values must be a number in (0, 1], got 1.5",
         ),
         (
             lambda p: p["evaluation"].update(target_fractions=[]),
-            "evaluation.target_fractions must be a non-empty list of numbers in (0, 1]",
+            "evaluation.target_fractions must be a non-empty list (each value a number in (0, 1]), got []",
         ),
         (lambda p: p["strategies"].update(odd={"method": "oracle"}), "strategies.odd.method 'oracle' unknown; valid: "),
         (lambda p: p.pop("al"), "missing section 'al'"),
@@ -53,20 +53,23 @@ def test_project_params_are_valid_and_the_check_is_not_vacuous(params):
             "strategies.dal: unknown option k; valid: max_candidates, subsample_pool, unlabelled_per_labelled",
         ),
         (lambda p: p["learners"]["random_forest"].update(update="partial_fit"), "random_forest has no partial_fit"),
-        (lambda p: p["study"].update(main_learner="svm"), "study.main_learner 'svm' must be one of study.learners"),
+        (lambda p: p["study"].update(main_learner="svm"), "unknown learner 'svm' in study.main_learner; valid: "),
         (
             lambda p: p["study"].update(learner_strategies=["magic"]),
-            "study.learner_strategies must be a non-empty list of names from study.strategies",
+            "unknown strategy 'magic' in study.learner_strategies; valid: badge, coreset",
         ),
-        (lambda p: p["sweeps"].update(datasets=["wdbc2"]), "sweeps.datasets: 'wdbc2' is not in study.datasets"),
-        (lambda p: p["sweeps"].update(learner="boost"), "sweeps.learner 'boost' unknown; valid: "),
+        (
+            lambda p: p["sweeps"].update(datasets=["wdbc2"]),
+            "unknown dataset 'wdbc2' in sweeps.datasets; valid: breastmnist, pneumoniamnist, wdbc",
+        ),
+        (lambda p: p["sweeps"].update(learner="boost"), "unknown learner 'boost' in sweeps.learner; valid: "),
         (
             lambda p: p["sweeps"]["settings"].update(batch_size=[10, 0]),
-            "sweeps.settings.batch_size must be a positive integer, got 0",
+            "sweeps.settings.batch_size values must be a positive integer, got 0",
         ),
         (
             lambda p: p["sweeps"]["settings"].update(initial_labels=[1000]),
-            "sweeps.settings.initial_labels 1000 exceeds al.budget",
+            "sweeps.settings.initial_labels values must not exceed al.budget (250)",
         ),
         (
             lambda p: p["sweeps"]["settings"].update(label_noise=[0.1, 1.0]),
@@ -274,9 +277,9 @@ def test_valid_protocols_run_and_spend_exactly_their_budget(initial, batch, extr
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ({"dataset": "bloodmnist"}, "cap_check.dataset 'bloodmnist' is not in study.datasets"),
+        ({"dataset": "bloodmnist"}, "unknown dataset 'bloodmnist' in cap_check.dataset; valid: breastmnist, "),
         ({"max_candidates": 0}, "cap_check.max_candidates must be a whole number at least 1, got 0"),
-        ({"max_candidates": 5000}, "cap_check.max_candidates 5000 must be below al.max_candidates 5000"),
+        ({"max_candidates": 5000}, r"cap_check.max_candidates must be below al.max_candidates \(5000\), the cap"),
     ],
 )
 def test_a_cap_check_that_cannot_check_the_cap_is_named(params, change, message):

@@ -24,7 +24,9 @@ VALID_DATASETS = (
     "bloodmnist, breastmnist, chestmnist, dermamnist, octmnist, organamnist, organcmnist, organsmnist, pathmnist, "
     "pneumoniamnist, retinamnist, tissuemnist, wdbc"
 )
-VALID_SECTIONS = "al, compute, data, datasets, evaluation, learners, paper, prepare, select, strategies, study, sweeps"
+VALID_SECTIONS = (
+    "al, cap_check, compute, data, datasets, evaluation, learners, paper, prepare, select, strategies, study, sweeps"
+)
 
 
 def _snapshot(root: Path) -> dict[str, bytes]:

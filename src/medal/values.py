@@ -1,6 +1,8 @@
 """Checks of every value in ``params.yaml``, wherever it sits, against the traps a hand-edited YAML file sets:
 a number YAML reads as text (``3e-2``) or as a boolean (``yes``), a negative seed, a count that is not a positive
-whole number. :func:`check_values` walks the whole file, so a setting added later is checked too."""
+whole number. :func:`check_values` walks the whole file, so a setting added later is checked too, and so are the
+options inside named entries (a strategy's ``n_members``, a learner's ``epochs``), which no section declares; the
+sections' own keys are declared in :mod:`medal.config`."""
 
 from __future__ import annotations
 
@@ -24,18 +26,14 @@ COUNT_KEYS = {
     "unlabelled_per_labelled",
     "hidden_layer_sizes",
     "epochs",
-    "resamples",
-    "samples",
-    "reference_seeds",
 }
 # Counts that may be null, and what null means there.
 NULLABLE_COUNTS = {("al", "max_candidates"): "no cap: every query sees the whole unlabelled pool"}
 # Keys whose value (or each value of its list) counts images: a whole number, at least 0.
 TALLY_KEYS = {"train", "val", "test"}
-# Keys whose value is a number at least 0, above 0, and a share strictly between 0 and 1.
+# Keys whose value is a number at least 0, and a share strictly between 0 and 1.
 NON_NEGATIVE_KEYS = {"beta"}
-POSITIVE_KEYS = {"prior_strength"}
-SHARE_KEYS = {"test_fraction", "probability"}
+SHARE_KEYS = {"test_fraction"}
 # Parts of a path under which text is expected whatever it looks like (checksums, names, prose), and keys whose
 # values are names (of datasets, strategies, learners, files, methods), which may look like numbers.
 TEXT_PARENTS = {"source_md5", "canonical_md5", "refused_md5", "copy_notes", "about"}
@@ -129,8 +127,6 @@ def _leaf_problem(path: tuple, value: Any, boolean_params: set[tuple]) -> str | 
         return f"must be a whole number of images at least 0, got {value!r}"
     if key in NON_NEGATIVE_KEYS and not (_is_number(value) and value >= 0):
         return f"must be a number at least 0, got {value!r}"
-    if key in POSITIVE_KEYS and not (_is_number(value) and value > 0):
-        return f"must be a number above 0, got {value!r}"
     if key in SHARE_KEYS and not (_is_number(value) and 0 < value < 1):
         return f"must be a number between 0 and 1, got {value!r}"
     return None
