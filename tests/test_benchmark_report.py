@@ -7,6 +7,7 @@ from medal.report.benchmark import (
     selection_table,
     selection_text,
 )
+from medal.report.study import Study
 
 from conftest import ROOT
 
@@ -65,14 +66,14 @@ def _cv(means):
 
 
 def test_benchmark_table_sets_the_published_results_from_the_data_file_beside_ours(params):
-    table = benchmark_table(_params(params), PROVENANCE, REFERENCES, PUBLISHED)
+    table = benchmark_table(Study.from_params(_params(params)), PROVENANCE, REFERENCES, PUBLISHED)
     assert "| Net [@yang2023medmnist] | published | 0.800 | 0.900 | – |" in table
     assert "| Logistic regression (fit) | this study | 0.850 | 0.950 | 0.800 |" in table
     assert "{#tbl-benchmark}" in table
 
 
 def test_benchmark_text_gives_signed_gaps_and_the_best_learner_by_auc(params):
-    text = benchmark_text(_params(params), PROVENANCE, REFERENCES, PUBLISHED)
+    text = benchmark_text(Study.from_params(_params(params)), PROVENANCE, REFERENCES, PUBLISHED)
     assert "On A, logistic regression (fit) trained on the whole pool reaches accuracy 0.850 and AUC 0.950" in text
     assert "against 0.800 / 0.900 for Net (+0.050 / +0.050)" in text
     assert "the learner with the highest AUC is Gaussian NB (fit) (0.970)" in text
@@ -90,13 +91,13 @@ def test_learners_that_share_their_whole_pool_model_share_a_row(params):
     params["study"]["learners"] = ["sgd_refit", "sgd_warm_start", "sgd_partial_fit"]
     scores = {name: _scores(0.8, 0.9, 0.7) for name in params["study"]["learners"]}
     references = {d: {"learners": scores, "representations": {}} for d in ("a", "b")}
-    table = benchmark_table(params, PROVENANCE, references, PUBLISHED)
+    table = benchmark_table(Study.from_params(params), PROVENANCE, references, PUBLISHED)
     assert "| SGD log-loss (fit, warm start) | this study |" in table
     assert "| SGD log-loss (partial_fit) | this study |" in table and "| SGD log-loss (fit) |" not in table
 
 
 def test_representations_table_marks_the_study_features(params):
-    table = representations_table(_params(params), PROVENANCE, REFERENCES)
+    table = representations_table(Study.from_params(_params(params)), PROVENANCE, REFERENCES)
     header = table.splitlines()[0]
     assert "(study)" in header.split("|")[2] and "(study)" not in header.split("|")[3]
     assert "0.850 / 0.950 / 0.800" in table and "0.500 / 0.600 / 0.550" in table
@@ -105,16 +106,20 @@ def test_representations_table_marks_the_study_features(params):
 def test_selection_marks_each_datasets_choice_and_says_whether_the_study_uses_it(params):
     params = _params(params)
     selection = {"a": _cv([0.9, 0.7]), "b": _cv([0.6, 0.7])}  # means 0.75 and 0.70: C = 0.1 wins
-    table = selection_table(params, PROVENANCE, selection)
+    table = selection_table(Study.from_params(params), PROVENANCE, selection)
     assert "| 0.1 | 0.900 ± 0.010 ◆ | 0.600 ± 0.010 ◆ | 0.750 |" in table
     assert "| 1 | 0.700 ± 0.010 (used) | 0.700 ± 0.010 (used) | 0.700 |" in table
-    text = selection_text(params, PROVENANCE, selection)
+    text = selection_text(Study.from_params(params), PROVENANCE, selection)
     assert "chooses C = 0.1 for the learner" in text
     assert "The study does not use them for A (it runs with C = 1), B (it runs with C = 1)." in text
     params["learners"]["logreg"]["params"]["C"] = 0.1
-    assert "The study uses these settings." in selection_text(params, PROVENANCE, selection)
+    assert "The study uses these settings." in selection_text(Study.from_params(params), PROVENANCE, selection)
     params["select"]["datasets"] = []
-    assert selection_table(params, PROVENANCE, selection) == "" == selection_text(params, PROVENANCE, selection)
+    assert (
+        selection_table(Study.from_params(params), PROVENANCE, selection)
+        == ""
+        == selection_text(Study.from_params(params), PROVENANCE, selection)
+    )
 
 
 def test_selection_chooses_features_per_dataset_at_the_shared_learner_setting(params):
@@ -132,10 +137,10 @@ def test_selection_chooses_features_per_dataset_at_the_shared_learner_setting(pa
 
     selection = {"a": cv([0.8, 0.9]), "b": cv([0.95, 0.9])}
     params["learners"]["logreg"]["params"]["C"] = 0.1
-    text = selection_text(params, PROVENANCE, selection)
+    text = selection_text(Study.from_params(params), PROVENANCE, selection)
     assert "chooses C = 0.1 for the learner, and per dataset A kernel γ = 1 and B kernel γ = 0.3" in text
     assert text.endswith("The study does not use them for B (it runs with Kernel γ = 1, C = 0.1).\n")
-    table = selection_table(params, PROVENANCE, selection)
+    table = selection_table(Study.from_params(params), PROVENANCE, selection)
     assert "| 0.3 | 0.1 | 0.800 ± 0.010 | 0.950 ± 0.010 ◆ | 0.875 |" in table
 
 

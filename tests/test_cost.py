@@ -13,6 +13,7 @@ from medal.report.cost import (
     strategy_seconds,
     strategy_time_table,
 )
+from medal.report.study import Study
 
 
 def _write_stage(folder, runs, workers=2, wall=None):
@@ -67,20 +68,18 @@ def test_build_time_sums_update_and_query_per_strategy_and_compares_stage_wall_w
     assert "1.33 times that divided by the processes" in parallel_text(timings)
 
 
-def test_strategy_time_table_gives_seconds_per_run_and_shares(timings):
-    params = {
-        "study": {"datasets": ["a"], "strategies": ["random", "dal"], "main_learner": "logreg", "main_seeds": 2},
-        "al": {"seeds": 2, "max_candidates": None},
-    }
-    seconds = strategy_seconds(params, timings)
+def test_strategy_time_table_gives_seconds_per_run_and_shares(timings, params):
+    params["study"].update(datasets=["a"], strategies=["random", "dal"], main_learner="logreg", main_seeds=2)
+    params["al"].update(seeds=2, max_candidates=None)
+    seconds = strategy_seconds(Study.from_params(params), timings)
     assert seconds == {("a", "random"): (2.0, 0.0), ("a", "dal"): (2.0, 3.0)}
-    table = strategy_time_table(params, {"a": {"title": "A"}}, seconds)
+    table = strategy_time_table(Study.from_params(params), {"a": {"title": "A"}}, seconds)
     lines = table.splitlines()
     assert lines[0] == "| Strategy | A | Share (%) |"
     assert lines[2] == "| Random | 2.0 | 28.6 |" and lines[3].endswith("| 5.0 | 71.4 |")
     assert "querying took 43% of that total" in table and "the whole unlabelled pool" in table
     params["al"]["max_candidates"] = 3000
-    table = strategy_time_table(params, {"a": {"title": "A"}}, seconds)
+    table = strategy_time_table(Study.from_params(params), {"a": {"title": "A"}}, seconds)
     assert "Each query was shown at most 3,000 unlabelled images (`al.max_candidates`)." in table
 
 
@@ -105,16 +104,20 @@ CAPPED_ROWS = [
     _capped_row("700", "entropy", 0.01, 0.2),
     _capped_row("700", "coreset", -0.02, 0.04),
 ]
-CAPPED_PARAMS = {
-    "cap_check": {"dataset": "d", "max_candidates": 700},
-    "al": {"max_candidates": 5000, "initial_labels": 10},
-    "study": {"main_learner": "logreg"},
-}
+
+
+def _capped_study(params, study_cap=5000):
+    params["cap_check"].update(dataset="d", max_candidates=700)
+    params["al"].update(max_candidates=study_cap, initial_labels=10)
+    params["study"]["main_learner"] = "logreg"
+    return Study.from_params(params)
+
+
 PROVENANCE = {"d": {"title": "D", "counts": {"train": [1000, 3000]}}}
 
 
-def test_the_cap_table_sets_each_verdict_beside_the_capped_one_and_flags_a_change():
-    text = capped_table(CAPPED_PARAMS, PROVENANCE, CAPPED_ROWS)
+def test_the_cap_table_sets_each_verdict_beside_the_capped_one_and_flags_a_change(params):
+    text = capped_table(_capped_study(params), PROVENANCE, CAPPED_ROWS)
     # 5000 >= the 3,990 unlabelled images a query can see: the main runs saw the whole pool.
     assert "Main runs: whole pool (3,990 unlabelled)" in text and "Capped: up to 700 shown" in text
     assert (
@@ -126,14 +129,14 @@ def test_the_cap_table_sets_each_verdict_beside_the_capped_one_and_flags_a_chang
     assert "{#tbl-capped}" in text
 
 
-def test_a_study_cap_that_bites_is_named_in_the_heading():
-    params = {**CAPPED_PARAMS, "al": {"max_candidates": 2000, "initial_labels": 10}}
-    assert "Main runs: up to 2,000 shown" in capped_table(params, PROVENANCE, CAPPED_ROWS)
+def test_a_study_cap_that_bites_is_named_in_the_heading(params):
+    assert "Main runs: up to 2,000 shown" in capped_table(_capped_study(params, 2000), PROVENANCE, CAPPED_ROWS)
 
 
-def test_the_cap_sentence_names_the_verdicts_that_changed_or_says_none_did():
-    text = capped_text(CAPPED_PARAMS, PROVENANCE, CAPPED_ROWS)
+def test_the_cap_sentence_names_the_verdicts_that_changed_or_says_none_did(params):
+    study = _capped_study(params)
+    text = capped_text(study, PROVENANCE, CAPPED_ROWS)
     assert text.startswith("On D, showing each query at most 700 unlabelled images changed 1 of 2 verdicts")
     assert "entropy (above random without it, not significant with it)." in text
     held = [row | {"p_holm": 0.001} if row["strategy"] == "entropy" else row for row in CAPPED_ROWS]
-    assert capped_text(CAPPED_PARAMS, PROVENANCE, held).endswith("; every verdict held.\n")
+    assert capped_text(study, PROVENANCE, held).endswith("; every verdict held.\n")

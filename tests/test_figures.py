@@ -2,6 +2,7 @@ import math
 from math import nan
 
 from medal.report.setup import provenance_text
+from medal.report.study import Study
 from medal.report.text import fmt_ci, in_sentence, join_names, markdown_table
 from medal.report.variables import variables
 
@@ -23,7 +24,7 @@ def test_fmt_ci():
     assert fmt_ci(27.0, -0.4, 54.2, 0) == "27 [0, 54]"  # no negative zero
 
 
-def test_provenance_text_states_how_a_mirror_differs():
+def test_provenance_text_states_how_a_mirror_differs(params):
     provenance = {
         "p": {
             "title": "PneumoniaMNIST",
@@ -34,7 +35,8 @@ def test_provenance_text_states_how_a_mirror_differs():
             "official_counts": {"train": [1214, 3494], "val": [135, 389], "test": [234, 390]},
         }
     }
-    text = provenance_text({"study": {"datasets": ["p"]}}, provenance)
+    params["study"]["datasets"] = ["p"]
+    text = provenance_text(Study.from_params(params), provenance)
     assert "a copy from a public GitHub repository, not the official Zenodo file, with source-file md5 `abc`" in text
     assert "its pool (training split) holds 388 normal instead of 1214." in text
 
@@ -67,7 +69,7 @@ def test_variables_of_a_study_without_images(params):
             "shape": [30],
         }
     }
-    out = variables(params, provenance)
+    out = variables(Study.from_params(params), provenance)
     assert out["image_limitation"] == "This configuration uses no images, only tabular features."
     assert out["dataset_list"] == "WDBC"
     assert out["grid"]["dataset"] == "none" and out["main_learner"] == "logistic regression (fit)"
@@ -97,29 +99,24 @@ def test_update_modes_need_a_refit_and_another_mode_of_one_estimator(params):
     from medal.report.learners import update_modes
 
     params["study"]["learners"] = ["logreg", "sgd_partial_fit", "sgd_refit", "gnb_partial_fit", "mlp_warm_start"]
-    assert update_modes(params) == [("sgd_log_loss", {"fit": "sgd_refit", "partial_fit": "sgd_partial_fit"})]
+    assert update_modes(Study.from_params(params)) == [
+        ("sgd_log_loss", {"fit": "sgd_refit", "partial_fit": "sgd_partial_fit"})
+    ]
     params["study"]["learners"] = ["mlp_partial_fit", "mlp_refit", "mlp_warm_start"]
-    assert update_modes(params) == [
+    assert update_modes(Study.from_params(params)) == [
         ("mlp", {"fit": "mlp_refit", "warm_start": "mlp_warm_start", "partial_fit": "mlp_partial_fit"})
     ]
     params["study"]["learners"] = ["logreg"]
-    assert update_modes(params) == []
+    assert update_modes(Study.from_params(params)) == []
 
 
-def test_class_balance_table_reports_the_minority_class():
+def test_class_balance_table_reports_the_minority_class(params):
     from medal.report.behaviour import class_balance_table
 
-    params = {
-        "study": {
-            "datasets": ["p"],
-            "learners": ["logreg"],
-            "strategies": ["random", "entropy"],
-            "main_learner": "logreg",
-        }
-    }
+    params["study"].update(datasets=["p"], learners=["logreg"], strategies=["random", "entropy"], main_learner="logreg")
     provenance = {"p": {"title": "PneumoniaMNIST", "class_names": ["normal", "pneumonia"]}}
     balance = {"p": {"pool": [0.1, 0.9], "queried": {"logreg": {"random": [0.105, 0.895], "entropy": [0.471, 0.529]}}}}
-    table = class_balance_table(params, provenance, balance)
+    table = class_balance_table(Study.from_params(params), provenance, balance)
     assert "| Strategy | PneumoniaMNIST (normal) |" in table
     assert "| Pool | 10.0 |" in table and "| Random | 10.5 |" in table and "| Entropy | 47.1 |" in table
 
@@ -137,7 +134,7 @@ def test_n_runs_counts_both_experiments_and_every_sweep_value(params):
 
     # 3 datasets x (15 strategies with the main learner x 20 seeds + 10 other learners x 3 strategies x 10 seeds),
     # plus 2 datasets x (4 + 4 + 4 + 2 + 6 values) x 2 strategies x 10 seeds.
-    assert n_runs(params) == 3 * (15 * 20 + 10 * 3 * 10) + 2 * 20 * 2 * 10
+    assert n_runs(Study.from_params(params)) == 3 * (15 * 20 + 10 * 3 * 10) + 2 * 20 * 2 * 10
 
 
 def _saving(dataset, strategy, saving, low, high):
@@ -166,7 +163,7 @@ def test_conclusion_counts_only_differences_the_test_resampling_interval_keeps(p
         "datasets": {"d": {"average_ranks": [2.0, 1.0, 3.0], "critical_difference": 0.5}},
     }
     targets = [_saving("d", "entropy", 30, 10, 50)]
-    text = conclusion_text(params, provenance, summary, friedman, targets)
+    text = conclusion_text(Study.from_params(params), provenance, summary, friedman, targets)
     # Both are significant over seeds; only entropy's interval with the test images resampled excludes zero.
     assert text.startswith(
         "With logistic regression (fit), of 2 distinct strategies, the numbers whose AULC lay above and below random "
@@ -180,7 +177,7 @@ def test_conclusion_counts_only_differences_the_test_resampling_interval_keeps(p
     assert "On D, the image set, the largest median saving" in text
     assert "was 30 [10, 50] labels, by entropy on D ({{< var supp.tbl-labels >}})." in text
     # The abstract's version: the same sentences without references to tables.
-    abstract = conclusion_text(params, provenance, summary, friedman, targets, cite=False)
+    abstract = conclusion_text(Study.from_params(params), provenance, summary, friedman, targets, cite=False)
     assert "was 30 [10, 50] labels, by entropy on D." in abstract and "@" not in abstract
     assert "Ranked over" not in abstract  # the abstract states the findings, not the rank analysis
     assert "no strategy was shown" not in text
@@ -195,7 +192,7 @@ def test_conclusion_says_plainly_when_nothing_was_shown_on_the_images(params):
     tabular = {**aulc_row("entropy", 0.75, 0.01, "tab"), "difference_test_low": 0.02, "difference_test_high": 0.1}
     summary = [aulc_row("random", 0.70, dataset="img"), seed_only, aulc_row("random", 0.70, dataset="tab"), tabular]
     targets = [_saving("img", "entropy", 15, 0, 70), _saving("tab", "entropy", 200, 100, 230)]
-    text = conclusion_text(params, provenance, summary, {"datasets": {}}, targets, cite=False)
+    text = conclusion_text(Study.from_params(params), provenance, summary, {"datasets": {}}, targets, cite=False)
     assert "were 0 and 0 on Img and 1 and 0 on Tab (the tests over seeds alone: 1 and 0, 1 and 0)." in text
     assert (
         "On Img, the image set, the largest median saving to reach random sampling's mean score at 250 labels was "
@@ -264,21 +261,21 @@ def test_every_sweep_in_one_table_and_the_decided_values_named(params):
         _sweep_row("label_noise", "0.2", "entropy", -0.03, 0.04),
     ]
     provenance = {"d": {"title": "D"}}
-    table = sweep_table(params, provenance, rows)
+    table = sweep_table(Study.from_params(params), provenance, rows)
     assert "| **Batch size** |  |" in table and "| **Oracle label noise** |  |" in table
     assert "| 1 | 0.020\u00a0[0.010,\u00a00.030] ▲ |" in table
     assert "| 5 | −0.001\u00a0[−0.011,\u00a00.009] |" in table
     assert "| 0.2 | −0.030\u00a0[−0.040,\u00a0−0.020] ▼ |" in table
     assert "{#tbl-sweeps}" in table
     repeats = [{"dataset": "d", "setting": "batch_size", "strategy": "entropy", "value": 10, "same": True}]
-    text = sweep_summary(params, provenance, rows, repeats)
+    text = sweep_summary(Study.from_params(params), provenance, rows, repeats)
     assert "only because @tbl-aulc averages" in text
     assert (
         "significant only for entropy on D at batch size 1 (above) and entropy on D at oracle label noise 0.2 (below)"
         in text
     )
     differing = [{**repeats[0], "same": False}]
-    text = sweep_summary(params, provenance, rows[:1] + rows[2:3], differing)
+    text = sweep_summary(Study.from_params(params), provenance, rows[:1] + rows[2:3], differing)
     assert "At no value" in text and "the batch size on d sweeps are not the first experiment's runs" in text
 
 
@@ -304,10 +301,10 @@ def test_dataset_table_has_a_row_per_dataset_and_the_classes_table_every_class(p
             "canonical_md5": "abcdef0123",
         },
     }
-    table = datasets_table(params, provenance)
+    table = datasets_table(Study.from_params(params), provenance)
     assert "| B | Ultrasound | 2 | 546 | 156 | 2.7 | GitHub mirror | `5ed8cbce` |" in table
     assert "| C | Microscopy | 3 | 175 | 18 | 4.0 | Zenodo (official) | `abcdef01` |" in table
-    classes = classes_table(params, provenance)
+    classes = classes_table(Study.from_params(params), provenance)
     assert "| **C** |  |  |" in classes and "| r | 25 | 3 |" in classes and "{#tbl-classes}" in classes
 
 
@@ -339,10 +336,10 @@ def test_across_the_image_sets_table_and_text(params):
             },
         },
     }
-    table = across_table(params, provenance, across)
+    table = across_table(Study.from_params(params), provenance, across)
     assert "| Entropy | +0.020 | −0.005 | 0.00 | 0.30 | 0.70 | – |" in table
     assert "| Margin | +0.001 | +0.002 | 0.00 | 1.00 | 0.00 | = |" in table and "{#tbl-across}" in table
-    text = across_text(params, provenance, across)
+    text = across_text(Study.from_params(params), provenance, across)
     assert "Across the 2 image sets (A and B) as independent blocks" in text
     assert "of 2 strategies, 0 above random sampling, 1 equivalent to it within ±0.01, 0 below it, 1 undecided" in text
     assert "would reach a posterior probability of 0.92. Each set's difference enters the test with" in text
@@ -352,15 +349,19 @@ def test_across_the_image_sets_table_and_text(params):
     ]
     # Too few sets for any verdict: the text, the table and the conclusion say so instead of counting verdicts.
     few = {**across, "strategies": {s: r | {"decision": "too few sets"} for s, r in across["strategies"].items()}}
-    text = across_text(params, provenance, few)
+    text = across_text(Study.from_params(params), provenance, few)
     assert "draws no verdict" in text and "probability of 0.92, below the 0.95 the study asks for" in text
-    assert "equivalent to it" not in text and "no verdict: too few sets" in across_table(params, provenance, few)
-    assert "| Margin | +0.001 | +0.002 | 0.00 | 1.00 | 0.00 |  |" in across_table(params, provenance, few)
+    assert "equivalent to it" not in text and "no verdict: too few sets" in across_table(
+        Study.from_params(params), provenance, few
+    )
+    assert "| Margin | +0.001 | +0.002 | 0.00 | 1.00 | 0.00 |  |" in across_table(
+        Study.from_params(params), provenance, few
+    )
     assert _across_sentence(few) == [
         "With 2 image sets, no verdict across medical image sets is possible: the Bayesian signed-rank test could "
         "not show even a large lead at 0.95."
     ]
     assert (
         _across_sentence({**across, "datasets": ["a"]}) == []
-        and across_table(params, provenance, {**across, "strategies": {}}) == ""
+        and across_table(Study.from_params(params), provenance, {**across, "strategies": {}}) == ""
     )

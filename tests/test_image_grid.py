@@ -12,6 +12,7 @@ from matplotlib.colors import to_hex  # noqa: E402
 from medal.design import run_path  # noqa: E402
 from medal.fileio import write_json_atomic, write_npz_atomic  # noqa: E402
 from medal.report.image_grid import CLASS_COLOURS, _draw_row, queried_images_figure  # noqa: E402
+from medal.report.study import Study
 from medal.report.variables import QUERY_GRID_IMAGES, QUERY_GRID_SEED  # noqa: E402
 
 
@@ -40,7 +41,7 @@ def test_the_grid_shows_the_images_queried_after_the_initial_set(params, tmp_pat
         write_json_atomic(run, {"cycles": cycles})
     provenance = {"imgs": {"title": "Imgs", "class_names": ["normal", "lesion"], "shape": [28, 28]}}
     path = tmp_path / "grid.svg"
-    queried_images_figure(params, provenance, tmp_path / "raw", tmp_path / "runs", path)
+    queried_images_figure(Study.from_params(params), provenance, tmp_path / "raw", tmp_path / "runs", path)
     svg = path.read_text()
     assert "Random" in svg and "Entropy" in svg and "normal" in svg and "lesion" in svg
     assert svg.count("<image") == 2 * QUERY_GRID_IMAGES  # the initial set is not shown

@@ -1,6 +1,7 @@
 from math import nan
 
 from medal.report.power import power_table, power_text, verdict
+from medal.report.study import Study
 
 from conftest import aulc_row
 
@@ -77,7 +78,7 @@ SUMMARY = [
 
 
 def test_power_text_counts_verdicts_and_states_what_can_be_detected(params):
-    text = power_text(_params(params), SUMMARY)
+    text = power_text(Study.from_params(_params(params)), SUMMARY)
     assert "The minimal important difference is 0.01 in AULC." in text
     assert "an AULC difference of a median of 0.012 (range 0.008–0.030), larger than that margin" in text
     assert "1 found the strategy better, 0 worse, 1 equivalent within ±0.01 and 1 could not decide" in text
@@ -94,12 +95,12 @@ def test_power_text_counts_verdicts_and_states_what_can_be_detected(params):
 
 def test_without_stored_predictions_the_text_says_no_test_set_interval_was_computed(params):
     rows = [{**row, "difference_test_low": nan, "difference_test_high": nan} for row in SUMMARY]
-    assert "no interval with test-set resampling is computed" in power_text(_params(params), rows)
-    assert "| n/a |" in power_table(_params(params), {"d": {"title": "D"}}, rows)
+    assert "no interval with test-set resampling is computed" in power_text(Study.from_params(_params(params)), rows)
+    assert "| n/a |" in power_table(Study.from_params(_params(params)), {"d": {"title": "D"}}, rows)
 
 
 def test_power_table_has_a_row_per_strategy_but_random(params):
-    table = power_table(_params(params), {"d": {"title": "D"}}, SUMMARY)
+    table = power_table(Study.from_params(_params(params)), {"d": {"title": "D"}}, SUMMARY)
     lines = table.splitlines()[3:6]  # after the header, the separator and the dataset's row
     assert "| **D** |" in table.splitlines()[2]
     assert [line.split("|")[1].strip() for line in lines] == ["Entropy", "Margin", "Core-Set"]
@@ -126,7 +127,7 @@ def test_answers_per_learner_and_target(params):
         aulc_row("random", 0.70, learner="gnb_refit"),
         aulc_row("entropy", 0.65, 0.2, learner="gnb_refit"),
     ]
-    table = learner_answers_table(params, {"d": {"title": "D"}}, summary)
+    table = learner_answers_table(Study.from_params(params), {"d": {"title": "D"}}, summary)
     assert "| Logistic regression (fit) | ▲ Entropy |" in table and "| Gaussian NB (fit) | none |" in table
 
     params["evaluation"].update(random_budget_fractions=[1.0])
@@ -144,7 +145,7 @@ def test_answers_per_learner_and_target(params):
         }
 
     rows = [target("random_100", 5, 12), target("90", 5, 12, above_initial=0), target("99", 0, 3)]
-    text = target_answers_text(params, {"d": {"title": "D"}}, rows)
+    text = target_answers_text(Study.from_params(params), {"d": {"title": "D"}}, rows)
     assert (
         "To reach random sampling's mean score at 250 labels, the saving's interval lies above zero for entropy on D "
         "(12 %)." in text
@@ -156,18 +157,20 @@ def test_answers_per_learner_and_target(params):
 
 def test_strategies_that_queried_the_same_images_appear_once_under_a_merged_name(params):
     from medal.report.savings import aulc_table
-    from medal.report.text import display_params
 
     params["study"].update(datasets=["d"], strategies=["random", "lc", "margin", "entropy"], main_learner="logreg")
-    shown = display_params(params, {"lc": ["margin", "entropy"]})
-    assert shown["study"]["strategies"] == ["random", "lc"] and params["study"]["strategies"][2] == "margin"
+    study = Study.from_params(params)
+    shown = study.shown({"lc": ["margin", "entropy"]})
+    assert shown.strategies == ("random", "lc") and study.strategies[2] == "margin"
 
     summary = [aulc_row(s, a, 0.5) for s, a in (("random", 0.7), ("lc", 0.8), ("margin", 0.8), ("entropy", 0.8))]
     table = aulc_table(shown, {"d": {"title": "D"}}, summary)
     assert "| Lc (= Margin, Entropy) |" in table and table.count("Margin") == 1
     # The main learner's runs use study.main_seeds, not al.seeds.
     params["study"]["main_seeds"], params["al"]["seeds"] = 20, 10
-    assert "mean [95 % CI] over 20 seeds" in aulc_table(display_params(params, {}), {"d": {"title": "D"}}, summary)
+    assert "mean [95 % CI] over 20 seeds" in aulc_table(
+        Study.from_params(params).shown({}), {"d": {"title": "D"}}, summary
+    )
 
 
 def test_label_table_cells_never_break_an_interval_or_a_unit():
@@ -186,9 +189,9 @@ def test_one_labels_table_per_target_with_the_main_one_in_the_main_text(params):
     params["evaluation"].update(target_fractions=[0.99, 0.9, 0.95], random_budget_fractions=[0.5, 1.0])
     params["al"].update(initial_labels=10, batch_size=10, budget=250)
     ninety = Target(FULL_POOL_TARGET, 0.9)
-    assert labels_table_id(params, Target(RANDOM_TARGET, 1.0)) == "tbl-labels"
-    assert labels_table_id(params, Target(RANDOM_TARGET, 0.5)) == "tbl-labels-random-50"
-    assert labels_table_id(params, ninety) == "tbl-labels-90"
+    assert labels_table_id(Study.from_params(params), Target(RANDOM_TARGET, 1.0)) == "tbl-labels"
+    assert labels_table_id(Study.from_params(params), Target(RANDOM_TARGET, 0.5)) == "tbl-labels-random-50"
+    assert labels_table_id(Study.from_params(params), ninety) == "tbl-labels-90"
 
     def row(strategy, dataset="d", above_initial=1):
         return {
@@ -211,7 +214,7 @@ def test_one_labels_table_per_target_with_the_main_one_in_the_main_text(params):
         }
 
     rows = [row("random"), row("entropy"), row("random", "e", 0), row("entropy", "e", 0)]
-    table = labels_table(params, {"d": {"title": "D"}, "e": {"title": "E"}}, rows, ninety)
+    table = labels_table(Study.from_params(params), {"d": {"title": "D"}, "e": {"title": "E"}}, rows, ninety)
     assert "{#tbl-labels-90}" in table and "reach 90 % of the full-pool score" in table
     # E's target is reached by the initial labels: one line says so instead of a row per strategy.
     assert "| **E** (target ROC-AUC 0.800) | reached with the initial labels: not informative |" in table
@@ -239,7 +242,7 @@ def test_stopping_table_has_a_column_per_criterion_and_a_row_group_per_dataset(p
 
     rows = [row(d, c, 150, 10) for d in "ab" for c in params["evaluation"]["stopping"]]
     rows[-1]["stopped"] = 4
-    table = stopping_table(params, {"a": {"title": "A"}, "b": {"title": "B"}}, rows).splitlines()
+    table = stopping_table(Study.from_params(params), {"a": {"title": "A"}, "b": {"title": "B"}}, rows).splitlines()
     assert table[0] == "| Strategy | Stabilizing predictions | Expected error |"
     assert table[2].startswith("| **A** |") and table[4].startswith("| **B** |")
     assert table[5] == "| Random | 150\u00a0·\u00a096\u00a0% | 150\u00a0·\u00a096\u00a0% (4/10) |"
@@ -262,7 +265,9 @@ def test_recall_table_heads_each_dataset_with_its_class_names(params):
         }
         for c in (0, 1)
     ]
-    table = class_recall_table(params, {"a": {"title": "A", "class_names": ["sick", "healthy"]}}, rows).splitlines()
+    table = class_recall_table(
+        Study.from_params(params), {"a": {"title": "A", "class_names": ["sick", "healthy"]}}, rows
+    ).splitlines()
     assert table[0] == "| Strategy | Class 1 | Class 2 |"
     assert table[2] == "| **A** | *sick* | *healthy* |" and table[3] == "| Full pool | 0.700 | 0.700 |"
     assert table[4] == "| Random | 0.500 [0.400,\u00a00.600] | 0.500 [0.400,\u00a00.600] |".replace(" [", "\u00a0[")
@@ -283,16 +288,18 @@ def test_the_answer_per_metric_counts_distinct_strategies_and_names_the_metrics_
         row("roc_auc", "coreset", -0.01, 0.2),
         row("accuracy", "margin", 0.02, 0.01),  # merged into another strategy: not shown, not counted
     ]
-    table = metric_answers_table(params, {"d": {"title": "D"}}, rows)
+    table = metric_answers_table(Study.from_params(params), {"d": {"title": "D"}}, rows)
     assert "| D | ▲\u00a01 ▼\u00a01 | ▲\u00a01 ▼\u00a01 | ▲\u00a01 ▼\u00a01 | ▲\u00a01 ▼\u00a00 |" in table
-    text = metric_answers_text(params, {"d": {"title": "D"}}, rows)
+    text = metric_answers_text(Study.from_params(params), {"d": {"title": "D"}}, rows)
     assert text == (
         "The answer depends on the metric ({{< var supp.tbl-metrics >}}): on D, 1 above and 1 below by the primary "
         "metric, but by ROC-AUC (1 and 0).\n"
     )
     same = [r for r in rows if r["metric"] != "roc_auc"] + [row("roc_auc", "entropy", 0.02, 0.01)]
     same.append(row("roc_auc", "coreset", -0.02, 0.01))
-    assert metric_answers_text(params, {"d": {"title": "D"}}, same).startswith("Every metric gives the same numbers")
+    assert metric_answers_text(Study.from_params(params), {"d": {"title": "D"}}, same).startswith(
+        "Every metric gives the same numbers"
+    )
 
 
 def test_the_results_paragraph_names_each_finding_once_over_the_datasets(params):
@@ -305,7 +312,7 @@ def test_the_results_paragraph_names_each_finding_once_over_the_datasets(params)
         for s, aulc in (("random", 0.7), ("lc", 0.8 if d == "a" else 0.6), ("margin", 0.75))
     ]
     identical = {"a": {"logreg": [["lc", "margin"]]}, "b": {"logreg": [["lc", "margin"]]}}
-    text = results_text(params, {"a": {"title": "A"}, "b": {"title": "B"}}, summary, identical)
+    text = results_text(Study.from_params(params), {"a": {"title": "A"}, "b": {"title": "B"}}, summary, identical)
     assert "On A" not in text and text.count("highest AULC") == 1
     assert "The highest AULC was reached by lc on A, 0.800" in text and "margin on B, 0.750" in text
     assert "significantly above and below random sampling were 0 and 0 on A and 0 and 0 on B." in text

@@ -12,6 +12,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.text import Text  # noqa: E402
 
+from medal.report.study import Study
 from medal.report.tradeoff import place_labels, stopping_tradeoff_figure  # noqa: E402
 
 
@@ -48,7 +49,7 @@ def test_the_figure_shows_each_dataset_and_labels_each_stopped_threshold(params,
     ]
     rows[0] = {**rows[0], "labels": math.nan, "stopped": 0}  # no run stopped: no point, no label
     path = tmp_path / "tradeoff.svg"
-    stopping_tradeoff_figure(params, {"a": {"title": "SetA"}, "b": {"title": "SetB"}}, rows, path)
+    stopping_tradeoff_figure(Study.from_params(params), {"a": {"title": "SetA"}, "b": {"title": "SetB"}}, rows, path)
     svg = path.read_text()
     assert "SetA" in svg and "SetB" in svg
     assert svg.count("0.99 (75 %)") == 2 and svg.count("0.9 (75 %)") == 1 and svg.count("0.1 (75 %)") == 2

@@ -1,4 +1,5 @@
 from medal.analysis.checks import ABOVE_REFERENCE, RANDOM_DECREASES, TARGET_BELOW_INITIAL
+from medal.report.study import Study
 from medal.report.validity import class_weight_table, flags_text, prior_shift_text
 
 PROVENANCE = {
@@ -9,10 +10,10 @@ PROVENANCE = {
 
 def test_prior_shift_names_the_datasets_whose_test_set_holds_other_class_shares(params):
     params["study"]["datasets"] = ["p", "b"]
-    text = prior_shift_text(params, PROVENANCE)
+    text = prior_shift_text(Study.from_params(params), PROVENANCE)
     assert "P's pool holds 26.0 % normal images, its test set 37.5 %" in text and "B's" not in text
     params["study"]["datasets"] = ["b"]
-    assert "in about the share the pool does" in prior_shift_text(params, PROVENANCE)
+    assert "in about the share the pool does" in prior_shift_text(Study.from_params(params), PROVENANCE)
 
 
 def test_flags_text_gives_each_flag_with_its_numbers_grouped_by_dataset(params):
@@ -41,7 +42,7 @@ def test_flags_text_gives_each_flag_with_its_numbers_grouped_by_dataset(params):
             for t in ("90", "95")
         ),
     ]
-    text = flags_text(params, PROVENANCE, flags)
+    text = flags_text(Study.from_params(params), PROVENANCE, flags)
     primary, others = text.split("On the other metrics")
     assert (
         "on B, TypiClust and entropy score a ROC-AUC above the 0.930 of the same learner trained on the whole pool at "
@@ -50,7 +51,7 @@ def test_flags_text_gives_each_flag_with_its_numbers_grouped_by_dataset(params):
     assert "on P, random sampling's initial labels already reach 90 % and 95 % of the full-pool score" in primary
     assert "on P, random sampling's balanced accuracy falls from 0.833 at 10 labels to 0.813" in others
     assert "\u22120.020 [\u22120.030, \u22120.010]" in others  # minus signs, not hyphens
-    assert "it flagged nothing" in flags_text(params, PROVENANCE, flags[:1])
+    assert "it flagged nothing" in flags_text(Study.from_params(params), PROVENANCE, flags[:1])
 
 
 def test_class_weight_table_goes_from_the_initial_labels_to_the_budget_for_both_metrics(params):
@@ -71,7 +72,7 @@ def test_class_weight_table_goes_from_the_initial_labels_to_the_budget_for_both_
         for m in ("balanced_accuracy", "roc_auc")
         for n, v in ((10, 0.8 + shift), (250, 0.85 + shift))
     ]
-    table = class_weight_table(params, PROVENANCE, rows)
+    table = class_weight_table(Study.from_params(params), PROVENANCE, rows)
     assert "| Strategy | Class weight | Balanced accuracy | ROC-AUC |" in table and "| **P** |" in table
     assert "| Random | none | 0.750 → 0.800 [0.790,\u00a00.810] | 0.750 → 0.800 [0.790,\u00a00.810] |" in table
     assert "{#tbl-class-weight}" in table and "initial 10 labels → at the budget of 250" in table

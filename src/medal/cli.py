@@ -183,12 +183,13 @@ def cmd_aggregate(params: dict, args: argparse.Namespace) -> None:
 def cmd_report(params: dict, args: argparse.Namespace) -> None:
     from medal.fileio import staged_folder
     from medal.report.build import ModelInputs, build_all
+    from medal.report.study import Study
 
     # Written into new folders that replace the old ones only once everything is there: a failed or killed
     # stage leaves the previous manuscript parts whole, never half of them beside the previous PDF.
     with staged_folder(GENERATED) as generated, staged_folder(MEASURED) as measured:
         build_all(
-            params,
+            Study.from_params(params),
             ModelInputs(SELECTION, REFERENCE, PUBLISHED),
             RAW,
             RUNS,

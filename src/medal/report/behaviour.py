@@ -9,8 +9,9 @@ import numpy as np
 
 from medal.analysis.stats import ALPHA
 from medal.analysis.tables import Row
-from medal.design import BASELINE, SWEEP_SETTINGS, query_cycles, seeds_for
+from medal.design import BASELINE, SWEEP_SETTINGS, query_cycles
 from medal.report.savings import main_rows
+from medal.report.study import Study
 from medal.report.text import (
     CRITERION_LABELS,
     LEARNER_LABELS,
@@ -27,82 +28,76 @@ from medal.report.text import (
 )
 
 
-def stability_table(params: dict[str, Any], provenance: dict[str, dict[str, Any]], summary: list[Row]) -> str:
+def stability_table(study: Study, provenance: dict[str, dict[str, Any]], summary: list[Row]) -> str:
     """Per strategy (main learner): spread of AULC over seeds, and how often and how far the score falls between
     cycles."""
-    study = params["study"]
-    rows_by = main_rows(summary, study["main_learner"])
+    rows_by = main_rows(summary, study.main_learner)
 
     def cell(row: Row) -> str:
         return f"{row['aulc_sd']:.3f} / {row['drops']:.1f} / {row['largest_drop']:.3f}"
 
-    rows = [
-        [strategy_label(s, params), *(cell(rows_by[(d, s)]) for d in study["datasets"])] for s in study["strategies"]
-    ]
+    rows = [[strategy_label(s, study), *(cell(rows_by[(d, s)]) for d in study.datasets)] for s in study.strategies]
     caption = (
-        f"Stability over seeds with {in_sentence(label(study['main_learner'], LEARNER_LABELS))}: standard deviation "
+        f"Stability over seeds with {in_sentence(label(study.main_learner, LEARNER_LABELS))}: standard deviation "
         "of the AULC / "
-        f"mean number of drops per run (the score falls by more than {params['evaluation']['drop_threshold']} between "
+        f"mean number of drops per run (the score falls by more than {study.evaluation['drop_threshold']} between "
         "consecutive cycles) / mean largest fall per run."
     )
     return markdown_table(
-        ["Strategy", *(provenance[d]["title"] for d in study["datasets"])], rows, caption, "tbl-stability", 1
+        ["Strategy", *(provenance[d]["title"] for d in study.datasets)], rows, caption, "tbl-stability", 1
     )
 
 
-def stability_text(params: dict[str, Any], summary: list[Row]) -> str:
+def stability_text(study: Study, summary: list[Row]) -> str:
     """A generated sentence: drops per run of each strategy with the main learner, averaged over datasets."""
-    study = params["study"]
     per_strategy = {
-        s: float(np.mean([r["drops"] for r in summary if r["strategy"] == s and r["learner"] == study["main_learner"]]))
-        for s in study["strategies"]
+        s: float(np.mean([r["drops"] for r in summary if r["strategy"] == s and r["learner"] == study.main_learner]))
+        for s in study.strategies
     }
     ordered = sorted(per_strategy, key=per_strategy.get)
     fewest, most = ordered[0], ordered[-1]
     lowest, highest = (f"{in_sentence(label(s, STRATEGY_LABELS))} {per_strategy[s]:.1f}" for s in (fewest, most))
     return (
         f"Averaged over the datasets, the number of drops per run ranged from {lowest} to {highest} "
-        f"(random sampling {per_strategy.get(BASELINE, math.nan):.1f}), over {query_cycles(params['al'])} query cycles "
-        "per run.\n"
+        f"(random sampling {per_strategy.get(BASELINE, math.nan):.1f}), over {query_cycles(study.protocol)} query "
+        "cycles per run.\n"
     )
 
 
-def class_balance_table(params: dict[str, Any], provenance: dict[str, dict[str, Any]], balance: dict[str, Any]) -> str:
+def class_balance_table(study: Study, provenance: dict[str, dict[str, Any]], balance: dict[str, Any]) -> str:
     """Share of each dataset's minority class among the images each strategy queried (main learner), beside the
     pool's."""
-    study = params["study"]
-    minority = {d: int(np.argmin(balance[d]["pool"])) for d in study["datasets"]}
-    rows = [["Pool", *(f"{100 * balance[d]['pool'][minority[d]]:.1f}" for d in study["datasets"])]]
+    minority = {d: int(np.argmin(balance[d]["pool"])) for d in study.datasets}
+    rows = [["Pool", *(f"{100 * balance[d]['pool'][minority[d]]:.1f}" for d in study.datasets)]]
     rows += [
         [
-            strategy_label(s, params),
-            *(f"{100 * balance[d]['queried'][study['main_learner']][s][minority[d]]:.1f}" for d in study["datasets"]),
+            strategy_label(s, study),
+            *(f"{100 * balance[d]['queried'][study.main_learner][s][minority[d]]:.1f}" for d in study.datasets),
         ]
-        for s in study["strategies"]
+        for s in study.strategies
     ]
     header = [
         "Strategy",
-        *(f"{provenance[d]['title']} ({provenance[d]['class_names'][minority[d]]})" for d in study["datasets"]),
+        *(f"{provenance[d]['title']} ({provenance[d]['class_names'][minority[d]]})" for d in study.datasets),
     ]
     caption = (
         "Class balance of what each strategy asked to label: percentage of each dataset's minority class (in "
         "parentheses) "
-        f"among the queried images with {in_sentence(label(study['main_learner'], LEARNER_LABELS))}, initial set "
+        f"among the queried images with {in_sentence(label(study.main_learner, LEARNER_LABELS))}, initial set "
         "excluded, "
         "mean over seeds; the first row is its percentage in the pool."
     )
     return markdown_table(header, rows, caption, "tbl-balance", text_columns=1)
 
 
-def class_recall_table(params: dict[str, Any], provenance: dict[str, dict[str, Any]], recall: list[Row]) -> str:
+def class_recall_table(study: Study, provenance: dict[str, dict[str, Any]], recall: list[Row]) -> str:
     """Test recall of every class at the end of the budget per strategy (main learner), and of the full-pool model:
     one group of rows per dataset, headed by its class names, one column per class."""
-    study = params["study"]
-    by_key = {(r["dataset"], r["strategy"], r["class"]): r for r in recall if r["learner"] == study["main_learner"]}
-    width = max(len(provenance[d]["class_names"]) for d in study["datasets"])
-    any_strategy = study["strategies"][0]  # every strategy's rows carry the same full-pool recall
+    by_key = {(r["dataset"], r["strategy"], r["class"]): r for r in recall if r["learner"] == study.main_learner}
+    width = max(len(provenance[d]["class_names"]) for d in study.datasets)
+    any_strategy = study.strategies[0]  # every strategy's rows carry the same full-pool recall
     rows = []
-    for dataset in study["datasets"]:
+    for dataset in study.datasets:
         classes = range(len(provenance[dataset]["class_names"]))
         padding = [""] * (width - len(classes))
         names = [f"*{name}*" for name in provenance[dataset]["class_names"]]
@@ -110,16 +105,16 @@ def class_recall_table(params: dict[str, Any], provenance: dict[str, dict[str, A
         rows.append(
             ["Full pool", *(f"{by_key[(dataset, any_strategy, c)]['full_pool']:.3f}" for c in classes), *padding]
         )
-        for strategy in study["strategies"]:
+        for strategy in study.strategies:
             cells = [
                 fmt_ci(*(by_key[(dataset, strategy, c)][k] for k in ("recall", "recall_low", "recall_high")))
                 for c in classes
             ]
-            rows.append([strategy_label(strategy, params), *(c.replace(" ", NBSP) for c in cells), *padding])
+            rows.append([strategy_label(strategy, study), *(c.replace(" ", NBSP) for c in cells), *padding])
     header = ["Strategy", *(f"Class {c + 1}" for c in range(width))]
     caption = (
-        f"Recall of each class on the test set after {params['al']['budget']} labels with "
-        f"{in_sentence(label(study['main_learner'], LEARNER_LABELS))}, mean [95 % CI] over seeds, under each dataset's "
+        f"Recall of each class on the test set after {study.protocol['budget']} labels with "
+        f"{in_sentence(label(study.main_learner, LEARNER_LABELS))}, mean [95 % CI] over seeds, under each dataset's "
         "class names; the full-pool row is the same learner trained on the whole pool (mean over seeds). Balanced "
         "accuracy is the mean of a dataset's class recalls."
     )
@@ -131,28 +126,25 @@ def _stopping_cell(row: Row) -> str:
     return text if row["stopped"] == row["seeds"] else f"{text} ({row['stopped']}/{row['seeds']})"
 
 
-def stopping_table(params: dict[str, Any], provenance: dict[str, dict[str, Any]], stopping: list[Row]) -> str:
+def stopping_table(study: Study, provenance: dict[str, dict[str, Any]], stopping: list[Row]) -> str:
     """Where each stopping criterion stopped the main learner's runs, and the score reached there: one column per
     criterion, one group of rows per dataset, no line break inside a number and its unit."""
-    study = params["study"]
-    by_key = {
-        (r["dataset"], r["strategy"], r["criterion"]): r for r in stopping if r["learner"] == study["main_learner"]
-    }
-    criteria = list(params["evaluation"]["stopping"])
+    by_key = {(r["dataset"], r["strategy"], r["criterion"]): r for r in stopping if r["learner"] == study.main_learner}
+    criteria = list(study.evaluation["stopping"])
     rows = []
-    for dataset in study["datasets"]:
+    for dataset in study.datasets:
         rows.append([f"**{provenance[dataset]['title']}**", *([""] * len(criteria))])
         rows += [
-            [strategy_label(s, params), *(_stopping_cell(by_key[(dataset, s, c)]) for c in criteria)]
-            for s in study["strategies"]
+            [strategy_label(s, study), *(_stopping_cell(by_key[(dataset, s, c)]) for c in criteria)]
+            for s in study.strategies
         ]
     header = ["Strategy", *(label(c, CRITERION_LABELS) for c in criteria)]
     sp, ee = (
-        params["evaluation"]["stopping"]["stabilizing_predictions"],
-        params["evaluation"]["stopping"]["expected_error"],
+        study.evaluation["stopping"]["stabilizing_predictions"],
+        study.evaluation["stopping"]["expected_error"],
     )
     caption = (
-        f"Stopping without test labels, with {in_sentence(label(study['main_learner'], LEARNER_LABELS))}: mean "
+        f"Stopping without test labels, with {in_sentence(label(study.main_learner, LEARNER_LABELS))}: mean "
         "labels at the "
         "stop · mean test score there in percent of the full-pool score. Stabilizing predictions stops once the pool "
         f"predictions agree with the previous cycle's at Cohen's κ ≥ {sp['kappa']} for {sp['window']} cycles in a row; "
@@ -163,12 +155,11 @@ def stopping_table(params: dict[str, Any], provenance: dict[str, dict[str, Any]]
     return markdown_table(header, rows, caption, "tbl-stopping", text_columns=1)
 
 
-def stopping_text(params: dict[str, Any], stopping: list[Row]) -> str:
+def stopping_text(study: Study, stopping: list[Row]) -> str:
     """A generated sentence per criterion: share of runs stopped before the budget and the score kept, main learner."""
-    study = params["study"]
     sentences = []
-    for criterion in params["evaluation"]["stopping"]:
-        rows = [r for r in stopping if r["criterion"] == criterion and r["learner"] == study["main_learner"]]
+    for criterion in study.evaluation["stopping"]:
+        rows = [r for r in stopping if r["criterion"] == criterion and r["learner"] == study.main_learner]
         stopped = sum(r["stopped"] for r in rows)
         runs = sum(r["seeds"] for r in rows)
         labels = float(np.mean([r["labels"] for r in rows]))
@@ -192,9 +183,9 @@ def _sweep_cell(row: Row) -> str:
     return text + (mark if row["p_holm"] < ALPHA else "")
 
 
-def sweep_table(params: dict[str, Any], provenance: dict[str, dict[str, Any]], sweeps: list[Row]) -> str:
+def sweep_table(study: Study, provenance: dict[str, dict[str, Any]], sweeps: list[Row]) -> str:
     """Every sweep in one table: per setting and value, each strategy's AULC minus random's on each sweep dataset."""
-    sweep = params["sweeps"]
+    sweep = study.sweeps
     strategies = [s for s in sweep["strategies"] if s != BASELINE]
     by = {(r["dataset"], r["setting"], r["value"], r["strategy"]): r for r in sweeps}
     columns = [(d, s) for d in sweep["datasets"] for s in strategies]
@@ -225,7 +216,7 @@ def sweep_table(params: dict[str, Any], provenance: dict[str, dict[str, Any]], s
 
 
 def sweep_summary(
-    params: dict[str, Any], provenance: dict[str, dict[str, Any]], sweeps: list[Row], repeats: list[dict[str, Any]]
+    study: Study, provenance: dict[str, dict[str, Any]], sweeps: list[Row], repeats: list[dict[str, Any]]
 ) -> str:
     """Which sweep values, if any, moved a strategy significantly away from random sampling; and whether a sweep's
     runs at the study's own value repeat the first experiment's (``repeats``: ``sweep_repeats.json``)."""
@@ -243,14 +234,14 @@ def sweep_summary(
             f"Of the settings swept, the difference from random sampling was significant only for {join_names(parts)} "
             "(@tbl-sweeps); at every other value its interval includes zero or the test does not decide."
         )
-    return f"{text} {_repeats_text(params, repeats)}".rstrip() + "\n"
+    return f"{text} {_repeats_text(study, repeats)}".rstrip() + "\n"
 
 
-def _repeats_text(params: dict[str, Any], repeats: list[dict[str, Any]]) -> str:
+def _repeats_text(study: Study, repeats: list[dict[str, Any]]) -> str:
     """Why a sweep's column at the study's own value can differ from the first experiment's numbers."""
     if not repeats:
         return ""
-    seeds, main_seeds = params["al"]["seeds"], seeds_for(params, params["study"]["main_learner"])
+    seeds, main_seeds = study.seeds, study.seeds_for(study.main_learner)
     differing = [r for r in repeats if not r["same"]]
     if not differing:
         return (

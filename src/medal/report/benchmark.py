@@ -8,8 +8,8 @@ from typing import Any
 import numpy as np
 
 from medal.analysis.metrics import METRIC_LABELS
-from medal.experiment.learners import Learner
-from medal.experiment.selection import choose, grid_points, in_use
+from medal.experiment.selection import choose, grid_points
+from medal.report.study import Study, plain
 from medal.report.text import (
     LEARNER_LABELS,
     REPRESENTATION_LABELS,
@@ -42,16 +42,16 @@ def _point_text(point: dict[str, dict[str, Any]]) -> str:
     return ", ".join(f"{label(k, GRID_LABELS)} = {v:g}" for k, v in values.items())
 
 
-def selection_table(params: dict[str, Any], provenance: dict[str, dict[str, Any]], selection: dict[str, Any]) -> str:
+def selection_table(study: Study, provenance: dict[str, dict[str, Any]], selection: dict[str, Any]) -> str:
     """Cross-validated primary metric of every grid combination per dataset (mean ± SD over folds) and their mean;
     ◆ marks each dataset's cross-validated choice, and (used) the combination ``params.yaml`` holds for it."""
-    select, metric = params["select"], params["evaluation"]["primary_metric"]
+    select, metric = study.selection, study.primary_metric
     datasets = select["datasets"]
     if not datasets:
         return ""
     rows_by_dataset = {d: selection[d]["rows"] for d in datasets}
     best = choose(rows_by_dataset, metric)
-    used = {d: in_use(params, d) for d in datasets}
+    used = {d: study.settings_in_use[d] for d in datasets}
     keys = [*select["grid"].get("features", {}), *select["grid"].get("learner", {})]
     rows = []
     for i, point in enumerate(grid_points(select["grid"])):
@@ -76,13 +76,13 @@ def selection_table(params: dict[str, Any], provenance: dict[str, dict[str, Any]
     return markdown_table(header, rows, caption, "tbl-selection", text_columns=0)
 
 
-def selection_text(params: dict[str, Any], provenance: dict[str, dict[str, Any]], selection: dict[str, Any]) -> str:
+def selection_text(study: Study, provenance: dict[str, dict[str, Any]], selection: dict[str, Any]) -> str:
     """Whether the study's settings are the cross-validated choice (nothing when no dataset is cross-validated)."""
-    select, metric = params["select"], params["evaluation"]["primary_metric"]
+    select, metric = study.selection, study.primary_metric
     if not select["datasets"]:
         return ""
     best = choose({d: selection[d]["rows"] for d in select["datasets"]}, metric)
-    used = {d: in_use(params, d) for d in select["datasets"]}
+    used = {d: study.settings_in_use[d] for d in select["datasets"]}
     learner = _point_text({"features": {}, "learner": next(iter(best.values()))["learner"]})
     features = [
         f"{provenance[d]['title']} " + in_sentence(_point_text({"features": choice["features"], "learner": {}}))
@@ -112,16 +112,6 @@ def _published_rows(published: dict[str, Any], dataset: str) -> list[list[str]]:
     return rows
 
 
-def whole_pool_groups(params: dict[str, Any]) -> list[list[str]]:
-    """The study's learners grouped by their whole-pool model: learners that differ only in how they update (refit
-    or warm start) train the same model on the whole pool, one fit from scratch."""
-    groups: dict[str, list[str]] = {}
-    for name in params["study"]["learners"]:
-        key = Learner.from_params(name, params["learners"][name]).whole_pool_fit()
-        groups.setdefault(key, []).append(name)
-    return list(groups.values())
-
-
 def _group_label(names: list[str]) -> str:
     """'MLP (fit, warm start)': the estimator once, with the update modes that share the model."""
     parts = [label(name, LEARNER_LABELS).rsplit(" (", 1) for name in names]
@@ -131,66 +121,62 @@ def _group_label(names: list[str]) -> str:
 
 
 def benchmark_table(
-    params: dict[str, Any], provenance: dict[str, dict[str, Any]], references: dict[str, Any], published: dict[str, Any]
+    study: Study, provenance: dict[str, dict[str, Any]], references: dict[str, Any], published: dict[str, Any]
 ) -> str:
     """Every whole-pool model trained with the study's features (one row for learners that share it), beside the
     published results."""
     rows = []
-    for dataset in params["study"]["datasets"]:
+    for dataset in study.datasets:
         rows.append([f"**{provenance[dataset]['title']}**", "", "", "", ""])
-        for names in whole_pool_groups(params):
+        for names in study.whole_pool_groups():
             scores = references[dataset]["learners"][names[0]]
             rows.append([_group_label(names), "this study", *(f"{_mean(scores, m):.3f}" for m in BENCHMARK_METRICS)])
         rows += _published_rows(published, dataset)
     header = ["Model", "Source", *BENCHMARK_METRICS.values()]
     caption = (
         "Test scores of every learner trained on the whole pool with the study's features (mean over "
-        f"{seeds_phrase(params)}), beside published test results: {published['source']}; – : not published. The "
+        f"{seeds_phrase(study)}), beside published test results: {published['source']}; – : not published. The "
         "whole-pool model is one fit from scratch, so learners that differ only in refitting or warm-starting share "
         "a row; a partial_fit learner keeps its own row where its settings or class weighting differ."
     )
     return markdown_table(header, rows, caption, "tbl-benchmark")
 
 
-def representations_table(
-    params: dict[str, Any], provenance: dict[str, dict[str, Any]], references: dict[str, Any]
-) -> str:
+def representations_table(study: Study, provenance: dict[str, dict[str, Any]], references: dict[str, Any]) -> str:
     """Every learner trained on the whole pool, per swept representation: ACC / AUC / balanced accuracy."""
-    names = list(params["sweeps"]["settings"]["representation"])
+    names = list(study.sweeps["settings"]["representation"])
     rows = []
-    for dataset in params["sweeps"]["datasets"]:
+    for dataset in study.sweeps["datasets"]:
         reps = references[dataset]["representations"]
         rows.append([f"**{provenance[dataset]['title']}**", *([""] * len(names))])
-        for learner in params["study"]["learners"]:
+        for learner in study.learners:
             cells = [
                 " / ".join(f"{_mean(reps[n]['learners'][learner], m):.3f}" for m in BENCHMARK_METRICS) for n in names
             ]
             rows.append([label(learner, LEARNER_LABELS), *cells])
     own = {
         n
-        for d in params["sweeps"]["datasets"]
+        for d in study.sweeps["datasets"]
         for n in names
-        if params["prepare"][d] == references[d]["representations"][n]["settings"]
+        if plain(study.feature_specs[d]) == references[d]["representations"][n]["settings"]
     }
     header = ["Learner", *(label(n, REPRESENTATION_LABELS) + (" (study)" if n in own else "") for n in names)]
-    fewer = params["sweeps"].get("reference_seeds")
-    others = (
-        f" on the study's features and over {fewer} on the others" if fewer and fewer < params["al"]["seeds"] else ""
-    )
+    fewer = study.sweeps.get("reference_seeds")
+    others = f" on the study's features and over {fewer} on the others" if fewer and fewer < study.seeds else ""
     caption = (
         "Test scores of every learner trained on the whole pool, per feature representation: accuracy / ROC-AUC / "
-        f"balanced accuracy, mean over {seeds_phrase(params)}{others}; (study): the features of the main experiments."
+        f"balanced accuracy, mean over {seeds_phrase(study)}{others}; (study): the features of the main experiments."
     )
     return markdown_table(header, rows, caption, "tbl-representations", text_columns=1)
 
 
 def benchmark_text(
-    params: dict[str, Any], provenance: dict[str, dict[str, Any]], references: dict[str, Any], published: dict[str, Any]
+    study: Study, provenance: dict[str, dict[str, Any]], references: dict[str, Any], published: dict[str, Any]
 ) -> str:
     """How the main learner and the best learner on the study's features compare with the published results."""
-    main = params["study"]["main_learner"]
+    main = study.main_learner
     sentences = []
-    for dataset in params["study"]["datasets"]:
+    for dataset in study.datasets:
         results = published["results"].get(dataset)
         if not results:
             continue
@@ -207,20 +193,18 @@ def benchmark_text(
             f"reaches accuracy {acc:.3f} and AUC {auc:.3f}, against {', '.join(gaps)}; the learner with the highest "
             f"AUC is {in_sentence(label(best, LEARNER_LABELS))} ({_mean(learners[best], 'roc_auc'):.3f})."
         )
-        sentences += _below_majority(params, provenance[dataset], learners)
+        sentences += _below_majority(study, provenance[dataset], learners)
     return " ".join(sentences) + "\n" if sentences else ""
 
 
-def _below_majority(
-    params: dict[str, Any], provenance: dict[str, Any], learners: dict[str, list[dict[str, Any]]]
-) -> list[str]:
+def _below_majority(study: Study, provenance: dict[str, Any], learners: dict[str, list[dict[str, Any]]]) -> list[str]:
     """A sentence naming the whole-pool models whose accuracy is below what predicting the test set's majority class
     alone reaches, with their balanced accuracy, the fairer reading for models that weigh the classes alike."""
     test = provenance["counts"]["test"]
     majority = max(test) / sum(test)
     below = [
         names
-        for names in whole_pool_groups(params)
+        for names in study.whole_pool_groups()
         if names[0] in learners and _mean(learners[names[0]], "accuracy") < majority
     ]
     if not below:

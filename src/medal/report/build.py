@@ -79,7 +79,8 @@ from medal.report.setup import (
     provenance_text,
     runtime_text,
 )
-from medal.report.text import STRATEGY_LABELS, display_params, supplement_ref
+from medal.report.study import Study
+from medal.report.text import STRATEGY_LABELS, supplement_ref
 from medal.report.tradeoff import stopping_tradeoff_figure
 from medal.report.validity import class_weight_table, flags_text, prior_shift_text
 from medal.report.variables import variables
@@ -95,45 +96,45 @@ class ModelInputs:
     published: Path
 
 
-def model_texts(params: dict[str, Any], provenance: dict[str, dict[str, Any]], inputs: ModelInputs) -> dict[str, str]:
+def model_texts(study: Study, provenance: dict[str, dict[str, Any]], inputs: ModelInputs) -> dict[str, str]:
     """The model-selection and benchmark tables and sentences, by file name."""
-    references = {d: read_json(inputs.reference_dir / f"{d}.json") for d in params["study"]["datasets"]}
-    selection = {d: read_json(inputs.selection_dir / f"{d}.json") for d in params["select"]["datasets"]}
+    references = {d: read_json(inputs.reference_dir / f"{d}.json") for d in study.datasets}
+    selection = {d: read_json(inputs.selection_dir / f"{d}.json") for d in study.selection["datasets"]}
     published = yaml.safe_load(inputs.published.read_text(encoding="utf-8"))
     return {
-        "selection.md": selection_table(params, provenance, selection),
-        "selection_text.md": selection_text(params, provenance, selection),
-        "benchmark.md": benchmark_table(params, provenance, references, published),
-        "benchmark_text.md": benchmark_text(params, provenance, references, published),
-        "representations.md": representations_table(params, provenance, references),
+        "selection.md": selection_table(study, provenance, selection),
+        "selection_text.md": selection_text(study, provenance, selection),
+        "benchmark.md": benchmark_table(study, provenance, references, published),
+        "benchmark_text.md": benchmark_text(study, provenance, references, published),
+        "representations.md": representations_table(study, provenance, references),
     }
 
 
 def section_texts(
-    params: dict[str, Any], shown: dict[str, Any], provenance: dict[str, dict[str, Any]], aggregate_dir: Path
+    study: Study, shown: Study, provenance: dict[str, dict[str, Any]], aggregate_dir: Path
 ) -> dict[str, str]:
     """The generated tables and sentences of every section that the results determine, by file name.
 
-    Tables of the main learner's strategies take ``shown`` (:func:`display_params`): strategies that queried the
+    Tables of the main learner's strategies take ``shown`` (:meth:`Study.shown`): strategies that queried the
     very same images appear once."""
-    return data_texts(params, provenance, aggregate_dir) | result_texts(params, shown, provenance, aggregate_dir)
+    return data_texts(study, provenance, aggregate_dir) | result_texts(study, shown, provenance, aggregate_dir)
 
 
-def data_texts(params: dict[str, Any], provenance: dict[str, dict[str, Any]], aggregate_dir: Path) -> dict[str, str]:
+def data_texts(study: Study, provenance: dict[str, dict[str, Any]], aggregate_dir: Path) -> dict[str, str]:
     """The tables and sentences that describe the datasets, by file name."""
     return {
-        "datasets.md": datasets_table(params, provenance),
-        "classes.md": classes_table(params, provenance),
-        "prior_shift.md": prior_shift_text(params, provenance),
-        "class_weight.md": class_weight_table(params, provenance, CLASS_WEIGHT.read(aggregate_dir)),
-        "flags.md": flags_text(params, provenance, read_json(aggregate_dir / "flags.json")),
-        "data_description.md": data_description(params, provenance),
-        "data_provenance.md": provenance_text(params, provenance),
+        "datasets.md": datasets_table(study, provenance),
+        "classes.md": classes_table(study, provenance),
+        "prior_shift.md": prior_shift_text(study, provenance),
+        "class_weight.md": class_weight_table(study, provenance, CLASS_WEIGHT.read(aggregate_dir)),
+        "flags.md": flags_text(study, provenance, read_json(aggregate_dir / "flags.json")),
+        "data_description.md": data_description(study, provenance),
+        "data_provenance.md": provenance_text(study, provenance),
     }
 
 
 def result_texts(
-    params: dict[str, Any], shown: dict[str, Any], provenance: dict[str, dict[str, Any]], aggregate_dir: Path
+    study: Study, shown: Study, provenance: dict[str, dict[str, Any]], aggregate_dir: Path
 ) -> dict[str, str]:
     """The tables and sentences of the results, by file name."""
     summary = SUMMARY.read(aggregate_dir)
@@ -143,7 +144,7 @@ def result_texts(
     across = read_json(aggregate_dir / "across.json")
     metric_rows = METRIC_COMPARISONS.read(aggregate_dir)
     capped = CAPPED.read(aggregate_dir)
-    main = main_target(params["evaluation"])
+    main = main_target(study.evaluation)
     return {
         "aulc.md": aulc_table(shown, provenance, summary),
         "results.md": results_text(shown, provenance, summary, read_json(aggregate_dir / "identical.json")),
@@ -151,12 +152,12 @@ def result_texts(
         "across_text.md": across_text(shown, provenance, across),
         "conclusion.md": conclusion_text(shown, provenance, summary, friedman["strategies"], targets, True, across),
         "friedman.md": friedman_text(friedman["strategies"], STRATEGY_LABELS, "@fig-cd", provenance),
-        "learners.md": learners_table(params, provenance, summary),
-        "learners_text.md": learners_text(params, provenance, summary),
-        "parameters.md": parameters_table(params),
+        "learners.md": learners_table(study, provenance, summary),
+        "learners_text.md": learners_text(study, provenance, summary),
+        "parameters.md": parameters_table(study),
         "labels.md": labels_table(shown, provenance, targets, main),
         "labels_targets.md": "\n".join(
-            labels_table(shown, provenance, targets, t) for t in study_targets(params["evaluation"]) if t != main
+            labels_table(shown, provenance, targets, t) for t in study_targets(study.evaluation) if t != main
         ),
         "stopping.md": stopping_table(shown, provenance, stopping),
         "stopping_text.md": stopping_text(shown, stopping),
@@ -169,17 +170,17 @@ def result_texts(
         ),
         "power.md": power_table(shown, provenance, summary),
         "power_text.md": power_text(shown, summary),
-        "answers.md": learner_answers_table(params, provenance, summary),
+        "answers.md": learner_answers_table(study, provenance, summary),
         "metrics.md": metric_answers_table(shown, provenance, metric_rows),
         "metrics_text.md": metric_answers_text(shown, provenance, metric_rows),
         "answers_targets.md": target_answers_text(shown, provenance, targets),
-        "capped.md": capped_table(params, provenance, capped),
-        "capped_text.md": capped_text(params, provenance, capped),
+        "capped.md": capped_table(study, provenance, capped),
+        "capped_text.md": capped_text(study, provenance, capped),
     }
 
 
 def write_measured(
-    params: dict[str, Any],
+    study: Study,
     provenance: dict[str, dict[str, Any]],
     timings: dict,
     timings_dir: Path,
@@ -189,9 +190,9 @@ def write_measured(
     """What shows wall-clock time or the machine: timing table, speed-ups, environment, run time, platform."""
     stages = stage_records(timings_dir, STAGE_TIMING_FILE)
     measured = {
-        "timing.md": timing_table(params, provenance, timings),
-        "strategy_time.md": strategy_time_table(params, provenance, strategy_seconds(params, timings_dir)),
-        "speedup.md": speedup_text(params, timings),
+        "timing.md": timing_table(study, provenance, timings),
+        "strategy_time.md": strategy_time_table(study, provenance, strategy_seconds(study, timings_dir)),
+        "speedup.md": speedup_text(study, timings),
         "environment.md": environment_table(stages, build_versions()),
         "runtime.md": " ".join(filter(None, [runtime_text(stages).strip(), parallel_text(timings_dir)])) + "\n",
     }
@@ -201,8 +202,8 @@ def write_measured(
 
 
 def write_figures(
-    params: dict[str, Any],
-    shown: dict[str, Any],
+    study: Study,
+    shown: Study,
     provenance: dict[str, dict[str, Any]],
     input_dirs: tuple[Path, Path, Path],
     timings: dict,
@@ -218,19 +219,19 @@ def write_figures(
     learning_curves_figure(shown, provenance, CURVES.read(aggregate_dir), summary, out_dir / "learning_curves.svg")
     differences_figure(shown, provenance, DIFFERENCES.read(aggregate_dir), out_dir / "differences.svg")
     stopping_tradeoff_figure(
-        params, provenance, STOPPING_TRADEOFF.read(aggregate_dir), out_dir / "stopping_tradeoff.svg"
+        study, provenance, STOPPING_TRADEOFF.read(aggregate_dir), out_dir / "stopping_tradeoff.svg"
     )
-    learners_figure(params, provenance, summary, out_dir / "learners.svg")
-    update_modes_figure(params, provenance, summary, timings, measured_dir / "update_modes.svg")
+    learners_figure(study, provenance, summary, out_dir / "learners.svg")
+    update_modes_figure(study, provenance, summary, timings, measured_dir / "update_modes.svg")
     queried_images_figure(shown, provenance, raw_dir, runs_dir, out_dir / "queried_images.svg")
     critical_difference_figure(shown, friedman["strategies"], out_dir / "cd_diagram.svg", provenance)
-    critical_difference_figure(params, friedman["learners"], out_dir / "cd_learners.svg")
+    critical_difference_figure(study, friedman["learners"], out_dir / "cd_learners.svg")
     for setting in SWEEP_SETTINGS:
-        sweep_figure(params, provenance, sweeps, setting, out_dir / f"sweep_{setting}.svg")
+        sweep_figure(study, provenance, sweeps, setting, out_dir / f"sweep_{setting}.svg")
 
 
 def build_all(
-    params: dict[str, Any],
+    study: Study,
     model_inputs: ModelInputs,
     raw_dir: Path,
     runs_dir: Path,
@@ -248,19 +249,19 @@ def build_all(
     (timings, speed-ups, hardware, versions, run time) goes to ``measured_dir``, so that a rebuild
     can be checked for byte-identical results while the measurements differ.
     """
-    provenance = {d: read_json(raw_dir / f"{d}.json") for d in params["study"]["datasets"]}
+    provenance = {d: read_json(raw_dir / f"{d}.json") for d in study.datasets}
     summary = SUMMARY.read(aggregate_dir)
-    timings = mean_timings(params, timings_dir)
+    timings = mean_timings(study, timings_dir)
     sweeps = SWEEPS.read(aggregate_dir)
     friedman = read_json(aggregate_dir / "friedman.json")
-    shown = display_params(params, friedman["strategies"].get("merged", {}))
-    write_figures(params, shown, provenance, (aggregate_dir, raw_dir, runs_dir), timings, out_dir, measured_dir)
-    texts = section_texts(params, shown, provenance, aggregate_dir) | model_texts(params, provenance, model_inputs)
-    texts["sweeps.md"] = sweep_table(params, provenance, sweeps)
-    texts["sweeps_text.md"] = sweep_summary(params, provenance, sweeps, read_json(aggregate_dir / "sweep_repeats.json"))
+    shown = study.shown(friedman["strategies"].get("merged", {}))
+    write_figures(study, shown, provenance, (aggregate_dir, raw_dir, runs_dir), timings, out_dir, measured_dir)
+    texts = section_texts(study, shown, provenance, aggregate_dir) | model_texts(study, provenance, model_inputs)
+    texts["sweeps.md"] = sweep_table(study, provenance, sweeps)
+    texts["sweeps_text.md"] = sweep_summary(study, provenance, sweeps, read_json(aggregate_dir / "sweep_repeats.json"))
     for name, text in texts.items():
         write_text_atomic(out_dir / name, text)
-    write_measured(params, provenance, timings, timings_dir, measured_dir, platform_path)
+    write_measured(study, provenance, timings, timings_dir, measured_dir, platform_path)
     findings = conclusion_text(
         shown,
         provenance,
@@ -273,5 +274,5 @@ def build_all(
     # Where each figure, table and quoted value comes from, with the checksums of its inputs.
     write_json_atomic(measured_dir / Path(PROVENANCE).name, provenance_record(Path(".")))
     supplement = supplement_labels(variables_path.parent / SUPPLEMENT, {"generated": out_dir, "measured": measured_dir})
-    quoted = variables(params, provenance) | {"findings": findings.strip(), "supp": supplement}
+    quoted = variables(study, provenance) | {"findings": findings.strip(), "supp": supplement}
     write_text_atomic(variables_path, yaml.safe_dump(quoted, sort_keys=True))

@@ -13,6 +13,7 @@ from medal.analysis.tables import Row
 from medal.design import BASELINE
 from medal.report.savings import main_rows, significance_mark, significant
 from medal.report.setup import is_image
+from medal.report.study import Study
 from medal.report.text import (
     LEARNER_LABELS,
     NBSP,
@@ -42,13 +43,13 @@ def shown_difference(row: Row, baseline: Row | None) -> str:
 
 
 def _significance_sentence(
-    study: dict[str, Any], provenance: dict[str, dict[str, Any]], rows_by: dict[tuple[str, str], Row]
+    study: Study, provenance: dict[str, dict[str, Any]], rows_by: dict[tuple[str, str], Row]
 ) -> str:
     """How many strategies were shown above and below random sampling on each dataset, with the test images
     resampled too, beside the counts of the tests over seeds alone."""
-    others = [s for s in study["strategies"] if s != BASELINE]
+    others = [s for s in study.strategies if s != BASELINE]
     shown, seed_only = [], []
-    for dataset in study["datasets"]:
+    for dataset in study.datasets:
         rows = {s: rows_by[(dataset, s)] for s in others}
         baseline = rows_by.get((dataset, BASELINE))
         verdicts = [shown_difference(row, baseline) for row in rows.values()]
@@ -56,7 +57,7 @@ def _significance_sentence(
         shown.append(f"{verdicts.count('above')} and {verdicts.count('below')} on {provenance[dataset]['title']}")
         seed_only.append(f"{len(up)} and {len(down)}")
     return (
-        f"With {in_sentence(label(study['main_learner'], LEARNER_LABELS))}, of {len(others)} distinct strategies, the "
+        f"With {in_sentence(label(study.main_learner, LEARNER_LABELS))}, of {len(others)} distinct strategies, the "
         "numbers whose AULC lay above and below random sampling's (Holm-corrected paired tests over seeds, and a 95 % "
         f"interval that also resamples the test images excluding zero) were {join_names(shown)} (the tests over "
         f"seeds alone: {', '.join(seed_only)})."
@@ -108,7 +109,7 @@ def _group_name(datasets: list[str], provenance: dict[str, dict[str, Any]], kind
 
 
 def _saving_sentences(
-    params: dict[str, Any],
+    study: Study,
     provenance: dict[str, dict[str, Any]],
     targets: list[Row],
     images_above: bool,
@@ -116,19 +117,18 @@ def _saving_sentences(
 ) -> list[str]:
     """The largest median saving at the main target, on the image sets and on the others apart, and what was shown
     on images: a saving counts only where its interval lies above zero."""
-    study = params["study"]
-    main = main_target(params["evaluation"])
+    main = main_target(study.evaluation)
     savings = [
         r
         for r in targets
-        if r["learner"] == study["main_learner"]
+        if r["learner"] == study.main_learner
         and r["target"] == main.key
         and r["above_initial"]
         and r["strategy"] != BASELINE
         and not math.isnan(r["saving"])
     ]
-    images = [d for d in study["datasets"] if is_image(provenance[d])]
-    groups = [(images, "image"), ([d for d in study["datasets"] if d not in images], "tabular")]
+    images = [d for d in study.datasets if is_image(provenance[d])]
+    groups = [(images, "image"), ([d for d in study.datasets if d not in images], "tabular")]
     sentences = []
     image_saving_shown = False
     for datasets, kind in groups:
@@ -139,8 +139,8 @@ def _saving_sentences(
         shown = top["saving_low"] > 0
         image_saving_shown |= shown and kind == "image"
         saving = fmt_ci(top["saving"], top["saving_low"], top["saving_high"], 0)
-        by = in_sentence(strategy_label(top["strategy"], params))
-        what = "it" if sentences else f"the largest median saving to reach {target_text(main, params['al'])}"
+        by = in_sentence(strategy_label(top["strategy"], study))
+        what = "it" if sentences else f"the largest median saving to reach {target_text(main, study.protocol)}"
         sentences.append(
             f"On {_group_name(datasets, provenance, kind)}, {what} was {saving} labels, by {by} on "
             f"{provenance[top['dataset']]['title']}"
@@ -156,7 +156,7 @@ def _saving_sentences(
 
 
 def conclusion_text(
-    params: dict[str, Any],
+    study: Study,
     provenance: dict[str, dict[str, Any]],
     summary: list[Row],
     friedman: dict[str, Any],
@@ -167,40 +167,36 @@ def conclusion_text(
     """The study's answer in a few generated sentences: significant wins over random, the rank analysis, the
     verdicts ``across`` the image sets, and the largest label saving at the middle target, all with the main
     learner. ``cite=False`` (the abstract's version) leaves out the references to tables and the rank analysis."""
-    study = params["study"]
-    rows_by = main_rows(summary, study["main_learner"])
+    rows_by = main_rows(summary, study.main_learner)
     images_above = any(
         shown_difference(rows_by[(d, s)], rows_by.get((d, BASELINE))) == "above"
-        for d in study["datasets"]
+        for d in study.datasets
         if is_image(provenance[d])
-        for s in study["strategies"]
+        for s in study.strategies
         if s != BASELINE
     )
     sentences = [
         _significance_sentence(study, provenance, rows_by),
         *(_rank_sentence(friedman, provenance) if cite else []),
         *_across_sentence(across),
-        *_saving_sentences(params, provenance, targets, images_above, cite),
+        *_saving_sentences(study, provenance, targets, images_above, cite),
     ]
     return " ".join(sentences) + "\n"
 
 
-def learner_answers_table(params: dict[str, Any], provenance: dict[str, dict[str, Any]], summary: list[Row]) -> str:
+def learner_answers_table(study: Study, provenance: dict[str, dict[str, Any]], summary: list[Row]) -> str:
     """Per learner and dataset, the learner-comparison strategies significantly above (▲) and below (▼) random."""
-    study = params["study"]
     rows = []
-    for learner in study["learners"]:
+    for learner in study.learners:
         by = main_rows(summary, learner)
         cells = []
-        for dataset in study["datasets"]:
-            up, down = significant({s: by[(dataset, s)] for s in study["learner_strategies"] if (dataset, s) in by})
+        for dataset in study.datasets:
+            up, down = significant({s: by[(dataset, s)] for s in study.learner_strategies if (dataset, s) in by})
             parts = [f"▲ {label(s, STRATEGY_LABELS)}" for s in up] + [f"▼ {label(s, STRATEGY_LABELS)}" for s in down]
             cells.append(", ".join(parts) or "none")
         rows.append([label(learner, LEARNER_LABELS), *cells])
-    header = ["Learner", *(provenance[d]["title"] for d in study["datasets"])]
-    compared = join_names(
-        [in_sentence(label(s, STRATEGY_LABELS)) for s in study["learner_strategies"] if s != BASELINE]
-    )
+    header = ["Learner", *(provenance[d]["title"] for d in study.datasets)]
+    compared = join_names([in_sentence(label(s, STRATEGY_LABELS)) for s in study.learner_strategies if s != BASELINE])
     caption = (
         f"The answer per learner: which of {compared} had a significantly higher (▲) or lower (▼) AULC than random "
         "sampling (paired t-test, Holm-corrected within each dataset and learner)."
@@ -208,14 +204,14 @@ def learner_answers_table(params: dict[str, Any], provenance: dict[str, dict[str
     return markdown_table(header, rows, caption, "tbl-answers", text_columns=len(header))
 
 
-def target_answers_text(params: dict[str, Any], provenance: dict[str, dict[str, Any]], targets: list[Row]) -> str:
+def target_answers_text(study: Study, provenance: dict[str, dict[str, Any]], targets: list[Row]) -> str:
     """Per target fraction (main learner): the strategies whose saving over random has a CI above zero, and those
     that save at least the minimal important share of random's labels."""
-    learner = params["study"]["main_learner"]
-    shown = set(params["study"]["strategies"])  # strategies merged into another are named with it
-    share = params["evaluation"]["minimal_important_difference"]["labels_saved_percent"]
+    learner = study.main_learner
+    shown = set(study.strategies)  # strategies merged into another are named with it
+    share = study.evaluation["minimal_important_difference"]["labels_saved_percent"]
     sentences = []
-    for target in study_targets(params["evaluation"]):
+    for target in study_targets(study.evaluation):
         rows = [
             r
             for r in targets
@@ -227,12 +223,12 @@ def target_answers_text(params: dict[str, Any], provenance: dict[str, dict[str, 
             and r["saving_low"] > 0
         ]
         found = [
-            f"{in_sentence(strategy_label(r['strategy'], params))} on {provenance[r['dataset']]['title']}"
+            f"{in_sentence(strategy_label(r['strategy'], study))} on {provenance[r['dataset']]['title']}"
             + (f" ({r['saving_pct']:.0f} %)" if r["saving_pct"] >= share else "")
             for r in rows
         ]
         sentences.append(
-            f"To reach {target_text(target, params['al'])}, "
+            f"To reach {target_text(target, study.protocol)}, "
             + (
                 f"the saving's interval lies above zero for {join_names(found)}."
                 if found
@@ -246,11 +242,11 @@ def target_answers_text(params: dict[str, Any], provenance: dict[str, dict[str, 
     )
 
 
-def _metric_counts(params: dict[str, Any], rows: list[Row]) -> dict[tuple[str, str], tuple[int, int]]:
+def _metric_counts(study: Study, rows: list[Row]) -> dict[tuple[str, str], tuple[int, int]]:
     """Per (dataset, metric): how many distinct strategies had a significantly higher and lower AULC than random."""
-    shown = set(params["study"]["strategies"])
+    shown = set(study.strategies)
     counts = {}
-    for dataset in params["study"]["datasets"]:
+    for dataset in study.datasets:
         for metric in METRIC_NAMES:
             chosen = [r for r in rows if r["dataset"] == dataset and r["metric"] == metric and r["strategy"] in shown]
             decided = [r for r in chosen if r["p_holm"] < ALPHA]
@@ -261,31 +257,31 @@ def _metric_counts(params: dict[str, Any], rows: list[Row]) -> dict[tuple[str, s
     return counts
 
 
-def metric_answers_table(params: dict[str, Any], provenance: dict[str, dict[str, Any]], rows: list[Row]) -> str:
+def metric_answers_table(study: Study, provenance: dict[str, dict[str, Any]], rows: list[Row]) -> str:
     """Per dataset and metric (main learner): the number of strategies significantly above (▲) and below (▼)
     random sampling on that metric's AULC."""
-    counts = _metric_counts(params, rows)
+    counts = _metric_counts(study, rows)
     table = [
         [provenance[d]["title"], *(f"▲{NBSP}{counts[(d, m)][0]} ▼{NBSP}{counts[(d, m)][1]}" for m in METRIC_NAMES)]
-        for d in params["study"]["datasets"]
+        for d in study.datasets
     ]
     header = ["Dataset", *(METRIC_LABELS[m] for m in METRIC_NAMES)]
     caption = (
-        f"The answer per metric with {in_sentence(label(params['study']['main_learner'], LEARNER_LABELS))}: of the "
-        f"{len([s for s in params['study']['strategies'] if s != BASELINE])} distinct strategies, how many had a "
+        f"The answer per metric with {in_sentence(label(study.main_learner, LEARNER_LABELS))}: of the "
+        f"{len([s for s in study.strategies if s != BASELINE])} distinct strategies, how many had a "
         "significantly higher (▲) or lower (▼) AULC of each metric than random sampling (paired t-test, "
         "Holm-corrected over the strategies of one dataset and metric); the primary metric is "
-        f"{in_sentence(METRIC_LABELS[params['evaluation']['primary_metric']])}."
+        f"{in_sentence(METRIC_LABELS[study.primary_metric])}."
     )
     return markdown_table(header, table, caption, "tbl-metrics")
 
 
-def metric_answers_text(params: dict[str, Any], provenance: dict[str, dict[str, Any]], rows: list[Row]) -> str:
+def metric_answers_text(study: Study, provenance: dict[str, dict[str, Any]], rows: list[Row]) -> str:
     """Whether the answer depends on the metric: per dataset, the metrics whose counts differ from the primary's."""
-    counts = _metric_counts(params, rows)
-    primary = params["evaluation"]["primary_metric"]
+    counts = _metric_counts(study, rows)
+    primary = study.primary_metric
     parts = []
-    for dataset in params["study"]["datasets"]:
+    for dataset in study.datasets:
         others = [m for m in METRIC_NAMES if counts[(dataset, m)] != counts[(dataset, primary)]]
         if others:
             listed = join_names(

@@ -8,8 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from medal.analysis.conclusions import holm_decision
-from medal.design import BASELINE, STAGE_TIMING_FILE, run_path, seeds_for
+from medal.design import BASELINE, STAGE_TIMING_FILE, run_path
 from medal.fileio import read_json
+from medal.report.study import Study
 from medal.report.text import (
     LEARNER_LABELS,
     STRATEGY_LABELS,
@@ -22,16 +23,16 @@ from medal.report.text import (
 from medal.reproduce.environment import format_duration
 
 
-def strategy_seconds(params: dict[str, Any], timings_dir: Path) -> dict[tuple[str, str], tuple[float, float]]:
+def strategy_seconds(study: Study, timings_dir: Path) -> dict[tuple[str, str], tuple[float, float]]:
     """Per (dataset, strategy): mean seconds per run of the main learner spent updating it and querying, over the
     main experiment's seeds (each run on one core, so wall time is its CPU time)."""
-    learner = params["study"]["main_learner"]
+    learner = study.main_learner
     seconds = {}
-    for dataset in params["study"]["datasets"]:
-        for strategy in params["study"]["strategies"]:
+    for dataset in study.datasets:
+        for strategy in study.strategies:
             runs = [
                 read_json(timings_dir / run_path(dataset, strategy, learner, seed))["cycles"]
-                for seed in range(seeds_for(params, learner))
+                for seed in range(study.seeds_for(learner))
             ]
             fit = sum(c["fit_seconds"] for cycles in runs for c in cycles) / len(runs)
             query = sum(c["query_seconds"] for cycles in runs for c in cycles) / len(runs)
@@ -40,12 +41,12 @@ def strategy_seconds(params: dict[str, Any], timings_dir: Path) -> dict[tuple[st
 
 
 def strategy_time_table(
-    params: dict[str, Any], provenance: dict[str, dict[str, Any]], seconds: dict[tuple[str, str], tuple[float, float]]
+    study: Study, provenance: dict[str, dict[str, Any]], seconds: dict[tuple[str, str], tuple[float, float]]
 ) -> str:
     """Seconds per run (update + query) of every strategy on every dataset, and each strategy's share of the main
     experiment's total."""
-    datasets = params["study"]["datasets"]
-    strategies = params["study"]["strategies"]
+    datasets = study.datasets
+    strategies = study.strategies
     total = sum(sum(pair) for pair in seconds.values())
     rows = []
     for strategy in strategies:
@@ -54,7 +55,7 @@ def strategy_time_table(
         rows.append([label(strategy, STRATEGY_LABELS), *cells, f"{100 * share:.1f}"])
     query_share = sum(pair[1] for pair in seconds.values()) / total
     header = ["Strategy", *(provenance[d]["title"] for d in datasets), "Share (%)"]
-    cap = params["al"].get("max_candidates")
+    cap = study.protocol.get("max_candidates")
     shown = f"at most {cap:,} unlabelled images (`al.max_candidates`)" if cap else "the whole unlabelled pool"
     caption = (
         "CPU seconds per run with the main learner (updating it after each batch plus choosing the next batch; "
@@ -118,32 +119,32 @@ def _verdict(row: dict[str, Any]) -> str:
     return holm_decision(row["p_holm"], row["vs_random"])
 
 
-def _capped_conditions(params: dict[str, Any], provenance: dict[str, dict[str, Any]]) -> tuple[str, str]:
+def _capped_conditions(study: Study, provenance: dict[str, dict[str, Any]]) -> tuple[str, str]:
     """How many unlabelled images a query of each condition of the candidate cap's check could see, as column
     headings: the study's runs, then the capped ones."""
-    check = params["cap_check"]
+    check = study.cap_check
     about = provenance[check["dataset"]]
-    unlabelled = sum(about["counts"]["train"]) - params["al"]["initial_labels"]
-    study_cap = params["al"].get("max_candidates")
-    study = (
+    unlabelled = sum(about["counts"]["train"]) - study.protocol["initial_labels"]
+    study_cap = study.protocol.get("max_candidates")
+    uncapped = (
         f"up to {study_cap:,} shown"
         if study_cap is not None and study_cap < unlabelled
         else f"whole pool ({unlabelled:,} unlabelled)"
     )
-    return study, f"up to {check['max_candidates']:,} shown"
+    return uncapped, f"up to {check['max_candidates']:,} shown"
 
 
-def capped_table(params: dict[str, Any], provenance: dict[str, dict[str, Any]], rows: list[dict[str, Any]]) -> str:
+def capped_table(study: Study, provenance: dict[str, dict[str, Any]], rows: list[dict[str, Any]]) -> str:
     """Each strategy's AULC difference from random sampling [95 % CI] and its Holm-corrected verdict, in the main
     experiment's runs and under the candidate cap's check, side by side."""
-    study, capped = _capped_conditions(params, provenance)
+    uncapped, capped = _capped_conditions(study, provenance)
     study_cap = rows[0]["max_candidates"]
     by = {(row["max_candidates"], row["strategy"]): row for row in rows}
     table = []
     for strategy in dict.fromkeys(row["strategy"] for row in rows):
         if strategy == BASELINE:
             continue
-        pair = [by[(cap, strategy)] for cap in (study_cap, str(params["cap_check"]["max_candidates"]))]
+        pair = [by[(cap, strategy)] for cap in (study_cap, str(study.cap_check["max_candidates"]))]
         cells = [
             f"{r['vs_random']:+.3f} [{r['vs_random_low']:+.3f}, {r['vs_random_high']:+.3f}], {_verdict(r)}"
             for r in pair
@@ -151,22 +152,22 @@ def capped_table(params: dict[str, Any], provenance: dict[str, dict[str, Any]], 
         table.append(
             [label(strategy, STRATEGY_LABELS), *cells, "yes" if _verdict(pair[0]) == _verdict(pair[1]) else "**no**"]
         )
-    check = params["cap_check"]
+    check = study.cap_check
     caption = (
         f"The candidate cap's check on {provenance[check['dataset']]['title']}: each strategy's AULC minus random "
-        f"sampling's with {in_sentence(label(params['study']['main_learner'], LEARNER_LABELS))} (mean [95 % CI] over "
+        f"sampling's with {in_sentence(label(study.main_learner, LEARNER_LABELS))} (mean [95 % CI] over "
         f"seeds 0 to {rows[0]['seeds'] - 1}, paired by seed) and its verdict by the paired t-test, Holm-corrected over "
         "the strategies, once in the main experiment's runs and once with every query shown a seeded random subset "
         f"of at most {check['max_candidates']:,} unlabelled images (random sampling under the same cap)."
     )
-    header = ["Strategy", f"Main runs: {study}", f"Capped: {capped}", "Same verdict"]
+    header = ["Strategy", f"Main runs: {uncapped}", f"Capped: {capped}", "Same verdict"]
     return markdown_table(header, table, caption, "tbl-capped", text_columns=1)
 
 
-def capped_text(params: dict[str, Any], provenance: dict[str, dict[str, Any]], rows: list[dict[str, Any]]) -> str:
+def capped_text(study: Study, provenance: dict[str, dict[str, Any]], rows: list[dict[str, Any]]) -> str:
     """One sentence: which verdicts against random the candidate cap's check changed."""
     study_cap = rows[0]["max_candidates"]
-    capped = str(params["cap_check"]["max_candidates"])
+    capped = str(study.cap_check["max_candidates"])
     by = {(row["max_candidates"], row["strategy"]): row for row in rows}
     strategies = [s for s in dict.fromkeys(row["strategy"] for row in rows) if s != BASELINE]
     changed = [
@@ -175,7 +176,7 @@ def capped_text(params: dict[str, Any], provenance: dict[str, dict[str, Any]], r
         for s in strategies
         if _verdict(by[(study_cap, s)]) != _verdict(by[(capped, s)])
     ]
-    check = params["cap_check"]
+    check = study.cap_check
     opening = (
         f"On {provenance[check['dataset']]['title']}, showing each query at most {check['max_candidates']:,} "
         f"unlabelled images changed {len(changed)} of {len(strategies)} verdicts against random sampling "

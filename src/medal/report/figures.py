@@ -22,6 +22,7 @@ from medal.report.learners import (
     learner_aulc,
     update_modes,
 )
+from medal.report.study import Study
 from medal.report.text import (
     ESTIMATOR_LABELS,
     LEARNER_LABELS,
@@ -75,7 +76,7 @@ def legend_below(fig: plt.Figure, handles: list, names: list[str], ncol: int, sp
 
 
 def learning_curves_figure(
-    params: dict[str, Any],
+    study: Study,
     provenance: dict[str, dict[str, Any]],
     curves: list[Row],
     summary: list[Row],
@@ -83,10 +84,9 @@ def learning_curves_figure(
 ) -> None:
     """One panel per dataset: mean primary metric of every strategy with the main learner versus labels, with 95 % CI
     bands."""
-    study = params["study"]
-    metric = params["evaluation"]["primary_metric"]
-    learner = study["main_learner"]
-    colours, styles = strategy_colours(study["strategies"]), strategy_line_styles(study["strategies"])
+    metric = study.primary_metric
+    learner = study.main_learner
+    colours, styles = strategy_colours(study.strategies), strategy_line_styles(study.strategies)
     series: dict[tuple[str, str], list[tuple[float, ...]]] = defaultdict(list)
     for row in curves:
         if row["metric"] == metric and row["learner"] == learner:
@@ -94,11 +94,11 @@ def learning_curves_figure(
                 tuple(row[k] for k in ("labels", "mean", "ci_low", "ci_high"))
             )
     full_pool = {r["dataset"]: r["full_pool"] for r in summary if r["learner"] == learner}
-    datasets = study["datasets"]
+    datasets = study.datasets
     with plt.rc_context(FIGURE_STYLE):
         fig, axes = plt.subplots(1, len(datasets), figsize=(2.6 * len(datasets), 3.6), squeeze=False)
         for ax, dataset in zip(axes[0], datasets):
-            for strategy in study["strategies"]:
+            for strategy in study.strategies:
                 points = np.array(series[(dataset, strategy)], dtype=float)
                 ax.plot(
                     points[:, 0],
@@ -106,7 +106,7 @@ def learning_curves_figure(
                     color=colours[strategy],
                     ls=styles[strategy],
                     lw=1.2,
-                    label=strategy_label(strategy, params),
+                    label=strategy_label(strategy, study),
                 )
                 ax.fill_between(points[:, 0], points[:, 2], points[:, 3], color=colours[strategy], alpha=0.08, lw=0)
             ax.axhline(full_pool[dataset], color="0.4", ls="--", lw=0.8, label="Full pool")
@@ -118,15 +118,12 @@ def learning_curves_figure(
         save_figure(fig, path)
 
 
-def differences_figure(
-    params: dict[str, Any], provenance: dict[str, dict[str, Any]], differences: list[Row], path: Path
-) -> None:
+def differences_figure(study: Study, provenance: dict[str, dict[str, Any]], differences: list[Row], path: Path) -> None:
     """Small multiples, one panel per strategy (main learner): its primary metric minus random's at each label
     count, paired by seed, mean and 95 % CI band, one line per dataset; above zero, the strategy is ahead."""
-    study = params["study"]
-    learner, metric = study["main_learner"], params["evaluation"]["primary_metric"]
-    strategies = [s for s in study["strategies"] if s != BASELINE]
-    colours = dict(zip(study["datasets"], PALETTE[1:]))
+    learner, metric = study.main_learner, study.primary_metric
+    strategies = [s for s in study.strategies if s != BASELINE]
+    colours = dict(zip(study.datasets, PALETTE[1:]))
     series: dict[tuple[str, str], list[tuple[float, ...]]] = defaultdict(list)
     for row in differences:
         if row["learner"] == learner:
@@ -141,12 +138,12 @@ def differences_figure(
         )
         for ax, strategy in zip(axes.flat, strategies):
             ax.axhline(0, color="0.4", lw=0.8)
-            for dataset in study["datasets"]:
+            for dataset in study.datasets:
                 points = np.array(series[(dataset, strategy)], dtype=float)
                 colour = colours[dataset]
                 ax.plot(points[:, 0], points[:, 1], color=colour, lw=1.1, label=provenance[dataset]["title"])
                 ax.fill_between(points[:, 0], points[:, 2], points[:, 3], color=colour, alpha=0.15, lw=0)
-            ax.set_title(strategy_label(strategy, params), fontsize=7.5)
+            ax.set_title(strategy_label(strategy, study), fontsize=7.5)
         for index, ax in enumerate(axes.flat):
             if index >= len(strategies):
                 ax.axis("off")
@@ -156,7 +153,7 @@ def differences_figure(
         for ax in axes[:, 0]:
             ax.set_ylabel(f"Δ {in_sentence(METRIC_LABELS[metric])}")
         handles, names = axes[0][0].get_legend_handles_labels()
-        legend_below(fig, handles, names, len(study["datasets"]), 0.06)
+        legend_below(fig, handles, names, len(study.datasets), 0.06)
         save_figure(fig, path)
 
 
@@ -165,25 +162,22 @@ def _dodge(n: int, width: float = 0.5) -> np.ndarray:
     return (np.arange(n) - (n - 1) / 2) * (width / max(n, 1))
 
 
-def learners_figure(
-    params: dict[str, Any], provenance: dict[str, dict[str, Any]], summary: list[Row], path: Path
-) -> None:
+def learners_figure(study: Study, provenance: dict[str, dict[str, Any]], summary: list[Row], path: Path) -> None:
     """One panel per dataset: AULC with 95 % CI of every learner, one marker per learner-comparison strategy."""
-    study = params["study"]
-    strategies = study["learner_strategies"]
-    colours = strategy_colours(study["strategies"])
+    strategies = study.learner_strategies
+    colours = strategy_colours(study.strategies)
     by_key = {(r["dataset"], r["learner"], r["strategy"]): r for r in summary}
-    learners = study["learners"]
+    learners = study.learners
     rows_at = np.arange(len(learners))[::-1]  # the first learner on top
     with plt.rc_context(FIGURE_STYLE):
         fig, axes = plt.subplots(
             1,
-            len(study["datasets"]),
-            figsize=(2.3 * len(study["datasets"]) + 1.4, 0.26 * len(learners) + 1.3),
+            len(study.datasets),
+            figsize=(2.3 * len(study.datasets) + 1.4, 0.26 * len(learners) + 1.3),
             squeeze=False,
             sharey=True,
         )
-        for ax, dataset in zip(axes[0], study["datasets"]):
+        for ax, dataset in zip(axes[0], study.datasets):
             for offset, strategy in zip(_dodge(len(strategies)), strategies):
                 rows = [by_key[(dataset, learner, strategy)] for learner in learners]
                 mean = np.array([r["aulc"] for r in rows])
@@ -210,19 +204,19 @@ def learners_figure(
 
 
 def sweep_figure(
-    params: dict[str, Any],
+    study: Study,
     provenance: dict[str, dict[str, Any]],
     sweeps: list[Row],
     setting: str,
     path: Path,
 ) -> None:
     """One panel per sweep dataset: AULC with 95 % CI of each sweep strategy at every value of one setting."""
-    strategies = params["sweeps"]["strategies"]
+    strategies = study.sweeps["strategies"]
     colours, styles = (
-        strategy_colours(params["study"]["strategies"]),
-        strategy_line_styles(params["study"]["strategies"]),
+        strategy_colours(study.strategies),
+        strategy_line_styles(study.strategies),
     )
-    datasets = params["sweeps"]["datasets"]
+    datasets = study.sweeps["datasets"]
     with plt.rc_context(FIGURE_STYLE):
         fig, axes = plt.subplots(1, len(datasets), figsize=(2.9 * len(datasets), 2.5), squeeze=False)
         for ax, dataset in zip(axes[0], datasets):
@@ -253,7 +247,7 @@ def sweep_figure(
             ax.set_xticks(range(len(rows)), [value_label(setting, r["value"]) for r in rows], **slant)
             ax.set_xlabel(SETTING_LABELS[setting])
             ax.set_title(provenance[dataset]["title"])
-        axes[0][0].set_ylabel(f"AULC ({in_sentence(METRIC_LABELS[params['evaluation']['primary_metric']])})")
+        axes[0][0].set_ylabel(f"AULC ({in_sentence(METRIC_LABELS[study.primary_metric])})")
         handles, names = axes[0][0].get_legend_handles_labels()
         legend_below(fig, handles, names, len(names), 0.1)
         save_figure(fig, path)
@@ -297,7 +291,7 @@ def _mode_legend(fig: plt.Figure, ax: plt.Axes, pairs: list[tuple[str, dict[str,
 
 
 def update_modes_figure(
-    params: dict[str, Any],
+    study: Study,
     provenance: dict[str, dict[str, Any]],
     summary: list[Row],
     timings: dict[tuple[str, str], tuple[float, float]],
@@ -305,9 +299,9 @@ def update_modes_figure(
 ) -> None:
     """Incremental updates (warm start, partial_fit) versus refitting: AULC (mean over the learner-comparison
     strategies) against update time per cycle."""
-    pairs = update_modes(params)
-    datasets = params["study"]["datasets"]
-    aulc = learner_aulc(params, summary)
+    pairs = update_modes(study)
+    datasets = study.datasets
+    aulc = learner_aulc(study, summary)
     legend_rows = len(pairs)
     with plt.rc_context(FIGURE_STYLE):
         fig, axes = plt.subplots(

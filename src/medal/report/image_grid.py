@@ -11,6 +11,7 @@ from medal.design import run_path
 from medal.fileio import load_npz, read_json
 from medal.report.figures import FIGURE_STYLE, save_figure
 from medal.report.setup import is_image
+from medal.report.study import Study
 from medal.report.text import strategy_label
 from medal.report.variables import QUERY_GRID_IMAGES, QUERY_GRID_SEED
 
@@ -61,12 +62,12 @@ def _class_legend(fig: plt.Figure, class_names: list[str]) -> None:
 
 
 def queried_images_figure(
-    params: dict[str, Any], provenance: dict[str, dict[str, Any]], raw_dir: Path, runs_dir: Path, path: Path
+    study: Study, provenance: dict[str, dict[str, Any]], raw_dir: Path, runs_dir: Path, path: Path
 ) -> None:
     """The first images each strategy queried after the initial set (seed ``QUERY_GRID_SEED``, main learner), on the
     first image dataset."""
-    image_datasets = [d for d in params["study"]["datasets"] if is_image(provenance[d])]
-    strategies = params["study"]["strategies"]
+    image_datasets = [d for d in study.datasets if is_image(provenance[d])]
+    strategies = study.strategies
     with plt.rc_context(FIGURE_STYLE):
         if not image_datasets:
             fig, ax = plt.subplots(figsize=(4, 1))
@@ -74,7 +75,7 @@ def queried_images_figure(
             ax.text(0.5, 0.5, "no image dataset in this study", ha="center", va="center")
             save_figure(fig, path)
             return
-        dataset, learner = image_datasets[0], params["study"]["main_learner"]
+        dataset, learner = image_datasets[0], study.main_learner
         raw = load_npz(raw_dir / f"{dataset}.npz")
         class_names = provenance[dataset]["class_names"]
         fig, axes = plt.subplots(
@@ -87,7 +88,7 @@ def queried_images_figure(
             cycles = read_json(runs_dir / run_path(dataset, strategy, learner, QUERY_GRID_SEED))["cycles"]
             queried = [i for cycle in cycles[1:] for i in cycle["queried"]][:QUERY_GRID_IMAGES]
             _draw_row(axes[row], raw, queried)
-            axes[row][0].set_ylabel(strategy_label(strategy, params), rotation=0, ha="right", va="center", fontsize=7)
+            axes[row][0].set_ylabel(strategy_label(strategy, study), rotation=0, ha="right", va="center", fontsize=7)
         _class_legend(fig, class_names)
         fig.tight_layout(pad=0.3, h_pad=0.4, w_pad=0.2, rect=(0, 0.06, 1, 1))
         save_figure(fig, path)

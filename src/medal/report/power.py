@@ -10,7 +10,8 @@ import numpy as np
 
 from medal.analysis.stats import ALPHA, DETECTION_POWER
 from medal.analysis.tables import Row
-from medal.design import BASELINE, seeds_for
+from medal.design import BASELINE
+from medal.report.study import Study
 from medal.report.text import (
     NBSP,
     fmt_ci,
@@ -36,13 +37,12 @@ def verdict(row: Row) -> str:
     return "inconclusive"
 
 
-def _main_comparisons(params: dict[str, Any], summary: list[Row]) -> list[Row]:
-    study = params["study"]
-    order = {s: i for i, s in enumerate(study["strategies"])}
+def _main_comparisons(study: Study, summary: list[Row]) -> list[Row]:
+    order = {s: i for i, s in enumerate(study.strategies)}
     return [
         r
         for r in summary
-        if r["learner"] == study["main_learner"] and r["strategy"] != BASELINE and r["strategy"] in order
+        if r["learner"] == study.main_learner and r["strategy"] != BASELINE and r["strategy"] in order
     ]
 
 
@@ -86,19 +86,19 @@ def _bound(value: float) -> str:
     return "n/a" if math.isnan(value) else f"±{value:.3f}"
 
 
-def power_table(params: dict[str, Any], provenance: dict[str, dict[str, Any]], summary: list[Row]) -> str:
+def power_table(study: Study, provenance: dict[str, dict[str, Any]], summary: list[Row]) -> str:
     """Per dataset and strategy (main learner): the AULC difference from random, the tests and the verdict. The
     interval's spaces do not break, so no cell splits a number across lines."""
-    mid = params["evaluation"]["minimal_important_difference"]["aulc"]
-    comparisons = _main_comparisons(params, summary)
+    mid = study.evaluation["minimal_important_difference"]["aulc"]
+    comparisons = _main_comparisons(study, summary)
     rows = []
-    for dataset in params["study"]["datasets"]:
+    for dataset in study.datasets:
         rows.append([f"**{provenance[dataset]['title']}**", "", "", "", "", "", ""])
         for r in (r for r in comparisons if r["dataset"] == dataset):
             interval = fmt_ci(r["difference"], r["difference_low"], r["difference_high"])
             rows.append(
                 [
-                    strategy_label(r["strategy"], params),
+                    strategy_label(r["strategy"], study),
                     interval.replace(" ", NBSP),
                     _interval(r["difference_test_low"], r["difference_test_high"]),
                     _p(r["p_holm"]),
@@ -134,12 +134,12 @@ def _equivalence_sentence(comparisons: list[Row], mid: float) -> list[str]:
     ]
 
 
-def power_text(params: dict[str, Any], summary: list[Row]) -> str:
+def power_text(study: Study, summary: list[Row]) -> str:
     """The minimal important difference, what the study could detect, and how the comparisons came out."""
-    comparisons = _main_comparisons(params, summary)
+    comparisons = _main_comparisons(study, summary)
     if not comparisons:
         return ""
-    mid = params["evaluation"]["minimal_important_difference"]["aulc"]
+    mid = study.evaluation["minimal_important_difference"]["aulc"]
     mde = np.array([r["mde"] for r in comparisons])
     mde = mde[np.isfinite(mde)]
     counts = {v: sum(verdict(r) == v for r in comparisons) for v in VERDICTS}
@@ -151,7 +151,7 @@ def power_text(params: dict[str, Any], summary: list[Row]) -> str:
         else "no finite difference"
     )
     relation = "smaller" if len(mde) and np.median(mde) < mid else "larger"
-    seeds = seeds_for(params, params["study"]["main_learner"])
+    seeds = study.seeds_for(study.main_learner)
     sentences = [
         f"The minimal important difference is {mid:g} in AULC. With {seeds} seeds, the paired t-test at Holm's "
         f"strictest level detects with {100 * DETECTION_POWER:g} % power an AULC difference of {detect}, "

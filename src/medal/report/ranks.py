@@ -10,11 +10,12 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from medal.report.figures import FIGURE_STYLE, save_figure, strategy_colours
+from medal.report.study import Study
 from medal.report.text import STRATEGY_LABELS, merged_label
 
 
 def critical_difference_figure(
-    params: dict[str, Any], friedman: dict[str, Any], path: Path, provenance: dict[str, dict[str, Any]] | None = None
+    study: Study, friedman: dict[str, Any], path: Path, provenance: dict[str, dict[str, Any]] | None = None
 ) -> None:
     """Average ranks of the strategies in ``friedman`` (1 = best, left) with the Nemenyi critical difference;
     strategies closer than the CD are joined by a grey bar (Demšar 2006). One panel per dataset when ``friedman``
@@ -29,7 +30,7 @@ def critical_difference_figure(
     )
     k = len(friedman["strategies"])
     height = (1.3 + 0.3 * k) if len(tests) == 1 else (0.6 + 0.2 * k)  # stacked panels: compact, to fit a page
-    colours = strategy_colours(params["study"]["strategies"])
+    colours = strategy_colours(study.strategies)
     with plt.rc_context(FIGURE_STYLE):
         fig, axes = plt.subplots(len(tests), 1, figsize=(6.0, height * len(tests)), squeeze=False)
         for ax, (title, test) in zip(axes[:, 0], tests):

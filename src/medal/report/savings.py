@@ -12,7 +12,8 @@ from medal.analysis.metrics import METRIC_LABELS
 from medal.analysis.stats import ALPHA
 from medal.analysis.summaries import Target, main_target, target_text
 from medal.analysis.tables import Row
-from medal.design import BASELINE, seeds_for
+from medal.design import BASELINE
+from medal.report.study import Study
 from medal.report.text import (
     LEARNER_LABELS,
     NBSP,
@@ -54,28 +55,27 @@ def _aulc_cell(row: Row, baseline: Row | None, bold: bool) -> str:
     return (f"**{text}**" if bold else text) + significance_mark(row, baseline)
 
 
-def aulc_table(params: dict[str, Any], provenance: dict[str, dict[str, Any]], summary: list[Row]) -> str:
+def aulc_table(study: Study, provenance: dict[str, dict[str, Any]], summary: list[Row]) -> str:
     """AULC mean [95 % CI] of every strategy with the main learner, one column per dataset; the best in bold."""
-    study = params["study"]
-    rows_by = main_rows(summary, study["main_learner"])
-    best = {d: _best({s: rows_by[(d, s)]["aulc"] for s in study["strategies"]}) for d in study["datasets"]}
+    rows_by = main_rows(summary, study.main_learner)
+    best = {d: _best({s: rows_by[(d, s)]["aulc"] for s in study.strategies}) for d in study.datasets}
     rows = [
         [
-            strategy_label(s, params),
-            *(_aulc_cell(rows_by[(d, s)], rows_by.get((d, BASELINE)), s in best[d]) for d in study["datasets"]),
+            strategy_label(s, study),
+            *(_aulc_cell(rows_by[(d, s)], rows_by.get((d, BASELINE)), s in best[d]) for d in study.datasets),
         ]
-        for s in study["strategies"]
+        for s in study.strategies
     ]
-    metric = in_sentence(METRIC_LABELS[params["evaluation"]["primary_metric"]])
+    metric = in_sentence(METRIC_LABELS[study.primary_metric])
     caption = (
         f"Normalised area under the learning curve ({metric}) with "
-        f"{in_sentence(label(study['main_learner'], LEARNER_LABELS))}, "
-        f"mean [95 % CI] over {seeds_for(params, study['main_learner'])} seeds; the highest mean per dataset in bold. "
+        f"{in_sentence(label(study.main_learner, LEARNER_LABELS))}, "
+        f"mean [95 % CI] over {study.seeds_for(study.main_learner)} seeds; the highest mean per dataset in bold. "
         "Paired t-test "
         f"against random sampling, Holm-corrected over the strategies of a dataset: ▲ higher, ▼ lower "
         f"than random at p < {ALPHA}."
     )
-    header = ["Strategy", *(provenance[d]["title"] for d in study["datasets"])]
+    header = ["Strategy", *(provenance[d]["title"] for d in study.datasets)]
     return markdown_table(header, rows, caption, "tbl-aulc", text_columns=1)
 
 
@@ -86,20 +86,19 @@ def significant(rows: dict[str, Row]) -> tuple[list[str], list[str]]:
 
 
 def results_text(
-    params: dict[str, Any],
+    study: Study,
     provenance: dict[str, dict[str, Any]],
     summary: list[Row],
     identical: dict[str, Any],
 ) -> str:
     """One generated paragraph over the datasets (main learner): each dataset's best AULC against random's, how many
     strategies beat or trailed random significantly on each, and which strategies chose the same images where."""
-    study = params["study"]
-    learner = study["main_learner"]
+    learner = study.main_learner
     rows_by = main_rows(summary, learner)
     bests, counts, same = [], [], {}
-    for dataset in study["datasets"]:
+    for dataset in study.datasets:
         title = provenance[dataset]["title"]
-        rows = {s: rows_by[(dataset, s)] for s in study["strategies"]}
+        rows = {s: rows_by[(dataset, s)] for s in study.strategies}
         best = max(rows, key=lambda s: rows[s]["aulc"])
         b = rows[best]
         name = in_sentence(label(best, STRATEGY_LABELS))
@@ -115,7 +114,7 @@ def results_text(
     sentences = [f"The highest AULC was reached by {join_names(bests)} (@tbl-aulc)."]
     if counts:
         sentences.append(
-            f"After Holm correction over the {len(study['strategies']) - 1} strategies of a dataset, the numbers "
+            f"After Holm correction over the {len(study.strategies) - 1} strategies of a dataset, the numbers "
             f"significantly above and below random sampling were {join_names(counts)}."
         )
     sentences += [
@@ -233,56 +232,53 @@ def unbreakable(text: str) -> str:
     return re.sub(r"(\d) (%|bounds)", rf"\1{NBSP}\2", text).replace("> ", f">{NBSP}")
 
 
-def labels_table(
-    params: dict[str, Any], provenance: dict[str, dict[str, Any]], targets: list[Row], target: Target
-) -> str:
+def labels_table(study: Study, provenance: dict[str, dict[str, Any]], targets: list[Row], target: Target) -> str:
     """Per dataset and strategy (main learner): labels needed to reach one target, and labels saved versus random;
     the table's id is ``tbl-labels`` for the main target and ``tbl-labels-<key>`` for the others. A dataset whose
     target random sampling's initial labels already reach gets one line that says so instead of its rows."""
-    study = params["study"]
     by_key = {
         (r["dataset"], r["strategy"]): r
         for r in targets
-        if r["learner"] == study["main_learner"] and r["target"] == target.key
+        if r["learner"] == study.main_learner and r["target"] == target.key
     }
-    metric = METRIC_LABELS[params["evaluation"]["primary_metric"]]
-    rows = []
-    for dataset in study["datasets"]:
+    metric = METRIC_LABELS[study.primary_metric]
+    rows, budget = [], study.protocol["budget"]
+    for dataset in study.datasets:
         baseline = by_key[(dataset, BASELINE)]
         title = f"**{provenance[dataset]['title']}** (target {metric} {baseline['goal']:.3f})"
         if not baseline["above_initial"]:
             rows.append([title, "reached with the initial labels: not informative", "", ""])
             continue
         rows.append([title, "", "", ""])
-        for strategy in study["strategies"]:
+        for strategy in study.strategies:
             row = by_key[(dataset, strategy)]
-            cells = [_needed_cell(row, params["al"]["budget"]), *_saving_cell(row)]
-            rows.append([strategy_label(strategy, params), *(unbreakable(c) for c in cells)])
+            cells = [_needed_cell(row, budget), *_saving_cell(row)]
+            rows.append([strategy_label(strategy, study), *(unbreakable(c) for c in cells)])
     header = ["Strategy", "Needed", "Saved (images)", "Saved (%)"]
     caption = (
-        f"Labels queried from the (simulated) oracle to reach {target_text(target, params['al'])} "
-        f"({metric}, mean over seeds) with {in_sentence(label(study['main_learner'], LEARNER_LABELS))}. Needed: "
-        f"median [95 % CI] over all seeds; a seed that did not reach the target within {params['al']['budget']} "
+        f"Labels queried from the (simulated) oracle to reach {target_text(target, study.protocol)} "
+        f"({metric}, mean over seeds) with {in_sentence(label(study.main_learner, LEARNER_LABELS))}. Needed: "
+        f"median [95 % CI] over all seeds; a seed that did not reach the target within {budget} "
         f"labels counts as needing more (censored), so a median or bound beyond the budget reads "
-        f"> {params['al']['budget']}, and the share of seeds that reached the target is in parentheses. Saved: labels "
+        f"> {budget}, and the share of seeds that reached the target is in parentheses. Saved: labels "
         "saved versus random sampling, paired by seed over all seeds, median [95 % CI] of the per-seed difference in "
         "images, and the total in percent of what random sampling needed; an unreached run counts as needing one "
         "batch past the budget, so such a pair's saving is a bound (their number is in parentheses); positive means "
         "fewer labels than random. CIs from order statistics (distribution-free)."
     )
-    return markdown_table(header, rows, caption, labels_table_id(params, target), text_columns=1)
+    return markdown_table(header, rows, caption, labels_table_id(study, target), text_columns=1)
 
 
-def labels_table_id(params: dict[str, Any], target: Target) -> str:
+def labels_table_id(study: Study, target: Target) -> str:
     """``tbl-labels`` for the main target (the one the main text shows), else ``tbl-labels-<key>``."""
-    main = main_target(params["evaluation"])
+    main = main_target(study.evaluation)
     return "tbl-labels" if target == main else f"tbl-labels-{target.key.replace('_', '-')}"
 
 
 ACROSS_MARKS = {"above random": "▲", "below random": "▼", "equivalent": "=", "undecided": "–", TOO_FEW_BLOCKS: ""}
 
 
-def across_table(params: dict[str, Any], provenance: dict[str, dict[str, Any]], across: dict[str, Any]) -> str:
+def across_table(study: Study, provenance: dict[str, dict[str, Any]], across: dict[str, Any]) -> str:
     """Each strategy against random sampling across the image sets: the AULC difference on each, the posterior of
     the Bayesian signed-rank test and its verdict."""
     datasets = across["datasets"]
@@ -290,7 +286,7 @@ def across_table(params: dict[str, Any], provenance: dict[str, dict[str, Any]], 
         return ""
     rows = [
         [
-            strategy_label(strategy, params),
+            strategy_label(strategy, study),
             *(f"{difference:+.3f}".replace("-", "−") for difference in result["differences"]),
             *(f"{result[region]:.2f}" for region in ("below", "within", "above")),
             ACROSS_MARKS[result["decision"]],
@@ -298,7 +294,7 @@ def across_table(params: dict[str, Any], provenance: dict[str, dict[str, Any]], 
         for strategy, result in across["strategies"].items()
     ]
     header = ["Strategy", *(provenance[d]["title"] for d in datasets), "P(below)", "P(equiv.)", "P(above)", "Verdict"]
-    learner = in_sentence(label(params["study"]["main_learner"], LEARNER_LABELS))
+    learner = in_sentence(label(study.main_learner, LEARNER_LABELS))
     caption = (
         f"Across the image sets as independent blocks, with {learner}: each strategy's mean AULC minus random "
         "sampling's on each set, and the posterior probability of the Bayesian signed-rank test that the difference "
@@ -314,7 +310,7 @@ def across_table(params: dict[str, Any], provenance: dict[str, dict[str, Any]], 
     return markdown_table(header, rows, caption, "tbl-across", text_columns=1)
 
 
-def across_text(params: dict[str, Any], provenance: dict[str, dict[str, Any]], across: dict[str, Any]) -> str:
+def across_text(study: Study, provenance: dict[str, dict[str, Any]], across: dict[str, Any]) -> str:
     """What the comparison across the image sets decided, and what it could decide with this many sets."""
     datasets = across["datasets"]
     if not across["strategies"]:

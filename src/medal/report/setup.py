@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from medal.data.features import HogFeatures, PatchKMeansFeatures, ScatteringFeatures
+from medal.report.study import RESULT_SECTIONS, Study
 from medal.report.text import (
     markdown_table,
 )
@@ -36,11 +38,11 @@ def _source_sentence(p: dict[str, Any]) -> str:
     return f"{p['title']} was read from {source} with source-file md5 `{p['source_md5']}`"
 
 
-def datasets_table(params: dict[str, Any], provenance: dict[str, dict[str, Any]]) -> str:
+def datasets_table(study: Study, provenance: dict[str, dict[str, Any]]) -> str:
     """One row per dataset as used: modality, number of classes, pool and test sizes, the pool's imbalance ratio,
     copy and checksum (class names and counts: :func:`classes_table`)."""
     rows = []
-    for dataset in params["study"]["datasets"]:
+    for dataset in study.datasets:
         p = provenance[dataset]
         pool, test = p["counts"]["train"], p["counts"]["test"]
         rows.append(
@@ -64,10 +66,10 @@ def datasets_table(params: dict[str, Any], provenance: dict[str, dict[str, Any]]
     return markdown_table(header, rows, caption, "tbl-datasets", text_columns=2)
 
 
-def classes_table(params: dict[str, Any], provenance: dict[str, dict[str, Any]]) -> str:
+def classes_table(study: Study, provenance: dict[str, dict[str, Any]]) -> str:
     """Every class of every dataset with its images in the pool and in the test set."""
     rows = []
-    for dataset in params["study"]["datasets"]:
+    for dataset in study.datasets:
         p = provenance[dataset]
         rows.append([f"**{p['title']}**", "", ""])
         for name, pool, test in zip(p["class_names"], p["counts"]["train"], p["counts"]["test"]):
@@ -76,10 +78,10 @@ def classes_table(params: dict[str, Any], provenance: dict[str, dict[str, Any]])
     return markdown_table(["Class", "Pool", "Test"], rows, caption, "tbl-classes", text_columns=1)
 
 
-def provenance_text(params: dict[str, Any], provenance: dict[str, dict[str, Any]]) -> str:
+def provenance_text(study: Study, provenance: dict[str, dict[str, Any]]) -> str:
     """Which copy of each dataset was used and how its class counts compare with the official release."""
     sentences = []
-    for dataset in params["study"]["datasets"]:
+    for dataset in study.datasets:
         p = provenance[dataset]
         if p["variant"] == "bundled":
             sentences.append(
@@ -147,18 +149,17 @@ def _features(settings: dict[str, Any]) -> str:
     return text
 
 
-def data_description(params: dict[str, Any], provenance: dict[str, dict[str, Any]]) -> str:
+def data_description(study: Study, provenance: dict[str, dict[str, Any]]) -> str:
     """One generated paragraph describing each dataset of the study and its feature representation."""
     sentences = []
-    for dataset in params["study"]["datasets"]:
+    for dataset in study.datasets:
         p = provenance[dataset]
         if is_image(p):
             kind = f"{shape_text(p)} {'grey-scale' if len(p['shape']) == 2 else 'colour'} images"
         else:
             kind = f"{shape_text(p)} features per sample"
-        sentences.append(
-            f"{p['title']} holds {kind}: {p['description']}. Its learners see {_features(params['prepare'][dataset])}."
-        )
+        features = _features(study.feature_specs[dataset])
+        sentences.append(f"{p['title']} holds {kind}: {p['description']}. Its learners see {features}.")
     return " ".join(sentences) + "\n"
 
 
@@ -172,34 +173,29 @@ def shape_text(provenance: dict[str, Any]) -> str:
     return " × ".join(str(n) for n in provenance["shape"][:2])
 
 
-# The params.yaml sections that decide the results, in the table's order (data sources are in the
-# datasets table; compute, data and paper change where and how, not what).
-PARAMETER_SECTIONS = ("study", "al", "sweeps", "prepare", "evaluation", "learners", "strategies")
-
-
 def _setting(value: Any, nested: bool = False) -> str:
     """A params.yaml value as table text: lists in brackets, mappings as ``key=value`` (in parentheses when nested)."""
-    if isinstance(value, dict):
+    if isinstance(value, Mapping):
         text = ", ".join(f"{k}={_setting(v, True)}" for k, v in value.items())
         return f"({text})" if nested else text
-    if isinstance(value, list):
+    if isinstance(value, tuple):
         return "[" + ", ".join(_setting(v, True) for v in value) + "]"
     return "null" if value is None else str(value)
 
 
 def _flatten(key: str, value: Any) -> list[tuple[str, Any]]:
     """(dotted key, value) rows: nested mappings are split down to mappings of plain values."""
-    if isinstance(value, dict) and any(isinstance(v, dict) for v in value.values()):
+    if isinstance(value, Mapping) and any(isinstance(v, Mapping) for v in value.values()):
         return [row for k, v in value.items() for row in _flatten(f"{key}.{k}", v)]
     return [(key, value)]
 
 
-def parameters_table(params: dict[str, Any]) -> str:
+def parameters_table(study: Study) -> str:
     """Every setting of ``params.yaml`` that decides a result, as written there (features: of the study's datasets)."""
     rows = []
-    for section in PARAMETER_SECTIONS:
-        for name, value in params[section].items():
-            if section == "prepare" and name not in params["study"]["datasets"]:
+    for section in RESULT_SECTIONS:
+        for name, value in study.settings[section].items():
+            if section == "prepare" and name not in study.datasets:
                 continue
             key = f"{section}.{name}"
             pairs = [(key, value)] if section in ("learners", "strategies") else _flatten(key, value)
@@ -208,7 +204,7 @@ def parameters_table(params: dict[str, Any]) -> str:
         "Every setting of `params.yaml` that decides a result, as the pipeline read it for this paper; "
         "`dvc exp run -S key=value` changes one."
     )
-    return markdown_table(["Setting", "Value"], rows, caption, "tbl-params", text_columns=2)
+    return markdown_table(["Setting", "Value"], rows, caption, "tbl-study", text_columns=2)
 
 
 def _values(records: list[dict[str, Any]], section: str, key: str) -> str:

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import copy
 import math
-from typing import Any
 
-from medal.design import seeds_for
+from medal.report.study import Study
 
 # A space at which a line must not break (inside an interval, before a unit).
 NBSP = "\u00a0"
@@ -162,26 +160,15 @@ def markdown_table(header: list[str], rows: list[list[str]], caption: str, label
     return "\n".join(lines) + f"\n\n: {caption} {{#{label_id}}}\n"
 
 
-def display_params(params: dict[str, Any], merged: dict[str, list[str]]) -> dict[str, Any]:
-    """A copy of ``params`` for the tables and figures of the main learner's strategies: ``study.strategies``
-    without the strategies ``merged`` into another (they queried the very images it did on every dataset), and
-    ``study.merged`` naming them under the one kept, for :func:`strategy_label`."""
-    hidden = {s for members in merged.values() for s in members}
-    shown = copy.deepcopy(params)
-    shown["study"]["strategies"] = [s for s in params["study"]["strategies"] if s not in hidden]
-    shown["study"]["merged"] = merged
-    return shown
+def strategy_label(name: str, study: Study) -> str:
+    """A strategy's display name with those merged into it (see :meth:`Study.shown`)."""
+    return merged_label(name, study.merged, STRATEGY_LABELS)
 
 
-def strategy_label(name: str, params: dict[str, Any]) -> str:
-    """A strategy's display name with those merged into it (see :func:`display_params`)."""
-    return merged_label(name, params["study"].get("merged", {}), STRATEGY_LABELS)
-
-
-def seeds_phrase(params: dict[str, Any]) -> str:
+def seeds_phrase(study: Study) -> str:
     """'10 seeds', or '10 seeds (logistic regression: 20)' when the main learner runs more."""
-    seeds, main = params["al"]["seeds"], params["study"]["main_learner"]
-    main_seeds = seeds_for(params, main)
+    seeds, main = study.seeds, study.main_learner
+    main_seeds = study.seeds_for(main)
     if main_seeds == seeds:
         return f"{seeds} seeds"
     return f"{seeds} seeds ({in_sentence(label(main, LEARNER_LABELS))}: {main_seeds})"

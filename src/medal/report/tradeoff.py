@@ -11,17 +11,18 @@ from matplotlib.text import Text
 
 from medal.analysis.tables import Row
 from medal.report.figures import FIGURE_STYLE, PALETTE, legend_below, save_figure
+from medal.report.study import Study
 from medal.report.text import CRITERION_LABELS, label
 
 
 def stopping_tradeoff_figure(
-    params: dict[str, Any], provenance: dict[str, dict[str, Any]], tradeoff: list[Row], path: Path
+    study: Study, provenance: dict[str, dict[str, Any]], tradeoff: list[Row], path: Path
 ) -> None:
     """Per dataset, each stopping criterion's trade-off over its thresholds: mean labels at the stop against the
     score there in percent of the full-pool score, over the runs that stopped before the budget; each point is
     labelled with its threshold and the share of runs that stopped."""
-    datasets = params["study"]["datasets"]
-    criteria = list(params["evaluation"]["stopping_thresholds"])
+    datasets = study.datasets
+    criteria = list(study.evaluation["stopping_thresholds"])
     colours = dict(zip(criteria, PALETTE[5:]))
     with plt.rc_context(FIGURE_STYLE):
         fig, axes = plt.subplots(1, len(datasets), figsize=(3.1 * len(datasets), 3.1), squeeze=False)

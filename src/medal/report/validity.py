@@ -11,6 +11,7 @@ from medal.analysis.metrics import METRIC_LABELS
 from medal.analysis.summaries import FULL_POOL_TARGET, study_targets, target_text
 from medal.analysis.tables import Row
 from medal.report.savings import unbreakable
+from medal.report.study import Study
 from medal.report.text import (
     LEARNER_LABELS,
     STRATEGY_LABELS,
@@ -34,10 +35,10 @@ def _shares(counts: list[int]) -> list[float]:
     return [100 * n / sum(counts) for n in counts]
 
 
-def prior_shift_text(params: dict[str, Any], provenance: dict[str, dict[str, Any]]) -> str:
+def prior_shift_text(study: Study, provenance: dict[str, dict[str, Any]]) -> str:
     """The datasets whose test set holds the classes in other shares than the pool, by class."""
     shifted = []
-    for dataset in params["study"]["datasets"]:
+    for dataset in study.datasets:
         p = provenance[dataset]
         pool, test = _shares(p["counts"]["train"]), _shares(p["counts"]["test"])
         worst = max(range(len(pool)), key=lambda c: abs(pool[c] - test[c]))
@@ -59,11 +60,11 @@ def prior_shift_text(params: dict[str, Any], provenance: dict[str, dict[str, Any
     )
 
 
-def class_weight_table(params: dict[str, Any], provenance: dict[str, dict[str, Any]], rows: list[Row]) -> str:
+def class_weight_table(study: Study, provenance: dict[str, dict[str, Any]], rows: list[Row]) -> str:
     """Per sweep dataset and strategy: balanced accuracy and ROC-AUC from the initial labels to the budget, with
     the learner's classes weighted alike and unweighted (the class-weight sweep)."""
     by = {(r["dataset"], r["strategy"], r["class_weight"], r["metric"], r["labels"]): r for r in rows}
-    sweeps = params["sweeps"]
+    sweeps = study.sweeps
     label_counts = sorted({r["labels"] for r in rows})
     first, last = label_counts[0], label_counts[-1]
     table = []
@@ -83,17 +84,17 @@ def class_weight_table(params: dict[str, Any], provenance: dict[str, dict[str, A
     header = ["Strategy", "Class weight", *(METRIC_LABELS[m] for m in WEIGHTING_METRICS)]
     caption = (
         f"What the learner's class weighting changes ({in_sentence(label(sweeps['learner'], LEARNER_LABELS))}, "
-        f"{params['al']['seeds']} seeds each): test score with the initial {first} labels → at the budget of {last}, "
+        f"{study.seeds} seeds each): test score with the initial {first} labels → at the budget of {last}, "
         "mean [95 % CI], with every class weighing the same in the fit (balanced, the study's setting) and with "
         "every labelled image weighing the same (none)."
     )
     return markdown_table(header, table, caption, "tbl-class-weight", text_columns=2)
 
 
-def _grouped(flags: list[dict[str, Any]], params: dict[str, Any], provenance: dict[str, dict[str, Any]]) -> list[str]:
+def _grouped(flags: list[dict[str, Any]], study: Study, provenance: dict[str, dict[str, Any]]) -> list[str]:
     """One clause per dataset and kind of flag, naming every strategy or target it concerns."""
     clauses = []
-    for dataset in params["study"]["datasets"]:
+    for dataset in study.datasets:
         title = provenance[dataset]["title"]
         mine = [f for f in flags if f["dataset"] == dataset]
         for flag in (f for f in mine if f["flag"] == RANDOM_DECREASES):
@@ -115,22 +116,22 @@ def _grouped(flags: list[dict[str, Any]], params: dict[str, Any], provenance: di
             )
         reached = [f for f in mine if f["flag"] == TARGET_BELOW_INITIAL]
         if reached:
-            targets = [t for t in study_targets(params["evaluation"]) if t.key in {f["target"] for f in reached}]
+            targets = [t for t in study_targets(study.evaluation) if t.key in {f["target"] for f in reached}]
             shares = [f"{t.key} %" for t in targets if t.kind == FULL_POOL_TARGET]
             named = join_names(
-                [target_text(t, params["al"]) for t in targets if t.kind != FULL_POOL_TARGET]
+                [target_text(t, study.protocol) for t in targets if t.kind != FULL_POOL_TARGET]
                 + ([f"{join_names(shares)} of the full-pool score"] if shares else [])
             )
             clauses.append(f"on {title}, random sampling's initial labels already reach {named}")
     return clauses
 
 
-def flags_text(params: dict[str, Any], provenance: dict[str, dict[str, Any]], flags: list[dict[str, Any]]) -> str:
+def flags_text(study: Study, provenance: dict[str, dict[str, Any]], flags: list[dict[str, Any]]) -> str:
     """The curve checks' flags, grouped by dataset and kind: those on the primary metric, then those on the others,
     and what each kind means for the comparison."""
-    primary = params["evaluation"]["primary_metric"]
-    main = _grouped([f for f in flags if f["metric"] == primary], params, provenance)
-    others = _grouped([f for f in flags if f["metric"] != primary], params, provenance)
+    primary = study.primary_metric
+    main = _grouped([f for f in flags if f["metric"] == primary], study, provenance)
+    others = _grouped([f for f in flags if f["metric"] != primary], study, provenance)
     text = (
         "The aggregate stage checks every dataset's curves for three things that would make a comparison with random "
         "sampling misleading: random sampling losing score as labels are added (the fall from the peak of its mean "

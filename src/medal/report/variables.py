@@ -8,7 +8,7 @@ from medal.analysis.metrics import METRIC_LABELS
 from medal.analysis.stats import DETECTION_POWER
 from medal.analysis.summaries import FULL_POOL_TARGET, main_target, study_targets, target_text
 from medal.blas import PINNED_KERNEL, REQUIRED_FLAGS
-from medal.design import percent_key, query_cycles, seeds_for, strategies_for, sweep_values
+from medal.design import percent_key, query_cycles
 from medal.experiment.learners import CalibratedSVC
 from medal.report.behaviour import (
     value_label,
@@ -17,6 +17,7 @@ from medal.report.setup import (
     is_image,
     shape_text,
 )
+from medal.report.study import Study
 from medal.report.text import (
     LEARNER_LABELS,
     STRATEGY_LABELS,
@@ -38,32 +39,32 @@ QUERY_GRID_IMAGES = 10  # images per strategy in the queried-images figure
 QUERY_GRID_SEED = 0  # the run they come from
 
 
-def n_runs(params: dict[str, Any]) -> int:
+def n_runs(study: Study) -> int:
     """Number of active-learning runs the study performs: both experiments and every sweep value."""
-    study, sweeps = params["study"], params["sweeps"]
-    main = sum(len(strategies_for(study, learner)) * seeds_for(params, learner) for learner in study["learners"])
+    sweeps = study.sweeps
+    main = sum(len(study.strategies_for(learner)) * study.seeds_for(learner) for learner in study.learners)
     swept = (
-        sum(len(sweep_values(params, s)) for s in sweeps["settings"])
+        sum(len(study.sweep_values[s]) for s in sweeps["settings"])
         * len(sweeps["strategies"])
         * len(sweeps["datasets"])
     )
-    return main * len(study["datasets"]) + swept * params["al"]["seeds"]
+    return main * len(study.datasets) + swept * study.seeds
 
 
-def _first_image_dataset(params: dict[str, Any], provenance: dict[str, dict[str, Any]]) -> str:
+def _first_image_dataset(study: Study, provenance: dict[str, dict[str, Any]]) -> str:
     """The title of the first image dataset of the study (the one the image grid shows), or 'none'."""
-    return next((provenance[d]["title"] for d in params["study"]["datasets"] if is_image(provenance[d])), "none")
+    return next((provenance[d]["title"] for d in study.datasets if is_image(provenance[d])), "none")
 
 
-def _sweep_variables(params: dict[str, Any], provenance: dict[str, dict[str, Any]]) -> dict[str, Any]:
+def _sweep_variables(study: Study, provenance: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """The sweeps' datasets, learner, strategies and the values of each setting, as the prose names them."""
     return {
-        "datasets": join_names([provenance[d]["title"] for d in params["sweeps"]["datasets"]]),
-        "learner": in_sentence(label(params["sweeps"]["learner"], LEARNER_LABELS)),
-        "strategies": join_names([in_sentence(label(s, STRATEGY_LABELS)) for s in params["sweeps"]["strategies"]]),
+        "datasets": join_names([provenance[d]["title"] for d in study.sweeps["datasets"]]),
+        "learner": in_sentence(label(study.sweeps["learner"], LEARNER_LABELS)),
+        "strategies": join_names([in_sentence(label(s, STRATEGY_LABELS)) for s in study.sweeps["strategies"]]),
         **{
-            setting: join_names([value_label(setting, str(v)) for v in sweep_values(params, setting)])
-            for setting in params["sweeps"]["settings"]
+            setting: join_names([value_label(setting, str(v)) for v in study.sweep_values[setting]])
+            for setting in study.sweeps["settings"]
         },
     }
 
@@ -110,10 +111,10 @@ def _pool_cap(cap: int | None, datasets: list[str], provenance: dict[str, dict[s
     return f"the cap is {cap:,} unlabelled images per query; {where}"
 
 
-def _strategy_option(params: dict[str, Any], method: str, option: str) -> Any:
+def _strategy_option(study: Study, method: str, option: str) -> Any:
     """The value of ``option`` in the study's first strategy of ``method`` that sets it, else None."""
-    for name in params["study"]["strategies"]:
-        spec = params["strategies"][name]
+    for name in study.strategies:
+        spec = study.strategy_specs[name]
         if spec.get("method") == method and option in spec:
             return spec[option]
     return None
@@ -130,18 +131,18 @@ def _dal_training(per_labelled: int | None) -> str:
     )
 
 
-def _cost_variables(params: dict[str, Any], provenance: dict[str, dict[str, Any]]) -> dict[str, Any]:
+def _cost_variables(study: Study, provenance: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """What bounds the strategies' cost: DAL's training set and the protocol's pool cap."""
     return {
-        "pool_cap": _pool_cap(params["al"].get("max_candidates"), params["study"]["datasets"], provenance),
-        "dal_training": _dal_training(_strategy_option(params, "discriminative_al", "unlabelled_per_labelled")),
+        "pool_cap": _pool_cap(study.protocol.get("max_candidates"), study.datasets, provenance),
+        "dal_training": _dal_training(_strategy_option(study, "discriminative_al", "unlabelled_per_labelled")),
     }
 
 
-def variables(params: dict[str, Any], provenance: dict[str, dict[str, Any]]) -> dict[str, Any]:
+def variables(study: Study, provenance: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """Numbers and names quoted in the manuscript's prose (Quarto's ``{{< var >}}`` shortcodes)."""
-    al, study = params["al"], params["study"]
-    evaluation = params["evaluation"]
+    al = study.protocol
+    evaluation = study.evaluation
     main = main_target(evaluation)
     others = [t for t in study_targets(evaluation) if t != main and t.kind != FULL_POOL_TARGET]
     return {
@@ -152,38 +153,38 @@ def variables(params: dict[str, Any], provenance: dict[str, dict[str, Any]]) -> 
             "budget": al["budget"],
             "cycles": query_cycles(al),
         },
-        "main_seeds": seeds_for(params, study["main_learner"]),
-        "bootstrap_resamples": params["evaluation"]["test_bootstrap"]["resamples"],
-        "across": {key: params["evaluation"]["across_datasets"][key] for key in ("prior_strength", "probability")},
+        "main_seeds": study.seeds_for(study.main_learner),
+        "bootstrap_resamples": study.evaluation["test_bootstrap"]["resamples"],
+        "across": {key: study.evaluation["across_datasets"][key] for key in ("prior_strength", "probability")},
         "target_percents": join_names([percent_key(f) for f in sorted(evaluation["target_fractions"])]),
-        "budget_shares": _budget_shares(al["budget"], study["datasets"], provenance),
+        "budget_shares": _budget_shares(al["budget"], study.datasets, provenance),
         "target_main": target_text(main, al),
         "target_others": join_names([target_text(t, al).removeprefix("random sampling's mean score ") for t in others]),
-        "primary_metric": in_sentence(METRIC_LABELS[params["evaluation"]["primary_metric"]]),
-        "n_datasets": len(params["study"]["datasets"]),
-        "mid_aulc": params["evaluation"]["minimal_important_difference"]["aulc"],
+        "primary_metric": in_sentence(METRIC_LABELS[study.primary_metric]),
+        "n_datasets": len(study.datasets),
+        "mid_aulc": study.evaluation["minimal_important_difference"]["aulc"],
         "power_percent": f"{100 * DETECTION_POWER:g}",
         "blas_kernel": PINNED_KERNEL,
         "svm_folds": CalibratedSVC().folds,
         "blas_processors": f"x86-64 processor with {join_names(sorted(flag.upper() for flag in REQUIRED_FLAGS))}",
-        "dataset_list": join_names([provenance[d]["title"] for d in params["study"]["datasets"]]),
+        "dataset_list": join_names([provenance[d]["title"] for d in study.datasets]),
         "grid": {
-            "dataset": _first_image_dataset(params, provenance),
+            "dataset": _first_image_dataset(study, provenance),
             "images": QUERY_GRID_IMAGES,
             "seed": QUERY_GRID_SEED,
         },
         "image_limitation": _image_limitation(
-            sorted({shape_text(provenance[d]) for d in study["datasets"] if is_image(provenance[d])})
+            sorted({shape_text(provenance[d]) for d in study.datasets if is_image(provenance[d])})
         ),
-        "n_strategies": len(study["strategies"]),
-        "n_learners": len(study["learners"]),
-        "main_learner": in_sentence(label(study["main_learner"], LEARNER_LABELS)),
-        "learner_strategies": join_names([in_sentence(label(s, STRATEGY_LABELS)) for s in study["learner_strategies"]]),
-        "n_learner_strategies": len(study["learner_strategies"]),
-        "sweeps": _sweep_variables(params, provenance),
-        "mc_eer_candidates": params["strategies"].get("mc_eer", {}).get("max_candidates", "all"),
-        "qbc_members": params["strategies"].get("qbc_vote_entropy", {}).get("n_members", 5),
-        **_cost_variables(params, provenance),
-        "n_runs": n_runs(params),
-        "smallest_test_class": smallest_test_class(study["datasets"], provenance),
+        "n_strategies": len(study.strategies),
+        "n_learners": len(study.learners),
+        "main_learner": in_sentence(label(study.main_learner, LEARNER_LABELS)),
+        "learner_strategies": join_names([in_sentence(label(s, STRATEGY_LABELS)) for s in study.learner_strategies]),
+        "n_learner_strategies": len(study.learner_strategies),
+        "sweeps": _sweep_variables(study, provenance),
+        "mc_eer_candidates": study.strategy_specs.get("mc_eer", {}).get("max_candidates", "all"),
+        "qbc_members": study.strategy_specs.get("qbc_vote_entropy", {}).get("n_members", 5),
+        **_cost_variables(study, provenance),
+        "n_runs": n_runs(study),
+        "smallest_test_class": smallest_test_class(study.datasets, provenance),
     }
