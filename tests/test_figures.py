@@ -129,12 +129,12 @@ def test_stopping_cell_shows_the_share_that_stopped_early():
     assert _stopping_cell({**row, "stopped": 10}) == "118\u00a0·\u00a096\u00a0%"
 
 
-def test_n_runs_counts_both_experiments_and_every_sweep_value(params):
+def test_n_runs_counts_both_experiments_every_sweep_value_and_the_cap_check(params):
     from medal.report.variables import n_runs
 
     # 3 datasets x (15 strategies with the main learner x 20 seeds + 10 other learners x 3 strategies x 10 seeds),
-    # plus 2 datasets x (4 + 4 + 4 + 2 + 6 values) x 2 strategies x 10 seeds.
-    assert n_runs(Study.from_params(params)) == 3 * (15 * 20 + 10 * 3 * 10) + 2 * 20 * 2 * 10
+    # plus 2 datasets x (4 + 4 + 4 + 2 + 6 values) x 2 strategies x 10 seeds, plus 15 capped strategies x 10 seeds.
+    assert n_runs(Study.from_params(params)) == 3 * (15 * 20 + 10 * 3 * 10) + 2 * 20 * 2 * 10 + 15 * 10
 
 
 def _saving(dataset, strategy, saving, low, high):

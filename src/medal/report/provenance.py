@@ -32,6 +32,7 @@ from medal.design import SWEEP_SETTINGS
 from medal.fileio import md5_file
 from medal.layout import AGGREGATE, PUBLISHED, REFERENCE, RUNS, SELECTION, TIMINGS
 from medal.layout import RAW as RAW_DIR
+from medal.report.study import RESULT_SECTIONS
 
 # The pipeline outputs the report stage reads, and the stage that writes each (``dvc.yaml``); the published
 # results are kept in git. tests/test_provenance.py checks both against dvc.yaml.
@@ -72,7 +73,7 @@ SOURCES: dict[str, Source] = {
     "classes.md": Source((RAW,), ("study",), "report/setup.py"),
     "data_description.md": Source((RAW,), ("study", "prepare"), "report/setup.py"),
     "data_provenance.md": Source((RAW,), ("datasets",), "report/setup.py"),
-    "parameters.md": Source((), ("learners", "strategies", "al"), "report/setup.py"),
+    "parameters.md": Source((), RESULT_SECTIONS, "report/setup.py"),
     "prior_shift.md": Source((RAW,), ("study",), "report/validity.py"),
     "class_weight.md": Source((RAW, *_aggregate(CLASS_WEIGHT.file)), ("sweeps",), "report/validity.py"),
     "flags.md": Source((RAW, *_aggregate("flags.json")), STUDY, "report/validity.py"),
@@ -164,7 +165,7 @@ VARIABLE_SOURCES = {
     "qbc_members": f"{PARAMS} › strategies › qbc_vote_entropy › n_members",
     "pool_cap": f"{PARAMS} › al › max_candidates, over the pool sizes in data/raw/<dataset>.json",
     "dal_training": f"{PARAMS} › strategies › dal › unlabelled_per_labelled",
-    "n_runs": f"{PARAMS} › study, al › seeds, sweeps (runs counted)",
+    "n_runs": f"{PARAMS} › study, al › seeds, sweeps, cap_check (runs counted)",
     "smallest_test_class": "test-set class counts in data/raw/<dataset>.json",
     "findings": "data/aggregate › summary.csv, targets.csv, friedman.json, across.json (report/conclusion.py)",
     "supp": "the order of figures and tables in paper/supplement.qmd",

@@ -14,7 +14,7 @@ from medal.experiment.selection import in_use
 
 # The params.yaml sections that decide the results, in the order the settings table lists them (data sources are in
 # the datasets table; compute, data and paper change where and how, not what).
-RESULT_SECTIONS = ("study", "al", "sweeps", "prepare", "evaluation", "learners", "strategies")
+RESULT_SECTIONS = ("study", "al", "sweeps", "cap_check", "select", "prepare", "evaluation", "learners", "strategies")
 
 
 def frozen(value: Any) -> Any:

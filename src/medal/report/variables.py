@@ -40,7 +40,8 @@ QUERY_GRID_SEED = 0  # the run they come from
 
 
 def n_runs(study: Study) -> int:
-    """Number of active-learning runs the study performs: both experiments and every sweep value."""
+    """Number of active-learning runs the study performs: the main experiments, every sweep value, and the candidate
+    cap's check (every strategy with the main learner, ``al.seeds`` seeds)."""
     sweeps = study.sweeps
     main = sum(len(study.strategies_for(learner)) * study.seeds_for(learner) for learner in study.learners)
     swept = (
@@ -48,7 +49,8 @@ def n_runs(study: Study) -> int:
         * len(sweeps["strategies"])
         * len(sweeps["datasets"])
     )
-    return main * len(study.datasets) + swept * study.seeds
+    capped = len(study.strategies)
+    return main * len(study.datasets) + (swept + capped) * study.seeds
 
 
 def _first_image_dataset(study: Study, provenance: dict[str, dict[str, Any]]) -> str:
