@@ -24,6 +24,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the project root: this folder's modules as benchmarks.*
 
+import medal  # noqa: E402, F401, I001 - before numpy (benchmarks.common loads it): pins the study's BLAS kernel
+
 from benchmarks.common import ROOT, log  # noqa: E402
 
 from medal.config import load_params  # noqa: E402
