@@ -12,6 +12,7 @@ from medal.errors import UserError
 from medal.fileio import joblib_scratch
 from medal.layout import (
     AGGREGATE,
+    CAPPED,
     CONCLUSIONS,
     GENERATED,
     MEASURED,
@@ -177,7 +178,7 @@ def cmd_cluster_env(params: dict, args: argparse.Namespace) -> None:
 def cmd_aggregate(params: dict, args: argparse.Namespace) -> None:
     from medal.analysis.aggregate import aggregate
 
-    aggregate(params, RUNS, SWEEPS, REFERENCE, PREPARED, RAW, AGGREGATE, METRICS, CONCLUSIONS)
+    aggregate(params, RUNS, SWEEPS, CAPPED, REFERENCE, PREPARED, RAW, AGGREGATE, METRICS, CONCLUSIONS)
 
 
 def cmd_report(params: dict, args: argparse.Namespace) -> None:
