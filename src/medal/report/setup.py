@@ -204,7 +204,7 @@ def parameters_table(study: Study) -> str:
         "Every setting of `params.yaml` that decides a result, as the pipeline read it for this paper; "
         "`dvc exp run -S key=value` changes one."
     )
-    return markdown_table(["Setting", "Value"], rows, caption, "tbl-study", text_columns=2)
+    return markdown_table(["Setting", "Value"], rows, caption, "tbl-params", text_columns=2)
 
 
 def _values(records: list[dict[str, Any]], section: str, key: str) -> str:
