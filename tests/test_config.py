@@ -292,3 +292,28 @@ def test_the_cap_check_needs_the_main_experiments_seeds_to_compare_with(params):
     params["study"]["main_seeds"] = params["al"]["seeds"] - 1
     with pytest.raises(UserError, match="study.main_seeds must be at least al.seeds"):
         validate(params)
+
+
+def _dvc_params() -> list[str]:
+    """The params.yaml keys dvc.yaml's stages depend on, with ${...} left out (entries named by the study)."""
+    stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+    keys = {
+        entry
+        for stage in stages.values()
+        for entry in (stage.get("do", stage).get("params") or [])
+        if isinstance(entry, str) and "${" not in entry
+    }
+    return sorted(keys)
+
+
+@pytest.mark.parametrize("key", _dvc_params())
+def test_a_setting_a_stage_depends_on_cannot_be_left_out(params, key):
+    # DVC stops with "Parameters ... are missing" when a key its stages read is absent: the check names it first.
+    *parents, last = key.split(".")
+    node = params
+    for part in parents:
+        node = node[part]
+    del node[last]
+    where = ".".join(parents)
+    with pytest.raises(UserError, match=rf"params.yaml: (missing section '{last}'|{where} (is missing key|must set))"):
+        validate(params)

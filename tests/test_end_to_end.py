@@ -82,6 +82,7 @@ def _tiny_params(target: Path) -> list[str]:
             },
             "class_weight": ["balanced", "none"],
         },
+        "reference_seeds": 2,
     }
     params["prepare"]["breastmnist"] = LEARNED
     params["select"] = {

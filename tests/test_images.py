@@ -164,6 +164,7 @@ def folder_project(tmp_path, monkeypatch, params):
     params["study"]["datasets"] = ["scans"]
     params["sweeps"]["datasets"] = []
     params["select"]["datasets"] = []
+    params["cap_check"]["dataset"] = "scans"
     Path("params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     return tmp_path / "data" / "sources" / "scans"
 

@@ -67,8 +67,8 @@ SECTIONS: dict[str, Constraint] = {
             "learners": ListOf(NameOf("learners", "learner")),
             "main_learner": NameOf("study.learners", "learner"),
             "learner_strategies": ListOf(NameOf("study.strategies", "strategy")),
+            "main_seeds": POSITIVE_INT,
         },
-        optional={"main_seeds": POSITIVE_INT},
         rules=(
             Rule(
                 "study.strategies",
@@ -132,8 +132,8 @@ SECTIONS: dict[str, Constraint] = {
                     "class_weight": ListOf(Options(CLASS_WEIGHTS)),
                 }
             ),
+            "reference_seeds": POSITIVE_INT,
         },
-        optional={"reference_seeds": POSITIVE_INT},
         rules=(
             Rule(
                 "sweeps.settings.initial_labels",
@@ -182,8 +182,8 @@ SECTIONS: dict[str, Constraint] = {
             ),
         },
     ),
-    "data": Keys({}, optional={"mirror_dirs": ListOf(Predicate(lambda value: isinstance(value, str), "a folder"), 0)}),
-    "paper": Keys({}, optional={"renderer": Options(("auto", "quarto", "pandoc"))}),
+    "data": Keys({"mirror_dirs": ListOf(Predicate(lambda value: isinstance(value, str), "a folder"), 0)}),
+    "paper": Keys({"renderer": Options(("auto", "quarto", "pandoc"))}),
 }
 REQUIRED_SECTIONS = (
     "study",
@@ -196,6 +196,8 @@ REQUIRED_SECTIONS = (
     "sweeps",
     "select",
     "cap_check",
+    "data",
+    "paper",
 )
 ENTRY_KEYS: dict[str, tuple[str, ...]] = {
     "datasets": DATASET_KEYS,
