@@ -13,12 +13,15 @@ from benchmarks.common import TARGETS, log, met, study_data
 
 from medal.experiment.runner import Outputs, run_strategy
 from medal.fileio import write_npz_atomic
+from medal.study import Study
 
 
 def _timed_entropy_stage(params: dict[str, Any], prepared: Path, out: Path) -> tuple[float, dict[str, bytes]]:
     """Run the entropy stage of ``params`` on ``prepared`` into ``out``: its wall time and its result files' bytes."""
     start = time.perf_counter()
-    run_strategy(params, "bench", "entropy", prepared, Outputs(out / "runs", out / "partial", out / "timings"))
+    run_strategy(
+        Study.from_params(params), "bench", "entropy", prepared, Outputs(out / "runs", out / "partial", out / "timings")
+    )
     seconds = time.perf_counter() - start
     return seconds, {p.name: p.read_bytes() for p in sorted((out / "runs").iterdir())}
 

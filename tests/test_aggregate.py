@@ -19,6 +19,7 @@ from medal.analysis.tables import (
 )
 from medal.errors import UserError
 from medal.fileio import read_json, write_json_atomic, write_npz_atomic
+from medal.study import Study
 
 from conftest import stored_predictions
 
@@ -33,6 +34,7 @@ def _params():
             "strategies": ["random", "entropy"],
             "main_learner": "lr",
             "learner_strategies": ["random"],
+            "main_seeds": 2,
         },
         "sweeps": {
             "datasets": ["d"],
@@ -61,6 +63,12 @@ def _params():
             "test_bootstrap": {"resamples": 200, "random_state": 0},
             "across_datasets": {"probability": 0.95, "samples": 2000, "prior_strength": 1.0, "random_state": 0},
         },
+        # Sections the aggregate does not read, which every study sets.
+        "select": {"datasets": [], "learner": "lr", "folds": 2, "random_state": 0, "grid": {}},
+        "strategies": {"random": {"method": "random"}, "entropy": {"method": "entropy"}},
+        "datasets": {"d": {"source": "npz"}},
+        "data": {"mirror_dirs": []},
+        "paper": {"renderer": "pandoc"},
     }
 
 
@@ -100,7 +108,7 @@ CAPPED_CURVES = {"random": [[0.5] * 3, [0.5] * 3], "entropy": [[0.6] * 3, [0.8] 
 
 def _aggregate(root, out="agg", metrics="metrics.json"):
     aggregate(
-        _params(),
+        Study.from_params(_params()),
         root / "runs",
         root / "sweeps",
         root / "capped",

@@ -7,7 +7,7 @@ from medal.report.benchmark import (
     selection_table,
     selection_text,
 )
-from medal.report.study import Study
+from medal.study import Study
 
 from conftest import ROOT
 

@@ -11,6 +11,7 @@ from medal.analysis.checks import (
 )
 from medal.analysis.metrics import METRIC_NAMES
 from medal.design import SWEEP_SETTINGS
+from medal.study import Study
 
 
 def _runs(curves, labels=(10, 20, 30)):
@@ -96,7 +97,7 @@ def test_the_study_value_of_each_sweep_setting(params):
     params["learners"]["logreg"]["class_weight"] = "balanced"
     params["prepare"]["d"] = {"features": "raw"}
     params["sweeps"]["settings"]["representation"] = {"hog": {"features": "hog"}, "pixels": {"features": "raw"}}
-    values = {s: study_value(params, "d", s) for s in SWEEP_SETTINGS}
+    values = {s: study_value(Study.from_params(params), "d", s) for s in SWEEP_SETTINGS}
     assert values == {
         "batch_size": 10,
         "initial_labels": 10,
@@ -105,7 +106,9 @@ def test_the_study_value_of_each_sweep_setting(params):
         "class_weight": "balanced",
     }
     params["prepare"]["d"] = {"features": "pca", "pca_components": 7}
-    assert study_value(params, "d", "representation") is None  # no swept representation is the study's
+    assert (
+        study_value(Study.from_params(params), "d", "representation") is None
+    )  # no swept representation is the study's
 
 
 def test_a_sweep_at_the_study_value_is_recognised_as_a_repeat_of_the_main_runs_or_not(params, tmp_path):
@@ -129,7 +132,7 @@ def test_a_sweep_at_the_study_value_is_recognised_as_a_repeat_of_the_main_runs_o
                 cycles = [{"labels": 4, "queried": [99]}]  # one run of the sweep queried another image
             path = sweep_run_path("d", "batch_size", strategy, params["al"]["batch_size"], seed)
             write_json_atomic(tmp_path / "sweeps" / path, {"cycles": cycles})
-    rows = sweep_repeats(params, tmp_path / "runs", tmp_path / "sweeps")
+    rows = sweep_repeats(Study.from_params(params), tmp_path / "runs", tmp_path / "sweeps")
     assert [(r["setting"], r["strategy"], r["same"]) for r in rows] == [
         ("batch_size", "random", True),
         ("batch_size", "entropy", False),

@@ -11,6 +11,7 @@ import pytest
 from medal.analysis.aggregate import aggregate
 from medal.analysis.conclusions import compare_conclusions, conclusion_report, friedman_decisions, holm_decision, sign
 from medal.fileio import read_json, write_json_atomic, write_npz_atomic
+from medal.study import Study
 
 from conftest import stored_predictions
 
@@ -35,6 +36,7 @@ def _params() -> dict:
             "strategies": ["random", "entropy", "margin"],
             "main_learner": "lr",
             "learner_strategies": ["random"],
+            "main_seeds": SEEDS,
         },
         "sweeps": {"datasets": ["d"], "learner": "lr", "strategies": ["random", "entropy"], "settings": SETTINGS},
         "al": {"seeds": SEEDS, "budget": LABELS[-1], "batch_size": 10},
@@ -52,6 +54,12 @@ def _params() -> dict:
             "test_bootstrap": {"resamples": 200, "random_state": 0},
             "across_datasets": {"probability": 0.95, "samples": 2000, "prior_strength": 1.0, "random_state": 0},
         },
+        # Sections the aggregate does not read, which every study sets.
+        "select": {"datasets": [], "learner": "lr", "folds": 2, "random_state": 0, "grid": {}},
+        "strategies": {"random": {"method": "random"}, "entropy": {"method": "entropy"}},
+        "datasets": {"d": {"source": "npz"}},
+        "data": {"mirror_dirs": []},
+        "paper": {"renderer": "pandoc"},
     }
 
 
@@ -113,7 +121,7 @@ def _build(root, curves) -> dict:
     write_npz_atomic(root / "prep" / "d.npz", {"y_pool": np.array([0, 1] * 10), "y_test": Y_TEST})
     write_json_atomic(root / "raw" / "d.json", {"shape": [28, 28]})
     aggregate(
-        _params(),
+        Study.from_params(_params()),
         root / "runs",
         root / "sweeps",
         root / "capped",

@@ -5,7 +5,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from medal.config import SECTIONS
-from medal.constraints import POSITIVE_INT, AnyOf, Interval, Keys, ListOf, NameOf, Options, Rule, check
+from medal.constraints import POSITIVE_INT, AnyOf, Document, Interval, Keys, ListOf, NameOf, Options, Rule, check
 from medal.design import SWEEP_SETTINGS
 from medal.errors import UserError
 
@@ -35,25 +35,29 @@ def test_an_interval_holds_exactly_for_numbers_between_its_ends(value, closed):
     inside = number and (
         (0 < value < 1) or (value == 0 and closed in ("both", "left")) or (value == 1 and closed in ("both", "right"))
     )
-    assert interval.holds(value, {}) == inside
+    assert interval.holds(value, Document({})) == inside
 
 
 def test_a_whole_number_interval_refuses_floats_and_booleans():
-    assert POSITIVE_INT.holds(3, {}) and not POSITIVE_INT.holds(3.0, {}) and not POSITIVE_INT.holds(True, {})
+    assert (
+        POSITIVE_INT.holds(3, Document({}))
+        and not POSITIVE_INT.holds(3.0, Document({}))
+        and not POSITIVE_INT.holds(True, Document({}))
+    )
 
 
 def test_a_bad_list_item_is_named_with_the_list_and_the_item():
     with pytest.raises(UserError, match=r"^params.yaml: a.b values must be a positive integer, got 0$"):
-        ListOf(POSITIVE_INT).check([1, 0], {}, "a.b")
+        ListOf(POSITIVE_INT).check([1, 0], Document({}), "a.b")
     with pytest.raises(UserError, match=r"^params.yaml: a.b must be a non-empty list \(each value a positive"):
-        ListOf(POSITIVE_INT).check([], {}, "a.b")
+        ListOf(POSITIVE_INT).check([], Document({}), "a.b")
 
 
 def test_a_name_must_be_defined_where_the_declaration_says_and_the_error_lists_the_valid_ones():
     params = {"study": {"strategies": ["random", "entropy"]}}
-    NameOf("study.strategies", "strategy").check("entropy", params, "x.y")
+    NameOf("study.strategies", "strategy").check("entropy", Document(params), "x.y")
     with pytest.raises(UserError, match=r"^params.yaml: unknown strategy 'margin' in x.y; valid: entropy, random$"):
-        NameOf("study.strategies", "strategy").check("margin", params, "x.y")
+        NameOf("study.strategies", "strategy").check("margin", Document(params), "x.y")
 
 
 def test_a_mapping_names_its_missing_unknown_and_bad_keys_and_formats_its_rules():

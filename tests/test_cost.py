@@ -13,7 +13,7 @@ from medal.report.cost import (
     strategy_seconds,
     strategy_time_table,
 )
-from medal.report.study import Study
+from medal.study import Study
 
 
 def _write_stage(folder, runs, workers=2, wall=None):

@@ -94,7 +94,7 @@ def test_wdbc_split_is_stratified_and_fixed(params):
 
 
 def test_fetch_wdbc_matches_the_pin_and_writes_provenance(params, tmp_path):
-    provenance = fetch("wdbc", params, tmp_path)
+    provenance = fetch("wdbc", params["datasets"]["wdbc"], params["data"]["mirror_dirs"], tmp_path)
     assert provenance["canonical_md5"] == params["datasets"]["wdbc"]["canonical_md5"]["bundled"]
     assert read_json(tmp_path / "wdbc.json")["variant"] == "bundled"
     assert hashlib.md5((tmp_path / "wdbc.npz").read_bytes()).hexdigest() == provenance["canonical_md5"]
@@ -103,7 +103,7 @@ def test_fetch_wdbc_matches_the_pin_and_writes_provenance(params, tmp_path):
 def test_fetch_stops_on_a_wrong_canonical_pin_and_writes_nothing(params, tmp_path):
     params["datasets"]["wdbc"]["canonical_md5"]["bundled"] = "f" * 32
     with pytest.raises(UserError, match="canonical file md5 .* but params.yaml pins f{32} for the bundled copy"):
-        fetch("wdbc", params, tmp_path / "out")
+        fetch("wdbc", params["datasets"]["wdbc"], params["data"]["mirror_dirs"], tmp_path / "out")
     assert not (tmp_path / "out").exists()
 
 
@@ -111,7 +111,7 @@ def test_fetch_stops_on_a_wrong_canonical_pin_and_writes_nothing(params, tmp_pat
 @pytest.mark.parametrize("name", ["breastmnist", "pneumoniamnist"])
 def test_mirror_copies_match_their_pins(params, tmp_path, name):
     params["data"]["mirror_dirs"] = [str(MIRROR)]
-    provenance = fetch(name, params, tmp_path)
+    provenance = fetch(name, params["datasets"][name], params["data"]["mirror_dirs"], tmp_path)
     assert provenance["variant"] == "mirror"
     assert provenance["canonical_md5"] == params["datasets"][name]["canonical_md5"]["mirror"]
 
@@ -147,12 +147,14 @@ def test_an_npz_source_is_pinned_by_md5_and_takes_colour_images(params, tmp_path
     for split in ("train", "val", "test"):
         arrays[f"{split}_images"] = np.repeat(arrays[f"{split}_images"][..., None], 3, axis=-1)
     path = _npz_dataset(tmp_path, params, arrays)
-    provenance = fetch("mine", params, tmp_path / "raw", root=tmp_path)
+    provenance = fetch(
+        "mine", params["datasets"]["mine"], params["data"]["mirror_dirs"], tmp_path / "raw", root=tmp_path
+    )
     assert f"has md5 {md5_file(path)}; pin it as datasets.mine.md5" in capsys.readouterr().err
     assert provenance["shape"] == [28, 28, 3] and provenance["class_names"] == ["0", "1"]
     params["datasets"]["mine"]["md5"] = "0" * 32
     with pytest.raises(UserError, match=r"mine.npz: md5 \w+ does not match datasets.mine.md5 0{32}; check the file"):
-        fetch("mine", params, tmp_path / "raw", root=tmp_path)
+        fetch("mine", params["datasets"]["mine"], params["data"]["mirror_dirs"], tmp_path / "raw", root=tmp_path)
 
 
 def test_a_multi_label_file_is_refused_at_fetch_and_chestmnist_in_the_study_at_once(params, tmp_path):
@@ -160,7 +162,7 @@ def test_a_multi_label_file_is_refused_at_fetch_and_chestmnist_in_the_study_at_o
     arrays["train_labels"] = np.zeros((30, 14), dtype=np.uint8)
     _npz_dataset(tmp_path, params, arrays)
     with pytest.raises(UserError, match=r"14 labels per image \(multi-label\); the study needs one class per image"):
-        fetch("mine", params, tmp_path / "raw", root=tmp_path)
+        fetch("mine", params["datasets"]["mine"], params["data"]["mirror_dirs"], tmp_path / "raw", root=tmp_path)
     from medal.config import validate
 
     params["study"]["datasets"] = ["chestmnist"]

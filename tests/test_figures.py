@@ -2,9 +2,9 @@ import math
 from math import nan
 
 from medal.report.setup import provenance_text
-from medal.report.study import Study
 from medal.report.text import fmt_ci, in_sentence, join_names, markdown_table
 from medal.report.variables import variables
+from medal.study import Study
 
 from conftest import aulc_row
 

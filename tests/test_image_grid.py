@@ -12,8 +12,8 @@ from matplotlib.colors import to_hex  # noqa: E402
 from medal.design import run_path  # noqa: E402
 from medal.fileio import write_json_atomic, write_npz_atomic  # noqa: E402
 from medal.report.image_grid import CLASS_COLOURS, _draw_row, queried_images_figure  # noqa: E402
-from medal.report.study import Study
 from medal.report.variables import QUERY_GRID_IMAGES, QUERY_GRID_SEED  # noqa: E402
+from medal.study import Study
 
 
 def test_each_image_is_framed_in_its_true_class_colour_and_empty_cells_have_no_frame():

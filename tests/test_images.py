@@ -123,7 +123,9 @@ def test_dicom_images_are_read_through_pydicom(tmp_path):
 def test_fetch_pins_an_image_folder_and_describes_it_from_the_folder(tmp_path, params):
     make_folder(tmp_path / "data" / "sources" / "scans")
     params["datasets"]["scans"] = dict(SPEC)
-    provenance = fetch("scans", params, tmp_path / "raw", root=tmp_path)
+    provenance = fetch(
+        "scans", params["datasets"]["scans"], params["data"]["mirror_dirs"], tmp_path / "raw", root=tmp_path
+    )
     assert provenance["class_names"] == ["cyst", "normal", "tumour"] and provenance["variant"] == "folder"
     assert provenance["source_md5"] == folder_digest(tmp_path / "data" / "sources" / "scans")
     assert provenance["counts"]["train"] == [6, 6, 6] and provenance["title"] == "scans"

@@ -477,19 +477,19 @@ def test_across_datasets_decides_only_with_enough_posterior(params):
     summary += [row(d, "ahead", 0.9) for d in datasets]  # far above the region on every dataset
     summary += [row(d, "same", 0.8 + (0.002 if i % 2 else -0.002)) for i, d in enumerate(datasets)]
     summary += [row(d, "mixed", 0.9 if i % 2 else 0.7) for i, d in enumerate(datasets)]
-    result = across_datasets("lr", ["random", "ahead", "same", "mixed"], datasets, summary, params)
+    result = across_datasets("lr", ["random", "ahead", "same", "mixed"], datasets, summary, params["evaluation"])
     decisions = {s: r["decision"] for s, r in result["strategies"].items()}
     assert decisions == {"ahead": "above random", "same": "equivalent", "mixed": "undecided"}
     assert result["strategies"]["ahead"]["differences"] == pytest.approx([0.1] * 6)
     assert result["best_case"]["above"] > 0.99 and result["friedman"]["blocks"] == 6
     # Two datasets: even a strategy far ahead on both cannot reach the probability, so no verdict at all, not even
     # equivalence for differences well inside the region.
-    two = across_datasets("lr", ["random", "ahead", "same"], datasets[:2], summary, params)
+    two = across_datasets("lr", ["random", "ahead", "same"], datasets[:2], summary, params["evaluation"])
     assert two["best_case"]["above"] < 0.95
     assert {r["decision"] for r in two["strategies"].values()} == {"too few sets"}
     # Differences inside the region but measured with noise (a test-resampling interval of ±0.02): not equivalent.
     noisy = [r | {"difference_test_low": -0.02, "difference_test_high": 0.02} for r in summary]
-    result = across_datasets("lr", ["random", "same"], datasets, noisy, params)["strategies"]["same"]
+    result = across_datasets("lr", ["random", "same"], datasets, noisy, params["evaluation"])["strategies"]["same"]
     assert result["decision"] == "undecided" and result["within"] < 0.95
     assert result["standard_errors"] == pytest.approx([0.04 / 3.919928] * 6, rel=1e-5)
-    assert across_datasets("lr", ["random"], [], summary, params)["strategies"] == {}
+    assert across_datasets("lr", ["random"], [], summary, params["evaluation"])["strategies"] == {}

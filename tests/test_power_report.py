@@ -1,7 +1,7 @@
 from math import nan
 
 from medal.report.power import power_table, power_text, verdict
-from medal.report.study import Study
+from medal.study import Study
 
 from conftest import aulc_row
 

@@ -3,6 +3,7 @@ import numpy as np
 from medal.data.prepare import prepare
 from medal.experiment.reference import run_reference
 from medal.fileio import read_json, write_npz_atomic
+from medal.study import Study
 
 from conftest import medmnist_arrays
 
@@ -36,7 +37,7 @@ def _params(params):
 
 def test_reference_scores_every_learner_and_seed_on_each_representation(tmp_path, params):
     raw, prepared = _files(tmp_path)
-    run_reference(_params(params), "d", raw, prepared, tmp_path / "ref.json")
+    run_reference(Study.from_params(_params(params)), "d", raw, prepared, tmp_path / "ref.json")
     result = read_json(tmp_path / "ref.json")
     assert result["pool_size"] == 40 and set(result["learners"]) == {"logreg", "gnb_refit"}
     assert [s["seed"] for s in result["learners"]["logreg"]] == [0, 1]
@@ -49,9 +50,9 @@ def test_reference_scores_every_learner_and_seed_on_each_representation(tmp_path
 
 def test_reference_scores_do_not_depend_on_the_number_of_processes(tmp_path, params):
     raw, prepared = _files(tmp_path)
-    run_reference(_params(params), "d", raw, prepared, tmp_path / "one.json")
+    run_reference(Study.from_params(_params(params)), "d", raw, prepared, tmp_path / "one.json")
     params["compute"]["n_jobs"] = 2
-    run_reference(params, "d", raw, prepared, tmp_path / "two.json")
+    run_reference(Study.from_params(params), "d", raw, prepared, tmp_path / "two.json")
     assert (tmp_path / "one.json").read_bytes() == (tmp_path / "two.json").read_bytes()
 
 
@@ -59,7 +60,7 @@ def test_a_dataset_outside_the_sweeps_has_only_its_own_features(tmp_path, params
     raw, prepared = _files(tmp_path)
     params = _params(params)
     params["sweeps"]["datasets"] = []
-    run_reference(params, "d", raw, prepared, tmp_path / "ref.json")
+    run_reference(Study.from_params(params), "d", raw, prepared, tmp_path / "ref.json")
     assert read_json(tmp_path / "ref.json")["representations"] == {}
 
 
@@ -78,12 +79,12 @@ def test_learners_that_differ_only_in_their_update_are_fitted_once_per_seed(tmp_
         return score(data, name, spec, seed)
 
     monkeypatch.setattr(reference, "score_whole_pool", counted)
-    run_reference(params, "d", raw, prepared, tmp_path / "ref.json")
+    run_reference(Study.from_params(params), "d", raw, prepared, tmp_path / "ref.json")
     learners = read_json(tmp_path / "ref.json")["learners"]
     # Refit and warm start fit the same model from scratch on the whole pool; partial_fit weighs by sample weights.
     assert sorted(fitted) == ["sgd_partial_fit"] * 2 + ["sgd_refit"] * 2
     assert learners["sgd_warm_start"] == learners["sgd_refit"]
     alone = _params(params)
     alone["study"]["learners"] = ["sgd_warm_start"]
-    run_reference(alone, "d", raw, prepared, tmp_path / "alone.json")
+    run_reference(Study.from_params(alone), "d", raw, prepared, tmp_path / "alone.json")
     assert read_json(tmp_path / "alone.json")["learners"]["sgd_warm_start"] == learners["sgd_refit"]

@@ -20,6 +20,7 @@ from medal.experiment.cluster import DASK_SETTINGS
 from medal.experiment.runner import Outputs, fingerprint, run_strategy
 from medal.experiment.tasks import RunTask
 from medal.fileio import read_json, write_json_atomic, write_npz_atomic, write_text_atomic
+from medal.study import Study
 
 
 @pytest.fixture
@@ -43,7 +44,7 @@ def _files(folder: Path) -> dict[str, bytes]:
 
 
 def _run(params, prepared, root: Path) -> dict[str, bytes]:
-    run_strategy(params, "blobs", "entropy", prepared, _outputs(root))
+    run_strategy(Study.from_params(params), "blobs", "entropy", prepared, _outputs(root))
     return _files(root / "runs")
 
 
@@ -69,7 +70,7 @@ def test_dask_cluster_gives_the_local_results(small, tmp_path, monkeypatch):
     local = _run(params, prepared, tmp_path / "local")
     with LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster:
         monkeypatch.setenv(compute_executor.DASK_SCHEDULER_ENV, cluster.scheduler_address)
-        assert compute_executor.dask_scheduler(params) == cluster.scheduler_address
+        assert compute_executor.dask_scheduler(params["compute"]["dask_scheduler"]) == cluster.scheduler_address
         distributed = _run(params, prepared, tmp_path / "dask")
     assert distributed == local
 
@@ -117,7 +118,7 @@ def test_workers_here_make_room_while_asked_and_take_it_back_after(small, tmp_pa
 
     params, prepared = small
     params["al"]["seeds"] = params["study"]["main_seeds"] = 6  # 12 runs
-    plan = runner.plan_strategy(params, "blobs", "entropy", prepared, _outputs(tmp_path))
+    plan = runner.plan_strategy(Study.from_params(params), "blobs", "entropy", prepared, _outputs(tmp_path))
     if not workers_here:
         monkeypatch.setattr(compute_executor, "this_machine_addresses", lambda: {"10.9.8.7"})
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
@@ -156,6 +157,7 @@ FAULTS = """
 import resource, sys
 import numpy as np
 from medal.experiment.worker import undo_malloc_trimming
+from medal.study import Study
 if sys.argv[1] == "undone":
     undo_malloc_trimming()
 before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
@@ -186,7 +188,7 @@ def test_unreachable_dask_scheduler_is_a_clear_error(small, tmp_path, monkeypatc
         with pytest.raises(
             compute_executor.UserError, match=r"cannot reach the Dask scheduler at tcp://127.0.0.1:9 .*unset"
         ):
-            run_strategy(params, "blobs", "entropy", prepared, _outputs(tmp_path))
+            run_strategy(Study.from_params(params), "blobs", "entropy", prepared, _outputs(tmp_path))
         assert _settings() == UNSET  # the client's settings are undone when it cannot connect either
     assert not (tmp_path / "runs").exists()
 
@@ -272,14 +274,14 @@ def test_runs_go_longest_first_by_recorded_duration_and_untimed_runs_before_them
 def test_a_stage_whose_runs_are_all_kept_publishes_them_without_loading_its_features(small, tmp_path):
     params, prepared = small
     clean = _run(params, prepared, tmp_path / "clean")
-    plan = runner.plan_strategy(params, "blobs", "entropy", prepared, _outputs(tmp_path))
+    plan = runner.plan_strategy(Study.from_params(params), "blobs", "entropy", prepared, _outputs(tmp_path))
     with compute_executor.Executor(1) as executor:
         runner.keep_runs(executor, [plan], runner.Kept.find([plan]), runner.BY_SUBMIT, "balanced_accuracy")
 
     def no_features() -> dict:
         raise AssertionError("features loaded although every run is kept")
 
-    runner.run_stage(params, replace(plan, load=no_features))
+    runner.run_stage(Study.from_params(params), replace(plan, load=no_features))
     assert _files(tmp_path / "runs") == clean
     assert read_json(tmp_path / "timings" / runner.STAGE_TIMING_FILE)["submitted"] == 4
 
@@ -314,7 +316,7 @@ def test_a_failing_run_publishes_nothing_and_keeps_the_finished_ones(small, tmp_
 
     monkeypatch.setattr(compute_executor, "run_one", fail_on_second_seed)
     with pytest.raises(RuntimeError, match="killed"):
-        run_strategy(params, "blobs", "entropy", prepared, _outputs(tmp_path))
+        run_strategy(Study.from_params(params), "blobs", "entropy", prepared, _outputs(tmp_path))
     assert not (tmp_path / "runs").exists() and not (tmp_path / "timings").exists()
     assert sorted(p.name for p in (tmp_path / "partial").iterdir()) == ["logreg-seed0.json"]
 
@@ -440,13 +442,10 @@ def test_a_run_from_a_worker_on_other_blas_kernels_is_refused():
 
 
 def test_the_main_learner_runs_main_seeds_and_the_others_al_seeds(params):
-    from medal.design import seeds_for
-
     params["al"]["seeds"], params["study"]["main_seeds"] = 3, 7
-    assert seeds_for(params, params["study"]["main_learner"]) == 7
-    assert seeds_for(params, "svm_rbf") == 3
-    del params["study"]["main_seeds"]  # optional: every learner then runs al.seeds
-    assert seeds_for(params, params["study"]["main_learner"]) == 3
+    study = Study.from_params(params)
+    assert study.seeds_for(params["study"]["main_learner"]) == 7
+    assert study.seeds_for("svm_rbf") == 3
 
 
 def test_unaligned_arrays_from_a_cluster_are_copied_in_their_own_layout():

@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 
 from medal.errors import UserError
-from medal.experiment.selection import choose, cross_validate, grid_points, in_use
+from medal.experiment.selection import choose, cross_validate, grid_points
+from medal.study import in_use
 
 from conftest import medmnist_arrays
 
@@ -57,7 +58,10 @@ def test_in_use_reads_the_grid_keys_from_prepare_and_the_learner(params):
     params["select"]["grid"] = {"features": {"contrast_eps": [0.1]}, "learner": {"C": [1.0]}}
     params["prepare"]["breastmnist"]["contrast_eps"] = 0.5
     params["learners"]["logreg"]["params"]["C"] = 3.0
-    assert in_use(params, "breastmnist") == {"features": {"contrast_eps": 0.5}, "learner": {"C": 3.0}}
+    assert in_use(params["select"], params["learners"], params["prepare"]["breastmnist"]) == {
+        "features": {"contrast_eps": 0.5},
+        "learner": {"C": 3.0},
+    }
 
 
 def test_cross_validation_scores_every_grid_point_on_the_pool_only():

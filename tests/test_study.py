@@ -18,6 +18,7 @@ from medal.experiment import runner, study
 from medal.experiment.study import BESIDE_RUNS, experiment_stages
 from medal.fileio import write_npz_atomic
 from medal.reproduce import dvc
+from medal.study import Study
 
 from conftest import ROOT
 
@@ -28,14 +29,14 @@ def test_every_experiment_stage_of_dvc_yaml_is_planned_under_its_dvc_name(params
         ["dvc", "stage", "list", "--name-only"], cwd=ROOT, env=env, capture_output=True, text=True, check=True
     ).stdout.split()
     experiments = {name for name in listed if name.startswith(("al@", "capped@", "sweep@"))}
-    assert set(experiment_stages(params)) == experiments and len(experiments) == 45 + 15 + 20
+    assert set(experiment_stages(Study.from_params(params))) == experiments and len(experiments) == 45 + 15 + 20
 
 
 def test_a_plan_names_the_stage_folders_the_stage_itself_writes(params, monkeypatch, tmp_path, blobs):
     monkeypatch.chdir(tmp_path)
     write_npz_atomic(Path("data/prepared/wdbc.npz"), blobs)
     params["al"].update(initial_labels=4, budget=20)
-    plan = experiment_stages(params)["al@wdbc-entropy"]({})
+    plan = experiment_stages(Study.from_params(params))["al@wdbc-entropy"]({})
     assert plan.outputs.results == Path("data/runs/wdbc/entropy")
     assert plan.outputs.scratch == Path("data/partial/runs/wdbc/entropy")
     assert plan.outputs.timings == Path("data/timings/wdbc/entropy")
@@ -50,7 +51,7 @@ def test_a_capped_plan_runs_the_main_learner_under_the_checks_cap_on_its_dataset
     params["cap_check"] = {"dataset": "wdbc", "max_candidates": 7}
     params["al"].update(initial_labels=4, budget=20)
     write_npz_atomic(Path("data/prepared/wdbc.npz"), blobs)
-    plan = experiment_stages(params)["capped@entropy"]({})
+    plan = experiment_stages(Study.from_params(params))["capped@entropy"]({})
     assert plan.outputs.results == Path("data/capped/wdbc/entropy")
     assert plan.outputs.timings == Path("data/timings/capped/wdbc/entropy")
     assert [task.seed for task in plan.tasks] == list(range(params["al"]["seeds"]))
@@ -67,9 +68,9 @@ def test_a_cap_that_would_not_bite_is_refused_with_the_pool_it_must_undercut(par
     params["cap_check"] = {"dataset": "wdbc", "max_candidates": unlabelled_at_last_query}
     write_npz_atomic(Path("data/prepared/wdbc.npz"), blobs)
     with pytest.raises(UserError, match=f"does not bite on wdbc .*sees {unlabelled_at_last_query} unlabelled"):
-        experiment_stages(params)["capped@entropy"]({})
+        experiment_stages(Study.from_params(params))["capped@entropy"]({})
     params["cap_check"]["max_candidates"] -= 1
-    assert experiment_stages(params)["capped@entropy"]({}).tasks
+    assert experiment_stages(Study.from_params(params))["capped@entropy"]({}).tasks
 
 
 def test_representation_features_are_computed_once_per_submission_and_only_when_loaded(
@@ -87,7 +88,7 @@ def test_representation_features_are_computed_once_per_submission_and_only_when_
         return {value: blobs for value in representations}
 
     monkeypatch.setattr(runner, "feature_sets", feature_sets)
-    stages, cache = experiment_stages(params), {}
+    stages, cache = experiment_stages(Study.from_params(params)), {}
     dataset = params["sweeps"]["datasets"][0]
     plans = [stages[f"sweep@{dataset}-representation-{strategy}"](cache) for strategy in params["sweeps"]["strategies"]]
     assert len(plans) == 2 and computed == []  # planning (and publishing kept runs) computes no features
@@ -155,12 +156,12 @@ def test_select_and_reference_go_beside_the_runs_only_when_some_worker_is_elsewh
         calls.append(("beside", arguments, environment))
         yield lambda: False
 
-    monkeypatch.setattr(study.Executor, "from_params", lambda params: cluster)
+    monkeypatch.setattr(study.Executor, "for_study", lambda settings: cluster)
     monkeypatch.setattr(study, "_compute", lambda executor, params, planners: calls.append(("compute",)))
     monkeypatch.setattr(dvc, "stage_names", lambda: None)
     monkeypatch.setattr(dvc, "repro", lambda *arguments, failure: calls.append(("repro", arguments)))
     monkeypatch.setattr(dvc, "repro_beside", repro_beside)
-    study.submit(params, force=True)
+    study.submit(Study.from_params(params), force=True)
     stages = ("-f", "-s", *BESIDE_RUNS)
     if beside:  # started before the runs are computed; with workers here, on one process and a core they leave
         assert calls[1:3] == [("beside", stages, {"MEDAL_N_JOBS": "1"} if here else {}), ("compute",)]

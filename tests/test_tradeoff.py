@@ -12,8 +12,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.text import Text  # noqa: E402
 
-from medal.report.study import Study
 from medal.report.tradeoff import place_labels, stopping_tradeoff_figure  # noqa: E402
+from medal.study import Study
 
 
 def test_labels_of_crowded_points_are_moved_apart():

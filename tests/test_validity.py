@@ -1,6 +1,6 @@
 from medal.analysis.checks import ABOVE_REFERENCE, RANDOM_DECREASES, TARGET_BELOW_INITIAL
-from medal.report.study import Study
 from medal.report.validity import class_weight_table, flags_text, prior_shift_text
+from medal.study import Study
 
 PROVENANCE = {
     "p": {"title": "P", "class_names": ["normal", "pneumonia"], "counts": {"train": [26, 74], "test": [375, 625]}},

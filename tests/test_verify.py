@@ -10,6 +10,7 @@ import yaml
 from medal.errors import UserError
 from medal.fileio import md5_file, write_json_atomic
 from medal.reproduce.verify import check_data, compare, is_measured, locked_stages, report, stage_outputs
+from medal.study import Study
 
 
 def _lock(path, outs: dict[str, str]) -> None:
@@ -56,9 +57,9 @@ def test_check_data_names_the_file_the_pin_and_both_checksums(params, tmp_path):
     write_json_atomic(raw / "wdbc.json", {"variant": "bundled"})
     got = md5_file(raw / "wdbc.npz")
     pinned = params["datasets"]["wdbc"]["canonical_md5"]["bundled"]
-    problems = check_data(params, {"raw/wdbc.npz": "abc"}, raw)
+    problems = check_data(Study.from_params(params), {"raw/wdbc.npz": "abc"}, raw)
     assert problems == [f"{raw}/wdbc.npz: md5 {got}, but params.yaml datasets.wdbc.canonical_md5.bundled pins {pinned}"]
-    assert check_data(params, {}, tmp_path / "empty") == [
+    assert check_data(Study.from_params(params), {}, tmp_path / "empty") == [
         f"{tmp_path}/empty/wdbc.npz: missing after the rebuild; run dvc repro and read its errors"
     ]
 
@@ -108,7 +109,12 @@ def _fake_rebuild(root, kernel: str, summary_md5: str, conclusions: dict):
 
 def _verify(verify_module, params, root):
     return verify_module.verify(
-        params, root / "dvc.lock", root / "raw", [], root / "platform.json", root / "conclusions.json"
+        Study.from_params(params),
+        root / "dvc.lock",
+        root / "raw",
+        [],
+        root / "platform.json",
+        root / "conclusions.json",
     )
 
 
@@ -224,7 +230,14 @@ def test_a_partial_check_refuses_to_rebuild_on_a_tampered_copy_and_compares_only
     rebuilt = []
     monkeypatch.setattr(verify_module, "rebuild", lambda targets: rebuilt.append(targets))
     check = verify_module.verify
-    args = (params, root / "dvc.lock", root / "raw", ["s1"], root / "platform.json", root / "conclusions.json")
+    args = (
+        Study.from_params(params),
+        root / "dvc.lock",
+        root / "raw",
+        ["s1"],
+        root / "platform.json",
+        root / "conclusions.json",
+    )
     assert check(*args)
     out = capsys.readouterr().out
     assert rebuilt == [["s1"]] and "not rebuilt: 1 outputs of 1 stages" in out
@@ -250,7 +263,12 @@ def test_stages_no_longer_in_the_pipeline_are_not_checked(built, monkeypatch, ca
     monkeypatch.setattr(verify_module, "numerical_platform", lambda: _platform("Haswell"))
     monkeypatch.setattr(verify_module, "rebuild", lambda targets: None)
     assert verify_module.verify(
-        params, root / "dvc.lock", root / "raw", ["s0"], root / "platform.json", root / "conclusions.json"
+        Study.from_params(params),
+        root / "dvc.lock",
+        root / "raw",
+        ["s0"],
+        root / "platform.json",
+        root / "conclusions.json",
     )
     out = capsys.readouterr().out
     assert "not rebuilt: 0 outputs of 0 stages" in out and "gone.npz" not in out
@@ -273,7 +291,7 @@ def test_the_data_check_compares_with_the_lock_as_committed_not_as_the_rebuild_r
     monkeypatch.setattr(verify_module, "numerical_platform", lambda: _platform("Haswell"))
     monkeypatch.setattr(verify_module, "rebuild", rebuild)
     assert not verify_module.verify(
-        params, root / "dvc.lock", Path("raw"), [], root / "platform.json", root / "conclusions.json"
+        Study.from_params(params), root / "dvc.lock", Path("raw"), [], root / "platform.json", root / "conclusions.json"
     )
     assert f"but dvc.lock pins {'0' * 32}" in capsys.readouterr().out
 

@@ -33,31 +33,32 @@ from medal.layout import (
     capped_paths,
     sweep_paths,
 )
+from medal.study import Study, plain
 
 
-def _check_dataset(params: dict, name: str) -> None:
-    if name not in params["datasets"]:
-        raise UserError(f"unknown dataset '{name}'; valid: {', '.join(sorted(params['datasets']))}")
+def _check_dataset(study: Study, name: str) -> None:
+    if name not in study.sources:
+        raise UserError(f"unknown dataset '{name}'; valid: {', '.join(sorted(study.sources))}")
 
 
-def _check_strategy(params: dict, name: str) -> None:
-    if name not in params["strategies"]:
-        raise UserError(f"unknown strategy '{name}'; valid: {', '.join(sorted(params['strategies']))}")
+def _check_strategy(study: Study, name: str) -> None:
+    if name not in study.strategy_specs:
+        raise UserError(f"unknown strategy '{name}'; valid: {', '.join(sorted(study.strategy_specs))}")
 
 
-def cmd_fetch(params: dict, args: argparse.Namespace) -> None:
+def cmd_fetch(study: Study, args: argparse.Namespace) -> None:
     from medal.data.sources import fetch
 
-    _check_dataset(params, args.dataset)
-    provenance = fetch(args.dataset, params, RAW)
+    _check_dataset(study, args.dataset)
+    provenance = fetch(args.dataset, plain(study.sources[args.dataset]), study.mirror_dirs, RAW)
     print(f"{args.dataset}: {provenance['variant']} copy, canonical md5 {provenance['canonical_md5']}")
 
 
-def cmd_export_images(params: dict, args: argparse.Namespace) -> None:
+def cmd_export_images(study: Study, args: argparse.Namespace) -> None:
     from medal.data.images import write_folder
     from medal.fileio import load_npz, read_json
 
-    _check_dataset(params, args.dataset)
+    _check_dataset(study, args.dataset)
     raw = RAW / f"{args.dataset}.npz"
     if not raw.is_file():
         raise UserError(f"{raw}: not found; run dvc repro (or medal fetch {args.dataset}) first")
@@ -66,49 +67,49 @@ def cmd_export_images(params: dict, args: argparse.Namespace) -> None:
     print(f"wrote {count} PNG images of {args.dataset} to {args.folder}/train and {args.folder}/test")
 
 
-def cmd_prepare(params: dict, args: argparse.Namespace) -> None:
+def cmd_prepare(study: Study, args: argparse.Namespace) -> None:
     from medal.data.prepare import prepare
     from medal.fileio import load_npz, write_npz_atomic
 
-    _check_dataset(params, args.dataset)
-    if args.dataset not in params["prepare"]:
+    _check_dataset(study, args.dataset)
+    if args.dataset not in study.feature_specs:
         raise UserError(f"params.yaml: prepare.{args.dataset} is missing; add its feature settings")
-    prepared = prepare(load_npz(RAW / f"{args.dataset}.npz"), params["prepare"][args.dataset])
+    prepared = prepare(load_npz(RAW / f"{args.dataset}.npz"), study.feature_spec(args.dataset))
     write_npz_atomic(PREPARED / f"{args.dataset}.npz", prepared)
     print(f"{args.dataset}: pool {prepared['X_pool'].shape}, test {prepared['X_test'].shape}")
 
 
-def cmd_select(params: dict, args: argparse.Namespace) -> None:
+def cmd_select(study: Study, args: argparse.Namespace) -> None:
     from medal.experiment.selection import choose, cross_validate
     from medal.fileio import load_npz, write_json_atomic
 
-    select = params["select"]
+    select = plain(study.selection)
     if args.dataset not in select["datasets"]:
         raise UserError(f"dataset '{args.dataset}' is not in select.datasets; valid: {', '.join(select['datasets'])}")
     learner = select["learner"]
     rows = cross_validate(
         load_npz(RAW / f"{args.dataset}.npz"),
-        params["prepare"][args.dataset],
+        study.feature_spec(args.dataset),
         learner,
-        params["learners"][learner],
+        study.learner_spec(learner),
         select["grid"],
         select["folds"],
         select["random_state"],
         where=f"select.grid (for {args.dataset})",
-        n_jobs=params.get("compute", {}).get("n_jobs", 1),
+        n_jobs=study.n_jobs,
     )
     result = {"dataset": args.dataset, "learner": learner, "folds": select["folds"], "rows": rows}
     write_json_atomic(SELECTION / f"{args.dataset}.json", result)
-    best = choose({args.dataset: rows}, params["evaluation"]["primary_metric"])[args.dataset]
+    best = choose({args.dataset: rows}, study.primary_metric)[args.dataset]
     print(f"{args.dataset}: best by {select['folds']}-fold cross-validation on the pool: {best}")
 
 
-def cmd_reference(params: dict, args: argparse.Namespace) -> None:
+def cmd_reference(study: Study, args: argparse.Namespace) -> None:
     from medal.experiment.reference import run_reference
 
-    _check_dataset(params, args.dataset)
+    _check_dataset(study, args.dataset)
     run_reference(
-        params,
+        study,
         args.dataset,
         RAW / f"{args.dataset}.npz",
         PREPARED / f"{args.dataset}.npz",
@@ -116,44 +117,42 @@ def cmd_reference(params: dict, args: argparse.Namespace) -> None:
     )
 
 
-def cmd_al(params: dict, args: argparse.Namespace) -> None:
+def cmd_al(study: Study, args: argparse.Namespace) -> None:
     from medal.experiment.runner import Outputs, run_strategy
 
-    _check_dataset(params, args.dataset)
-    _check_strategy(params, args.strategy)
+    _check_dataset(study, args.dataset)
+    _check_strategy(study, args.strategy)
     outputs = Outputs(*al_paths(args.dataset, args.strategy))
-    run_strategy(params, args.dataset, args.strategy, PREPARED / f"{args.dataset}.npz", outputs)
+    run_strategy(study, args.dataset, args.strategy, PREPARED / f"{args.dataset}.npz", outputs)
 
 
-def cmd_capped(params: dict, args: argparse.Namespace) -> None:
+def cmd_capped(study: Study, args: argparse.Namespace) -> None:
     from medal.experiment.capped import run_capped
     from medal.experiment.runner import Outputs
 
-    _check_strategy(params, args.strategy)
-    if args.strategy not in params["study"]["strategies"]:
+    _check_strategy(study, args.strategy)
+    if args.strategy not in study.strategies:
         raise UserError(f"strategy '{args.strategy}' is not in study.strategies; the cap's check runs only those")
-    dataset = params["cap_check"]["dataset"]
-    run_capped(params, args.strategy, PREPARED / f"{dataset}.npz", Outputs(*capped_paths(dataset, args.strategy)))
+    dataset = study.cap_check["dataset"]
+    run_capped(study, args.strategy, PREPARED / f"{dataset}.npz", Outputs(*capped_paths(dataset, args.strategy)))
 
 
-def cmd_sweep(params: dict, args: argparse.Namespace) -> None:
+def cmd_sweep(study: Study, args: argparse.Namespace) -> None:
     from medal.design import SWEEP_SETTINGS
     from medal.experiment.runner import Outputs, run_sweep
 
-    if args.dataset not in params["sweeps"]["datasets"]:
-        raise UserError(
-            f"dataset '{args.dataset}' is not in sweeps.datasets; valid: {', '.join(params['sweeps']['datasets'])}"
-        )
+    sweeps = study.sweeps
+    if args.dataset not in sweeps["datasets"]:
+        raise UserError(f"dataset '{args.dataset}' is not in sweeps.datasets; valid: {', '.join(sweeps['datasets'])}")
     if args.setting not in SWEEP_SETTINGS:
         raise UserError(f"unknown sweep setting '{args.setting}'; valid: {', '.join(SWEEP_SETTINGS)}")
-    if args.strategy not in params["sweeps"]["strategies"]:
+    if args.strategy not in sweeps["strategies"]:
         raise UserError(
-            f"strategy '{args.strategy}' is not in sweeps.strategies; valid: "
-            f"{', '.join(params['sweeps']['strategies'])}"
+            f"strategy '{args.strategy}' is not in sweeps.strategies; valid: {', '.join(sweeps['strategies'])}"
         )
     outputs = Outputs(*sweep_paths(args.dataset, args.setting, args.strategy))
     run_sweep(
-        params,
+        study,
         args.dataset,
         args.setting,
         args.strategy,
@@ -163,34 +162,33 @@ def cmd_sweep(params: dict, args: argparse.Namespace) -> None:
     )
 
 
-def cmd_submit(params: dict, args: argparse.Namespace) -> None:
+def cmd_submit(study: Study, args: argparse.Namespace) -> None:
     from medal.experiment.study import submit
 
-    submit(params, force=args.force, then_repro=not args.no_repro)
+    submit(study, force=args.force, then_repro=not args.no_repro)
 
 
-def cmd_cluster_env(params: dict, args: argparse.Namespace) -> None:
+def cmd_cluster_env(study: Study | None, args: argparse.Namespace) -> None:
     from medal.experiment.cluster import shell_exports
 
     print(shell_exports())
 
 
-def cmd_aggregate(params: dict, args: argparse.Namespace) -> None:
+def cmd_aggregate(study: Study, args: argparse.Namespace) -> None:
     from medal.analysis.aggregate import aggregate
 
-    aggregate(params, RUNS, SWEEPS, CAPPED, REFERENCE, PREPARED, RAW, AGGREGATE, METRICS, CONCLUSIONS)
+    aggregate(study, RUNS, SWEEPS, CAPPED, REFERENCE, PREPARED, RAW, AGGREGATE, METRICS, CONCLUSIONS)
 
 
-def cmd_report(params: dict, args: argparse.Namespace) -> None:
+def cmd_report(study: Study, args: argparse.Namespace) -> None:
     from medal.fileio import staged_folder
     from medal.report.build import ModelInputs, build_all
-    from medal.report.study import Study
 
     # Written into new folders that replace the old ones only once everything is there: a failed or killed
     # stage leaves the previous manuscript parts whole, never half of them beside the previous PDF.
     with staged_folder(GENERATED) as generated, staged_folder(MEASURED) as measured:
         build_all(
-            Study.from_params(params),
+            study,
             ModelInputs(SELECTION, REFERENCE, PUBLISHED),
             RAW,
             RUNS,
@@ -203,21 +201,21 @@ def cmd_report(params: dict, args: argparse.Namespace) -> None:
         )
 
 
-def cmd_paper(params: dict, args: argparse.Namespace) -> None:
+def cmd_paper(study: Study, args: argparse.Namespace) -> None:
     from medal.report.paper import render
 
-    for path in render(PAPER, PAPER_OUT, renderer=args.renderer or params["paper"]["renderer"]):
+    for path in render(PAPER, PAPER_OUT, renderer=args.renderer or study.renderer):
         print(f"wrote {path}")
 
 
-def cmd_verify(params: dict, args: argparse.Namespace) -> None:
+def cmd_verify(study: Study, args: argparse.Namespace) -> None:
     from medal.reproduce.verify import verify
 
-    if not verify(params, Path("dvc.lock"), RAW, args.targets, PLATFORM, CONCLUSIONS, args.sample, args.seed):
+    if not verify(study, Path("dvc.lock"), RAW, args.targets, PLATFORM, CONCLUSIONS, args.sample, args.seed):
         raise SystemExit(1)
 
 
-def cmd_bundle(params: dict, args: argparse.Namespace) -> None:
+def cmd_bundle(study: Study, args: argparse.Namespace) -> None:
     from medal.reproduce.bundle import make_bundle
 
     lines = make_bundle(Path("."), args.output)
@@ -331,9 +329,9 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``medal`` command."""
     args = build_parser().parse_args(argv)
     try:
-        params = load_params(args.params) if args.needs_params else {}
+        study = Study.from_params(load_params(args.params)) if args.needs_params else None
         with joblib_scratch(PARTIAL / "joblib") if args.needs_params else nullcontext():
-            args.func(params, args)
+            args.func(study, args)
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

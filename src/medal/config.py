@@ -29,7 +29,7 @@ from medal.constraints import (
 )
 from medal.data.prepare import build_transform
 from medal.data.sources import DATASET_KEYS, check_spec
-from medal.design import BASELINE, seeds_for
+from medal.design import BASELINE
 from medal.errors import UserError
 from medal.experiment.executor import N_JOBS_ENV
 from medal.experiment.learners import CLASS_WEIGHTS, ESTIMATORS, UPDATE_MODES, Learner, check_estimator_params
@@ -167,7 +167,7 @@ SECTIONS: dict[str, Constraint] = {
             ),
             Rule(
                 "study.main_seeds",
-                lambda p: seeds_for(p, p["study"]["main_learner"]) >= p["al"]["seeds"],
+                lambda p: p["study"]["main_seeds"] >= p["al"]["seeds"],
                 "must be at least al.seeds, the seeds of the cap's check",
             ),
         ),
@@ -259,7 +259,7 @@ def _check_entries(params: dict[str, Any]) -> None:
         if name not in params["prepare"]:
             raise UserError(f"params.yaml: prepare.{name} is missing; add its feature settings")
     for name, spec in params["prepare"].items():
-        _check_features(spec, f"prepare.{name}", images=_holds_images(params, name))
+        _check_features(spec, f"prepare.{name}", images=_holds_images(params["datasets"], name))
     for name, spec in params["learners"].items():
         if spec.get("estimator") not in ESTIMATORS:
             valid = ", ".join(sorted(ESTIMATORS))
@@ -272,8 +272,8 @@ def _check_entries(params: dict[str, Any]) -> None:
         Strategy.from_params(name, spec, random_state=0)  # checks the method or class and its options
 
 
-def _holds_images(params: dict[str, Any], name: str) -> bool:
-    return params["datasets"].get(name, {}).get("source") != "sklearn_breast_cancer"
+def _holds_images(datasets: dict[str, Any], name: str) -> bool:
+    return datasets.get(name, {}).get("source") != "sklearn_breast_cancer"
 
 
 def _check_features(spec: dict[str, Any], where: str, images: bool) -> None:
@@ -289,7 +289,7 @@ def _check_feature_settings(params: dict[str, Any]) -> None:
         _check_features(spec, f"sweeps.settings.representation.{name}", images=True)
     select = params["select"]
     for name in select["datasets"]:
-        if not _holds_images(params, name):
+        if not _holds_images(params["datasets"], name):
             raise UserError(f"params.yaml: select.datasets: '{name}' holds no images; list image datasets there")
     learner, spec = select["learner"], params["learners"][select["learner"]]
     for point in grid_points(select["grid"]):

@@ -25,17 +25,37 @@ def _number(value: Any, kind: type) -> bool:
     return isinstance(value, (int, float)) and math.isfinite(value)
 
 
+class Document:
+    """What a constraint may read of the whole file besides its own value: the names defined at a dotted path, and
+    whether a cross-key :class:`Rule` holds (with its error line)."""
+
+    def __init__(self, settings: dict[str, Any]):
+        self._settings = settings
+
+    def names(self, source: str) -> list[str]:
+        """The keys of the mapping, or the items of the list, at ``source`` (``learners``, ``study.strategies``)."""
+        node: Any = self._settings
+        for part in source.split("."):
+            node = node.get(part) if isinstance(node, dict) else None
+        return list(node) if isinstance(node, (dict, list)) else []
+
+    def check_rule(self, rule: Rule) -> None:
+        """Raise the rule's error line unless it holds."""
+        if not rule.holds(self._settings):
+            raise _fail(rule.where, rule.requirement.format(**self._settings))
+
+
 class Constraint:
     """What one value must be: :meth:`describe` says it, :meth:`check` raises naming ``where`` when it is not."""
 
     def describe(self) -> str:
         raise NotImplementedError
 
-    def holds(self, value: Any, params: dict[str, Any]) -> bool:
+    def holds(self, value: Any, document: Document) -> bool:
         raise NotImplementedError
 
-    def check(self, value: Any, params: dict[str, Any], where: str) -> None:
-        if not self.holds(value, params):
+    def check(self, value: Any, document: Document, where: str) -> None:
+        if not self.holds(value, document):
             raise _fail(where, f"must be {self.describe()}, got {value!r}")
 
 
@@ -49,7 +69,7 @@ class Interval(Constraint):
     high: float | None
     closed: str = "both"
 
-    def holds(self, value: Any, params: dict[str, Any]) -> bool:
+    def holds(self, value: Any, document: Document) -> bool:
         if not _number(value, self.kind):
             return False
         left, right = self.closed in ("both", "left"), self.closed in ("both", "right")
@@ -81,7 +101,7 @@ class Options(Constraint):
 
     values: Sequence[Any]
 
-    def holds(self, value: Any, params: dict[str, Any]) -> bool:
+    def holds(self, value: Any, document: Document) -> bool:
         return not isinstance(value, (dict, list)) and value in self.values
 
     def describe(self) -> str:
@@ -95,7 +115,7 @@ class Predicate(Constraint):
     test: Callable[[Any], bool]
     description: str
 
-    def holds(self, value: Any, params: dict[str, Any]) -> bool:
+    def holds(self, value: Any, document: Document) -> bool:
         return self.test(value)
 
     def describe(self) -> str:
@@ -108,8 +128,8 @@ class AnyOf(Constraint):
 
     options: tuple[Constraint, ...]
 
-    def holds(self, value: Any, params: dict[str, Any]) -> bool:
-        return any(option.holds(value, params) for option in self.options)
+    def holds(self, value: Any, document: Document) -> bool:
+        return any(option.holds(value, document) for option in self.options)
 
     def describe(self) -> str:
         return " or ".join(option.describe() for option in self.options)
@@ -123,21 +143,15 @@ class NameOf(Constraint):
     source: str
     singular: str
 
-    def names(self, params: dict[str, Any]) -> list[str]:
-        node: Any = params
-        for part in self.source.split("."):
-            node = node.get(part) if isinstance(node, dict) else None
-        return list(node) if isinstance(node, (dict, list)) else []
-
-    def holds(self, value: Any, params: dict[str, Any]) -> bool:
-        return isinstance(value, str) and value in self.names(params)
+    def holds(self, value: Any, document: Document) -> bool:
+        return isinstance(value, str) and value in document.names(self.source)
 
     def describe(self) -> str:
         return f"a {self.singular} named in {self.source}"
 
-    def check(self, value: Any, params: dict[str, Any], where: str) -> None:
-        if not self.holds(value, params):
-            valid = ", ".join(sorted(map(str, self.names(params))))
+    def check(self, value: Any, document: Document, where: str) -> None:
+        if not self.holds(value, document):
+            valid = ", ".join(sorted(map(str, document.names(self.source))))
             raise _fail("unknown", f"{self.singular} '{value}' in {where}; valid: {valid}")
 
 
@@ -148,18 +162,18 @@ class ListOf(Constraint):
     item: Constraint
     min_items: int = 1
 
-    def holds(self, value: Any, params: dict[str, Any]) -> bool:
+    def holds(self, value: Any, document: Document) -> bool:
         return isinstance(value, list) and len(value) >= self.min_items
 
     def describe(self) -> str:
         size = "a non-empty list" if self.min_items == 1 else "a list"
         return f"{size} (each value {self.item.describe()})"
 
-    def check(self, value: Any, params: dict[str, Any], where: str) -> None:
-        if not self.holds(value, params):
+    def check(self, value: Any, document: Document, where: str) -> None:
+        if not self.holds(value, document):
             raise _fail(where, f"must be {self.describe()}, got {value!r}")
         for item in value:
-            self.item.check(item, params, where if isinstance(self.item, NameOf) else f"{where} values")
+            self.item.check(item, document, where if isinstance(self.item, NameOf) else f"{where} values")
 
 
 @dataclass(frozen=True)
@@ -169,23 +183,23 @@ class MappingOf(Constraint):
     value: Constraint
     description: str
 
-    def holds(self, value: Any, params: dict[str, Any]) -> bool:
+    def holds(self, value: Any, document: Document) -> bool:
         return isinstance(value, dict) and bool(value)
 
     def describe(self) -> str:
         return self.description
 
-    def check(self, value: Any, params: dict[str, Any], where: str) -> None:
-        if not self.holds(value, params):
+    def check(self, value: Any, document: Document, where: str) -> None:
+        if not self.holds(value, document):
             raise _fail(where, f"must be {self.describe()}")
         for name, entry in value.items():
-            self.value.check(entry, params, f"{where}.{name}")
+            self.value.check(entry, document, f"{where}.{name}")
 
 
 @dataclass(frozen=True)
 class Rule:
-    """A requirement across keys: ``holds(params)`` or the error "``where`` ``requirement``", the requirement
-    formatted with the sections of ``params`` (``{al[budget]}`` reads al.budget)."""
+    """A requirement across keys: ``holds(settings)`` (the whole file) or the error "``where`` ``requirement``", the
+    requirement formatted with the file's sections (``{al[budget]}`` reads al.budget)."""
 
     where: str
     holds: Callable[[dict[str, Any]], bool]
@@ -201,13 +215,13 @@ class Keys(Constraint):
     optional: dict[str, Constraint] = field(default_factory=dict)
     rules: tuple[Rule, ...] = ()
 
-    def holds(self, value: Any, params: dict[str, Any]) -> bool:
+    def holds(self, value: Any, document: Document) -> bool:
         return isinstance(value, dict)
 
     def describe(self) -> str:
         return f"a mapping with exactly {', '.join(self.required)}"
 
-    def check(self, value: Any, params: dict[str, Any], where: str) -> None:
+    def check(self, value: Any, document: Document, where: str) -> None:
         known = {**self.required, **self.optional}
         if not isinstance(value, dict):
             raise _fail(where, "must be a mapping of keys to values")
@@ -221,14 +235,14 @@ class Keys(Constraint):
                 raise UserError(f"params.yaml: unknown key '{where}.{key}'; valid: {', '.join(sorted(known))}")
         for key, constraint in known.items():
             if key in value:
-                constraint.check(value[key], params, f"{where}.{key}")
+                constraint.check(value[key], document, f"{where}.{key}")
         for rule in self.rules:
-            if not rule.holds(params):
-                raise _fail(rule.where, rule.requirement.format(**params))
+            document.check_rule(rule)
 
 
-def check(params: dict[str, Any], sections: dict[str, Constraint]) -> None:
-    """Check each declared section of ``params`` present in it, in declaration order."""
+def check(settings: dict[str, Any], sections: dict[str, Constraint]) -> None:
+    """Check each declared section present in ``settings`` (the whole file), in declaration order."""
+    document = Document(settings)
     for name, declaration in sections.items():
-        if name in params:
-            declaration.check(params[name], params, name)
+        if name in settings:
+            declaration.check(settings[name], document, name)

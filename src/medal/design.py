@@ -44,15 +44,6 @@ def learners_for(study: dict[str, Any], strategy: str) -> list[str]:
     return list(study["learners"]) if strategy in study["learner_strategies"] else [study["main_learner"]]
 
 
-def seeds_for(params: dict[str, Any], learner: str) -> int:
-    """Seeds a learner's runs use in the main experiments: ``study.main_seeds`` for the main learner (every strategy
-    runs with it, and the comparisons with random sampling need the power), ``al.seeds`` for the others."""
-    study = params["study"]
-    if learner == study["main_learner"]:
-        return study.get("main_seeds", params["al"]["seeds"])
-    return params["al"]["seeds"]
-
-
 def strategies_for(study: dict[str, Any], learner: str) -> list[str]:
     """The strategies run with ``learner``, in study order: all of them for the main learner."""
     return [strategy for strategy in study["strategies"] if learner in learners_for(study, strategy)]
@@ -61,12 +52,6 @@ def strategies_for(study: dict[str, Any], learner: str) -> list[str]:
 def sweep_value_name(value: Any) -> str:
     """Folder name of one sweep value: the representation's name, or the number as written."""
     return str(value)
-
-
-def sweep_values(params: dict[str, Any], setting: str) -> list[Any]:
-    """The values a sweep tries, in ``params.yaml`` order (representation names for ``representation``)."""
-    values = params["sweeps"]["settings"][setting]
-    return list(values) if setting == "representation" else values
 
 
 def query_cycles(al: dict[str, Any]) -> int:

@@ -51,14 +51,10 @@ from medal.analysis.tables import (
     SWEEPS,
     TARGETS,
 )
-from medal.design import (
-    BASELINE,
-    run_path,
-    seeds_for,
-    strategies_for,
-)
+from medal.design import BASELINE, run_path
 from medal.errors import UserError
 from medal.fileio import load_npz, read_json, write_json_atomic, write_text_atomic
+from medal.study import Study, plain
 
 
 def load_runs(runs_dir: Path, dataset: str, strategy: str, learner: str, seeds: int) -> list[dict[str, Any]]:
@@ -132,7 +128,7 @@ def difference_rows(dataset: str, learner: str, runs: dict[str, list[dict[str, A
 
 
 def add_learner(
-    params: dict[str, Any],
+    study: Study,
     out: Aggregates,
     dataset: str,
     learner: str,
@@ -142,9 +138,9 @@ def add_learner(
 ) -> None:
     """Summarise the runs of every strategy one learner ran on one dataset into ``out``; ``labels``: the prepared
     file's ``y_pool`` and ``y_test``."""
-    evaluation = params["evaluation"]
+    evaluation = plain(study.evaluation)
     metric = evaluation["primary_metric"]
-    goals = target_goals(study_targets(evaluation), runs.get(BASELINE), reference, metric, params["al"]["budget"])
+    goals = target_goals(study_targets(evaluation), runs.get(BASELINE), reference, metric, study.protocol["budget"])
     y_pool = labels["y_pool"]
     n_classes = int(max(y_pool.max(), labels["y_test"].max())) + 1
     summaries: dict[str, dict[str, Any]] = {}
@@ -162,7 +158,7 @@ def add_learner(
             dataset, learner, strategy, strategy_runs, reference, metric, evaluation["stopping"]
         )
         out.recall += class_recall_rows(dataset, learner, strategy, strategy_runs, reference)
-        if learner == params["study"]["main_learner"]:
+        if learner == study.main_learner:
             out.main_aulc[(dataset, strategy)] = summaries[strategy]["per_seed_aulc"]
     out.differences += difference_rows(dataset, learner, runs, metric)
     queries = {s: tuple(tuple(i for c in run["cycles"] for i in c["queried"]) for run in r) for s, r in runs.items()}
@@ -170,11 +166,11 @@ def add_learner(
     out.identical.setdefault(dataset, {})[learner] = groups
     margin = evaluation["minimal_important_difference"]["aulc"]
     comparisons = compare_with_baseline(summaries, margin, duplicates_of(groups))
-    if learner == params["study"]["main_learner"]:
+    if learner == study.main_learner:
         _add_main_learner(
             evaluation, out, dataset, runs, reference, labels["y_test"], n_classes, comparisons, duplicates_of(groups)
         )
-    _add_targets(params, out, dataset, learner, runs, reference, summaries, goals)
+    _add_targets(study, out, dataset, learner, runs, reference, summaries, goals)
     for strategy, summary in summaries.items():
         out.summary.append(summary_row(dataset, learner, strategy, metric, summary, comparisons.get(strategy, {})))
     # `dvc plots show` draws the column named in dvc.yaml (y: mean) with the CI band.
@@ -182,7 +178,7 @@ def add_learner(
 
 
 def _add_targets(
-    params: dict[str, Any],
+    study: Study,
     out: Aggregates,
     dataset: str,
     learner: str,
@@ -192,12 +188,12 @@ def _add_targets(
     goals: dict[str, list[float]],
 ) -> None:
     """The labels to each target (``goals``) and, for the main learner, the curve checks' flags."""
-    metric = params["evaluation"]["primary_metric"]
-    beyond_budget = params["al"]["budget"] + params["al"]["batch_size"]
+    metric = study.primary_metric
+    beyond_budget = study.protocol["budget"] + study.protocol["batch_size"]
     initial = float(np.mean([run["cycles"][0][metric] for run in runs[BASELINE]])) if BASELINE in runs else np.nan
     targets = target_rows(dataset, learner, summaries, goals, initial, beyond_budget)
     out.targets += targets
-    if learner == params["study"]["main_learner"]:
+    if learner == study.main_learner:
         out.flags += curve_flags(dataset, runs, reference, metric) + target_flags(dataset, metric, targets)
 
 
@@ -228,7 +224,7 @@ def _add_main_learner(
 
 
 def write_aggregates(
-    params: dict[str, Any],
+    study: Study,
     out: Aggregates,
     sweeps: list[dict[str, Any]],
     class_weights: list[dict[str, Any]],
@@ -239,7 +235,7 @@ def write_aggregates(
 ) -> None:
     """Write the gathered aggregates (``class_weights``: :func:`class_weight_rows`; ``capped``: the candidate cap's
     check, :func:`~medal.analysis.capped.capped_rows`), the Friedman analyses, the metrics and the conclusions."""
-    study = params["study"]
+    design = plain(study.settings["study"])
     for table, rows in (
         (CURVES, out.curves),
         (DIFFERENCES, out.differences),
@@ -259,17 +255,19 @@ def write_aggregates(
     write_json_atomic(out_dir / "flags.json", out.flags)
     friedman = {
         "strategies": friedman_per_dataset(
-            study,
+            design,
             out.main_aulc,
-            {d: duplicates_of(by_learner.get(study["main_learner"], [])) for d, by_learner in out.identical.items()},
+            {d: duplicates_of(by_learner.get(study.main_learner, [])) for d, by_learner in out.identical.items()},
         ),
-        "learners": friedman_over_learners(study, out.summary),
+        "learners": friedman_over_learners(design, out.summary),
     }
     write_json_atomic(out_dir / "friedman.json", friedman)
-    main = study["main_learner"]
-    across = across_datasets(main, friedman["strategies"]["strategies"], out.image_datasets, out.summary, params)
+    main = study.main_learner
+    across = across_datasets(
+        main, friedman["strategies"]["strategies"], out.image_datasets, out.summary, plain(study.evaluation)
+    )
     write_json_atomic(out_dir / "across.json", across)
-    write_json_atomic(metrics_path, headline_metrics(params, out.summary, out.targets, out.references, out.flags))
+    write_json_atomic(metrics_path, headline_metrics(study, out.summary, out.targets, out.references, out.flags))
     write_json_atomic(
         conclusions_path, conclusions(out.summary, out.targets, sweeps, friedman, BASELINE, across, capped)
     )
@@ -278,7 +276,7 @@ def write_aggregates(
 
 
 def aggregate(
-    params: dict[str, Any],
+    study: Study,
     runs_dir: Path,
     sweeps_dir: Path,
     capped_dir: Path,
@@ -292,13 +290,12 @@ def aggregate(
     """Write under ``out_dir`` the learning curves, AULC, labels-to-target, stopping, class-recall and sweep
     summaries (CSV), the identical-queries, Friedman and class-balance results (JSON) and ``plots/*.csv``,
     the DVC metrics file and the conclusions (:mod:`medal.analysis.conclusions`)."""
-    study = params["study"]
     out = Aggregates()
-    for dataset in study["datasets"]:
+    for dataset in study.datasets:
         if len(read_json(raw_dir / f"{dataset}.json")["shape"]) >= 2:  # images, grey or colour, not feature vectors
             out.image_datasets.append(dataset)
         reference = read_json(reference_dir / f"{dataset}.json")["learners"]
-        out.references[dataset] = reference[study["main_learner"]][: seeds_for(params, study["main_learner"])]
+        out.references[dataset] = reference[study.main_learner][: study.seeds_for(study.main_learner)]
         prepared = load_npz(prepared_dir / f"{dataset}.npz")
         y_pool = prepared["y_pool"]
         n_classes = int(y_pool.max()) + 1
@@ -306,12 +303,12 @@ def aggregate(
             "pool": (np.bincount(y_pool, minlength=n_classes) / len(y_pool)).tolist(),
             "queried": {},
         }
-        for learner in study["learners"]:
-            seeds = seeds_for(params, learner)
-            runs = {s: load_runs(runs_dir, dataset, s, learner, seeds) for s in strategies_for(study, learner)}
+        for learner in study.learners:
+            seeds = study.seeds_for(learner)
+            runs = {s: load_runs(runs_dir, dataset, s, learner, seeds) for s in study.strategies_for(learner)}
             labels = {"y_pool": y_pool, "y_test": prepared["y_test"]}
-            add_learner(params, out, dataset, learner, runs, reference[learner][:seeds], labels)
-    sweeps = sweep_rows(params, sweeps_dir)
-    write_json_atomic(out_dir / "sweep_repeats.json", sweep_repeats(params, runs_dir, sweeps_dir))
-    weights, capped = class_weight_rows(params, sweeps_dir), capped_rows(params, runs_dir, capped_dir)
-    write_aggregates(params, out, sweeps, weights, capped, out_dir, metrics_path, conclusions_path)
+            add_learner(study, out, dataset, learner, runs, reference[learner][:seeds], labels)
+    sweeps = sweep_rows(study, sweeps_dir)
+    write_json_atomic(out_dir / "sweep_repeats.json", sweep_repeats(study, runs_dir, sweeps_dir))
+    weights, capped = class_weight_rows(study, sweeps_dir), capped_rows(study, runs_dir, capped_dir)
+    write_aggregates(study, out, sweeps, weights, capped, out_dir, metrics_path, conclusions_path)

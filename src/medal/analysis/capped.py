@@ -13,6 +13,7 @@ from medal.analysis.stats import SCORE_RANGE, aulc, mean_ci
 from medal.design import run_path
 from medal.errors import UserError
 from medal.fileio import read_json
+from medal.study import Study
 
 # How a condition's cap is written in the table when a query may see the whole unlabelled pool.
 NO_CAP = "none"
@@ -55,18 +56,18 @@ def condition_rows(
     return rows
 
 
-def capped_rows(params: dict[str, Any], runs_dir: Path, capped_dir: Path) -> list[dict[str, Any]]:
+def capped_rows(study: Study, runs_dir: Path, capped_dir: Path) -> list[dict[str, Any]]:
     """Rows of ``capped.csv``: the main experiment's condition, then the capped one."""
-    check, study, evaluation = params["cap_check"], params["study"], params["evaluation"]
-    dataset, learner, seeds = check["dataset"], study["main_learner"], params["al"]["seeds"]
-    study_cap = params["al"].get("max_candidates")
+    check, evaluation = study.cap_check, study.evaluation
+    dataset, learner, seeds = check["dataset"], study.main_learner, study.seeds
+    study_cap = study.protocol.get("max_candidates")
     conditions = (
         (NO_CAP if study_cap is None else str(study_cap), runs_dir, lambda s: f"al@{dataset}-{s}"),
         (str(check["max_candidates"]), capped_dir, lambda s: f"capped@{s}"),
     )
     rows = []
     for cap, root, stage in conditions:
-        runs = {s: _runs(root, dataset, s, learner, seeds, stage(s)) for s in study["strategies"]}
+        runs = {s: _runs(root, dataset, s, learner, seeds, stage(s)) for s in study.strategies}
         rows += condition_rows(
             runs, dataset, cap, evaluation["primary_metric"], evaluation["minimal_important_difference"]["aulc"]
         )

@@ -11,8 +11,9 @@ import numpy as np
 
 from medal.analysis.metrics import METRIC_NAMES
 from medal.analysis.stats import mean_ci
-from medal.design import BASELINE, LEARNER_SETTINGS, SWEEP_SETTINGS, run_path, sweep_run_path, sweep_values
+from medal.design import BASELINE, LEARNER_SETTINGS, SWEEP_SETTINGS, run_path, sweep_run_path
 from medal.fileio import read_json
+from medal.study import Study, plain
 
 RANDOM_DECREASES, ABOVE_REFERENCE, TARGET_BELOW_INITIAL = "random_decreases", "above_reference", "target_below_initial"
 
@@ -96,32 +97,32 @@ def target_flags(dataset: str, metric: str, targets: list[dict[str, Any]]) -> li
     ]
 
 
-def study_value(params: dict[str, Any], dataset: str, setting: str) -> Any:
+def study_value(study: Study, dataset: str, setting: str) -> Any:
     """The value a sweep setting has in the rest of the study (None when no swept value equals it): the protocol's,
     the sweep learner's class weighting, or the representation whose settings are the dataset's ``prepare`` entry."""
     if setting == "representation":
-        named = params["sweeps"]["settings"]["representation"]
-        return next((name for name, spec in named.items() if spec == params["prepare"][dataset]), None)
+        named = plain(study.sweeps["settings"]["representation"])
+        return next((name for name, spec in named.items() if spec == study.feature_spec(dataset)), None)
     if setting in LEARNER_SETTINGS:
-        return params["learners"][params["sweeps"]["learner"]].get(setting)
-    return params["al"].get(setting, 0.0 if setting == "label_noise" else None)
+        return study.learner_spec(study.sweeps["learner"]).get(setting)
+    return study.protocol.get(setting, 0.0 if setting == "label_noise" else None)
 
 
-def sweep_repeats(params: dict[str, Any], runs_dir: Path, sweeps_dir: Path) -> list[dict[str, Any]]:
+def sweep_repeats(study: Study, runs_dir: Path, sweeps_dir: Path) -> list[dict[str, Any]]:
     """Per sweep stage, whether its runs at the study's own value (:func:`study_value`) are the first experiment's
     runs of the same seeds, query for query and score for score: a sweep's default column then differs from the
     first experiment's mean only by the seeds it averages (``al.seeds`` against ``study.main_seeds``)."""
-    sweeps, study = params["sweeps"], params["study"]
+    sweeps = study.sweeps
     rows = []
     for dataset in sweeps["datasets"]:
         for setting in SWEEP_SETTINGS:
-            value = study_value(params, dataset, setting)
-            if value is None or value not in sweep_values(params, setting):
+            value = study_value(study, dataset, setting)
+            if value is None or value not in study.sweep_values[setting]:
                 continue
             for strategy in sweeps["strategies"]:
-                seeds = range(params["al"]["seeds"])
+                seeds = range(study.seeds)
                 learner = sweeps["learner"]
-                comparable = strategy in study["strategies"] and learner == study["main_learner"]
+                comparable = strategy in study.strategies and learner == study.main_learner
                 same = comparable and all(
                     read_json(sweeps_dir / sweep_run_path(dataset, setting, strategy, value, seed))["cycles"]
                     == read_json(runs_dir / run_path(dataset, strategy, learner, seed))["cycles"]

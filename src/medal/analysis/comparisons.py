@@ -6,6 +6,7 @@ comparison across datasets."""
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -291,7 +292,7 @@ def across_datasets(
     strategies: list[str],
     datasets: list[str],
     summary_rows: list[dict[str, Any]],
-    params: dict[str, Any],
+    evaluation: Mapping[str, Any],
 ) -> dict[str, Any]:
     """Every strategy of ``strategies`` (the distinct ones) against random sampling across ``datasets`` as
     independent blocks, with ``learner``: the mean AULC difference per dataset, the Bayesian signed-rank posterior
@@ -302,8 +303,8 @@ def across_datasets(
     the datasets. Where even that best case stays below the probability, no verdict is drawn (``too few sets``): a
     design that cannot show a lead should not call strategies equivalent either."""
     rows = {(r["dataset"], r["strategy"]): r for r in summary_rows if r["learner"] == learner}
-    settings = params["evaluation"]["across_datasets"]
-    rope = params["evaluation"]["minimal_important_difference"]["aulc"]
+    settings = evaluation["across_datasets"]
+    rope = evaluation["minimal_important_difference"]["aulc"]
 
     def posterior(differences: list[float], scales: list[float], index: int) -> dict[str, float]:
         rng = np.random.default_rng([settings["random_state"], index])

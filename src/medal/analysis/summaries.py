@@ -24,6 +24,7 @@ from medal.analysis.stats import (
 )
 from medal.analysis.tables import COMPARISON_COLUMNS
 from medal.design import BASELINE, percent_key
+from medal.study import Study
 
 # The two kinds of label target: the score random sampling has (mean over seeds) at a fraction of the budget, the
 # savings the paper reports; and a fraction of the same learner's whole-pool score, which small labelled sets may
@@ -343,7 +344,7 @@ def number(value: float) -> float | None:
 
 
 def headline_metrics(
-    params: dict[str, Any],
+    study: Study,
     summary: list[dict[str, Any]],
     targets: list[dict[str, Any]],
     references: dict[str, list[dict[str, Any]]],
@@ -355,16 +356,15 @@ def headline_metrics(
     with the best AULC, its gain over random with the Holm-adjusted p, the main target (random's score at the
     budget), the labels random needs to reach it and those the best strategy saves (median [95 % CI] over
     seeds), and the names of the curve checks that flagged the dataset. The detail stays in the CSV files."""
-    learner = params["study"]["main_learner"]
-    main = main_target(params["evaluation"]).key
-    metric = params["evaluation"]["primary_metric"]
+    learner, metric = study.main_learner, study.primary_metric
+    main = main_target(study.evaluation).key
 
     def target_row(dataset: str, strategy: str) -> dict[str, Any] | None:
         key = (dataset, learner, strategy, main)
         return next((t for t in targets if (t["dataset"], t["learner"], t["strategy"], t["target"]) == key), None)
 
     metrics: dict[str, Any] = {}
-    for dataset in params["study"]["datasets"]:
+    for dataset in study.datasets:
         rows = {r["strategy"]: r for r in summary if r["dataset"] == dataset and r["learner"] == learner}
         random = rows.get(BASELINE)
         others = [r for s, r in rows.items() if s != BASELINE]

@@ -12,20 +12,20 @@ import numpy as np
 from medal.analysis.comparisons import series
 from medal.analysis.metrics import METRIC_NAMES
 from medal.analysis.stats import SCORE_RANGE, aulc, holm, mean_ci, paired_t
-from medal.design import BASELINE, SWEEP_SETTINGS, sweep_run_path, sweep_value_name, sweep_values
+from medal.design import BASELINE, SWEEP_SETTINGS, sweep_run_path, sweep_value_name
 from medal.errors import UserError
 from medal.fileio import read_json
+from medal.study import Study
 
 
-def sweep_rows(params: dict[str, Any], sweeps_dir: Path) -> list[dict[str, Any]]:
+def sweep_rows(study: Study, sweeps_dir: Path) -> list[dict[str, Any]]:
     """Rows of ``sweeps.csv``: per sweep value and strategy, AULC and final score, and AULC minus random's paired by
     seed."""
-    sweeps, seeds = params["sweeps"], params["al"]["seeds"]
-    metric = params["evaluation"]["primary_metric"]
+    sweeps, seeds, metric = study.sweeps, study.seeds, study.primary_metric
     rows = []
     for dataset in sweeps["datasets"]:
         for setting in SWEEP_SETTINGS:
-            for value in sweep_values(params, setting):
+            for value in study.sweep_values[setting]:
                 aulcs: dict[str, list[float]] = {}
                 for strategy in sweeps["strategies"]:
                     paths = [
@@ -68,15 +68,15 @@ def sweep_rows(params: dict[str, Any], sweeps_dir: Path) -> list[dict[str, Any]]
     return rows
 
 
-def class_weight_rows(params: dict[str, Any], sweeps_dir: Path) -> list[dict[str, Any]]:
+def class_weight_rows(study: Study, sweeps_dir: Path) -> list[dict[str, Any]]:
     """Rows of ``class_weight.csv``: what the learner's class weighting changes, from the class-weight sweep: per
     dataset, strategy, weighting and metric, the mean [95 % CI] test score with the initial labels and at the
     budget."""
-    sweeps, seeds = params["sweeps"], params["al"]["seeds"]
+    sweeps, seeds = study.sweeps, study.seeds
     rows = []
     for dataset in sweeps["datasets"]:
         for strategy in sweeps["strategies"]:
-            for value in sweep_values(params, "class_weight"):
+            for value in study.sweep_values["class_weight"]:
                 paths = [
                     sweeps_dir / sweep_run_path(dataset, "class_weight", strategy, value, seed) for seed in range(seeds)
                 ]

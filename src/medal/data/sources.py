@@ -13,6 +13,7 @@ import os
 import sys
 import tempfile
 import urllib.request
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -144,7 +145,7 @@ def download(url: str, destination: Path, expected_md5: str, searched: str = "th
         Path(tmp).unlink(missing_ok=True)
 
 
-def locate_medmnist(name: str, spec: dict[str, Any], mirror_dirs: list[str], root: Path) -> tuple[Path, str]:
+def locate_medmnist(name: str, spec: dict[str, Any], mirror_dirs: Sequence[str], root: Path) -> tuple[Path, str]:
     """Find (or download into the project's ``data/downloads``) the MedMNIST file and tell which known
     copy it is: 'official' or 'mirror'."""
     known = {md5: variant for variant, md5 in spec["source_md5"].items()}
@@ -254,13 +255,13 @@ def locate_npz(name: str, spec: dict[str, Any], root: Path) -> Path:
     return path
 
 
-def _load_source(name: str, spec: dict[str, Any], params: dict[str, Any], root: Path) -> tuple:
+def _load_source(name: str, spec: dict[str, Any], mirror_dirs: Sequence[str], root: Path) -> tuple:
     """The canonical arrays of one dataset from its source, the class names (None: from ``about``), which copy
     they came from (variant), the source's md5 (or folder digest) and URL, and what to name in a data error."""
     n_classes = len((spec.get("about") or {}).get("class_names") or []) or None
     source = spec["source"]
     if source == "medmnist":
-        path, variant = locate_medmnist(name, spec, params["data"]["mirror_dirs"], root)
+        path, variant = locate_medmnist(name, spec, mirror_dirs, root)
         arrays = canonical_medmnist(path, n_classes)
         return arrays, None, variant, spec["source_md5"][variant], spec["url"], str(path)
     if source == "npz":
@@ -294,10 +295,12 @@ def _check_pin(name: str, variant: str, canonical_md5: str, pinned: str | None) 
         )
 
 
-def fetch(name: str, params: dict[str, Any], out_dir: Path, root: Path = Path(".")) -> dict[str, Any]:
-    """Produce ``out_dir/<name>.npz`` and ``out_dir/<name>.json`` for one dataset; return the provenance."""
-    spec = params["datasets"][name]
-    arrays, class_names, variant, source_md5, url, where = _load_source(name, spec, params, root)
+def fetch(
+    name: str, spec: dict[str, Any], mirror_dirs: Sequence[str], out_dir: Path, root: Path = Path(".")
+) -> dict[str, Any]:
+    """Produce ``out_dir/<name>.npz`` and ``out_dir/<name>.json`` for one dataset from its entry ``spec`` of
+    ``datasets`` (a MedMNIST file is looked for in ``mirror_dirs`` first); return the provenance."""
+    arrays, class_names, variant, source_md5, url, where = _load_source(name, spec, mirror_dirs, root)
     check_canonical(arrays, where)
     about = describe(name, spec, class_names)
     n_classes = int(max(arrays["y_train"].max(), arrays["y_test"].max())) + 1

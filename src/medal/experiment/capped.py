@@ -20,12 +20,13 @@ from medal.experiment.loop import Protocol
 from medal.experiment.runner import Outputs, StagePlan, _cached, run_stage
 from medal.experiment.tasks import RunTask
 from medal.fileio import load_npz, md5_file
+from medal.study import Study
 
 
-def capped_protocol(params: dict[str, Any], pool_size: int) -> Protocol:
+def capped_protocol(study: Study, pool_size: int) -> Protocol:
     """The study's protocol with the check's cap; refused when the cap would not bite at the last query (the
     unlabelled pool then is the pool less the labels bought before it)."""
-    check, al = params["cap_check"], params["al"]
+    check, al = study.cap_check, study.protocol
     cap = check["max_candidates"]
     unlabelled_at_last_query = pool_size - (al["budget"] - al["batch_size"])
     if cap >= unlabelled_at_last_query:
@@ -37,14 +38,14 @@ def capped_protocol(params: dict[str, Any], pool_size: int) -> Protocol:
 
 
 def plan_capped(
-    params: dict[str, Any], strategy: str, prepared: Path, outputs: Outputs, cache: dict[str, Any] | None = None
+    study: Study, strategy: str, prepared: Path, outputs: Outputs, cache: dict[str, Any] | None = None
 ) -> StagePlan:
     """Every seed of one strategy with the main learner on ``cap_check.dataset`` under the check's cap; each run's
     file lies where its main-experiment twin's lies, below ``outputs``' folders instead of the runs folder."""
-    dataset, learner = params["cap_check"]["dataset"], params["study"]["main_learner"]
+    dataset, learner = study.cap_check["dataset"], study.main_learner
     name = f"{dataset}/prepared"
     data = _cached(cache, name, lambda: load_npz(prepared))
-    protocol = capped_protocol(params, len(data["y_pool"]))
+    protocol = capped_protocol(study, len(data["y_pool"]))
     protocol.check_fits(dataset, data["y_pool"])
     header = {"dataset": dataset, "strategy": strategy, "learner": learner}
     tasks = [
@@ -56,14 +57,14 @@ def plan_capped(
             {**header, "seed": seed},
             run_path(dataset, strategy, learner, seed).name,
             name,
-            {"learner": params["learners"][learner], "strategy": params["strategies"][strategy]},
+            {"learner": study.learner_spec(learner), "strategy": study.strategy_spec(strategy)},
         )
-        for seed in range(params["al"]["seeds"])
+        for seed in range(study.seeds)
     ]
     inputs = {"prepared": _cached(cache, f"md5:{prepared}", lambda: md5_file(prepared))}
     return StagePlan(f"capped/{strategy}", tasks, lambda: {name: data}, inputs, outputs)
 
 
-def run_capped(params: dict[str, Any], strategy: str, prepared: Path, outputs: Outputs) -> None:
+def run_capped(study: Study, strategy: str, prepared: Path, outputs: Outputs) -> None:
     """Plan and run one ``capped`` stage (:func:`plan_capped`, :func:`~medal.experiment.runner.run_stage`)."""
-    run_stage(params, plan_capped(params, strategy, prepared, outputs))
+    run_stage(study, plan_capped(study, strategy, prepared, outputs))

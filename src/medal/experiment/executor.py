@@ -15,7 +15,7 @@ import socket
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from joblib import Parallel, delayed, effective_n_jobs
 
@@ -23,6 +23,9 @@ from medal.errors import UserError
 from medal.experiment.cluster import DASK_SETTINGS
 from medal.experiment.tasks import Finished, RunTask, run_one
 from medal.reproduce.environment import numerical_platform
+
+if TYPE_CHECKING:
+    from medal.study import Study
 
 # Environment variable that sets the local processes for one shell; it overrides ``compute.n_jobs`` (results do not
 # depend on it). ``medal submit`` sets it for the stages it runs beside the runs.
@@ -47,10 +50,10 @@ def check_same_platform(expected: dict[str, Any], got: dict[str, Any]) -> None:
         )
 
 
-def dask_scheduler(params: dict[str, Any]) -> str | None:
-    """The Dask scheduler address runs go to: ``$MEDAL_DASK_SCHEDULER``, else ``compute.dask_scheduler``, else none
-    (local)."""
-    return os.environ.get(DASK_SCHEDULER_ENV) or params.get("compute", {}).get("dask_scheduler") or None
+def dask_scheduler(configured: str | None) -> str | None:
+    """The Dask scheduler address runs go to: ``$MEDAL_DASK_SCHEDULER``, else the ``configured`` one
+    (``compute.dask_scheduler``), else none (local)."""
+    return os.environ.get(DASK_SCHEDULER_ENV) or configured or None
 
 
 def this_machine_addresses() -> set[str]:
@@ -73,9 +76,9 @@ class Executor:
         self._room: tuple[int, Callable[[], bool]] | None = None
 
     @classmethod
-    def from_params(cls, params: dict[str, Any]) -> Executor:
-        """The executor ``params.yaml``'s ``compute`` section (and ``$MEDAL_DASK_SCHEDULER``) describe."""
-        return cls(params.get("compute", {}).get("n_jobs", 1), dask_scheduler(params))
+    def for_study(cls, study: Study) -> Executor:
+        """The executor the study's ``compute`` settings (and ``$MEDAL_DASK_SCHEDULER``) describe."""
+        return cls(study.n_jobs, dask_scheduler(study.dask_scheduler))
 
     def __enter__(self) -> Executor:
         if self.address is not None:

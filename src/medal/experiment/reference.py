@@ -14,10 +14,10 @@ from sklearn.exceptions import ConvergenceWarning
 from medal.analysis.metrics import evaluate
 from medal.blas import one_thread
 from medal.data.prepare import feature_sets
-from medal.design import seeds_for
 from medal.errors import UserError
 from medal.experiment.learners import Learner
 from medal.fileio import write_json_atomic
+from medal.study import Study, plain
 
 # The name of the study's own features among the representations.
 PREPARED = "prepared"
@@ -45,39 +45,39 @@ def _scored(data: dict[str, np.ndarray], dataset: str, name: str, spec: dict[str
         raise UserError(f"{dataset}, {name}, seed {seed}: {exc}") from None
 
 
-def reference_seeds(params: dict[str, Any], learner: str, prepared: bool) -> int:
+def reference_seeds(study: Study, learner: str, prepared: bool) -> int:
     """Seeds of a learner's whole-pool fits: the main experiments' on the study's features, where the fits set the
     targets; at most ``sweeps.reference_seeds`` on another representation, which only the representation table
     reads (a whole-pool fit varies little with its seed)."""
-    seeds = seeds_for(params, learner)
-    return seeds if prepared else min(seeds, params["sweeps"].get("reference_seeds", seeds))
+    seeds = study.seeds_for(learner)
+    return seeds if prepared else min(seeds, study.sweeps["reference_seeds"])
 
 
-def run_reference(params: dict[str, Any], dataset: str, raw: Path, prepared: Path, out: Path) -> None:
+def run_reference(study: Study, dataset: str, raw: Path, prepared: Path, out: Path) -> None:
     """Score each learner fitted on the whole pool, once per seed, on the prepared features and, for a sweep
     dataset, on every swept representation (a representation equal to the prepared one is not recomputed; see
     :func:`reference_seeds` for the seeds)."""
-    representations = {PREPARED: params["prepare"][dataset]}
-    if dataset in params["sweeps"]["datasets"]:
-        representations |= params["sweeps"]["settings"]["representation"]
-    own = params["prepare"][dataset]
+    representations = {PREPARED: study.feature_spec(dataset)}
+    if dataset in study.sweeps["datasets"]:
+        representations |= plain(study.sweeps["settings"]["representation"])
+    own = study.feature_spec(dataset)
     distinct = {name: spec for name, spec in representations.items() if name == PREPARED or spec != own}
     data = feature_sets(distinct, own, raw, prepared)
-    learners = params["study"]["learners"]
+    learners = study.learners
     # Learners whose whole-pool fit is the same (they differ only in how they update) are fitted once per seed.
-    fits = {name: Learner.from_params(name, params["learners"][name]).whole_pool_fit() for name in learners}
+    fits = {name: Learner.from_params(name, study.learner_spec(name)).whole_pool_fit() for name in learners}
     jobs = [
         (rep, name, seed)
         for rep in distinct
         for name in learners
-        for seed in range(reference_seeds(params, name, rep == PREPARED))
+        for seed in range(reference_seeds(study, name, rep == PREPARED))
     ]
     first = {}
     for rep, name, seed in jobs:
         first.setdefault((rep, fits[name], seed), (rep, name, seed))
     unique = list(first.values())
-    scores = Parallel(n_jobs=params.get("compute", {}).get("n_jobs", 1))(
-        delayed(_scored)(data[rep], dataset, name, params["learners"][name], seed) for rep, name, seed in unique
+    scores = Parallel(n_jobs=study.n_jobs)(
+        delayed(_scored)(data[rep], dataset, name, study.learner_spec(name), seed) for rep, name, seed in unique
     )
     computed = dict(zip(unique, scores))
     by_rep: dict[str, dict[str, list[dict[str, Any]]]] = {rep: {name: [] for name in learners} for rep in distinct}

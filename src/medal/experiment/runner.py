@@ -30,12 +30,9 @@ from medal.data.prepare import feature_sets
 from medal.design import (
     LEARNER_SETTINGS,
     STAGE_TIMING_FILE,
-    learners_for,
     run_path,
-    seeds_for,
     sweep_folder,
     sweep_run_path,
-    sweep_values,
 )
 from medal.experiment.executor import Executor
 from medal.experiment.loop import Protocol
@@ -43,6 +40,7 @@ from medal.experiment.tasks import RunTask
 from medal.fileio import dumps_json, load_npz, md5_file, read_json, replace_folder, write_json_atomic
 from medal.layout import PARTIAL
 from medal.reproduce.environment import format_duration, numerical_platform, run_environment
+from medal.study import Study, plain
 
 # The medal package's source folder, whose content a kept run's fingerprint includes.
 PACKAGE = Path(__file__).resolve().parents[1]
@@ -240,7 +238,7 @@ def _publish_stage(
         os.removedirs(outputs.scratch.parent)
 
 
-def run_stage(params: dict[str, Any], plan: StagePlan) -> None:
+def run_stage(study: Study, plan: StagePlan) -> None:
     """Run a stage's runs and publish its results (and timings) only once every run is done.
 
     Runs kept in the scratch folder with a matching fingerprint (finished before a crash or a kill,
@@ -259,8 +257,8 @@ def run_stage(params: dict[str, Any], plan: StagePlan) -> None:
         print(f"[{plan.tag}] publishing {by[BY_SUBMIT]} runs computed by medal submit", file=sys.stderr, flush=True)
     computed_on = None
     if None in kept.records[plan.tag].values():  # else no cluster to connect to, no process to start
-        with Executor.from_params(params) as executor:
-            keep_runs(executor, [plan], kept, BY_STAGE, params["evaluation"]["primary_metric"])
+        with Executor.for_study(study) as executor:
+            keep_runs(executor, [plan], kept, BY_STAGE, study.primary_metric)
             computed_on = {"dask": executor.dask, "workers": executor.workers}
     _publish_stage(plan, kept.records[plan.tag], by, computed_on, started)
 
@@ -275,7 +273,7 @@ def _cached(cache: dict[str, Any] | None, key: str, compute: Any) -> Any:
 
 
 def plan_strategy(
-    params: dict[str, Any],
+    study: Study,
     dataset: str,
     strategy: str,
     prepared: Path,
@@ -285,7 +283,7 @@ def plan_strategy(
     """All (learner, seed) runs of one strategy on one dataset: scores and queried indices go to
     ``outputs.results`` (deterministic), wall-clock timings to ``outputs.timings``, so that the results stay
     byte-identical across reruns."""
-    protocol = Protocol.from_params(params["al"])
+    protocol = Protocol.from_params(study.protocol)
     name = f"{dataset}/prepared"
     tasks = [
         RunTask(
@@ -296,10 +294,10 @@ def plan_strategy(
             {"dataset": dataset, "strategy": strategy, "learner": learner, "seed": seed},
             run_path(dataset, strategy, learner, seed).name,
             name,
-            {"learner": params["learners"][learner], "strategy": params["strategies"][strategy]},
+            {"learner": study.learner_spec(learner), "strategy": study.strategy_spec(strategy)},
         )
-        for learner in learners_for(params["study"], strategy)
-        for seed in range(seeds_for(params, learner))
+        for learner in study.learners_for(strategy)
+        for seed in range(study.seeds_for(learner))
     ]
     data = _cached(cache, name, lambda: load_npz(prepared))
     protocol.check_fits(dataset, data["y_pool"])
@@ -307,12 +305,11 @@ def plan_strategy(
     return StagePlan(f"{dataset}/{strategy}", tasks, lambda: {name: data}, inputs, outputs)
 
 
-def _sweep_tasks(params: dict[str, Any], dataset: str, setting: str, strategy: str) -> list[RunTask]:
+def _sweep_tasks(study: Study, dataset: str, setting: str, strategy: str) -> list[RunTask]:
     """Every (value, seed) run of one sweep stage; a representation's runs read its own feature set."""
-    sweeps = params["sweeps"]
-    learner = sweeps["learner"]
-    base = Protocol.from_params(params["al"])
-    representations = sweeps["settings"]["representation"]
+    learner = study.sweeps["learner"]
+    base = Protocol.from_params(study.protocol)
+    representations = plain(study.sweeps["settings"]["representation"])
     protocol_setting = setting not in ("representation", *LEARNER_SETTINGS)
     folder = sweep_folder(dataset, setting, strategy)  # the stage's: task paths are relative to it
     return [
@@ -332,20 +329,20 @@ def _sweep_tasks(params: dict[str, Any], dataset: str, setting: str, strategy: s
             str(sweep_run_path(dataset, setting, strategy, value, seed).relative_to(folder)),
             f"{dataset}/representation/{value}" if setting == "representation" else f"{dataset}/prepared",
             {
-                "learner": {**params["learners"][learner], setting: value}
+                "learner": {**study.learner_spec(learner), setting: value}
                 if setting in LEARNER_SETTINGS
-                else params["learners"][learner],
-                "strategy": params["strategies"][strategy],
+                else study.learner_spec(learner),
+                "strategy": study.strategy_spec(strategy),
                 "features": representations[value] if setting == "representation" else None,
             },
         )
-        for value in sweep_values(params, setting)
-        for seed in range(params["al"]["seeds"])
+        for value in study.sweep_values[setting]
+        for seed in range(study.seeds)
     ]
 
 
 def plan_sweep(
-    params: dict[str, Any],
+    study: Study,
     dataset: str,
     setting: str,
     strategy: str,
@@ -358,11 +355,10 @@ def plan_sweep(
     their defaults. ``representation`` computes the features from the raw images once per named feature setting
     (once per submission with a ``cache``, and only when runs are left to compute); the other settings change the
     protocol and reuse the prepared features."""
-    sweeps = params["sweeps"]
-    representations = sweeps["settings"]["representation"]
+    representations = plain(study.sweeps["settings"]["representation"])
     name = f"{dataset}/prepared"
     features = _cached(cache, name, lambda: load_npz(prepared))
-    Protocol.from_params(params["al"]).check_fits(dataset, features["y_pool"], sweeps["settings"]["initial_labels"])
+    Protocol.from_params(study.protocol).check_fits(dataset, features["y_pool"], study.sweep_values["initial_labels"])
     inputs = {"prepared": _cached(cache, f"md5:{prepared}", lambda: md5_file(prepared))}
     if setting == "representation":
         inputs["raw"] = _cached(cache, f"md5:{raw}", lambda: md5_file(raw))
@@ -371,7 +367,7 @@ def plan_sweep(
             sets = _cached(
                 cache,
                 f"{dataset}/representations",
-                lambda: feature_sets(representations, params["prepare"][dataset], raw, prepared),
+                lambda: feature_sets(representations, study.feature_spec(dataset), raw, prepared),
             )
             return {f"{dataset}/representation/{value}": arrays for value, arrays in sets.items()}
     else:
@@ -379,17 +375,17 @@ def plan_sweep(
         def load() -> dict[str, dict[str, np.ndarray]]:
             return {name: features}
 
-    tasks = _sweep_tasks(params, dataset, setting, strategy)
+    tasks = _sweep_tasks(study, dataset, setting, strategy)
     return StagePlan(f"{dataset}/{setting}/{strategy}", tasks, load, inputs, outputs)
 
 
-def run_strategy(params: dict[str, Any], dataset: str, strategy: str, prepared: Path, outputs: Outputs) -> None:
+def run_strategy(study: Study, dataset: str, strategy: str, prepared: Path, outputs: Outputs) -> None:
     """Plan and run one ``al`` stage (:func:`plan_strategy`, :func:`run_stage`)."""
-    run_stage(params, plan_strategy(params, dataset, strategy, prepared, outputs))
+    run_stage(study, plan_strategy(study, dataset, strategy, prepared, outputs))
 
 
 def run_sweep(
-    params: dict[str, Any], dataset: str, setting: str, strategy: str, raw: Path, prepared: Path, outputs: Outputs
+    study: Study, dataset: str, setting: str, strategy: str, raw: Path, prepared: Path, outputs: Outputs
 ) -> None:
     """Plan and run one ``sweep`` stage (:func:`plan_sweep`, :func:`run_stage`)."""
-    run_stage(params, plan_sweep(params, dataset, setting, strategy, raw, prepared, outputs))
+    run_stage(study, plan_sweep(study, dataset, setting, strategy, raw, prepared, outputs))

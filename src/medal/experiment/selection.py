@@ -135,14 +135,3 @@ def choose(results: dict[str, list[dict[str, Any]]], metric: str) -> dict[str, d
     ]
     learner = learner_settings[int(np.argmax(means))]
     return {d: {"features": best_row(d, learner)["features"], "learner": learner} for d in datasets}
-
-
-def in_use(params: dict[str, Any], dataset: str) -> dict[str, dict[str, Any]]:
-    """The values ``params.yaml`` holds for the keys the grid varies, for one dataset."""
-    select = params["select"]
-    learner_params = params["learners"][select["learner"]].get("params") or {}
-    features = params["prepare"][dataset]
-    return {
-        "features": {key: features.get(key) for key in select["grid"].get("features", {})},
-        "learner": {key: learner_params.get(key) for key in select["grid"].get("learner", {})},
-    }

@@ -42,6 +42,7 @@ from medal.fileio import write_json_atomic
 from medal.layout import PARTIAL, PREPARED, RAW, al_paths, capped_paths, sweep_paths
 from medal.reproduce import dvc
 from medal.reproduce.environment import format_duration
+from medal.study import Study
 
 Planner = Callable[[dict[str, Any]], StagePlan]
 # The stages that read the fetched and prepared data but neither feed an experiment stage nor read one's outputs:
@@ -53,27 +54,26 @@ BESIDE_LOG = PARTIAL / "beside-runs.log"
 BESIDE_CORES = 1
 
 
-def experiment_stages(params: dict[str, Any]) -> dict[str, Planner]:
+def experiment_stages(study: Study) -> dict[str, Planner]:
     """Every experiment stage of ``dvc.yaml`` by its DVC name (``al@<dataset>-<strategy>``, ``capped@<strategy>``,
     ``sweep@<dataset>-<setting>-<strategy>``), with the function that plans it given a shared cache."""
     stages: dict[str, Planner] = {}
-    study, sweeps = params["study"], params["sweeps"]
-    for dataset in study["datasets"]:
+    for dataset in study.datasets:
         prepared = PREPARED / f"{dataset}.npz"
-        for strategy in study["strategies"]:
+        for strategy in study.strategies:
             outputs = Outputs(*al_paths(dataset, strategy))
-            stages[f"al@{dataset}-{strategy}"] = _planner(plan_strategy, params, dataset, strategy, prepared, outputs)
-    checked = params["cap_check"]["dataset"]
-    for strategy in study["strategies"]:
+            stages[f"al@{dataset}-{strategy}"] = _planner(plan_strategy, study, dataset, strategy, prepared, outputs)
+    checked = study.cap_check["dataset"]
+    for strategy in study.strategies:
         outputs = Outputs(*capped_paths(checked, strategy))
-        stages[f"capped@{strategy}"] = _planner(plan_capped, params, strategy, PREPARED / f"{checked}.npz", outputs)
-    for dataset in sweeps["datasets"]:
+        stages[f"capped@{strategy}"] = _planner(plan_capped, study, strategy, PREPARED / f"{checked}.npz", outputs)
+    for dataset in study.sweeps["datasets"]:
         raw, prepared = RAW / f"{dataset}.npz", PREPARED / f"{dataset}.npz"
         for setting in SWEEP_SETTINGS:
-            for strategy in sweeps["strategies"]:
+            for strategy in study.sweeps["strategies"]:
                 outputs = Outputs(*sweep_paths(dataset, setting, strategy))
                 stages[f"sweep@{dataset}-{setting}-{strategy}"] = _planner(
-                    plan_sweep, params, dataset, setting, strategy, raw, prepared, outputs
+                    plan_sweep, study, dataset, setting, strategy, raw, prepared, outputs
                 )
     return stages
 
@@ -82,14 +82,14 @@ def _planner(plan: Callable[..., StagePlan], *arguments: Any) -> Planner:
     return lambda cache: plan(*arguments, cache=cache)
 
 
-def submit(params: dict[str, Any], force: bool = False, then_repro: bool = True) -> list[str]:
+def submit(study: Study, force: bool = False, then_repro: bool = True) -> list[str]:
     """Compute the runs of every stale experiment stage (every one with ``force``) at once, then ``dvc repro`` the
     stages of :data:`BESIDE_RUNS` (meanwhile, when some worker is on another machine) and the rest, unless
     ``then_repro`` is false; return the stages submitted. With ``force`` every stage is rerun, each once."""
     forced = ["-f"] if force else []
     failed = f"dvc repro of the {' and '.join(BESIDE_RUNS)} stages failed (see its output above)"
     dvc.repro(*forced, "prepare", failure="the data stages failed (see dvc's output above); nothing was submitted")
-    stages = experiment_stages(params)
+    stages = experiment_stages(study)
     listed = dvc.stage_names() or set(stages)
     missing = set(stages) - listed
     if missing:
@@ -98,7 +98,7 @@ def submit(params: dict[str, Any], force: bool = False, then_repro: bool = True)
     names = [name for name in stages if name in stale]
     beside = False
     if names:
-        with Executor.from_params(params) as executor, ExitStack() as stack:
+        with Executor.for_study(study) as executor, ExitStack() as stack:
             # Beside runs on all of this machine's cores they only slowed both down (measured on 2 cores, even with
             # a core left to them: benchmarks/measurements.md), so they go beside only when a worker is elsewhere.
             here = executor.threads_here()
@@ -111,7 +111,7 @@ def submit(params: dict[str, Any], force: bool = False, then_repro: bool = True)
                 )
                 if here:
                     stack.enter_context(executor.making_room(BESIDE_CORES, busy))
-            _compute(executor, params, [stages[name] for name in names])
+            _compute(executor, study.primary_metric, [stages[name] for name in names])
     else:
         print("[submit] every experiment stage is up to date", flush=True)
     if then_repro:
@@ -127,16 +127,16 @@ def submit(params: dict[str, Any], force: bool = False, then_repro: bool = True)
     return names
 
 
-def _compute(executor: Executor, params: dict[str, Any], planners: list[Planner]) -> None:
-    """Plan the stages (sharing their feature sets), compute every run at once on ``executor`` and record the
-    submission."""
+def _compute(executor: Executor, primary_metric: str, planners: list[Planner]) -> None:
+    """Plan the stages (sharing their feature sets), compute every run at once on ``executor`` (the progress shows
+    ``primary_metric``) and record the submission."""
     started = time.perf_counter()
     cache: dict[str, Any] = {}
     plans = [plan(cache) for plan in planners]
     runs = sum(len(plan.tasks) for plan in plans)
     kept = Kept.find(plans)
     print(f"[submit] {runs} runs of {len(plans)} stages, all in flight at once, the longest first", flush=True)
-    keep_runs(executor, plans, kept, BY_SUBMIT, params["evaluation"]["primary_metric"], label="submit")
+    keep_runs(executor, plans, kept, BY_SUBMIT, primary_metric, label="submit")
     on = {"dask": executor.dask, "workers": executor.workers}
     seconds = time.perf_counter() - started
     write_json_atomic(SUBMISSION_RECORD, {"runs": runs, "stages": len(plans), **on, "wall_seconds": seconds})

@@ -11,7 +11,6 @@ from medal.analysis.stats import ALPHA
 from medal.analysis.tables import Row
 from medal.design import BASELINE, SWEEP_SETTINGS, query_cycles
 from medal.report.savings import main_rows
-from medal.report.study import Study
 from medal.report.text import (
     CRITERION_LABELS,
     LEARNER_LABELS,
@@ -26,6 +25,7 @@ from medal.report.text import (
     markdown_table,
     strategy_label,
 )
+from medal.study import Study
 
 
 def stability_table(study: Study, provenance: dict[str, dict[str, Any]], summary: list[Row]) -> str:

@@ -8,8 +8,8 @@ from typing import Any
 import numpy as np
 
 from medal.analysis.metrics import METRIC_LABELS
+from medal.experiment.learners import Learner
 from medal.experiment.selection import choose, grid_points
-from medal.report.study import Study, plain
 from medal.report.text import (
     LEARNER_LABELS,
     REPRESENTATION_LABELS,
@@ -20,6 +20,7 @@ from medal.report.text import (
     seeds_phrase,
     supplement_ref,
 )
+from medal.study import Study, plain
 
 # Metrics of the benchmark tables, in column order, with their short headers.
 BENCHMARK_METRICS = {"accuracy": "ACC", "roc_auc": "AUC", "balanced_accuracy": "Bal. acc."}
@@ -31,6 +32,15 @@ GRID_LABELS = {
     "kernel_gamma": "Kernel γ",
     "C": "C",
 }
+
+
+def whole_pool_groups(study: Study) -> list[list[str]]:
+    """The learners grouped by the model they train on the whole pool: learners that differ only in how they update
+    (refit or warm start) train the same model there, one fit from scratch."""
+    groups: dict[str, list[str]] = {}
+    for name in study.learners:
+        groups.setdefault(Learner.from_params(name, study.learner_spec(name)).whole_pool_fit(), []).append(name)
+    return list(groups.values())
 
 
 def _mean(scores: list[dict[str, Any]], metric: str) -> float:
@@ -128,7 +138,7 @@ def benchmark_table(
     rows = []
     for dataset in study.datasets:
         rows.append([f"**{provenance[dataset]['title']}**", "", "", "", ""])
-        for names in study.whole_pool_groups():
+        for names in whole_pool_groups(study):
             scores = references[dataset]["learners"][names[0]]
             rows.append([_group_label(names), "this study", *(f"{_mean(scores, m):.3f}" for m in BENCHMARK_METRICS)])
         rows += _published_rows(published, dataset)
@@ -204,7 +214,7 @@ def _below_majority(study: Study, provenance: dict[str, Any], learners: dict[str
     majority = max(test) / sum(test)
     below = [
         names
-        for names in study.whole_pool_groups()
+        for names in whole_pool_groups(study)
         if names[0] in learners and _mean(learners[names[0]], "accuracy") < majority
     ]
     if not below:

@@ -79,12 +79,12 @@ from medal.report.setup import (
     provenance_text,
     runtime_text,
 )
-from medal.report.study import Study
 from medal.report.text import STRATEGY_LABELS, supplement_ref
 from medal.report.tradeoff import stopping_tradeoff_figure
 from medal.report.validity import class_weight_table, flags_text, prior_shift_text
 from medal.report.variables import variables
 from medal.reproduce.environment import build_platforms, build_versions, stage_records
+from medal.study import Study
 
 
 @dataclass(frozen=True)

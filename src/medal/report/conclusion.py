@@ -13,7 +13,6 @@ from medal.analysis.tables import Row
 from medal.design import BASELINE
 from medal.report.savings import main_rows, significance_mark, significant
 from medal.report.setup import is_image
-from medal.report.study import Study
 from medal.report.text import (
     LEARNER_LABELS,
     NBSP,
@@ -27,6 +26,7 @@ from medal.report.text import (
     strategy_label,
     supplement_ref,
 )
+from medal.study import Study
 
 
 def shown_difference(row: Row, baseline: Row | None) -> str:

@@ -10,7 +10,6 @@ from typing import Any
 from medal.analysis.conclusions import holm_decision
 from medal.design import BASELINE, STAGE_TIMING_FILE, run_path
 from medal.fileio import read_json
-from medal.report.study import Study
 from medal.report.text import (
     LEARNER_LABELS,
     STRATEGY_LABELS,
@@ -21,6 +20,7 @@ from medal.report.text import (
     supplement_ref,
 )
 from medal.reproduce.environment import format_duration
+from medal.study import Study
 
 
 def strategy_seconds(study: Study, timings_dir: Path) -> dict[tuple[str, str], tuple[float, float]]:

@@ -22,7 +22,6 @@ from medal.report.learners import (
     learner_aulc,
     update_modes,
 )
-from medal.report.study import Study
 from medal.report.text import (
     ESTIMATOR_LABELS,
     LEARNER_LABELS,
@@ -32,6 +31,7 @@ from medal.report.text import (
     label,
     strategy_label,
 )
+from medal.study import Study
 
 # Files only, never a window: the same renderer on every machine, with or without a display.
 plt.switch_backend("agg")

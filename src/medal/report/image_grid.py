@@ -11,9 +11,9 @@ from medal.design import run_path
 from medal.fileio import load_npz, read_json
 from medal.report.figures import FIGURE_STYLE, save_figure
 from medal.report.setup import is_image
-from medal.report.study import Study
 from medal.report.text import strategy_label
 from medal.report.variables import QUERY_GRID_IMAGES, QUERY_GRID_SEED
+from medal.study import Study
 
 # Okabe-Ito, distinct from one another (beyond eight classes the colours repeat).
 CLASS_COLOURS = ["#D55E00", "#0072B2", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000"]

@@ -14,7 +14,6 @@ from medal.design import BASELINE, run_path
 from medal.experiment.learners import UPDATE_MODES
 from medal.fileio import read_json
 from medal.report.savings import significance_mark
-from medal.report.study import Study
 from medal.report.text import (
     ESTIMATOR_LABELS,
     LEARNER_LABELS,
@@ -26,6 +25,7 @@ from medal.report.text import (
     markdown_table,
     seeds_phrase,
 )
+from medal.study import Study
 
 
 def learners_table(study: Study, provenance: dict[str, dict[str, Any]], summary: list[Row]) -> str:

@@ -11,7 +11,6 @@ import numpy as np
 from medal.analysis.stats import ALPHA, DETECTION_POWER
 from medal.analysis.tables import Row
 from medal.design import BASELINE
-from medal.report.study import Study
 from medal.report.text import (
     NBSP,
     fmt_ci,
@@ -19,6 +18,7 @@ from medal.report.text import (
     strategy_label,
     supplement_ref,
 )
+from medal.study import Study
 
 # Verdicts of one comparison with random, in the order the text counts them.
 VERDICTS = ("better", "worse", "equivalent", "inconclusive")

@@ -32,7 +32,7 @@ from medal.design import SWEEP_SETTINGS
 from medal.fileio import md5_file
 from medal.layout import AGGREGATE, PUBLISHED, REFERENCE, RUNS, SELECTION, TIMINGS
 from medal.layout import RAW as RAW_DIR
-from medal.report.study import RESULT_SECTIONS
+from medal.study import RESULT_SECTIONS
 
 # The pipeline outputs the report stage reads, and the stage that writes each (``dvc.yaml``); the published
 # results are kept in git. tests/test_provenance.py checks both against dvc.yaml.

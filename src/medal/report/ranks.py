@@ -10,8 +10,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from medal.report.figures import FIGURE_STYLE, save_figure, strategy_colours
-from medal.report.study import Study
 from medal.report.text import STRATEGY_LABELS, merged_label
+from medal.study import Study
 
 
 def critical_difference_figure(

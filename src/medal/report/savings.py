@@ -13,7 +13,6 @@ from medal.analysis.stats import ALPHA
 from medal.analysis.summaries import Target, main_target, target_text
 from medal.analysis.tables import Row
 from medal.design import BASELINE
-from medal.report.study import Study
 from medal.report.text import (
     LEARNER_LABELS,
     NBSP,
@@ -27,6 +26,7 @@ from medal.report.text import (
     strategy_label,
     supplement_ref,
 )
+from medal.study import Study
 
 
 def significance_mark(row: Row, baseline: Row | None) -> str:

@@ -7,11 +7,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from medal.data.features import HogFeatures, PatchKMeansFeatures, ScatteringFeatures
-from medal.report.study import RESULT_SECTIONS, Study
 from medal.report.text import (
     markdown_table,
 )
 from medal.reproduce.environment import RUN_PACKAGES, format_duration
+from medal.study import RESULT_SECTIONS, Study
 
 # How each kind of copy is named in the datasets table (``variant`` in a dataset's provenance).
 COPY_NAMES = {

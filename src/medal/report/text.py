@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from medal.report.study import Study
+from medal.study import Study
 
 # A space at which a line must not break (inside an interval, before a unit).
 NBSP = "\u00a0"

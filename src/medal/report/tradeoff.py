@@ -11,8 +11,8 @@ from matplotlib.text import Text
 
 from medal.analysis.tables import Row
 from medal.report.figures import FIGURE_STYLE, PALETTE, legend_below, save_figure
-from medal.report.study import Study
 from medal.report.text import CRITERION_LABELS, label
+from medal.study import Study
 
 
 def stopping_tradeoff_figure(

@@ -11,7 +11,6 @@ from medal.analysis.metrics import METRIC_LABELS
 from medal.analysis.summaries import FULL_POOL_TARGET, study_targets, target_text
 from medal.analysis.tables import Row
 from medal.report.savings import unbreakable
-from medal.report.study import Study
 from medal.report.text import (
     LEARNER_LABELS,
     STRATEGY_LABELS,
@@ -22,6 +21,7 @@ from medal.report.text import (
     markdown_table,
     supplement_ref,
 )
+from medal.study import Study
 
 # A pool and a test set whose class shares differ by more than this many percentage points are named in the text.
 PRIOR_SHIFT_POINTS = 5.0

@@ -17,7 +17,6 @@ from medal.report.setup import (
     is_image,
     shape_text,
 )
-from medal.report.study import Study
 from medal.report.text import (
     LEARNER_LABELS,
     STRATEGY_LABELS,
@@ -25,6 +24,7 @@ from medal.report.text import (
     join_names,
     label,
 )
+from medal.study import Study
 
 
 def _image_limitation(sizes: list[str]) -> str:

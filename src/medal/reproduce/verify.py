@@ -28,6 +28,7 @@ from medal.fileio import md5_file, read_json
 from medal.layout import RUN_FILES, WALL_CLOCK
 from medal.reproduce import dvc
 from medal.reproduce.environment import numerical_platform
+from medal.study import Study
 
 # Outputs that hold wall-clock measurements, or show them: expected to differ on every rebuild.
 MEASURED_PREFIXES = tuple(path.as_posix() for path in WALL_CLOCK)
@@ -118,18 +119,18 @@ def is_measured(path: str) -> bool:
     return path.startswith(MEASURED_PREFIXES)
 
 
-def check_data(params: dict[str, Any], locked: dict[str, str], raw_dir: Path) -> list[str]:
+def check_data(study: Study, locked: dict[str, str], raw_dir: Path) -> list[str]:
     """Problems found comparing each dataset's canonical file with its pin in ``params.yaml`` and in ``dvc.lock``
     (``locked``)."""
     problems = []
-    for name in params["study"]["datasets"]:
+    for name in study.datasets:
         path = raw_dir / f"{name}.npz"
         if not path.is_file():
             problems.append(f"{path}: missing after the rebuild; run dvc repro and read its errors")
             continue
         got = md5_file(path)
         variant = read_json(raw_dir / f"{name}.json")["variant"]
-        pinned = (params["datasets"][name].get("canonical_md5") or {}).get(variant)  # optional for image folders
+        pinned = (study.sources[name].get("canonical_md5") or {}).get(variant)  # optional for image folders
         for source, expected in (
             (f"params.yaml datasets.{name}.canonical_md5.{variant}", pinned),
             ("dvc.lock", locked.get(path.as_posix())),
@@ -260,12 +261,12 @@ def _check_copies(locked: dict[str, str], rebuilt: dict[str, str], n_kept_stages
     return untrusted
 
 
-def _data_problems(params: dict[str, Any], committed: dict[str, str], raw_dir: Path) -> list[str]:
-    problems = check_data(params, committed, raw_dir)
+def _data_problems(study: Study, committed: dict[str, str], raw_dir: Path) -> list[str]:
+    problems = check_data(study, committed, raw_dir)
     for problem in problems:
         print(f"data: {problem}")
     if not problems:
-        print(f"data: {len(params['study']['datasets'])} datasets match their pinned checksums")
+        print(f"data: {len(study.datasets)} datasets match their pinned checksums")
     return problems
 
 
@@ -283,7 +284,7 @@ def _targets(
 
 
 def verify(
-    params: dict[str, Any],
+    study: Study,
     lock: Path,
     raw_dir: Path,
     targets: list[str],
@@ -312,7 +313,7 @@ def verify(
             "check out a commit that has it (git checkout -- data/conclusions.json)"
         )
     rebuild(targets)
-    problems = _data_problems(params, committed, raw_dir) + untrusted
+    problems = _data_problems(study, committed, raw_dir) + untrusted
     comparison = compare(before, stage_outputs(locked_stages(lock), rebuilt))
     scope = f"of the {len(rebuilt)} rebuilt stages' outputs, " if targets else ""
     if bitwise:

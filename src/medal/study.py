@@ -1,5 +1,5 @@
-"""The study as the report reads it: one typed, read-only description built once from ``params.yaml``, passed to
-every table, figure and sentence instead of the raw settings."""
+"""The study: one typed, read-only description built once from a checked ``params.yaml`` and passed to every stage
+(the runs, the aggregate, each table, figure and sentence) instead of the raw settings."""
 
 from __future__ import annotations
 
@@ -8,9 +8,7 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any
 
-from medal.design import learners_for, seeds_for, strategies_for, sweep_values
-from medal.experiment.learners import Learner
-from medal.experiment.selection import in_use
+from medal.design import learners_for, strategies_for
 
 # The params.yaml sections that decide the results, in the order the settings table lists them (data sources are in
 # the datasets table; compute, data and paper change where and how, not what).
@@ -33,6 +31,18 @@ def plain(value: Any) -> Any:
     if isinstance(value, tuple):
         return [plain(item) for item in value]
     return value
+
+
+def in_use(
+    select: Mapping[str, Any], learners: Mapping[str, Any], features: Mapping[str, Any]
+) -> dict[str, dict[str, Any]]:
+    """The values params.yaml holds for the keys the grid of ``select`` varies: in the selected learner's entry of
+    ``learners`` and in one dataset's feature settings ``features``."""
+    learner_params = learners[select["learner"]].get("params") or {}
+    return {
+        "features": {key: features.get(key) for key in select["grid"].get("features", {})},
+        "learner": {key: learner_params.get(key) for key in select["grid"].get("learner", {})},
+    }
 
 
 @dataclass(frozen=True)
@@ -62,20 +72,28 @@ class Study:
     # Per selected dataset, the values params.yaml holds for the keys the selection grid varies.
     settings_in_use: Mapping[str, Mapping[str, Any]]
     sweep_values: Mapping[str, tuple[Any, ...]]
+    # Where the data comes from and where the runs go (these change no result).
+    sources: Mapping[str, Mapping[str, Any]]
+    mirror_dirs: tuple[str, ...]
+    n_jobs: int
+    dask_scheduler: str | None
+    renderer: str
     merged: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}))
 
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> Study:
         """The description of a checked ``params.yaml``."""
-        study = params["study"]
+        study, al = params["study"], params["al"]
+        compute = params.get("compute") or {}
+        sweep_settings = params["sweeps"]["settings"]
         return cls(
             datasets=tuple(study["datasets"]),
             strategies=tuple(study["strategies"]),
             main_learner=study["main_learner"],
             learners=tuple(study["learners"]),
             learner_strategies=tuple(study["learner_strategies"]),
-            seeds=params["al"]["seeds"],
-            main_seeds=seeds_for(params, study["main_learner"]),
+            seeds=al["seeds"],
+            main_seeds=study["main_seeds"],
             primary_metric=params["evaluation"]["primary_metric"],
             protocol=frozen(params["al"]),
             evaluation=frozen(params["evaluation"]),
@@ -86,8 +104,19 @@ class Study:
             learner_specs=frozen(params["learners"]),
             feature_specs=frozen(params["prepare"]),
             settings=frozen({section: params[section] for section in RESULT_SECTIONS}),
-            settings_in_use=frozen({d: in_use(params, d) for d in params["select"]["datasets"]}),
-            sweep_values=frozen({s: sweep_values(params, s) for s in params["sweeps"]["settings"]}),
+            settings_in_use=frozen(
+                {
+                    d: in_use(params["select"], params["learners"], params["prepare"][d])
+                    for d in params["select"]["datasets"]
+                }
+            ),
+            # Representation sweeps try named feature settings: their values are the names.
+            sweep_values=frozen({s: list(values) for s, values in sweep_settings.items()}),
+            sources=frozen(params["datasets"]),
+            mirror_dirs=tuple(params["data"]["mirror_dirs"]),
+            n_jobs=compute.get("n_jobs", 1),
+            dask_scheduler=compute.get("dask_scheduler"),
+            renderer=params["paper"]["renderer"],
         )
 
     def shown(self, merged: dict[str, list[str]]) -> Study:
@@ -95,15 +124,6 @@ class Study:
         queried the very images it did on every dataset), which are named beside the one kept."""
         hidden = {s for members in merged.values() for s in members}
         return replace(self, strategies=tuple(s for s in self.strategies if s not in hidden), merged=frozen(merged))
-
-    def whole_pool_groups(self) -> list[list[str]]:
-        """The learners grouped by the model they train on the whole pool: learners that differ only in how they
-        update (refit or warm start) train the same model there, one fit from scratch."""
-        groups: dict[str, list[str]] = {}
-        for name in self.learners:
-            key = Learner.from_params(name, plain(self.learner_specs[name])).whole_pool_fit()
-            groups.setdefault(key, []).append(name)
-        return list(groups.values())
 
     def seeds_for(self, learner: str) -> int:
         """Seeds of a learner's runs in the main experiments (``study.main_seeds`` for the main learner)."""
@@ -116,6 +136,18 @@ class Study:
     def strategies_for(self, learner: str) -> list[str]:
         """The strategies run with ``learner``, in study order."""
         return strategies_for(self._design(), learner)
+
+    def learner_spec(self, name: str) -> dict[str, Any]:
+        """``learners.<name>`` as params.yaml holds it (a mutable copy)."""
+        return plain(self.learner_specs[name])
+
+    def strategy_spec(self, name: str) -> dict[str, Any]:
+        """``strategies.<name>`` as params.yaml holds it (a mutable copy)."""
+        return plain(self.strategy_specs[name])
+
+    def feature_spec(self, dataset: str) -> dict[str, Any]:
+        """``prepare.<dataset>`` as params.yaml holds it (a mutable copy)."""
+        return plain(self.feature_specs[dataset])
 
     def _design(self) -> dict[str, Any]:
         return {
