@@ -11,7 +11,10 @@ from medal.study import Study
 
 from conftest import ROOT
 
-PROVENANCE = {"a": {"title": "A", "counts": {"test": [20, 80]}}, "b": {"title": "B", "counts": {"test": [50, 50]}}}
+PROVENANCE = {
+    "a": {"title": "A", "counts": {"train": [300, 900], "test": [20, 80]}},
+    "b": {"title": "B", "counts": {"train": [6000, 6000], "test": [50, 50]}},
+}
 PUBLISHED = {
     "citation": "yang2023medmnist",
     "source": "a table",
@@ -112,8 +115,15 @@ def test_selection_marks_each_datasets_choice_and_says_whether_the_study_uses_it
     text = selection_text(Study.from_params(params), PROVENANCE, selection)
     assert "chooses C = 0.1 for the learner" in text
     assert "The study does not use them for A (it runs with C = 1), B (it runs with C = 1)." in text
+    # B's pool of 12,000 images is above select.max_pool: its folds split a subset, and the text says so.
+    assert text.endswith(
+        "On B the folds split a stratified random 5,000 of the pool images (the feature transforms "
+        "are fitted on the whole pool).\n"
+    )
     params["learners"]["logreg"]["params"]["C"] = 0.1
     assert "The study uses these settings." in selection_text(Study.from_params(params), PROVENANCE, selection)
+    params["select"]["max_pool"] = None
+    assert "stratified" not in selection_text(Study.from_params(params), PROVENANCE, selection)
     params["select"]["datasets"] = []
     assert (
         selection_table(Study.from_params(params), PROVENANCE, selection)
@@ -139,7 +149,7 @@ def test_selection_chooses_features_per_dataset_at_the_shared_learner_setting(pa
     params["learners"]["logreg"]["params"]["C"] = 0.1
     text = selection_text(Study.from_params(params), PROVENANCE, selection)
     assert "chooses C = 0.1 for the learner, and per dataset A kernel γ = 1 and B kernel γ = 0.3" in text
-    assert text.endswith("The study does not use them for B (it runs with Kernel γ = 1, C = 0.1).\n")
+    assert "The study does not use them for B (it runs with Kernel γ = 1, C = 0.1)." in text
     table = selection_table(Study.from_params(params), PROVENANCE, selection)
     assert "| 0.3 | 0.1 | 0.800 ± 0.010 | 0.950 ± 0.010 ◆ | 0.875 |" in table
 

@@ -90,6 +90,7 @@ def _tiny_params(target: Path) -> list[str]:
         "learner": "logreg",
         "folds": 2,
         "random_state": 0,
+        "max_pool": None,
         "grid": {"features": {"pca_components": [4, 8]}, "learner": {"C": [0.1, 1.0]}},
     }
     params["data"]["mirror_dirs"] = [str(MIRROR)]

@@ -167,3 +167,23 @@ def test_update_modes_say_so_when_no_estimator_has_several_modes(params, drawn):
     (fig,) = drawn
     assert all("no estimator" in ax.texts[0].get_text() for ax in fig.axes)
     assert not fig.legends and not math.isnan(fig.get_figwidth())
+
+
+@pytest.mark.parametrize(("n", "shape"), [(1, (1, 1)), (3, (1, 3)), (4, (2, 3)), (6, (2, 3)), (7, (3, 3))])
+def test_dataset_panels_wrap_after_three_and_switch_the_spare_ones_off(n, shape):
+    fig, axes = figures.dataset_panels(n, 2.0, 3.0)
+    assert axes.shape == shape and sum(ax.axison for ax in axes.flat) == n
+    assert tuple(fig.get_size_inches()) == pytest.approx((2.0 * shape[1], 3.0 * shape[0]))
+    plt.close(fig)
+
+
+def test_six_datasets_give_two_rows_of_learning_curves_each_row_labelled(params, drawn):
+    names = ["a", "b", "c", "d", "e", "f"]
+    params["study"].update(datasets=names, strategies=["random"])
+    study = Study.from_params(params)
+    curves = [row for d in names for row in _curve(d, "random", 0.7)]
+    summary = [{"dataset": d, "learner": "logreg", "full_pool": 0.9} for d in names]
+    figures.learning_curves_figure(study, {d: {"title": d.upper()} for d in names}, curves, summary, None)
+    (fig,) = drawn
+    assert [ax.get_title() for ax in fig.axes] == ["A", "B", "C", "D", "E", "F"]
+    assert [bool(ax.get_ylabel()) for ax in fig.axes] == [True, False, False, True, False, False]

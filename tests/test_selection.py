@@ -91,3 +91,16 @@ def test_cross_validation_names_a_bad_grid_value():
             4,
             0,
         )
+
+
+def test_a_large_pool_is_cross_validated_on_a_stratified_subset_and_a_small_one_whole():
+    from medal.experiment.selection import validation_subset
+
+    y = np.repeat([0, 1, 2], [700, 200, 100])
+    assert np.array_equal(validation_subset(y, None, 0), np.arange(1000))
+    assert np.array_equal(validation_subset(y, 1000, 0), np.arange(1000))
+    subset = validation_subset(y, 100, 0)
+    assert np.bincount(y[subset]).tolist() == [70, 20, 10]
+    assert np.array_equal(subset, validation_subset(y, 100, 0)) and len(set(subset)) == 100
+    rare = np.array([0] * 999 + [1])
+    assert np.bincount(rare[validation_subset(rare, 10, 0)]).tolist() == [9, 1]  # every class keeps an image

@@ -97,6 +97,7 @@ def cmd_select(study: Study, args: argparse.Namespace) -> None:
         select["random_state"],
         where=f"select.grid (for {args.dataset})",
         n_jobs=study.n_jobs,
+        max_pool=select["max_pool"],
     )
     result = {"dataset": args.dataset, "learner": learner, "folds": select["folds"], "rows": rows}
     write_json_atomic(SELECTION / f"{args.dataset}.json", result)

@@ -148,6 +148,7 @@ SECTIONS: dict[str, Constraint] = {
             "learner": NameOf("learners", "learner"),
             "folds": Interval(int, 2, None),
             "random_state": SEED,
+            "max_pool": AnyOf((Interval(int, 2, None), Options([None]))),
             "grid": Keys(
                 {},
                 optional={

@@ -23,6 +23,7 @@ from medal.analysis.comparisons import (
 )
 from medal.analysis.conclusions import conclusions
 from medal.analysis.metrics import METRIC_NAMES
+from medal.analysis.ordinal import ordinal_rows
 from medal.analysis.stats import SCORE_RANGE, mean_ci
 from medal.analysis.summaries import (
     class_recall_rows,
@@ -44,6 +45,7 @@ from medal.analysis.tables import (
     CURVES,
     DIFFERENCES,
     METRIC_COMPARISONS,
+    ORDINAL,
     PLOT,
     STOPPING,
     STOPPING_TRADEOFF,
@@ -87,6 +89,8 @@ class Aggregates:
     references: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # main learner, whole pool
     flags: list[dict[str, Any]] = field(default_factory=list)  # main learner: medal.analysis.checks
     image_datasets: list[str] = field(default_factory=list)  # the datasets whose samples are images
+    ordinal_datasets: list[str] = field(default_factory=list)  # those whose classes are ordered grades
+    ordinal: list[dict[str, Any]] = field(default_factory=list)  # main learner: medal.analysis.ordinal
 
 
 def metric_matrix(runs: list[dict[str, Any]], metric: str) -> np.ndarray:
@@ -170,6 +174,8 @@ def add_learner(
         _add_main_learner(
             evaluation, out, dataset, runs, reference, labels["y_test"], n_classes, comparisons, duplicates_of(groups)
         )
+    if learner == study.main_learner and dataset in out.ordinal_datasets:
+        out.ordinal += ordinal_rows(dataset, runs, y_pool, labels["y_test"])
     _add_targets(study, out, dataset, learner, runs, reference, summaries, goals)
     for strategy, summary in summaries.items():
         out.summary.append(summary_row(dataset, learner, strategy, metric, summary, comparisons.get(strategy, {})))
@@ -248,6 +254,7 @@ def write_aggregates(
         (SWEEPS, sweeps),
         (CLASS_WEIGHT, class_weights),
         (CAPPED, capped),
+        (ORDINAL, out.ordinal),
     ):
         write_text_atomic(out_dir / table.file, table.text(rows))
     write_json_atomic(out_dir / "identical.json", out.identical)
@@ -262,10 +269,8 @@ def write_aggregates(
         "learners": friedman_over_learners(design, out.summary),
     }
     write_json_atomic(out_dir / "friedman.json", friedman)
-    main = study.main_learner
-    across = across_datasets(
-        main, friedman["strategies"]["strategies"], out.image_datasets, out.summary, plain(study.evaluation)
-    )
+    distinct = friedman["strategies"]["strategies"]
+    across = across_datasets(study.main_learner, distinct, out.image_datasets, out.summary, plain(study.evaluation))
     write_json_atomic(out_dir / "across.json", across)
     write_json_atomic(metrics_path, headline_metrics(study, out.summary, out.targets, out.references, out.flags))
     write_json_atomic(
@@ -292,8 +297,11 @@ def aggregate(
     the DVC metrics file and the conclusions (:mod:`medal.analysis.conclusions`)."""
     out = Aggregates()
     for dataset in study.datasets:
-        if len(read_json(raw_dir / f"{dataset}.json")["shape"]) >= 2:  # images, grey or colour, not feature vectors
+        provenance = read_json(raw_dir / f"{dataset}.json")
+        if len(provenance["shape"]) >= 2:  # images, grey or colour, not feature vectors
             out.image_datasets.append(dataset)
+        if provenance.get("ordinal", False):
+            out.ordinal_datasets.append(dataset)
         reference = read_json(reference_dir / f"{dataset}.json")["learners"]
         out.references[dataset] = reference[study.main_learner][: study.seeds_for(study.main_learner)]
         prepared = load_npz(prepared_dir / f"{dataset}.npz")

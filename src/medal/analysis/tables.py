@@ -156,5 +156,10 @@ CAPPED = Table(
     | _with_interval("vs_random")
     | {"p_holm": float, "seeds": int},
 )
+# Ordinal datasets (main learner): quadratic-weighted kappa and balanced accuracy at the initial labels and the budget.
+ORDINAL = Table(
+    "ordinal.csv",
+    {"dataset": str, "strategy": str, "labels": int} | _with_interval("kappa") | _with_interval("balanced_accuracy"),
+)
 # The primary metric's curve of one dataset and learner, for ``dvc plots`` (one file per pair).
 PLOT = Table("plot.csv", {"labels": int, "strategy": str, "mean": float, "ci_low": float, "ci_high": float})

@@ -53,7 +53,7 @@ DATASET_KEYS = (
     "about",
 )
 # What the paper says about a dataset (``datasets.<name>.about`` in params.yaml); every key is optional.
-ABOUT_KEYS = ("title", "modality", "description", "class_names", "citation", "licence", "official_counts")
+ABOUT_KEYS = ("title", "modality", "description", "class_names", "citation", "licence", "official_counts", "ordinal")
 
 
 def check_spec(name: str, spec: dict[str, Any], in_study: bool) -> None:
@@ -105,6 +105,8 @@ def describe(name: str, spec: dict[str, Any], class_names: list[str] | None = No
         "licence": about.get("licence", "not stated"),
         "official_counts": about.get("official_counts"),
     }
+    if about.get("ordinal", False):  # classes that are ordered grades: the aggregate adds their kappa
+        described["ordinal"] = True
     return described
 
 

@@ -79,6 +79,18 @@ def _fold_scores(
     }
 
 
+def validation_subset(y: np.ndarray, max_pool: int | None, random_state: int) -> np.ndarray:
+    """The pool images cross-validation uses: all of them, or on a pool larger than ``max_pool`` a seeded random
+    subset of that many, stratified by class (every class keeps its share, and at least one image)."""
+    if max_pool is None or len(y) <= max_pool:
+        return np.arange(len(y))
+    rng = np.random.default_rng(random_state)
+    classes, counts = np.unique(y, return_counts=True)
+    quotas = np.maximum(1, np.floor(counts * max_pool / len(y)).astype(int))
+    chosen = [rng.choice(np.flatnonzero(y == c), quota, replace=False) for c, quota in zip(classes, quotas)]
+    return np.sort(np.concatenate(chosen))
+
+
 def cross_validate(
     raw: dict[str, np.ndarray],
     base_features: dict[str, Any],
@@ -89,16 +101,21 @@ def cross_validate(
     random_state: int,
     where: str = "select",
     n_jobs: int = 1,
+    max_pool: int | None = None,
 ) -> list[dict[str, Any]]:
     """Cross-validated scores of the learner trained on all pool labels, for every grid combination, the
-    combinations in parallel over ``n_jobs`` processes (the scores do not depend on it).
+    combinations in parallel over ``n_jobs`` processes (the scores do not depend on it). The feature transforms are
+    fitted on the whole pool; the folds split :func:`validation_subset` (``max_pool``: at most that many images).
 
     Each row holds the combination and, per metric, the mean and standard deviation over the folds.
     """
     points = grid_points(grid)
+    subset = validation_subset(raw["y_train"], max_pool, random_state)
     with one_thread():
         features = _features_by_setting(raw, base_features, points, where)
     y = raw["y_train"]
+    if len(subset) < len(y):
+        features, y = {key: X[subset] for key, X in features.items()}, y[subset]
     classes = np.unique(y)
     splits = list(StratifiedKFold(folds, shuffle=True, random_state=random_state).split(np.zeros(len(y)), y))
     learners = [

@@ -121,6 +121,34 @@ def class_recall_table(study: Study, provenance: dict[str, dict[str, Any]], reca
     return markdown_table(header, rows, caption, "tbl-recall", text_columns=1)
 
 
+def ordinal_table(study: Study, provenance: dict[str, dict[str, Any]], ordinal: list[Row]) -> str:
+    """Per ordinal dataset and strategy (main learner): quadratic-weighted kappa and balanced accuracy at the initial
+    labels and at the budget, mean [95 % CI] over seeds; empty when no dataset of the study is ordinal."""
+    if not ordinal:
+        return ""
+    by_key = {(r["dataset"], r["strategy"], r["labels"]): r for r in ordinal}
+    rows = []
+    for dataset in [d for d in study.datasets if any(r["dataset"] == d for r in ordinal)]:
+        counts = sorted({r["labels"] for r in ordinal if r["dataset"] == dataset})
+        first, last = counts[0], counts[-1]
+        rows.append([f"**{provenance[dataset]['title']}**", f"{first} labels", "", f"{last} labels", ""])
+        for strategy in study.strategies:
+            cells = [
+                fmt_ci(*(by_key[(dataset, strategy, n)][f"{metric}{end}"] for end in ("", "_low", "_high")))
+                for n in (first, last)
+                for metric in ("kappa", "balanced_accuracy")
+            ]
+            rows.append([strategy_label(strategy, study), *(c.replace(" ", NBSP) for c in cells)])
+    header = ["Strategy", "Kappa", "Balanced accuracy", "Kappa", "Balanced accuracy"]
+    caption = (
+        "Datasets whose classes are ordered grades: Cohen's kappa with quadratic weights (a prediction k grades off "
+        "weighs k²) and balanced accuracy on the test set with "
+        f"{in_sentence(label(study.main_learner, LEARNER_LABELS))}, at the initial labels and at the budget, mean "
+        "[95 % CI] over seeds."
+    )
+    return markdown_table(header, rows, caption, "tbl-ordinal", text_columns=1)
+
+
 def _stopping_cell(row: Row) -> str:
     text = f"{row['labels']:.0f}{NBSP}·{NBSP}{row['percent_of_full']:.0f}{NBSP}%"
     return text if row["stopped"] == row["seeds"] else f"{text} ({row['stopped']}/{row['seeds']})"

@@ -108,9 +108,17 @@ def selection_text(study: Study, provenance: dict[str, dict[str, Any]], selectio
         + ", ".join(f"{provenance[d]['title']} (it runs with {_point_text(used[d])})" for d in differing)
         + "."
     )
+    cap = select.get("max_pool")
+    larger = [d for d in select["datasets"] if cap is not None and sum(provenance[d]["counts"]["train"]) > cap]
+    subset = (
+        f" On {join_names([provenance[d]['title'] for d in larger])} the folds split a stratified random {cap:,} of "
+        "the pool images (the feature transforms are fitted on the whole pool)."
+        if larger
+        else ""
+    )
     return (
         f"Cross-validation of the {in_sentence(METRIC_LABELS[metric])} on the pool chooses {chosen} "
-        f"({supplement_ref('tbl-selection')}). {verdict}\n"
+        f"({supplement_ref('tbl-selection')}). {verdict}{subset}\n"
     )
 
 

@@ -16,6 +16,7 @@ from medal.analysis.tables import (
     CURVES,
     DIFFERENCES,
     METRIC_COMPARISONS,
+    ORDINAL,
     STOPPING,
     STOPPING_TRADEOFF,
     SUMMARY,
@@ -27,6 +28,7 @@ from medal.fileio import read_json, write_json_atomic, write_text_atomic
 from medal.report.behaviour import (
     class_balance_table,
     class_recall_table,
+    ordinal_table,
     stability_table,
     stability_text,
     stopping_table,
@@ -163,6 +165,7 @@ def result_texts(
         "stopping_text.md": stopping_text(shown, stopping),
         "balance.md": class_balance_table(shown, provenance, read_json(aggregate_dir / "class_balance.json")),
         "recall.md": class_recall_table(shown, provenance, CLASS_RECALL.read(aggregate_dir)),
+        "ordinal.md": ordinal_table(shown, provenance, ORDINAL.read(aggregate_dir)),
         "stability.md": stability_table(shown, provenance, summary),
         "stability_text.md": stability_text(shown, summary),
         "friedman_learners.md": friedman_text(

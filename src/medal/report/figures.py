@@ -70,6 +70,26 @@ def save_figure(fig: plt.Figure, path: Path) -> None:
     write_text_atomic(path, buffer.getvalue())
 
 
+# At most this many dataset panels side by side; more datasets wrap onto further rows, so that six stay readable.
+PANEL_COLUMNS = 3
+
+
+def dataset_panels(
+    n: int, width: float, height: float, extra_width: float = 0.0, **subplots: Any
+) -> tuple[plt.Figure, np.ndarray]:
+    """A figure of ``n`` panels, one per dataset, at most :data:`PANEL_COLUMNS` to a row, each ``width`` by
+    ``height`` inches (plus ``extra_width`` for labels beside a row); the panels left over in the last row are off.
+    Returns the figure and its panels as rows and columns: ``axes.flat[:n]`` are the datasets' in order."""
+    columns = min(n, PANEL_COLUMNS)
+    rows = -(-n // columns)
+    fig, axes = plt.subplots(
+        rows, columns, figsize=(width * columns + extra_width, height * rows), squeeze=False, **subplots
+    )
+    for ax in axes.flat[n:]:
+        ax.axis("off")
+    return fig, axes
+
+
 def legend_below(fig: plt.Figure, handles: list, names: list[str], ncol: int, space: float) -> None:
     fig.legend(handles, names, loc="lower center", ncol=ncol, frameon=False, bbox_to_anchor=(0.5, 0), fontsize=8)
     fig.tight_layout(rect=(0, space, 1, 1))
@@ -96,8 +116,8 @@ def learning_curves_figure(
     full_pool = {r["dataset"]: r["full_pool"] for r in summary if r["learner"] == learner}
     datasets = study.datasets
     with plt.rc_context(FIGURE_STYLE):
-        fig, axes = plt.subplots(1, len(datasets), figsize=(2.6 * len(datasets), 3.6), squeeze=False)
-        for ax, dataset in zip(axes[0], datasets):
+        fig, axes = dataset_panels(len(datasets), 2.6, 3.6)
+        for ax, dataset in zip(axes.flat, datasets):
             for strategy in study.strategies:
                 points = np.array(series[(dataset, strategy)], dtype=float)
                 ax.plot(
@@ -112,9 +132,10 @@ def learning_curves_figure(
             ax.axhline(full_pool[dataset], color="0.4", ls="--", lw=0.8, label="Full pool")
             ax.set_title(provenance[dataset]["title"])
             ax.set_xlabel("Labelled images")
-        axes[0][0].set_ylabel(METRIC_LABELS[metric])
+        for ax in axes[:, 0]:
+            ax.set_ylabel(METRIC_LABELS[metric])
         handles, names = axes[0][0].get_legend_handles_labels()
-        legend_below(fig, handles, names, 4, 0.24)
+        legend_below(fig, handles, names, 4, 0.24 / len(axes))
         save_figure(fig, path)
 
 
@@ -170,14 +191,8 @@ def learners_figure(study: Study, provenance: dict[str, dict[str, Any]], summary
     learners = study.learners
     rows_at = np.arange(len(learners))[::-1]  # the first learner on top
     with plt.rc_context(FIGURE_STYLE):
-        fig, axes = plt.subplots(
-            1,
-            len(study.datasets),
-            figsize=(2.3 * len(study.datasets) + 1.4, 0.26 * len(learners) + 1.3),
-            squeeze=False,
-            sharey=True,
-        )
-        for ax, dataset in zip(axes[0], study.datasets):
+        fig, axes = dataset_panels(len(study.datasets), 2.3, 0.26 * len(learners) + 1.3, 1.4, sharey=True)
+        for ax, dataset in zip(axes.flat, study.datasets):
             for offset, strategy in zip(_dodge(len(strategies)), strategies):
                 rows = [by_key[(dataset, learner, strategy)] for learner in learners]
                 mean = np.array([r["aulc"] for r in rows])
@@ -197,9 +212,10 @@ def learners_figure(study: Study, provenance: dict[str, dict[str, Any]], summary
             ax.set_title(provenance[dataset]["title"])
             ax.set_xlabel("AULC (mean, 95 % CI)")
             ax.grid(axis="y", color="0.92", lw=0.6)
-        axes[0][0].set_yticks(rows_at, [label(learner, LEARNER_LABELS) for learner in learners])
+        for ax in axes[:, 0]:
+            ax.set_yticks(rows_at, [label(learner, LEARNER_LABELS) for learner in learners])
         handles, names = axes[0][0].get_legend_handles_labels()
-        legend_below(fig, handles, names, len(names), 0.07)
+        legend_below(fig, handles, names, len(names), 0.07 / len(axes))
         save_figure(fig, path)
 
 
@@ -304,10 +320,8 @@ def update_modes_figure(
     aulc = learner_aulc(study, summary)
     legend_rows = len(pairs)
     with plt.rc_context(FIGURE_STYLE):
-        fig, axes = plt.subplots(
-            1, len(datasets), figsize=(2.6 * len(datasets), 2.4 + 0.2 * legend_rows), squeeze=False
-        )
-        for ax, dataset in zip(axes[0], datasets):
+        fig, axes = dataset_panels(len(datasets), 2.6, 2.4 + 0.2 * legend_rows)
+        for ax, dataset in zip(axes.flat, datasets):
             ax.set_title(provenance[dataset]["title"])
             ax.set_xlabel("Update time per cycle (ms)")
             ax.set_xscale("log")
@@ -329,8 +343,9 @@ def update_modes_figure(
                 points = {mode: (timings[(dataset, name)][0], aulc[(dataset, name)]) for mode, name in modes.items()}
                 name = label(estimator, ESTIMATOR_LABELS) if dataset == datasets[0] else None
                 _update_arrows(ax, points, PALETTE[(i + 1) % len(PALETTE)], name)
-        axes[0][0].set_ylabel("AULC (mean over strategies)")
+        for ax in axes[:, 0]:
+            ax.set_ylabel("AULC (mean over strategies)")
         if pairs:
             _mode_legend(fig, axes[0][0], pairs)
-        fig.tight_layout(rect=(0, 0.07 * legend_rows, 1, 1))
+        fig.tight_layout(rect=(0, 0.07 * legend_rows / len(axes), 1, 1))
         save_figure(fig, path)

@@ -10,7 +10,7 @@ import matplotlib.pyplot as plt
 from matplotlib.text import Text
 
 from medal.analysis.tables import Row
-from medal.report.figures import FIGURE_STYLE, PALETTE, legend_below, save_figure
+from medal.report.figures import FIGURE_STYLE, PALETTE, dataset_panels, legend_below, save_figure
 from medal.report.text import CRITERION_LABELS, label
 from medal.study import Study
 
@@ -25,9 +25,9 @@ def stopping_tradeoff_figure(
     criteria = list(study.evaluation["stopping_thresholds"])
     colours = dict(zip(criteria, PALETTE[5:]))
     with plt.rc_context(FIGURE_STYLE):
-        fig, axes = plt.subplots(1, len(datasets), figsize=(3.1 * len(datasets), 3.1), squeeze=False)
+        fig, axes = dataset_panels(len(datasets), 3.1, 3.1)
         labels: list[tuple[Any, tuple[float, float], str, str]] = []
-        for ax, dataset in zip(axes[0], datasets):
+        for ax, dataset in zip(axes.flat, datasets):
             for criterion in criteria:
                 rows = [r for r in tradeoff if r["dataset"] == dataset and r["criterion"] == criterion]
                 points = [(r["labels"], r["percent_of_full"], r) for r in rows if not math.isnan(r["labels"])]
@@ -47,9 +47,10 @@ def stopping_tradeoff_figure(
                     labels.append((ax, (x, y), f"{r['threshold']:g} ({share:.0f} %)", colours[criterion]))
             ax.set_title(provenance[dataset]["title"])
             ax.set_xlabel("Labels at the stop")
-        axes[0][0].set_ylabel("Score at the stop (% of full pool)")
+        for ax in axes[:, 0]:
+            ax.set_ylabel("Score at the stop (% of full pool)")
         handles, names = axes[0][0].get_legend_handles_labels()
-        legend_below(fig, handles, names, len(criteria), 0.14)
+        legend_below(fig, handles, names, len(criteria), 0.14 / len(axes))
         place_labels(fig, labels)
         save_figure(fig, path)
 
