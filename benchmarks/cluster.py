@@ -57,7 +57,7 @@ def _in_task_seconds(params: dict[str, Any], data: dict[str, np.ndarray], addres
 
     from medal.experiment.tasks import RunTask, run_one
 
-    protocol = Protocol.from_params(params["al"])
+    protocol = Protocol.from_params(params["al"], 2)  # the study's binary benchmark data
     seconds = {}
     with Client(address) as client:
         shared = client.scatter([data], broadcast=True)[0]

@@ -44,7 +44,7 @@ def minimal_loop(
 
 def loop_overhead(params: dict[str, Any], repeats: int) -> dict[str, Any]:
     name, data = study_data()
-    protocol = Protocol.from_params(params["al"])
+    protocol = Protocol.for_pool(params["al"], data["y_pool"])
     ours, minimal = [], []
     with threadpool_limits(1):
         for repeat in range(repeats):  # interleaved, so that drifts of the machine hit both alike

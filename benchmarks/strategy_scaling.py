@@ -63,7 +63,7 @@ def one_query(params: dict[str, Any], name: str, X: np.ndarray, y_true: np.ndarr
     with ``traced``, the peak MiB the query allocated instead."""
     learner_name = params["study"]["main_learner"]
     learner = Learner.from_params(learner_name, params["learners"][learner_name])
-    protocol = Protocol.from_params(params["al"])
+    protocol = Protocol.for_pool(params["al"], y_true)
     classes = np.unique(y_true)
     clf = learner.make(classes, random_state=0)
     y = np.full(len(y_true), np.nan)

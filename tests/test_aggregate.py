@@ -48,7 +48,7 @@ def _params():
                 "class_weight": ["balanced", "none"],
             },
         },
-        "al": {"seeds": 2, "budget": 30, "batch_size": 10},
+        "al": {"seeds": 2, "initial_labels": 10, "budget": 30, "batch_size": 10},
         "cap_check": {"dataset": "d", "max_candidates": 3},
         "prepare": {"d": {"features": "raw"}},
         "learners": {"lr": {"estimator": "logistic_regression", "update": "fit", "class_weight": "balanced"}},

@@ -39,7 +39,7 @@ def _params() -> dict:
             "main_seeds": SEEDS,
         },
         "sweeps": {"datasets": ["d"], "learner": "lr", "strategies": ["random", "entropy"], "settings": SETTINGS},
-        "al": {"seeds": SEEDS, "budget": LABELS[-1], "batch_size": 10},
+        "al": {"seeds": SEEDS, "initial_labels": LABELS[0], "budget": LABELS[-1], "batch_size": 10},
         "cap_check": {"dataset": "d", "max_candidates": 3},
         "prepare": {"d": {"features": "raw"}},
         "learners": {"lr": {"estimator": "logistic_regression", "update": "fit", "class_weight": "balanced"}},

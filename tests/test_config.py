@@ -258,7 +258,7 @@ def test_valid_protocols_run_and_spend_exactly_their_budget(initial, batch, extr
     params["al"].update(initial_labels=initial, batch_size=batch, budget=initial + extra)
     params["sweeps"]["settings"]["initial_labels"] = [initial]
     validate(params)
-    protocol = Protocol.from_params(params["al"])
+    protocol = Protocol.for_pool(params["al"], y[:60])
     result = run_active_learning(
         X[:60],
         y[:60],

@@ -113,7 +113,7 @@ def _capped_study(params, study_cap=5000):
     return Study.from_params(params)
 
 
-PROVENANCE = {"d": {"title": "D", "counts": {"train": [1000, 3000]}}}
+PROVENANCE = {"d": {"title": "D", "counts": {"train": [1000, 3000]}, "class_names": ["a", "b"]}}
 
 
 def test_the_cap_table_sets_each_verdict_beside_the_capped_one_and_flags_a_change(params):

@@ -77,7 +77,7 @@ PARAMS_CASES = [
         "unknown key",
         lambda p: p["al"].update(bugdet=5),
         "params.yaml: unknown key 'al.bugdet'; valid: batch_size, budget, initial_labels, label_noise, max_candidates, "
-        "seeds",
+        "scale_with_classes, seeds",
     ),
     (
         "unknown learner key",
@@ -259,7 +259,7 @@ def test_budget_larger_than_the_pool(project, capsys):
     _fails(
         capsys,
         ["al", "wdbc", "random"],
-        "params.yaml: al.budget 1000 exceeds the pool of wdbc (398 samples); lower it to at most 398",
+        "params.yaml: al.budget gives wdbc 1000 labels, more than its pool of 398 samples; lower al.budget",
     )
 
 

@@ -154,7 +154,7 @@ def test_conclusion_counts_only_differences_the_test_resampling_interval_keeps(p
     from medal.report.conclusion import conclusion_text
 
     params["study"].update(datasets=["d"], strategies=["random", "entropy", "margin"], main_learner="logreg")
-    provenance = {"d": {"title": "D", "shape": [28, 28]}}
+    provenance = {"d": {"title": "D", "shape": [28, 28], "class_names": ["a", "b"]}}
     entropy = {**aulc_row("entropy", 0.75, 0.01), "difference_test_low": 0.01, "difference_test_high": 0.09}
     margin = {**aulc_row("margin", 0.60, 0.02), "difference_test_low": -0.2, "difference_test_high": 0.01}
     summary = [aulc_row("random", 0.70), entropy, margin]
@@ -187,7 +187,10 @@ def test_conclusion_says_plainly_when_nothing_was_shown_on_the_images(params):
     from medal.report.conclusion import conclusion_text
 
     params["study"].update(datasets=["img", "tab"], strategies=["random", "entropy"], main_learner="logreg")
-    provenance = {"img": {"title": "Img", "shape": [28, 28, 3]}, "tab": {"title": "Tab", "shape": [30]}}
+    provenance = {
+        "img": {"title": "Img", "shape": [28, 28, 3], "class_names": ["a", "b"]},
+        "tab": {"title": "Tab", "shape": [30], "class_names": ["a", "b"]},
+    }
     seed_only = {**aulc_row("entropy", 0.75, 0.01, "img"), "difference_test_low": -0.01, "difference_test_high": 0.1}
     tabular = {**aulc_row("entropy", 0.75, 0.01, "tab"), "difference_test_low": 0.02, "difference_test_high": 0.1}
     summary = [aulc_row("random", 0.70, dataset="img"), seed_only, aulc_row("random", 0.70, dataset="tab"), tabular]

@@ -35,16 +35,15 @@ def test_initial_set_too_small_for_the_classes():
 
 def test_a_protocol_that_does_not_fit_the_pool_is_refused_before_any_run():
     y = np.array([0, 1, 2] * 4)
-    Protocol(initial_labels=3, batch_size=2, budget=12).check_fits("tiny", y, [3, 5])
+    Protocol(initial_labels=3, batch_size=2, budget=12).check_fits("tiny", y)
     with pytest.raises(
-        UserError, match=r"al.budget 13 exceeds the pool of tiny \(12 samples\); lower it to at most 12"
+        UserError, match=r"al.budget gives tiny 13 labels, more than its pool of 12 samples; lower al.budget"
     ):
         Protocol(initial_labels=3, batch_size=2, budget=13).check_fits("tiny", y)
-    # A swept initial set is checked as the protocol's own is, with the number of classes the pool holds.
     with pytest.raises(
         UserError, match="initial labelled set of 2 cannot hold one sample of each of the 3 classes of tiny"
     ):
-        Protocol(initial_labels=3, batch_size=2, budget=12).check_fits("tiny", y, [5, 2])
+        Protocol(initial_labels=2, batch_size=2, budget=12).check_fits("tiny", y)
 
 
 @pytest.mark.parametrize(
@@ -158,3 +157,30 @@ def test_every_strategy_of_the_study_runs_on_three_classes_or_refuses_them(three
                 _three_class_run(three_blobs, params, params["study"]["main_learner"], strategy)
             continue
         _three_class_run(three_blobs, params, params["study"]["main_learner"], strategy)
+
+
+@pytest.mark.parametrize(
+    ("n_classes", "expected"), [(2, (10, 10, 250)), (3, (15, 15, 375)), (5, (25, 25, 625)), (11, (55, 55, 1375))]
+)
+def test_the_sizes_are_those_of_two_classes_scaled_to_the_dataset(n_classes, expected):
+    al = {"initial_labels": 10, "batch_size": 10, "budget": 250, "scale_with_classes": True}
+    protocol = Protocol.from_params(al, n_classes)
+    assert (protocol.initial_labels, protocol.batch_size, protocol.budget) == expected
+    assert len(protocol.label_counts(10**5)) == 25  # as many cycles as with two classes
+    fixed = Protocol.from_params({**al, "scale_with_classes": False}, n_classes)
+    assert (fixed.initial_labels, fixed.batch_size, fixed.budget) == (10, 10, 250)
+
+
+@given(st.integers(2, 30), st.integers(1, 50), st.integers(1, 50), st.integers(0, 500))
+def test_scaled_sizes_give_each_class_at_least_what_two_classes_get(n_classes, initial, batch, extra):
+    al = {"initial_labels": initial, "batch_size": batch, "budget": initial + extra, "scale_with_classes": True}
+    protocol = Protocol.from_params(al, n_classes)
+    for key in ("initial_labels", "batch_size", "budget"):
+        assert al[key] * n_classes / 2 <= getattr(protocol, key) < al[key] * n_classes / 2 + 1
+    assert protocol.budget >= protocol.initial_labels
+
+
+def test_a_pools_protocol_counts_the_classes_the_pool_holds():
+    al = {"initial_labels": 4, "batch_size": 2, "budget": 12, "scale_with_classes": True}
+    assert Protocol.for_pool(al, np.arange(33) % 11).budget == 66
+    assert Protocol.for_pool(al, np.array([0, 1, 2] * 4)).initial_labels == 6

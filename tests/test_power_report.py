@@ -96,11 +96,13 @@ def test_power_text_counts_verdicts_and_states_what_can_be_detected(params):
 def test_without_stored_predictions_the_text_says_no_test_set_interval_was_computed(params):
     rows = [{**row, "difference_test_low": nan, "difference_test_high": nan} for row in SUMMARY]
     assert "no interval with test-set resampling is computed" in power_text(Study.from_params(_params(params)), rows)
-    assert "| n/a |" in power_table(Study.from_params(_params(params)), {"d": {"title": "D"}}, rows)
+    assert "| n/a |" in power_table(
+        Study.from_params(_params(params)), {"d": {"title": "D", "class_names": ["a", "b"]}}, rows
+    )
 
 
 def test_power_table_has_a_row_per_strategy_but_random(params):
-    table = power_table(Study.from_params(_params(params)), {"d": {"title": "D"}}, SUMMARY)
+    table = power_table(Study.from_params(_params(params)), {"d": {"title": "D", "class_names": ["a", "b"]}}, SUMMARY)
     lines = table.splitlines()[3:6]  # after the header, the separator and the dataset's row
     assert "| **D** |" in table.splitlines()[2]
     assert [line.split("|")[1].strip() for line in lines] == ["Entropy", "Margin", "Core-Set"]
@@ -127,7 +129,7 @@ def test_answers_per_learner_and_target(params):
         aulc_row("random", 0.70, learner="gnb_refit"),
         aulc_row("entropy", 0.65, 0.2, learner="gnb_refit"),
     ]
-    table = learner_answers_table(Study.from_params(params), {"d": {"title": "D"}}, summary)
+    table = learner_answers_table(Study.from_params(params), {"d": {"title": "D", "class_names": ["a", "b"]}}, summary)
     assert "| Logistic regression (fit) | ▲ Entropy |" in table and "| Gaussian NB (fit) | none |" in table
 
     params["evaluation"].update(random_budget_fractions=[1.0])
@@ -145,7 +147,7 @@ def test_answers_per_learner_and_target(params):
         }
 
     rows = [target("random_100", 5, 12), target("90", 5, 12, above_initial=0), target("99", 0, 3)]
-    text = target_answers_text(Study.from_params(params), {"d": {"title": "D"}}, rows)
+    text = target_answers_text(Study.from_params(params), {"d": {"title": "D", "class_names": ["a", "b"]}}, rows)
     assert (
         "To reach random sampling's mean score at 250 labels, the saving's interval lies above zero for entropy on D "
         "(12 %)." in text
@@ -164,12 +166,12 @@ def test_strategies_that_queried_the_same_images_appear_once_under_a_merged_name
     assert shown.strategies == ("random", "lc") and study.strategies[2] == "margin"
 
     summary = [aulc_row(s, a, 0.5) for s, a in (("random", 0.7), ("lc", 0.8), ("margin", 0.8), ("entropy", 0.8))]
-    table = aulc_table(shown, {"d": {"title": "D"}}, summary)
+    table = aulc_table(shown, {"d": {"title": "D", "class_names": ["a", "b"]}}, summary)
     assert "| Lc (= Margin, Entropy) |" in table and table.count("Margin") == 1
     # The main learner's runs use study.main_seeds, not al.seeds.
     params["study"]["main_seeds"], params["al"]["seeds"] = 20, 10
     assert "mean [95 % CI] over 20 seeds" in aulc_table(
-        Study.from_params(params).shown({}), {"d": {"title": "D"}}, summary
+        Study.from_params(params).shown({}), {"d": {"title": "D", "class_names": ["a", "b"]}}, summary
     )
 
 
@@ -214,7 +216,12 @@ def test_one_labels_table_per_target_with_the_main_one_in_the_main_text(params):
         }
 
     rows = [row("random"), row("entropy"), row("random", "e", 0), row("entropy", "e", 0)]
-    table = labels_table(Study.from_params(params), {"d": {"title": "D"}, "e": {"title": "E"}}, rows, ninety)
+    table = labels_table(
+        Study.from_params(params),
+        {"d": {"title": "D", "class_names": ["a", "b"]}, "e": {"title": "E", "class_names": ["a", "b"]}},
+        rows,
+        ninety,
+    )
     assert "{#tbl-labels-90}" in table and "reach 90 % of the full-pool score" in table
     # E's target is reached by the initial labels: one line says so instead of a row per strategy.
     assert "| **E** (target ROC-AUC 0.800) | reached with the initial labels: not informative |" in table
@@ -288,18 +295,18 @@ def test_the_answer_per_metric_counts_distinct_strategies_and_names_the_metrics_
         row("roc_auc", "coreset", -0.01, 0.2),
         row("accuracy", "margin", 0.02, 0.01),  # merged into another strategy: not shown, not counted
     ]
-    table = metric_answers_table(Study.from_params(params), {"d": {"title": "D"}}, rows)
+    table = metric_answers_table(Study.from_params(params), {"d": {"title": "D", "class_names": ["a", "b"]}}, rows)
     assert "| D | ▲\u00a01 ▼\u00a01 | ▲\u00a01 ▼\u00a01 | ▲\u00a01 ▼\u00a01 | ▲\u00a01 ▼\u00a00 |" in table
-    text = metric_answers_text(Study.from_params(params), {"d": {"title": "D"}}, rows)
+    text = metric_answers_text(Study.from_params(params), {"d": {"title": "D", "class_names": ["a", "b"]}}, rows)
     assert text == (
         "The answer depends on the metric ({{< var supp.tbl-metrics >}}): on D, 1 above and 1 below by the primary "
         "metric, but by ROC-AUC (1 and 0).\n"
     )
     same = [r for r in rows if r["metric"] != "roc_auc"] + [row("roc_auc", "entropy", 0.02, 0.01)]
     same.append(row("roc_auc", "coreset", -0.02, 0.01))
-    assert metric_answers_text(Study.from_params(params), {"d": {"title": "D"}}, same).startswith(
-        "Every metric gives the same numbers"
-    )
+    assert metric_answers_text(
+        Study.from_params(params), {"d": {"title": "D", "class_names": ["a", "b"]}}, same
+    ).startswith("Every metric gives the same numbers")
 
 
 def test_the_results_paragraph_names_each_finding_once_over_the_datasets(params):
@@ -334,3 +341,33 @@ def test_the_friedman_tests_of_the_datasets_are_said_once(params):
     assert "The Friedman test rejects that all strategies rank alike at α = 0.05 on A (χ² = 4.00, p = 0.01)." in text
     assert "does not reject that all strategies rank alike at α = 0.05 on B" in text
     assert "The Nemenyi critical difference is 0.50 on A (10 blocks) and 0.50 on B (10 blocks)." in text
+
+
+def test_recall_table_splits_a_dataset_with_many_classes_into_groups_that_fit_a_page(params):
+    from medal.report.behaviour import CLASSES_PER_ROW, class_recall_table
+
+    params["study"].update(datasets=["a", "b"], strategies=["random"], main_learner="logreg")
+    classes = {"a": 11, "b": 2}
+    rows = [
+        {
+            "dataset": d,
+            "learner": "logreg",
+            "strategy": "random",
+            "class": c,
+            "recall": c / 100,
+            "recall_low": 0.0,
+            "recall_high": 1.0,
+            "full_pool": 0.5,
+        }
+        for d, k in classes.items()
+        for c in range(k)
+    ]
+    provenance = {d: {"title": d.upper(), "class_names": [f"c{c}" for c in range(k)]} for d, k in classes.items()}
+    table = class_recall_table(Study.from_params(params), provenance, rows).splitlines()
+    body = table[2 : table.index("")]
+    assert all(line.count("|") == CLASSES_PER_ROW + 2 for line in table[: table.index("")])
+    # 11 classes in groups of 4, 4, 3 (3 rows each: names, full pool, random), then B's one group of 2
+    assert [line.split(" | ")[0] for line in body[::3]] == ["| **A**"] * 3 + ["| **B**"]
+    assert body[6] == "| **A** | *9. c8* | *10. c9* | *11. c10* |  |"
+    recalls = [cell.split("\u00a0")[0] for line in body[2::3] for cell in line.strip("| ").split(" | ")[1:] if cell]
+    assert recalls == [f"{c / 100:.3f}" for c in range(11)] + ["0.000", "0.010"]

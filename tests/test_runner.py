@@ -223,7 +223,7 @@ def _task(params, learner: str, seed: int) -> RunTask:
         learner,
         "entropy",
         seed,
-        runner.Protocol.from_params(params["al"]),
+        runner.Protocol.from_params(params["al"], 2),
         {"dataset": "blobs", "strategy": "entropy", "learner": learner, "seed": seed},
         runner.run_path("blobs", "entropy", learner, seed).name,
         "prepared",

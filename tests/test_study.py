@@ -10,6 +10,7 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
@@ -255,3 +256,35 @@ def test_a_stage_that_ignores_the_interrupt_is_terminated_after_a_grace_period(t
     log = _fake_dvc(tmp_path, monkeypatch, f"trap '' INT; touch {tmp_path}/started; sleep 10; echo finished")
     monkeypatch.setattr(dvc, "INTERRUPT_GRACE_SECONDS", 0.5)
     assert _fail_once_the_stage_started(tmp_path, log) < 5 and log.read_text() == ""
+
+
+def test_a_multi_class_datasets_runs_get_the_sizes_scaled_to_its_classes(params, monkeypatch, tmp_path):
+    rng = np.random.default_rng(0)
+    y = np.arange(150) % 3
+    data = {
+        "X_pool": rng.normal(size=(120, 4)),
+        "y_pool": y[:120],
+        "X_test": rng.normal(size=(30, 4)),
+        "y_test": y[120:],
+    }
+    monkeypatch.chdir(tmp_path)
+    write_npz_atomic(Path("data/prepared/wdbc.npz"), data)
+    params["al"].update(initial_labels=4, batch_size=10, budget=20, scale_with_classes=True)
+    plan = experiment_stages(Study.from_params(params))["al@wdbc-entropy"]({})
+    assert {(t.protocol.initial_labels, t.protocol.batch_size, t.protocol.budget) for t in plan.tasks} == {(6, 15, 30)}
+    params["al"]["scale_with_classes"] = False
+    plan = experiment_stages(Study.from_params(params))["al@wdbc-entropy"]({})
+    assert {(t.protocol.initial_labels, t.protocol.batch_size, t.protocol.budget) for t in plan.tasks} == {(4, 10, 20)}
+
+
+def test_a_strategy_for_two_classes_is_refused_when_its_stage_is_planned_on_three(params, monkeypatch, tmp_path):
+    y = np.arange(150) % 3
+    data = {"X_pool": np.zeros((120, 2)), "y_pool": y[:120], "X_test": np.zeros((30, 2)), "y_test": y[120:]}
+    monkeypatch.chdir(tmp_path)
+    write_npz_atomic(Path("data/prepared/wdbc.npz"), data)
+    params["al"].update(initial_labels=4, budget=20)
+    with pytest.raises(
+        UserError, match="'epistemic' .* is defined for two classes and this dataset has 3; leave it out"
+    ):
+        experiment_stages(Study.from_params(params))["al@wdbc-epistemic"]({})
+    assert experiment_stages(Study.from_params(params))["al@wdbc-entropy"]({}).tasks

@@ -35,7 +35,7 @@ if __name__ == "__main__":
                     data["y_test"],
                     Learner.from_params(learner, params["learners"][learner]),
                     Strategy.from_params("entropy", params["strategies"]["entropy"], random_state=seed),
-                    Protocol.from_params(params["al"]),
+                    Protocol.for_pool(params["al"], data["y_pool"]),
                     seed,
                 )
                 scores.append([c["balanced_accuracy"] for c in result.cycles])

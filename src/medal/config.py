@@ -82,6 +82,7 @@ SECTIONS: dict[str, Constraint] = {
         optional={
             "label_noise": FRACTION,
             "max_candidates": AnyOf((POSITIVE_INT, Options([None]))),
+            "scale_with_classes": Predicate(lambda value: isinstance(value, bool), "true or false"),
         },
         rules=(
             Rule(

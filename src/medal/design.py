@@ -5,6 +5,7 @@ learners and strategies run together, which values a sweep tries, and where each
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +55,15 @@ def sweep_value_name(value: Any) -> str:
     return str(value)
 
 
-def query_cycles(al: dict[str, Any]) -> int:
+def label_sizes(al: Mapping[str, Any], n_classes: int) -> dict[str, int]:
+    """The initial set, batch and budget ``al`` sets for a dataset of ``n_classes`` classes: with
+    ``al.scale_with_classes`` those of two classes multiplied by ``n_classes / 2`` and rounded up (every dataset then
+    starts with about as many labels per class and runs as many cycles), else as given."""
+    factor = n_classes / 2 if al.get("scale_with_classes", False) else 1
+    return {key: math.ceil(al[key] * factor) for key in ("initial_labels", "batch_size", "budget")}
+
+
+def query_cycles(al: Mapping[str, Any]) -> int:
     """Query cycles of one run: batches from the initial set to the budget."""
     return math.ceil((al["budget"] - al["initial_labels"]) / al["batch_size"])
 

@@ -14,7 +14,7 @@ from typing import Any
 from medal.errors import UserError
 
 # Keys whose value is a yes/no setting; anywhere else a boolean is a number or a name mistyped.
-BOOLEAN_KEYS = {"subsample_pool", "multi_label", "ordinal"}
+BOOLEAN_KEYS = {"subsample_pool", "multi_label", "scale_with_classes", "ordinal"}
 # Keys whose value seeds a random number generator: a whole number, at least 0 (numpy refuses negative seeds).
 SEED_KEYS = {"random_state", "split_seed"}
 # Keys whose value (or each value of its list) counts something: a whole number, at least 1.

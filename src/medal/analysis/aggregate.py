@@ -53,7 +53,7 @@ from medal.analysis.tables import (
     SWEEPS,
     TARGETS,
 )
-from medal.design import BASELINE, run_path
+from medal.design import BASELINE, label_sizes, run_path
 from medal.errors import UserError
 from medal.fileio import load_npz, read_json, write_json_atomic, write_text_atomic
 from medal.study import Study, plain
@@ -143,10 +143,11 @@ def add_learner(
     """Summarise the runs of every strategy one learner ran on one dataset into ``out``; ``labels``: the prepared
     file's ``y_pool`` and ``y_test``."""
     evaluation = plain(study.evaluation)
-    metric = evaluation["primary_metric"]
-    goals = target_goals(study_targets(evaluation), runs.get(BASELINE), reference, metric, study.protocol["budget"])
+    metric, drop_threshold = evaluation["primary_metric"], evaluation["drop_threshold"]
     y_pool = labels["y_pool"]
     n_classes = int(max(y_pool.max(), labels["y_test"].max())) + 1
+    sizes = label_sizes(study.protocol, len(np.unique(y_pool)))
+    goals = target_goals(study_targets(evaluation), runs.get(BASELINE), reference, metric, sizes["budget"])
     summaries: dict[str, dict[str, Any]] = {}
     plot_rows: list[list[Any]] = []
     for strategy, strategy_runs in runs.items():
@@ -155,9 +156,7 @@ def add_learner(
         plot_rows += plot
         shares = queried_class_shares(strategy_runs, y_pool, n_classes)
         out.balance[dataset]["queried"].setdefault(learner, {})[strategy] = shares
-        summaries[strategy] = summarise_configuration(
-            strategy_runs, reference, metric, goals, evaluation["drop_threshold"]
-        )
+        summaries[strategy] = summarise_configuration(strategy_runs, reference, metric, goals, drop_threshold)
         out.stopping += stopping_rows(
             dataset, learner, strategy, strategy_runs, reference, metric, evaluation["stopping"]
         )
@@ -174,9 +173,9 @@ def add_learner(
         _add_main_learner(
             evaluation, out, dataset, runs, reference, labels["y_test"], n_classes, comparisons, duplicates_of(groups)
         )
-    if learner == study.main_learner and dataset in out.ordinal_datasets:
-        out.ordinal += ordinal_rows(dataset, runs, y_pool, labels["y_test"])
-    _add_targets(study, out, dataset, learner, runs, reference, summaries, goals)
+        if dataset in out.ordinal_datasets:
+            out.ordinal += ordinal_rows(dataset, runs, y_pool, labels["y_test"])
+    _add_targets(study, out, dataset, learner, runs, reference, summaries, goals, sizes)
     for strategy, summary in summaries.items():
         out.summary.append(summary_row(dataset, learner, strategy, metric, summary, comparisons.get(strategy, {})))
     # `dvc plots show` draws the column named in dvc.yaml (y: mean) with the CI band.
@@ -192,10 +191,12 @@ def _add_targets(
     reference: list[dict[str, Any]],
     summaries: dict[str, dict[str, Any]],
     goals: dict[str, list[float]],
+    sizes: dict[str, int],
 ) -> None:
-    """The labels to each target (``goals``) and, for the main learner, the curve checks' flags."""
+    """The labels to each target (``goals``) and, for the main learner, the curve checks' flags; ``sizes``: the
+    dataset's :func:`~medal.design.label_sizes`."""
     metric = study.primary_metric
-    beyond_budget = study.protocol["budget"] + study.protocol["batch_size"]
+    beyond_budget = sizes["budget"] + sizes["batch_size"]
     initial = float(np.mean([run["cycles"][0][metric] for run in runs[BASELINE]])) if BASELINE in runs else np.nan
     targets = target_rows(dataset, learner, summaries, goals, initial, beyond_budget)
     out.targets += targets

@@ -6,6 +6,7 @@ reads the runs and writes these."""
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +24,7 @@ from medal.analysis.stats import (
     stop_when_stable,
 )
 from medal.analysis.tables import COMPARISON_COLUMNS
-from medal.design import BASELINE, percent_key
+from medal.design import BASELINE, label_sizes, percent_key
 from medal.study import Study
 
 # The two kinds of label target: the score random sampling has (mean over seeds) at a fraction of the budget, the
@@ -46,14 +47,23 @@ class Target:
         return f"random_{percent_key(self.fraction)}" if self.kind == RANDOM_TARGET else percent_key(self.fraction)
 
 
-def target_text(target: Target, al: dict[str, Any]) -> str:
-    """How the manuscript names a target: "random sampling's score at 250 labels" or "95 % of the full-pool
-    score"."""
+def target_text(target: Target, al: Mapping[str, Any], class_counts: Iterable[int] = (2,)) -> str:
+    """How the manuscript names a target on datasets of ``class_counts`` classes: "random sampling's score at 250
+    labels" (or at a share of each dataset's budget where the budget scales with the classes, :func:`label_sizes`)
+    or "95 % of the full-pool score"."""
     if target.kind == FULL_POOL_TARGET:
         return f"{percent_key(target.fraction)} % of the full-pool score"
-    counts = range(al["initial_labels"], al["budget"] + al["batch_size"], al["batch_size"])
-    labels = min(next(n for n in counts if n >= target.fraction * al["budget"]), al["budget"])
-    return f"random sampling's mean score at {labels} labels"
+    labels = sorted({_labels_at(target.fraction, label_sizes(al, k)) for k in class_counts})
+    if len(labels) == 1:
+        return f"random sampling's mean score at {labels[0]} labels"
+    share = f"{percent_key(target.fraction)} % of each dataset's budget"
+    return f"random sampling's mean score at {share} ({labels[0]:,} to {labels[-1]:,} labels)"
+
+
+def _labels_at(fraction: float, sizes: dict[str, int]) -> int:
+    """The label count of the first cycle at which at least ``fraction`` of the budget is labelled."""
+    counts = range(sizes["initial_labels"], sizes["budget"] + sizes["batch_size"], sizes["batch_size"])
+    return min(next(n for n in counts if n >= fraction * sizes["budget"]), sizes["budget"])
 
 
 def study_targets(evaluation: dict[str, Any]) -> list[Target]:

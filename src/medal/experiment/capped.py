@@ -14,6 +14,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from medal.design import run_path
 from medal.errors import UserError
 from medal.experiment.loop import Protocol
@@ -23,18 +25,18 @@ from medal.fileio import load_npz, md5_file
 from medal.study import Study
 
 
-def capped_protocol(study: Study, pool_size: int) -> Protocol:
-    """The study's protocol with the check's cap; refused when the cap would not bite at the last query (the
-    unlabelled pool then is the pool less the labels bought before it)."""
-    check, al = study.cap_check, study.protocol
+def capped_protocol(study: Study, y_pool: np.ndarray) -> Protocol:
+    """The study's protocol on the pool whose labels are ``y_pool``, with the check's cap; refused when the cap would
+    not bite at the last query (the unlabelled pool then is the pool less the labels bought before it)."""
+    check, protocol = study.cap_check, Protocol.for_pool(study.protocol, y_pool)
     cap = check["max_candidates"]
-    unlabelled_at_last_query = pool_size - (al["budget"] - al["batch_size"])
+    unlabelled_at_last_query = len(y_pool) - (protocol.budget - protocol.batch_size)
     if cap >= unlabelled_at_last_query:
         raise UserError(
             f"params.yaml: cap_check.max_candidates {cap} does not bite on {check['dataset']} (its last query sees "
             f"{unlabelled_at_last_query} unlabelled images); set it below that"
         )
-    return replace(Protocol.from_params(al), max_candidates=cap)
+    return replace(protocol, max_candidates=cap)
 
 
 def plan_capped(
@@ -45,7 +47,7 @@ def plan_capped(
     dataset, learner = study.cap_check["dataset"], study.main_learner
     name = f"{dataset}/prepared"
     data = _cached(cache, name, lambda: load_npz(prepared))
-    protocol = capped_protocol(study, len(data["y_pool"]))
+    protocol = capped_protocol(study, data["y_pool"])
     protocol.check_fits(dataset, data["y_pool"])
     header = {"dataset": dataset, "strategy": strategy, "learner": learner}
     tasks = [

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from medal.analysis.metrics import agreement, encode_predictions, encode_scores, evaluate, expected_error
+from medal.design import label_sizes
 from medal.errors import UserError
 from medal.experiment.learners import Learner
 from medal.experiment.strategies import Strategy
@@ -28,23 +29,29 @@ class Protocol:
     max_candidates: int | None = None
 
     @classmethod
-    def from_params(cls, al: dict[str, Any]) -> Protocol:
+    def from_params(cls, al: Mapping[str, Any], n_classes: int) -> Protocol:
+        """The protocol ``al`` sets for a dataset of ``n_classes`` classes (:func:`~medal.design.label_sizes`)."""
         return cls(
-            al["initial_labels"], al["batch_size"], al["budget"], al.get("label_noise", 0.0), al.get("max_candidates")
+            **label_sizes(al, n_classes),
+            label_noise=al.get("label_noise", 0.0),
+            max_candidates=al.get("max_candidates"),
         )
 
-    def check_fits(self, dataset: str, y_pool: np.ndarray, swept_initial_labels: Sequence[int] = ()) -> None:
+    @classmethod
+    def for_pool(cls, al: Mapping[str, Any], y_pool: np.ndarray) -> Protocol:
+        """The protocol ``al`` sets for the dataset whose pool labels are ``y_pool`` (:meth:`from_params`)."""
+        return cls.from_params(al, len(np.unique(y_pool)))
+
+    def check_fits(self, dataset: str, y_pool: np.ndarray) -> None:
         """Refuse, before any run computes, a protocol that does not fit ``dataset``'s pool: a budget beyond the pool,
-        or an initial set (this protocol's or a swept one) too small to hold one image of each class."""
+        or an initial set too small to hold one image of each class."""
         pool = len(y_pool)
         if self.budget > pool:
             raise UserError(
-                f"params.yaml: al.budget {self.budget} exceeds the pool of {dataset} ({pool} samples); lower it to at "
-                f"most {pool}"
+                f"params.yaml: al.budget gives {dataset} {self.budget} labels, more than its pool of {pool} samples; "
+                "lower al.budget"
             )
-        n_classes = len(np.unique(y_pool))
-        for size in (self.initial_labels, *swept_initial_labels):
-            _check_initial_set(size, n_classes, dataset)
+        _check_initial_set(self.initial_labels, len(np.unique(y_pool)), dataset)
 
     def label_counts(self, pool_size: int) -> list[int]:
         """Labels used at each evaluation: the initial set, then one batch more each cycle, capped by budget and

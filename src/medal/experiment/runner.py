@@ -19,7 +19,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from contextlib import suppress
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -36,6 +36,7 @@ from medal.design import (
 )
 from medal.experiment.executor import Executor
 from medal.experiment.loop import Protocol
+from medal.experiment.strategies import Strategy
 from medal.experiment.tasks import RunTask
 from medal.fileio import dumps_json, load_npz, md5_file, read_json, replace_folder, write_json_atomic
 from medal.layout import PARTIAL
@@ -283,8 +284,9 @@ def plan_strategy(
     """All (learner, seed) runs of one strategy on one dataset: scores and queried indices go to
     ``outputs.results`` (deterministic), wall-clock timings to ``outputs.timings``, so that the results stay
     byte-identical across reruns."""
-    protocol = Protocol.from_params(study.protocol)
     name = f"{dataset}/prepared"
+    data = _cached(cache, name, lambda: load_npz(prepared))
+    protocol = Protocol.for_pool(study.protocol, data["y_pool"])
     tasks = [
         RunTask(
             learner,
@@ -299,16 +301,19 @@ def plan_strategy(
         for learner in study.learners_for(strategy)
         for seed in range(study.seeds_for(learner))
     ]
-    data = _cached(cache, name, lambda: load_npz(prepared))
     protocol.check_fits(dataset, data["y_pool"])
+    # A strategy defined for two classes only is refused here, before any run computes, not at its first query.
+    Strategy.from_params(strategy, study.strategy_spec(strategy), random_state=0).check_classes(
+        len(np.unique(data["y_pool"]))
+    )
     inputs = {"prepared": _cached(cache, f"md5:{prepared}", lambda: md5_file(prepared))}
     return StagePlan(f"{dataset}/{strategy}", tasks, lambda: {name: data}, inputs, outputs)
 
 
-def _sweep_tasks(study: Study, dataset: str, setting: str, strategy: str) -> list[RunTask]:
-    """Every (value, seed) run of one sweep stage; a representation's runs read its own feature set."""
+def _sweep_tasks(study: Study, dataset: str, setting: str, strategy: str, y_pool: np.ndarray) -> list[RunTask]:
+    """Every (value, seed) run of one sweep stage on the dataset whose pool labels are ``y_pool``; a representation's
+    runs read its own feature set."""
     learner = study.sweeps["learner"]
-    base = Protocol.from_params(study.protocol)
     representations = plain(study.sweeps["settings"]["representation"])
     protocol_setting = setting not in ("representation", *LEARNER_SETTINGS)
     folder = sweep_folder(dataset, setting, strategy)  # the stage's: task paths are relative to it
@@ -317,7 +322,7 @@ def _sweep_tasks(study: Study, dataset: str, setting: str, strategy: str) -> lis
             learner,
             strategy,
             seed,
-            replace(base, **{setting: value}) if protocol_setting else base,
+            Protocol.for_pool({**study.protocol, setting: value} if protocol_setting else study.protocol, y_pool),
             {
                 "dataset": dataset,
                 "setting": setting,
@@ -358,7 +363,6 @@ def plan_sweep(
     representations = plain(study.sweeps["settings"]["representation"])
     name = f"{dataset}/prepared"
     features = _cached(cache, name, lambda: load_npz(prepared))
-    Protocol.from_params(study.protocol).check_fits(dataset, features["y_pool"], study.sweep_values["initial_labels"])
     inputs = {"prepared": _cached(cache, f"md5:{prepared}", lambda: md5_file(prepared))}
     if setting == "representation":
         inputs["raw"] = _cached(cache, f"md5:{raw}", lambda: md5_file(raw))
@@ -375,7 +379,11 @@ def plan_sweep(
         def load() -> dict[str, dict[str, np.ndarray]]:
             return {name: features}
 
-    tasks = _sweep_tasks(study, dataset, setting, strategy)
+    tasks = _sweep_tasks(study, dataset, setting, strategy, features["y_pool"])
+    # Every protocol the stage runs fits the pool, and those the initial-labels sweep will run.
+    checked = {**study.protocol, "initial_labels": min(study.sweep_values["initial_labels"])}
+    for protocol in [Protocol.for_pool(checked, features["y_pool"]), *(task.protocol for task in tasks)]:
+        protocol.check_fits(dataset, features["y_pool"])
     return StagePlan(f"{dataset}/{setting}/{strategy}", tasks, load, inputs, outputs)
 
 

@@ -313,11 +313,16 @@ class Strategy:
         fit = self.needs != "model"
         return {self._argument: model, self._fit_flag: fit}
 
-    def query(self, X: np.ndarray, y: np.ndarray, clf: SklearnClassifier, batch_size: int) -> np.ndarray:
-        """Indices of ``batch_size`` unlabelled samples to query; ``clf`` is the learner, already fitted on ``y``."""
-        if self._factory.__name__ in BINARY_ONLY and len(clf.classes) != 2:
+    def check_classes(self, n_classes: int) -> None:
+        """Refuse a dataset of ``n_classes`` classes when the strategy is defined for two only."""
+        if self._factory.__name__ in BINARY_ONLY and n_classes != 2:
             raise UserError(
                 f"strategy '{self.name}' ({self._factory.__name__}) is defined for two classes and this dataset has "
-                f"{len(clf.classes)}; leave it out of study.strategies for this study"
+                f"{n_classes}; leave it out of study.strategies for this study"
             )
+
+    def query(self, X: np.ndarray, y: np.ndarray, clf: SklearnClassifier, batch_size: int) -> np.ndarray:
+        """Indices of ``batch_size`` unlabelled samples to query; ``clf`` is the learner, already fitted on ``y``."""
+        if self._factory.__name__ in BINARY_ONLY:  # the others may be given no learner (random sampling)
+            self.check_classes(len(clf.classes))
         return self._strategy(y, clf).query(X, y, batch_size=batch_size, **self._model(clf))

@@ -18,6 +18,7 @@ from medal.report.text import (
     REPRESENTATION_LABELS,
     SETTING_LABELS,
     STRATEGY_LABELS,
+    budget_phrase,
     fmt_ci,
     in_sentence,
     join_names,
@@ -90,35 +91,41 @@ def class_balance_table(study: Study, provenance: dict[str, dict[str, Any]], bal
     return markdown_table(header, rows, caption, "tbl-balance", text_columns=1)
 
 
+CLASSES_PER_ROW = 4  # a recall cell holds a mean and its interval: more columns than this overflow a page
+
+
 def class_recall_table(study: Study, provenance: dict[str, dict[str, Any]], recall: list[Row]) -> str:
     """Test recall of every class at the end of the budget per strategy (main learner), and of the full-pool model:
-    one group of rows per dataset, headed by its class names, one column per class."""
+    one group of rows per dataset, headed by its class names, one column per class; a dataset with more than
+    ``CLASSES_PER_ROW`` classes gets one group per run of that many classes, its names numbered."""
     by_key = {(r["dataset"], r["strategy"], r["class"]): r for r in recall if r["learner"] == study.main_learner}
-    width = max(len(provenance[d]["class_names"]) for d in study.datasets)
+    most = max(len(provenance[d]["class_names"]) for d in study.datasets)
+    width = min(most, CLASSES_PER_ROW)
     any_strategy = study.strategies[0]  # every strategy's rows carry the same full-pool recall
     rows = []
     for dataset in study.datasets:
-        classes = range(len(provenance[dataset]["class_names"]))
-        padding = [""] * (width - len(classes))
-        names = [f"*{name}*" for name in provenance[dataset]["class_names"]]
-        rows.append([f"**{provenance[dataset]['title']}**", *names, *padding])
-        rows.append(
-            ["Full pool", *(f"{by_key[(dataset, any_strategy, c)]['full_pool']:.3f}" for c in classes), *padding]
-        )
-        for strategy in study.strategies:
-            cells = [
-                fmt_ci(*(by_key[(dataset, strategy, c)][k] for k in ("recall", "recall_low", "recall_high")))
-                for c in classes
-            ]
-            rows.append([strategy_label(strategy, study), *(c.replace(" ", NBSP) for c in cells), *padding])
-    header = ["Strategy", *(f"Class {c + 1}" for c in range(width))]
+        names = provenance[dataset]["class_names"]
+        for first in range(0, len(names), width):
+            classes = range(first, min(first + width, len(names)))
+            padding = [""] * (width - len(classes))
+            shown = [f"*{c + 1}. {names[c]}*" if most > width else f"*{names[c]}*" for c in classes]
+            rows.append([f"**{provenance[dataset]['title']}**", *shown, *padding])
+            full_pool = (f"{by_key[(dataset, any_strategy, c)]['full_pool']:.3f}" for c in classes)
+            rows.append(["Full pool", *full_pool, *padding])
+            for strategy in study.strategies:
+                cells = [
+                    fmt_ci(*(by_key[(dataset, strategy, c)][k] for k in ("recall", "recall_low", "recall_high")))
+                    for c in classes
+                ]
+                rows.append([strategy_label(strategy, study), *(c.replace(" ", NBSP) for c in cells), *padding])
+    columns = [f"Class {c + 1}" for c in range(width)] if most == width else ["Classes", *[""] * (width - 1)]
     caption = (
-        f"Recall of each class on the test set after {study.protocol['budget']} labels with "
+        f"Recall of each class on the test set after {budget_phrase(study, provenance)} with "
         f"{in_sentence(label(study.main_learner, LEARNER_LABELS))}, mean [95 % CI] over seeds, under each dataset's "
         "class names; the full-pool row is the same learner trained on the whole pool (mean over seeds). Balanced "
         "accuracy is the mean of a dataset's class recalls."
     )
-    return markdown_table(header, rows, caption, "tbl-recall", text_columns=1)
+    return markdown_table(["Strategy", *columns], rows, caption, "tbl-recall", text_columns=1)
 
 
 def ordinal_table(study: Study, provenance: dict[str, dict[str, Any]], ordinal: list[Row]) -> str:

@@ -17,6 +17,7 @@ from medal.report.text import (
     LEARNER_LABELS,
     NBSP,
     STRATEGY_LABELS,
+    class_counts,
     fmt_ci,
     in_sentence,
     join_names,
@@ -140,7 +141,8 @@ def _saving_sentences(
         image_saving_shown |= shown and kind == "image"
         saving = fmt_ci(top["saving"], top["saving_low"], top["saving_high"], 0)
         by = in_sentence(strategy_label(top["strategy"], study))
-        what = "it" if sentences else f"the largest median saving to reach {target_text(main, study.protocol)}"
+        reached = target_text(main, study.protocol, class_counts(provenance, datasets))
+        what = "it" if sentences else f"the largest median saving to reach {reached}"
         sentences.append(
             f"On {_group_name(datasets, provenance, kind)}, {what} was {saving} labels, by {by} on "
             f"{provenance[top['dataset']]['title']}"
@@ -228,7 +230,7 @@ def target_answers_text(study: Study, provenance: dict[str, dict[str, Any]], tar
             for r in rows
         ]
         sentences.append(
-            f"To reach {target_text(target, study.protocol)}, "
+            f"To reach {target_text(target, study.protocol, class_counts(provenance, study.datasets))}, "
             + (
                 f"the saving's interval lies above zero for {join_names(found)}."
                 if found

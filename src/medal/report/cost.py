@@ -13,6 +13,7 @@ from medal.fileio import read_json
 from medal.report.text import (
     LEARNER_LABELS,
     STRATEGY_LABELS,
+    dataset_sizes,
     in_sentence,
     join_names,
     label,
@@ -124,7 +125,7 @@ def _capped_conditions(study: Study, provenance: dict[str, dict[str, Any]]) -> t
     headings: the study's runs, then the capped ones."""
     check = study.cap_check
     about = provenance[check["dataset"]]
-    unlabelled = sum(about["counts"]["train"]) - study.protocol["initial_labels"]
+    unlabelled = sum(about["counts"]["train"]) - dataset_sizes(study, provenance, check["dataset"])["initial_labels"]
     study_cap = study.protocol.get("max_candidates")
     uncapped = (
         f"up to {study_cap:,} shown"

@@ -145,6 +145,7 @@ VARIABLE_SOURCES = {
     "across": f"{PARAMS} › evaluation › across_datasets",
     "target_percents": f"{PARAMS} › evaluation › target_fractions",
     "budget_shares": f"{PARAMS} › al › budget, over the pool sizes in data/raw/<dataset>.json",
+    "class_scaling": f"{PARAMS} › al › scale_with_classes, over the class names in data/raw/<dataset>.json",
     "target_main": f"{PARAMS} › evaluation › target_fractions (the first study target)",
     "target_others": f"{PARAMS} › evaluation › target_fractions (the other study targets)",
     "primary_metric": f"{PARAMS} › evaluation › primary_metric",

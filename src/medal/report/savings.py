@@ -17,7 +17,10 @@ from medal.report.text import (
     LEARNER_LABELS,
     NBSP,
     STRATEGY_LABELS,
+    budget_phrase,
     capitalised,
+    class_counts,
+    dataset_sizes,
     fmt_ci,
     in_sentence,
     join_names,
@@ -242,8 +245,9 @@ def labels_table(study: Study, provenance: dict[str, dict[str, Any]], targets: l
         if r["learner"] == study.main_learner and r["target"] == target.key
     }
     metric = METRIC_LABELS[study.primary_metric]
-    rows, budget = [], study.protocol["budget"]
+    rows = []
     for dataset in study.datasets:
+        budget = dataset_sizes(study, provenance, dataset)["budget"]
         baseline = by_key[(dataset, BASELINE)]
         title = f"**{provenance[dataset]['title']}** (target {metric} {baseline['goal']:.3f})"
         if not baseline["above_initial"]:
@@ -255,12 +259,16 @@ def labels_table(study: Study, provenance: dict[str, dict[str, Any]], targets: l
             cells = [_needed_cell(row, budget), *_saving_cell(row)]
             rows.append([strategy_label(strategy, study), *(unbreakable(c) for c in cells)])
     header = ["Strategy", "Needed", "Saved (images)", "Saved (%)"]
+    reached = target_text(target, study.protocol, class_counts(provenance, study.datasets))
+    budgets = sorted({dataset_sizes(study, provenance, d)["budget"] for d in study.datasets})
+    beyond = f"> {budgets[0]}" if len(budgets) == 1 else "> the dataset's budget"
     caption = (
-        f"Labels queried from the (simulated) oracle to reach {target_text(target, study.protocol)} "
+        f"Labels queried from the (simulated) oracle to reach {reached} "
         f"({metric}, mean over seeds) with {in_sentence(label(study.main_learner, LEARNER_LABELS))}. Needed: "
-        f"median [95 % CI] over all seeds; a seed that did not reach the target within {budget} "
-        f"labels counts as needing more (censored), so a median or bound beyond the budget reads "
-        f"> {budget}, and the share of seeds that reached the target is in parentheses. Saved: labels "
+        f"median [95 % CI] over all seeds; a seed that did not reach the target within "
+        f"{budget_phrase(study, provenance)} counts as needing more (censored), so a median or bound beyond the "
+        "budget reads "
+        f"{beyond}, and the share of seeds that reached the target is in parentheses. Saved: labels "
         "saved versus random sampling, paired by seed over all seeds, median [95 % CI] of the per-seed difference in "
         "images, and the total in percent of what random sampling needed; an unreached run counts as needing one "
         "batch past the budget, so such a pair's saving is a bound (their number is in parentheses); positive means "

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
+from typing import Any
 
+from medal.design import label_sizes
 from medal.study import Study
 
 # A space at which a line must not break (inside an interval, before a unit).
@@ -163,6 +166,24 @@ def markdown_table(header: list[str], rows: list[list[str]], caption: str, label
 def strategy_label(name: str, study: Study) -> str:
     """A strategy's display name with those merged into it (see :meth:`Study.shown`)."""
     return merged_label(name, study.merged, STRATEGY_LABELS)
+
+
+def class_counts(provenance: dict[str, dict[str, Any]], datasets: Iterable[str]) -> list[int]:
+    """The number of classes of each of ``datasets``."""
+    return [len(provenance[d]["class_names"]) for d in datasets]
+
+
+def dataset_sizes(study: Study, provenance: dict[str, dict[str, Any]], dataset: str) -> dict[str, int]:
+    """The initial set, batch and budget of ``dataset``'s runs (:func:`~medal.design.label_sizes`)."""
+    return label_sizes(study.protocol, len(provenance[dataset]["class_names"]))
+
+
+def budget_phrase(study: Study, provenance: dict[str, dict[str, Any]]) -> str:
+    """'250 labels', or 'each dataset's budget (250 to 1,375 labels)' where the budget scales with the classes."""
+    budgets = sorted({dataset_sizes(study, provenance, d)["budget"] for d in study.datasets})
+    if len(budgets) == 1:
+        return f"{budgets[0]} labels"
+    return f"each dataset's budget ({budgets[0]:,} to {budgets[-1]:,} labels)"
 
 
 def seeds_phrase(study: Study) -> str:

@@ -14,6 +14,7 @@ from medal.report.savings import unbreakable
 from medal.report.text import (
     LEARNER_LABELS,
     STRATEGY_LABELS,
+    class_counts,
     fmt_ci,
     in_sentence,
     join_names,
@@ -119,7 +120,11 @@ def _grouped(flags: list[dict[str, Any]], study: Study, provenance: dict[str, di
             targets = [t for t in study_targets(study.evaluation) if t.key in {f["target"] for f in reached}]
             shares = [f"{t.key} %" for t in targets if t.kind == FULL_POOL_TARGET]
             named = join_names(
-                [target_text(t, study.protocol) for t in targets if t.kind != FULL_POOL_TARGET]
+                [
+                    target_text(t, study.protocol, class_counts(provenance, [dataset]))
+                    for t in targets
+                    if t.kind != FULL_POOL_TARGET
+                ]
                 + ([f"{join_names(shares)} of the full-pool score"] if shares else [])
             )
             clauses.append(f"on {title}, random sampling's initial labels already reach {named}")

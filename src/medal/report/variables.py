@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from medal.analysis.metrics import METRIC_LABELS
@@ -20,6 +21,8 @@ from medal.report.setup import (
 from medal.report.text import (
     LEARNER_LABELS,
     STRATEGY_LABELS,
+    class_counts,
+    dataset_sizes,
     in_sentence,
     join_names,
     label,
@@ -88,13 +91,42 @@ def _class_name(provenance: dict[str, Any], index: int) -> str:
     return f"{names[index]} class" if index < len(names) else f"class {index + 1}"
 
 
-def _budget_shares(budget: int, datasets: list[str], provenance: dict[str, dict[str, Any]]) -> str:
-    """The labelling budget as a share of each dataset's pool, e.g. "46 % of BreastMNIST's pool"."""
+def _budget_shares(study: Study, provenance: dict[str, dict[str, Any]]) -> str:
+    """Each dataset's labelling budget as a share of its pool, e.g. "46 % of BreastMNIST's pool"."""
     return join_names(
         [
-            f"{100 * budget / sum(provenance[d]['counts']['train']):.0f} % of {provenance[d]['title']}'s pool"
-            for d in datasets
+            f"{100 * dataset_sizes(study, provenance, d)['budget'] / sum(provenance[d]['counts']['train']):.0f} % "
+            f"of {provenance[d]['title']}'s pool"
+            for d in study.datasets
         ]
+    )
+
+
+def _class_scaling(study: Study, provenance: dict[str, dict[str, Any]]) -> str:
+    """The sentence on how the protocol's sizes follow the number of classes (``al.scale_with_classes``)."""
+    if not study.protocol.get("scale_with_classes", False):
+        return "These sizes are the same on every dataset, whatever its number of classes."
+    scaled = [
+        (provenance[d]["title"], len(provenance[d]["class_names"]), dataset_sizes(study, provenance, d))
+        for d in study.datasets
+        if len(provenance[d]["class_names"]) != 2
+    ]
+    rule = (
+        "These sizes are those of a two-class dataset: one with k classes gets k/2 times each, rounded up, so that "
+        "every dataset starts with as many labels per class and runs as many query cycles"
+    )
+    if not scaled:
+        return f"{rule}; every dataset here has two classes."
+    return (
+        f"{rule}: "
+        + join_names(
+            [
+                f"{title} ({k} classes) starts with {s['initial_labels']:,}, queries batches of "
+                f"{s['batch_size']:,} and stops at {s['budget']:,}"
+                for title, k, s in scaled
+            ]
+        )
+        + "."
     )
 
 
@@ -141,27 +173,30 @@ def _cost_variables(study: Study, provenance: dict[str, dict[str, Any]]) -> dict
     }
 
 
+def _protocol_sizes(al: Mapping[str, Any]) -> dict[str, int]:
+    """The initial set, batch and budget of a two-class dataset, under the names the manuscript quotes."""
+    return {"initial": al["initial_labels"], "batch": al["batch_size"], "budget": al["budget"]}
+
+
 def variables(study: Study, provenance: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """Numbers and names quoted in the manuscript's prose (Quarto's ``{{< var >}}`` shortcodes)."""
     al = study.protocol
     evaluation = study.evaluation
     main = main_target(evaluation)
     others = [t for t in study_targets(evaluation) if t != main and t.kind != FULL_POOL_TARGET]
+    counts = class_counts(provenance, study.datasets)
     return {
-        "al": {
-            "seeds": al["seeds"],
-            "initial": al["initial_labels"],
-            "batch": al["batch_size"],
-            "budget": al["budget"],
-            "cycles": query_cycles(al),
-        },
+        "al": {"seeds": al["seeds"], **_protocol_sizes(al), "cycles": query_cycles(al)},
         "main_seeds": study.seeds_for(study.main_learner),
         "bootstrap_resamples": study.evaluation["test_bootstrap"]["resamples"],
         "across": {key: study.evaluation["across_datasets"][key] for key in ("prior_strength", "probability")},
         "target_percents": join_names([percent_key(f) for f in sorted(evaluation["target_fractions"])]),
-        "budget_shares": _budget_shares(al["budget"], study.datasets, provenance),
-        "target_main": target_text(main, al),
-        "target_others": join_names([target_text(t, al).removeprefix("random sampling's mean score ") for t in others]),
+        "budget_shares": _budget_shares(study, provenance),
+        "class_scaling": _class_scaling(study, provenance),
+        "target_main": target_text(main, al, counts),
+        "target_others": join_names(
+            [target_text(t, al, counts).removeprefix("random sampling's mean score ") for t in others]
+        ),
         "primary_metric": in_sentence(METRIC_LABELS[study.primary_metric]),
         "n_datasets": len(study.datasets),
         "mid_aulc": study.evaluation["minimal_important_difference"]["aulc"],
