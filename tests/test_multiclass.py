@@ -14,6 +14,7 @@ from medal.design import label_sizes
 from medal.fileio import read_json, write_json_atomic, write_npz_atomic
 from medal.study import Study
 from test_aggregate import CAPPED_CURVES, SWEEP_CURVES, _params
+from test_aggregate import _run as binary_run
 
 CURVES = {"random": [[0.5, 0.7, 0.9], [0.5, 0.6, 0.8]], "entropy": [[0.5, 0.9, 1.0], [0.6, 0.9, 1.0]]}
 # The pool images each strategy queries after the initial set, as a function of the number of classes k (the pool
@@ -31,24 +32,18 @@ def _predictions(accuracy: float, y_test: np.ndarray, k: int) -> str:
 
 
 def _run(scores: list[float], k: int, labels: list[int], queried: list[list[int]]) -> dict:
-    """A run whose last class has the recall of the score and every other class a recall of 1."""
+    """test_aggregate's run at these label counts and queries, its last class with the recall of the score and every
+    other class a recall of 1, its predictions over k classes."""
+    run = binary_run(scores)
     y_test = np.arange(10 * k) % k
-    cycles = [
-        {
+    for cycle, n, picked in zip(run["cycles"], labels, queried):
+        cycle |= {
             "labels": n,
-            "accuracy": s,
-            "balanced_accuracy": s,
-            "macro_f1": s,
-            "roc_auc": s,
             "queried": picked,
-            "kappa_previous": kappa,
-            "expected_error": error,
-            "class_recall": [1.0] * (k - 1) + [s],
-            "test_predictions": _predictions(s, y_test, k),
+            "class_recall": [1.0] * (k - 1) + [cycle["accuracy"]],
+            "test_predictions": _predictions(cycle["accuracy"], y_test, k),
         }
-        for n, s, picked, kappa, error in zip(labels, scores, queried, [None, 0.995, 0.9], [0.3, 0.2, 0.05])
-    ]
-    return {"cycles": cycles}
+    return run
 
 
 @pytest.fixture(params=[3, 11], ids=["3 classes", "11 classes"])
