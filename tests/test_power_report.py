@@ -5,6 +5,9 @@ from medal.study import Study
 
 from conftest import aulc_row
 
+# The provenance record of the two-class dataset "d" most tests here report on.
+PROVENANCE = {"d": {"title": "D", "class_names": ["a", "b"]}}
+
 
 def _row(
     strategy,
@@ -96,13 +99,11 @@ def test_power_text_counts_verdicts_and_states_what_can_be_detected(params):
 def test_without_stored_predictions_the_text_says_no_test_set_interval_was_computed(params):
     rows = [{**row, "difference_test_low": nan, "difference_test_high": nan} for row in SUMMARY]
     assert "no interval with test-set resampling is computed" in power_text(Study.from_params(_params(params)), rows)
-    assert "| n/a |" in power_table(
-        Study.from_params(_params(params)), {"d": {"title": "D", "class_names": ["a", "b"]}}, rows
-    )
+    assert "| n/a |" in power_table(Study.from_params(_params(params)), PROVENANCE, rows)
 
 
 def test_power_table_has_a_row_per_strategy_but_random(params):
-    table = power_table(Study.from_params(_params(params)), {"d": {"title": "D", "class_names": ["a", "b"]}}, SUMMARY)
+    table = power_table(Study.from_params(_params(params)), PROVENANCE, SUMMARY)
     lines = table.splitlines()[3:6]  # after the header, the separator and the dataset's row
     assert "| **D** |" in table.splitlines()[2]
     assert [line.split("|")[1].strip() for line in lines] == ["Entropy", "Margin", "Core-Set"]
@@ -129,7 +130,7 @@ def test_answers_per_learner_and_target(params):
         aulc_row("random", 0.70, learner="gnb_refit"),
         aulc_row("entropy", 0.65, 0.2, learner="gnb_refit"),
     ]
-    table = learner_answers_table(Study.from_params(params), {"d": {"title": "D", "class_names": ["a", "b"]}}, summary)
+    table = learner_answers_table(Study.from_params(params), PROVENANCE, summary)
     assert "| Logistic regression (fit) | ▲ Entropy |" in table and "| Gaussian NB (fit) | none |" in table
 
     params["evaluation"].update(random_budget_fractions=[1.0])
@@ -147,7 +148,7 @@ def test_answers_per_learner_and_target(params):
         }
 
     rows = [target("random_100", 5, 12), target("90", 5, 12, above_initial=0), target("99", 0, 3)]
-    text = target_answers_text(Study.from_params(params), {"d": {"title": "D", "class_names": ["a", "b"]}}, rows)
+    text = target_answers_text(Study.from_params(params), PROVENANCE, rows)
     assert (
         "To reach random sampling's mean score at 250 labels, the saving's interval lies above zero for entropy on D "
         "(12 %)." in text
@@ -166,13 +167,11 @@ def test_strategies_that_queried_the_same_images_appear_once_under_a_merged_name
     assert shown.strategies == ("random", "lc") and study.strategies[2] == "margin"
 
     summary = [aulc_row(s, a, 0.5) for s, a in (("random", 0.7), ("lc", 0.8), ("margin", 0.8), ("entropy", 0.8))]
-    table = aulc_table(shown, {"d": {"title": "D", "class_names": ["a", "b"]}}, summary)
+    table = aulc_table(shown, PROVENANCE, summary)
     assert "| Lc (= Margin, Entropy) |" in table and table.count("Margin") == 1
     # The main learner's runs use study.main_seeds, not al.seeds.
     params["study"]["main_seeds"], params["al"]["seeds"] = 20, 10
-    assert "mean [95 % CI] over 20 seeds" in aulc_table(
-        Study.from_params(params).shown({}), {"d": {"title": "D", "class_names": ["a", "b"]}}, summary
-    )
+    assert "mean [95 % CI] over 20 seeds" in aulc_table(Study.from_params(params).shown({}), PROVENANCE, summary)
 
 
 def test_label_table_cells_never_break_an_interval_or_a_unit():
@@ -218,7 +217,7 @@ def test_one_labels_table_per_target_with_the_main_one_in_the_main_text(params):
     rows = [row("random"), row("entropy"), row("random", "e", 0), row("entropy", "e", 0)]
     table = labels_table(
         Study.from_params(params),
-        {"d": {"title": "D", "class_names": ["a", "b"]}, "e": {"title": "E", "class_names": ["a", "b"]}},
+        {**PROVENANCE, "e": {"title": "E", "class_names": ["a", "b"]}},
         rows,
         ninety,
     )
@@ -295,18 +294,18 @@ def test_the_answer_per_metric_counts_distinct_strategies_and_names_the_metrics_
         row("roc_auc", "coreset", -0.01, 0.2),
         row("accuracy", "margin", 0.02, 0.01),  # merged into another strategy: not shown, not counted
     ]
-    table = metric_answers_table(Study.from_params(params), {"d": {"title": "D", "class_names": ["a", "b"]}}, rows)
+    table = metric_answers_table(Study.from_params(params), PROVENANCE, rows)
     assert "| D | ▲\u00a01 ▼\u00a01 | ▲\u00a01 ▼\u00a01 | ▲\u00a01 ▼\u00a01 | ▲\u00a01 ▼\u00a00 |" in table
-    text = metric_answers_text(Study.from_params(params), {"d": {"title": "D", "class_names": ["a", "b"]}}, rows)
+    text = metric_answers_text(Study.from_params(params), PROVENANCE, rows)
     assert text == (
         "The answer depends on the metric ({{< var supp.tbl-metrics >}}): on D, 1 above and 1 below by the primary "
         "metric, but by ROC-AUC (1 and 0).\n"
     )
     same = [r for r in rows if r["metric"] != "roc_auc"] + [row("roc_auc", "entropy", 0.02, 0.01)]
     same.append(row("roc_auc", "coreset", -0.02, 0.01))
-    assert metric_answers_text(
-        Study.from_params(params), {"d": {"title": "D", "class_names": ["a", "b"]}}, same
-    ).startswith("Every metric gives the same numbers")
+    assert metric_answers_text(Study.from_params(params), PROVENANCE, same).startswith(
+        "Every metric gives the same numbers"
+    )
 
 
 def test_the_results_paragraph_names_each_finding_once_over_the_datasets(params):
