@@ -27,6 +27,7 @@ from medal.report.text import (
     label,
     markdown_table,
     strategy_label,
+    study_budgets,
     supplement_ref,
 )
 from medal.study import Study
@@ -260,7 +261,7 @@ def labels_table(study: Study, provenance: dict[str, dict[str, Any]], targets: l
             rows.append([strategy_label(strategy, study), *(unbreakable(c) for c in cells)])
     header = ["Strategy", "Needed", "Saved (images)", "Saved (%)"]
     reached = target_text(target, study.protocol, class_counts(provenance, study.datasets))
-    budgets = sorted({dataset_sizes(study, provenance, d)["budget"] for d in study.datasets})
+    budgets = study_budgets(study, provenance)
     beyond = f"> {budgets[0]}" if len(budgets) == 1 else "> the dataset's budget"
     caption = (
         f"Labels queried from the (simulated) oracle to reach {reached} "

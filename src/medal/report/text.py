@@ -178,9 +178,14 @@ def dataset_sizes(study: Study, provenance: dict[str, dict[str, Any]], dataset: 
     return label_sizes(study.protocol, len(provenance[dataset]["class_names"]))
 
 
+def study_budgets(study: Study, provenance: dict[str, dict[str, Any]]) -> list[int]:
+    """The distinct label budgets of the study's datasets, smallest first (one unless the budget scales)."""
+    return sorted({dataset_sizes(study, provenance, d)["budget"] for d in study.datasets})
+
+
 def budget_phrase(study: Study, provenance: dict[str, dict[str, Any]]) -> str:
     """'250 labels', or 'each dataset's budget (250 to 1,375 labels)' where the budget scales with the classes."""
-    budgets = sorted({dataset_sizes(study, provenance, d)["budget"] for d in study.datasets})
+    budgets = study_budgets(study, provenance)
     if len(budgets) == 1:
         return f"{budgets[0]} labels"
     return f"each dataset's budget ({budgets[0]:,} to {budgets[-1]:,} labels)"
