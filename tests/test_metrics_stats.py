@@ -407,6 +407,24 @@ def test_test_set_intervals_of_roc_auc_come_from_the_stored_scores():
     assert intervals["ranker"] == (1.0, 1.0)  # AULC 1 against 0 on every resample
 
 
+def test_test_set_intervals_do_not_depend_on_the_processes():
+    from medal.analysis.comparisons import test_set_intervals
+    from medal.analysis.metrics import encode_scores
+
+    rng = np.random.default_rng(3)
+    y_test = rng.integers(0, 3, 40)
+
+    def runs():
+        return [
+            {"cycles": [{"labels": n, "test_scores": encode_scores(rng.dirichlet(np.ones(3), 40))} for n in (10, 20)]}
+            for _ in range(3)
+        ]
+
+    study = {"random": runs(), "entropy": runs(), "margin": runs()}
+    one, two = (test_set_intervals(study, y_test, 3, "roc_auc", 200, np.random.default_rng(0), n) for n in (1, 2))
+    assert one == two and set(one) == {"entropy", "margin"}
+
+
 @given(
     st.integers(2, 11).flatmap(
         lambda k: st.tuples(
@@ -429,7 +447,10 @@ def test_weighted_roc_auc_equals_roc_auc_on_the_resampled_test_set(case):
     stored = decode_scores(encode_scores(proba), len(y))
     as_stored = np.column_stack([1 - stored[:, 0], stored[:, 0]]) if k == 2 else stored
     counts = rng.multinomial(len(y), np.full(len(y), 1 / len(y)), size=3)
-    got = weighted_roc_auc(stored, y, np.vstack([np.ones(len(y)), counts]), k)
+    by_sample = np.vstack([np.ones(len(y), dtype=int), counts]).T  # (samples, weightings)
+    got = weighted_roc_auc(stored, y, by_sample, k)
+    # integer counts are summed exactly: float weights of the same values give the same numbers
+    assert np.array_equal(got, weighted_roc_auc(stored, y, by_sample.astype(float), k), equal_nan=True)
     assert got[0] == pytest.approx(roc_auc(y, as_stored, np.arange(k)), nan_ok=True)
     for weights, value in zip(counts, got[1:]):
         drawn = np.repeat(np.arange(len(y)), weights)

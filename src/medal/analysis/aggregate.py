@@ -171,7 +171,7 @@ def add_learner(
     comparisons = compare_with_baseline(summaries, margin, duplicates_of(groups))
     if learner == study.main_learner:
         _add_main_learner(
-            evaluation, out, dataset, runs, reference, labels["y_test"], n_classes, comparisons, duplicates_of(groups)
+            study, out, dataset, runs, reference, labels["y_test"], n_classes, comparisons, duplicates_of(groups)
         )
         if dataset in out.ordinal_datasets:
             out.ordinal += ordinal_rows(dataset, runs, y_pool, labels["y_test"])
@@ -205,7 +205,7 @@ def _add_targets(
 
 
 def _add_main_learner(
-    evaluation: dict[str, Any],
+    study: Study,
     out: Aggregates,
     dataset: str,
     runs: dict[str, list[dict[str, Any]]],
@@ -217,13 +217,14 @@ def _add_main_learner(
 ) -> None:
     """What only the main learner's runs give: the stopping trade-off, the intervals with test-set resampling
     (added to ``comparisons``) and the comparisons on every metric."""
+    evaluation = plain(study.evaluation)
     metric = evaluation["primary_metric"]
     out.tradeoff += stopping_tradeoff_rows(
         dataset, runs, reference, metric, evaluation["stopping"], evaluation["stopping_thresholds"]
     )
     bootstrap = evaluation["test_bootstrap"]
     rng = np.random.default_rng([bootstrap["random_state"], zlib.crc32(dataset.encode())])
-    intervals = test_set_intervals(runs, y_test, n_classes, metric, bootstrap["resamples"], rng)
+    intervals = test_set_intervals(runs, y_test, n_classes, metric, bootstrap["resamples"], rng, study.n_jobs)
     for strategy, (low, high) in intervals.items():
         comparisons[strategy].update(difference_test_low=low, difference_test_high=high)
     margin = evaluation["minimal_important_difference"]["aulc"]
@@ -304,7 +305,7 @@ def aggregate(
         if provenance.get("ordinal", False):
             out.ordinal_datasets.append(dataset)
         reference = read_json(reference_dir / f"{dataset}.json")["learners"]
-        out.references[dataset] = reference[study.main_learner][: study.seeds_for(study.main_learner)]
+        out.references[dataset] = reference[study.main_learner][: study.seeds_for(study.main_learner, dataset)]
         prepared = load_npz(prepared_dir / f"{dataset}.npz")
         y_pool = prepared["y_pool"]
         n_classes = int(y_pool.max()) + 1
@@ -312,8 +313,8 @@ def aggregate(
             "pool": (np.bincount(y_pool, minlength=n_classes) / len(y_pool)).tolist(),
             "queried": {},
         }
-        for learner in study.learners:
-            seeds = study.seeds_for(learner)
+        for learner in study.learners_on(dataset):
+            seeds = study.seeds_for(learner, dataset)
             runs = {s: load_runs(runs_dir, dataset, s, learner, seeds) for s in study.strategies_for(learner)}
             labels = {"y_pool": y_pool, "y_test": prepared["y_test"]}
             add_learner(study, out, dataset, learner, runs, reference[learner][:seeds], labels)

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
+from joblib import Parallel, delayed
 from scipy.stats import norm
 
 from medal.analysis.metrics import LABEL_METRICS, decode_predictions, decode_scores
@@ -87,26 +88,37 @@ def compare_with_baseline(
 
 
 def weighted_auc(scores: np.ndarray, positive: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """Area under the ROC curve of ``scores`` (samples,) for the boolean labels ``positive`` under each row of
-    ``weights`` (weightings, samples), e.g. how often a bootstrap resample draws each sample: the weighted
+    """Area under the ROC curve of ``scores`` (samples,) for the boolean labels ``positive`` under each column of
+    ``weights`` (samples, weightings), e.g. how often each bootstrap resample draws each sample: the weighted
     Mann-Whitney statistic, ties counted half; with unit weights it equals :func:`binary_auc`. NaN where a
-    weighting leaves one class without weight."""
-    order = np.argsort(scores, kind="stable")
-    ordered = scores[order]
-    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])  # groups of tied scores
-    w = np.asarray(weights, dtype=float)[:, order]
-    pos = positive[order]
-    pos_weight = np.add.reduceat(np.where(pos, w, 0.0), starts, axis=1)
-    neg_weight = np.add.reduceat(np.where(pos, 0.0, w), starts, axis=1)
-    below = np.cumsum(neg_weight, axis=1) - neg_weight
-    pairs = pos_weight.sum(axis=1) * neg_weight.sum(axis=1)
-    won = (pos_weight * (below + 0.5 * neg_weight)).sum(axis=1)
-    return np.divide(won, pairs, out=np.full(len(w), np.nan), where=pairs > 0)
+    weighting leaves one class without weight.
+
+    Each positive sample wins against the negative weight below its score and half the negative weight tied with
+    it, both read off running sums over the sorted negatives, taken only at the cut points the positives need.
+    Integer weights keep every sum exact (the result does not depend on the summation order)."""
+    weights = np.asarray(weights)
+    negatives, positives = np.flatnonzero(~positive), np.flatnonzero(positive)
+    order = np.argsort(scores[negatives], kind="stable")
+    negative_scores = scores[negatives][order]
+    below = np.searchsorted(negative_scores, scores[positives], side="left")
+    up_to = np.searchsorted(negative_scores, scores[positives], side="right")
+    cuts, at = np.unique(np.concatenate([[0, len(negatives)], below, up_to]), return_inverse=True)
+    running = np.zeros((len(cuts), weights.shape[1]), dtype=np.result_type(weights, np.int64))
+    if len(negatives):
+        between = np.add.reduceat(weights[negatives[order]], cuts[:-1], axis=0)  # weight between consecutive cuts
+        for k, segment in enumerate(between):  # row by row: numpy's cumsum along the first axis is far slower
+            np.add(running[k], segment, out=running[k + 1])
+    positive_weights = weights[positives]
+    n = len(positives)
+    won = 0.5 * (positive_weights * (running[at[2 : 2 + n]] + running[at[2 + n :]])).sum(axis=0)
+    pairs = positive_weights.sum(axis=0) * running[-1]
+    return np.divide(won, pairs, out=np.full(weights.shape[1], np.nan), where=pairs > 0)
 
 
 def weighted_roc_auc(scores: np.ndarray, y_true: np.ndarray, weights: np.ndarray, n_classes: int) -> np.ndarray:
-    """:func:`roc_auc` of stored scores (samples, columns; :func:`decode_scores`) under each row of ``weights``:
-    the positive class's AUC when binary, the one-vs-rest macro mean over the classes otherwise."""
+    """:func:`roc_auc` of stored scores (samples, columns; :func:`decode_scores`) under each column of ``weights``
+    (samples, weightings): the positive class's AUC when binary, the one-vs-rest macro mean over the classes
+    otherwise."""
     if n_classes == 2:
         return weighted_auc(scores[:, -1], y_true == 1, weights)
     return np.mean([weighted_auc(scores[:, c], y_true == c, weights) for c in range(n_classes)], axis=0)
@@ -142,6 +154,30 @@ def weighted_label_metric(
     return recall.sum(axis=0) / present.sum(axis=0)
 
 
+def resampled_aulc(
+    runs: list[dict[str, Any]], y_test: np.ndarray, weights: np.ndarray, n_classes: int, metric: str
+) -> np.ndarray:
+    """(seeds, weightings): each run's AULC of ``metric`` with the test images weighted by each row of ``weights``
+    (weightings, samples), recomputed from the test predictions the run stored (ROC-AUC: the test scores)."""
+    labels = [c["labels"] for c in runs[0]["cycles"]]
+    if metric == "roc_auc":
+        by_sample = np.ascontiguousarray(weights.T)
+        scores = np.array(
+            [
+                [
+                    weighted_roc_auc(decode_scores(c["test_scores"], len(y_test)), y_test, by_sample, n_classes)
+                    for c in r["cycles"]
+                ]
+                for r in runs
+            ]
+        )
+        return aulc(labels, scores, axis=1)
+    predictions = np.array([[decode_predictions(c["test_predictions"]) for c in r["cycles"]] for r in runs])
+    seeds, cycles, _ = predictions.shape
+    scores = weighted_label_metric(predictions.reshape(seeds * cycles, -1), y_test, weights, n_classes, metric)
+    return aulc(labels, scores.reshape(seeds, cycles, -1), axis=1)
+
+
 def test_set_intervals(
     runs: dict[str, list[dict[str, Any]]],
     y_test: np.ndarray,
@@ -149,46 +185,35 @@ def test_set_intervals(
     metric: str,
     resamples: int,
     rng: np.random.Generator,
+    n_jobs: int = 1,
 ) -> dict[str, tuple[float, float]]:
     """Per strategy other than random: the 95 % interval of its mean AULC difference from random sampling when the
     seeds and the test images are resampled together, paired (the same seeds and test images for every strategy),
     from the test predictions (ROC-AUC: the test scores) each run stored. The test images are resampled within
     each class, so that every resample holds each class as often as the test set (no resample without a class,
-    whose balanced accuracy or ROC-AUC would be undefined). Empty for another metric."""
+    whose balanced accuracy or ROC-AUC would be undefined). Strategies are resampled in ``n_jobs`` processes; the
+    result does not depend on it. Empty for another metric."""
     if BASELINE not in runs or metric not in (*LABEL_METRICS, "roc_auc"):
         return {}
-    weights = np.zeros((resamples, len(y_test)), dtype=np.int64)
+    weights = np.zeros((resamples, len(y_test)), dtype=np.int32)  # counts; int32 halves the memory traffic
     for c in range(n_classes):
         members = np.flatnonzero(y_test == c)
         if len(members):
             weights[:, members] = rng.multinomial(len(members), np.full(len(members), 1 / len(members)), resamples)
     n_seeds = len(runs[BASELINE])
     seed_draws = rng.integers(0, n_seeds, size=(resamples, n_seeds))
-    labels = [c["labels"] for c in runs[BASELINE][0]["cycles"]]
-
-    def resampled_aulc(strategy_runs: list[dict[str, Any]]) -> np.ndarray:
-        if metric == "roc_auc":
-            scores = np.array(
-                [
-                    [
-                        weighted_roc_auc(decode_scores(c["test_scores"], len(y_test)), y_test, weights, n_classes)
-                        for c in r["cycles"]
-                    ]
-                    for r in strategy_runs
-                ]
-            )
-            return aulc(labels, scores, axis=1)
-        predictions = np.array(
-            [[decode_predictions(c["test_predictions"]) for c in r["cycles"]] for r in strategy_runs]
+    resampled = dict(
+        zip(
+            runs,
+            Parallel(n_jobs=n_jobs)(
+                delayed(resampled_aulc)(strategy_runs, y_test, weights, n_classes, metric)
+                for strategy_runs in runs.values()
+            ),
         )
-        seeds, cycles, _ = predictions.shape
-        scores = weighted_label_metric(predictions.reshape(seeds * cycles, -1), y_test, weights, n_classes, metric)
-        return aulc(labels, scores.reshape(seeds, cycles, -1), axis=1)
-
-    baseline = resampled_aulc(runs[BASELINE])
+    )
     return {
-        strategy: two_level_bootstrap_ci(resampled_aulc(strategy_runs) - baseline, seed_draws)
-        for strategy, strategy_runs in runs.items()
+        strategy: two_level_bootstrap_ci(values - resampled[BASELINE], seed_draws)
+        for strategy, values in resampled.items()
         if strategy != BASELINE
     }
 
@@ -249,19 +274,21 @@ def friedman_per_dataset(
 
 
 def friedman_over_learners(study: dict[str, Any], summary_rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """Friedman test and Nemenyi CD of the learner-comparison strategies' mean AULC over (dataset, learner) blocks.
+    """Friedman test and Nemenyi CD of the learner-comparison strategies' mean AULC over (dataset, learner) blocks, on
+    the learner comparison's datasets (``learner_datasets``, else every dataset).
 
     A learner whose results equal an earlier one's for every strategy on every dataset (Gaussian NB updated with
     ``fit`` or ``partial_fit`` is the same model) gives no new block: it is left out and listed in
     ``merged_learners`` under the earlier one."""
     strategies = study["learner_strategies"]
+    datasets = [d for d in study["datasets"] if d in study.get("learner_datasets", study["datasets"])]
     rows = {(row["dataset"], row["learner"], row["strategy"]): row for row in summary_rows}
     first_with: dict[tuple, str] = {}
     merged: dict[str, list[str]] = {}
     for learner in study["learners"]:
         signature = tuple(
             (rows[(d, learner, s)]["aulc"], rows[(d, learner, s)]["aulc_sd"], rows[(d, learner, s)]["final"])
-            for d in study["datasets"]
+            for d in datasets
             for s in strategies
         )
         if signature in first_with:
@@ -269,7 +296,7 @@ def friedman_over_learners(study: dict[str, Any], summary_rows: list[dict[str, A
         else:
             first_with[signature] = learner
     learners = list(first_with.values())
-    blocks = [(d, learner) for d in study["datasets"] for learner in learners]
+    blocks = [(d, learner) for d in datasets for learner in learners]
     scores = np.array([[rows[(d, learner, s)]["aulc"] for s in strategies] for d, learner in blocks])
     return {
         "strategies": strategies,
