@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -136,27 +137,49 @@ def fmt_ci(mean: float, low: float, high: float, digits: int = 3) -> str:
 
 
 CELL_WIDTH_CAP = 36
+CELL_PADDING = 2  # a table cell's inset, in characters
+PAGE_WIDTH = 100  # characters of table text across the page, padding included
+SOFT_HYPHEN = "\u00ad"
+
+
+def breakable(cell: str) -> str:
+    """``cell`` with a soft hyphen where a word turns into a closing run of capitals ("Breast-MNIST",
+    "Organ-AMNIST"), so that a narrow column can wrap a dataset's name; code (in backticks) is left alone."""
+    if "`" in cell:
+        return cell
+    return re.sub(r"(?<=[a-z])(?=[A-Z]{4,}\b)", SOFT_HYPHEN, cell)
 
 
 def markdown_table(header: list[str], rows: list[list[str]], caption: str, label_id: str, text_columns: int = 2) -> str:
     """A pipe table with a caption and a cross-reference id, understood by Quarto and by Pandoc.
 
     The first ``text_columns`` columns are left-aligned, the rest (numbers) right-aligned. The
-    separator's dash counts are proportional to each column's longest cell: Pandoc turns them
+    separator's dash counts are proportional to the room each column needs (below): Pandoc turns them
     into relative column widths.
     """
-    # A column needs room for its longest unbreakable word (a code name, or numbers joined by non-breaking
-    # spaces); longer text wraps, so its length counts only up to a cap, which leaves room for columns of
-    # unbreakable names.
-    widths = [
+    header = [breakable(cell) for cell in header]
+    rows = [[breakable(cell) for cell in row] for row in rows]
+
+    # A column needs room for its longest unbreakable word (a code name, numbers joined by non-breaking spaces, a
+    # dataset's name up to its soft hyphen) and would like room for its longest body cell up to a cap (longer text
+    # wraps; a header always may), each plus the cell's padding. Where the wishes do not fit a page's width, each
+    # column gets its need and shares what is left in proportion to what it wished beyond that.
+    def parts(cell: str) -> list[str]:
+        return re.split(f"[ {SOFT_HYPHEN}]", cell.replace(SOFT_HYPHEN, "-" + SOFT_HYPHEN))
+
+    columns = list(zip(header, *rows))
+    need = [CELL_PADDING + max(len(part) for cell in column for part in parts(cell)) for column in columns]
+    wish = [
         max(
-            max(len(word) for cell in column for word in cell.split(" ") or [""]),
-            min(CELL_WIDTH_CAP, max(len(cell) for cell in column)),
+            n, CELL_PADDING + min(CELL_WIDTH_CAP, max((len(c.replace(SOFT_HYPHEN, "")) for c in column[1:]), default=0))
         )
-        for column in zip(header, *rows)
+        for n, column in zip(need, columns)
     ]
-    total = sum(widths)
-    dashes = [max(6, round(60 * width / total)) for width in widths]
+    if sum(wish) > PAGE_WIDTH:
+        room = max(0, PAGE_WIDTH - sum(need)) / max(1, sum(wish) - sum(need))
+        wish = [n + (w - n) * min(1.0, room) for n, w in zip(need, wish)]
+    total = sum(wish)
+    dashes = [max(3, round(100 * width / total)) for width in wish]
     separator = [":" + "-" * n if i < text_columns else "-" * n + ":" for i, n in enumerate(dashes)]
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join(separator) + "|"]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
@@ -192,9 +215,48 @@ def budget_phrase(study: Study, provenance: dict[str, dict[str, Any]]) -> str:
 
 
 def seeds_phrase(study: Study) -> str:
-    """'10 seeds', or '10 seeds (logistic regression: 20)' when the main learner runs more."""
+    """The seeds of the learner comparison: '10 seeds', or '5 seeds (logistic regression: 10)' when the main learner
+    runs more on its datasets."""
     seeds, main = study.seeds, study.main_learner
-    main_seeds = study.seeds_for(main)
-    if main_seeds == seeds:
+    main_seeds = sorted({study.seeds_for(main, d) for d in study.learner_datasets} or {study.main_seeds})
+    if main_seeds == [seeds]:
         return f"{seeds} seeds"
-    return f"{seeds} seeds ({in_sentence(label(main, LEARNER_LABELS))}: {main_seeds})"
+    return f"{seeds} seeds ({in_sentence(label(main, LEARNER_LABELS))}: {' or '.join(map(str, main_seeds))})"
+
+
+def main_seeds_phrase(study: Study, provenance: dict[str, dict[str, Any]]) -> str:
+    """The main learner's seeds: '10 seeds', or '10 seeds (4 on BloodMNIST and OrganAMNIST, 6 on RetinaMNIST)'."""
+    fewer: dict[int, list[str]] = {}
+    for dataset, seeds in study.main_seed_counts().items():
+        if seeds != study.main_seeds:
+            fewer.setdefault(seeds, []).append(provenance[dataset]["title"])
+    if not fewer:
+        return f"{study.main_seeds} seeds"
+    where = ", ".join(f"{seeds} on {join_names(titles)}" for seeds, titles in sorted(fewer.items()))
+    if sum(map(len, fewer.values())) == len(study.datasets):  # no dataset runs study.main_seeds
+        return f"{min(fewer)} to {max(fewer)} seeds ({where})" if len(fewer) > 1 else f"{where.split()[0]} seeds"
+    return f"{study.main_seeds} seeds ({where})"
+
+
+def titles(provenance: dict[str, dict[str, Any]], datasets: Iterable[str]) -> list[str]:
+    """The titles of ``datasets``, in their order."""
+    return [provenance[d]["title"] for d in datasets]
+
+
+def scored_test_counts(study: Study, provenance: dict[str, dict[str, Any]]) -> dict[str, tuple[int, int]]:
+    """Per dataset whose test set is cut (``evaluation.max_test_images``): the test images scored, of how many."""
+    cap = study.max_test_images
+    counts = {d: sum(provenance[d]["counts"]["test"]) for d in study.datasets}
+    return {d: (cap, n) for d, n in counts.items() if cap is not None and n > cap}
+
+
+def scored_test_note(study: Study, provenance: dict[str, dict[str, Any]]) -> str:
+    """A sentence naming the datasets scored on a subset of their test images, or '' where every test image counts."""
+    cut = scored_test_counts(study, provenance)
+    if not cut:
+        return ""
+    parts = [f"{provenance[d]['title']} {scored:,} of its {total:,} test images" for d, (scored, total) in cut.items()]
+    return (
+        "The runs score a seeded random subset of each larger test set, stratified by class "
+        f"(`evaluation.max_test_images`): {join_names(parts)}. "
+    )
