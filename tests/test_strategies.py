@@ -3,6 +3,7 @@ import pytest
 from skactiveml.base import SkactivemlClassifier
 from skactiveml.classifier import SklearnClassifier
 from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.datasets import make_blobs
 
 from medal.errors import UserError
 from medal.experiment.strategies import (
@@ -427,4 +428,46 @@ def test_mc_eer_shown_only_labelled_and_candidates_computes_what_the_whole_pool_
         np.testing.assert_array_equal(fast_utilities, utilities)
         # The study's strategy takes the fast path for MC-EER with max_candidates.
         strategy = Strategy("mc", "monte_carlo_eer", random_state=seed, max_candidates=15)
-        assert isinstance(strategy._strategy(y, clf), PoolEvaluatedSubSampling)
+        assert isinstance(strategy._strategy(y, clf, 4), PoolEvaluatedSubSampling)
+
+
+@pytest.mark.parametrize(
+    ("n_classes", "batch", "candidates"), [(2, 1, 20), (3, 10, 13), (8, 1, 5), (8, 40, 40), (11, 55, 55), (41, 1, 1)]
+)
+def test_mc_eer_scores_as_many_candidates_as_its_refits_per_query_allow_and_at_least_a_batch(
+    n_classes, batch, candidates
+):
+    from medal.experiment.learners import Learner
+    from medal.experiment.own_strategies import PoolEvaluatedSubSampling
+
+    strategy = Strategy.from_params("mc", {"method": "monte_carlo_eer", "refits_per_query": 40}, random_state=0)
+    assert strategy.candidates(n_classes, batch) == candidates
+    clf = Learner("lr", "logistic_regression", "fit", class_weight="balanced").make(np.arange(n_classes), 0)
+    wrapper = strategy._strategy(np.full(50, np.nan), clf, batch)
+    assert isinstance(wrapper, PoolEvaluatedSubSampling) and wrapper.max_candidates == candidates
+
+
+@pytest.mark.parametrize("n_classes", [3, 11])
+def test_every_query_returns_a_whole_batch_of_distinct_unlabelled_images(n_classes):
+    """The batch a run records is the batch it labelled: with 11 classes and 40 refits per query, expected error
+    reduction still scores a whole batch of candidates; a candidate subset smaller than the batch is an error."""
+    from medal.experiment.learners import Learner
+
+    X, y_true = make_blobs(n_samples=40 * n_classes, centers=n_classes, n_features=4, random_state=0)
+    y = np.full(len(y_true), np.nan)
+    first = np.concatenate([np.flatnonzero(y_true == c)[:2] for c in range(n_classes)])
+    y[first] = y_true[first]
+    clf = Learner("lr", "logistic_regression", "fit", class_weight="balanced").make(np.arange(n_classes), 0)
+    clf.fit(X, y)
+    mc = Strategy.from_params("mc", {"method": "monte_carlo_eer", "refits_per_query": 40}, random_state=0)
+    chosen = mc.query(X, y, clf, 12)
+    assert len(set(chosen.tolist())) == 12 and np.all(np.isnan(y[chosen]))
+    few = Strategy.from_params("few", {"method": "entropy", "max_candidates": 5}, random_state=0)
+    with pytest.raises(UserError, match="few returned 5 distinct unlabelled images of the 12 asked"):
+        few.query(X, y, clf, 12)
+
+
+@pytest.mark.parametrize("spec", [{"refits_per_query": 0}, {"refits_per_query": 40, "max_candidates": 20}])
+def test_refits_per_query_is_a_positive_number_without_a_fixed_candidate_count(spec):
+    with pytest.raises(UserError, match="strategies.mc.refits_per_query must be a positive integer, without max_c"):
+        Strategy.from_params("mc", {"method": "monte_carlo_eer", **spec}, random_state=0)

@@ -63,6 +63,12 @@ def label_sizes(al: Mapping[str, Any], n_classes: int) -> dict[str, int]:
     return {key: math.ceil(al[key] * factor) for key in ("initial_labels", "batch_size", "budget")}
 
 
+def candidates_for_refits(refits_per_query: int, n_classes: int, batch_size: int) -> int:
+    """Candidates a query scores when each costs one refit per class and a query may cost ``refits_per_query``
+    refits: that divided by the classes, rounded down, but never fewer than the batch the query must return."""
+    return max(batch_size, refits_per_query // n_classes)
+
+
 def query_cycles(al: Mapping[str, Any]) -> int:
     """Query cycles of one run: batches from the initial set to the budget."""
     return math.ceil((al["budget"] - al["initial_labels"]) / al["batch_size"])

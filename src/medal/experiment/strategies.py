@@ -51,6 +51,7 @@ from skactiveml.pool import (
 from sklearn.base import clone
 from sklearn.ensemble import BaggingClassifier
 
+from medal.design import candidates_for_refits
 from medal.errors import UserError
 from medal.experiment.own_strategies import (
     ChainedFitClassifier,
@@ -91,7 +92,7 @@ STRATEGY_METHODS: dict[str, Method] = {
     "qbc_kl_divergence": Method(QueryByCommittee, {"method": "KL_divergence"}, "committee", ("n_members",)),
     "epistemic_uncertainty": Method(EpistemicUncertaintySampling, {}, "parzen", ("gamma",)),
     "probabilistic_al": Method(ProbabilisticAL, {"metric": "rbf"}, "parzen", ("gamma",)),
-    "monte_carlo_eer": Method(MonteCarloEER, {}, "refit"),
+    "monte_carlo_eer": Method(MonteCarloEER, {}, "refit", ("refits_per_query",)),
     "coreset": Method(CoreSet, {}, "data"),
     "typiclust": Method(TypiClust, {}, "data"),
     "probcover": Method(ProbCover, {}, "data"),
@@ -176,6 +177,30 @@ def _model_argument(factory: type) -> tuple[str, str | None]:
     return name, MODEL_ARGUMENTS.get(name)
 
 
+def _is_positive_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def _candidate_options(name: str, options: dict[str, Any]) -> tuple[int | None, bool, int | None]:
+    """The checked ``refits_per_query``, ``subsample_pool`` and ``unlabelled_per_labelled`` of a strategy."""
+    refits = options.get("refits_per_query")
+    if refits is not None and (not _is_positive_int(refits) or options.get("max_candidates") is not None):
+        raise UserError(
+            f"params.yaml: strategies.{name}.refits_per_query must be a positive integer, without max_candidates"
+        )
+    subsample_pool = options.get("subsample_pool", False)
+    if not isinstance(subsample_pool, bool) or (subsample_pool and options.get("max_candidates") is None):
+        raise UserError(
+            f"params.yaml: strategies.{name}.subsample_pool must be true or false, and true needs max_candidates"
+        )
+    per_labelled = options.get("unlabelled_per_labelled")
+    if per_labelled is not None and not _is_positive_int(per_labelled):
+        raise UserError(
+            f"params.yaml: strategies.{name}.unlabelled_per_labelled must be a positive integer, got {per_labelled!r}"
+        )
+    return refits, subsample_pool, per_labelled
+
+
 class Strategy:
     """A named, configured query strategy; ``query`` returns pool indices to label next.
 
@@ -210,21 +235,17 @@ class Strategy:
             "classes" in inspect.signature(method.factory.__init__).parameters and "classes" not in kwargs
         )
         self._max_candidates = options.get("max_candidates")
-        self._subsample_pool = options.get("subsample_pool", False)
-        if not isinstance(self._subsample_pool, bool) or (self._subsample_pool and self._max_candidates is None):
-            raise UserError(
-                f"params.yaml: strategies.{name}.subsample_pool must be true or false, and true needs max_candidates"
-            )
-        self._per_labelled = options.get("unlabelled_per_labelled")
-        if self._per_labelled is not None and (
-            isinstance(self._per_labelled, bool) or not isinstance(self._per_labelled, int) or self._per_labelled <= 0
-        ):
-            raise UserError(
-                f"params.yaml: strategies.{name}.unlabelled_per_labelled must be a positive integer, "
-                f"got {self._per_labelled!r}"
-            )
+        self._refits, self._subsample_pool, self._per_labelled = _candidate_options(name, options)
         self.pool_cap = pool_cap
         self._qs: SingleAnnotatorPoolQueryStrategy | None = None
+
+    def candidates(self, n_classes: int, batch_size: int) -> int | None:
+        """How many random unlabelled candidates each query scores (None: all shown): ``max_candidates``, or for a
+        strategy that refits the learner per candidate and class, ``refits_per_query`` divided by the classes (at
+        least ``batch_size``)."""
+        if self._refits is not None:
+            return candidates_for_refits(self._refits, n_classes, batch_size)
+        return self._max_candidates
 
     def shown_unlabelled(self, y: np.ndarray) -> int | None:
         """How many unlabelled images this query is shown (a random subset), or None for all of them: the fewest of
@@ -234,7 +255,9 @@ class Strategy:
         shown = min(limits, default=None)
         return shown if shown is not None and shown < len(y) - labelled else None
 
-    def _strategy(self, y: np.ndarray, clf: SklearnClassifier | None) -> SingleAnnotatorPoolQueryStrategy:
+    def _strategy(
+        self, y: np.ndarray, clf: SklearnClassifier | None, batch_size: int
+    ) -> SingleAnnotatorPoolQueryStrategy:
         """The scikit-activeml strategy to query with now, wrapped in ``SubSamplingWrapper`` to score a random subset
         (the strategy's ``max_candidates``) and to be shown one (:meth:`shown_unlabelled`).
 
@@ -248,12 +271,13 @@ class Strategy:
         if qs is None or fresh:
             extra = {"classes": clf.classes} if self._needs_classes else {}
             qs = self._factory(random_state=self.random_state, **self._kwargs, **extra)
-            if self._max_candidates is not None:
+            candidates = self.candidates(len(clf.classes), batch_size) if clf is not None else self._max_candidates
+            if candidates is not None:
                 exact_exclusion = issubclass(self._factory, MonteCarloEER) and not self._subsample_pool
                 wrapper = PoolEvaluatedSubSampling if exact_exclusion else SubSamplingWrapper
                 qs = wrapper(
                     qs,
-                    max_candidates=self._max_candidates,
+                    max_candidates=candidates,
                     exclude_non_subsample=self._subsample_pool or exact_exclusion,
                     random_state=self.random_state,
                 )
@@ -325,4 +349,12 @@ class Strategy:
         """Indices of ``batch_size`` unlabelled samples to query; ``clf`` is the learner, already fitted on ``y``."""
         if self._factory.__name__ in BINARY_ONLY:  # the others may be given no learner (random sampling)
             self.check_classes(len(clf.classes))
-        return self._strategy(y, clf).query(X, y, batch_size=batch_size, **self._model(clf))
+        chosen = np.asarray(self._strategy(y, clf, batch_size).query(X, y, batch_size=batch_size, **self._model(clf)))
+        wanted = min(batch_size, int(np.sum(np.isnan(y))))
+        if len(chosen) != wanted or len(np.unique(chosen)) != wanted or not np.all(np.isnan(y[chosen])):
+            raise UserError(
+                f"strategy {self.name} returned {len(np.unique(chosen))} distinct unlabelled images of the {wanted} "
+                f"asked; give it at least a batch of candidates (params.yaml: strategies.{self.name}.max_candidates) "
+                "or query smaller batches (al.batch_size)"
+            )
+        return chosen
