@@ -401,6 +401,8 @@ def test_identical_learners_count_as_one_block_in_the_learner_ranking():
     ]
     result = friedman_over_learners(study, rows)
     assert result["merged_learners"] == {"a": ["b"]} and result["blocks"] == 2
+    # learner_datasets null, as params.yaml may set it: every dataset
+    assert friedman_over_learners({**study, "learner_datasets": None}, rows) == result
 
 
 def test_stopping_tradeoff_by_hand(study):

@@ -60,7 +60,8 @@ def test_project_params_are_valid_and_the_check_is_not_vacuous(params):
         ),
         (
             lambda p: p["sweeps"].update(datasets=["wdbc2"]),
-            "unknown dataset 'wdbc2' in sweeps.datasets; valid: breastmnist, pneumoniamnist, wdbc",
+            "unknown dataset 'wdbc2' in sweeps.datasets; valid: bloodmnist, breastmnist, organamnist, pneumoniamnist, "
+            "retinamnist, wdbc",
         ),
         (lambda p: p["sweeps"].update(learner="boost"), "unknown learner 'boost' in sweeps.learner; valid: "),
         (
@@ -195,6 +196,10 @@ def valid_params(draw) -> dict:
     settings_["label_noise"] = draw(st.lists(st.floats(0, 0.99), min_size=1, max_size=4))
     params["compute"]["n_jobs"] = draw(st.sampled_from([-1, 1, 2, 8]))
     params["cap_check"] = {"dataset": draw(st.sampled_from(study["datasets"])), "max_candidates": draw(st.integers(1))}
+    seeds = params["al"]["seeds"]
+    study["main_seeds"] = draw(st.integers(seeds, 30))
+    study["learner_datasets"] = draw(_subset(study["datasets"]))
+    study["main_seeds_by_dataset"] = {d: draw(st.integers(seeds, 30)) for d in draw(_subset(study["datasets"]))}
     return params
 
 
@@ -277,9 +282,9 @@ def test_valid_protocols_run_and_spend_exactly_their_budget(initial, batch, extr
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ({"dataset": "bloodmnist"}, "unknown dataset 'bloodmnist' in cap_check.dataset; valid: breastmnist, "),
-        ({"max_candidates": 0}, "cap_check.max_candidates must be a whole number at least 1, got 0"),
-        ({"max_candidates": 5000}, r"cap_check.max_candidates must be below al.max_candidates \(5000\), the cap"),
+        ({"dataset": "chestmnist"}, "unknown dataset 'chestmnist' in cap_check.dataset; valid: bloodmnist, "),
+        ({"max_candidates": 0}, "cap_check.max_candidates must be a whole number at least 1 or null"),
+        ({"max_candidates": 1000}, r"cap_check.max_candidates must be below al.max_candidates \(1000\), the cap"),
     ],
 )
 def test_a_cap_check_that_cannot_check_the_cap_is_named(params, change, message):
@@ -290,7 +295,21 @@ def test_a_cap_check_that_cannot_check_the_cap_is_named(params, change, message)
 
 def test_the_cap_check_needs_the_main_experiments_seeds_to_compare_with(params):
     params["study"]["main_seeds"] = params["al"]["seeds"] - 1
-    with pytest.raises(UserError, match="study.main_seeds must be at least al.seeds"):
+    with pytest.raises(
+        UserError, match=r"study.main_seeds \(and study.main_seeds_by_dataset\) must be at least al.seeds"
+    ):
+        validate(params)
+
+
+def test_fewer_main_seeds_are_allowed_only_where_no_other_experiment_reuses_the_runs(params):
+    params["study"]["learner_datasets"] = ["breastmnist"]
+    params["study"]["main_seeds_by_dataset"] = {"wdbc": params["al"]["seeds"] - 1}
+    validate(params)  # wdbc: neither in the learner comparison, the sweeps nor the cap check
+    params["study"]["main_seeds_by_dataset"] = {"breastmnist": params["al"]["seeds"] - 1}
+    with pytest.raises(UserError, match="on the learner comparison's, the sweeps' and the cap check's datasets"):
+        validate(params)
+    params["study"]["main_seeds_by_dataset"] = {"chestmnist": 3}
+    with pytest.raises(UserError, match="main_seeds_by_dataset names a dataset that is not in study.datasets"):
         validate(params)
 
 

@@ -119,7 +119,7 @@ PROVENANCE = {"d": {"title": "D", "counts": {"train": [1000, 3000]}, "class_name
 def test_the_cap_table_sets_each_verdict_beside_the_capped_one_and_flags_a_change(params):
     text = capped_table(_capped_study(params), PROVENANCE, CAPPED_ROWS)
     # 5000 >= the 3,990 unlabelled images a query can see: the main runs saw the whole pool.
-    assert "Main runs: whole pool (3,990 unlabelled)" in text and "Capped: up to 700 shown" in text
+    assert "Main runs: whole pool (3,990 unlabelled)" in text and "Check: up to 700 shown" in text
     assert (
         "| Entropy | +0.020 [+0.010, +0.030], above random | +0.010 [+0.000, +0.020], not significant | **no** |"
         in text
@@ -136,7 +136,24 @@ def test_a_study_cap_that_bites_is_named_in_the_heading(params):
 def test_the_cap_sentence_names_the_verdicts_that_changed_or_says_none_did(params):
     study = _capped_study(params)
     text = capped_text(study, PROVENANCE, CAPPED_ROWS)
-    assert text.startswith("On D, showing each query at most 700 unlabelled images changed 1 of 2 verdicts")
-    assert "entropy (above random without it, not significant with it)." in text
+    assert text.startswith(
+        "On D, with every query shown a seeded random subset of at most 700 unlabelled images instead of the main "
+        "runs' rule, 1 of 2 verdicts against random sampling changed"
+    )
+    assert "entropy (above random in the main runs, not significant in the check)." in text
     held = [row | {"p_holm": 0.001} if row["strategy"] == "entropy" else row for row in CAPPED_ROWS]
     assert capped_text(study, PROVENANCE, held).endswith("; every verdict held.\n")
+
+
+def test_a_check_that_lifts_the_study_cap_is_named_as_the_whole_pool(params):
+    params["cap_check"].update(dataset="d", max_candidates=None)
+    params["al"].update(max_candidates=1000, initial_labels=10)
+    params["study"]["main_learner"] = "logreg"
+    study = Study.from_params(params)
+    rows = [row | {"max_candidates": {"5000": "1000", "700": "none"}[row["max_candidates"]]} for row in CAPPED_ROWS]
+    table = capped_table(study, PROVENANCE, rows)
+    assert "Main runs: up to 1,000 shown" in table and "Check: whole pool (3,990 unlabelled)" in table
+    assert "with every query shown the whole unlabelled pool (random sampling under the same rule)" in table
+    text = capped_text(study, PROVENANCE, rows)
+    assert text.startswith("On D, with every query shown the whole unlabelled pool instead of the main runs' rule")
+    assert "entropy (above random in the main runs, not significant in the check)." in text

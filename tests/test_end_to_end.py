@@ -66,6 +66,8 @@ def _tiny_params(target: Path) -> list[str]:
         "main_learner": "logreg",
         "learners": ["logreg", "sgd_partial_fit"],
         "learner_strategies": ["random", "entropy"],
+        "main_seeds_by_dataset": {},
+        "learner_datasets": None,
     }
     params["sweeps"] = {
         "datasets": datasets[:1],

@@ -2,7 +2,7 @@ import math
 from math import nan
 
 from medal.report.setup import provenance_text
-from medal.report.text import fmt_ci, in_sentence, join_names, markdown_table
+from medal.report.text import SOFT_HYPHEN, breakable, fmt_ci, in_sentence, join_names, markdown_table
 from medal.report.variables import variables
 from medal.study import Study
 
@@ -11,8 +11,27 @@ from conftest import aulc_row
 
 def test_markdown_table_has_caption_and_id():
     text = markdown_table(["Name", "B"], [["longer cell", "1"]], "A caption.", "tbl-x", text_columns=1)
-    # dashes proportional to the widest cell per column (11 and 1 characters of 12), at least 6
-    assert text == "| Name | B |\n|:" + "-" * 55 + "|------:|\n| longer cell | 1 |\n\n: A caption. {#tbl-x}\n"
+    # dashes proportional to each column's widest body cell plus 2 of padding (13 and 3 characters of 16)
+    assert text == "| Name | B |\n|:" + "-" * 81 + "|" + "-" * 19 + ":|\n| longer cell | 1 |\n\n: A caption. {#tbl-x}\n"
+
+
+def test_a_table_too_wide_for_the_page_wraps_its_text_columns_first():
+    header, row = ["Strategy", *["P(equiv.)"] * 10], ["Density-weighted entropy", *["0.83"] * 10]
+    separator = markdown_table(header, [row], "C.", "tbl-x", text_columns=1).splitlines()[1]
+    # the text column is cut to its longest word (16 + 2 of padding), each number column keeps its header's 9 + 2
+    assert separator.split("|")[1:-1] == [":" + "-" * round(100 * 18 / 128)] + ["-" * round(100 * 11 / 128) + ":"] * 10
+
+
+def test_markdown_table_lets_dataset_names_wrap_but_not_code():
+    assert breakable("OrganAMNIST vs PneumoniaMNIST") == f"Organ{SOFT_HYPHEN}AMNIST vs Pneumonia{SOFT_HYPHEN}MNIST"
+    assert (
+        breakable("`BloodMNIST`") == "`BloodMNIST`"
+        and breakable("McPAL and SGDClassifier") == "McPAL and SGDClassifier"
+    )
+    wide = markdown_table(["Strategy", "PneumoniaMNIST"], [["Random", "0.9"]], "C.", "tbl-x", text_columns=1)
+    narrow = markdown_table(["Strategy", "Pneumonia-"], [["Random", "0.9"]], "C.", "tbl-x", text_columns=1)
+    # the name's column is sized by its longest part ("Pneumonia-"), as if the name were that word alone
+    assert wide.splitlines()[1] == narrow.splitlines()[1]
 
 
 def test_fmt_ci():
@@ -73,6 +92,10 @@ def test_variables_of_a_study_without_images(params):
     assert out["image_limitation"] == "This configuration uses no images, only tabular features."
     assert out["dataset_list"] == "WDBC"
     assert out["grid"]["dataset"] == "none" and out["main_learner"] == "logistic regression (fit)"
+    assert out["scored_tests"] == "Every run scores the whole test set."
+    params["evaluation"]["max_test_images"] = 100
+    cut = variables(Study.from_params(params), provenance)["scored_tests"]
+    assert "stratified by class" in cut and cut.endswith("WDBC 100 of its 171 test images. ")
 
 
 def test_cliques_join_strategies_closer_than_the_critical_difference():
@@ -116,7 +139,7 @@ def test_class_balance_table_reports_the_minority_class(params):
     params["study"].update(datasets=["p"], learners=["logreg"], strategies=["random", "entropy"], main_learner="logreg")
     provenance = {"p": {"title": "PneumoniaMNIST", "class_names": ["normal", "pneumonia"]}}
     balance = {"p": {"pool": [0.1, 0.9], "queried": {"logreg": {"random": [0.105, 0.895], "entropy": [0.471, 0.529]}}}}
-    table = class_balance_table(Study.from_params(params), provenance, balance)
+    table = class_balance_table(Study.from_params(params), provenance, balance).replace(SOFT_HYPHEN, "")
     assert "| Strategy | PneumoniaMNIST (normal) |" in table
     assert "| Pool | 10.0 |" in table and "| Random | 10.5 |" in table and "| Entropy | 47.1 |" in table
 
@@ -132,9 +155,14 @@ def test_stopping_cell_shows_the_share_that_stopped_early():
 def test_n_runs_counts_both_experiments_every_sweep_value_and_the_cap_check(params):
     from medal.report.variables import n_runs
 
-    # 3 datasets x (15 strategies with the main learner x 20 seeds + 10 other learners x 3 strategies x 10 seeds),
-    # plus 2 datasets x (4 + 4 + 4 + 2 + 6 values) x 2 strategies x 10 seeds, plus 15 capped strategies x 10 seeds.
-    assert n_runs(Study.from_params(params)) == 3 * (15 * 20 + 10 * 3 * 10) + 2 * 20 * 2 * 10 + 15 * 10
+    # 6 datasets x (13 strategies with the main learner x 10 seeds + 10 other learners x 3 strategies x 5 seeds),
+    # plus 2 datasets x (4 + 4 + 4 + 2 + 6 values) x 2 strategies x 5 seeds, plus 13 capped strategies x 5 seeds.
+    assert n_runs(Study.from_params(params)) == 6 * (13 * 10 + 10 * 3 * 5) + 2 * 20 * 2 * 5 + 13 * 5
+    # The learner comparison on two datasets; 4, 4 and 6 main seeds on three others.
+    params["study"]["learner_datasets"] = ["breastmnist", "pneumoniamnist"]
+    params["study"]["main_seeds_by_dataset"] = {"bloodmnist": 4, "organamnist": 4, "retinamnist": 6}
+    main = 2 * (13 * 10 + 10 * 3 * 5) + 13 * (4 + 4 + 6 + 10)
+    assert n_runs(Study.from_params(params)) == main + 2 * 20 * 2 * 5 + 13 * 5
 
 
 def _saving(dataset, strategy, saving, low, high):
@@ -307,6 +335,11 @@ def test_dataset_table_has_a_row_per_dataset_and_the_classes_table_every_class(p
     table = datasets_table(Study.from_params(params), provenance)
     assert "| B | Ultrasound | 2 | 546 | 156 | 2.7 | GitHub mirror | `5ed8cbce` |" in table
     assert "| C | Microscopy | 3 | 175 | 18 | 4.0 | Zenodo (official) | `abcdef01` |" in table
+    assert "scored" not in table
+    params["evaluation"]["max_test_images"] = 100
+    table = datasets_table(Study.from_params(params), provenance)
+    assert "| B | Ultrasound | 2 | 546 | 156 (100 scored) |" in table and "| C | Microscopy | 3 | 175 | 18 |" in table
+    assert "stratified by class" in table
     classes = classes_table(Study.from_params(params), provenance)
     assert "| **C** |  |  |" in classes and "| r | 25 | 3 |" in classes and "{#tbl-classes}" in classes
 

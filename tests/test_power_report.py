@@ -81,7 +81,7 @@ SUMMARY = [
 
 
 def test_power_text_counts_verdicts_and_states_what_can_be_detected(params):
-    text = power_text(Study.from_params(_params(params)), SUMMARY)
+    text = power_text(Study.from_params(_params(params)), PROVENANCE, SUMMARY)
     assert "The minimal important difference is 0.01 in AULC." in text
     assert "an AULC difference of a median of 0.012 (range 0.008–0.030), larger than that margin" in text
     assert "1 found the strategy better, 0 worse, 1 equivalent within ±0.01 and 1 could not decide" in text
@@ -98,7 +98,9 @@ def test_power_text_counts_verdicts_and_states_what_can_be_detected(params):
 
 def test_without_stored_predictions_the_text_says_no_test_set_interval_was_computed(params):
     rows = [{**row, "difference_test_low": nan, "difference_test_high": nan} for row in SUMMARY]
-    assert "no interval with test-set resampling is computed" in power_text(Study.from_params(_params(params)), rows)
+    assert "no interval with test-set resampling is computed" in power_text(
+        Study.from_params(_params(params)), PROVENANCE, rows
+    )
     assert "| n/a |" in power_table(Study.from_params(_params(params)), PROVENANCE, rows)
 
 

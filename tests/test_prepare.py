@@ -158,3 +158,31 @@ def test_the_kernel_gamma_is_relative_to_the_dimension_it_maps():
         {"features": "raw", "pca_components": 10, "kernel_components": 8, "kernel_gamma": 2.0}, (28, 28), 40
     )
     assert projected[-2].gamma == pytest.approx(0.2)
+
+
+def test_a_large_test_set_is_cut_to_a_seeded_stratified_subset_the_same_every_time():
+    from medal.data.prepare import scored_test_images
+
+    y = np.repeat([0, 1, 2, 3], [700, 250, 48, 2])  # 1,000 test images, a rare last class
+    chosen = scored_test_images(y, 100)
+    assert len(chosen) == 100 and np.all(np.diff(chosen) > 0)
+    assert np.bincount(y[chosen]).tolist() == [70, 25, 4, 1]  # in proportion, at least one of each class
+    assert np.array_equal(chosen, scored_test_images(y, 100))
+    assert np.array_equal(scored_test_images(y, 1000), np.arange(1000))
+    assert np.array_equal(scored_test_images(y, None), np.arange(1000))
+
+
+def test_prepare_scores_the_subset_of_the_test_set_and_fits_on_the_pool_only():
+    from medal.data.prepare import scored_test_images
+
+    rng = np.random.RandomState(0)
+    raw = {
+        "X_train": rng.rand(60, 5),
+        "y_train": np.arange(60) % 2,
+        "X_test": rng.rand(40, 5),
+        "y_test": np.arange(40) % 2,
+    }
+    whole, cut = prepare(raw, {"features": "raw"}), prepare(raw, {"features": "raw"}, max_test_images=10)
+    kept = scored_test_images(raw["y_test"], 10)
+    assert np.array_equal(cut["X_pool"], whole["X_pool"])
+    assert np.array_equal(cut["X_test"], whole["X_test"][kept]) and np.array_equal(cut["y_test"], raw["y_test"][kept])

@@ -443,9 +443,21 @@ def test_a_run_from_a_worker_on_other_blas_kernels_is_refused():
 
 def test_the_main_learner_runs_main_seeds_and_the_others_al_seeds(params):
     params["al"]["seeds"], params["study"]["main_seeds"] = 3, 7
+    params["study"]["main_seeds_by_dataset"] = {"wdbc": 4}
     study = Study.from_params(params)
-    assert study.seeds_for(params["study"]["main_learner"]) == 7
-    assert study.seeds_for("svm_rbf") == 3
+    main = params["study"]["main_learner"]
+    assert study.seeds_for(main, "breastmnist") == 7 and study.seeds_for(main, "wdbc") == 4
+    assert study.seeds_for("svm_rbf", "breastmnist") == study.seeds_for("svm_rbf", "wdbc") == 3
+
+
+def test_learners_outside_the_learner_comparison_run_only_the_main_learner(params):
+    params["study"]["learner_datasets"] = ["breastmnist"]
+    study = Study.from_params(params)
+    assert study.learner_datasets == ("breastmnist",)
+    assert study.learners_on("breastmnist") == study.learners
+    assert study.learners_on("wdbc") == (params["study"]["main_learner"],)
+    assert study.learners_for("entropy", "breastmnist") == list(study.learners)
+    assert study.learners_for("entropy", "wdbc") == [params["study"]["main_learner"]]
 
 
 def test_unaligned_arrays_from_a_cluster_are_copied_in_their_own_layout():

@@ -74,9 +74,15 @@ def cmd_prepare(study: Study, args: argparse.Namespace) -> None:
     _check_dataset(study, args.dataset)
     if args.dataset not in study.feature_specs:
         raise UserError(f"params.yaml: prepare.{args.dataset} is missing; add its feature settings")
-    prepared = prepare(load_npz(RAW / f"{args.dataset}.npz"), study.feature_spec(args.dataset))
+    raw = load_npz(RAW / f"{args.dataset}.npz")
+    prepared = prepare(raw, study.feature_spec(args.dataset), max_test_images=study.max_test_images)
     write_npz_atomic(PREPARED / f"{args.dataset}.npz", prepared)
-    print(f"{args.dataset}: pool {prepared['X_pool'].shape}, test {prepared['X_test'].shape}")
+    scored = (
+        f" ({len(prepared['y_test'])} of {len(raw['y_test'])} scored)"
+        if len(prepared["y_test"]) < len(raw["y_test"])
+        else ""
+    )
+    print(f"{args.dataset}: pool {prepared['X_pool'].shape}, test {prepared['X_test'].shape}{scored}")
 
 
 def cmd_select(study: Study, args: argparse.Namespace) -> None:

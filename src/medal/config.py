@@ -47,9 +47,28 @@ def _is_n_jobs(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and (value >= 1 or value == -1)
 
 
-def _below_study_cap(params: dict[str, Any]) -> bool:
-    study_cap = params["al"].get("max_candidates")
-    return study_cap is None or params["cap_check"]["max_candidates"] < study_cap
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+
+
+def _other_cap(params: dict[str, Any]) -> bool:
+    """Whether the candidate cap's check runs under a lower cap than the study's, or none (whether lifting the study's
+    cap changes anything depends on the pool: the capped stage checks that)."""
+    study_cap, checked = params["al"].get("max_candidates"), params["cap_check"]["max_candidates"]
+    return study_cap is None or checked is None or checked < study_cap
+
+
+def _main_seeds(params: dict[str, Any], dataset: str) -> int:
+    study = params["study"]
+    return study["main_seeds_by_dataset"].get(dataset, study["main_seeds"])
+
+
+def _datasets_reusing_main_runs(params: dict[str, Any]) -> list[str]:
+    """The datasets whose main-learner runs of seeds ``0 .. al.seeds - 1`` other experiments read: the learner
+    comparison's, the sweeps' and the candidate cap's check's."""
+    study = params["study"]
+    named = [*(study["learner_datasets"] or study["datasets"]), *params["sweeps"]["datasets"]]
+    return [*dict.fromkeys([*named, params["cap_check"]["dataset"]])]
 
 
 FRACTION = Interval(float, 0, 1, "left")  # a share of labels or of a score that may be 0 but not all
@@ -68,8 +87,19 @@ SECTIONS: dict[str, Constraint] = {
             "main_learner": NameOf("study.learners", "learner"),
             "learner_strategies": ListOf(NameOf("study.strategies", "strategy")),
             "main_seeds": POSITIVE_INT,
+            "main_seeds_by_dataset": Predicate(
+                lambda value: isinstance(value, dict) and all(_is_count(v) for v in value.values()),
+                "a mapping of dataset names to numbers of seeds ({} for none)",
+            ),
+            # null: every dataset of the study.
+            "learner_datasets": AnyOf((ListOf(NameOf("study.datasets", "dataset")), Options([None]))),
         },
         rules=(
+            Rule(
+                "study.main_seeds_by_dataset",
+                lambda p: set(p["study"]["main_seeds_by_dataset"]) <= set(p["study"]["datasets"]),
+                "names a dataset that is not in study.datasets; remove it or add the dataset to study.datasets",
+            ),
             Rule(
                 "study.strategies",
                 lambda p: BASELINE in p["study"]["strategies"],
@@ -102,6 +132,7 @@ SECTIONS: dict[str, Constraint] = {
                 {"aulc": SHARE, "labels_saved_percent": Interval(float, 0, 100, "right")}
             ),
             "test_bootstrap": Keys({"resamples": POSITIVE_INT, "random_state": SEED}),
+            "max_test_images": AnyOf((POSITIVE_INT, Options([None]))),
             "across_datasets": Keys(
                 {
                     "probability": SHARE,
@@ -117,7 +148,7 @@ SECTIONS: dict[str, Constraint] = {
                 }
             ),
             "stopping_thresholds": Keys({"stabilizing_predictions": ListOf(UNIT), "expected_error": ListOf(UNIT)}),
-        }
+        },
     ),
     "sweeps": Keys(
         {
@@ -160,17 +191,18 @@ SECTIONS: dict[str, Constraint] = {
         }
     ),
     "cap_check": Keys(
-        {"dataset": NameOf("study.datasets", "dataset"), "max_candidates": POSITIVE_INT},
+        {"dataset": NameOf("study.datasets", "dataset"), "max_candidates": AnyOf((POSITIVE_INT, Options([None])))},
         rules=(
             Rule(
                 "cap_check.max_candidates",
-                _below_study_cap,
-                "must be below al.max_candidates ({al[max_candidates]}), the cap it checks",
+                _other_cap,
+                "must be below al.max_candidates ({al[max_candidates]}), the cap it checks, or null (no cap)",
             ),
             Rule(
                 "study.main_seeds",
-                lambda p: p["study"]["main_seeds"] >= p["al"]["seeds"],
-                "must be at least al.seeds, the seeds of the cap's check",
+                lambda p: all(_main_seeds(p, d) >= p["al"]["seeds"] for d in _datasets_reusing_main_runs(p)),
+                "(and study.main_seeds_by_dataset) must be at least al.seeds on the learner comparison's, the "
+                "sweeps' and the cap check's datasets, which reuse those runs",
             ),
         ),
     ),

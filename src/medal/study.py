@@ -48,16 +48,18 @@ def in_use(
 @dataclass(frozen=True)
 class Study:
     """What was run and how it is judged: the datasets, the strategies (those the tables show, with the ones
-    ``merged`` into each because they queried the very same images), the learners, seeds, protocol, evaluation
-    settings, sweeps, model selection and candidate-cap check."""
+    ``merged`` into each because they queried the very same images), the learners and the datasets they are
+    compared on, seeds, protocol, evaluation settings, sweeps, model selection and candidate-cap check."""
 
     datasets: tuple[str, ...]
     strategies: tuple[str, ...]
     main_learner: str
     learners: tuple[str, ...]
     learner_strategies: tuple[str, ...]
+    learner_datasets: tuple[str, ...]
     seeds: int
     main_seeds: int
+    main_seeds_by_dataset: Mapping[str, int]
     primary_metric: str
     protocol: Mapping[str, Any]
     evaluation: Mapping[str, Any]
@@ -92,8 +94,12 @@ class Study:
             main_learner=study["main_learner"],
             learners=tuple(study["learners"]),
             learner_strategies=tuple(study["learner_strategies"]),
+            learner_datasets=tuple(
+                d for d in study["datasets"] if d in (study.get("learner_datasets") or study["datasets"])
+            ),
             seeds=al["seeds"],
             main_seeds=study["main_seeds"],
+            main_seeds_by_dataset=frozen(dict(study.get("main_seeds_by_dataset") or {})),
             primary_metric=params["evaluation"]["primary_metric"],
             protocol=frozen(params["al"]),
             evaluation=frozen(params["evaluation"]),
@@ -125,16 +131,35 @@ class Study:
         hidden = {s for members in merged.values() for s in members}
         return replace(self, strategies=tuple(s for s in self.strategies if s not in hidden), merged=frozen(merged))
 
-    def seeds_for(self, learner: str) -> int:
-        """Seeds of a learner's runs in the main experiments (``study.main_seeds`` for the main learner)."""
-        return self.main_seeds if learner == self.main_learner else self.seeds
+    def seeds_for(self, learner: str, dataset: str) -> int:
+        """Seeds of a learner's runs on ``dataset`` in the main experiments (the main learner's: ``study.main_seeds``,
+        or ``study.main_seeds_by_dataset``'s value for the dataset)."""
+        if learner != self.main_learner:
+            return self.seeds
+        return self.main_seeds_by_dataset.get(dataset, self.main_seeds)
 
-    def learners_for(self, strategy: str) -> list[str]:
-        """The learners a strategy runs with."""
-        return learners_for(self._design(), strategy)
+    @property
+    def max_test_images(self) -> int | None:
+        """The most test images a dataset is scored on (``evaluation.max_test_images``; None: all)."""
+        return self.evaluation.get("max_test_images")
+
+    def main_seed_counts(self) -> dict[str, int]:
+        """The main learner's seeds on each dataset, in study order."""
+        return {dataset: self.seeds_for(self.main_learner, dataset) for dataset in self.datasets}
+
+    def learners_on(self, dataset: str) -> tuple[str, ...]:
+        """The learners run on ``dataset``: the main one on a dataset of the study left out of the learner comparison
+        (``study.learner_datasets``), else every learner."""
+        if dataset in self.datasets and dataset not in self.learner_datasets:
+            return (self.main_learner,)
+        return self.learners
+
+    def learners_for(self, strategy: str, dataset: str) -> list[str]:
+        """The learners a strategy runs with on ``dataset``."""
+        return [learner for learner in learners_for(self._design(), strategy) if learner in self.learners_on(dataset)]
 
     def strategies_for(self, learner: str) -> list[str]:
-        """The strategies run with ``learner``, in study order."""
+        """The strategies run with ``learner`` (on the datasets it runs on), in study order."""
         return strategies_for(self._design(), learner)
 
     def learner_spec(self, name: str) -> dict[str, Any]:

@@ -23,12 +23,18 @@ SEED_KEYS = {"random_state", "split_seed"}
 COUNT_KEYS = {
     "n_members",
     "max_candidates",
+    "max_test_images",
+    "refits_per_query",
     "unlabelled_per_labelled",
     "hidden_layer_sizes",
     "epochs",
 }
 # Counts that may be null, and what null means there.
-NULLABLE_COUNTS = {("al", "max_candidates"): "no cap: every query sees the whole unlabelled pool"}
+NULLABLE_COUNTS = {
+    ("al", "max_candidates"): "no cap: every query sees the whole unlabelled pool",
+    ("cap_check", "max_candidates"): "the check lifts the study's cap: every query sees the whole unlabelled pool",
+    ("evaluation", "max_test_images"): "every test image is scored",
+}
 # Keys whose value (or each value of its list) counts images: a whole number, at least 0.
 TALLY_KEYS = {"train", "val", "test"}
 # Keys whose value is a number at least 0, and a share strictly between 0 and 1.

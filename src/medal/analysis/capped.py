@@ -19,6 +19,11 @@ from medal.study import Study
 NO_CAP = "none"
 
 
+def cap_label(cap: int | None) -> str:
+    """How a condition's cap (``al.max_candidates`` or ``cap_check.max_candidates``) is written in ``capped.csv``."""
+    return NO_CAP if cap is None else str(cap)
+
+
 def _runs(root: Path, dataset: str, strategy: str, learner: str, seeds: int, stage: str) -> list[dict[str, Any]]:
     """One strategy's runs below ``root`` in seed order; a missing file names the DVC stage that writes it."""
     paths = [root / run_path(dataset, strategy, learner, seed) for seed in range(seeds)]
@@ -57,13 +62,13 @@ def condition_rows(
 
 
 def capped_rows(study: Study, runs_dir: Path, capped_dir: Path) -> list[dict[str, Any]]:
-    """Rows of ``capped.csv``: the main experiment's condition, then the capped one."""
+    """Rows of ``capped.csv``: the main experiment's condition, then the check's."""
     check, evaluation = study.cap_check, study.evaluation
     dataset, learner, seeds = check["dataset"], study.main_learner, study.seeds
     study_cap = study.protocol.get("max_candidates")
     conditions = (
-        (NO_CAP if study_cap is None else str(study_cap), runs_dir, lambda s: f"al@{dataset}-{s}"),
-        (str(check["max_candidates"]), capped_dir, lambda s: f"capped@{s}"),
+        (cap_label(study_cap), runs_dir, lambda s: f"al@{dataset}-{s}"),
+        (cap_label(check["max_candidates"]), capped_dir, lambda s: f"capped@{s}"),
     )
     rows = []
     for cap, root, stage in conditions:

@@ -281,7 +281,7 @@ def friedman_over_learners(study: dict[str, Any], summary_rows: list[dict[str, A
     ``fit`` or ``partial_fit`` is the same model) gives no new block: it is left out and listed in
     ``merged_learners`` under the earlier one."""
     strategies = study["learner_strategies"]
-    datasets = [d for d in study["datasets"] if d in study.get("learner_datasets", study["datasets"])]
+    datasets = [d for d in study["datasets"] if d in (study.get("learner_datasets") or study["datasets"])]
     rows = {(row["dataset"], row["learner"], row["strategy"]): row for row in summary_rows}
     first_with: dict[tuple, str] = {}
     merged: dict[str, list[str]] = {}

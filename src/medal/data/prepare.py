@@ -107,21 +107,53 @@ def _kernel_map(settings: dict[str, Any], dimension: int, n_pool: int, where: st
     return [kernel, StandardScaler()]
 
 
-def prepare(raw: dict[str, np.ndarray], settings: dict[str, Any], where: str = "prepare") -> dict[str, np.ndarray]:
-    """Pool and test features from a canonical raw dataset; the transform is fitted on the pool only."""
-    X_pool, X_test = raw["X_train"], raw["X_test"]
+def scored_test_images(y_test: np.ndarray, max_images: int | None) -> np.ndarray:
+    """Indices of the test images the study scores: all of them, or where there are more than ``max_images`` a
+    seeded random subset of that many stratified by class (each class in proportion, at least one image of each, the
+    remainders to the largest fractions), in test-set order."""
+    if max_images is None or len(y_test) <= max_images:
+        return np.arange(len(y_test))
+    classes, counts = np.unique(y_test, return_counts=True)
+    shares = counts * max_images / len(y_test)
+    quota = np.maximum(1, np.floor(shares)).astype(int)
+    left = max_images - int(quota.sum())
+    if left > 0:
+        quota[np.argsort(-(shares - np.floor(shares)), kind="stable")[:left]] += 1
+    rng = np.random.default_rng(DEFAULT_RANDOM_STATE)
+    chosen = [rng.choice(np.flatnonzero(y_test == c), q, replace=False) for c, q in zip(classes, quota)]
+    return np.sort(np.concatenate(chosen))
+
+
+def prepare(
+    raw: dict[str, np.ndarray], settings: dict[str, Any], where: str = "prepare", max_test_images: int | None = None
+) -> dict[str, np.ndarray]:
+    """Pool and test features from a canonical raw dataset; the transform is fitted on the pool only. The test set
+    is cut to :func:`scored_test_images` of ``max_test_images``."""
+    X_pool, X_test, y_test = raw["X_train"], raw["X_test"], raw["y_test"]
+    if max_test_images is not None:
+        scored = scored_test_images(y_test, max_test_images)
+        X_test, y_test = X_test[scored], y_test[scored]
     transform = build_transform(settings, X_pool.shape[1:], len(X_pool), where=where)
     # One thread: LAPACK's SVD splits its sums by thread, and the features must be the same on every machine.
     with one_thread():
         X_pool_features, X_test_features = transform.fit_transform(X_pool), transform.transform(X_test)
-    return {"X_pool": X_pool_features, "y_pool": raw["y_train"], "X_test": X_test_features, "y_test": raw["y_test"]}
+    return {
+        "X_pool": X_pool_features,
+        "y_pool": raw["y_train"],
+        "X_test": X_test_features,
+        "y_test": y_test,
+    }
 
 
 def feature_sets(
-    representations: dict[str, dict[str, Any]], prepared_settings: dict[str, Any], raw: Path, prepared: Path
+    representations: dict[str, dict[str, Any]],
+    prepared_settings: dict[str, Any],
+    raw: Path,
+    prepared: Path,
+    max_test_images: int | None = None,
 ) -> dict[str, dict[str, np.ndarray]]:
     """Pool and test features for each named feature setting: the prepared file for a setting equal to the
-    dataset's own, else computed from the raw data."""
+    dataset's own, else computed from the raw data (scored on the same test images as the prepared file)."""
     images = None
     sets = {}
     for name, settings in representations.items():
@@ -129,5 +161,6 @@ def feature_sets(
             sets[name] = load_npz(prepared)
             continue
         images = load_npz(raw) if images is None else images
-        sets[name] = prepare(images, settings, where=f"sweeps.settings.representation.{name}")
+        where = f"sweeps.settings.representation.{name}"
+        sets[name] = prepare(images, settings, where=where, max_test_images=max_test_images)
     return sets

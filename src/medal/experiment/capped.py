@@ -3,9 +3,10 @@ unlabelled pool (``al.max_candidates``, the rule that bounds every strategy's co
 strategies beat random sampling?
 
 On one dataset whose whole pool every strategy can afford (``cap_check.dataset``), every strategy of the study runs
-with the main learner and seeds ``0 .. al.seeds - 1``, each query shown at most ``cap_check.max_candidates``
-unlabelled images, a cap small enough to bite at every query. The aggregate stage compares these runs with the
-main experiment's runs of the same seeds (:mod:`medal.analysis.capped`).
+again with the main learner and seeds ``0 .. al.seeds - 1`` under another rule: each query shown the whole
+unlabelled pool (``cap_check.max_candidates: null``, where the study's cap bites there) or at most
+``cap_check.max_candidates`` unlabelled images, a cap small enough to bite at every query. The aggregate stage
+compares these runs with the main experiment's runs of the same seeds (:mod:`medal.analysis.capped`).
 """
 
 from __future__ import annotations
@@ -26,15 +27,22 @@ from medal.study import Study
 
 
 def capped_protocol(study: Study, y_pool: np.ndarray) -> Protocol:
-    """The study's protocol on the pool whose labels are ``y_pool``, with the check's cap; refused when the cap would
-    not bite at the last query (the unlabelled pool then is the pool less the labels bought before it)."""
+    """The study's protocol on the pool whose labels are ``y_pool``, with the check's cap; refused when the smaller of
+    the two caps would not bite at the last query (the unlabelled pool then is the pool less the labels bought before
+    it), since the two conditions would then be the same."""
     check, protocol = study.cap_check, Protocol.for_pool(study.protocol, y_pool)
     cap = check["max_candidates"]
     unlabelled_at_last_query = len(y_pool) - (protocol.budget - protocol.batch_size)
-    if cap >= unlabelled_at_last_query:
+    if cap is not None and cap >= unlabelled_at_last_query:
         raise UserError(
             f"params.yaml: cap_check.max_candidates {cap} does not bite on {check['dataset']} (its last query sees "
             f"{unlabelled_at_last_query} unlabelled images); set it below that"
+        )
+    if cap is None and (protocol.max_candidates is None or protocol.max_candidates >= unlabelled_at_last_query):
+        raise UserError(
+            f"params.yaml: al.max_candidates does not bite on {check['dataset']} (its last query sees "
+            f"{unlabelled_at_last_query} unlabelled images), so lifting it there checks nothing; give "
+            "cap_check.max_candidates a cap below that"
         )
     return replace(protocol, max_candidates=cap)
 

@@ -50,6 +50,11 @@ class Protocol:
             raise UserError(
                 f"params.yaml: al.budget gives {dataset} {self.budget} labels, more than its pool of {pool} samples; "
                 "lower al.budget"
+                + (
+                    " (with al.scale_with_classes: true, k/2 times it on k classes)"
+                    if len(np.unique(y_pool)) > 2
+                    else ""
+                )
             )
         _check_initial_set(self.initial_labels, len(np.unique(y_pool)), dataset)
 

@@ -45,32 +45,32 @@ def _scored(data: dict[str, np.ndarray], dataset: str, name: str, spec: dict[str
         raise UserError(f"{dataset}, {name}, seed {seed}: {exc}") from None
 
 
-def reference_seeds(study: Study, learner: str, prepared: bool) -> int:
-    """Seeds of a learner's whole-pool fits: the main experiments' on the study's features, where the fits set the
-    targets; at most ``sweeps.reference_seeds`` on another representation, which only the representation table
-    reads (a whole-pool fit varies little with its seed)."""
-    seeds = study.seeds_for(learner)
+def reference_seeds(study: Study, learner: str, dataset: str, prepared: bool) -> int:
+    """Seeds of a learner's whole-pool fits on ``dataset``: the main experiments' on the study's features, where the
+    fits set the targets; at most ``sweeps.reference_seeds`` on another representation, which only the
+    representation table reads (a whole-pool fit varies little with its seed)."""
+    seeds = study.seeds_for(learner, dataset)
     return seeds if prepared else min(seeds, study.sweeps["reference_seeds"])
 
 
 def run_reference(study: Study, dataset: str, raw: Path, prepared: Path, out: Path) -> None:
-    """Score each learner fitted on the whole pool, once per seed, on the prepared features and, for a sweep
-    dataset, on every swept representation (a representation equal to the prepared one is not recomputed; see
-    :func:`reference_seeds` for the seeds)."""
+    """Score each learner the study runs on ``dataset`` fitted on the whole pool, once per seed, on the prepared
+    features and, for a sweep dataset, on every swept representation (a representation equal to the prepared one is
+    not recomputed; see :func:`reference_seeds` for the seeds)."""
     representations = {PREPARED: study.feature_spec(dataset)}
     if dataset in study.sweeps["datasets"]:
         representations |= plain(study.sweeps["settings"]["representation"])
     own = study.feature_spec(dataset)
     distinct = {name: spec for name, spec in representations.items() if name == PREPARED or spec != own}
-    data = feature_sets(distinct, own, raw, prepared)
-    learners = study.learners
+    data = feature_sets(distinct, own, raw, prepared, study.max_test_images)
+    learners = study.learners_on(dataset)
     # Learners whose whole-pool fit is the same (they differ only in how they update) are fitted once per seed.
     fits = {name: Learner.from_params(name, study.learner_spec(name)).whole_pool_fit() for name in learners}
     jobs = [
         (rep, name, seed)
         for rep in distinct
         for name in learners
-        for seed in range(reference_seeds(study, name, rep == PREPARED))
+        for seed in range(reference_seeds(study, name, dataset, rep == PREPARED))
     ]
     first = {}
     for rep, name, seed in jobs:

@@ -20,7 +20,7 @@ from collections import Counter
 from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import asdict, dataclass
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 from typing import Any
 
@@ -298,8 +298,8 @@ def plan_strategy(
             name,
             {"learner": study.learner_spec(learner), "strategy": study.strategy_spec(strategy)},
         )
-        for learner in study.learners_for(strategy)
-        for seed in range(study.seeds_for(learner))
+        for learner in study.learners_for(strategy, dataset)
+        for seed in range(study.seeds_for(learner, dataset))
     ]
     protocol.check_fits(dataset, data["y_pool"])
     # A strategy defined for two classes only is refused here, before any run computes, not at its first query.
@@ -368,11 +368,9 @@ def plan_sweep(
         inputs["raw"] = _cached(cache, f"md5:{raw}", lambda: md5_file(raw))
 
         def load() -> dict[str, dict[str, np.ndarray]]:
-            sets = _cached(
-                cache,
-                f"{dataset}/representations",
-                lambda: feature_sets(representations, study.feature_spec(dataset), raw, prepared),
-            )
+            spec = study.feature_spec(dataset)
+            compute = partial(feature_sets, representations, spec, raw, prepared, study.max_test_images)
+            sets = _cached(cache, f"{dataset}/representations", compute)
             return {f"{dataset}/representation/{value}": arrays for value, arrays in sets.items()}
     else:
 

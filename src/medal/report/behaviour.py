@@ -276,7 +276,8 @@ def _repeats_text(study: Study, repeats: list[dict[str, Any]]) -> str:
     """Why a sweep's column at the study's own value can differ from the first experiment's numbers."""
     if not repeats:
         return ""
-    seeds, main_seeds = study.seeds, study.seeds_for(study.main_learner)
+    seeds = study.seeds
+    main_seeds = join_names(sorted({str(study.seeds_for(study.main_learner, d)) for d in study.sweeps["datasets"]}))
     differing = [r for r in repeats if not r["same"]]
     if not differing:
         return (

@@ -16,9 +16,12 @@ from medal.report.text import (
     in_sentence,
     join_names,
     label,
+    main_seeds_phrase,
     markdown_table,
+    scored_test_note,
     seeds_phrase,
     supplement_ref,
+    titles,
 )
 from medal.study import Study, plain
 
@@ -34,11 +37,11 @@ GRID_LABELS = {
 }
 
 
-def whole_pool_groups(study: Study) -> list[list[str]]:
-    """The learners grouped by the model they train on the whole pool: learners that differ only in how they update
-    (refit or warm start) train the same model there, one fit from scratch."""
+def whole_pool_groups(study: Study, learners: tuple[str, ...] | None = None) -> list[list[str]]:
+    """The learners (``learners``, else the study's) grouped by the model they train on the whole pool: learners that
+    differ only in how they update (refit or warm start) train the same model there, one fit from scratch."""
     groups: dict[str, list[str]] = {}
-    for name in study.learners:
+    for name in study.learners if learners is None else learners:
         groups.setdefault(Learner.from_params(name, study.learner_spec(name)).whole_pool_fit(), []).append(name)
     return list(groups.values())
 
@@ -146,16 +149,19 @@ def benchmark_table(
     rows = []
     for dataset in study.datasets:
         rows.append([f"**{provenance[dataset]['title']}**", "", "", "", ""])
-        for names in whole_pool_groups(study):
+        for names in whole_pool_groups(study, study.learners_on(dataset)):
             scores = references[dataset]["learners"][names[0]]
             rows.append([_group_label(names), "this study", *(f"{_mean(scores, m):.3f}" for m in BENCHMARK_METRICS)])
         rows += _published_rows(published, dataset)
     header = ["Model", "Source", *BENCHMARK_METRICS.values()]
     caption = (
-        "Test scores of every learner trained on the whole pool with the study's features (mean over "
-        f"{seeds_phrase(study)}), beside published test results: {published['source']}; – : not published. The "
-        "whole-pool model is one fit from scratch, so learners that differ only in refitting or warm-starting share "
-        "a row; a partial_fit learner keeps its own row where its settings or class weighting differ."
+        "Test scores of every learner the study runs on a dataset trained on its whole pool with the study's features "
+        f"(mean over {seeds_phrase(study)} on {join_names(titles(provenance, study.learner_datasets))}, over "
+        f"{main_seeds_phrase(study, provenance)} with {in_sentence(label(study.main_learner, LEARNER_LABELS))}), "
+        f"beside published test results: {published['source']}; – : not published. "
+        f"{scored_test_note(study, provenance)}The whole-pool model is one fit from scratch, so learners that differ "
+        "only in refitting or warm-starting share a row; a partial_fit learner keeps its own row where its settings "
+        "or class weighting differ."
     )
     return markdown_table(header, rows, caption, "tbl-benchmark")
 
@@ -167,7 +173,7 @@ def representations_table(study: Study, provenance: dict[str, dict[str, Any]], r
     for dataset in study.sweeps["datasets"]:
         reps = references[dataset]["representations"]
         rows.append([f"**{provenance[dataset]['title']}**", *([""] * len(names))])
-        for learner in study.learners:
+        for learner in study.learners_on(dataset):
             cells = [
                 " / ".join(f"{_mean(reps[n]['learners'][learner], m):.3f}" for m in BENCHMARK_METRICS) for n in names
             ]
@@ -221,9 +227,7 @@ def _below_majority(study: Study, provenance: dict[str, Any], learners: dict[str
     test = provenance["counts"]["test"]
     majority = max(test) / sum(test)
     below = [
-        names
-        for names in whole_pool_groups(study)
-        if names[0] in learners and _mean(learners[names[0]], "accuracy") < majority
+        names for names in whole_pool_groups(study, tuple(learners)) if _mean(learners[names[0]], "accuracy") < majority
     ]
     if not below:
         return []

@@ -172,7 +172,7 @@ def result_texts(
             friedman["learners"], STRATEGY_LABELS, supplement_ref("fig-cd-learners"), provenance
         ),
         "power.md": power_table(shown, provenance, summary),
-        "power_text.md": power_text(shown, summary),
+        "power_text.md": power_text(shown, provenance, summary),
         "answers.md": learner_answers_table(study, provenance, summary),
         "metrics.md": metric_answers_table(shown, provenance, metric_rows),
         "metrics_text.md": metric_answers_text(shown, provenance, metric_rows),

@@ -192,12 +192,12 @@ def learner_answers_table(study: Study, provenance: dict[str, dict[str, Any]], s
     for learner in study.learners:
         by = main_rows(summary, learner)
         cells = []
-        for dataset in study.datasets:
+        for dataset in study.learner_datasets:
             up, down = significant({s: by[(dataset, s)] for s in study.learner_strategies if (dataset, s) in by})
             parts = [f"▲ {label(s, STRATEGY_LABELS)}" for s in up] + [f"▼ {label(s, STRATEGY_LABELS)}" for s in down]
             cells.append(", ".join(parts) or "none")
         rows.append([label(learner, LEARNER_LABELS), *cells])
-    header = ["Learner", *(provenance[d]["title"] for d in study.datasets)]
+    header = ["Learner", *(provenance[d]["title"] for d in study.learner_datasets)]
     compared = join_names([in_sentence(label(s, STRATEGY_LABELS)) for s in study.learner_strategies if s != BASELINE])
     caption = (
         f"The answer per learner: which of {compared} had a significantly higher (▲) or lower (▼) AULC than random "

@@ -7,6 +7,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from medal.analysis.capped import cap_label
 from medal.analysis.conclusions import holm_decision
 from medal.design import BASELINE, STAGE_TIMING_FILE, run_path
 from medal.fileio import read_json
@@ -33,7 +34,7 @@ def strategy_seconds(study: Study, timings_dir: Path) -> dict[tuple[str, str], t
         for strategy in study.strategies:
             runs = [
                 read_json(timings_dir / run_path(dataset, strategy, learner, seed))["cycles"]
-                for seed in range(study.seeds_for(learner))
+                for seed in range(study.seeds_for(learner, dataset))
             ]
             fit = sum(c["fit_seconds"] for cycles in runs for c in cycles) / len(runs)
             query = sum(c["query_seconds"] for cycles in runs for c in cycles) / len(runs)
@@ -120,19 +121,26 @@ def _verdict(row: dict[str, Any]) -> str:
     return holm_decision(row["p_holm"], row["vs_random"])
 
 
+def _shown(cap: int | None, unlabelled: int) -> str:
+    """What a query of a condition with candidate cap ``cap`` could see, on a pool of ``unlabelled`` images."""
+    return f"up to {cap:,} shown" if cap is not None and cap < unlabelled else f"whole pool ({unlabelled:,} unlabelled)"
+
+
 def _capped_conditions(study: Study, provenance: dict[str, dict[str, Any]]) -> tuple[str, str]:
     """How many unlabelled images a query of each condition of the candidate cap's check could see, as column
-    headings: the study's runs, then the capped ones."""
+    headings: the study's runs, then the check's."""
     check = study.cap_check
     about = provenance[check["dataset"]]
     unlabelled = sum(about["counts"]["train"]) - dataset_sizes(study, provenance, check["dataset"])["initial_labels"]
-    study_cap = study.protocol.get("max_candidates")
-    uncapped = (
-        f"up to {study_cap:,} shown"
-        if study_cap is not None and study_cap < unlabelled
-        else f"whole pool ({unlabelled:,} unlabelled)"
-    )
-    return uncapped, f"up to {check['max_candidates']:,} shown"
+    return _shown(study.protocol.get("max_candidates"), unlabelled), _shown(check["max_candidates"], unlabelled)
+
+
+def _check_rule(study: Study) -> str:
+    """The check's rule in words: the study's cap lifted, or a cap of its own."""
+    cap = study.cap_check["max_candidates"]
+    if cap is None:
+        return "every query shown the whole unlabelled pool"
+    return f"every query shown a seeded random subset of at most {cap:,} unlabelled images"
 
 
 def capped_table(study: Study, provenance: dict[str, dict[str, Any]], rows: list[dict[str, Any]]) -> str:
@@ -145,7 +153,7 @@ def capped_table(study: Study, provenance: dict[str, dict[str, Any]], rows: list
     for strategy in dict.fromkeys(row["strategy"] for row in rows):
         if strategy == BASELINE:
             continue
-        pair = [by[(cap, strategy)] for cap in (study_cap, str(study.cap_check["max_candidates"]))]
+        pair = [by[(cap, strategy)] for cap in (study_cap, cap_label(study.cap_check["max_candidates"]))]
         cells = [
             f"{r['vs_random']:+.3f} [{r['vs_random_low']:+.3f}, {r['vs_random_high']:+.3f}], {_verdict(r)}"
             for r in pair
@@ -158,29 +166,29 @@ def capped_table(study: Study, provenance: dict[str, dict[str, Any]], rows: list
         f"The candidate cap's check on {provenance[check['dataset']]['title']}: each strategy's AULC minus random "
         f"sampling's with {in_sentence(label(study.main_learner, LEARNER_LABELS))} (mean [95 % CI] over "
         f"seeds 0 to {rows[0]['seeds'] - 1}, paired by seed) and its verdict by the paired t-test, Holm-corrected over "
-        "the strategies, once in the main experiment's runs and once with every query shown a seeded random subset "
-        f"of at most {check['max_candidates']:,} unlabelled images (random sampling under the same cap)."
+        f"the strategies, once in the main experiment's runs and once with {_check_rule(study)} (random sampling "
+        "under the same rule)."
     )
-    header = ["Strategy", f"Main runs: {uncapped}", f"Capped: {capped}", "Same verdict"]
+    header = ["Strategy", f"Main runs: {uncapped}", f"Check: {capped}", "Same verdict"]
     return markdown_table(header, table, caption, "tbl-capped", text_columns=1)
 
 
 def capped_text(study: Study, provenance: dict[str, dict[str, Any]], rows: list[dict[str, Any]]) -> str:
     """One sentence: which verdicts against random the candidate cap's check changed."""
     study_cap = rows[0]["max_candidates"]
-    capped = str(study.cap_check["max_candidates"])
+    capped = cap_label(study.cap_check["max_candidates"])
     by = {(row["max_candidates"], row["strategy"]): row for row in rows}
     strategies = [s for s in dict.fromkeys(row["strategy"] for row in rows) if s != BASELINE]
     changed = [
-        f"{in_sentence(label(s, STRATEGY_LABELS))} ({_verdict(by[(study_cap, s)])} without it, "
-        f"{_verdict(by[(capped, s)])} with it)"
+        f"{in_sentence(label(s, STRATEGY_LABELS))} ({_verdict(by[(study_cap, s)])} in the main runs, "
+        f"{_verdict(by[(capped, s)])} in the check)"
         for s in strategies
         if _verdict(by[(study_cap, s)]) != _verdict(by[(capped, s)])
     ]
     check = study.cap_check
     opening = (
-        f"On {provenance[check['dataset']]['title']}, showing each query at most {check['max_candidates']:,} "
-        f"unlabelled images changed {len(changed)} of {len(strategies)} verdicts against random sampling "
+        f"On {provenance[check['dataset']]['title']}, with {_check_rule(study)} instead of the main runs' rule, "
+        f"{len(changed)} of {len(strategies)} verdicts against random sampling changed "
         f"({supplement_ref('tbl-capped')})"
     )
     return opening + (f": {join_names(changed)}.\n" if changed else "; every verdict held.\n")

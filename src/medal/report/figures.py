@@ -191,8 +191,9 @@ def learners_figure(study: Study, provenance: dict[str, dict[str, Any]], summary
     learners = study.learners
     rows_at = np.arange(len(learners))[::-1]  # the first learner on top
     with plt.rc_context(FIGURE_STYLE):
-        fig, axes = dataset_panels(len(study.datasets), 2.3, 0.26 * len(learners) + 1.3, 1.4, sharey=True)
-        for ax, dataset in zip(axes.flat, study.datasets):
+        datasets = study.learner_datasets
+        fig, axes = dataset_panels(len(datasets), 2.3, 0.26 * len(learners) + 1.3, 1.4, sharey=True)
+        for ax, dataset in zip(axes.flat, datasets):
             for offset, strategy in zip(_dodge(len(strategies)), strategies):
                 rows = [by_key[(dataset, learner, strategy)] for learner in learners]
                 mean = np.array([r["aulc"] for r in rows])
@@ -316,7 +317,7 @@ def update_modes_figure(
     """Incremental updates (warm start, partial_fit) versus refitting: AULC (mean over the learner-comparison
     strategies) against update time per cycle."""
     pairs = update_modes(study)
-    datasets = study.datasets
+    datasets = study.learner_datasets
     aulc = learner_aulc(study, summary)
     legend_rows = len(pairs)
     with plt.rc_context(FIGURE_STYLE):

@@ -41,7 +41,7 @@ def learners_table(study: Study, provenance: dict[str, dict[str, Any]], summary:
 
     strategies = study.learner_strategies
     rows = []
-    for dataset in study.datasets:
+    for dataset in study.learner_datasets:
         rows.append([f"**{provenance[dataset]['title']}**", *([""] * len(strategies))])
         rows += [
             [label(learner, LEARNER_LABELS), *(cell(dataset, learner, s).replace(" ", NBSP) for s in strategies)]
@@ -72,7 +72,7 @@ def learners_text(study: Study, provenance: dict[str, dict[str, Any]], summary: 
     estimator."""
     means = learner_aulc(study, summary)
     sentences = []
-    for d in study.datasets:
+    for d in study.learner_datasets:
         ranked = sorted(study.learners, key=lambda learner: -means[(d, learner)])
         sentences.append(
             f"On {provenance[d]['title']} the mean AULC over these strategies ranged from {means[(d, ranked[-1])]:.3f} "
@@ -82,7 +82,7 @@ def learners_text(study: Study, provenance: dict[str, dict[str, Any]], summary: 
     for estimator, modes in update_modes(study):
         changes = []
         for mode, learner in incremental(modes):
-            gaps = [means[(d, learner)] - means[(d, modes["fit"])] for d in study.datasets]
+            gaps = [means[(d, learner)] - means[(d, modes["fit"])] for d in study.learner_datasets]
             change = (
                 "left the mean AULC unchanged to three decimals"
                 if max(abs(g) for g in gaps) < 0.0005
@@ -101,7 +101,7 @@ def timing_table(
 ) -> str:
     """Mean milliseconds per cycle spent updating each learner and querying, one group of rows per dataset."""
     rows = []
-    for dataset in study.datasets:
+    for dataset in study.learner_datasets:
         rows.append([f"**{provenance[dataset]['title']}**", "", ""])
         rows += [
             [label(learner, LEARNER_LABELS), *(f"{timings[(dataset, learner)][i]:.2f}" for i in (0, 1))]
@@ -122,7 +122,7 @@ def speedup_text(study: Study, timings: dict[tuple[str, str], tuple[float, float
     parts = []
     for estimator, modes in update_modes(study):
         for mode, learner in incremental(modes):
-            speed = [timings[(d, modes["fit"])][0] / timings[(d, learner)][0] for d in study.datasets]
+            speed = [timings[(d, modes["fit"])][0] / timings[(d, learner)][0] for d in study.learner_datasets]
             parts.append(
                 f"{min(speed):.1f} to {max(speed):.1f} times as long as {MODE_NAMES[mode]} for "
                 f"{in_sentence(label(estimator, ESTIMATOR_LABELS))}"
@@ -159,11 +159,11 @@ def mean_timings(study: Study, timings_dir: Path) -> dict[tuple[str, str], tuple
     """Per (dataset, learner): mean milliseconds per learner update and per query, over the learner-comparison
     strategies (which every learner runs), seeds and cycles."""
     means = {}
-    for dataset in study.datasets:
+    for dataset in study.learner_datasets:
         for learner in study.learners:
             fit, query = [], []
             for strategy in study.learner_strategies:
-                for seed in range(study.seeds_for(learner)):
+                for seed in range(study.seeds_for(learner, dataset)):
                     cycles = read_json(timings_dir / run_path(dataset, strategy, learner, seed))["cycles"]
                     fit += [c["fit_seconds"] for c in cycles]
                     query += [c["query_seconds"] for c in cycles[:-1]]  # the last cycle queries nothing

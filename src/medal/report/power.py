@@ -14,6 +14,7 @@ from medal.design import BASELINE
 from medal.report.text import (
     NBSP,
     fmt_ci,
+    main_seeds_phrase,
     markdown_table,
     strategy_label,
     supplement_ref,
@@ -134,7 +135,7 @@ def _equivalence_sentence(comparisons: list[Row], mid: float) -> list[str]:
     ]
 
 
-def power_text(study: Study, summary: list[Row]) -> str:
+def power_text(study: Study, provenance: dict[str, dict[str, Any]], summary: list[Row]) -> str:
     """The minimal important difference, what the study could detect, and how the comparisons came out."""
     comparisons = _main_comparisons(study, summary)
     if not comparisons:
@@ -151,9 +152,9 @@ def power_text(study: Study, summary: list[Row]) -> str:
         else "no finite difference"
     )
     relation = "smaller" if len(mde) and np.median(mde) < mid else "larger"
-    seeds = study.seeds_for(study.main_learner)
+    seeds = main_seeds_phrase(study, provenance)
     sentences = [
-        f"The minimal important difference is {mid:g} in AULC. With {seeds} seeds, the paired t-test at Holm's "
+        f"The minimal important difference is {mid:g} in AULC. With {seeds}, the paired t-test at Holm's "
         f"strictest level detects with {100 * DETECTION_POWER:g} % power an AULC difference of {detect}, "
         f"{relation} than that margin ({supplement_ref('tbl-power')}).",
         *_equivalence_sentence(comparisons, mid),

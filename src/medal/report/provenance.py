@@ -140,7 +140,7 @@ PARAMS = "params.yaml"
 # Where each value quoted in the prose (``_variables.yml``'s top-level keys) comes from.
 VARIABLE_SOURCES = {
     "al": f"{PARAMS} › al",
-    "main_seeds": f"{PARAMS} › study › main_seeds",
+    "main_seeds": f"{PARAMS} › study › main_seeds, main_seeds_by_dataset, titles from data/raw/<dataset>.json",
     "bootstrap_resamples": f"{PARAMS} › evaluation › test_bootstrap › resamples",
     "across": f"{PARAMS} › evaluation › across_datasets",
     "target_percents": f"{PARAMS} › evaluation › target_fractions",
@@ -164,7 +164,10 @@ VARIABLE_SOURCES = {
     "learner_strategies": f"{PARAMS} › study › learner_strategies",
     "n_learner_strategies": f"{PARAMS} › study › learner_strategies (counted)",
     "sweeps": f"{PARAMS} › sweeps, titles from data/raw/<dataset>.json",
-    "mc_eer_candidates": f"{PARAMS} › strategies › mc_eer › max_candidates",
+    "mc_eer_candidates": f"{PARAMS} › strategies › mc_eer, over the class names in data/raw/<dataset>.json",
+    "mc_eer_note": f"{PARAMS} › study › strategies, strategies › mc_eer, al; class names in data/raw/<dataset>.json",
+    "learner_datasets": f"{PARAMS} › study › learner_datasets, titles from data/raw/<dataset>.json",
+    "scored_tests": f"{PARAMS} › evaluation › max_test_images, test counts in data/raw/<dataset>.json",
     "qbc_members": f"{PARAMS} › strategies › qbc_vote_entropy › n_members",
     "pool_cap": f"{PARAMS} › al › max_candidates, over the pool sizes in data/raw/<dataset>.json",
     "dal_training": f"{PARAMS} › strategies › dal › unlabelled_per_labelled",

@@ -25,6 +25,7 @@ from medal.report.text import (
     in_sentence,
     join_names,
     label,
+    main_seeds_phrase,
     markdown_table,
     strategy_label,
     study_budgets,
@@ -74,7 +75,7 @@ def aulc_table(study: Study, provenance: dict[str, dict[str, Any]], summary: lis
     caption = (
         f"Normalised area under the learning curve ({metric}) with "
         f"{in_sentence(label(study.main_learner, LEARNER_LABELS))}, "
-        f"mean [95 % CI] over {study.seeds_for(study.main_learner)} seeds; the highest mean per dataset in bold. "
+        f"mean [95 % CI] over {main_seeds_phrase(study, provenance)}; the highest mean per dataset in bold. "
         "Paired t-test "
         f"against random sampling, Holm-corrected over the strategies of a dataset: ▲ higher, ▼ lower "
         f"than random at p < {ALPHA}."

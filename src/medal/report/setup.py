@@ -7,9 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from medal.data.features import HogFeatures, PatchKMeansFeatures, ScatteringFeatures
-from medal.report.text import (
-    markdown_table,
-)
+from medal.report.text import markdown_table, scored_test_counts
 from medal.reproduce.environment import RUN_PACKAGES, format_duration
 from medal.study import RESULT_SECTIONS, Study
 
@@ -42,16 +40,18 @@ def datasets_table(study: Study, provenance: dict[str, dict[str, Any]]) -> str:
     """One row per dataset as used: modality, number of classes, pool and test sizes, the pool's imbalance ratio,
     copy and checksum (class names and counts: :func:`classes_table`)."""
     rows = []
+    scored = scored_test_counts(study, provenance)
     for dataset in study.datasets:
         p = provenance[dataset]
         pool, test = p["counts"]["train"], p["counts"]["test"]
+        test_cell = f"{sum(test)} ({scored[dataset][0]} scored)" if dataset in scored else str(sum(test))
         rows.append(
             [
                 p["title"],
                 p["modality"],
                 str(len(pool)),
                 str(sum(pool)),
-                str(sum(test)),
+                test_cell,
                 f"{max(pool) / min(pool):.1f}" if min(pool) else "–",
                 COPY_NAMES[p["variant"]],
                 f"`{p['canonical_md5'][:8]}`",
@@ -62,6 +62,7 @@ def datasets_table(study: Study, provenance: dict[str, dict[str, Any]]) -> str:
         "Datasets as used in this study, computed from the canonical data files: imbalance, the pool's largest class "
         "over its smallest; md5: first digits of the checksum of the canonical file the fetch stage writes (the source "
         "file's md5 is in the text). The classes and their counts are in the supplement."
+        + (" Test, n scored: the runs score a seeded subset of n test images, stratified by class." if scored else "")
     )
     return markdown_table(header, rows, caption, "tbl-datasets", text_columns=2)
 

@@ -9,7 +9,7 @@ from medal.analysis.metrics import METRIC_LABELS
 from medal.analysis.stats import DETECTION_POWER
 from medal.analysis.summaries import FULL_POOL_TARGET, main_target, study_targets, target_text
 from medal.blas import PINNED_KERNEL, REQUIRED_FLAGS
-from medal.design import percent_key, query_cycles
+from medal.design import candidates_for_refits, label_sizes, percent_key, query_cycles
 from medal.experiment.learners import CalibratedSVC
 from medal.report.behaviour import (
     value_label,
@@ -26,6 +26,8 @@ from medal.report.text import (
     in_sentence,
     join_names,
     label,
+    main_seeds_phrase,
+    scored_test_note,
 )
 from medal.study import Study
 
@@ -46,14 +48,18 @@ def n_runs(study: Study) -> int:
     """Number of active-learning runs the study performs: the main experiments, every sweep value, and the candidate
     cap's check (every strategy with the main learner, ``al.seeds`` seeds)."""
     sweeps = study.sweeps
-    main = sum(len(study.strategies_for(learner)) * study.seeds_for(learner) for learner in study.learners)
+    main = sum(
+        len(study.strategies_for(learner)) * study.seeds_for(learner, dataset)
+        for dataset in study.datasets
+        for learner in study.learners_on(dataset)
+    )
     swept = (
         sum(len(study.sweep_values[s]) for s in sweeps["settings"])
         * len(sweeps["strategies"])
         * len(sweeps["datasets"])
     )
     capped = len(study.strategies)
-    return main * len(study.datasets) + (swept + capped) * study.seeds
+    return main + (swept + capped) * study.seeds
 
 
 def _first_image_dataset(study: Study, provenance: dict[str, dict[str, Any]]) -> str:
@@ -100,6 +106,43 @@ def _budget_shares(study: Study, provenance: dict[str, dict[str, Any]]) -> str:
             for d in study.datasets
         ]
     )
+
+
+def _mc_eer_note(study: Study, provenance: dict[str, dict[str, Any]]) -> str:
+    """Why the study leaves expected error reduction out, if it does: the fewest refits a query costs on its cheapest
+    and on its dearest dataset (a batch of candidates at least, each refitted once per class); empty if it runs."""
+    spec = study.strategy_specs.get("mc_eer", {})
+    if "mc_eer" in study.strategies or "refits_per_query" not in spec:
+        return ""
+    refits = {}
+    for dataset in study.datasets:
+        k = len(provenance[dataset]["class_names"])
+        candidates = candidates_for_refits(spec["refits_per_query"], k, label_sizes(study.protocol, k)["batch_size"])
+        refits[provenance[dataset]["title"]] = candidates * k
+    dearest, cheapest = max(refits, key=refits.get), min(refits, key=refits.get)
+    return (
+        f": {refits[dearest]} refits per query on {dearest} against {refits[cheapest]} on {cheapest}, more than this "
+        "study's compute budget holds, so the study leaves it out"
+    )
+
+
+def _mc_eer_candidates(study: Study, provenance: dict[str, dict[str, Any]]) -> str:
+    """How many random candidates expected error reduction scores per query: a fixed number, or as many as its refits
+    per query allow on each dataset (``strategies.mc_eer.refits_per_query``) but at least a batch."""
+    spec = study.strategy_specs.get("mc_eer", {})
+    if "refits_per_query" not in spec:
+        return f"{spec.get('max_candidates', 'all')} random candidates"
+    refits = spec["refits_per_query"]
+    rule = f"as many random candidates as {refits} refits allow, {refits} divided by the classes but at least a batch"
+    if "mc_eer" not in study.strategies:
+        return rule
+    by_count: dict[int, list[str]] = {}
+    for dataset in study.datasets:
+        k = len(provenance[dataset]["class_names"])
+        batch = label_sizes(study.protocol, k)["batch_size"]
+        by_count.setdefault(candidates_for_refits(refits, k, batch), []).append(provenance[dataset]["title"])
+    counts = ", ".join(f"{n} on {join_names(titles)}" for n, titles in sorted(by_count.items(), reverse=True))
+    return f"{rule} ({counts})"
 
 
 def _class_scaling(study: Study, provenance: dict[str, dict[str, Any]]) -> str:
@@ -187,7 +230,7 @@ def variables(study: Study, provenance: dict[str, dict[str, Any]]) -> dict[str, 
     counts = class_counts(provenance, study.datasets)
     return {
         "al": {"seeds": al["seeds"], **_protocol_sizes(al), "cycles": query_cycles(al)},
-        "main_seeds": study.seeds_for(study.main_learner),
+        "main_seeds": main_seeds_phrase(study, provenance),
         "bootstrap_resamples": study.evaluation["test_bootstrap"]["resamples"],
         "across": {key: study.evaluation["across_datasets"][key] for key in ("prior_strength", "probability")},
         "target_percents": join_names([percent_key(f) for f in sorted(evaluation["target_fractions"])]),
@@ -219,7 +262,10 @@ def variables(study: Study, provenance: dict[str, dict[str, Any]]) -> dict[str, 
         "learner_strategies": join_names([in_sentence(label(s, STRATEGY_LABELS)) for s in study.learner_strategies]),
         "n_learner_strategies": len(study.learner_strategies),
         "sweeps": _sweep_variables(study, provenance),
-        "mc_eer_candidates": study.strategy_specs.get("mc_eer", {}).get("max_candidates", "all"),
+        "mc_eer_candidates": _mc_eer_candidates(study, provenance),
+        "mc_eer_note": _mc_eer_note(study, provenance),
+        "learner_datasets": join_names([provenance[d]["title"] for d in study.learner_datasets]),
+        "scored_tests": scored_test_note(study, provenance) or "Every run scores the whole test set.",
         "qbc_members": study.strategy_specs.get("qbc_vote_entropy", {}).get("n_members", 5),
         **_cost_variables(study, provenance),
         "n_runs": n_runs(study),
