@@ -234,7 +234,7 @@ def main_seeds_phrase(study: Study, provenance: dict[str, dict[str, Any]]) -> st
         return f"{study.main_seeds} seeds"
     where = ", ".join(f"{seeds} on {join_names(titles)}" for seeds, titles in sorted(fewer.items()))
     if sum(map(len, fewer.values())) == len(study.datasets):  # no dataset runs study.main_seeds
-        return f"{min(fewer)} to {max(fewer)} seeds ({where})" if len(fewer) > 1 else f"{where.split()[0]} seeds"
+        return f"{min(fewer)} to {max(fewer)} seeds ({where})" if len(fewer) > 1 else f"{min(fewer)} seeds"
     return f"{study.main_seeds} seeds ({where})"
 
 

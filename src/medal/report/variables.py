@@ -28,6 +28,7 @@ from medal.report.text import (
     label,
     main_seeds_phrase,
     scored_test_note,
+    titles,
 )
 from medal.study import Study
 
@@ -108,17 +109,26 @@ def _budget_shares(study: Study, provenance: dict[str, dict[str, Any]]) -> str:
     )
 
 
+def _mc_eer_candidates_by_dataset(
+    study: Study, provenance: dict[str, dict[str, Any]], refits: int
+) -> dict[str, tuple[int, int]]:
+    """Per dataset title: its classes and the candidates expected error reduction scores per query there."""
+    counts = {}
+    for dataset in study.datasets:
+        k = len(provenance[dataset]["class_names"])
+        batch = label_sizes(study.protocol, k)["batch_size"]
+        counts[provenance[dataset]["title"]] = (k, candidates_for_refits(refits, k, batch))
+    return counts
+
+
 def _mc_eer_note(study: Study, provenance: dict[str, dict[str, Any]]) -> str:
     """Why the study leaves expected error reduction out, if it does: the fewest refits a query costs on its cheapest
     and on its dearest dataset (a batch of candidates at least, each refitted once per class); empty if it runs."""
     spec = study.strategy_specs.get("mc_eer", {})
     if "mc_eer" in study.strategies or "refits_per_query" not in spec:
         return ""
-    refits = {}
-    for dataset in study.datasets:
-        k = len(provenance[dataset]["class_names"])
-        candidates = candidates_for_refits(spec["refits_per_query"], k, label_sizes(study.protocol, k)["batch_size"])
-        refits[provenance[dataset]["title"]] = candidates * k
+    by_dataset = _mc_eer_candidates_by_dataset(study, provenance, spec["refits_per_query"])
+    refits = {title: k * candidates for title, (k, candidates) in by_dataset.items()}
     dearest, cheapest = max(refits, key=refits.get), min(refits, key=refits.get)
     return (
         f": {refits[dearest]} refits per query on {dearest} against {refits[cheapest]} on {cheapest}, more than this "
@@ -137,11 +147,9 @@ def _mc_eer_candidates(study: Study, provenance: dict[str, dict[str, Any]]) -> s
     if "mc_eer" not in study.strategies:
         return rule
     by_count: dict[int, list[str]] = {}
-    for dataset in study.datasets:
-        k = len(provenance[dataset]["class_names"])
-        batch = label_sizes(study.protocol, k)["batch_size"]
-        by_count.setdefault(candidates_for_refits(refits, k, batch), []).append(provenance[dataset]["title"])
-    counts = ", ".join(f"{n} on {join_names(titles)}" for n, titles in sorted(by_count.items(), reverse=True))
+    for title, (_, candidates) in _mc_eer_candidates_by_dataset(study, provenance, refits).items():
+        by_count.setdefault(candidates, []).append(title)
+    counts = ", ".join(f"{n} on {join_names(names)}" for n, names in sorted(by_count.items(), reverse=True))
     return f"{rule} ({counts})"
 
 
@@ -264,7 +272,7 @@ def variables(study: Study, provenance: dict[str, dict[str, Any]]) -> dict[str, 
         "sweeps": _sweep_variables(study, provenance),
         "mc_eer_candidates": _mc_eer_candidates(study, provenance),
         "mc_eer_note": _mc_eer_note(study, provenance),
-        "learner_datasets": join_names([provenance[d]["title"] for d in study.learner_datasets]),
+        "learner_datasets": join_names(titles(provenance, study.learner_datasets)),
         "scored_tests": scored_test_note(study, provenance) or "Every run scores the whole test set.",
         "qbc_members": study.strategy_specs.get("qbc_vote_entropy", {}).get("n_members", 5),
         **_cost_variables(study, provenance),
