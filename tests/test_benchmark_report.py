@@ -108,31 +108,40 @@ def test_representations_table_marks_the_study_features(params):
 
 def test_selection_marks_each_datasets_choice_and_says_whether_the_study_uses_it(params):
     params = _params(params)
-    selection = {"a": _cv([0.9, 0.7]), "b": _cv([0.6, 0.7])}  # means 0.75 and 0.70: C = 0.1 wins
+    selection = {"a": _cv([0.9, 0.7]), "b": _cv([0.6, 0.7])}  # A's best is C = 0.1, B's C = 1
     table = selection_table(Study.from_params(params), PROVENANCE, selection)
-    assert "| 0.1 | 0.900 ± 0.010 ◆ | 0.600 ± 0.010 ◆ | 0.750 |" in table
-    assert "| 1 | 0.700 ± 0.010 (used) | 0.700 ± 0.010 (used) | 0.700 |" in table
+    assert "| 0.1 | 0.900 ± 0.010 ◆ | 0.600 ± 0.010 |" in table
+    assert "| 1 | 0.700 ± 0.010 (used) | 0.700 ± 0.010 ◆ (used) |" in table
     text = selection_text(Study.from_params(params), PROVENANCE, selection)
-    assert "chooses C = 0.1 for the learner" in text
-    assert "The study does not use them for A (it runs with C = 1), B (it runs with C = 1)." in text
+    assert "chooses per dataset A (C = 0.1) and B (C = 1)" in text
+    assert "The study does not use them for A (it runs with C = 1)." in text
     # B's pool of 12,000 images is above select.max_pool: its folds split a subset, and the text says so.
     assert text.endswith(
         "On B the folds split a stratified random 5,000 of the pool images (the feature transforms "
         "are fitted on the whole pool).\n"
     )
-    params["learners"]["logreg"]["params"]["C"] = 0.1
-    assert "The study uses these settings." in selection_text(Study.from_params(params), PROVENANCE, selection)
+    # A's own C (params_by_dataset) is the choice; B keeps the shared one, which is B's choice.
+    params["learners"]["logreg"]["params_by_dataset"] = {"a": {"C": 0.1}}
+    study = Study.from_params(params)
+    assert "The study uses these settings." in selection_text(study, PROVENANCE, selection)
+    assert "| 0.1 | 0.900 ± 0.010 ◆ (used) | 0.600 ± 0.010 |" in selection_table(study, PROVENANCE, selection)
+    # A dataset of the study left out of the selection is named with the learner setting it runs with.
+    params["study"]["datasets"] = ["a", "b", "c"]
+    provenance = {**PROVENANCE, "c": {"title": "C", "counts": {"train": [10, 10], "test": [5, 5]}}}
+    assert "Not cross-validated: C (runs with C = 1)." in selection_text(
+        Study.from_params(params), provenance, selection
+    )
     params["select"]["max_pool"] = None
-    assert "stratified" not in selection_text(Study.from_params(params), PROVENANCE, selection)
+    assert "stratified" not in selection_text(Study.from_params(params), provenance, selection)
     params["select"]["datasets"] = []
     assert (
-        selection_table(Study.from_params(params), PROVENANCE, selection)
+        selection_table(Study.from_params(params), provenance, selection)
         == ""
-        == selection_text(Study.from_params(params), PROVENANCE, selection)
+        == selection_text(Study.from_params(params), provenance, selection)
     )
 
 
-def test_selection_chooses_features_per_dataset_at_the_shared_learner_setting(params):
+def test_selection_chooses_features_and_learner_setting_per_dataset(params):
     params = _params(params)
     params["select"]["grid"] = {"features": {"kernel_gamma": [0.3, 1.0]}, "learner": {"C": [0.1]}}
     for dataset in ("a", "b"):
@@ -148,10 +157,10 @@ def test_selection_chooses_features_per_dataset_at_the_shared_learner_setting(pa
     selection = {"a": cv([0.8, 0.9]), "b": cv([0.95, 0.9])}
     params["learners"]["logreg"]["params"]["C"] = 0.1
     text = selection_text(Study.from_params(params), PROVENANCE, selection)
-    assert "chooses C = 0.1 for the learner, and per dataset A kernel γ = 1 and B kernel γ = 0.3" in text
-    assert "The study does not use them for B (it runs with Kernel γ = 1, C = 0.1)." in text
+    assert "chooses per dataset A (kernel γ = 1, C = 0.1) and B (kernel γ = 0.3, C = 0.1)" in text
+    assert "The study does not use them for B (it runs with kernel γ = 1, C = 0.1)." in text
     table = selection_table(Study.from_params(params), PROVENANCE, selection)
-    assert "| 0.3 | 0.1 | 0.800 ± 0.010 | 0.950 ± 0.010 ◆ | 0.875 |" in table
+    assert "| 0.3 | 0.1 | 0.800 ± 0.010 | 0.950 ± 0.010 ◆ |" in table
 
 
 def test_the_published_file_names_its_citation_and_each_result_is_a_number():

@@ -83,6 +83,27 @@ def test_strategy_time_table_gives_seconds_per_run_and_shares(timings, params):
     assert "Each query was shown at most 3,000 unlabelled images (`al.max_candidates`)." in table
 
 
+def test_strategy_time_shares_weigh_each_dataset_by_its_seeds(params):
+    params["study"].update(
+        datasets=["a", "b"],
+        strategies=["random", "dal"],
+        main_learner="logreg",
+        main_seeds=2,
+        main_seeds_by_dataset={"b": 4},
+    )
+    seconds = {
+        ("a", "random"): (2.0, 0.0),
+        ("a", "dal"): (2.0, 3.0),
+        ("b", "random"): (1.0, 0.0),
+        ("b", "dal"): (1.0, 1.0),
+    }
+    provenance = {"a": {"title": "A"}, "b": {"title": "B"}}
+    table = strategy_time_table(Study.from_params(params), provenance, seconds)
+    # Totals: a 2 x (2 + 5) + b 4 x (1 + 2) = 26 s; random 2 x 2 + 4 x 1 = 8 s; querying 2 x 3 + 4 x 1 = 10 s.
+    assert "| Random | 2.0 | 1.0 | 30.8 |" in table and "| 5.0 | 2.0 | 69.2 |" in table
+    assert "querying took 38% of that total" in table
+
+
 def _capped_row(cap, strategy, difference, p_holm):
     return {
         "dataset": "d",
@@ -157,3 +178,16 @@ def test_a_check_that_lifts_the_study_cap_is_named_as_the_whole_pool(params):
     text = capped_text(study, PROVENANCE, rows)
     assert text.startswith("On D, with every query shown the whole unlabelled pool instead of the main runs' rule")
     assert "entropy (above random in the main runs, not significant in the check)." in text
+
+
+def test_strategies_with_the_same_results_in_both_conditions_share_a_row_and_a_verdict(params):
+    margin = [row | {"strategy": "margin"} for row in CAPPED_ROWS if row["strategy"] == "entropy"]
+    rows = CAPPED_ROWS + margin
+    table = capped_table(_capped_study(params), PROVENANCE, rows)
+    assert "| Entropy (= Margin) | +0.020 [+0.010, +0.030], above random |" in table
+    assert "| Margin |" not in table and "share a row" in table
+    text = capped_text(_capped_study(params), PROVENANCE, rows)
+    assert "1 of 2 verdicts against random sampling changed" in text and "entropy (= Margin) (above random" in text
+    # The same result in one condition only is not the same strategy's result: no merge.
+    margin[0] = margin[0] | {"p_holm": 0.5}
+    assert "| Margin |" in capped_table(_capped_study(params), PROVENANCE, CAPPED_ROWS + margin)

@@ -82,7 +82,20 @@ PARAMS_CASES = [
     (
         "unknown learner key",
         lambda p: p["learners"]["logreg"].update(estimater="x"),
-        "params.yaml: unknown key 'learners.logreg.estimater'; valid: class_weight, epochs, estimator, params, update",
+        "params.yaml: unknown key 'learners.logreg.estimater'; valid: class_weight, epochs, estimator, params, "
+        "params_by_dataset, update",
+    ),
+    (
+        "learner parameters for an unknown dataset",
+        lambda p: p["learners"]["logreg"].update(params_by_dataset={"breastmnst": {"C": 0.1}}),
+        "params.yaml: learners.logreg.params_by_dataset names 'breastmnst', which is not in datasets; "
+        "remove or rename it",
+    ),
+    (
+        "bad learner parameter for one dataset",
+        lambda p: p["learners"]["logreg"].update(params_by_dataset={"breastmnist": {"C": 0}}),
+        "params.yaml: learners.logreg.params_by_dataset.breastmnist: The 'C' parameter of LogisticRegression must be "
+        "a float in the range (0.0, inf]. Got 0 instead; see scikit-learn's documentation",
     ),
     (
         "unknown dataset",

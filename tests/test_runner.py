@@ -20,7 +20,7 @@ from medal.experiment.cluster import DASK_SETTINGS
 from medal.experiment.runner import Outputs, fingerprint, run_strategy
 from medal.experiment.tasks import RunTask
 from medal.fileio import read_json, write_json_atomic, write_npz_atomic, write_text_atomic
-from medal.study import Study
+from medal.study import Study, spec_for_dataset
 
 
 @pytest.fixture
@@ -227,7 +227,10 @@ def _task(params, learner: str, seed: int) -> RunTask:
         {"dataset": "blobs", "strategy": "entropy", "learner": learner, "seed": seed},
         runner.run_path("blobs", "entropy", learner, seed).name,
         "prepared",
-        {"learner": params["learners"][learner], "strategy": params["strategies"]["entropy"]},
+        {
+            "learner": spec_for_dataset(params["learners"][learner], "blobs"),
+            "strategy": params["strategies"]["entropy"],
+        },
     )
 
 

@@ -32,25 +32,21 @@ def test_grid_points_vary_features_slowest_in_params_order():
     assert grid_points({"learner": {"C": [1]}}) == [{"features": {}, "learner": {"C": 1}}]
 
 
-def test_choose_takes_one_learner_setting_by_the_mean_of_each_datasets_best_and_features_per_dataset():
+def test_choose_takes_each_datasets_best_grid_point_the_first_on_a_tie():
     def rows(scores):  # features k in 1..3 (slowest) by learner C in 0.1, 1.0
         return [
             _row({"k": k}, {"C": c}, score)
             for (k, c), score in zip([(k, c) for k in (1, 2, 3) for c in (0.1, 1.0)], scores)
         ]
 
-    a = rows([0.90, 0.60, 0.70, 0.80, 0.80, 0.70])  # best at C 0.1: k 1 (0.90); at C 1.0: k 2 (0.80)
-    b = rows([0.50, 0.90, 0.80, 0.70, 0.70, 0.60])  # best at C 0.1: k 2 (0.80); at C 1.0: k 1 (0.90)
-    # C 0.1: (0.90 + 0.80) / 2 = 0.85; C 1.0: (0.80 + 0.90) / 2 = 0.85: a tie, the first (0.1) wins.
+    a = rows([0.90, 0.60, 0.70, 0.80, 0.80, 0.70])  # best: k 1 with C 0.1
+    b = rows([0.50, 0.90, 0.80, 0.70, 0.90, 0.60])  # k 1 with C 1.0 and k 3 with C 0.1 tie: the first wins
     assert choose({"a": a, "b": b}, "balanced_accuracy") == {
         "a": {"features": {"k": 1}, "learner": {"C": 0.1}},
-        "b": {"features": {"k": 2}, "learner": {"C": 0.1}},
-    }
-    b[1] = _row({"k": 1}, {"C": 1.0}, 0.95)  # now C 1.0 wins on the mean (0.875), with a's k 2 and b's k 1
-    assert choose({"a": a, "b": b}, "balanced_accuracy") == {
-        "a": {"features": {"k": 2}, "learner": {"C": 1.0}},
         "b": {"features": {"k": 1}, "learner": {"C": 1.0}},
     }
+    b[4] = _row({"k": 3}, {"C": 0.1}, 0.95)
+    assert choose({"a": a, "b": b}, "balanced_accuracy")["b"] == {"features": {"k": 3}, "learner": {"C": 0.1}}
     assert choose({"a": a}, "balanced_accuracy") == {"a": {"features": {"k": 1}, "learner": {"C": 0.1}}}
 
 
@@ -62,6 +58,11 @@ def test_in_use_reads_the_grid_keys_from_prepare_and_the_learner(params):
         "features": {"contrast_eps": 0.5},
         "learner": {"C": 3.0},
     }
+    # A dataset's own learner parameters (params_by_dataset) replace the shared ones for that dataset only.
+    params["learners"]["logreg"]["params_by_dataset"] = {"breastmnist": {"C": 0.3}}
+    prepare = params["prepare"]["breastmnist"]
+    assert in_use(params["select"], params["learners"], prepare, "breastmnist")["learner"] == {"C": 0.3}
+    assert in_use(params["select"], params["learners"], prepare, "pneumoniamnist")["learner"] == {"C": 3.0}
 
 
 def test_cross_validation_scores_every_grid_point_on_the_pool_only():

@@ -97,7 +97,7 @@ def cmd_select(study: Study, args: argparse.Namespace) -> None:
         load_npz(RAW / f"{args.dataset}.npz"),
         study.feature_spec(args.dataset),
         learner,
-        study.learner_spec(learner),
+        study.learner_spec(learner, args.dataset),
         select["grid"],
         select["folds"],
         select["random_state"],

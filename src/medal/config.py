@@ -29,12 +29,13 @@ from medal.constraints import (
 )
 from medal.data.prepare import build_transform
 from medal.data.sources import DATASET_KEYS, check_spec
-from medal.design import BASELINE
+from medal.design import BASELINE, learner_datasets
 from medal.errors import UserError
 from medal.experiment.executor import N_JOBS_ENV
 from medal.experiment.learners import CLASS_WEIGHTS, ESTIMATORS, UPDATE_MODES, Learner, check_estimator_params
 from medal.experiment.selection import grid_points
 from medal.experiment.strategies import Strategy
+from medal.study import spec_for_dataset
 from medal.values import check_values
 
 DEFAULT_PARAMS = Path("params.yaml")
@@ -67,7 +68,7 @@ def _datasets_reusing_main_runs(params: dict[str, Any]) -> list[str]:
     """The datasets whose main-learner runs of seeds ``0 .. al.seeds - 1`` other experiments read: the learner
     comparison's, the sweeps' and the candidate cap's check's."""
     study = params["study"]
-    named = [*(study["learner_datasets"] or study["datasets"]), *params["sweeps"]["datasets"]]
+    named = [*learner_datasets(study), *params["sweeps"]["datasets"]]
     return [*dict.fromkeys([*named, params["cap_check"]["dataset"]])]
 
 
@@ -235,7 +236,7 @@ REQUIRED_SECTIONS = (
 )
 ENTRY_KEYS: dict[str, tuple[str, ...]] = {
     "datasets": DATASET_KEYS,
-    "learners": ("estimator", "update", "params", "epochs", "class_weight"),
+    "learners": ("estimator", "update", "params", "params_by_dataset", "epochs", "class_weight"),
 }
 
 
@@ -302,8 +303,23 @@ def _check_entries(params: dict[str, Any]) -> None:
             raise UserError(f"params.yaml: learners.{name}.update must be one of {', '.join(UPDATE_MODES)}")
         Learner.from_params(name, spec)  # checks epochs and partial_fit support
         check_estimator_params(name, spec)
+        _check_params_by_dataset(name, spec, params["datasets"])
     for name, spec in params["strategies"].items():
         Strategy.from_params(name, spec, random_state=0)  # checks the method or class and its options
+
+
+def _check_params_by_dataset(name: str, spec: dict[str, Any], datasets: dict[str, Any]) -> None:
+    """``learners.<name>.params_by_dataset``: known datasets, each with parameters the estimator accepts."""
+    by_dataset = spec.get("params_by_dataset")
+    if by_dataset is None:
+        return
+    where = f"learners.{name}.params_by_dataset"
+    if not isinstance(by_dataset, dict) or not all(isinstance(v, dict) for v in by_dataset.values()):
+        raise UserError(f"params.yaml: {where} must map dataset names to parameters, e.g. {{breastmnist: {{C: 0.1}}}}")
+    for dataset in by_dataset:
+        if dataset not in datasets:
+            raise UserError(f"params.yaml: {where} names '{dataset}', which is not in datasets; remove or rename it")
+        check_estimator_params(name, spec_for_dataset(spec, dataset), where=f"{where}.{dataset}")
 
 
 def _holds_images(datasets: dict[str, Any], name: str) -> bool:

@@ -45,6 +45,12 @@ def learners_for(study: dict[str, Any], strategy: str) -> list[str]:
     return list(study["learners"]) if strategy in study["learner_strategies"] else [study["main_learner"]]
 
 
+def learner_datasets(study: Mapping[str, Any]) -> list[str]:
+    """The learner comparison's datasets, in study order: ``study.learner_datasets``, or every dataset when null."""
+    named = study.get("learner_datasets") or study["datasets"]
+    return [dataset for dataset in study["datasets"] if dataset in named]
+
+
 def strategies_for(study: dict[str, Any], learner: str) -> list[str]:
     """The strategies run with ``learner``, in study order: all of them for the main learner."""
     return [strategy for strategy in study["strategies"] if learner in learners_for(study, strategy)]

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any
 
-from medal.design import learners_for, strategies_for
+from medal.design import learner_datasets, learners_for, strategies_for
 
 # The params.yaml sections that decide the results, in the order the settings table lists them (data sources are in
 # the datasets table; compute, data and paper change where and how, not what).
@@ -33,12 +33,23 @@ def plain(value: Any) -> Any:
     return value
 
 
+def spec_for_dataset(spec: Mapping[str, Any], dataset: str | None) -> dict[str, Any]:
+    """One ``learners`` entry as a learner on ``dataset`` runs it (a mutable copy): its ``params`` with the
+    dataset's values of ``params_by_dataset`` in their place (without a dataset, or for a dataset it does not name:
+    ``params`` alone)."""
+    spec = plain(spec)
+    by_dataset = spec.pop("params_by_dataset", None) or {}
+    if dataset in by_dataset:
+        spec["params"] = {**(spec.get("params") or {}), **by_dataset[dataset]}
+    return spec
+
+
 def in_use(
-    select: Mapping[str, Any], learners: Mapping[str, Any], features: Mapping[str, Any]
+    select: Mapping[str, Any], learners: Mapping[str, Any], features: Mapping[str, Any], dataset: str | None = None
 ) -> dict[str, dict[str, Any]]:
     """The values params.yaml holds for the keys the grid of ``select`` varies: in the selected learner's entry of
-    ``learners`` and in one dataset's feature settings ``features``."""
-    learner_params = learners[select["learner"]].get("params") or {}
+    ``learners`` as it runs on ``dataset`` and in that dataset's feature settings ``features``."""
+    learner_params = spec_for_dataset(learners[select["learner"]], dataset).get("params") or {}
     return {
         "features": {key: features.get(key) for key in select["grid"].get("features", {})},
         "learner": {key: learner_params.get(key) for key in select["grid"].get("learner", {})},
@@ -94,9 +105,7 @@ class Study:
             main_learner=study["main_learner"],
             learners=tuple(study["learners"]),
             learner_strategies=tuple(study["learner_strategies"]),
-            learner_datasets=tuple(
-                d for d in study["datasets"] if d in (study.get("learner_datasets") or study["datasets"])
-            ),
+            learner_datasets=tuple(learner_datasets(study)),
             seeds=al["seeds"],
             main_seeds=study["main_seeds"],
             main_seeds_by_dataset=frozen(dict(study.get("main_seeds_by_dataset") or {})),
@@ -112,7 +121,7 @@ class Study:
             settings=frozen({section: params[section] for section in RESULT_SECTIONS}),
             settings_in_use=frozen(
                 {
-                    d: in_use(params["select"], params["learners"], params["prepare"][d])
+                    d: in_use(params["select"], params["learners"], params["prepare"][d], d)
                     for d in params["select"]["datasets"]
                 }
             ),
@@ -162,9 +171,9 @@ class Study:
         """The strategies run with ``learner`` (on the datasets it runs on), in study order."""
         return strategies_for(self._design(), learner)
 
-    def learner_spec(self, name: str) -> dict[str, Any]:
-        """``learners.<name>`` as params.yaml holds it (a mutable copy)."""
-        return plain(self.learner_specs[name])
+    def learner_spec(self, name: str, dataset: str | None = None) -> dict[str, Any]:
+        """``learners.<name>`` as the learner runs on ``dataset`` (:func:`spec_for_dataset`; a mutable copy)."""
+        return spec_for_dataset(self.learner_specs[name], dataset)
 
     def strategy_spec(self, name: str) -> dict[str, Any]:
         """``strategies.<name>`` as params.yaml holds it (a mutable copy)."""

@@ -104,7 +104,7 @@ def study_value(study: Study, dataset: str, setting: str) -> Any:
         named = plain(study.sweeps["settings"]["representation"])
         return next((name for name, spec in named.items() if spec == study.feature_spec(dataset)), None)
     if setting in LEARNER_SETTINGS:
-        return study.learner_spec(study.sweeps["learner"]).get(setting)
+        return study.learner_spec(study.sweeps["learner"], dataset).get(setting)
     return study.protocol.get(setting, 0.0 if setting == "label_noise" else None)
 
 

@@ -28,7 +28,7 @@ from medal.analysis.stats import (
     tost_paired,
     two_level_bootstrap_ci,
 )
-from medal.design import BASELINE
+from medal.design import BASELINE, learner_datasets
 
 
 def series(run: dict[str, Any], metric: str) -> tuple[list[int], list[float]]:
@@ -281,7 +281,7 @@ def friedman_over_learners(study: dict[str, Any], summary_rows: list[dict[str, A
     ``fit`` or ``partial_fit`` is the same model) gives no new block: it is left out and listed in
     ``merged_learners`` under the earlier one."""
     strategies = study["learner_strategies"]
-    datasets = [d for d in study["datasets"] if d in (study.get("learner_datasets") or study["datasets"])]
+    datasets = learner_datasets(study)
     rows = {(row["dataset"], row["learner"], row["strategy"]): row for row in summary_rows}
     first_with: dict[tuple, str] = {}
     merged: dict[str, list[str]] = {}

@@ -67,7 +67,7 @@ def plan_capped(
             {**header, "seed": seed},
             run_path(dataset, strategy, learner, seed).name,
             name,
-            {"learner": study.learner_spec(learner), "strategy": study.strategy_spec(strategy)},
+            {"learner": study.learner_spec(learner, dataset), "strategy": study.strategy_spec(strategy)},
         )
         for seed in range(study.seeds)
     ]

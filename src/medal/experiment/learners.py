@@ -295,12 +295,14 @@ def _weighted(weights: np.ndarray | None) -> dict[str, np.ndarray]:
     return {} if weights is None else {"sample_weight": weights}
 
 
-def check_estimator_params(name: str, spec: dict[str, Any]) -> None:
-    """Build a learner's estimator and let scikit-learn validate its parameter names and values."""
+def check_estimator_params(name: str, spec: dict[str, Any], where: str | None = None) -> None:
+    """Build a learner's estimator and let scikit-learn validate its parameter names and values (``where``: the
+    setting named in the message, by default ``learners.<name>.params``)."""
     factory, _ = ESTIMATORS[spec["estimator"]]
     try:
         factory(0, **(spec.get("params") or {}))._validate_params()
     except (TypeError, ValueError) as exc:
         raise UserError(
-            f"params.yaml: learners.{name}.params: {str(exc).rstrip('.')}; see scikit-learn's documentation"
+            f"params.yaml: {where or f'learners.{name}.params'}: {str(exc).rstrip('.')}; "
+            "see scikit-learn's documentation"
         ) from None

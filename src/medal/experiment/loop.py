@@ -16,7 +16,7 @@ from medal.experiment.learners import Learner
 from medal.experiment.strategies import Strategy
 
 
-@dataclass
+@dataclass(frozen=True)
 class Protocol:
     """One active-learning run's settings: initial labelled set, batch per cycle, total label budget,
     the fraction of pool labels the simulated oracle gets wrong, and the most unlabelled images a query is

@@ -65,7 +65,7 @@ def run_reference(study: Study, dataset: str, raw: Path, prepared: Path, out: Pa
     data = feature_sets(distinct, own, raw, prepared, study.max_test_images)
     learners = study.learners_on(dataset)
     # Learners whose whole-pool fit is the same (they differ only in how they update) are fitted once per seed.
-    fits = {name: Learner.from_params(name, study.learner_spec(name)).whole_pool_fit() for name in learners}
+    fits = {name: Learner.from_params(name, study.learner_spec(name, dataset)).whole_pool_fit() for name in learners}
     jobs = [
         (rep, name, seed)
         for rep in distinct
@@ -77,7 +77,8 @@ def run_reference(study: Study, dataset: str, raw: Path, prepared: Path, out: Pa
         first.setdefault((rep, fits[name], seed), (rep, name, seed))
     unique = list(first.values())
     scores = Parallel(n_jobs=study.n_jobs)(
-        delayed(_scored)(data[rep], dataset, name, study.learner_spec(name), seed) for rep, name, seed in unique
+        delayed(_scored)(data[rep], dataset, name, study.learner_spec(name, dataset), seed)
+        for rep, name, seed in unique
     )
     computed = dict(zip(unique, scores))
     by_rep: dict[str, dict[str, list[dict[str, Any]]]] = {rep: {name: [] for name in learners} for rep in distinct}

@@ -286,7 +286,8 @@ def plan_strategy(
     byte-identical across reruns."""
     name = f"{dataset}/prepared"
     data = _cached(cache, name, lambda: load_npz(prepared))
-    protocol = Protocol.for_pool(study.protocol, data["y_pool"])
+    n_classes = len(np.unique(data["y_pool"]))
+    protocol = Protocol.from_params(study.protocol, n_classes)
     tasks = [
         RunTask(
             learner,
@@ -296,16 +297,14 @@ def plan_strategy(
             {"dataset": dataset, "strategy": strategy, "learner": learner, "seed": seed},
             run_path(dataset, strategy, learner, seed).name,
             name,
-            {"learner": study.learner_spec(learner), "strategy": study.strategy_spec(strategy)},
+            {"learner": study.learner_spec(learner, dataset), "strategy": study.strategy_spec(strategy)},
         )
         for learner in study.learners_for(strategy, dataset)
         for seed in range(study.seeds_for(learner, dataset))
     ]
     protocol.check_fits(dataset, data["y_pool"])
     # A strategy defined for two classes only is refused here, before any run computes, not at its first query.
-    Strategy.from_params(strategy, study.strategy_spec(strategy), random_state=0).check_classes(
-        len(np.unique(data["y_pool"]))
-    )
+    Strategy.from_params(strategy, study.strategy_spec(strategy), random_state=0).check_classes(n_classes)
     inputs = {"prepared": _cached(cache, f"md5:{prepared}", lambda: md5_file(prepared))}
     return StagePlan(f"{dataset}/{strategy}", tasks, lambda: {name: data}, inputs, outputs)
 
@@ -334,9 +333,9 @@ def _sweep_tasks(study: Study, dataset: str, setting: str, strategy: str, y_pool
             str(sweep_run_path(dataset, setting, strategy, value, seed).relative_to(folder)),
             f"{dataset}/representation/{value}" if setting == "representation" else f"{dataset}/prepared",
             {
-                "learner": {**study.learner_spec(learner), setting: value}
+                "learner": {**study.learner_spec(learner, dataset), setting: value}
                 if setting in LEARNER_SETTINGS
-                else study.learner_spec(learner),
+                else study.learner_spec(learner, dataset),
                 "strategy": study.strategy_spec(strategy),
                 "features": representations[value] if setting == "representation" else None,
             },
@@ -380,7 +379,7 @@ def plan_sweep(
     tasks = _sweep_tasks(study, dataset, setting, strategy, features["y_pool"])
     # Every protocol the stage runs fits the pool, and those the initial-labels sweep will run.
     checked = {**study.protocol, "initial_labels": min(study.sweep_values["initial_labels"])}
-    for protocol in [Protocol.for_pool(checked, features["y_pool"]), *(task.protocol for task in tasks)]:
+    for protocol in dict.fromkeys([Protocol.for_pool(checked, features["y_pool"]), *(task.protocol for task in tasks)]):
         protocol.check_fits(dataset, features["y_pool"])
     return StagePlan(f"{dataset}/{setting}/{strategy}", tasks, load, inputs, outputs)
 

@@ -1,5 +1,5 @@
 """Model selection without the test set: cross-validation on the pool over a grid of feature settings and
-learner parameters, and the choice of one learner setting for every dataset and of each dataset's features."""
+learner parameters, and each dataset's choice of both."""
 
 from __future__ import annotations
 
@@ -134,21 +134,11 @@ def cross_validate(
 
 
 def choose(results: dict[str, list[dict[str, Any]]], metric: str) -> dict[str, dict[str, dict[str, Any]]]:
-    """Each dataset's combination: one learner setting for all datasets, the one whose mean over the datasets of
-    each dataset's best cross-validated ``metric`` is highest, and with it each dataset's best feature setting (the
-    learner is one entry of ``params.yaml``, the features one per dataset). Ties go to the first in grid order."""
-    datasets = list(results)
-    points = [{"features": row["features"], "learner": row["learner"]} for row in results[datasets[0]]]
-    learner_settings = [
-        p["learner"] for i, p in enumerate(points) if p["learner"] not in [q["learner"] for q in points[:i]]
-    ]
-
-    def best_row(dataset: str, learner: dict[str, Any]) -> dict[str, Any]:
-        rows = [row for row in results[dataset] if row["learner"] == learner]
-        return rows[int(np.argmax([row["scores"][metric]["mean"] for row in rows]))]
-
-    means = [
-        np.mean([best_row(d, learner)["scores"][metric]["mean"] for d in datasets]) for learner in learner_settings
-    ]
-    learner = learner_settings[int(np.argmax(means))]
-    return {d: {"features": best_row(d, learner)["features"], "learner": learner} for d in datasets}
+    """Each dataset's combination: the grid point with its best cross-validated ``metric`` (the feature settings go
+    to the dataset's ``prepare`` entry, the learner's to its ``params_by_dataset``). Ties go to the first in grid
+    order."""
+    chosen = {}
+    for dataset, rows in results.items():
+        best = rows[int(np.argmax([row["scores"][metric]["mean"] for row in rows]))]
+        chosen[dataset] = {"features": best["features"], "learner": best["learner"]}
+    return chosen

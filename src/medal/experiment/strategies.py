@@ -347,13 +347,15 @@ class Strategy:
 
     def query(self, X: np.ndarray, y: np.ndarray, clf: SklearnClassifier, batch_size: int) -> np.ndarray:
         """Indices of ``batch_size`` unlabelled samples to query; ``clf`` is the learner, already fitted on ``y``."""
-        if self._factory.__name__ in BINARY_ONLY:  # the others may be given no learner (random sampling)
+        if clf is not None:  # random sampling may be given no learner
             self.check_classes(len(clf.classes))
         chosen = np.asarray(self._strategy(y, clf, batch_size).query(X, y, batch_size=batch_size, **self._model(clf)))
         wanted = min(batch_size, int(np.sum(np.isnan(y))))
-        if len(chosen) != wanted or len(np.unique(chosen)) != wanted or not np.all(np.isnan(y[chosen])):
+        distinct = np.unique(chosen)
+        unlabelled = int(np.sum(np.isnan(y[distinct])))
+        if len(chosen) != wanted or unlabelled != wanted:
             raise UserError(
-                f"strategy {self.name} returned {len(np.unique(chosen))} distinct unlabelled images of the {wanted} "
+                f"strategy {self.name} returned {unlabelled} distinct unlabelled images of the {wanted} "
                 f"asked; give it at least a batch of candidates (params.yaml: strategies.{self.name}.max_candidates) "
                 "or query smaller batches (al.batch_size)"
             )

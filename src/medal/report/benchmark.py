@@ -27,12 +27,12 @@ from medal.study import Study, plain
 
 # Metrics of the benchmark tables, in column order, with their short headers.
 BENCHMARK_METRICS = {"accuracy": "ACC", "roc_auc": "AUC", "balanced_accuracy": "Bal. acc."}
-# Grid keys as the selection table's headers.
+# Grid keys as sentences name them (the selection table's headers capitalise them).
 GRID_LABELS = {
-    "contrast_eps": "Contrast ε",
-    "whitening_eps": "Whitening ε",
+    "contrast_eps": "contrast ε",
+    "whitening_eps": "whitening ε",
     "pca_components": "PCA",
-    "kernel_gamma": "Kernel γ",
+    "kernel_gamma": "kernel γ",
     "C": "C",
 }
 
@@ -50,67 +50,79 @@ def _mean(scores: list[dict[str, Any]], metric: str) -> float:
     return float(np.mean([s[metric] for s in scores]))
 
 
+def _capitalised(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
 def _point_text(point: dict[str, dict[str, Any]]) -> str:
     values = {**point["features"], **point["learner"]}
     return ", ".join(f"{label(k, GRID_LABELS)} = {v:g}" for k, v in values.items())
 
 
 def selection_table(study: Study, provenance: dict[str, dict[str, Any]], selection: dict[str, Any]) -> str:
-    """Cross-validated primary metric of every grid combination per dataset (mean ± SD over folds) and their mean;
-    ◆ marks each dataset's cross-validated choice, and (used) the combination ``params.yaml`` holds for it."""
+    """Cross-validated primary metric of every grid combination per dataset (mean ± SD over folds); ◆ marks each
+    dataset's cross-validated choice, and (used) the combination ``params.yaml`` holds for it."""
     select, metric = study.selection, study.primary_metric
     datasets = select["datasets"]
     if not datasets:
         return ""
     rows_by_dataset = {d: selection[d]["rows"] for d in datasets}
     best = choose(rows_by_dataset, metric)
-    used = {d: study.settings_in_use[d] for d in datasets}
     keys = [*select["grid"].get("features", {}), *select["grid"].get("learner", {})]
     rows = []
     for i, point in enumerate(grid_points(select["grid"])):
         scores = [rows_by_dataset[d][i]["scores"][metric] for d in datasets]
-        marks = [(" ◆" if point == best[d] else "") + (" (used)" if point == used[d] else "") for d in datasets]
+        marks = [
+            (" ◆" if point == best[d] else "") + (" (used)" if point == study.settings_in_use[d] else "")
+            for d in datasets
+        ]
         values = {**point["features"], **point["learner"]}
         rows.append(
             [
                 *(f"{values[k]:g}" for k in keys),
                 *(f"{s['mean']:.3f} ± {s['sd']:.3f}{mark}" for s, mark in zip(scores, marks)),
-                f"{np.mean([s['mean'] for s in scores]):.3f}",
             ]
         )
-    header = [*(label(k, GRID_LABELS) for k in keys), *(provenance[d]["title"] for d in datasets), "Mean"]
+    header = [*(_capitalised(label(k, GRID_LABELS)) for k in keys), *(provenance[d]["title"] for d in datasets)]
     caption = (
         f"Model selection by {select['folds']}-fold stratified cross-validation on the pool: "
-        f"{metric.replace('_', ' ')} of {in_sentence(label(select['learner'], LEARNER_LABELS))} trained on the pool's "
-        "labels, mean ± SD over the folds. One learner setting serves every dataset, the one with the best mean over "
-        "the datasets of each dataset's best score; the features are chosen per dataset at that setting. "
+        f"{METRIC_LABELS[metric]} of {in_sentence(label(select['learner'], LEARNER_LABELS))} trained on the pool's "
+        "labels, mean ± SD over the folds. Each dataset takes the combination with its best mean. "
         "◆ marks each dataset's choice, (used) the settings of this study."
     )
     return markdown_table(header, rows, caption, "tbl-selection", text_columns=0)
 
 
+def _learner_values(study: Study, dataset: str) -> dict[str, Any]:
+    """The values the selected learner runs with on ``dataset`` for the learner keys of the selection grid."""
+    params = study.learner_spec(study.selection["learner"], dataset).get("params") or {}
+    return {key: params.get(key) for key in study.selection["grid"].get("learner", {})}
+
+
 def selection_text(study: Study, provenance: dict[str, dict[str, Any]], selection: dict[str, Any]) -> str:
-    """Whether the study's settings are the cross-validated choice (nothing when no dataset is cross-validated)."""
+    """Each cross-validated dataset's choice, whether the study uses it, and what the datasets of the study left out
+    of the selection run with (nothing when no dataset is cross-validated)."""
     select, metric = study.selection, study.primary_metric
     if not select["datasets"]:
         return ""
     best = choose({d: selection[d]["rows"] for d in select["datasets"]}, metric)
-    used = {d: study.settings_in_use[d] for d in select["datasets"]}
-    learner = _point_text({"features": {}, "learner": next(iter(best.values()))["learner"]})
-    features = [
-        f"{provenance[d]['title']} " + in_sentence(_point_text({"features": choice["features"], "learner": {}}))
-        for d, choice in best.items()
-        if choice["features"]
-    ]
-    chosen = f"{learner} for the learner" + (f", and per dataset {join_names(features)}" if features else "")
-    differing = [d for d in best if used[d] != best[d]]
+    chosen = [f"{provenance[d]['title']} ({_point_text(choice)})" for d, choice in best.items()]
+    differing = [d for d in best if study.settings_in_use[d] != best[d]]
     verdict = (
         "The study uses these settings."
         if not differing
         else "The study does not use them for "
-        + ", ".join(f"{provenance[d]['title']} (it runs with {_point_text(used[d])})" for d in differing)
+        + ", ".join(
+            f"{provenance[d]['title']} (it runs with {_point_text(study.settings_in_use[d])})" for d in differing
+        )
         + "."
     )
+    others = [
+        f"{provenance[d]['title']} (runs with {_point_text({'features': {}, 'learner': _learner_values(study, d)})})"
+        for d in study.datasets
+        if d not in select["datasets"]
+    ]
+    unselected = f" Not cross-validated: {join_names(others)}." if others else ""
     cap = select.get("max_pool")
     larger = [d for d in select["datasets"] if cap is not None and sum(provenance[d]["counts"]["train"]) > cap]
     subset = (
@@ -120,8 +132,8 @@ def selection_text(study: Study, provenance: dict[str, dict[str, Any]], selectio
         else ""
     )
     return (
-        f"Cross-validation of the {in_sentence(METRIC_LABELS[metric])} on the pool chooses {chosen} "
-        f"({supplement_ref('tbl-selection')}). {verdict}{subset}\n"
+        f"Cross-validation of the {in_sentence(METRIC_LABELS[metric])} on the pool chooses per dataset "
+        f"{join_names(chosen)} ({supplement_ref('tbl-selection')}). {verdict}{unselected}{subset}\n"
     )
 
 

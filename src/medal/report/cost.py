@@ -19,6 +19,7 @@ from medal.report.text import (
     join_names,
     label,
     markdown_table,
+    merged_label,
     supplement_ref,
 )
 from medal.reproduce.environment import format_duration
@@ -49,13 +50,15 @@ def strategy_time_table(
     experiment's total."""
     datasets = study.datasets
     strategies = study.strategies
-    total = sum(sum(pair) for pair in seconds.values())
+    # The experiment's totals: each dataset's mean run times as many times as it has seeds.
+    seeds = {d: study.seeds_for(study.main_learner, d) for d in datasets}
+    total = sum(seeds[d] * sum(seconds[(d, s)]) for d in datasets for s in strategies)
     rows = []
     for strategy in strategies:
         cells = [f"{sum(seconds[(d, strategy)]):.1f}" for d in datasets]
-        share = sum(sum(seconds[(d, strategy)]) for d in datasets) / total
+        share = sum(seeds[d] * sum(seconds[(d, strategy)]) for d in datasets) / total
         rows.append([label(strategy, STRATEGY_LABELS), *cells, f"{100 * share:.1f}"])
-    query_share = sum(pair[1] for pair in seconds.values()) / total
+    query_share = sum(seeds[d] * seconds[(d, s)][1] for d in datasets for s in strategies) / total
     header = ["Strategy", *(provenance[d]["title"] for d in datasets), "Share (%)"]
     cap = study.protocol.get("max_candidates")
     shown = f"at most {cap:,} unlabelled images (`al.max_candidates`)" if cap else "the whole unlabelled pool"
@@ -143,31 +146,51 @@ def _check_rule(study: Study) -> str:
     return f"every query shown a seeded random subset of at most {cap:,} unlabelled images"
 
 
+# The values of a capped-check row that say what a strategy did (two strategies with all of them equal share a row).
+CAPPED_RESULT_KEYS = ("vs_random", "vs_random_low", "vs_random_high", "p_holm")
+
+
+def _capped_strategies(rows: list[dict[str, Any]], caps: tuple[str, str]) -> tuple[list[str], dict[str, list[str]]]:
+    """The strategies other than random, each once with those whose results equal its own in both conditions ``caps``
+    merged into it (on two classes least confident, margin and entropy rank the images alike)."""
+    by = {(row["max_candidates"], row["strategy"]): row for row in rows}
+    first_with: dict[tuple, str] = {}
+    merged: dict[str, list[str]] = {}
+    for strategy in dict.fromkeys(row["strategy"] for row in rows):
+        if strategy == BASELINE:
+            continue
+        results = tuple(by[(cap, strategy)][key] for cap in caps for key in CAPPED_RESULT_KEYS)
+        if results in first_with:
+            merged.setdefault(first_with[results], []).append(strategy)
+        else:
+            first_with[results] = strategy
+    return list(first_with.values()), merged
+
+
 def capped_table(study: Study, provenance: dict[str, dict[str, Any]], rows: list[dict[str, Any]]) -> str:
     """Each strategy's AULC difference from random sampling [95 % CI] and its Holm-corrected verdict, in the main
     experiment's runs and under the candidate cap's check, side by side."""
     uncapped, capped = _capped_conditions(study, provenance)
     study_cap = rows[0]["max_candidates"]
     by = {(row["max_candidates"], row["strategy"]): row for row in rows}
+    caps = (study_cap, cap_label(study.cap_check["max_candidates"]))
+    strategies, merged = _capped_strategies(rows, caps)
     table = []
-    for strategy in dict.fromkeys(row["strategy"] for row in rows):
-        if strategy == BASELINE:
-            continue
-        pair = [by[(cap, strategy)] for cap in (study_cap, cap_label(study.cap_check["max_candidates"]))]
+    for strategy in strategies:
+        pair = [by[(cap, strategy)] for cap in caps]
         cells = [
             f"{r['vs_random']:+.3f} [{r['vs_random_low']:+.3f}, {r['vs_random_high']:+.3f}], {_verdict(r)}"
             for r in pair
         ]
-        table.append(
-            [label(strategy, STRATEGY_LABELS), *cells, "yes" if _verdict(pair[0]) == _verdict(pair[1]) else "**no**"]
-        )
+        same = "yes" if _verdict(pair[0]) == _verdict(pair[1]) else "**no**"
+        table.append([merged_label(strategy, merged, STRATEGY_LABELS), *cells, same])
     check = study.cap_check
     caption = (
         f"The candidate cap's check on {provenance[check['dataset']]['title']}: each strategy's AULC minus random "
         f"sampling's with {in_sentence(label(study.main_learner, LEARNER_LABELS))} (mean [95 % CI] over "
         f"seeds 0 to {rows[0]['seeds'] - 1}, paired by seed) and its verdict by the paired t-test, Holm-corrected over "
         f"the strategies, once in the main experiment's runs and once with {_check_rule(study)} (random sampling "
-        "under the same rule)."
+        "under the same rule). Strategies with the very same results in both share a row."
     )
     header = ["Strategy", f"Main runs: {uncapped}", f"Check: {capped}", "Same verdict"]
     return markdown_table(header, table, caption, "tbl-capped", text_columns=1)
@@ -178,9 +201,9 @@ def capped_text(study: Study, provenance: dict[str, dict[str, Any]], rows: list[
     study_cap = rows[0]["max_candidates"]
     capped = cap_label(study.cap_check["max_candidates"])
     by = {(row["max_candidates"], row["strategy"]): row for row in rows}
-    strategies = [s for s in dict.fromkeys(row["strategy"] for row in rows) if s != BASELINE]
+    strategies, merged = _capped_strategies(rows, (study_cap, capped))
     changed = [
-        f"{in_sentence(label(s, STRATEGY_LABELS))} ({_verdict(by[(study_cap, s)])} in the main runs, "
+        f"{in_sentence(merged_label(s, merged, STRATEGY_LABELS))} ({_verdict(by[(study_cap, s)])} in the main runs, "
         f"{_verdict(by[(capped, s)])} in the check)"
         for s in strategies
         if _verdict(by[(study_cap, s)]) != _verdict(by[(capped, s)])

@@ -166,6 +166,8 @@ VARIABLE_SOURCES = {
     "sweeps": f"{PARAMS} › sweeps, titles from data/raw/<dataset>.json",
     "mc_eer_candidates": f"{PARAMS} › strategies › mc_eer, over the class names in data/raw/<dataset>.json",
     "mc_eer_note": f"{PARAMS} › study › strategies, strategies › mc_eer, al; class names in data/raw/<dataset>.json",
+    "epistemic_note": f"{PARAMS} › study › strategies; class names in data/raw/<dataset>.json",
+    "strategies_left_out": f"{PARAMS} › study › strategies; class names in data/raw/<dataset>.json",
     "learner_datasets": f"{PARAMS} › study › learner_datasets, titles from data/raw/<dataset>.json",
     "scored_tests": f"{PARAMS} › evaluation › max_test_images, test counts in data/raw/<dataset>.json",
     "qbc_members": f"{PARAMS} › strategies › qbc_vote_entropy › n_members",

@@ -20,6 +20,14 @@ def critical_difference_figure(
     """Average ranks of the strategies in ``friedman`` (1 = best, left) with the Nemenyi critical difference;
     strategies closer than the CD are joined by a grey bar (Demšar 2006). One panel per dataset when ``friedman``
     holds a test per dataset (titled from ``provenance``), else one panel."""
+    with plt.rc_context(FIGURE_STYLE):
+        save_figure(critical_difference_panels(study, friedman, provenance), path)
+
+
+def critical_difference_panels(
+    study: Study, friedman: dict[str, Any], provenance: dict[str, dict[str, Any]] | None = None
+) -> plt.Figure:
+    """The figure of :func:`critical_difference_figure`: its panels two to a row when there are more than two."""
     tests = (
         [
             (provenance[d]["title"], {"strategies": friedman["strategies"], "merged": friedman["merged"], **t})
@@ -29,15 +37,21 @@ def critical_difference_figure(
         else [(None, friedman)]
     )
     k = len(friedman["strategies"])
-    height = (1.3 + 0.3 * k) if len(tests) == 1 else (0.6 + 0.2 * k)  # stacked panels: compact, to fit a page
+    height = (1.3 + 0.3 * k) if len(tests) == 1 else (0.6 + 0.2 * k)  # several panels: compact, to fit a page
+    columns = 2 if len(tests) > 2 else 1
+    rows = -(-len(tests) // columns)
     colours = strategy_colours(study.strategies)
-    with plt.rc_context(FIGURE_STYLE):
-        fig, axes = plt.subplots(len(tests), 1, figsize=(6.0, height * len(tests)), squeeze=False)
-        for ax, (title, test) in zip(axes[:, 0], tests):
-            _cd_panel(ax, test, colours)
-            if title:
-                ax.set_title(title, loc="left")
-        save_figure(fig, path)
+    # The gap between columns holds the right-hand labels of one panel and the left-hand labels of the next.
+    fig, axes = plt.subplots(
+        rows, columns, figsize=(6.0 * columns, height * rows), squeeze=False, gridspec_kw={"wspace": 1.5}
+    )
+    for ax, (title, test) in zip(axes.flat, tests):
+        _cd_panel(ax, test, colours)
+        if title:
+            ax.set_title(title, loc="left")
+    for ax in axes.flat[len(tests) :]:
+        ax.axis("off")
+    return fig
 
 
 def _cd_panel(ax: plt.Axes, friedman: dict[str, Any], colours: dict[str, str]) -> None:

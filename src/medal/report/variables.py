@@ -136,6 +136,37 @@ def _mc_eer_note(study: Study, provenance: dict[str, dict[str, Any]]) -> str:
     )
 
 
+def _multi_class(study: Study, provenance: dict[str, dict[str, Any]]) -> bool:
+    return any(len(provenance[d]["class_names"]) > 2 for d in study.datasets)
+
+
+def _epistemic_note(study: Study, provenance: dict[str, dict[str, Any]]) -> str:
+    """Whether the study runs epistemic uncertainty sampling (defined for two classes only), and why not."""
+    if "epistemic" in study.strategies:
+        return "; this study runs it"
+    if _multi_class(study, provenance):
+        return "; this study, with multi-class sets, leaves it out"
+    return "; this study leaves it out"
+
+
+def _strategies_left_out(study: Study, provenance: dict[str, dict[str, Any]]) -> str:
+    """The Discussion's sentence on the strategies the Methods describe that the study does not run (empty if it runs
+    them all)."""
+    reasons = {
+        "epistemic": "defined for two classes only" if _multi_class(study, provenance) else "not run in this study",
+        "mc_eer": "whose cost grows with the classes times the batch",
+    }
+    left_out = [
+        f"{in_sentence(label(name, STRATEGY_LABELS))}, {reason}"
+        for name, reason in reasons.items()
+        if name not in study.strategies
+    ]
+    if not left_out:
+        return ""
+    subject = {1: "One strategy of the literature is", 2: "Two strategies of the literature are"}[len(left_out)]
+    return f"{subject} not in the answer: " + ", and ".join(left_out) + " (see Query strategies in the Methods)."
+
+
 def _mc_eer_candidates(study: Study, provenance: dict[str, dict[str, Any]]) -> str:
     """How many random candidates expected error reduction scores per query: a fixed number, or as many as its refits
     per query allow on each dataset (``strategies.mc_eer.refits_per_query``) but at least a batch."""
@@ -151,6 +182,16 @@ def _mc_eer_candidates(study: Study, provenance: dict[str, dict[str, Any]]) -> s
         by_count.setdefault(candidates, []).append(title)
     counts = ", ".join(f"{n} on {join_names(names)}" for n, names in sorted(by_count.items(), reverse=True))
     return f"{rule} ({counts})"
+
+
+def _strategy_notes(study: Study, provenance: dict[str, dict[str, Any]]) -> dict[str, str]:
+    """The Methods' and Discussion's phrases on the strategies a study may leave out or cap."""
+    return {
+        "mc_eer_candidates": _mc_eer_candidates(study, provenance),
+        "mc_eer_note": _mc_eer_note(study, provenance),
+        "epistemic_note": _epistemic_note(study, provenance),
+        "strategies_left_out": _strategies_left_out(study, provenance),
+    }
 
 
 def _class_scaling(study: Study, provenance: dict[str, dict[str, Any]]) -> str:
@@ -270,8 +311,7 @@ def variables(study: Study, provenance: dict[str, dict[str, Any]]) -> dict[str, 
         "learner_strategies": join_names([in_sentence(label(s, STRATEGY_LABELS)) for s in study.learner_strategies]),
         "n_learner_strategies": len(study.learner_strategies),
         "sweeps": _sweep_variables(study, provenance),
-        "mc_eer_candidates": _mc_eer_candidates(study, provenance),
-        "mc_eer_note": _mc_eer_note(study, provenance),
+        **_strategy_notes(study, provenance),
         "learner_datasets": join_names(titles(provenance, study.learner_datasets)),
         "scored_tests": scored_test_note(study, provenance) or "Every run scores the whole test set.",
         "qbc_members": study.strategy_specs.get("qbc_vote_entropy", {}).get("n_members", 5),
