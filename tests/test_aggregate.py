@@ -5,6 +5,7 @@ import pytest
 from scipy import stats
 
 from medal.analysis.aggregate import aggregate
+from medal.analysis.comparisons import merge_identical
 from medal.analysis.summaries import paired_saving
 from medal.analysis.tables import (
     CLASS_RECALL,
@@ -417,3 +418,9 @@ def test_stopping_tradeoff_by_hand(study):
     assert kappa["stopped"] == 4 and kappa["labels"] == 20 and kappa["runs"] == 4
     # At 20 labels random scores 0.7 and 0.6, entropy 0.9 and 0.9 (full pool 1.0): 77.5 % on average.
     assert kappa["percent_of_full"] == pytest.approx(77.5)
+
+
+def test_merge_identical_keeps_the_first_of_each_signature_in_order():
+    results = {"a": 1, "b": 2, "c": 1, "d": 3, "e": 2, "f": 1}
+    assert merge_identical("abcdef", results.get) == (["a", "b", "d"], {"a": ["c", "f"], "b": ["e"]})
+    assert merge_identical([], results.get) == ([], {})

@@ -6,7 +6,7 @@ comparison across datasets."""
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -42,6 +42,22 @@ def same_queries(queries: dict[str, tuple]) -> list[list[str]]:
     for strategy, sequence in queries.items():
         groups.setdefault(sequence, []).append(strategy)
     return [group for group in groups.values() if len(group) > 1]
+
+
+def merge_identical(
+    names: Iterable[str], signature: Callable[[str], Hashable]
+) -> tuple[list[str], dict[str, list[str]]]:
+    """``names`` with each whose ``signature`` (its results) equals an earlier one's merged into that first one: the
+    names kept, in order, and per kept name those merged into it."""
+    first_with: dict[Hashable, str] = {}
+    merged: dict[str, list[str]] = {}
+    for name in names:
+        key = signature(name)
+        if key in first_with:
+            merged.setdefault(first_with[key], []).append(name)
+        else:
+            first_with[key] = name
+    return list(first_with.values()), merged
 
 
 def duplicates_of(groups: list[list[str]]) -> dict[str, str]:
@@ -283,19 +299,14 @@ def friedman_over_learners(study: dict[str, Any], summary_rows: list[dict[str, A
     strategies = study["learner_strategies"]
     datasets = learner_datasets(study)
     rows = {(row["dataset"], row["learner"], row["strategy"]): row for row in summary_rows}
-    first_with: dict[tuple, str] = {}
-    merged: dict[str, list[str]] = {}
-    for learner in study["learners"]:
-        signature = tuple(
+    learners, merged = merge_identical(
+        study["learners"],
+        lambda learner: tuple(
             (rows[(d, learner, s)]["aulc"], rows[(d, learner, s)]["aulc_sd"], rows[(d, learner, s)]["final"])
             for d in datasets
             for s in strategies
-        )
-        if signature in first_with:
-            merged.setdefault(first_with[signature], []).append(learner)
-        else:
-            first_with[signature] = learner
-    learners = list(first_with.values())
+        ),
+    )
     blocks = [(d, learner) for d in datasets for learner in learners]
     scores = np.array([[rows[(d, learner, s)]["aulc"] for s in strategies] for d, learner in blocks])
     return {

@@ -23,7 +23,7 @@ from medal.report.text import (
     supplement_ref,
     titles,
 )
-from medal.study import Study, plain
+from medal.study import Study, in_use, plain
 
 # Metrics of the benchmark tables, in column order, with their short headers.
 BENCHMARK_METRICS = {"accuracy": "ACC", "roc_auc": "AUC", "balanced_accuracy": "Bal. acc."}
@@ -93,10 +93,9 @@ def selection_table(study: Study, provenance: dict[str, dict[str, Any]], selecti
     return markdown_table(header, rows, caption, "tbl-selection", text_columns=0)
 
 
-def _learner_values(study: Study, dataset: str) -> dict[str, Any]:
-    """The values the selected learner runs with on ``dataset`` for the learner keys of the selection grid."""
-    params = study.learner_spec(study.selection["learner"], dataset).get("params") or {}
-    return {key: params.get(key) for key in study.selection["grid"].get("learner", {})}
+def _learner_in_use(study: Study, dataset: str) -> dict[str, Any]:
+    """The selected learner's values of the grid's learner keys as it runs on ``dataset`` (:func:`in_use`)."""
+    return in_use(study.selection, study.learner_specs, {}, dataset)["learner"]
 
 
 def selection_text(study: Study, provenance: dict[str, dict[str, Any]], selection: dict[str, Any]) -> str:
@@ -117,8 +116,9 @@ def selection_text(study: Study, provenance: dict[str, dict[str, Any]], selectio
         )
         + "."
     )
+
     others = [
-        f"{provenance[d]['title']} (runs with {_point_text({'features': {}, 'learner': _learner_values(study, d)})})"
+        f"{provenance[d]['title']} (runs with {_point_text({'features': {}, 'learner': _learner_in_use(study, d)})})"
         for d in study.datasets
         if d not in select["datasets"]
     ]

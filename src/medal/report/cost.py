@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from medal.analysis.capped import cap_label
+from medal.analysis.comparisons import merge_identical
 from medal.analysis.conclusions import holm_decision
 from medal.design import BASELINE, STAGE_TIMING_FILE, run_path
 from medal.fileio import read_json
@@ -154,17 +155,10 @@ def _capped_strategies(rows: list[dict[str, Any]], caps: tuple[str, str]) -> tup
     """The strategies other than random, each once with those whose results equal its own in both conditions ``caps``
     merged into it (on two classes least confident, margin and entropy rank the images alike)."""
     by = {(row["max_candidates"], row["strategy"]): row for row in rows}
-    first_with: dict[tuple, str] = {}
-    merged: dict[str, list[str]] = {}
-    for strategy in dict.fromkeys(row["strategy"] for row in rows):
-        if strategy == BASELINE:
-            continue
-        results = tuple(by[(cap, strategy)][key] for cap in caps for key in CAPPED_RESULT_KEYS)
-        if results in first_with:
-            merged.setdefault(first_with[results], []).append(strategy)
-        else:
-            first_with[results] = strategy
-    return list(first_with.values()), merged
+    return merge_identical(
+        [s for s in dict.fromkeys(row["strategy"] for row in rows) if s != BASELINE],
+        lambda strategy: tuple(by[(cap, strategy)][key] for cap in caps for key in CAPPED_RESULT_KEYS),
+    )
 
 
 def capped_table(study: Study, provenance: dict[str, dict[str, Any]], rows: list[dict[str, Any]]) -> str:

@@ -75,12 +75,12 @@ PANEL_COLUMNS = 3
 
 
 def dataset_panels(
-    n: int, width: float, height: float, extra_width: float = 0.0, **subplots: Any
+    n: int, width: float, height: float, extra_width: float = 0.0, columns: int = PANEL_COLUMNS, **subplots: Any
 ) -> tuple[plt.Figure, np.ndarray]:
-    """A figure of ``n`` panels, one per dataset, at most :data:`PANEL_COLUMNS` to a row, each ``width`` by
-    ``height`` inches (plus ``extra_width`` for labels beside a row); the panels left over in the last row are off.
-    Returns the figure and its panels as rows and columns: ``axes.flat[:n]`` are the datasets' in order."""
-    columns = min(n, PANEL_COLUMNS)
+    """A figure of ``n`` panels, one per dataset, at most ``columns`` to a row, each ``width`` by ``height`` inches
+    (plus ``extra_width`` for labels beside a row); the panels left over in the last row are off. Returns the figure
+    and its panels as rows and columns: ``axes.flat[:n]`` are the datasets' in order."""
+    columns = min(n, columns)
     rows = -(-n // columns)
     fig, axes = plt.subplots(
         rows, columns, figsize=(width * columns + extra_width, height * rows), squeeze=False, **subplots

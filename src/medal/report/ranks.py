@@ -9,7 +9,7 @@ from typing import Any
 import matplotlib.pyplot as plt
 import numpy as np
 
-from medal.report.figures import FIGURE_STYLE, save_figure, strategy_colours
+from medal.report.figures import FIGURE_STYLE, dataset_panels, save_figure, strategy_colours
 from medal.report.text import STRATEGY_LABELS, merged_label
 from medal.study import Study
 
@@ -38,19 +38,14 @@ def critical_difference_panels(
     )
     k = len(friedman["strategies"])
     height = (1.3 + 0.3 * k) if len(tests) == 1 else (0.6 + 0.2 * k)  # several panels: compact, to fit a page
-    columns = 2 if len(tests) > 2 else 1
-    rows = -(-len(tests) // columns)
     colours = strategy_colours(study.strategies)
-    # The gap between columns holds the right-hand labels of one panel and the left-hand labels of the next.
-    fig, axes = plt.subplots(
-        rows, columns, figsize=(6.0 * columns, height * rows), squeeze=False, gridspec_kw={"wspace": 1.5}
-    )
+    # Two panels to a row when there are more than two; the gap between columns holds the right-hand labels of one
+    # panel and the left-hand labels of the next.
+    fig, axes = dataset_panels(len(tests), 6.0, height, columns=2 if len(tests) > 2 else 1, gridspec_kw={"wspace": 1.5})
     for ax, (title, test) in zip(axes.flat, tests):
         _cd_panel(ax, test, colours)
         if title:
             ax.set_title(title, loc="left")
-    for ax in axes.flat[len(tests) :]:
-        ax.axis("off")
     return fig
 
 
