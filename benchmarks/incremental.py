@@ -1,5 +1,6 @@
-"""Incremental rebuilds: a text-only change rebuilds only the paper, and a change to one strategy reruns only its
-stages; measured in a clone of the committed, built project, so the workspace is never edited."""
+"""Incremental rebuilds: a text-only change rebuilds only the paper, and a change to one strategy recomputes only its
+runs (its dataset's ``al`` stage reruns, and publishes the other strategies' runs again); measured in a clone of the
+committed, built project, so the workspace is never edited."""
 
 from __future__ import annotations
 
@@ -54,15 +55,27 @@ def incremental() -> dict[str, Any]:
             )
         )
         changed = sorted(json.loads(dvc("status", "--json", cwd=copy)))
-    runs = [name for name in changed if name.startswith(("al@", "sweep@"))]
-    only_margin = bool(runs) and all(name.endswith("-margin") for name in runs)
-    log(f"incremental: text-only rebuild {seconds:.1f} s running {stages}; a margin change would rerun {changed}")
+        start = time.perf_counter()
+        dvc("repro", "-s", "al@wdbc", cwd=copy)
+        stage_seconds = time.perf_counter() - start
+        stage = json.loads((copy / "data" / "timings" / "wdbc" / "_stage.json").read_text())
+        margin_runs = len(list((copy / "data" / "runs" / "wdbc" / "margin").glob("*.json")))
+    computed = stage["runs"] - stage["republished"] - stage["reused"] - stage["submitted"]
+    log(
+        f"incremental: text-only rebuild {seconds:.1f} s running {stages}; a margin change makes {changed} stale, "
+        f"and al@wdbc then computed {computed} of its {stage['runs']} runs ({margin_runs} are margin's) in "
+        f"{stage_seconds:.1f} s"
+    )
     return {
         "paper_rebuild_seconds": seconds,
         "paper_rebuild_stages": stages,
-        "strategy_change_reruns": changed,
+        "strategy_change_stale_stages": changed,
+        "strategy_change_wdbc_runs": stage["runs"],
+        "strategy_change_wdbc_computed": computed,
+        "strategy_change_wdbc_margin_runs": margin_runs,
+        "strategy_change_wdbc_seconds": stage_seconds,
         "target_seconds": TARGETS["paper_rebuild_max_seconds"],
-        "met": seconds < TARGETS["paper_rebuild_max_seconds"] and stages == ["paper"] and only_margin,
+        "met": seconds < TARGETS["paper_rebuild_max_seconds"] and stages == ["paper"] and computed == margin_runs > 0,
     }
 
 
@@ -72,6 +85,9 @@ def run(params: dict[str, Any], quick: bool) -> dict[str, Any]:
 
 def markdown(r: dict[str, Any]) -> list[str]:
     return [
-        f"- Text-only rebuild: {r['paper_rebuild_seconds']:.1f} s (stages {r['paper_rebuild_stages']}); "
-        f"a change to one strategy reruns {r['strategy_change_reruns']}; {met(r)}"
+        f"- Text-only rebuild: {r['paper_rebuild_seconds']:.1f} s (stages {r['paper_rebuild_stages']}); {met(r)}",
+        f"- A change to margin's settings makes {', '.join(r['strategy_change_stale_stages'])} stale; rerun, "
+        f"`al@wdbc` computed {r['strategy_change_wdbc_computed']} of its {r['strategy_change_wdbc_runs']} runs "
+        f"(margin's: {r['strategy_change_wdbc_margin_runs']}) and published the others again, in "
+        f"{r['strategy_change_wdbc_seconds']:.1f} s",
     ]

@@ -11,17 +11,20 @@ from typing import Any
 
 from benchmarks.common import TARGETS, log, met, study_data
 
-from medal.experiment.runner import Outputs, run_strategy
+from medal.experiment.plans import Outputs
+from medal.experiment.runner import Stage, plan_strategy, run_stage
 from medal.fileio import write_npz_atomic
 from medal.study import Study
 
 
 def _timed_entropy_stage(params: dict[str, Any], prepared: Path, out: Path) -> tuple[float, dict[str, bytes]]:
-    """Run the entropy stage of ``params`` on ``prepared`` into ``out``: its wall time and its result files' bytes."""
+    """Run entropy's runs of ``params`` on ``prepared`` as one stage into ``out``: its wall time (planning included)
+    and its result files' bytes."""
     start = time.perf_counter()
-    run_strategy(
-        Study.from_params(params), "bench", "entropy", prepared, Outputs(out / "runs", out / "partial", out / "timings")
-    )
+    study = Study.from_params(params)
+    outputs = Outputs(out / "runs", out / "partial", out / "timings")
+    plan = plan_strategy(study, "bench", "entropy", prepared, outputs)
+    run_stage(study, Stage("al@bench", [plan], outputs.results, outputs.timings))
     seconds = time.perf_counter() - start
     return seconds, {p.name: p.read_bytes() for p in sorted((out / "runs").iterdir())}
 

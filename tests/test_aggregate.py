@@ -230,7 +230,7 @@ def test_outputs_are_byte_identical_when_rebuilt(study):
 
 def test_missing_run_names_the_stage_to_rerun(study):
     (study / "runs" / "d" / "entropy" / "lr-seed1.json").unlink()
-    with pytest.raises(UserError, match=r"lr-seed1.json missing; run `dvc repro al@d-entropy` first"):
+    with pytest.raises(UserError, match=r"lr-seed1.json missing; run `dvc repro al@d` first"):
         _aggregate(study, "agg2", "m.json")
 
 
@@ -325,7 +325,7 @@ def test_the_cap_check_compares_each_condition_with_random_under_the_same_cap(st
 
 def test_a_missing_capped_run_names_its_stage(study):
     (study / "capped" / "d" / "entropy" / "lr-seed0.json").unlink()
-    with pytest.raises(UserError, match=r"lr-seed0.json missing; run `dvc repro capped@entropy` first"):
+    with pytest.raises(UserError, match=r"lr-seed0.json missing; run `dvc repro capped` first"):
         _aggregate(study, "agg3", "m3.json")
 
 

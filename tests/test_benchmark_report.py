@@ -170,3 +170,15 @@ def test_the_published_file_names_its_citation_and_each_result_is_a_number():
         for scores in methods.values():
             assert set(scores) <= {"accuracy", "roc_auc", "balanced_accuracy"}
             assert all(0 < value <= 1 for value in scores.values())
+
+
+def test_learners_share_a_row_only_where_their_parameters_for_that_dataset_agree(params):
+    params = _params(params)
+    params["study"]["learners"] = ["sgd_refit", "sgd_warm_start"]
+    params["learners"]["sgd_refit"]["params_by_dataset"] = {"b": {"alpha": 0.01}}
+    scores = {name: _scores(0.8, 0.9, 0.7) for name in params["study"]["learners"]}
+    references = {d: {"learners": scores, "representations": {}} for d in ("a", "b")}
+    table = benchmark_table(Study.from_params(params), PROVENANCE, references, PUBLISHED)
+    on_b = table[table.index("| **B** |") :]
+    assert "| SGD log-loss (fit, warm start) | this study |" in table[: table.index("| **B** |")]
+    assert "| SGD log-loss (fit) | this study |" in on_b and "| SGD log-loss (warm start) | this study |" in on_b

@@ -135,6 +135,23 @@ def test_non_finite_features_are_refused():
     check_canonical(arrays, "d")
 
 
+def test_a_class_missing_from_the_pool_is_refused_with_its_index():
+    from medal.data.sources import check_canonical
+    from medal.errors import UserError
+
+    arrays = {"X_train": np.zeros((4, 2)), "y_train": np.array([0, 1, 0, 1]), "X_test": np.zeros((3, 2))}
+    arrays["y_test"] = np.array([0, 1, 2])  # class 2 only in the test split
+    with pytest.raises(UserError, match=r"^d: class 2 has no sample in the training split \(the pool\), so no model"):
+        check_canonical(arrays, "d")
+    arrays["y_train"] = np.array([0, 3, 0, 3])  # classes 1 and 2 missing from the pool, 3 present
+    arrays["y_test"] = np.array([0, 3, 3])
+    with pytest.raises(UserError, match=r"^d: classes 1, 2 have no sample in the training split"):
+        check_canonical(arrays, "d")
+    arrays["y_train"] = np.array([0, 1, 2, 1])
+    arrays["y_test"] = np.array([0, 1, 1])  # a class absent from the test split is allowed
+    check_canonical(arrays, "d")
+
+
 def _npz_dataset(tmp_path, params, arrays, md5=None):
     path = tmp_path / "mine.npz"
     np.savez(path, **arrays)

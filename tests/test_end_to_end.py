@@ -195,6 +195,9 @@ def test_verify_rebuilds_everything_and_finds_it_identical(built):
     assert result.stdout.rstrip().endswith("\nreproduced") and "DIFFER" not in result.stdout
     measured = next(line for line in result.stdout.splitlines() if "wall-clock outputs differ, as expected" in line)
     assert "data/timings/" in measured  # the rebuild really reran the runs: their timings changed
+    # and recomputed every run, none published again from the build it checks
+    records = [json.loads(path.read_text()) for path in (target / "data" / "timings").rglob("_stage.json")]
+    assert records and all(r["republished"] == 0 and r["computed_on"] for r in records), records
 
 
 @pytest.mark.e2e
@@ -202,13 +205,13 @@ def test_verify_reports_an_output_that_differs_from_the_lock(built):
     target = built[0]
     lock_path = target / "dvc.lock"
     lock = yaml.safe_load(lock_path.read_text())
-    stage = lock["stages"]["al@wdbc-random"]
-    recorded = next(o for o in stage["outs"] if o["path"] == "data/runs/wdbc/random")
+    stage = lock["stages"]["al@wdbc"]
+    recorded = next(o for o in stage["outs"] if o["path"] == "data/runs/wdbc")
     recorded["md5"] = "0" * 32 + ".dir"
     lock_path.write_text(yaml.safe_dump(lock, sort_keys=False))
-    result = _medal(target, "verify", "al@wdbc-random")
+    result = _medal(target, "verify", "al@wdbc")
     assert result.returncode == 1, result.stdout + result.stderr
-    assert "DIFFER: data/runs/wdbc/random" in result.stdout and result.stdout.rstrip().endswith("NOT reproduced")
+    assert "DIFFER: data/runs/wdbc\n" in result.stdout and result.stdout.rstrip().endswith("NOT reproduced")
     _dvc(target, "repro")  # the rerun stage's new timings make the report and paper stale: bring them up to date
 
 
@@ -219,7 +222,7 @@ def _git(target: Path, *args: str) -> None:
 
 def _tamper_one_run_file(remote: Path, lock: dict) -> str:
     """Change the stored copy of one run file in a local DVC remote (content-addressed: files/md5/ab/cdef...)."""
-    out = next(o for o in lock["stages"]["al@wdbc-random"]["outs"] if o["path"] == "data/runs/wdbc/random")
+    out = next(o for o in lock["stages"]["al@wdbc"]["outs"] if o["path"] == "data/runs/wdbc")
     listing = remote / "files" / "md5" / out["md5"][:2] / out["md5"][2:]
     entry = yaml.safe_load(listing.read_text())[0]
     stored = remote / "files" / "md5" / entry["md5"][:2] / entry["md5"][2:]
@@ -251,7 +254,7 @@ def test_a_fresh_clone_pulls_the_outputs_and_verifies_a_sample(built, tmp_path):
     _dvc(tampered, "pull")
     result = _medal(tampered, "verify", "--sample", "2", "--seed", "3")
     assert result.returncode == 1, result.stdout + result.stderr
-    assert "data/runs/wdbc/random: its content differs from dvc.lock" in result.stdout
+    assert "data/runs/wdbc: its content differs from dvc.lock" in result.stdout
     assert "NOT reproduced" in result.stdout
 
 
@@ -279,20 +282,36 @@ def test_a_paper_text_change_only_rerenders_in_under_30_seconds(built):
     assert seconds < 30, f"a text-only rebuild took {seconds:.1f} s"
 
 
+def _run_files(root: Path) -> dict[str, bytes]:
+    """Every run file of the three experiments below ``root``'s data folder, by path."""
+    return {
+        path.relative_to(root).as_posix(): path.read_bytes()
+        for folder in ("runs", "capped", "sweeps")
+        for path in (root / "data" / folder).rglob("*.json")
+    }
+
+
 @pytest.mark.e2e
-def test_changing_one_strategy_reruns_only_its_stages(built):
-    target = built[0]
-    params = yaml.safe_load((target / "params.yaml").read_text())
+def test_changing_one_strategy_recomputes_only_its_runs(built, tmp_path):
+    copy = tmp_path / "copy"
+    shutil.copytree(built[0], copy, symlinks=True)
+    params = yaml.safe_load((copy / "params.yaml").read_text())
     params["strategies"]["entropy"]["method"] = "least_confident"
-    (target / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    out = _dvc(target, "status")
-    changed = set(re.findall(r"^(\S+):$", out, flags=re.M))
-    runs = {name for name in changed if name.startswith(("al@", "sweep@", "capped@"))}
-    # Only entropy's own runs (main experiment, cap check and sweeps), and the report stage, which quotes strategy
-    # options.
-    assert runs and all(name.endswith(("-entropy", "@entropy")) for name in runs), out
-    assert "capped@entropy" in runs, out
-    assert changed - runs == {"report"}, out
+    (copy / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    changed = set(re.findall(r"^(\S+):$", _dvc(copy, "status"), flags=re.M))
+    # Every experiment stage runs entropy, so each is stale, and the report, which quotes strategy options.
+    assert {name.split("@")[0] for name in changed} == {"al", "capped", "sweep", "report"}, changed
+    before = _run_files(copy)
+    _dvc(copy, "repro")
+    after = _run_files(copy)
+    entropy = {path for path in after if "entropy" in Path(path).parts or Path(path).name.startswith("entropy-")}
+    assert entropy and set(after) == set(before)
+    assert all(after[path] == before[path] for path in set(after) - entropy)  # the others published again as they were
+    assert any(after[path] != before[path] for path in entropy)
+    records = [json.loads(path.read_text()) for path in (copy / "data" / "timings").rglob("_stage.json")]
+    # Only entropy's runs were computed: every other run was published again from the earlier build.
+    assert sum(r["runs"] - r["republished"] for r in records) == len(entropy), records
+    assert sum(r["republished"] for r in records) == len(after) - len(entropy)
 
 
 @pytest.mark.e2e
@@ -374,22 +393,22 @@ def test_submit_computes_the_stale_stages_runs_at_once_on_a_cluster_and_dvc_publ
         params["strategies"]["entropy"] = {"method": "margin_sampling"}
         (copy / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     changed = re.findall(r"^(\S+):$", _dvc(copies["plain"], "status"), flags=re.M)
-    stale = [name for name in changed if name.startswith(("al@", "capped@", "sweep@"))]
+    stale = [name for name in changed if name.startswith(("al@", "capped", "sweep@"))]
     _dvc(copies["plain"], "repro")
     with LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster:
         env = dict(os.environ, MEDAL_DASK_SCHEDULER=cluster.scheduler_address)
         env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
         result = subprocess.run(["medal", "submit"], cwd=copies["submitted"], env=env, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert stale and f"runs of {len(stale)} stages, all in flight at once" in result.stdout, result.stdout
+    assert stale and f"runs of {len(stale)} stages to compute" in result.stdout, result.stdout
     # Every worker is on this machine: the stages that need no run go after the runs, not beside them.
     assert "$ dvc repro -s select reference\n" in result.stderr and "beside the runs" not in result.stderr
     # dvc repro then only published them: every stale stage found all its runs kept and computed none itself.
     assert result.stderr.count("computed by medal submit") == len(stale), result.stderr
-    assert not re.search(r"^\[[^\]]*entropy\] \d+/\d+ ", result.stderr, flags=re.M), result.stderr
+    assert not re.search(r"^\[(?!submit\])[^\]]*\] \d+/\d+ ", result.stderr, flags=re.M), result.stderr
     assert "Data and pipelines are up to date." in _dvc(copies["submitted"], "status")
     assert not (copies["submitted"] / "data" / "partial").exists()
-    for prefix in ("al@", "capped@", "sweep@", "aggregate"):
+    for prefix in ("al@", "capped", "sweep@", "aggregate"):
         assert _lock_outputs(copies["submitted"], prefix) == _lock_outputs(copies["plain"], prefix), prefix
 
 

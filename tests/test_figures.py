@@ -257,7 +257,12 @@ def test_runtime_text_says_where_stages_computed_and_what_a_submission_did():
         {"runs": 10, "reused": 0, "computed_on": {"dask": False, "workers": 2}, "wall_seconds": 60.0},
         {"runs": 20, "reused": 0, "computed_on": None, "submission": submission, "wall_seconds": 5.0},
         {"runs": 10, "reused": 3, "computed_on": None, "submission": submission, "wall_seconds": 5.0},
+        {"runs": 6, "reused": 0, "republished": 4, "computed_on": None, "wall_seconds": 1.0},
     ]
+    text = runtime_text(records)
+    assert "; 4 runs were published again from an earlier build with the same fingerprint" in text
+    records.pop()
+    assert "published again" not in runtime_text(records)
     text = runtime_text(records)
     assert text.startswith("In this build the 3 experiment stages ran 40 active-learning runs in ")
     assert "each stage computing on 2 local processes; 3 runs were kept from an interrupted" in text

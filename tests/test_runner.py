@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -15,12 +16,15 @@ import pytest
 import yaml
 
 from medal.experiment import executor as compute_executor
-from medal.experiment import runner, tasks, worker
+from medal.experiment import plans, runner, tasks, worker
 from medal.experiment.cluster import DASK_SETTINGS
-from medal.experiment.runner import Outputs, fingerprint, run_strategy
+from medal.experiment.plans import Outputs, fingerprint
+from medal.experiment.runner import Stage, plan_strategy, run_stage
 from medal.experiment.tasks import RunTask
 from medal.fileio import read_json, write_json_atomic, write_npz_atomic, write_text_atomic
 from medal.study import Study, spec_for_dataset
+
+from conftest import ROOT
 
 
 @pytest.fixture
@@ -39,12 +43,18 @@ def _outputs(root: Path) -> Outputs:
     return Outputs(root / "runs", root / "partial", root / "timings")
 
 
+def _run_strategy(study: Study, dataset: str, strategy: str, prepared: Path, outputs: Outputs) -> None:
+    """One strategy as a stage of its own, publishing to ``outputs``' folders."""
+    plan = plan_strategy(study, dataset, strategy, prepared, outputs)
+    run_stage(study, Stage(f"al@{dataset}", [plan], outputs.results, outputs.timings))
+
+
 def _files(folder: Path) -> dict[str, bytes]:
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 def _run(params, prepared, root: Path) -> dict[str, bytes]:
-    run_strategy(Study.from_params(params), "blobs", "entropy", prepared, _outputs(root))
+    _run_strategy(Study.from_params(params), "blobs", "entropy", prepared, _outputs(root))
     return _files(root / "runs")
 
 
@@ -188,7 +198,7 @@ def test_unreachable_dask_scheduler_is_a_clear_error(small, tmp_path, monkeypatc
         with pytest.raises(
             compute_executor.UserError, match=r"cannot reach the Dask scheduler at tcp://127.0.0.1:9 .*unset"
         ):
-            run_strategy(Study.from_params(params), "blobs", "entropy", prepared, _outputs(tmp_path))
+            _run_strategy(Study.from_params(params), "blobs", "entropy", prepared, _outputs(tmp_path))
         assert _settings() == UNSET  # the client's settings are undone when it cannot connect either
     assert not (tmp_path / "runs").exists()
 
@@ -263,8 +273,8 @@ def test_runs_go_longest_first_by_recorded_duration_and_untimed_runs_before_them
     timings = tmp_path / "timings"
     write_json_atomic(timings / tasks[0].path, {"seconds": 1.0})
     write_json_atomic(timings / tasks[1].path, {"seconds": 5.0})
-    plan = runner.StagePlan("t", tasks, dict, {}, Outputs(tmp_path / "runs", tmp_path / "partial", timings))
-    kept = runner.Kept.find([plan])
+    plan = plans.StagePlan("t", tasks, dict, {}, Outputs(tmp_path / "runs", tmp_path / "partial", timings))
+    kept = plans.Kept.find([plan])
     assert [(task, seconds) for _, task, seconds in kept.pending([plan])] == [
         (tasks[2], float("inf")),
         (tasks[1], 5.0),
@@ -279,20 +289,111 @@ def test_a_stage_whose_runs_are_all_kept_publishes_them_without_loading_its_feat
     clean = _run(params, prepared, tmp_path / "clean")
     plan = runner.plan_strategy(Study.from_params(params), "blobs", "entropy", prepared, _outputs(tmp_path))
     with compute_executor.Executor(1) as executor:
-        runner.keep_runs(executor, [plan], runner.Kept.find([plan]), runner.BY_SUBMIT, "balanced_accuracy")
+        runner.keep_runs(executor, [plan], plans.Kept.find([plan]), plans.BY_SUBMIT, "balanced_accuracy")
 
     def no_features() -> dict:
         raise AssertionError("features loaded although every run is kept")
 
-    runner.run_stage(Study.from_params(params), replace(plan, load=no_features))
+    stage = Stage("al@blobs", [replace(plan, load=no_features)], tmp_path / "runs", tmp_path / "timings")
+    runner.run_stage(Study.from_params(params), stage)
     assert _files(tmp_path / "runs") == clean
     assert read_json(tmp_path / "timings" / runner.STAGE_TIMING_FILE)["submitted"] == 4
+
+
+def _two_strategy_stage(params, prepared, root: Path) -> Stage:
+    """An ``al`` stage of entropy and margin sampling on the blobs, publishing below ``root``."""
+    study = Study.from_params(params)
+    plans = [
+        plan_strategy(
+            study,
+            "blobs",
+            strategy,
+            prepared,
+            Outputs(*(root / part / strategy for part in ("runs", "partial", "timings"))),
+        )
+        for strategy in ("entropy", "margin")
+    ]
+    return Stage("al@blobs", plans, root / "runs", root / "timings")
+
+
+def test_a_rerun_publishes_again_the_runs_whose_fingerprint_did_not_change_and_recomputes_the_rest(
+    small, tmp_path, monkeypatch, capsys
+):
+    params, prepared = small
+    params["study"]["strategies"] = ["entropy", "margin"]
+    run_stage(Study.from_params(params), _two_strategy_stage(params, prepared, tmp_path))
+    first = _files(tmp_path / "runs")
+    assert len(first) == 6  # entropy with two learners, margin with the main learner, two seeds each
+    # A change to margin's settings: only its runs are computed again.
+    params["strategies"]["margin"] = {"method": "margin_sampling", "max_candidates": 7}
+    capsys.readouterr()
+    run_stage(Study.from_params(params), _two_strategy_stage(params, prepared, tmp_path))
+    assert "publishing again 4 runs of an earlier build" in capsys.readouterr().err
+    stage = read_json(tmp_path / "timings" / runner.STAGE_TIMING_FILE)
+    assert (stage["runs"], stage["republished"], stage["reused"]) == (6, 4, 0)
+    second = _files(tmp_path / "runs")
+    assert {k: v for k, v in second.items() if k.startswith("entropy/")} == {
+        k: v for k, v in first.items() if k.startswith("entropy/")
+    }
+    # Publishing again is byte-identical to recomputing; $MEDAL_RECOMPUTE recomputes every run.
+    monkeypatch.setenv(runner.RECOMPUTE_ENV, "1")
+    run_stage(Study.from_params(params), _two_strategy_stage(params, prepared, tmp_path))
+    assert read_json(tmp_path / "timings" / runner.STAGE_TIMING_FILE)["republished"] == 0
+    assert _files(tmp_path / "runs") == second
+
+
+def test_a_strategy_left_out_of_the_study_leaves_no_runs_behind(small, tmp_path):
+    params, prepared = small
+    params["study"]["strategies"] = ["entropy", "margin"]
+    run_stage(Study.from_params(params), _two_strategy_stage(params, prepared, tmp_path))
+    stage = _two_strategy_stage(params, prepared, tmp_path)
+    run_stage(Study.from_params(params), replace(stage, plans=stage.plans[:1]))
+    assert {Path(path).parts[0] for path in _files(tmp_path / "runs")} == {"entropy"}
+    assert {Path(path).parts[0] for path in _files(tmp_path / "timings")} == {"entropy", runner.STAGE_TIMING_FILE}
+
+
+def test_a_published_run_with_another_fingerprint_or_a_broken_file_is_recomputed(small, tmp_path):
+    params, prepared = small
+    clean = _run(params, prepared, tmp_path / "clean")
+    _run(params, prepared, tmp_path)
+    timing = tmp_path / "timings" / "logreg-seed0.json"
+    write_json_atomic(timing, {**read_json(timing), "fingerprint": "stale"})
+    write_text_atomic(tmp_path / "runs" / "logreg-seed1.json", '{"broken')
+    assert _run(params, prepared, tmp_path) == clean
+    assert read_json(tmp_path / "timings" / runner.STAGE_TIMING_FILE)["republished"] == 2
 
 
 def test_time_left_weighs_runs_by_recorded_duration_unless_one_is_unknown():
     assert runner._expected_work([30.0, 2.0, 0.5]) == [30.0, 2.0, 0.5]
     assert runner._expected_work([30.0, float("inf"), 0.5]) == [1.0, 1.0, 1.0]
     assert runner._expected_work([30.0, 0.0]) == [1.0, 1.0]  # a zero duration cannot weigh a run
+
+
+def test_the_code_in_a_fingerprint_is_what_every_experiment_stage_depends_on():
+    stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+    sources = {
+        dep.removeprefix("src/medal/")
+        for name in ("al", "capped", "sweep")
+        for dep in stages[name].get("do", stages[name])["deps"]
+        if dep.startswith("src/medal/")
+    }
+    assert sorted(sources) == list(plans.RUN_SOURCES)
+
+
+def test_an_edit_outside_the_run_sources_keeps_the_fingerprint_and_one_inside_changes_it(monkeypatch, tmp_path):
+    for name in (*plans.RUN_SOURCES, "report/paper.py"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(name)
+    monkeypatch.setattr(plans, "PACKAGE", tmp_path)
+    digests = []
+    for edited in ("report/paper.py", "experiment/strategies.py"):
+        plans.code_digest.cache_clear()
+        before = plans.code_digest()
+        (tmp_path / edited).write_text("edited")
+        plans.code_digest.cache_clear()
+        digests.append(before != plans.code_digest())
+    plans.code_digest.cache_clear()
+    assert digests == [False, True]
 
 
 def test_fingerprint_follows_every_setting_and_the_input(small):
@@ -319,7 +420,7 @@ def test_a_failing_run_publishes_nothing_and_keeps_the_finished_ones(small, tmp_
 
     monkeypatch.setattr(compute_executor, "run_one", fail_on_second_seed)
     with pytest.raises(RuntimeError, match="killed"):
-        run_strategy(Study.from_params(params), "blobs", "entropy", prepared, _outputs(tmp_path))
+        _run_strategy(Study.from_params(params), "blobs", "entropy", prepared, _outputs(tmp_path))
     assert not (tmp_path / "runs").exists() and not (tmp_path / "timings").exists()
     assert sorted(p.name for p in (tmp_path / "partial").iterdir()) == ["logreg-seed0.json"]
 
@@ -334,12 +435,13 @@ def _stage_project(root: Path, params: dict, prepared: Path) -> None:
         "canonical_md5": {"bundled": None},
     }
     params["prepare"]["blobs"] = {"features": "raw"}
+    params["study"]["strategies"] = ["random", "entropy"]  # the al stage runs every strategy of the study
     (root / "params.yaml").write_text(yaml.safe_dump(params))
 
 
 def _medal_al(root: Path) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "medal.cli", "al", "blobs", "entropy"],
+        [sys.executable, "-m", "medal.cli", "al", "blobs"],
         cwd=root,
         start_new_session=True,
         stdout=subprocess.PIPE,
@@ -358,14 +460,15 @@ def test_sigkill_midway_then_rerun_computes_only_the_missing_runs(small, tmp_pat
         _stage_project(tmp_path / name, params, prepared)
     clean = _medal_al(tmp_path / "clean")
     killed = _medal_al(tmp_path / "killed")
-    partial = tmp_path / "killed" / "data" / "partial" / "runs" / "blobs" / "entropy"
+    partial = tmp_path / "killed" / "data" / "partial" / "runs" / "blobs"
     deadline = time.monotonic() + 120
-    while len(list(partial.glob("*.json"))) < 2 and killed.poll() is None and time.monotonic() < deadline:
+    while len(list(partial.rglob("*.json"))) < 2 and killed.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
     os.killpg(killed.pid, signal.SIGKILL)
     killed.communicate()  # waits and closes the pipes
-    kept = {p.name: p.read_bytes() for p in partial.glob("*.json")}
-    assert 2 <= len(kept) < 8, "the stage should die part-way"
+    kept = {p.relative_to(partial).as_posix(): p.read_bytes() for p in partial.rglob("*.json")}
+    total = 4 + 8  # random with the main learner, entropy with both learners; four seeds each
+    assert 2 <= len(kept) < total, "the stage should die part-way"
     assert not (tmp_path / "killed" / "data" / "runs").exists()
     clean.communicate()
     assert clean.returncode == 0
@@ -373,9 +476,9 @@ def test_sigkill_midway_then_rerun_computes_only_the_missing_runs(small, tmp_pat
     _, err = rerun.communicate()
     assert rerun.returncode == 0, err
     assert f"reusing {len(kept)} runs finished before an interruption" in err
-    assert err.count("entropy logreg seed") + err.count("entropy sgd_refit seed") == 8 - len(kept)
+    assert len(re.findall(r"^\[al@blobs\] \d+/12 ", err, flags=re.MULTILINE)) == total - len(kept)
     assert not partial.exists()
-    runs = tmp_path / "{}" / "data" / "runs" / "blobs" / "entropy"
+    runs = tmp_path / "{}" / "data" / "runs" / "blobs"
     assert _files(Path(str(runs).format("killed"))) == _files(Path(str(runs).format("clean")))
     assert {name: read_json(Path(str(runs).format("killed")) / name) for name in kept} == {
         name: json.loads(content)["result"] for name, content in kept.items()
@@ -385,7 +488,7 @@ def test_sigkill_midway_then_rerun_computes_only_the_missing_runs(small, tmp_pat
 def test_progress_lines_estimate_the_time_left(small, tmp_path, capsys):
     params, prepared = small
     _run(params, prepared, tmp_path)
-    lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("[blobs/entropy]")]
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("[al@blobs]")]
     assert len(lines) == 4 and all(line.endswith(" left)") and "; about " in line for line in lines)
     assert lines[-1].endswith("; about 0 s left)")
 
@@ -412,9 +515,9 @@ def test_workers_end_with_their_stage_after_sigkill(small, tmp_path):
     params["compute"]["n_jobs"] = 2
     _stage_project(tmp_path, params, prepared)
     stage = _medal_al(tmp_path)
-    partial = tmp_path / "data" / "partial" / "runs" / "blobs" / "entropy"
+    partial = tmp_path / "data" / "partial" / "runs" / "blobs"
     deadline = time.monotonic() + 120
-    while not list(partial.glob("*.json")) and stage.poll() is None and time.monotonic() < deadline:
+    while not list(partial.rglob("*.json")) and stage.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
     workers = psutil.Process(stage.pid).children(recursive=True)
     assert workers and stage.poll() is None, "the stage should be computing in worker processes"

@@ -29,17 +29,19 @@ def test_every_experiment_stage_of_dvc_yaml_is_planned_under_its_dvc_name(params
     listed = subprocess.run(
         ["dvc", "stage", "list", "--name-only"], cwd=ROOT, env=env, capture_output=True, text=True, check=True
     ).stdout.split()
-    experiments = {name for name in listed if name.startswith(("al@", "capped@", "sweep@"))}
-    n_strategies = len(params["study"]["strategies"])
+    experiments = {name for name in listed if name.startswith(("al@", "sweep@")) or name == "capped"}
     assert set(experiment_stages(Study.from_params(params))) == experiments
-    assert len(experiments) == len(params["study"]["datasets"]) * n_strategies + n_strategies + 2 * 5 * 2
+    assert len(experiments) == len(params["study"]["datasets"]) + 1 + len(params["sweeps"]["datasets"]) * 5
 
 
 def test_a_plan_names_the_stage_folders_the_stage_itself_writes(params, monkeypatch, tmp_path, blobs):
     monkeypatch.chdir(tmp_path)
     write_npz_atomic(Path("data/prepared/wdbc.npz"), blobs)
     params["al"].update(initial_labels=4, budget=20)
-    plan = experiment_stages(Study.from_params(params))["al@wdbc-entropy"]({})
+    stage = experiment_stages(Study.from_params(params))["al@wdbc"]({})
+    assert (stage.name, stage.results, stage.timings) == ("al@wdbc", Path("data/runs/wdbc"), Path("data/timings/wdbc"))
+    assert [plan.tag for plan in stage.plans] == [f"wdbc/{strategy}" for strategy in params["study"]["strategies"]]
+    plan = stage.plans[params["study"]["strategies"].index("entropy")]
     assert plan.outputs.results == Path("data/runs/wdbc/entropy")
     assert plan.outputs.scratch == Path("data/partial/runs/wdbc/entropy")
     assert plan.outputs.timings == Path("data/timings/wdbc/entropy")
@@ -54,7 +56,9 @@ def test_a_capped_plan_runs_the_main_learner_under_the_checks_cap_on_its_dataset
     params["cap_check"] = {"dataset": "wdbc", "max_candidates": 7}
     params["al"].update(initial_labels=4, budget=20)
     write_npz_atomic(Path("data/prepared/wdbc.npz"), blobs)
-    plan = experiment_stages(Study.from_params(params))["capped@entropy"]({})
+    stage = experiment_stages(Study.from_params(params))["capped"]({})
+    assert (stage.results, stage.timings) == (Path("data/capped/wdbc"), Path("data/timings/capped/wdbc"))
+    plan = stage.plans[params["study"]["strategies"].index("entropy")]
     assert plan.outputs.results == Path("data/capped/wdbc/entropy")
     assert plan.outputs.timings == Path("data/timings/capped/wdbc/entropy")
     assert [task.seed for task in plan.tasks] == list(range(params["al"]["seeds"]))
@@ -71,9 +75,9 @@ def test_a_cap_that_would_not_bite_is_refused_with_the_pool_it_must_undercut(par
     params["cap_check"] = {"dataset": "wdbc", "max_candidates": unlabelled_at_last_query}
     write_npz_atomic(Path("data/prepared/wdbc.npz"), blobs)
     with pytest.raises(UserError, match=f"does not bite on wdbc .*sees {unlabelled_at_last_query} unlabelled"):
-        experiment_stages(Study.from_params(params))["capped@entropy"]({})
+        experiment_stages(Study.from_params(params))["capped"]({})
     params["cap_check"]["max_candidates"] -= 1
-    assert experiment_stages(Study.from_params(params))["capped@entropy"]({}).tasks
+    assert all(plan.tasks for plan in experiment_stages(Study.from_params(params))["capped"]({}).plans)
 
 
 def test_representation_features_are_computed_once_per_submission_and_only_when_loaded(
@@ -93,7 +97,7 @@ def test_representation_features_are_computed_once_per_submission_and_only_when_
     monkeypatch.setattr(runner, "feature_sets", feature_sets)
     stages, cache = experiment_stages(Study.from_params(params)), {}
     dataset = params["sweeps"]["datasets"][0]
-    plans = [stages[f"sweep@{dataset}-representation-{strategy}"](cache) for strategy in params["sweeps"]["strategies"]]
+    plans = stages[f"sweep@{dataset}-representation"](cache).plans
     assert len(plans) == 2 and computed == []  # planning (and publishing kept runs) computes no features
     loaded = [plan.load() for plan in plans]
     assert computed == [sorted(params["sweeps"]["settings"]["representation"])]
@@ -105,7 +109,8 @@ def test_representation_features_are_computed_once_per_submission_and_only_when_
 
 def _paths(group: dict, kind: str) -> set[str]:
     """A dvc.yaml stage group's ``outs`` or ``deps``, each cut before its first ``${`` (a folder or file prefix)."""
-    return {path.split("${")[0] for path in group.get("do", group).get(kind, [])}
+    entries = group.get("do", group).get(kind, [])
+    return {(entry if isinstance(entry, str) else next(iter(entry))).split("${")[0] for entry in entries}
 
 
 def test_the_stages_run_beside_the_runs_neither_feed_nor_read_an_experiment_stage():
@@ -172,7 +177,7 @@ def test_select_and_reference_go_beside_the_runs_only_when_some_worker_is_elsewh
         assert calls[1:3] == [("compute",), ("repro", stages)]
     assert cluster.room == room
     # and then the submitted stages, by their dvc.yaml groups, and those downstream
-    assert calls[-1][1] == ("-f", "--downstream", "al", "capped", "sweep")
+    assert calls[-1][1] == ("-f", "--downstream", "al", "sweep", "capped")
 
 
 @pytest.mark.parametrize(
@@ -272,11 +277,17 @@ def test_a_multi_class_datasets_runs_get_the_sizes_scaled_to_its_classes(params,
     monkeypatch.chdir(tmp_path)
     write_npz_atomic(Path("data/prepared/wdbc.npz"), data)
     params["al"].update(initial_labels=4, batch_size=10, budget=20, scale_with_classes=True)
-    plan = experiment_stages(Study.from_params(params))["al@wdbc-entropy"]({})
-    assert {(t.protocol.initial_labels, t.protocol.batch_size, t.protocol.budget) for t in plan.tasks} == {(6, 15, 30)}
+    stage = experiment_stages(Study.from_params(params))["al@wdbc"]({})
+    sizes = {
+        (t.protocol.initial_labels, t.protocol.batch_size, t.protocol.budget) for p in stage.plans for t in p.tasks
+    }
+    assert sizes == {(6, 15, 30)}
     params["al"]["scale_with_classes"] = False
-    plan = experiment_stages(Study.from_params(params))["al@wdbc-entropy"]({})
-    assert {(t.protocol.initial_labels, t.protocol.batch_size, t.protocol.budget) for t in plan.tasks} == {(4, 10, 20)}
+    stage = experiment_stages(Study.from_params(params))["al@wdbc"]({})
+    sizes = {
+        (t.protocol.initial_labels, t.protocol.batch_size, t.protocol.budget) for p in stage.plans for t in p.tasks
+    }
+    assert sizes == {(4, 10, 20)}
 
 
 def test_a_strategy_for_two_classes_is_refused_when_its_stage_is_planned_on_three(params, monkeypatch, tmp_path):
@@ -289,5 +300,6 @@ def test_a_strategy_for_two_classes_is_refused_when_its_stage_is_planned_on_thre
     with pytest.raises(
         UserError, match="'epistemic' .* is defined for two classes and this dataset has 3; leave it out"
     ):
-        experiment_stages(Study.from_params(params))["al@wdbc-epistemic"]({})
-    assert experiment_stages(Study.from_params(params))["al@wdbc-entropy"]({}).tasks
+        experiment_stages(Study.from_params(params))["al@wdbc"]({})
+    params["study"]["strategies"].remove("epistemic")
+    assert all(plan.tasks for plan in experiment_stages(Study.from_params(params))["al@wdbc"]({}).plans)

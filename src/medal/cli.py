@@ -29,9 +29,6 @@ from medal.layout import (
     SELECTION,
     SWEEPS,
     TIMINGS,
-    al_paths,
-    capped_paths,
-    sweep_paths,
 )
 from medal.study import Study, plain
 
@@ -39,11 +36,6 @@ from medal.study import Study, plain
 def _check_dataset(study: Study, name: str) -> None:
     if name not in study.sources:
         raise UserError(f"unknown dataset '{name}'; valid: {', '.join(sorted(study.sources))}")
-
-
-def _check_strategy(study: Study, name: str) -> None:
-    if name not in study.strategy_specs:
-        raise UserError(f"unknown strategy '{name}'; valid: {', '.join(sorted(study.strategy_specs))}")
 
 
 def cmd_fetch(study: Study, args: argparse.Namespace) -> None:
@@ -125,48 +117,29 @@ def cmd_reference(study: Study, args: argparse.Namespace) -> None:
 
 
 def cmd_al(study: Study, args: argparse.Namespace) -> None:
-    from medal.experiment.runner import Outputs, run_strategy
+    from medal.experiment.runner import al_stage, run_stage
 
     _check_dataset(study, args.dataset)
-    _check_strategy(study, args.strategy)
-    outputs = Outputs(*al_paths(args.dataset, args.strategy))
-    run_strategy(study, args.dataset, args.strategy, PREPARED / f"{args.dataset}.npz", outputs)
+    run_stage(study, al_stage(study, args.dataset))
 
 
 def cmd_capped(study: Study, args: argparse.Namespace) -> None:
-    from medal.experiment.capped import run_capped
-    from medal.experiment.runner import Outputs
+    from medal.experiment.capped import capped_stage
+    from medal.experiment.runner import run_stage
 
-    _check_strategy(study, args.strategy)
-    if args.strategy not in study.strategies:
-        raise UserError(f"strategy '{args.strategy}' is not in study.strategies; the cap's check runs only those")
-    dataset = study.cap_check["dataset"]
-    run_capped(study, args.strategy, PREPARED / f"{dataset}.npz", Outputs(*capped_paths(dataset, args.strategy)))
+    run_stage(study, capped_stage(study))
 
 
 def cmd_sweep(study: Study, args: argparse.Namespace) -> None:
     from medal.design import SWEEP_SETTINGS
-    from medal.experiment.runner import Outputs, run_sweep
+    from medal.experiment.runner import run_stage, sweep_stage
 
     sweeps = study.sweeps
     if args.dataset not in sweeps["datasets"]:
         raise UserError(f"dataset '{args.dataset}' is not in sweeps.datasets; valid: {', '.join(sweeps['datasets'])}")
     if args.setting not in SWEEP_SETTINGS:
         raise UserError(f"unknown sweep setting '{args.setting}'; valid: {', '.join(SWEEP_SETTINGS)}")
-    if args.strategy not in sweeps["strategies"]:
-        raise UserError(
-            f"strategy '{args.strategy}' is not in sweeps.strategies; valid: {', '.join(sweeps['strategies'])}"
-        )
-    outputs = Outputs(*sweep_paths(args.dataset, args.setting, args.strategy))
-    run_sweep(
-        study,
-        args.dataset,
-        args.setting,
-        args.strategy,
-        RAW / f"{args.dataset}.npz",
-        PREPARED / f"{args.dataset}.npz",
-        outputs,
-    )
+    run_stage(study, sweep_stage(study, args.dataset, args.setting))
 
 
 def cmd_submit(study: Study, args: argparse.Namespace) -> None:
@@ -270,7 +243,7 @@ def _add_reviewer_commands(add) -> None:
         "table or figure differs, on another platform if any conclusion changed (a number leaving its committed "
         "confidence interval, a significance decision, the sign of a saving)",
     )
-    verify.add_argument("targets", nargs="*", help="rebuild only these stages (dvc repro -f -s), e.g. al@wdbc-random")
+    verify.add_argument("targets", nargs="*", help="rebuild only these stages (dvc repro -f -s), e.g. al@wdbc")
     verify.add_argument(
         "--sample",
         type=float,
@@ -310,19 +283,24 @@ def build_parser() -> argparse.ArgumentParser:
         "select", cmd_select, "cross-validate feature settings and learner parameters on a dataset's pool (select.grid)"
     ).add_argument("dataset")
     add("reference", cmd_reference, "score each learner trained on the whole pool").add_argument("dataset")
-    al = add("al", cmd_al, "run every (learner, seed) of one strategy on one dataset, in parallel (compute.n_jobs)")
+    al = add(
+        "al",
+        cmd_al,
+        "run every strategy's (learner, seed) runs on one dataset, all in flight at once (compute.n_jobs); runs an "
+        "earlier build published with the same fingerprint are published again, not recomputed",
+    )
     al.add_argument("dataset")
-    al.add_argument("strategy")
-    sweep = add("sweep", cmd_sweep, "run every value of one protocol setting with one strategy on one dataset")
+    sweep = add(
+        "sweep", cmd_sweep, "run every value of one protocol setting with each of sweeps.strategies on a dataset"
+    )
     sweep.add_argument("dataset")
-    sweep.add_argument("setting", help="batch_size, initial_labels, label_noise or representation")
-    sweep.add_argument("strategy", help="one of sweeps.strategies")
+    sweep.add_argument("setting", help="batch_size, initial_labels, label_noise, representation or class_weight")
     add(
         "capped",
         cmd_capped,
-        "run every seed of one strategy with the main learner on cap_check.dataset, each query shown at most "
+        "run every strategy's seeds with the main learner on cap_check.dataset, each query shown at most "
         "cap_check.max_candidates unlabelled images (the check of the candidate cap)",
-    ).add_argument("strategy")
+    )
     _add_study_commands(add)
     add("aggregate", cmd_aggregate, "learning curves with CIs, AULC and labels-to-target summaries")
     add("report", cmd_report, "the manuscript's parts: figures, tables, prose, variables and provenance")

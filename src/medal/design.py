@@ -17,6 +17,9 @@ SWEEP_SETTINGS = ("batch_size", "initial_labels", "label_noise", "representation
 LEARNER_SETTINGS = ("class_weight",)
 # In a timings folder, beside the per-run files: the stage's wall time, parallelism and reused runs.
 STAGE_TIMING_FILE = "_stage.json"
+# Set (to anything) to recompute every run although an earlier build published it with the same fingerprint, as
+# ``medal verify`` does.
+RECOMPUTE_ENV = "MEDAL_RECOMPUTE"
 
 
 def run_folder(dataset: str, strategy: str) -> Path:

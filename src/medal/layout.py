@@ -39,6 +39,11 @@ def al_paths(dataset: str, strategy: str) -> tuple[Path, Path, Path]:
     return RUNS / where, PARTIAL / "runs" / where, TIMINGS / where
 
 
+def al_stage_paths(dataset: str) -> tuple[Path, Path]:
+    """Results and timings folders of the ``al`` stage of one dataset (one folder per strategy below each)."""
+    return RUNS / dataset, TIMINGS / dataset
+
+
 def capped_paths(dataset: str, strategy: str) -> tuple[Path, Path, Path]:
     """Results, scratch and timings folders of the ``capped`` stage of one strategy on ``cap_check.dataset``."""
     where = run_folder(dataset, strategy)
@@ -49,6 +54,16 @@ def sweep_paths(dataset: str, setting: str, strategy: str) -> tuple[Path, Path, 
     """Results, scratch and timings folders of the ``sweep`` stage of one (dataset, setting, strategy)."""
     where = sweep_folder(dataset, setting, strategy)
     return SWEEPS / where, PARTIAL / "sweeps" / where, TIMINGS / "sweeps" / where
+
+
+def capped_stage_paths(dataset: str) -> tuple[Path, Path]:
+    """Results and timings folders of the ``capped`` stage, on ``cap_check.dataset``."""
+    return CAPPED / dataset, TIMINGS / "capped" / dataset
+
+
+def sweep_stage_paths(dataset: str, setting: str) -> tuple[Path, Path]:
+    """Results and timings folders of the ``sweep`` stage of one (dataset, setting)."""
+    return SWEEPS / dataset / setting, TIMINGS / "sweeps" / dataset / setting
 
 
 # Where DVC runs a temporary or queued experiment: a copy of the project at <project>/.dvc/tmp/exps/<name>/...

@@ -65,7 +65,7 @@ def load_runs(runs_dir: Path, dataset: str, strategy: str, learner: str, seeds: 
     for seed in range(seeds):
         path = runs_dir / run_path(dataset, strategy, learner, seed)
         if not path.is_file():
-            raise UserError(f"{path} missing; run `dvc repro al@{dataset}-{strategy}` first")
+            raise UserError(f"{path} missing; run `dvc repro al@{dataset}` first")
         runs.append(read_json(path))
     return runs
 
@@ -131,6 +131,12 @@ def difference_rows(dataset: str, learner: str, runs: dict[str, list[dict[str, A
     return rows
 
 
+def class_count(y_pool: np.ndarray) -> int:
+    """A dataset's number of classes, counted in its pool as the runs count them: its classes are 0 .. k - 1, each
+    with samples in the pool (:func:`~medal.data.sources.check_canonical`)."""
+    return len(np.unique(y_pool))
+
+
 def add_learner(
     study: Study,
     out: Aggregates,
@@ -145,8 +151,8 @@ def add_learner(
     evaluation = plain(study.evaluation)
     metric, drop_threshold = evaluation["primary_metric"], evaluation["drop_threshold"]
     y_pool = labels["y_pool"]
-    n_classes = int(max(y_pool.max(), labels["y_test"].max())) + 1
-    sizes = label_sizes(study.protocol, len(np.unique(y_pool)))
+    n_classes = class_count(y_pool)
+    sizes = label_sizes(study.protocol, n_classes)
     goals = target_goals(study_targets(evaluation), runs.get(BASELINE), reference, metric, sizes["budget"])
     summaries: dict[str, dict[str, Any]] = {}
     plot_rows: list[list[Any]] = []
@@ -308,9 +314,8 @@ def aggregate(
         out.references[dataset] = reference[study.main_learner][: study.seeds_for(study.main_learner, dataset)]
         prepared = load_npz(prepared_dir / f"{dataset}.npz")
         y_pool = prepared["y_pool"]
-        n_classes = int(y_pool.max()) + 1
         out.balance[dataset] = {
-            "pool": (np.bincount(y_pool, minlength=n_classes) / len(y_pool)).tolist(),
+            "pool": (np.bincount(y_pool) / len(y_pool)).tolist(),  # classes 0 .. k - 1, each in the pool
             "queried": {},
         }
         for learner in study.learners_on(dataset):

@@ -67,12 +67,12 @@ def capped_rows(study: Study, runs_dir: Path, capped_dir: Path) -> list[dict[str
     dataset, learner, seeds = check["dataset"], study.main_learner, study.seeds
     study_cap = study.protocol.get("max_candidates")
     conditions = (
-        (cap_label(study_cap), runs_dir, lambda s: f"al@{dataset}-{s}"),
-        (cap_label(check["max_candidates"]), capped_dir, lambda s: f"capped@{s}"),
+        (cap_label(study_cap), runs_dir, f"al@{dataset}"),
+        (cap_label(check["max_candidates"]), capped_dir, "capped"),
     )
     rows = []
     for cap, root, stage in conditions:
-        runs = {s: _runs(root, dataset, s, learner, seeds, stage(s)) for s in study.strategies}
+        runs = {s: _runs(root, dataset, s, learner, seeds, stage) for s in study.strategies}
         rows += condition_rows(
             runs, dataset, cap, evaluation["primary_metric"], evaluation["minimal_important_difference"]["aulc"]
         )

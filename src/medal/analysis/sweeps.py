@@ -33,9 +33,7 @@ def sweep_rows(study: Study, sweeps_dir: Path) -> list[dict[str, Any]]:
                     ]
                     missing = [path for path in paths if not path.is_file()]
                     if missing:
-                        raise UserError(
-                            f"{missing[0]} missing; run `dvc repro sweep@{dataset}-{setting}-{strategy}` first"
-                        )
+                        raise UserError(f"{missing[0]} missing; run `dvc repro sweep@{dataset}-{setting}` first")
                     runs = [read_json(path) for path in paths]
                     aulcs[strategy] = [aulc(*series(run, metric)) for run in runs]
                     difference = (math.nan,) * 3

@@ -209,7 +209,8 @@ def canonical_medmnist(path: Path, n_classes: int | None) -> dict[str, np.ndarra
 
 def check_canonical(arrays: dict[str, np.ndarray], where: str) -> None:
     """Reject data no study can run on: an empty split, samples of different shapes in different
-    splits, a training split (the pool) of a single class, non-finite features."""
+    splits, a training split (the pool) of a single class or missing a class (every split's classes must be
+    0 .. k - 1, each in the pool, which every stage counts the classes from), non-finite features."""
     splits = [key[2:] for key in arrays if key.startswith("X_")]
     for split in splits:
         if len(arrays[f"y_{split}"]) == 0:
@@ -218,9 +219,18 @@ def check_canonical(arrays: dict[str, np.ndarray], where: str) -> None:
     if len(set(shapes.values())) > 1:
         listed = ", ".join(f"{split} {shape}" for split, shape in shapes.items())
         raise UserError(f"{where}: samples differ in shape between splits ({listed}); resize them to one shape")
-    if len(np.unique(arrays["y_train"])) < 2:
+    pool_classes = np.unique(arrays["y_train"])
+    if len(pool_classes) < 2:
         raise UserError(
             f"{where}: the training split (the pool) holds a single class; active learning needs two or more"
+        )
+    classes = np.unique(np.concatenate([arrays[f"y_{split}"] for split in splits]))
+    missing = np.setdiff1d(np.arange(classes.max() + 1), pool_classes)
+    if len(missing):
+        listed = f"classes {', '.join(str(c) for c in missing)} have" if len(missing) > 1 else f"class {missing[0]} has"
+        raise UserError(
+            f"{where}: {listed} no sample in the training split (the pool), so no model can learn them; add samples "
+            "to the pool or remove the class from every split"
         )
     for split in splits:
         X = arrays[f"X_{split}"]

@@ -20,9 +20,11 @@ import numpy as np
 from medal.design import run_path
 from medal.errors import UserError
 from medal.experiment.loop import Protocol
-from medal.experiment.runner import Outputs, StagePlan, _cached, run_stage
+from medal.experiment.plans import Outputs, StagePlan
+from medal.experiment.runner import Stage, _cached
 from medal.experiment.tasks import RunTask
 from medal.fileio import load_npz, md5_file
+from medal.layout import PREPARED, capped_paths, capped_stage_paths
 from medal.study import Study
 
 
@@ -75,6 +77,13 @@ def plan_capped(
     return StagePlan(f"capped/{strategy}", tasks, lambda: {name: data}, inputs, outputs)
 
 
-def run_capped(study: Study, strategy: str, prepared: Path, outputs: Outputs) -> None:
-    """Plan and run one ``capped`` stage (:func:`plan_capped`, :func:`~medal.experiment.runner.run_stage`)."""
-    run_stage(study, plan_capped(study, strategy, prepared, outputs))
+def capped_stage(study: Study, cache: dict[str, Any] | None = None) -> Stage:
+    """The ``capped`` stage: every strategy of the study on ``cap_check.dataset`` (:func:`plan_capped`), sharing one
+    copy of its features through ``cache`` (a new one when None)."""
+    dataset, cache = study.cap_check["dataset"], {} if cache is None else cache
+    prepared = PREPARED / f"{dataset}.npz"
+    plans = [
+        plan_capped(study, strategy, prepared, Outputs(*capped_paths(dataset, strategy)), cache)
+        for strategy in study.strategies
+    ]
+    return Stage("capped", plans, *capped_stage_paths(dataset))

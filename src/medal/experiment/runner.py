@@ -1,26 +1,27 @@
 """Runs the experiments of one DVC stage and writes one result file per run, atomically.
 
 The study has three experiments (see ``params.yaml``): every strategy with the main learner,
-every learner with a few strategies, and sweeps of one protocol setting at a time. A stage is
-planned (:class:`StagePlan`: its runs, the feature sets they need, where files go), its runs
-computed by :class:`~medal.experiment.executor.Executor` and kept one by one in the stage's scratch
-folder, and the stage published once every run is there. Each run is independent and seeded, so
+every learner with a few strategies, and sweeps of one protocol setting at a time. A stage
+(:class:`Stage`: one dataset's strategies, or one sweep's) is planned one strategy at a time
+(:class:`StagePlan`: its runs, the feature sets they need, where files go), all its runs computed
+together by :class:`~medal.experiment.executor.Executor` and kept one by one in scratch folders,
+and the stage published once every run is there; a run kept from before (:mod:`medal.experiment.plans`:
+an interrupted attempt, ``medal submit``, or an earlier build with the same fingerprint) is
+published as it is instead of computed. Each run is independent and seeded, so
 its result is the same whatever runs it; ``medal submit`` (:mod:`medal.experiment.study`) uses the
 same plans to compute the runs of many stages at once.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable
 from contextlib import suppress
-from dataclasses import asdict, dataclass
-from functools import cache, partial
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ import numpy as np
 from medal.data.prepare import feature_sets
 from medal.design import (
     LEARNER_SETTINGS,
+    RECOMPUTE_ENV,
     STAGE_TIMING_FILE,
     run_path,
     sweep_folder,
@@ -36,127 +38,17 @@ from medal.design import (
 )
 from medal.experiment.executor import Executor
 from medal.experiment.loop import Protocol
+from medal.experiment.plans import BY_EARLIER_BUILD, BY_STAGE, BY_SUBMIT, Kept, Outputs, StagePlan
 from medal.experiment.strategies import Strategy
 from medal.experiment.tasks import RunTask
 from medal.fileio import dumps_json, load_npz, md5_file, read_json, replace_folder, write_json_atomic
-from medal.layout import PARTIAL
-from medal.reproduce.environment import format_duration, numerical_platform, run_environment
+from medal.layout import PARTIAL, PREPARED, RAW, al_paths, al_stage_paths, sweep_paths, sweep_stage_paths
+from medal.reproduce.environment import format_duration, run_environment
 from medal.study import Study, plain
 
-# The medal package's source folder, whose content a kept run's fingerprint includes.
-PACKAGE = Path(__file__).resolve().parents[1]
-# Who computed a kept run: the stage itself (before an interruption) or a study-wide ``medal submit``.
-BY_STAGE, BY_SUBMIT = "stage", "submit"
 # What the last study-wide submission recorded (runs, stages, workers, wall time), for the stages that publish
 # its runs to copy into their timing records; removed once its ``dvc repro`` is done.
 SUBMISSION_RECORD = PARTIAL / "submission.json"
-
-
-@dataclass(frozen=True)
-class Outputs:
-    """Where one stage's runs go: results (deterministic), timings (wall clock; optional) and the
-    scratch folder that keeps finished runs until the whole stage is done."""
-
-    results: Path
-    scratch: Path
-    timings: Path | None = None
-
-
-@dataclass(frozen=True)
-class StagePlan:
-    """One experiment stage's runs: ``tasks``, the input files' checksums for the fingerprints, where its files go,
-    a ``tag`` for progress lines, and ``load``, which gives the feature sets the runs read (by the name each task's
-    ``data`` gives); it is called only when some run is still to compute, so a stage that publishes runs kept
-    before (by ``medal submit``) does not compute its features again."""
-
-    tag: str
-    tasks: list[RunTask]
-    load: Callable[[], dict[str, dict[str, np.ndarray]]]
-    inputs: dict[str, str]
-    outputs: Outputs
-
-
-@cache
-def code_digest() -> str:
-    """md5 of the medal package's source (read once per process): a code change invalidates runs kept from before it."""
-    digest = hashlib.md5()
-    for path in sorted(PACKAGE.rglob("*.py")):
-        digest.update(path.relative_to(PACKAGE).as_posix().encode() + b"\0" + path.read_bytes())
-    return digest.hexdigest()
-
-
-def fingerprint(task: RunTask, inputs: dict[str, str]) -> str:
-    """A digest of everything that decides a run's numbers: the task, its settings, the input data's
-    checksums, the code and the numerical platform (BLAS kernels, library versions)."""
-    content = {
-        "header": task.header,
-        "protocol": asdict(task.protocol),
-        "spec": task.spec,
-        "inputs": inputs,
-        "code": code_digest(),
-        "platform": numerical_platform(),
-    }
-    return hashlib.sha256(dumps_json(content).encode()).hexdigest()
-
-
-def _finished(scratch: Path, task: RunTask, digest: str) -> dict[str, Any] | None:
-    """The kept record of a run finished before an interruption, if it matches ``digest``; stale or broken ones are
-    removed."""
-    path = scratch / task.path
-    if not path.is_file():
-        return None
-    try:
-        record = read_json(path)
-    except (OSError, ValueError):
-        record = None
-    if not isinstance(record, dict) or record.get("fingerprint") != digest:
-        path.unlink()
-        return None
-    return record
-
-
-@dataclass
-class Kept:
-    """The runs of some stages: each run's fingerprint and its record (None until it is kept), by stage tag and
-    run path."""
-
-    digests: dict[str, dict[str, str]]
-    records: dict[str, dict[str, dict[str, Any] | None]]
-
-    @classmethod
-    def find(cls, plans: list[StagePlan]) -> Kept:
-        """Fingerprint every run of ``plans`` and pick up those already kept in their scratch folders."""
-        digests = {plan.tag: {task.path: fingerprint(task, plan.inputs) for task in plan.tasks} for plan in plans}
-        records = {
-            plan.tag: {
-                task.path: _finished(plan.outputs.scratch, task, digests[plan.tag][task.path]) for task in plan.tasks
-            }
-            for plan in plans
-        }
-        return cls(digests, records)
-
-    def pending(self, plans: list[StagePlan]) -> list[tuple[StagePlan, RunTask, float]]:
-        """The runs still to compute, each with the seconds it took in the last build (infinity when unknown), the
-        longest first, so that no long run starts last and leaves the other workers idle."""
-        todo = [
-            (plan, task, _recorded_seconds(plan, task))
-            for plan in plans
-            for task in plan.tasks
-            if self.records[plan.tag][task.path] is None
-        ]
-        return sorted(todo, key=lambda item: -item[2])
-
-
-def _recorded_seconds(plan: StagePlan, task: RunTask) -> float:
-    """How long the run took in the last build (its timing file), or infinity when unknown: runs never timed go
-    first."""
-    if plan.outputs.timings is None:
-        return np.inf
-    try:
-        seconds = read_json(plan.outputs.timings / task.path).get("seconds")
-    except (OSError, ValueError, AttributeError):
-        return np.inf
-    return float(seconds) if isinstance(seconds, (int, float)) else np.inf
 
 
 def _expected_work(recorded: list[float]) -> list[float]:
@@ -207,61 +99,84 @@ def keep_runs(
         )
 
 
-def _publish_stage(
-    plan: StagePlan,
-    records: dict[str, dict[str, Any]],
-    kept: Counter,
-    computed_on: dict[str, Any] | None,
-    started: float,
-) -> None:
-    """Publish a stage's results and timings folders, then drop its scratch folder. ``kept`` counts the runs found
-    kept by who computed them; ``computed_on`` says where the stage computed the others (``dask``, ``workers``),
-    None when there were none."""
-    outputs = plan.outputs
-    replace_folder(outputs.results, {path: dumps_json(record["result"]) for path, record in records.items()})
-    if outputs.timings is not None:
-        stage = {
-            "runs": len(records),
-            "reused": kept[BY_STAGE],
-            "submitted": kept[BY_SUBMIT],
-            "submission": read_json(SUBMISSION_RECORD) if kept[BY_SUBMIT] and SUBMISSION_RECORD.is_file() else None,
-            "computed_on": computed_on,
-            "wall_seconds": time.perf_counter() - started,
-            "environment": run_environment(),
-        }
-        timings = {
-            path: dumps_json({**record["result"], "cycles": record["timings"], "seconds": record.get("seconds")})
-            for path, record in records.items()
-        }
-        replace_folder(outputs.timings, {**timings, STAGE_TIMING_FILE: dumps_json(stage)})
-    shutil.rmtree(outputs.scratch, ignore_errors=True)
-    with suppress(OSError):  # and its parents, once empty
-        os.removedirs(outputs.scratch.parent)
+@dataclass(frozen=True)
+class Stage:
+    """One DVC experiment stage: ``plans`` (one per strategy) computed together, so that no core idles between
+    strategies, and the results and timings folders it publishes whole (each plan's folders lie below them)."""
+
+    name: str
+    plans: list[StagePlan]
+    results: Path
+    timings: Path
 
 
-def run_stage(study: Study, plan: StagePlan) -> None:
-    """Run a stage's runs and publish its results (and timings) only once every run is done.
+def _publish_stage(stage: Stage, kept: Kept, by: Counter, computed_on: dict[str, Any] | None, started: float) -> None:
+    """Publish a stage's results and timings folders, each all at once, then drop its plans' scratch folders. ``by``
+    counts the runs found kept by who computed them; ``computed_on`` says where the stage computed the others
+    (``dask``, ``workers``), None when there were none. Each run's timing file carries its fingerprint, so that a
+    later build of the stage can publish it again instead of recomputing it."""
+    results, timings = {}, {}
+    for plan in stage.plans:
+        for path, record in kept.records[plan.tag].items():
+            result = (plan.outputs.results / path).relative_to(stage.results).as_posix()
+            timing = (plan.outputs.timings / path).relative_to(stage.timings).as_posix()
+            results[result] = dumps_json(record["result"])
+            timings[timing] = dumps_json(
+                {
+                    **record["result"],
+                    "cycles": record["timings"],
+                    "seconds": record.get("seconds"),
+                    "fingerprint": kept.digests[plan.tag][path],
+                }
+            )
+    record = {
+        "runs": len(results),
+        "reused": by[BY_STAGE],
+        "submitted": by[BY_SUBMIT],
+        "republished": by[BY_EARLIER_BUILD],
+        "submission": read_json(SUBMISSION_RECORD) if by[BY_SUBMIT] and SUBMISSION_RECORD.is_file() else None,
+        "computed_on": computed_on,
+        "wall_seconds": time.perf_counter() - started,
+        "environment": run_environment(),
+    }
+    replace_folder(stage.results, results)
+    replace_folder(stage.timings, {**timings, STAGE_TIMING_FILE: dumps_json(record)})
+    for plan in stage.plans:
+        shutil.rmtree(plan.outputs.scratch, ignore_errors=True)
+        with suppress(OSError):  # and its parents, once empty
+            os.removedirs(plan.outputs.scratch.parent)
 
-    Runs kept in the scratch folder with a matching fingerprint (finished before a crash or a kill,
-    or computed ahead by ``medal submit``) are published as they are; only the rest is computed.
+
+def run_stage(study: Study, stage: Stage) -> None:
+    """Run a stage's runs, all in flight at once, and publish its results (and timings) only once every run is done.
+
+    Runs kept in a scratch folder with a matching fingerprint (finished before a crash or a kill, or computed ahead
+    by ``medal submit``) and runs an earlier build published with a matching fingerprint are published as they are;
+    only the rest is computed.
     """
     started = time.perf_counter()
-    kept = Kept.find([plan])
-    by = Counter(record.get("computed_by", BY_STAGE) for record in kept.records[plan.tag].values() if record)
-    if by[BY_STAGE]:
-        print(
-            f"[{plan.tag}] reusing {by[BY_STAGE]} runs finished before an interruption ({plan.outputs.scratch})",
-            file=sys.stderr,
-            flush=True,
-        )
-    if by[BY_SUBMIT]:
-        print(f"[{plan.tag}] publishing {by[BY_SUBMIT]} runs computed by medal submit", file=sys.stderr, flush=True)
+    kept = Kept.find(stage.plans)
+    by = Counter(
+        record.get("computed_by", BY_STAGE)
+        for plan in stage.plans
+        for record in kept.records[plan.tag].values()
+        if record
+    )
+    notes = {
+        BY_STAGE: "reusing {} runs finished before an interruption",
+        BY_SUBMIT: "publishing {} runs computed by medal submit",
+        BY_EARLIER_BUILD: "publishing again {} runs of an earlier build with the same fingerprint "
+        f"(${RECOMPUTE_ENV}=1 recomputes them)",
+    }
+    for who, note in notes.items():
+        if by[who]:
+            print(f"[{stage.name}] {note.format(by[who])}", file=sys.stderr, flush=True)
     computed_on = None
-    if None in kept.records[plan.tag].values():  # else no cluster to connect to, no process to start
+    if any(None in kept.records[plan.tag].values() for plan in stage.plans):  # else no cluster, no process to start
         with Executor.for_study(study) as executor:
-            keep_runs(executor, [plan], kept, BY_STAGE, study.primary_metric)
+            keep_runs(executor, stage.plans, kept, BY_STAGE, study.primary_metric, label=stage.name)
             computed_on = {"dask": executor.dask, "workers": executor.workers}
-    _publish_stage(plan, kept.records[plan.tag], by, computed_on, started)
+    _publish_stage(stage, kept, by, computed_on, started)
 
 
 def _cached(cache: dict[str, Any] | None, key: str, compute: Any) -> Any:
@@ -384,13 +299,24 @@ def plan_sweep(
     return StagePlan(f"{dataset}/{setting}/{strategy}", tasks, load, inputs, outputs)
 
 
-def run_strategy(study: Study, dataset: str, strategy: str, prepared: Path, outputs: Outputs) -> None:
-    """Plan and run one ``al`` stage (:func:`plan_strategy`, :func:`run_stage`)."""
-    run_stage(study, plan_strategy(study, dataset, strategy, prepared, outputs))
+def al_stage(study: Study, dataset: str, cache: dict[str, Any] | None = None) -> Stage:
+    """The ``al`` stage of one dataset: every strategy of the study (:func:`plan_strategy`), sharing one copy of
+    the dataset's features through ``cache`` (a new one when None)."""
+    prepared, cache = PREPARED / f"{dataset}.npz", {} if cache is None else cache
+    plans = [
+        plan_strategy(study, dataset, strategy, prepared, Outputs(*al_paths(dataset, strategy)), cache)
+        for strategy in study.strategies
+    ]
+    return Stage(f"al@{dataset}", plans, *al_stage_paths(dataset))
 
 
-def run_sweep(
-    study: Study, dataset: str, setting: str, strategy: str, raw: Path, prepared: Path, outputs: Outputs
-) -> None:
-    """Plan and run one ``sweep`` stage (:func:`plan_sweep`, :func:`run_stage`)."""
-    run_stage(study, plan_sweep(study, dataset, setting, strategy, raw, prepared, outputs))
+def sweep_stage(study: Study, dataset: str, setting: str, cache: dict[str, Any] | None = None) -> Stage:
+    """The ``sweep`` stage of one (dataset, setting): every strategy of ``sweeps.strategies`` (:func:`plan_sweep`),
+    sharing the feature sets through ``cache`` (a new one when None)."""
+    raw, prepared = RAW / f"{dataset}.npz", PREPARED / f"{dataset}.npz"
+    cache = {} if cache is None else cache
+    plans = []
+    for strategy in study.sweeps["strategies"]:
+        outputs = Outputs(*sweep_paths(dataset, setting, strategy))
+        plans.append(plan_sweep(study, dataset, setting, strategy, raw, prepared, outputs, cache))
+    return Stage(f"sweep@{dataset}-{setting}", plans, *sweep_stage_paths(dataset, setting))

@@ -1,14 +1,15 @@
 """The whole study's runs in flight at once (``medal submit``), for clusters larger than one stage.
 
 ``dvc repro`` runs one stage after another, so a cluster can only work on one stage's runs at a
-time (ten for a Monte-Carlo EER stage). ``medal submit`` keeps DVC's stages, outputs and lock as
+time (one dataset's, for an ``al`` stage). ``medal submit`` keeps DVC's stages, outputs and lock as
 they are and changes only when their runs are computed: it brings the stages the runs read up to
 date (``dvc repro prepare``), asks DVC which experiment stages are stale (``dvc status``), plans
-each of them as its stage would (:func:`~medal.experiment.runner.plan_strategy`,
-:func:`~medal.experiment.runner.plan_sweep`), computes all their runs at once on the cluster (or
-local processes), keeping each in its stage's scratch folder with its fingerprint, and then runs
-``dvc repro``. Each stage finds its runs kept, checks their fingerprints and publishes them; a
-changed strategy still reruns only its own runs, because only its stage is stale. The stages that
+each of them as its stage would (:func:`~medal.experiment.runner.al_stage`,
+:func:`~medal.experiment.runner.sweep_stage`, :func:`~medal.experiment.capped.capped_stage`),
+computes all their runs at once on the cluster (or local processes), keeping each in its stage's
+scratch folder with its fingerprint, and then runs ``dvc repro``. Each stage finds its runs kept,
+checks their fingerprints and publishes them; a changed strategy still recomputes only its own
+runs, because the others' fingerprints match the runs their stage published before. The stages that
 need neither the runs nor feed them (model selection, reference scores) are reproduced by a second
 ``dvc repro`` while the runs are computed when some Dask worker is on another machine, so that the
 cluster does not wait for them; if workers share this machine too, the stages get one core (one
@@ -22,29 +23,23 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from contextlib import ExitStack, suppress
+from functools import partial
 from typing import Any
 
 from medal.design import SWEEP_SETTINGS
 from medal.errors import UserError
-from medal.experiment.capped import plan_capped
+from medal.experiment.capped import capped_stage
 from medal.experiment.executor import N_JOBS_ENV, Executor
-from medal.experiment.runner import (
-    BY_SUBMIT,
-    SUBMISSION_RECORD,
-    Kept,
-    Outputs,
-    StagePlan,
-    keep_runs,
-    plan_strategy,
-    plan_sweep,
-)
+from medal.experiment.plans import BY_SUBMIT, Kept
+from medal.experiment.runner import SUBMISSION_RECORD, Stage, al_stage, keep_runs, sweep_stage
 from medal.fileio import write_json_atomic
-from medal.layout import PARTIAL, PREPARED, RAW, al_paths, capped_paths, sweep_paths
+from medal.layout import PARTIAL
 from medal.reproduce import dvc
 from medal.reproduce.environment import format_duration
 from medal.study import Study
 
-Planner = Callable[[dict[str, Any]], StagePlan]
+# Plans one stage, given a cache its feature sets are shared through (``cache=``).
+Planner = Callable[..., Stage]
 # The stages that read the fetched and prepared data but neither feed an experiment stage nor read one's outputs:
 # with runs on other machines, ``dvc repro`` runs them here meanwhile (dvc.yaml's ``select`` and ``reference``).
 BESIDE_RUNS = ("select", "reference")
@@ -55,31 +50,14 @@ BESIDE_CORES = 1
 
 
 def experiment_stages(study: Study) -> dict[str, Planner]:
-    """Every experiment stage of ``dvc.yaml`` by its DVC name (``al@<dataset>-<strategy>``, ``capped@<strategy>``,
-    ``sweep@<dataset>-<setting>-<strategy>``), with the function that plans it given a shared cache."""
-    stages: dict[str, Planner] = {}
-    for dataset in study.datasets:
-        prepared = PREPARED / f"{dataset}.npz"
-        for strategy in study.strategies:
-            outputs = Outputs(*al_paths(dataset, strategy))
-            stages[f"al@{dataset}-{strategy}"] = _planner(plan_strategy, study, dataset, strategy, prepared, outputs)
-    checked = study.cap_check["dataset"]
-    for strategy in study.strategies:
-        outputs = Outputs(*capped_paths(checked, strategy))
-        stages[f"capped@{strategy}"] = _planner(plan_capped, study, strategy, PREPARED / f"{checked}.npz", outputs)
+    """Every experiment stage of ``dvc.yaml`` by its DVC name (``al@<dataset>``, ``capped``,
+    ``sweep@<dataset>-<setting>``), with the function that plans it given a shared cache."""
+    stages: dict[str, Planner] = {f"al@{dataset}": partial(al_stage, study, dataset) for dataset in study.datasets}
+    stages["capped"] = partial(capped_stage, study)
     for dataset in study.sweeps["datasets"]:
-        raw, prepared = RAW / f"{dataset}.npz", PREPARED / f"{dataset}.npz"
         for setting in SWEEP_SETTINGS:
-            for strategy in study.sweeps["strategies"]:
-                outputs = Outputs(*sweep_paths(dataset, setting, strategy))
-                stages[f"sweep@{dataset}-{setting}-{strategy}"] = _planner(
-                    plan_sweep, study, dataset, setting, strategy, raw, prepared, outputs
-                )
+            stages[f"sweep@{dataset}-{setting}"] = partial(sweep_stage, study, dataset, setting)
     return stages
-
-
-def _planner(plan: Callable[..., StagePlan], *arguments: Any) -> Planner:
-    return lambda cache: plan(*arguments, cache=cache)
 
 
 def submit(study: Study, force: bool = False, then_repro: bool = True) -> list[str]:
@@ -132,12 +110,18 @@ def _compute(executor: Executor, primary_metric: str, planners: list[Planner]) -
     ``primary_metric``) and record the submission."""
     started = time.perf_counter()
     cache: dict[str, Any] = {}
-    plans = [plan(cache) for plan in planners]
+    stages = [plan(cache=cache) for plan in planners]
+    plans = [plan for stage in stages for plan in stage.plans]
     runs = sum(len(plan.tasks) for plan in plans)
     kept = Kept.find(plans)
-    print(f"[submit] {runs} runs of {len(plans)} stages, all in flight at once, the longest first", flush=True)
+    pending = len(kept.pending(plans))
+    print(
+        f"[submit] {pending} of the {runs} runs of {len(stages)} stages to compute (the others kept, or published "
+        "by an earlier build with the same fingerprint), all in flight at once, the longest first",
+        flush=True,
+    )
     keep_runs(executor, plans, kept, BY_SUBMIT, primary_metric, label="submit")
     on = {"dask": executor.dask, "workers": executor.workers}
     seconds = time.perf_counter() - started
-    write_json_atomic(SUBMISSION_RECORD, {"runs": runs, "stages": len(plans), **on, "wall_seconds": seconds})
+    write_json_atomic(SUBMISSION_RECORD, {"runs": runs, "stages": len(stages), **on, "wall_seconds": seconds})
     print(f"[submit] computed in {format_duration(seconds)}", flush=True)

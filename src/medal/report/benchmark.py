@@ -37,12 +37,13 @@ GRID_LABELS = {
 }
 
 
-def whole_pool_groups(study: Study, learners: tuple[str, ...] | None = None) -> list[list[str]]:
-    """The learners (``learners``, else the study's) grouped by the model they train on the whole pool: learners that
-    differ only in how they update (refit or warm start) train the same model there, one fit from scratch."""
+def whole_pool_groups(study: Study, dataset: str, learners: tuple[str, ...]) -> list[list[str]]:
+    """The ``learners`` grouped by the model they train on ``dataset``'s whole pool (with its parameters there):
+    learners that differ only in how they update (refit or warm start) train the same model, one fit from scratch."""
     groups: dict[str, list[str]] = {}
-    for name in study.learners if learners is None else learners:
-        groups.setdefault(Learner.from_params(name, study.learner_spec(name)).whole_pool_fit(), []).append(name)
+    for name in learners:
+        fit = Learner.from_params(name, study.learner_spec(name, dataset)).whole_pool_fit()
+        groups.setdefault(fit, []).append(name)
     return list(groups.values())
 
 
@@ -161,7 +162,7 @@ def benchmark_table(
     rows = []
     for dataset in study.datasets:
         rows.append([f"**{provenance[dataset]['title']}**", "", "", "", ""])
-        for names in whole_pool_groups(study, study.learners_on(dataset)):
+        for names in whole_pool_groups(study, dataset, study.learners_on(dataset)):
             scores = references[dataset]["learners"][names[0]]
             rows.append([_group_label(names), "this study", *(f"{_mean(scores, m):.3f}" for m in BENCHMARK_METRICS)])
         rows += _published_rows(published, dataset)
@@ -229,17 +230,21 @@ def benchmark_text(
             f"reaches accuracy {acc:.3f} and AUC {auc:.3f}, against {', '.join(gaps)}; the learner with the highest "
             f"AUC is {in_sentence(label(best, LEARNER_LABELS))} ({_mean(learners[best], 'roc_auc'):.3f})."
         )
-        sentences += _below_majority(study, provenance[dataset], learners)
+        sentences += _below_majority(study, dataset, provenance[dataset], learners)
     return " ".join(sentences) + "\n" if sentences else ""
 
 
-def _below_majority(study: Study, provenance: dict[str, Any], learners: dict[str, list[dict[str, Any]]]) -> list[str]:
+def _below_majority(
+    study: Study, dataset: str, provenance: dict[str, Any], learners: dict[str, list[dict[str, Any]]]
+) -> list[str]:
     """A sentence naming the whole-pool models whose accuracy is below what predicting the test set's majority class
     alone reaches, with their balanced accuracy, the fairer reading for models that weigh the classes alike."""
     test = provenance["counts"]["test"]
     majority = max(test) / sum(test)
     below = [
-        names for names in whole_pool_groups(study, tuple(learners)) if _mean(learners[names[0]], "accuracy") < majority
+        names
+        for names in whole_pool_groups(study, dataset, tuple(learners))
+        if _mean(learners[names[0]], "accuracy") < majority
     ]
     if not below:
         return []

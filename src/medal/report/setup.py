@@ -270,6 +270,12 @@ def runtime_text(records: list[dict[str, Any]]) -> str:
         sentence += f", each stage computing on {' or '.join(workers)}"
     if reused:
         sentence += f"; {reused} runs were kept from an interrupted earlier attempt and not recomputed"
+    republished = sum(r.get("republished", 0) for r in records)
+    if republished:
+        sentence += (
+            f"; {republished} runs were published again from an earlier build with the same fingerprint (task, "
+            "settings, data, code and numerical platform), not recomputed"
+        )
     submissions = {json_key(r["submission"]) for r in records if r.get("submission")}
     for submission in map(json.loads, sorted(submissions)):
         sentence += (

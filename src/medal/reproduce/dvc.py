@@ -30,7 +30,7 @@ def stage_names() -> set[str] | None:
 
 
 def stage_group(name: str) -> str:
-    """The dvc.yaml entry a stage comes from: 'al' for 'al@wdbc-random'."""
+    """The dvc.yaml entry a stage comes from: 'al' for 'al@wdbc'."""
     return name.split("@", 1)[0]
 
 
@@ -52,9 +52,10 @@ def stale_stages() -> set[str]:
     return set(json.loads(listed.stdout or "{}"))
 
 
-def repro(*arguments: str, failure: str) -> None:
-    """Run ``dvc repro`` with ``arguments``, its output shown; ``failure`` is the message when it fails."""
-    if subprocess.run(_announced(arguments)).returncode != 0:
+def repro(*arguments: str, failure: str, environment: dict[str, str] | None = None) -> None:
+    """Run ``dvc repro`` with ``arguments`` (and ``environment`` added to this process's), its output shown;
+    ``failure`` is the message when it fails."""
+    if subprocess.run(_announced(arguments), env={**os.environ, **(environment or {})}).returncode != 0:
         raise UserError(failure)
 
 

@@ -23,6 +23,7 @@ from typing import Any
 import yaml
 
 from medal.analysis.conclusions import compare_conclusions, conclusion_report
+from medal.design import RECOMPUTE_ENV
 from medal.errors import UserError
 from medal.fileio import md5_file, read_json
 from medal.layout import RUN_FILES, WALL_CLOCK
@@ -96,7 +97,7 @@ def sample_stages(stages: list[str], size: float, seed: int) -> list[str]:
 
 
 def _in_groups(stages: Iterable[str], groups: Collection[str]) -> list[str]:
-    """The stages among ``stages`` whose dvc.yaml entry (``al`` of ``al@wdbc-random``) is in ``groups``, in the order
+    """The stages among ``stages`` whose dvc.yaml entry (``al`` of ``al@wdbc``) is in ``groups``, in the order
     of ``groups`` (the pipeline's: a stage renamed or added late sits at the end of dvc.lock), then as listed."""
     order = {group: index for index, group in enumerate(groups)}
     chosen = [stage for stage in stages if dvc.stage_group(stage) in groups]
@@ -172,11 +173,13 @@ def compare(before: dict[str, str], after: dict[str, str]) -> Comparison:
 
 
 def rebuild(targets: list[str]) -> None:
-    """``dvc repro -f`` of the whole pipeline, or of the given stages only (``-s``)."""
+    """``dvc repro -f`` of the whole pipeline, or of the given stages only (``-s``), every run recomputed (not
+    published again from the earlier build, :data:`~medal.design.RECOMPUTE_ENV`)."""
     dvc.repro(
         "-f",
         *(["-s", *targets] if targets else []),
         failure="the rebuild failed (see dvc's output above); nothing was compared",
+        environment={RECOMPUTE_ENV: "1"},
     )
 
 
@@ -222,7 +225,7 @@ def _rebuilt_stages(stages: list[str], targets: list[str]) -> list[str]:
     chosen = [s for s in stages if s in targets or dvc.stage_group(s) in targets]
     unknown = [t for t in targets if t not in stages and t not in {dvc.stage_group(s) for s in stages}]
     if unknown:
-        raise UserError(f"unknown stage {unknown[0]!r}; `dvc stage list` names them (e.g. al@wdbc-random)")
+        raise UserError(f"unknown stage {unknown[0]!r}; `dvc stage list` names them (e.g. al@wdbc)")
     return chosen
 
 
