@@ -114,7 +114,7 @@ def _compute(executor: Executor, primary_metric: str, planners: list[Planner]) -
     plans = [plan for stage in stages for plan in stage.plans]
     runs = sum(len(plan.tasks) for plan in plans)
     kept = Kept.find(plans)
-    pending = len(kept.pending(plans))
+    pending = sum(record is None for records in kept.records.values() for record in records.values())
     print(
         f"[submit] {pending} of the {runs} runs of {len(stages)} stages to compute (the others kept, or published "
         "by an earlier build with the same fingerprint), all in flight at once, the longest first",
