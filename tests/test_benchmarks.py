@@ -155,3 +155,32 @@ def test_scale_out_simulation_starts_the_longest_runs_first():
         # first, the short ones share the second worker while it runs (2 s).
         makespan = bench._makespan(client, {"s": [1.0, 1.0, 2.0]}, 0.2, study_wide=True)
     assert 2.0 <= makespan < 2.7, makespan
+
+
+def _timings(folder, fit_query_by_strategy):
+    """A build's timings folder: one stage of 2 workers, one run per strategy."""
+    from medal.design import STAGE_TIMING_FILE
+    from medal.fileio import write_json_atomic
+
+    stage = {"wall_seconds": 10.0, "computed_on": {"workers": 2}}
+    write_json_atomic(folder / "al" / STAGE_TIMING_FILE, stage)
+    for strategy, seconds in fit_query_by_strategy.items():
+        cycle = {"fit_seconds": seconds / 2, "query_seconds": seconds / 2}
+        record = {"strategy": strategy, "seconds": seconds + 1.0, "cycles": [cycle]}
+        write_json_atomic(folder / "al" / f"{strategy}-seed0.json", record)
+    return folder
+
+
+def test_study_time_meets_its_target_only_for_a_large_enough_drop_of_the_same_runs(tmp_path):
+    study_time = _part("study_time")
+    before = _timings(tmp_path / "before", {"dal": 8.0, "random": 2.0})
+    out = tmp_path / "study_time.json"
+    cases = [({"dal": 2.0, "random": 2.0}, "met"), ({"dal": 5.0, "random": 2.0}, "not met")]
+    cases.append(({"dal": 1.0}, "not comparable (runs differ)"))
+    for index, (after, verdict) in enumerate(cases):
+        after_dir = _timings(tmp_path / f"after{index}", after)
+        assert study_time.main(["--before", str(before), "--after", str(after_dir), "--out", str(out)]) == 0
+        result = json.loads(out.read_text())
+        assert result["change"]["fit_query_drop"] == pytest.approx(1 - sum(after.values()) / 10.0)
+        assert out.with_suffix(".md").read_text().count(f"): {verdict}\n") == 1
+    assert result["change"]["drop_by_strategy"]["dal"] == pytest.approx(1 - 1.0 / 8.0)
