@@ -81,6 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--after", type=Path, default=ROOT / "data" / "timings", help="the later build's")
     parser.add_argument("--describe", help="how the later build was made, for the record (default: its folder)")
+    parser.add_argument("--describe-before", help="how the earlier build was made (default: its folder)")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "study_time.json")
     args = parser.parse_args(argv)
     result: dict[str, Any] = {"sources": {}}
@@ -88,7 +89,10 @@ def main(argv: list[str] | None = None) -> int:
         recorded = json.loads(args.before.read_text())
         result["before"], result["sources"]["before"] = recorded["before"], recorded["sources"]["before"]
     elif args.before is not None:
-        result["before"], result["sources"]["before"] = build_time(args.before), str(args.before)
+        result["before"], result["sources"]["before"] = (
+            build_time(args.before),
+            args.describe_before or str(args.before),
+        )
     result["after"] = build_time(args.after)
     result["sources"]["after"] = args.describe or str(args.after)
     if "before" in result:
