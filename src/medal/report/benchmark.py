@@ -139,11 +139,21 @@ def selection_text(study: Study, provenance: dict[str, dict[str, Any]], selectio
 
 
 def _published_rows(published: dict[str, Any], dataset: str) -> list[list[str]]:
+    """A row per published result of the dataset; a result the data file lists as null (published, but its values
+    not yet typed from the source) says so instead of leaving the row out."""
     rows = []
     for method, scores in published["results"].get(dataset, {}).items():
+        if scores is None:
+            rows.append([f"{method} [@{published['citation']}]", "published, not transcribed", "?", "?", "–"])
+            continue
         cells = [f"{scores[m]:.3f}" if m in scores else "–" for m in BENCHMARK_METRICS]
         rows.append([f"{method} [@{published['citation']}]", "published", *cells])
     return rows
+
+
+def _transcribed(published: dict[str, Any], dataset: str) -> dict[str, dict[str, float]]:
+    """The dataset's published results whose values the data file holds."""
+    return {method: scores for method, scores in published["results"].get(dataset, {}).items() if scores is not None}
 
 
 def _group_label(names: list[str]) -> str:
@@ -171,7 +181,8 @@ def benchmark_table(
         "Test scores of every learner the study runs on a dataset trained on its whole pool with the study's features "
         f"(mean over {seeds_phrase(study)} on {join_names(titles(provenance, study.learner_datasets))}, over "
         f"{main_seeds_phrase(study, provenance)} with {in_sentence(label(study.main_learner, LEARNER_LABELS))}), "
-        f"beside published test results: {published['source']}; – : not published. "
+        f"beside published test results: {published['source']}; – : not published; ? : published, but not yet "
+        "transcribed into the study's data file. "
         f"{scored_test_note(study, provenance)}The whole-pool model is one fit from scratch, so learners that differ "
         "only in refitting or warm-starting share a row; a partial_fit learner keeps its own row where its settings "
         "or class weighting differ."
@@ -214,7 +225,7 @@ def benchmark_text(
     main = study.main_learner
     sentences = []
     for dataset in study.datasets:
-        results = published["results"].get(dataset)
+        results = _transcribed(published, dataset)
         if not results:
             continue
         learners = references[dataset]["learners"]
