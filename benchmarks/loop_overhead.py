@@ -1,5 +1,7 @@
 """Loop overhead: one study run against a minimal scikit-activeml loop doing the same work (checked to query the
-same samples)."""
+same samples). The same work includes what the study records each cycle besides the query: the test scores from
+predictions and class probabilities, and the class probabilities on the pool its two label-free stopping signals
+read."""
 
 from __future__ import annotations
 
@@ -20,11 +22,12 @@ from medal.experiment.strategies import Strategy
 def minimal_loop(
     data: dict[str, np.ndarray], protocol: Protocol, seed: int, logreg_params: dict[str, Any]
 ) -> np.ndarray:
-    """The same work written directly against scikit-activeml: fit, score the test set, query; the labelled indices at
-    the end. ``logreg_params``: the study's logistic-regression parameters."""
+    """The same work written directly against scikit-activeml: fit, score the test set (balanced accuracy and
+    ROC-AUC), predict the pool's class probabilities, query; the labelled indices at the end. ``logreg_params``: the
+    study's logistic-regression parameters."""
     from skactiveml.classifier import SklearnClassifier
     from skactiveml.pool import UncertaintySampling
-    from sklearn.metrics import balanced_accuracy_score
+    from sklearn.metrics import balanced_accuracy_score, roc_auc_score
 
     X, y_true = data["X_pool"], data["y_pool"]
     classes = np.unique(np.concatenate([y_true, data["y_test"]]))
@@ -37,6 +40,8 @@ def minimal_loop(
         y[new] = y_true[new]
         clf.fit(X, y)
         balanced_accuracy_score(data["y_test"], clf.predict(data["X_test"]))
+        roc_auc_score(data["y_test"], clf.predict_proba(data["X_test"])[:, 1])
+        clf.predict_proba(X)
         if cycle + 1 < len(counts):
             new = query.query(X, y, clf=clf, fit_clf=False, batch_size=counts[cycle + 1] - n_labels)
     return np.flatnonzero(~np.isnan(y))

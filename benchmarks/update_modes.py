@@ -12,6 +12,7 @@ from medal.experiment.learners import Learner
 from medal.experiment.loop import Protocol, run_active_learning
 from medal.experiment.strategies import Strategy
 from medal.report.learners import update_modes as learner_update_modes
+from medal.study import Study
 
 
 def update_modes(params: dict[str, Any], sizes: list[int], cycles: int) -> dict[str, Any]:
@@ -21,7 +22,7 @@ def update_modes(params: dict[str, Any], sizes: list[int], cycles: int) -> dict[
             data = synthetic(n_pool)
             batch = max(1, n_pool // 100)
             protocol = Protocol(20, batch, 20 + cycles * batch)
-            for estimator, modes in learner_update_modes(params):
+            for estimator, modes in learner_update_modes(Study.from_params(params)):
                 if "partial_fit" not in modes:
                     continue
                 incremental, refit = modes["partial_fit"], modes["fit"]

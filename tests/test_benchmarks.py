@@ -184,3 +184,20 @@ def test_study_time_meets_its_target_only_for_a_large_enough_drop_of_the_same_ru
         assert result["change"]["fit_query_drop"] == pytest.approx(1 - sum(after.values()) / 10.0)
         assert out.with_suffix(".md").read_text().count(f"): {verdict}\n") == 1
     assert result["change"]["drop_by_strategy"]["dal"] == pytest.approx(1 - 1.0 / 8.0)
+
+
+def test_update_modes_times_each_estimator_the_study_runs_both_incrementally_and_refitted():
+    bench = _benchmarks()
+    params = bench.load_params(ROOT / "params.yaml")
+    result = _part("update_modes").run(params, quick=True)
+    learners = [params["learners"][name] for name in params["study"]["learners"]]
+    both = {
+        spec["estimator"]
+        for spec in learners
+        if spec["update"] == "partial_fit"
+        and any(o["estimator"] == spec["estimator"] for o in learners if o["update"] == "fit")
+    }
+    assert both and {row["estimator"] for row in result["rows"]} == both
+    for row in result["rows"]:
+        assert row["partial_fit_total_s"] > 0 and row["refit_total_s"] > 0
+        assert row["speedup"] == pytest.approx(row["refit_total_s"] / row["partial_fit_total_s"])
