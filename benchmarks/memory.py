@@ -31,7 +31,7 @@ def memory(big_pool: int) -> dict[str, Any]:
             shutil.copy(prepared, work / "data" / "prepared")
             stage = yaml.safe_load((ROOT / "params.yaml").read_text())
             # The al stage of the dataset with the most learners, with two strategies and every learner, two seeds
-            stage["study"]["strategies"] = ["random", "entropy"]
+            stage["study"]["strategies"] = stage["study"]["learner_strategies"] = ["random", "entropy"]
             stage["al"]["seeds"] = stage["study"]["main_seeds"] = 2
             stage["study"]["main_seeds_by_dataset"] = {}
             (work / "params.yaml").write_text(yaml.safe_dump(stage))

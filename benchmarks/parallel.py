@@ -34,12 +34,10 @@ def parallel(params: dict[str, Any], seeds: int) -> dict[str, Any]:
     try:
         prepared = work / "prepared.npz"
         write_npz_atomic(prepared, study_data()[1])
-        # Entropy sampling with the main learner, one run per seed, as in a stage of the main experiment.
-        local = {
-            **params,
-            "al": {**params["al"], "seeds": seeds},
-            "study": {**params["study"], "learner_strategies": ["random"]},
-        }
+        # Entropy sampling with the main learner, one run per seed, as in a stage of the main experiment (the main
+        # learner runs study.main_seeds seeds, or main_seeds_by_dataset's: both set to ``seeds``).
+        study = {**params["study"], "learner_strategies": ["random"], "main_seeds": seeds, "main_seeds_by_dataset": {}}
+        local = {**params, "al": {**params["al"], "seeds": seeds}, "study": study}
         seconds, files = {}, {}
         for n_jobs in (1, 2):
             local["compute"] = {"n_jobs": n_jobs}

@@ -201,3 +201,10 @@ def test_update_modes_times_each_estimator_the_study_runs_both_incrementally_and
     for row in result["rows"]:
         assert row["partial_fit_total_s"] > 0 and row["refit_total_s"] > 0
         assert row["speedup"] == pytest.approx(row["refit_total_s"] / row["partial_fit_total_s"])
+
+
+def test_parallel_runs_one_main_learner_run_per_requested_seed_on_each_process_count():
+    bench = _benchmarks()
+    result = _part("parallel").run(bench.load_params(ROOT / "params.yaml"), quick=True)
+    assert result["runs"] == 2 and result["byte_identical"]
+    assert result["seconds_n_jobs_1"] > 0 and result["seconds_n_jobs_2"] > 0
