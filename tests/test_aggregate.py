@@ -234,6 +234,23 @@ def test_missing_run_names_the_stage_to_rerun(study):
         _aggregate(study, "agg2", "m.json")
 
 
+def test_a_reference_built_for_fewer_seeds_names_the_stage_to_rerun(study):
+    # e.g. `dvc repro -s aggregate` after raising the seeds: the runs have three seeds, the whole-pool file two
+    path = study / "ref" / "d.json"
+    reference = read_json(path)
+    reference["learners"]["lr"] = reference["learners"]["lr"][:1]
+    write_json_atomic(path, reference)
+    with pytest.raises(UserError, match=r"d.json holds 1 seeds of lr and the study runs 2; .*`dvc repro reference@d`"):
+        _aggregate(study, "agg2", "m.json")
+    assert not (study / "agg2").exists()
+
+
+def test_a_missing_reference_names_the_stage_to_rerun(study):
+    (study / "ref" / "d.json").unlink()
+    with pytest.raises(UserError, match=r"d.json missing; run `dvc repro reference@d` first"):
+        _aggregate(study, "agg2", "m.json")
+
+
 def test_same_queries_groups_strategies_that_chose_identical_images(study):
     from medal.analysis.comparisons import same_queries
 

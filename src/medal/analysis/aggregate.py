@@ -70,6 +70,23 @@ def load_runs(runs_dir: Path, dataset: str, strategy: str, learner: str, seeds: 
     return runs
 
 
+def load_reference(reference_dir: Path, dataset: str, learners: dict[str, int]) -> dict[str, list[dict[str, Any]]]:
+    """The whole-pool results of ``learners`` (name -> seeds) on ``dataset``, one per seed; a file that holds fewer
+    seeds or other learners than the runs (built for other settings) is an error naming the stage to rerun."""
+    path = reference_dir / f"{dataset}.json"
+    if not path.is_file():
+        raise UserError(f"{path} missing; run `dvc repro reference@{dataset}` first")
+    reference = read_json(path)["learners"]
+    for learner, seeds in learners.items():
+        held = len(reference.get(learner, []))
+        if held < seeds:
+            raise UserError(
+                f"{path} holds {held} seeds of {learner} and the study runs {seeds}; it was built for other "
+                f"settings: run `dvc repro reference@{dataset}` (or `dvc repro`) before aggregating"
+            )
+    return {learner: reference[learner][:seeds] for learner, seeds in learners.items()}
+
+
 @dataclass
 class Aggregates:
     """What the aggregate stage writes, gathered over (dataset, learner) in study order."""
@@ -310,19 +327,19 @@ def aggregate(
             out.image_datasets.append(dataset)
         if provenance.get("ordinal", False):
             out.ordinal_datasets.append(dataset)
-        reference = read_json(reference_dir / f"{dataset}.json")["learners"]
-        out.references[dataset] = reference[study.main_learner][: study.seeds_for(study.main_learner, dataset)]
+        learners = {learner: study.seeds_for(learner, dataset) for learner in study.learners_on(dataset)}
+        reference = load_reference(reference_dir, dataset, learners)
+        out.references[dataset] = reference[study.main_learner]
         prepared = load_npz(prepared_dir / f"{dataset}.npz")
         y_pool = prepared["y_pool"]
         out.balance[dataset] = {
             "pool": (np.bincount(y_pool) / len(y_pool)).tolist(),  # classes 0 .. k - 1, each in the pool
             "queried": {},
         }
-        for learner in study.learners_on(dataset):
-            seeds = study.seeds_for(learner, dataset)
+        for learner, seeds in learners.items():
             runs = {s: load_runs(runs_dir, dataset, s, learner, seeds) for s in study.strategies_for(learner)}
             labels = {"y_pool": y_pool, "y_test": prepared["y_test"]}
-            add_learner(study, out, dataset, learner, runs, reference[learner][:seeds], labels)
+            add_learner(study, out, dataset, learner, runs, reference[learner], labels)
     sweeps = sweep_rows(study, sweeps_dir)
     write_json_atomic(out_dir / "sweep_repeats.json", sweep_repeats(study, runs_dir, sweeps_dir))
     weights, capped = class_weight_rows(study, sweeps_dir), capped_rows(study, runs_dir, capped_dir)
