@@ -20,6 +20,7 @@ TARGETS = {
     "in_task_max_ratio": 1.2,
     "paper_rebuild_max_seconds": 30.0,
     "pinned_kernel_max_slowdown": 1.25,
+    "process_max_peak_mib": 2048.0,  # one worker process: two of them fit a 4 GiB machine beside the system
 }
 
 

@@ -163,7 +163,8 @@ def markdown(result: dict[str, Any]) -> list[str]:
         "|---|--:|" + "--:|" * len(sizes) + "--:|---|",
     ]
     for row in result["rows"]:
-        for n_classes, measured in row["by_classes"].items():
+        # class counts in numeric order (results.json stores them as sorted string keys: "11" before "2")
+        for n_classes, measured in sorted(row["by_classes"].items(), key=lambda item: int(item[0])):
             cells = [
                 f"{measured['seconds'][str(n)]:.2f} ({measured['peak_mib'][str(n)]:.0f})"
                 if str(n) in measured["seconds"]

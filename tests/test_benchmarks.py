@@ -208,3 +208,17 @@ def test_parallel_runs_one_main_learner_run_per_requested_seed_on_each_process_c
     result = _part("parallel").run(bench.load_params(ROOT / "params.yaml"), quick=True)
     assert result["runs"] == 2 and result["byte_identical"]
     assert result["seconds_n_jobs_1"] > 0 and result["seconds_n_jobs_2"] > 0
+
+
+def test_memory_runs_the_cut_down_stage_and_judges_both_peaks(monkeypatch):
+    bench = _benchmarks()
+    params = bench.load_params(ROOT / "params.yaml")
+    memory = _part("memory")
+    result = memory.run(params, quick=True)
+    stage = result["largest_stage"]
+    # every learner with random and entropy, two seeds each: the cut-down stage passed the settings check and ran
+    assert stage["runs"] == len(params["study"]["learners"]) * 2 * 2
+    assert 0 < stage["peak_mib"] < result["limit_mib"] and 0 < result["big_pool_run"]["peak_mib"]
+    assert result["met"] is True
+    monkeypatch.setitem(memory.TARGETS, "process_max_peak_mib", 1.0)  # a limit no Python process stays under
+    assert memory.run(params, quick=True)["met"] is False
