@@ -491,6 +491,8 @@ def test_progress_lines_estimate_the_time_left(small, tmp_path, capsys):
     lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("[al@blobs]")]
     assert len(lines) == 4 and all(line.endswith(" left)") and "; about " in line for line in lines)
     assert lines[-1].endswith("; about 0 s left)")
+    # each line names the run once: its plan (dataset/strategy), learner and seed
+    assert all(re.match(r"\[al@blobs\] \d+/4 blobs/[\w-]+ [\w-]+ seed \d+: ", line) for line in lines), lines
 
 
 def test_format_duration():

@@ -471,3 +471,46 @@ def test_every_query_returns_a_whole_batch_of_distinct_unlabelled_images(n_class
 def test_refits_per_query_is_a_positive_number_without_a_fixed_candidate_count(spec):
     with pytest.raises(UserError, match="strategies.mc.refits_per_query must be a positive integer, without max_c"):
         Strategy.from_params("mc", {"method": "monte_carlo_eer", **spec}, random_state=0)
+
+
+def _rare_class_case():
+    # 12 labelled samples, 2 of class 1, and 8 unlabelled: with random_state 0 the first of 5 bootstrap draws holds no
+    # sample of class 1
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(20, 5))
+    y = np.array([0] * 10 + [1] * 2 + [np.nan] * 8)
+    X[10:12] += 2
+    return X, y
+
+
+def test_a_balanced_committee_member_whose_bootstrap_misses_a_class_still_learns():
+    import warnings
+
+    from sklearn.ensemble import BaggingClassifier
+    from sklearn.linear_model import LogisticRegression
+
+    from medal.experiment.learners import Learner
+
+    X, y = _rare_class_case()
+    labelled = ~np.isnan(y)
+    # The failure this guards against: bagging's bootstrap weights with "balanced" class weights give a member NaN
+    # sample weights, and its fit ends at the all-zero starting point.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        plain = BaggingClassifier(LogisticRegression(class_weight="balanced"), n_estimators=5, random_state=0)
+        plain.fit(X[labelled], y[labelled])
+    assert any(not member.coef_.any() for member in plain.estimators_)
+
+    learner = Learner("lr", "logistic_regression", "fit", {"max_iter": 1000}, class_weight="balanced")
+    clf = learner.make(np.array([0, 1]), random_state=0)
+    learner.update(clf, X, y, np.flatnonzero(labelled))
+    strategy = Strategy("q", "qbc_vote_entropy", random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        committee = strategy._committee(clf, y).fit(X, y)
+        chosen = strategy.query(X, y, clf, batch_size=2)
+    members = committee.estimator_.estimators_
+    # every member weighs the classes as the learner does on all 12 labels: n / (k n_c) = 12 / 20 and 12 / 4
+    assert all(member.class_weight == {0: 0.6, 1: 3.0} for member in members)
+    assert all(member.coef_.any() for member in members)
+    assert set(chosen) <= set(np.flatnonzero(~labelled)) and len(set(chosen)) == 2

@@ -62,7 +62,7 @@ class StagePlan:
     """One experiment stage's runs: ``tasks``, the input files' checksums for the fingerprints, where its files go,
     a ``tag`` for progress lines, and ``load``, which gives the feature sets the runs read (by the name each task's
     ``data`` gives); it is called only when some run is still to compute, so a stage that publishes runs kept
-    before (by ``medal submit``) does not compute its features again."""
+    before (by ``medal submit`` or an earlier build) does not compute its features again."""
 
     tag: str
     tasks: list[RunTask]

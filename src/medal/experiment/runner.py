@@ -89,9 +89,9 @@ def keep_runs(
         kept.records[plan.tag][task.path] = record
         left = (time.perf_counter() - started) / expected_done * (expected_total - expected_done)
         last = finished.result["cycles"][-1]
-        where = "" if len(plans) == 1 else f"{plan.tag} "
+        where = "" if label == plan.tag else f"{plan.tag} "  # a plan's tag ends with its strategy
         print(
-            f"[{label}] {done + count}/{total} {where}{task.strategy} {task.learner} seed {task.seed}: "
+            f"[{label}] {done + count}/{total} {where}{task.learner} seed {task.seed}: "
             f"{metric} {last[metric]:.3f} at {last['labels']} labels ({finished.seconds:.1f} s; "
             f"about {format_duration(left)} left)",
             file=sys.stderr,

@@ -50,6 +50,7 @@ from skactiveml.pool import (
 )
 from sklearn.base import clone
 from sklearn.ensemble import BaggingClassifier
+from sklearn.utils.class_weight import compute_class_weight
 
 from medal.design import candidates_for_refits
 from medal.errors import UserError
@@ -304,8 +305,22 @@ class Strategy:
         options = {key: value for key, value in spec.items() if key != "method"}
         return cls(name, spec["method"], random_state, pool_cap, **options)
 
-    def _committee(self, clf: SklearnClassifier) -> SklearnClassifier:
-        bagging = BaggingClassifier(clone(clf.estimator), n_estimators=self.n_members, random_state=self.random_state)
+    def _committee(self, clf: SklearnClassifier, y: np.ndarray) -> SklearnClassifier:
+        """A bagged committee of the learner's estimator; ``y``: the labels so far (NaN: unlabelled).
+
+        Bagging draws each member's bootstrap as sample weights where the estimator takes them, and
+        ``class_weight="balanced"`` computed on those weights is infinite for a class the bootstrap left out (its
+        samples then weigh NaN and the member's fit ends in a constant model). So a balanced estimator's members
+        weigh the classes as the learner does, from every label so far: a member that drew no sample of a class
+        simply learns without it.
+        """
+        estimator = clone(clf.estimator)
+        if estimator.get_params().get("class_weight") == "balanced":
+            labelled = y[~np.isnan(y)]
+            classes = np.unique(labelled)
+            weights = compute_class_weight("balanced", classes=classes, y=labelled)
+            estimator.set_params(class_weight={int(c): float(w) for c, w in zip(classes, weights)})
+        bagging = BaggingClassifier(estimator, n_estimators=self.n_members, random_state=self.random_state)
         return SklearnClassifier(bagging, classes=clf.classes, random_state=self.random_state)
 
     def _parzen(self, clf: SklearnClassifier) -> ParzenWindowClassifier:
@@ -313,8 +328,9 @@ class Strategy:
             classes=clf.classes, metric="rbf", metric_dict={"gamma": self.gamma}, random_state=self.random_state
         )
 
-    def _model(self, clf: SklearnClassifier) -> dict[str, Any]:
-        """The query's keyword arguments that hand the strategy what it needs, given the fitted learner."""
+    def _model(self, clf: SklearnClassifier, y: np.ndarray) -> dict[str, Any]:
+        """The query's keyword arguments that hand the strategy what it needs, given the fitted learner and the labels
+        so far."""
         if self.needs == "data":
             return {}
         if self.needs == "discriminator":
@@ -325,7 +341,7 @@ class Strategy:
             )
             return {"discriminator": discriminator}
         if self.needs == "committee":
-            model = self._committee(clf)
+            model = self._committee(clf, y)
         elif self.needs == "parzen":
             model = self._parzen(clf)
         elif self.needs == "mixture":
@@ -349,7 +365,9 @@ class Strategy:
         """Indices of ``batch_size`` unlabelled samples to query; ``clf`` is the learner, already fitted on ``y``."""
         if clf is not None:  # random sampling may be given no learner
             self.check_classes(len(clf.classes))
-        chosen = np.asarray(self._strategy(y, clf, batch_size).query(X, y, batch_size=batch_size, **self._model(clf)))
+        chosen = np.asarray(
+            self._strategy(y, clf, batch_size).query(X, y, batch_size=batch_size, **self._model(clf, y))
+        )
         wanted = min(batch_size, int(np.sum(np.isnan(y))))
         distinct = np.unique(chosen)
         unlabelled = int(np.sum(np.isnan(y[distinct])))
