@@ -76,12 +76,9 @@ def run(params: dict[str, Any], quick: bool) -> dict[str, Any]:
 
 
 def markdown(result: dict[str, Any]) -> list[str]:
-    lines = []
-    for name in ("largest_stage", "big_pool_run"):
-        if name in result:
-            r = result[name]
-            what = r["stage"] if "stage" in r else f"one run on a {r['pool']}-point pool"
-            lines.append(f"- Peak memory, {what}: {r['peak_mib']:.0f} MiB")
-    if "met" in result:
-        lines.append(f"- Peak memory target: at most {result['limit_mib']:.0f} MiB per process: {met(result)}")
-    return lines
+    stage, big = result["largest_stage"], result["big_pool_run"]
+    return [
+        f"- Peak memory, {stage['stage']}: {stage['peak_mib']:.0f} MiB",
+        f"- Peak memory, one run on a {big['pool']}-point pool: {big['peak_mib']:.0f} MiB",
+        f"- Peak memory target: at most {result['limit_mib']:.0f} MiB per process: {met(result)}",
+    ]
