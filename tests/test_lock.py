@@ -58,6 +58,18 @@ def test_every_source_dependency_in_dvc_lock_matches_the_file_in_the_tree():
     assert not stale, "dvc.lock is stale; run dvc repro and commit dvc.lock:\n" + "\n".join(stale)
 
 
+def test_every_output_committed_to_git_matches_dvc_lock():
+    # outputs kept in git (cache: false: conclusions.json, metrics.json, platform.json) must be the rebuilt ones
+    tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    stale = [
+        f"{name}: {out['path']} is {_md5(ROOT / out['path'])} in git, {out['md5']} in dvc.lock"
+        for name, stage in LOCK.items()
+        for out in stage.get("outs", [])
+        if out["path"] in tracked and _md5(ROOT / out["path"]) != out["md5"]
+    ]
+    assert not stale, "commit the outputs of the build that wrote dvc.lock:\n" + "\n".join(stale)
+
+
 def test_every_parameter_in_dvc_lock_matches_params_yaml():
     stale = [
         f"{name}: {key} = {_lookup(key)!r} in params.yaml, {value!r} in dvc.lock"
